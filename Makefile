@@ -1,0 +1,36 @@
+# clientdesk — the two commands a newcomer needs are `make dev` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: install dev test lint bench seed clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall when the dependencies change; the stamp makes repeated runs instant.
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+dev: install ## start PostgreSQL, Redis, a mail sink, the API (GraphiQL) and a worker
+	$(BIN)/clientdesk dev
+
+test: install ## run the whole test suite against real PostgreSQL, Redis and SMTP
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy domain
+
+bench: install ## GraphQL clients(first: 50) against a raw Starlette+asyncpg baseline
+	$(BIN)/python -m bench.clients_query
+
+seed: install
+	$(BIN)/clientdesk seed --clients 10000
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

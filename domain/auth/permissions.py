@@ -1,0 +1,38 @@
+"""Staff roles and what each may do (SPEC 10.1)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class StaffRole(StrEnum):
+    ADMIN = "ADMIN"
+    BILLING = "BILLING"
+    SUPPORT = "SUPPORT"
+    READ_ONLY = "READ_ONLY"
+
+
+class StaffPermission(StrEnum):
+    VIEW_CLIENTS = "VIEW_CLIENTS"
+    EDIT_CLIENTS = "EDIT_CLIENTS"
+    VIEW_EMAILS = "VIEW_EMAILS"
+    VIEW_AUDIT_LOG = "VIEW_AUDIT_LOG"
+    MANAGE_SETTINGS = "MANAGE_SETTINGS"
+    MANAGE_STAFF = "MANAGE_STAFF"
+
+
+ROLE_PERMISSIONS: dict[StaffRole, frozenset[StaffPermission]] = {
+    StaffRole.ADMIN: frozenset(StaffPermission),
+    StaffRole.BILLING: frozenset(
+        {
+            StaffPermission.VIEW_CLIENTS,
+            StaffPermission.EDIT_CLIENTS,
+            StaffPermission.VIEW_EMAILS,
+            StaffPermission.VIEW_AUDIT_LOG,
+        }
+    ),
+    StaffRole.SUPPORT: frozenset(
+        {StaffPermission.VIEW_CLIENTS, StaffPermission.EDIT_CLIENTS, StaffPermission.VIEW_EMAILS}
+    ),
+    StaffRole.READ_ONLY: frozenset({StaffPermission.VIEW_CLIENTS}),
+}

@@ -1,0 +1,80 @@
+"""Opaque session tokens: random, stored only as a SHA-256 hash, expiring."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+import asyncpg
+
+from domain.auth.permissions import StaffRole
+from domain.auth.viewer import Viewer, ViewerKind
+
+
+def _token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+async def start_session(
+    conn: asyncpg.Connection,
+    login_id: int,
+    *,
+    ttl: timedelta,
+    ip_address: str | None = None,
+    user_agent: str | None = None,
+) -> str:
+    token = secrets.token_urlsafe(32)
+    await conn.execute(
+        """INSERT INTO sessions (token_hash, login_id, expires_at, ip_address, user_agent)
+           VALUES ($1, $2, now() + $3, $4, $5)""",
+        _token_hash(token),
+        login_id,
+        ttl,
+        ip_address,
+        (user_agent or "")[:255] or None,
+    )
+    return token
+
+
+async def viewer_for_token(conn: asyncpg.Connection, token: str) -> Viewer | None:
+    """The viewer a live session token belongs to; None for unknown, expired or closed ones."""
+    row = await conn.fetchrow(
+        """SELECT se.id AS session_id, l.id AS login_id, l.email::text AS email,
+                  st.id AS staff_id, st.role, c.id AS client_id
+             FROM sessions se
+             JOIN logins l ON l.id = se.login_id
+             LEFT JOIN staff st ON st.login_id = l.id AND st.active
+             LEFT JOIN clients c ON c.owner_login_id = l.id AND c.status <> 'CLOSED'
+            WHERE se.token_hash = $1 AND se.expires_at > now()""",
+        _token_hash(token),
+    )
+    if row is None:
+        return None
+    common = {"login_id": row["login_id"], "session_id": row["session_id"], "email": row["email"]}
+    if row["staff_id"] is not None:
+        return Viewer(
+            ViewerKind.STAFF, staff_id=row["staff_id"], staff_role=StaffRole(row["role"]), **common
+        )
+    if row["client_id"] is not None:
+        return Viewer(ViewerKind.CLIENT, client_id=row["client_id"], **common)
+    return None
+
+
+async def end_session(conn: asyncpg.Connection, token: str) -> None:
+    await conn.execute("DELETE FROM sessions WHERE token_hash = $1", _token_hash(token))
+
+
+async def end_sessions_of_login(
+    conn: asyncpg.Connection, login_id: int, *, except_session_id: int | None = None
+) -> None:
+    await conn.execute(
+        "DELETE FROM sessions WHERE login_id = $1 AND id IS DISTINCT FROM $2",
+        login_id,
+        except_session_id,
+    )
+
+
+async def delete_expired_sessions(conn: asyncpg.Connection) -> int:
+    result: str = await conn.execute("DELETE FROM sessions WHERE expires_at <= now()")
+    return int(result.split()[-1])

@@ -1,0 +1,165 @@
+"""Reading clients: by id, in batches, and searched with keyset pagination (SPEC 1.8)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import asyncpg
+
+from domain.clients.models import Client, ClientStatus, Currency
+
+CLIENT_COLUMNS = """
+           c.id, c.owner_login_id, c.first_name, c.last_name, c.company_name, c.email::text,
+           c.phone_number, c.address1, c.address2, c.city, c.state, c.postcode, c.country,
+           c.language, c.currency, c.notes, c.status, c.overdue_notices_disabled,
+           c.late_fees_exempt, c.tax_exempt, c.separate_invoices, c.cc_processing_disabled,
+           c.default_payment_method, c.credit_balance, l.totp_secret IS NOT NULL AS two_factor,
+           l.last_login_at, c.created_at, c.updated_at"""
+CLIENT_FROM = "FROM clients c JOIN logins l ON l.id = c.owner_login_id"
+CLIENT_SELECT = f"SELECT {CLIENT_COLUMNS} {CLIENT_FROM}"
+
+
+def client_from_row(row: asyncpg.Record) -> Client:
+    return Client(
+        id=row["id"],
+        owner_login_id=row["owner_login_id"],
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        company_name=row["company_name"],
+        email=row["email"],
+        phone_number=row["phone_number"],
+        address1=row["address1"],
+        address2=row["address2"],
+        city=row["city"],
+        state=row["state"],
+        postcode=row["postcode"],
+        country=row["country"],
+        language=row["language"],
+        currency=row["currency"],
+        notes=row["notes"],
+        status=ClientStatus(row["status"]),
+        overdue_notices_disabled=row["overdue_notices_disabled"],
+        late_fees_exempt=row["late_fees_exempt"],
+        tax_exempt=row["tax_exempt"],
+        separate_invoices=row["separate_invoices"],
+        cc_processing_disabled=row["cc_processing_disabled"],
+        default_payment_method=row["default_payment_method"],
+        credit_balance=row["credit_balance"],
+        two_factor_enabled=row["two_factor"],
+        last_login_at=row["last_login_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def get_client(conn: asyncpg.Connection, client_id: int) -> Client | None:
+    row = await conn.fetchrow(f"{CLIENT_SELECT} WHERE c.id = $1", client_id)
+    return client_from_row(row) if row else None
+
+
+async def clients_by_ids(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, Client]:
+    rows = await conn.fetch(f"{CLIENT_SELECT} WHERE c.id = ANY($1::bigint[])", list(ids))
+    return {row["id"]: client_from_row(row) for row in rows}
+
+
+async def all_currencies(conn: asyncpg.Connection) -> dict[str, Currency]:
+    rows = await conn.fetch("SELECT code, prefix, suffix, is_default FROM currencies")
+    return {row["code"]: Currency(**dict(row)) for row in rows}
+
+
+class ClientOrderField(StrEnum):
+    ID = "ID"
+    NAME = "NAME"
+    COMPANY = "COMPANY"
+    EMAIL = "EMAIL"
+    CREATED_AT = "CREATED_AT"
+
+
+# The sort expression of each order and its SQL type; each has an index on (expression, id).
+_ORDER_EXPRESSIONS: dict[ClientOrderField, tuple[str, str]] = {
+    ClientOrderField.ID: ("c.id", "bigint"),
+    ClientOrderField.NAME: ("lower(c.last_name || ', ' || c.first_name)", "text"),
+    ClientOrderField.COMPANY: ("lower(coalesce(c.company_name, ''))", "text"),
+    ClientOrderField.EMAIL: ("lower(c.email::text)", "text"),
+    ClientOrderField.CREATED_AT: ("c.created_at", "timestamptz"),
+}
+
+
+@dataclass(frozen=True)
+class ClientFilter:
+    search: str | None = None
+    statuses: tuple[ClientStatus, ...] = ()
+
+    def where(self, params: list[Any]) -> list[str]:
+        """SQL conditions for this filter, appending their parameters to `params`."""
+        conditions = []
+        term = (self.search or "").strip().lower()
+        if term:
+            escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params.append(f"%{escaped}%")
+            conditions.append(f"c.search_text LIKE ${len(params)}")
+        if self.statuses:
+            params.append([s.value for s in self.statuses])
+            conditions.append(f"c.status = ANY(${len(params)}::text[])")
+        return conditions
+
+
+@dataclass(frozen=True)
+class ClientPosition:
+    """Where a page starts: the sort value and id of the last client of the previous page."""
+
+    sort_value: str
+    id: int
+
+
+@dataclass(frozen=True)
+class ClientPage:
+    clients: list[Client]
+    positions: list[ClientPosition]
+    has_next_page: bool
+
+
+async def find_clients(
+    conn: asyncpg.Connection,
+    client_filter: ClientFilter,
+    *,
+    order: ClientOrderField = ClientOrderField.ID,
+    descending: bool = False,
+    first: int = 50,
+    after: ClientPosition | None = None,
+) -> ClientPage:
+    expression, sql_type = _ORDER_EXPRESSIONS[order]
+    params: list[Any] = []
+    conditions = client_filter.where(params)
+    if after is not None:
+        params += [after.sort_value, after.id]
+        comparison = "<" if descending else ">"
+        conditions.append(
+            f"({expression}, c.id) {comparison} "
+            f"(${len(params) - 1}::text::{sql_type}, ${len(params)}::bigint)"
+        )
+    direction = "DESC" if descending else "ASC"
+    params.append(first + 1)
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    rows = await conn.fetch(
+        f"""SELECT ({expression})::text AS sort_value, {CLIENT_COLUMNS} {CLIENT_FROM}
+            {where} ORDER BY {expression} {direction}, c.id {direction} LIMIT ${len(params)}""",
+        *params,
+    )
+    page = rows[:first]
+    return ClientPage(
+        clients=[client_from_row(r) for r in page],
+        positions=[ClientPosition(r["sort_value"], r["id"]) for r in page],
+        has_next_page=len(rows) > first,
+    )
+
+
+async def count_clients(conn: asyncpg.Connection, client_filter: ClientFilter) -> int:
+    params: list[Any] = []
+    conditions = client_filter.where(params)
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    count: int = await conn.fetchval(f"SELECT count(*) FROM clients c {where}", *params)
+    return count

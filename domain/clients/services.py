@@ -1,0 +1,187 @@
+"""Client use cases for staff: add, update, change status (SPEC 1.1–1.5)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from domain import audit
+from domain.auth import sessions
+from domain.auth.passwords import hash_password
+from domain.clients.models import Client, ClientStatus
+from domain.clients.profile import clean_profile
+from domain.clients.queries import CLIENT_SELECT, client_from_row, get_client
+from domain.emails.outbox import queue_email
+from domain.errors import DomainError, ErrorCode, NotFound
+from domain.validation import InputCheck
+
+_EMAIL_TAKEN = DomainError.single(
+    ErrorCode.CONFLICT, "This email address is already used by another account.", "email"
+)
+
+
+@dataclass(frozen=True)
+class ClientUpdate:
+    client: Client
+    warnings: list[str]
+
+
+async def add_client(
+    conn: asyncpg.Connection,
+    values: Mapping[str, Any],
+    *,
+    password: str | None,
+    staff_id: int | None,
+    send_welcome_email: bool,
+    client_area_url: str,
+) -> Client:
+    """Create a client with its owner login; queue the welcome email in the same transaction."""
+    try:
+        async with conn.transaction():
+            check = InputCheck()
+            cleaned = await clean_profile(conn, check, values, creating=True)
+            if password:
+                check.password("password", password)
+            check.raise_if_failed()
+
+            login_id = await conn.fetchval(
+                "INSERT INTO logins (email, password_hash) VALUES ($1, $2) RETURNING id",
+                cleaned["email"],
+                hash_password(password) if password else None,
+            )
+            columns = list(cleaned)
+            client_id = await conn.fetchval(
+                f"""INSERT INTO clients (owner_login_id, {", ".join(columns)})
+                    VALUES ($1, {", ".join(f"${i}" for i in range(2, len(columns) + 2))})
+                    RETURNING id""",
+                login_id,
+                *cleaned.values(),
+            )
+            client = await get_client(conn, client_id)
+            assert client is not None
+            await audit.record(
+                conn,
+                staff_id=staff_id,
+                action="client.added",
+                client_id=client_id,
+                changes=cleaned,
+            )
+            if send_welcome_email:
+                await queue_email(
+                    conn,
+                    template="client_signup",
+                    to_address=client.email,
+                    to_name=client.full_name,
+                    client_id=client.id,
+                    context={
+                        "client": _email_fields(client),
+                        "client_area_url": client_area_url,
+                    },
+                )
+            return client
+    except asyncpg.UniqueViolationError:
+        # Two staff adding the same email at once: the second loses cleanly.
+        raise _EMAIL_TAKEN from None
+
+
+async def update_client(
+    conn: asyncpg.Connection,
+    client_id: int,
+    values: Mapping[str, Any],
+    *,
+    password: str | None = None,
+    staff_id: int | None,
+) -> ClientUpdate:
+    """Change the given profile fields and flags; all or nothing (SPEC 1.2)."""
+    try:
+        async with conn.transaction():
+            current = await _lock_client(conn, client_id)
+            check = InputCheck()
+            cleaned = await clean_profile(conn, check, values, creating=False, client_id=client_id)
+            if password is not None:
+                check.password("password", password)
+            check.raise_if_failed()
+
+            changes = {k: v for k, v in cleaned.items() if getattr(current, k) != v}
+            if changes:
+                assignments = ", ".join(f"{k} = ${i}" for i, k in enumerate(changes, start=2))
+                await conn.execute(
+                    f"UPDATE clients SET {assignments}, updated_at = now() WHERE id = $1",
+                    client_id,
+                    *changes.values(),
+                )
+                if "email" in changes:
+                    # The owner's login follows the profile email.
+                    await conn.execute(
+                        "UPDATE logins SET email = $2 WHERE id = $1",
+                        current.owner_login_id,
+                        changes["email"],
+                    )
+            if password is not None:
+                await conn.execute(
+                    "UPDATE logins SET password_hash = $2 WHERE id = $1",
+                    current.owner_login_id,
+                    hash_password(password),
+                )
+                await sessions.end_sessions_of_login(conn, current.owner_login_id)
+            audited = {k: {"from": getattr(current, k), "to": v} for k, v in changes.items()}
+            if password is not None:
+                audited["password"] = {"from": "***", "to": "***"}
+            if audited:
+                await audit.record(
+                    conn,
+                    staff_id=staff_id,
+                    action="client.updated",
+                    client_id=client_id,
+                    changes=audited,
+                )
+            client = await get_client(conn, client_id)
+            assert client is not None
+            return ClientUpdate(client=client, warnings=[])
+    except asyncpg.UniqueViolationError:
+        raise _EMAIL_TAKEN from None
+
+
+async def set_client_status(
+    conn: asyncpg.Connection, client_id: int, status: ClientStatus, *, staff_id: int | None
+) -> Client:
+    """Staff change status explicitly (SPEC 1.3); closing an account ends its sessions."""
+    async with conn.transaction():
+        current = await _lock_client(conn, client_id)
+        if current.status is not status:
+            await conn.execute(
+                "UPDATE clients SET status = $2, updated_at = now() WHERE id = $1",
+                client_id,
+                status.value,
+            )
+            if status is ClientStatus.CLOSED:
+                await sessions.end_sessions_of_login(conn, current.owner_login_id)
+            await audit.record(
+                conn,
+                staff_id=staff_id,
+                action="client.status_changed",
+                client_id=client_id,
+                changes={"status": {"from": current.status.value, "to": status.value}},
+            )
+        client = await get_client(conn, client_id)
+        assert client is not None
+        return client
+
+
+async def _lock_client(conn: asyncpg.Connection, client_id: int) -> Client:
+    row = await conn.fetchrow(f"{CLIENT_SELECT} WHERE c.id = $1 FOR UPDATE OF c", client_id)
+    if row is None:
+        raise NotFound("Client")
+    return client_from_row(row)
+
+
+def _email_fields(client: Client) -> dict[str, Any]:
+    return {
+        "first_name": client.first_name,
+        "last_name": client.last_name,
+        "email": client.email,
+        "company_name": client.company_name,
+    }

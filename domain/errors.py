@@ -1,0 +1,41 @@
+"""Typed domain errors: a stable code, a message for people, and the input field concerned."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    REQUIRED = "REQUIRED"
+    INVALID = "INVALID"
+    NOT_FOUND = "NOT_FOUND"
+    CONFLICT = "CONFLICT"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+    ACCOUNT_CLOSED = "ACCOUNT_CLOSED"
+    TOTP_REQUIRED = "TOTP_REQUIRED"
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str | None
+    code: ErrorCode
+    message: str
+
+
+class DomainError(Exception):
+    """A use case refused its input; nothing was changed. Carries one error per field."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(e.message for e in errors))
+        self.errors = errors
+
+    @classmethod
+    def single(cls, code: ErrorCode, message: str, field: str | None = None) -> DomainError:
+        return cls([FieldError(field, code, message)])
+
+
+class NotFound(DomainError):
+    def __init__(self, what: str, field: str | None = "id") -> None:
+        super().__init__([FieldError(field, ErrorCode.NOT_FOUND, f"{what} not found.")])

@@ -1,0 +1,57 @@
+"""General settings of the installation, stored as one JSON document per group."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+import asyncpg
+
+
+class ClientDisplayFormat(StrEnum):
+    NAME_ONLY = "NAME_ONLY"
+    COMPANY_IF_SET = "COMPANY_IF_SET"
+    NAME_AND_COMPANY = "NAME_AND_COMPANY"
+
+
+class PasswordResetMode(StrEnum):
+    CHOOSE_PASSWORD = "CHOOSE_PASSWORD"  # noqa: S105 -- a mode, not a password
+    EMAIL_RANDOM = "EMAIL_RANDOM"
+
+
+@dataclass(frozen=True)
+class GeneralSettings:
+    client_display_format: ClientDisplayFormat = ClientDisplayFormat.NAME_ONLY
+    password_reset_mode: PasswordResetMode = PasswordResetMode.CHOOSE_PASSWORD
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> GeneralSettings:
+        defaults = cls()
+        return cls(
+            client_display_format=ClientDisplayFormat(
+                value.get("client_display_format", defaults.client_display_format)
+            ),
+            password_reset_mode=PasswordResetMode(
+                value.get("password_reset_mode", defaults.password_reset_mode)
+            ),
+        )
+
+
+async def get_general_settings(conn: asyncpg.Connection) -> GeneralSettings:
+    value = await conn.fetchval("SELECT value FROM settings WHERE key = 'general'")
+    return GeneralSettings.from_json(value or {})
+
+
+async def update_general_settings(conn: asyncpg.Connection, **changes: Any) -> GeneralSettings:
+    """Change the given settings; the others keep their value."""
+    async with conn.transaction():
+        # Lock the row so two staff saving different settings at once both keep their change.
+        current = await conn.fetchval("SELECT value FROM settings WHERE key = 'general' FOR UPDATE")
+        updated = replace(GeneralSettings.from_json(current or {}), **changes)
+        await conn.execute(
+            """INSERT INTO settings (key, value) VALUES ('general', $1)
+               ON CONFLICT (key) DO UPDATE SET value = excluded.value""",
+            {k: str(v) for k, v in asdict(updated).items()},
+        )
+    return updated

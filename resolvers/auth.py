@@ -1,0 +1,69 @@
+"""Login, logout and the viewer (SPEC 5.1, 10.1)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from domain.auth import sessions
+from domain.auth.login import LoginRequest, log_in
+from domain.errors import DomainError
+from resolvers.context import SESSION_COOKIE, Context
+from schema.auth import LoginPayload, Viewer
+from schema.common import user_errors
+
+
+async def login(
+    info: Info[Context, None],
+    email: Annotated[str, strawberry.argument(description="The login's email address.")],
+    password: Annotated[str, strawberry.argument(description="The password.")],
+    totp_code: Annotated[
+        str | None,
+        strawberry.argument(description="The 6-digit authenticator code, when 2FA is on."),
+    ] = None,
+) -> LoginPayload:
+    ctx = info.context
+    request = LoginRequest(
+        email=email,
+        password=password,
+        totp_code=totp_code,
+        ip_address=ctx.client_ip,
+        user_agent=ctx.request.headers.get("user-agent"),
+    )
+    try:
+        async with ctx.pool.acquire() as conn:
+            token, viewer = await log_in(
+                conn, ctx.services.throttle, request, session_ttl=ctx.services.session_ttl
+            )
+    except DomainError as error:
+        return LoginPayload(token=None, viewer=None, errors=user_errors(error))
+    ctx.set_viewer(viewer)
+    ctx.response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(ctx.services.session_ttl.total_seconds()),
+        httponly=True,
+        samesite="strict",
+        secure=ctx.services.secure_cookies,
+    )
+    return LoginPayload(token=token, viewer=Viewer.build(viewer))
+
+
+async def logout(info: Info[Context, None]) -> bool:
+    """End the current session (bearer token or cookie); true when there was one."""
+    ctx = info.context
+    token = ctx.session_token()
+    ctx.response.delete_cookie(SESSION_COOKIE)
+    if token is None:
+        return False
+    async with ctx.pool.acquire() as conn:
+        await sessions.end_session(conn, token)
+    ctx.set_viewer(None)
+    return True
+
+
+async def viewer(info: Info[Context, None]) -> Viewer | None:
+    current = await info.context.get_viewer()
+    return Viewer.build(current) if current else None

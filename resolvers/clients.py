@@ -1,0 +1,209 @@
+"""Root queries and mutations of clients (SPEC 1.1–1.5, 1.8)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Annotated
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.types import Info
+
+from domain.clients import queries, services
+from domain.clients.models import ClientStatus
+from domain.errors import DomainError, NotFound
+from domain.settings import get_general_settings
+from resolvers.context import Context
+from resolvers.inputs import parse_id, provided_fields
+from schema.clients import (
+    AddClientInput,
+    Client,
+    ClientConnection,
+    ClientEdge,
+    ClientOrder,
+    ClientPayload,
+    ClientPresentation,
+    OrderDirection,
+    UpdateClientInput,
+)
+from schema.common import PageInfo, user_errors
+
+MAX_PAGE_SIZE = 200
+
+
+async def presentation(ctx: Context) -> ClientPresentation:
+    """How this request shows clients; fetched once per request."""
+    if ctx.client_presentation is None:
+        viewer = await ctx.get_viewer()
+        async with ctx.pool.acquire() as conn:
+            settings = await get_general_settings(conn)
+            currencies = await queries.all_currencies(conn)
+        ctx.client_presentation = ClientPresentation(
+            display_format=settings.client_display_format,
+            currencies=currencies,
+            viewer_is_staff=viewer is not None and viewer.is_staff,
+        )
+    return ctx.client_presentation
+
+
+def _encode_cursor(order: queries.ClientOrderField, position: queries.ClientPosition) -> str:
+    raw = json.dumps([order.value, position.sort_value, position.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_cursor(order: queries.ClientOrderField, cursor: str) -> queries.ClientPosition:
+    try:
+        field, sort_value, client_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if field != order.value or not isinstance(client_id, int):
+            raise ValueError(field)
+        return queries.ClientPosition(str(sort_value), client_id)
+    except (ValueError, TypeError, binascii.Error):
+        raise GraphQLError(
+            "`after` is not a cursor of this list in this order.",
+            extensions={"code": "BAD_USER_INPUT"},
+        ) from None
+
+
+async def client(
+    info: Info[Context, None],
+    id: Annotated[strawberry.ID, strawberry.argument(description="The client's id.")],
+) -> Client | None:
+    client_id = parse_id(id)
+    if client_id is None:
+        return None
+    async with info.context.pool.acquire() as conn:
+        row = await queries.get_client(conn, client_id)
+    return Client.build(row, await presentation(info.context)) if row else None
+
+
+async def clients(
+    info: Info[Context, None],
+    first: Annotated[int, strawberry.argument(description="Page size, 1–200.")] = 50,
+    after: Annotated[
+        str | None, strawberry.argument(description="`endCursor` of the previous page.")
+    ] = None,
+    search: Annotated[
+        str | None,
+        strawberry.argument(description="Part of a name, company or email (any case)."),
+    ] = None,
+    status: Annotated[
+        list[ClientStatus] | None, strawberry.argument(description="Only these statuses.")
+    ] = None,
+    order_by: Annotated[
+        ClientOrder | None, strawberry.argument(description="Sort order; by id by default.")
+    ] = None,
+) -> ClientConnection:
+    if not 1 <= first <= MAX_PAGE_SIZE:
+        raise GraphQLError(
+            f"`first` must be between 1 and {MAX_PAGE_SIZE}.", extensions={"code": "BAD_USER_INPUT"}
+        )
+    order = order_by or ClientOrder()
+    field = queries.ClientOrderField(order.field)
+    client_filter = queries.ClientFilter(search=search, statuses=tuple(status or ()))
+    async with info.context.pool.acquire() as conn:
+        page = await queries.find_clients(
+            conn,
+            client_filter,
+            order=field,
+            descending=order.direction is OrderDirection.DESC,
+            first=first,
+            after=_decode_cursor(field, after) if after else None,
+        )
+    shown = await presentation(info.context)
+    edges = [
+        ClientEdge(cursor=_encode_cursor(field, position), node=Client.build(row, shown))
+        for row, position in zip(page.clients, page.positions, strict=True)
+    ]
+    return ClientConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None
+        ),
+        filter=client_filter,
+    )
+
+
+async def me(info: Info[Context, None]) -> Client | None:
+    viewer = await info.context.get_viewer()
+    if viewer is None or viewer.client_id is None:
+        return None
+    async with info.context.pool.acquire() as conn:
+        row = await queries.get_client(conn, viewer.client_id)
+    return Client.build(row, await presentation(info.context)) if row else None
+
+
+async def add_client(
+    info: Info[Context, None],
+    input: AddClientInput,
+    send_welcome_email: Annotated[
+        bool, strawberry.argument(description="Queue the Client Signup Email.")
+    ] = True,
+) -> ClientPayload:
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    values = provided_fields(input, exclude=("password",))
+    try:
+        async with ctx.transaction() as conn:
+            row = await services.add_client(
+                conn,
+                values,
+                password=input.password or None,
+                staff_id=viewer.staff_id if viewer else None,
+                send_welcome_email=send_welcome_email,
+                client_area_url=ctx.services.public_url,
+            )
+    except DomainError as error:
+        return ClientPayload(client=None, errors=user_errors(error))
+    return ClientPayload(client=Client.build(row, await presentation(ctx)))
+
+
+async def update_client(
+    info: Info[Context, None],
+    id: Annotated[strawberry.ID, strawberry.argument(description="The client's id.")],
+    input: UpdateClientInput,
+) -> ClientPayload:
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    values = provided_fields(input, exclude=("password",))
+    try:
+        client_id = _existing_id(id)
+        async with ctx.transaction() as conn:
+            update = await services.update_client(
+                conn,
+                client_id,
+                values,
+                password=input.password or None,
+                staff_id=viewer.staff_id if viewer else None,
+            )
+    except DomainError as error:
+        return ClientPayload(client=None, errors=user_errors(error))
+    return ClientPayload(
+        client=Client.build(update.client, await presentation(ctx)), warnings=update.warnings
+    )
+
+
+async def set_client_status(
+    info: Info[Context, None],
+    id: Annotated[strawberry.ID, strawberry.argument(description="The client's id.")],
+    status: ClientStatus,
+) -> ClientPayload:
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    try:
+        client_id = _existing_id(id)
+        async with ctx.transaction() as conn:
+            row = await services.set_client_status(
+                conn, client_id, status, staff_id=viewer.staff_id if viewer else None
+            )
+    except DomainError as error:
+        return ClientPayload(client=None, errors=user_errors(error))
+    return ClientPayload(client=Client.build(row, await presentation(ctx)))
+
+
+def _existing_id(value: str) -> int:
+    client_id = parse_id(value)
+    if client_id is None:
+        raise NotFound("Client")
+    return client_id

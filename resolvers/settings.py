@@ -1,0 +1,25 @@
+"""General settings (SPEC 10.2)."""
+
+from __future__ import annotations
+
+from strawberry.types import Info
+
+from domain import settings
+from resolvers.context import Context
+from resolvers.inputs import provided_fields
+from schema.settings import GeneralSettings, GeneralSettingsInput, GeneralSettingsPayload
+
+
+async def general_settings(info: Info[Context, None]) -> GeneralSettings:
+    async with info.context.pool.acquire() as conn:
+        return GeneralSettings.build(await settings.get_general_settings(conn))
+
+
+async def update_general_settings(
+    info: Info[Context, None], input: GeneralSettingsInput
+) -> GeneralSettingsPayload:
+    # A null for a setting means "keep it", like an omitted one: no setting can be unset.
+    changes = {k: v for k, v in provided_fields(input).items() if v is not None}
+    async with info.context.pool.acquire() as conn:
+        updated = await settings.update_general_settings(conn, **changes)
+    return GeneralSettingsPayload(settings=GeneralSettings.build(updated))

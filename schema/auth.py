@@ -1,0 +1,54 @@
+"""Login, sessions and the viewer."""
+
+from __future__ import annotations
+
+import strawberry
+
+from domain.auth import viewer as viewer_model
+from domain.auth.permissions import ROLE_PERMISSIONS
+from schema.common import UserError
+
+ViewerKind = strawberry.enum(
+    viewer_model.ViewerKind,
+    description="STAFF: a staff member. CLIENT: a client's account holder. "
+    "CONTACT: a client's sub-account.",
+)
+
+
+@strawberry.type(description="Who is logged in.")
+class Viewer:
+    kind: ViewerKind = strawberry.field(description="What kind of login this is.")
+    email: str = strawberry.field(description="The login's email address.")
+    client_id: strawberry.ID | None = strawberry.field(
+        description="For CLIENT and CONTACT viewers, the client account they act for."
+    )
+    staff_role: str | None = strawberry.field(description="For STAFF viewers, their role.")
+    permissions: list[str] = strawberry.field(
+        description="What this viewer may do: staff permissions, or client-area permissions."
+    )
+
+    @classmethod
+    def build(cls, viewer: viewer_model.Viewer) -> Viewer:
+        permissions = (
+            sorted(p.value for p in ROLE_PERMISSIONS[viewer.staff_role])
+            if viewer.staff_role
+            else []
+        )
+        return cls(
+            kind=viewer.kind,
+            email=viewer.email,
+            client_id=strawberry.ID(str(viewer.client_id)) if viewer.client_id else None,
+            staff_role=viewer.staff_role.value if viewer.staff_role else None,
+            permissions=permissions,
+        )
+
+
+@strawberry.type(description="The result of a login.")
+class LoginPayload:
+    token: str | None = strawberry.field(
+        description="Session token for `Authorization: Bearer`; also set as a cookie."
+    )
+    viewer: Viewer | None = strawberry.field(description="Who is now logged in.")
+    errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Why the login was refused; empty on success."
+    )

@@ -1,0 +1,260 @@
+"""Client types, inputs and payloads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+
+import strawberry
+from strawberry.types import Info
+
+from domain.auth.permissions import StaffPermission
+from domain.clients import models, queries
+from domain.settings import ClientDisplayFormat
+from schema.common import Forbidden, PageInfo, UserError
+from schema.context import SchemaContext
+from schema.emails import Email
+
+ClientStatus = strawberry.enum(
+    models.ClientStatus,
+    description="ACTIVE: can log in, has active services. INACTIVE: can log in, has none. "
+    "CLOSED: cannot log in to the client area.",
+)
+ClientOrderField = strawberry.enum(
+    queries.ClientOrderField, description="What the client list is sorted by."
+)
+
+
+@strawberry.enum(description="Sort direction.")
+class OrderDirection(Enum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+@strawberry.type(description="A postal address.")
+class Address:
+    address1: str | None = strawberry.field(description="First line of the street address.")
+    address2: str | None = strawberry.field(description="Second line of the street address.")
+    city: str | None = strawberry.field(description="City or town.")
+    state: str | None = strawberry.field(description="State, county or region.")
+    postcode: str | None = strawberry.field(description="Postal or ZIP code.")
+    country: str | None = strawberry.field(description="ISO 3166 alpha-2 country code.")
+
+
+@strawberry.type(description="A currency amounts are shown in.")
+class Currency:
+    code: str = strawberry.field(description="ISO 4217 code, e.g. USD.")
+    prefix: str = strawberry.field(description="Shown before amounts, e.g. $.")
+    suffix: str = strawberry.field(description="Shown after amounts, e.g. ' USD'.")
+
+
+@dataclass(frozen=True)
+class ClientPresentation:
+    """What mapping a client row needs to know of the request, computed once per request."""
+
+    display_format: ClientDisplayFormat
+    currencies: dict[str, models.Currency]
+    viewer_is_staff: bool
+
+
+@strawberry.type(description="A customer account: the person or company that is billed.")
+class Client:
+    id: strawberry.ID = strawberry.field(description="The client's id.")
+    first_name: str = strawberry.field(description="First name of the account holder.")
+    last_name: str = strawberry.field(description="Last name of the account holder.")
+    company_name: str | None = strawberry.field(description="Company name, when a business.")
+    email: str = strawberry.field(description="Email address; also the owner's login.")
+    phone_number: str | None = strawberry.field(description="Phone number.")
+    address: Address = strawberry.field(description="Postal address.")
+    display_name: str = strawberry.field(
+        description="Name as staff screens show it, following `clientDisplayFormat`."
+    )
+    status: ClientStatus = strawberry.field(description="Account status.")
+    language: str | None = strawberry.field(description="Client-area language (ISO 639-1).")
+    currency: Currency = strawberry.field(description="The currency the client is billed in.")
+    notes: str | None = strawberry.field(
+        description="Staff-only notes; null for client-area viewers."
+    )
+    overdue_notices_disabled: bool = strawberry.field(
+        description="No overdue notices are sent (the reminder before the due date still is)."
+    )
+    late_fees_exempt: bool = strawberry.field(description="No late fee is ever added.")
+    tax_exempt: bool = strawberry.field(description="No tax applies to generated invoices.")
+    separate_invoices: bool = strawberry.field(
+        description="Items due together are invoiced one invoice per item."
+    )
+    cc_processing_disabled: bool = strawberry.field(
+        description="Card invoices are never captured automatically."
+    )
+    default_payment_method: str | None = strawberry.field(
+        description="Payment gateway used for the client's services and invoices."
+    )
+    two_factor_enabled: bool = strawberry.field(
+        description="Whether the client has turned on TOTP two-factor login."
+    )
+    credit_balance: Decimal = strawberry.field(description="Available credit, in `currency`.")
+    last_login_at: datetime | None = strawberry.field(
+        description="When the owner last logged in to the client area."
+    )
+    created_at: datetime = strawberry.field(description="When the client was added.")
+    updated_at: datetime = strawberry.field(description="When the profile last changed.")
+
+    @strawberry.field(description="Emails sent to this client, newest first.")
+    async def emails(self, info: Info[SchemaContext, None]) -> list[Email]:
+        viewer = await info.context.get_viewer()
+        if viewer is None or (
+            viewer.is_staff and not viewer.has_staff_permission(StaffPermission.VIEW_EMAILS)
+        ):
+            raise Forbidden("You may not read this client's emails.")
+        rows = await info.context.loaders.sent_emails_by_client.load(int(self.id))
+        return [Email.from_row(row) for row in rows]
+
+    @classmethod
+    def build(cls, row: models.Client, presentation: ClientPresentation) -> Client:
+        currency = presentation.currencies[row.currency]
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            first_name=row.first_name,
+            last_name=row.last_name,
+            company_name=row.company_name,
+            email=row.email,
+            phone_number=row.phone_number,
+            address=Address(
+                address1=row.address1,
+                address2=row.address2,
+                city=row.city,
+                state=row.state,
+                postcode=row.postcode,
+                country=row.country,
+            ),
+            display_name=row.display_name(presentation.display_format),
+            status=row.status,
+            language=row.language,
+            currency=Currency(code=currency.code, prefix=currency.prefix, suffix=currency.suffix),
+            notes=row.notes if presentation.viewer_is_staff else None,
+            overdue_notices_disabled=row.overdue_notices_disabled,
+            late_fees_exempt=row.late_fees_exempt,
+            tax_exempt=row.tax_exempt,
+            separate_invoices=row.separate_invoices,
+            cc_processing_disabled=row.cc_processing_disabled,
+            default_payment_method=row.default_payment_method,
+            two_factor_enabled=row.two_factor_enabled,
+            credit_balance=row.credit_balance,
+            last_login_at=row.last_login_at,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+@strawberry.type(description="A client in a list, with its cursor.")
+class ClientEdge:
+    cursor: str = strawberry.field(description="Opaque position of this client in the list.")
+    node: Client = strawberry.field(description="The client.")
+
+
+@strawberry.type(description="A page of clients.")
+class ClientConnection:
+    edges: list[ClientEdge] = strawberry.field(description="The clients of this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page stands.")
+    filter: strawberry.Private[queries.ClientFilter]
+
+    @strawberry.field(description="How many clients match the search and filter, all pages.")
+    async def total_count(self, info: Info[SchemaContext, None]) -> int:
+        async with info.context.pool.acquire() as conn:
+            return await queries.count_clients(conn, self.filter)
+
+
+@strawberry.input(description="How to sort the client list.")
+class ClientOrder:
+    field: ClientOrderField = strawberry.field(  # type: ignore[valid-type]
+        default=queries.ClientOrderField.ID, description="The sort key."
+    )
+    direction: OrderDirection = strawberry.field(
+        default=OrderDirection.ASC, description="Ascending or descending."
+    )
+
+
+@strawberry.input(description="Profile fields shared by adding and updating a client.")
+class ClientProfileInput:
+    company_name: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Company name."
+    )
+    phone_number: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Phone number."
+    )
+    address1: str | None = strawberry.field(
+        default=strawberry.UNSET, description="First line of the street address."
+    )
+    address2: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Second line of the street address."
+    )
+    city: str | None = strawberry.field(default=strawberry.UNSET, description="City or town.")
+    state: str | None = strawberry.field(
+        default=strawberry.UNSET, description="State, county or region."
+    )
+    postcode: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Postal or ZIP code."
+    )
+    country: str | None = strawberry.field(
+        default=strawberry.UNSET, description="ISO 3166 alpha-2 country code, e.g. GB."
+    )
+    language: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Client-area language, ISO 639-1 (e.g. en)."
+    )
+    currency: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="ISO 4217 code of a currency of this installation; the default if omitted.",
+    )
+    notes: str | None = strawberry.field(default=strawberry.UNSET, description="Staff notes.")
+    password: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Client-area password (8+ characters); without one the client sets it "
+        "through a password reset.",
+    )
+
+
+@strawberry.input(description="A new client. First name, last name and email are required.")
+class AddClientInput(ClientProfileInput):
+    first_name: str = strawberry.field(description="First name.")
+    last_name: str = strawberry.field(description="Last name.")
+    email: str = strawberry.field(description="Email address, unique among clients.")
+
+
+@strawberry.input(description="Changes to a client; omitted fields keep their value.")
+class UpdateClientInput(ClientProfileInput):
+    first_name: str | None = strawberry.field(default=strawberry.UNSET, description="First name.")
+    last_name: str | None = strawberry.field(default=strawberry.UNSET, description="Last name.")
+    email: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Email address, unique among clients."
+    )
+    overdue_notices_disabled: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Suppress the overdue notices."
+    )
+    late_fees_exempt: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Never add late fees."
+    )
+    tax_exempt: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Apply no tax to generated invoices."
+    )
+    separate_invoices: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="One invoice per item, never grouped."
+    )
+    cc_processing_disabled: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Never capture card invoices automatically."
+    )
+    default_payment_method: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Name of an enabled payment gateway."
+    )
+
+
+@strawberry.type(description="The result of a client mutation.")
+class ClientPayload:
+    client: Client | None = strawberry.field(description="The client; null when refused.")
+    warnings: list[str] = strawberry.field(
+        default_factory=list, description="Things staff should know although it succeeded."
+    )
+    errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Why it was refused; empty on success."
+    )

@@ -1,0 +1,62 @@
+"""Types shared by every area: user errors, plain OK payloads, page info."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+
+from domain.errors import DomainError
+
+
+@strawberry.type(description="A problem with the input of a mutation; nothing was changed.")
+class UserError:
+    field: str | None = strawberry.field(
+        description="The input field concerned (camelCase), or null for the whole operation."
+    )
+    code: str = strawberry.field(
+        description="A stable machine-readable code: REQUIRED, INVALID, NOT_FOUND, CONFLICT, …"
+    )
+    message: str = strawberry.field(description="A sentence for people.")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def user_errors(error: DomainError) -> list[UserError]:
+    """The payload errors of a refused use case, field names as the API spells them."""
+    return [
+        UserError(field=_camel(e.field) if e.field else None, code=e.code.value, message=e.message)
+        for e in error.errors
+    ]
+
+
+@strawberry.type(description="The result of a mutation that returns nothing else.")
+class OkPayload:
+    ok: bool = strawberry.field(description="True when the operation was carried out.")
+    errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Why it was refused; empty on success."
+    )
+
+
+@strawberry.type(description="Where a page of a connection stands (Relay cursor pagination).")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="True when more items follow this page.")
+    end_cursor: str | None = strawberry.field(
+        description="Pass as `after` to fetch the next page; null on an empty page."
+    )
+
+
+class Unauthenticated(GraphQLError):
+    """Raised when a field needs a logged-in viewer and there is none."""
+
+    def __init__(self, message: str = "Log in first.") -> None:
+        super().__init__(message, extensions={"code": "UNAUTHENTICATED"})
+
+
+class Forbidden(GraphQLError):
+    """Raised when the viewer is logged in but may not do this."""
+
+    def __init__(self, message: str = "You are not allowed to do this.") -> None:
+        super().__init__(message, extensions={"code": "FORBIDDEN"})

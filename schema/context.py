@@ -1,0 +1,26 @@
+"""What schema types may ask of the request context (implemented in `resolvers.context`).
+
+Declared here as a protocol so that types can resolve nested fields through the request's
+DataLoaders without the schema layer importing the resolvers layer.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import asyncpg
+from strawberry.dataloader import DataLoader
+
+from domain.auth.viewer import Viewer
+from domain.emails.outbox import Email
+
+
+class Loaders(Protocol):
+    sent_emails_by_client: DataLoader[int, list[Email]]
+
+
+class SchemaContext(Protocol):
+    pool: asyncpg.Pool
+    loaders: Loaders
+
+    async def get_viewer(self) -> Viewer | None: ...

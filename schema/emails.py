@@ -1,0 +1,33 @@
+"""Email types: the client's email log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from domain.emails.outbox import Email as EmailRow
+
+
+@strawberry.type(description="An email sent to a client or one of its contacts.")
+class Email:
+    id: strawberry.ID = strawberry.field(description="The email's id.")
+    subject: str = strawberry.field(description="The subject line as sent.")
+    to: str = strawberry.field(description="The recipient's address.")
+    body: str = strawberry.field(description="The plain-text body as sent.")
+    template: str = strawberry.field(description="The template it was made from.")
+    message_id: str = strawberry.field(description="The Message-ID header, stable across resends.")
+    sent_at: datetime = strawberry.field(description="When the SMTP server accepted it.")
+
+    @classmethod
+    def from_row(cls, row: EmailRow) -> Email:
+        assert row.sent_at is not None and row.subject is not None
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            subject=row.subject,
+            to=row.to_address,
+            body=row.body or "",
+            template=row.template,
+            message_id=row.message_id,
+            sent_at=row.sent_at,
+        )

@@ -1,0 +1,54 @@
+"""Installation settings types."""
+
+from __future__ import annotations
+
+import strawberry
+
+from domain import settings as settings_model
+from schema.common import UserError
+
+ClientDisplayFormat = strawberry.enum(
+    settings_model.ClientDisplayFormat,
+    description='How client names show: NAME_ONLY "Joe Bloggs"; COMPANY_IF_SET "Demo Company" '
+    '(else the name); NAME_AND_COMPANY "Joe Bloggs (Demo Company)".',
+)
+PasswordResetMode = strawberry.enum(
+    settings_model.PasswordResetMode,
+    description="CHOOSE_PASSWORD: the user sets a new password with the emailed link. "
+    "EMAIL_RANDOM: following the link sets a random password and emails it.",
+)
+
+
+@strawberry.type(description="General settings of the installation.")
+class GeneralSettings:
+    client_display_format: ClientDisplayFormat = strawberry.field(
+        description="How client names are displayed."
+    )
+    password_reset_mode: PasswordResetMode = strawberry.field(
+        description="How a forgotten password is reset."
+    )
+
+    @classmethod
+    def build(cls, value: settings_model.GeneralSettings) -> GeneralSettings:
+        return cls(
+            client_display_format=value.client_display_format,
+            password_reset_mode=value.password_reset_mode,
+        )
+
+
+@strawberry.input(description="Changes to the general settings; omitted ones keep their value.")
+class GeneralSettingsInput:
+    client_display_format: ClientDisplayFormat | None = strawberry.field(
+        default=strawberry.UNSET, description="How client names are displayed."
+    )
+    password_reset_mode: PasswordResetMode | None = strawberry.field(
+        default=strawberry.UNSET, description="How a forgotten password is reset."
+    )
+
+
+@strawberry.type(description="The result of changing the general settings.")
+class GeneralSettingsPayload:
+    settings: GeneralSettings | None = strawberry.field(description="The settings now in force.")
+    errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Why it was refused; empty on success."
+    )

@@ -1,0 +1,189 @@
+"""Real PostgreSQL, Redis and SMTP for the whole suite, started once per test session.
+
+Each test starts from empty tables (the migrations' reference data stays), an empty Redis and
+an empty mailbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from app import db
+from app.devservices import MailSink, start_postgres, start_redis
+from app.migrate import migrate
+from app.settings import Settings
+from app.web import create_app
+from app.worker import build_worker
+from domain.auth.permissions import StaffRole
+from domain.auth.staff import create_staff
+
+# Tables that tests fill; the reference data of the migrations (currencies, gateways) stays.
+TEST_TABLES = "audit_log, emails, sessions, clients, staff, logins, settings"
+STAFF_PASSWORD = "staff-password-1"
+
+
+@dataclass(frozen=True)
+class Services:
+    database_url: str
+    redis_url: str
+    mail: MailSink
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    root = tmp_path_factory.mktemp("services")
+    database_url = start_postgres(root / "postgres")
+    redis = start_redis(root / "redis")
+    mail = MailSink().start()
+    try:
+        yield Services(database_url, redis.url, mail)
+    finally:
+        mail.stop()
+        redis.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        _env_file=None,
+        database_url=services.database_url,
+        redis_url=services.redis_url,
+        smtp_url=services.mail.url,
+        environment="development",
+        cc_encryption_hash="test-card-secret",
+        attachments_dir=tmp_path_factory.mktemp("attachments"),
+        login_max_failures=5,
+    )
+
+
+@pytest.fixture(scope="session")
+async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    conn = await db.connect(settings.database_url)
+    await migrate(conn)
+    await conn.close()
+    pool = await db.create_pool(settings.database_url, min_size=1, max_size=10)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(autouse=True)
+async def clean_state(request: pytest.FixtureRequest, services: Services) -> AsyncIterator[None]:
+    """Empty tables, Redis and mailbox before each test that uses the database."""
+    if "pool" in request.fixturenames:
+        pool: asyncpg.Pool = request.getfixturevalue("pool")
+        await pool.execute(f"TRUNCATE {TEST_TABLES} RESTART IDENTITY CASCADE")
+        redis = Redis.from_url(services.redis_url)
+        await redis.flushdb()
+        await redis.aclose()
+    services.mail.messages.clear()
+    yield
+
+
+@pytest.fixture
+async def conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    async with pool.acquire() as connection:
+        yield connection
+
+
+@pytest.fixture
+async def api(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for the real ASGI app, with its lifespan (pools) running."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+class GraphQLError(AssertionError):
+    pass
+
+
+async def gql(
+    api: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    token: str | None = None,
+    allow_errors: bool = False,
+) -> dict[str, Any]:
+    """POST a GraphQL operation; return the whole response body.
+
+    Unless `allow_errors`, a response with top-level errors fails the test with them.
+    """
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = await api.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    if not allow_errors and body.get("errors"):
+        raise GraphQLError(body["errors"])
+    return body
+
+
+LOGIN = """
+mutation Login($email: String!, $password: String!, $totpCode: String) {
+  login(email: $email, password: $password, totpCode: $totpCode) {
+    token viewer { kind email clientId staffRole } errors { field code message }
+  }
+}"""
+
+
+async def login(api: httpx.AsyncClient, email: str, password: str) -> str:
+    body = await gql(api, LOGIN, {"email": email, "password": password})
+    payload = body["data"]["login"]
+    assert payload["errors"] == [], payload["errors"]
+    token: str = payload["token"]
+    return token
+
+
+@pytest.fixture
+async def make_staff(conn: asyncpg.Connection, api: httpx.AsyncClient) -> Any:
+    """Create a staff member with a role and return a logged-in token."""
+
+    async def make(role: StaffRole = StaffRole.ADMIN, email: str | None = None) -> str:
+        email = email or f"{role.value.lower()}@staff.example.com"
+        await create_staff(
+            conn,
+            email=email,
+            password=STAFF_PASSWORD,
+            first_name="Sam",
+            last_name="Staff",
+            role=role,
+        )
+        return await login(api, email, STAFF_PASSWORD)
+
+    return make
+
+
+@pytest.fixture
+async def admin_token(make_staff: Any) -> str:
+    token: str = await make_staff(StaffRole.ADMIN)
+    return token
+
+
+@pytest.fixture
+def run_worker(settings: Settings) -> Any:
+    """Run a real arq worker in burst mode: it works through the queue, then returns."""
+
+    async def run() -> None:
+        worker = build_worker(settings, burst=True, handle_signals=False, poll_delay=0.05)
+        try:
+            await worker.main()
+        finally:
+            await worker.close()
+
+    return run
+
+
+def mail_dir_files(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.eml"))
