@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install dev test lint bench seed clean
+.PHONY: install dev test lint bench seed schema clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ bench: install ## GraphQL clients(first: 50) against a raw Starlette+asyncpg bas
 
 seed: install
 	$(BIN)/clientdesk seed --clients 10000
+
+schema: install ## migrate, then rewrite migrations/schema.sql (commit it with the migration)
+	$(BIN)/clientdesk migrate --dump-schema
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

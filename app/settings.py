@@ -27,8 +27,9 @@ class Settings(BaseSettings):
     environment: str = "development"
     graphiql: bool | None = None
     introspection: bool | None = None
-    # A public base for links in emails (password resets, the client area).
-    public_url: str = "http://127.0.0.1:8000"
+    # The public base of links in emails (password resets, the client area); by default
+    # the address the API listens on.
+    public_url: str = ""
 
     # The installation's card secret ("CC encryption hash"): staff present it to reveal a card.
     cc_encryption_hash: str = ""
@@ -47,6 +48,10 @@ class Settings(BaseSettings):
 
     db_pool_min: int = 2
     db_pool_max: int = 10
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def graphiql_enabled(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -31,6 +32,9 @@ from resolvers.context import AppServices, Context
 from workers.email import enqueue_emails
 
 log = logging.getLogger("clientdesk.web")
+
+# What a caller's X-Request-ID may be to be kept: safe in logs and headers; UUIDs included.
+USABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 GRAPHIQL_PAGE = (Path(__file__).parent / "static" / "graphiql.html").read_text()
 GRAPHIQL_ASSETS = (
@@ -77,7 +81,7 @@ class RequestIdMiddleware:
             return
         headers = dict(scope["headers"])
         given = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if given.isalnum() and len(given) <= 64 else uuid.uuid4().hex
+        request_id = given if USABLE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         scope["request_id"] = request_id
 
         async def send_with_id(message: Any) -> None:
@@ -114,8 +118,8 @@ def create_app(settings: Settings) -> Starlette:
                 cooldown_seconds=settings.login_cooldown_seconds,
             ),
             session_ttl=timedelta(hours=settings.session_ttl_hours),
-            public_url=settings.public_url,
-            secure_cookies=settings.public_url.startswith("https://"),
+            public_url=settings.base_url,
+            secure_cookies=settings.base_url.startswith("https://"),
         )
         try:
             yield

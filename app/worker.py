@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from arq.connections import RedisSettings
@@ -29,11 +30,17 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
         if resources is not None:
             await resources.pool.close()
 
+    options: dict[str, Any] = {
+        # arq keeps a cron job's next run on the CronJob object of the settings class; fresh
+        # copies make `run_at_startup` hold for every worker built here, not only the first.
+        "cron_jobs": [replace(job, next_run=None) for job in WorkerSettings.cron_jobs],
+        **overrides,
+    }
     return create_worker(
         WorkerSettings,
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
         on_startup=startup,
         on_shutdown=shutdown,
         burst=burst,
-        **overrides,
+        **options,
     )

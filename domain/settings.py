@@ -46,7 +46,11 @@ async def get_general_settings(conn: asyncpg.Connection) -> GeneralSettings:
 async def update_general_settings(conn: asyncpg.Connection, **changes: Any) -> GeneralSettings:
     """Change the given settings; the others keep their value."""
     async with conn.transaction():
-        # Lock the row so two staff saving different settings at once both keep their change.
+        # Lock the row so two staff saving different settings at once both keep their change;
+        # create it first, or the very first saves would find no row to lock.
+        await conn.execute(
+            "INSERT INTO settings (key, value) VALUES ('general', '{}') ON CONFLICT DO NOTHING"
+        )
         current = await conn.fetchval("SELECT value FROM settings WHERE key = 'general' FOR UPDATE")
         updated = replace(GeneralSettings.from_json(current or {}), **changes)
         await conn.execute(

@@ -5,14 +5,18 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterable
 from typing import Annotated
 
+import asyncpg
 import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
+from strawberry.types.nodes import SelectedField, Selection
 
 from domain.clients import queries, services
 from domain.clients.models import ClientStatus
+from domain.emails import outbox
 from domain.errors import DomainError, NotFound
 from domain.settings import get_general_settings
 from resolvers.context import Context
@@ -27,17 +31,23 @@ from schema.clients import (
     ClientPresentation,
     OrderDirection,
     UpdateClientInput,
+    may_read_emails,
 )
 from schema.common import PageInfo, user_errors
 
 MAX_PAGE_SIZE = 200
 
 
-async def presentation(ctx: Context) -> ClientPresentation:
-    """How this request shows clients; fetched once per request."""
+async def presentation(ctx: Context, conn: asyncpg.Connection | None = None) -> ClientPresentation:
+    """How this request shows clients; fetched once per request, on `conn` when given (the
+    caller then has loaded the viewer already, so that it holds one connection at a time)."""
     if ctx.client_presentation is None:
         viewer = await ctx.get_viewer()
-        async with ctx.pool.acquire() as conn:
+        if conn is None:
+            async with ctx.pool.acquire() as own:
+                settings = await get_general_settings(own)
+                currencies = await queries.all_currencies(own)
+        else:
             settings = await get_general_settings(conn)
             currencies = await queries.all_currencies(conn)
         ctx.client_presentation = ClientPresentation(
@@ -46,6 +56,18 @@ async def presentation(ctx: Context) -> ClientPresentation:
             viewer_is_staff=viewer is not None and viewer.is_staff,
         )
     return ctx.client_presentation
+
+
+def _selects(selections: Iterable[Selection], *path: str) -> bool:
+    """Whether `selections` ask for the field at `path` (GraphQL names), through fragments."""
+    head, *rest = path
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            if selection.name == head and (not rest or _selects(selection.selections, *rest)):
+                return True
+        elif _selects(selection.selections, *path):
+            return True
+    return False
 
 
 def _encode_cursor(order: queries.ClientOrderField, position: queries.ClientPosition) -> str:
@@ -60,10 +82,14 @@ def _decode_cursor(order: queries.ClientOrderField, cursor: str) -> queries.Clie
             raise ValueError(field)
         return queries.ClientPosition(str(sort_value), client_id)
     except (ValueError, TypeError, binascii.Error):
-        raise GraphQLError(
-            "`after` is not a cursor of this list in this order.",
-            extensions={"code": "BAD_USER_INPUT"},
-        ) from None
+        raise _bad_cursor() from None
+
+
+def _bad_cursor() -> GraphQLError:
+    return GraphQLError(
+        "`after` is not a cursor of this list in this order.",
+        extensions={"code": "BAD_USER_INPUT"},
+    )
 
 
 async def client(
@@ -102,18 +128,39 @@ async def clients(
     order = order_by or ClientOrder()
     field = queries.ClientOrderField(order.field)
     client_filter = queries.ClientFilter(search=search, statuses=tuple(status or ()))
-    async with info.context.pool.acquire() as conn:
-        page = await queries.find_clients(
-            conn,
-            client_filter,
-            order=field,
-            descending=order.direction is OrderDirection.DESC,
-            first=first,
-            after=_decode_cursor(field, after) if after else None,
+    ctx = info.context
+    # What is asked for comes with the page, on one connection: the total, and the email logs
+    # when the viewer may read them (otherwise each `emails` field checks and loads on its own,
+    # as it does for a single client). The viewer is loaded before taking the connection.
+    selected = [s for s in info.selected_fields if isinstance(s, SelectedField)]
+    with_total = any(_selects(s.selections, "totalCount") for s in selected)
+    with_emails = may_read_emails(await ctx.get_viewer()) and any(
+        _selects(s.selections, "edges", "node", "emails") for s in selected
+    )
+    async with ctx.pool.acquire() as conn:
+        try:
+            page = await queries.find_clients(
+                conn,
+                client_filter,
+                order=field,
+                descending=order.direction is OrderDirection.DESC,
+                first=first,
+                after=_decode_cursor(field, after) if after else None,
+            )
+        except DomainError:
+            raise _bad_cursor() from None
+        shown = await presentation(ctx, conn)
+        total = await queries.count_clients(conn, client_filter) if with_total else None
+        emails = (
+            await outbox.sent_emails_by_client(conn, [row.id for row in page.clients])
+            if with_emails and page.clients
+            else {}
         )
-    shown = await presentation(info.context)
     edges = [
-        ClientEdge(cursor=_encode_cursor(field, position), node=Client.build(row, shown))
+        ClientEdge(
+            cursor=_encode_cursor(field, position),
+            node=Client.build(row, shown, sent_emails=emails.get(row.id)),
+        )
         for row, position in zip(page.clients, page.positions, strict=True)
     ]
     return ClientConnection(
@@ -122,6 +169,7 @@ async def clients(
             has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None
         ),
         filter=client_filter,
+        total=total,
     )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -11,7 +12,9 @@ import strawberry
 from strawberry.types import Info
 
 from domain.auth.permissions import StaffPermission
+from domain.auth.viewer import Viewer
 from domain.clients import models, queries
+from domain.emails.outbox import Email as EmailRow
 from domain.settings import ClientDisplayFormat
 from schema.common import Forbidden, PageInfo, UserError
 from schema.context import SchemaContext
@@ -57,6 +60,23 @@ class ClientPresentation:
     display_format: ClientDisplayFormat
     currencies: dict[str, models.Currency]
     viewer_is_staff: bool
+    # The Currency objects of this request, one per code, shared by the clients built.
+    _currency_types: dict[str, Currency] = field(default_factory=dict, compare=False, repr=False)
+
+    def currency(self, code: str) -> Currency:
+        shown = self._currency_types.get(code)
+        if shown is None:
+            currency = self.currencies[code]
+            shown = Currency(code=currency.code, prefix=currency.prefix, suffix=currency.suffix)
+            self._currency_types[code] = shown
+        return shown
+
+
+def may_read_emails(viewer: Viewer | None) -> bool:
+    """Whether the viewer may read clients' email logs (`Client.emails`)."""
+    return viewer is not None and (
+        not viewer.is_staff or viewer.has_staff_permission(StaffPermission.VIEW_EMAILS)
+    )
 
 
 @strawberry.type(description="A customer account: the person or company that is billed.")
@@ -101,19 +121,34 @@ class Client:
     created_at: datetime = strawberry.field(description="When the client was added.")
     updated_at: datetime = strawberry.field(description="When the profile last changed.")
 
-    @strawberry.field(description="Emails sent to this client, newest first.")
-    async def emails(self, info: Info[SchemaContext, None]) -> list[Email]:
-        viewer = await info.context.get_viewer()
-        if viewer is None or (
-            viewer.is_staff and not viewer.has_staff_permission(StaffPermission.VIEW_EMAILS)
-        ):
+    # The email log when the parent resolver fetched it with its page, for a viewer who may
+    # read it (`may_read_emails`); None: `emails` loads it through the request's DataLoader.
+    sent_emails: strawberry.Private[list[EmailRow] | None] = None
+
+    @strawberry.field(
+        description="Emails sent to this client, newest first.", graphql_type=list[Email]
+    )
+    def emails(self, info: Info[SchemaContext, None]) -> list[Email] | Awaitable[list[Email]]:
+        # Not async when the emails came with the page: an async field on every item of a
+        # list costs graphql-core a task per item.
+        if self.sent_emails is not None:
+            return [Email.from_row(row) for row in self.sent_emails]
+        return self._load_emails(info)
+
+    async def _load_emails(self, info: Info[SchemaContext, None]) -> list[Email]:
+        if not may_read_emails(await info.context.get_viewer()):
             raise Forbidden("You may not read this client's emails.")
         rows = await info.context.loaders.sent_emails_by_client.load(int(self.id))
         return [Email.from_row(row) for row in rows]
 
     @classmethod
-    def build(cls, row: models.Client, presentation: ClientPresentation) -> Client:
-        currency = presentation.currencies[row.currency]
+    def build(
+        cls,
+        row: models.Client,
+        presentation: ClientPresentation,
+        *,
+        sent_emails: list[EmailRow] | None = None,
+    ) -> Client:
         return cls(
             id=strawberry.ID(str(row.id)),
             first_name=row.first_name,
@@ -132,7 +167,7 @@ class Client:
             display_name=row.display_name(presentation.display_format),
             status=row.status,
             language=row.language,
-            currency=Currency(code=currency.code, prefix=currency.prefix, suffix=currency.suffix),
+            currency=presentation.currency(row.currency),
             notes=row.notes if presentation.viewer_is_staff else None,
             overdue_notices_disabled=row.overdue_notices_disabled,
             late_fees_exempt=row.late_fees_exempt,
@@ -145,6 +180,7 @@ class Client:
             last_login_at=row.last_login_at,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            sent_emails=sent_emails,
         )
 
 
@@ -159,9 +195,18 @@ class ClientConnection:
     edges: list[ClientEdge] = strawberry.field(description="The clients of this page.")
     page_info: PageInfo = strawberry.field(description="Where this page stands.")
     filter: strawberry.Private[queries.ClientFilter]
+    # Counted by the parent resolver with the page when asked for; None: counted here.
+    total: strawberry.Private[int | None] = None
 
-    @strawberry.field(description="How many clients match the search and filter, all pages.")
-    async def total_count(self, info: Info[SchemaContext, None]) -> int:
+    @strawberry.field(
+        description="How many clients match the search and filter, all pages.", graphql_type=int
+    )
+    def total_count(self, info: Info[SchemaContext, None]) -> int | Awaitable[int]:
+        if self.total is not None:
+            return self.total
+        return self._count(info)
+
+    async def _count(self, info: Info[SchemaContext, None]) -> int:
         async with info.context.pool.acquire() as conn:
             return await queries.count_clients(conn, self.filter)
 

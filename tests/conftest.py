@@ -17,7 +17,7 @@ import pytest
 from redis.asyncio import Redis
 
 from app import db
-from app.devservices import MailSink, start_postgres, start_redis
+from app.devservices import MailSink, start_postgres, start_redis, stop_postgres
 from app.migrate import migrate
 from app.settings import Settings
 from app.web import create_app
@@ -48,6 +48,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     finally:
         mail.stop()
         redis.stop()
+        stop_postgres(root / "postgres")
 
 
 @pytest.fixture(scope="session")

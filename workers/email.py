@@ -13,7 +13,7 @@ from arq.connections import ArqRedis
 
 from domain.emails import outbox
 from domain.emails.message import build_message
-from domain.emails.templates import TemplateRenderer
+from domain.emails.templates import EmailTemplateError, TemplateRenderer
 from workers.mailer import Mailer
 
 log = logging.getLogger(__name__)
@@ -54,17 +54,26 @@ async def send_email(ctx: dict[str, Any], email_id: int) -> str:
             email = await outbox.claim_email(conn, email_id)
             if email is None:
                 return "already sent or being sent"
-            rendered = resources.renderer.render(email.template, email.context)
-            message = build_message(email, rendered, mail_from=resources.mail_from)
             try:
-                await resources.mailer.send(message)
-            except (SMTPException, OSError) as exc:
+                rendered = resources.renderer.render(email.template, email.context)
+            except EmailTemplateError as exc:
                 error = exc
             else:
-                await outbox.mark_sent(conn, email.id, subject=rendered.subject, body=rendered.body)
+                message = build_message(email, rendered, mail_from=resources.mail_from)
+                try:
+                    await resources.mailer.send(message)
+                except (SMTPException, OSError) as exc:
+                    error = exc
+                else:
+                    await outbox.mark_sent(
+                        conn, email.id, subject=rendered.subject, body=rendered.body
+                    )
         if error is not None:
             await outbox.record_failure(conn, email_id, repr(error))
             log.warning("email %s not sent (try %s): %r", email_id, ctx.get("job_try"), error)
+            if isinstance(error, EmailTemplateError):
+                # Retrying cannot mend a template; the relay sends it once staff fix the file.
+                return "template error"
             raise Retry(defer=min(300, 10 * ctx.get("job_try", 1) ** 2))
     return "sent"
 

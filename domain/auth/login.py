@@ -33,36 +33,43 @@ async def log_in(
     session_ttl: timedelta,
 ) -> tuple[str, Viewer]:
     """Check the credentials and open a session; return its token and the viewer."""
-    if await throttle.is_blocked(request.email, request.ip_address):
+    if not await throttle.begin_attempt(request.email, request.ip_address):
         raise DomainError.single(
             ErrorCode.TOO_MANY_ATTEMPTS, "Too many failed logins. Try again later."
         )
     row = await conn.fetchrow(
         """SELECT l.id, l.password_hash, l.totp_secret,
                   EXISTS (SELECT 1 FROM staff st WHERE st.login_id = l.id AND st.active) AS staff,
-                  (SELECT c.status FROM clients c WHERE c.owner_login_id = l.id) AS client_status
+                  (SELECT status FROM (
+                       SELECT c.status FROM clients c WHERE c.owner_login_id = l.id
+                       UNION ALL  -- a sub-account: the status of the client it belongs to
+                       SELECT c.status FROM contacts ct JOIN clients c ON c.id = ct.client_id
+                        WHERE ct.login_id = l.id) AS account
+                    LIMIT 1) AS client_status
              FROM logins l WHERE l.email = $1""",
         request.email.strip(),
     )
     hashed = row["password_hash"] if row else None
     if not passwords.verify_password(hashed, request.password):
-        await throttle.record_failure(request.email, request.ip_address)
         raise DomainError.single(ErrorCode.INVALID_CREDENTIALS, _BAD_CREDENTIALS, "password")
     assert row is not None and hashed is not None
     if not row["staff"]:
         if row["client_status"] is None:
             raise DomainError.single(ErrorCode.INVALID_CREDENTIALS, _BAD_CREDENTIALS, "password")
         if row["client_status"] == "CLOSED":
+            await throttle.cancel_attempt(request.email, request.ip_address)
             raise DomainError.single(
                 ErrorCode.ACCOUNT_CLOSED, "This account is closed; contact support.", "email"
             )
     if row["totp_secret"]:
         if not request.totp_code:
+            await throttle.cancel_attempt(request.email, request.ip_address)
             raise DomainError.single(
                 ErrorCode.TOTP_REQUIRED, "Enter the code from your authenticator app.", "totp_code"
             )
-        if not pyotp.TOTP(row["totp_secret"]).verify(request.totp_code, valid_window=1):
-            await throttle.record_failure(request.email, request.ip_address)
+        code_ok = pyotp.TOTP(row["totp_secret"]).verify(request.totp_code, valid_window=1)
+        # A code is good once: one seen over a shoulder or in transit cannot be replayed.
+        if not (code_ok and await throttle.claim_totp_code(row["id"], request.totp_code)):
             raise DomainError.single(
                 ErrorCode.INVALID_CREDENTIALS, "The authentication code is wrong.", "totp_code"
             )

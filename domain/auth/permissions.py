@@ -36,3 +36,23 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[StaffPermission]] = {
     ),
     StaffRole.READ_ONLY: frozenset({StaffPermission.VIEW_CLIENTS}),
 }
+
+
+class ContactPermission(StrEnum):
+    """What a client's main account holder lets a sub-account do in the client area (SPEC 2.4).
+
+    The account holder always has every one of them.
+    """
+
+    PROFILE = "PROFILE"
+    CONTACTS = "CONTACTS"
+    PRODUCTS = "PRODUCTS"
+    MANAGE_PRODUCTS = "MANAGE_PRODUCTS"
+    DOMAINS = "DOMAINS"
+    MANAGE_DOMAINS = "MANAGE_DOMAINS"
+    INVOICES = "INVOICES"
+    QUOTES = "QUOTES"
+    TICKETS = "TICKETS"
+    AFFILIATES = "AFFILIATES"
+    EMAILS = "EMAILS"
+    ORDERS = "ORDERS"

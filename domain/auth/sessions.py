@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import asyncpg
 
-from domain.auth.permissions import StaffRole
+from domain.auth.permissions import ContactPermission, StaffRole
 from domain.auth.viewer import Viewer, ViewerKind
 
 
@@ -41,11 +41,15 @@ async def viewer_for_token(conn: asyncpg.Connection, token: str) -> Viewer | Non
     """The viewer a live session token belongs to; None for unknown, expired or closed ones."""
     row = await conn.fetchrow(
         """SELECT se.id AS session_id, l.id AS login_id, l.email::text AS email,
-                  st.id AS staff_id, st.role, c.id AS client_id
+                  st.id AS staff_id, st.role, c.id AS client_id,
+                  ct.id AS contact_id, ct.client_id AS contact_client_id, ct.permissions
              FROM sessions se
              JOIN logins l ON l.id = se.login_id
              LEFT JOIN staff st ON st.login_id = l.id AND st.active
              LEFT JOIN clients c ON c.owner_login_id = l.id AND c.status <> 'CLOSED'
+             LEFT JOIN contacts ct ON ct.login_id = l.id
+                  AND EXISTS (SELECT 1 FROM clients cc
+                               WHERE cc.id = ct.client_id AND cc.status <> 'CLOSED')
             WHERE se.token_hash = $1 AND se.expires_at > now()""",
         _token_hash(token),
     )
@@ -58,6 +62,14 @@ async def viewer_for_token(conn: asyncpg.Connection, token: str) -> Viewer | Non
         )
     if row["client_id"] is not None:
         return Viewer(ViewerKind.CLIENT, client_id=row["client_id"], **common)
+    if row["contact_id"] is not None:
+        return Viewer(
+            ViewerKind.CONTACT,
+            client_id=row["contact_client_id"],
+            contact_id=row["contact_id"],
+            contact_permissions=frozenset(ContactPermission(p) for p in row["permissions"]),
+            **common,
+        )
     return None
 
 

@@ -2,6 +2,10 @@
 
 Counters live in Redis so that N API processes, GraphQL aliases and batched requests all
 count against the same budget. Each failure restarts the cool-down window.
+
+An attempt is counted before its password is checked, in one atomic step with the budget
+check: checking first and counting after the (slow) password check would let concurrent
+requests all pass the check before any of them is counted.
 """
 
 from __future__ import annotations
@@ -11,12 +15,38 @@ from redis.asyncio import Redis
 # An address is shared by many people behind one NAT, so it gets a larger budget.
 ADDRESS_BUDGET_FACTOR = 5
 
+# How long a used TOTP code is remembered: longer than the three 30-second steps accepted.
+USED_CODE_SECONDS = 120
+
+# KEYS: account counter, address counter. ARGV: account budget, address budget, cool-down.
+_BEGIN_ATTEMPT = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') >= tonumber(ARGV[1])
+   or tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[2]) then
+  return 0
+end
+for _, key in ipairs(KEYS) do
+  redis.call('INCR', key)
+  redis.call('EXPIRE', key, ARGV[3])
+end
+return 1
+"""
+
+# Gives back the attempt counted on each key (never below zero, never a key without expiry).
+_GIVE_BACK = """
+for _, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
+end
+return 1
+"""
+
 
 class LoginThrottle:
     def __init__(self, redis: Redis, *, max_failures: int, cooldown_seconds: int) -> None:
         self._redis = redis
         self._max_failures = max_failures
         self._cooldown = cooldown_seconds
+        self._begin_attempt = redis.register_script(_BEGIN_ATTEMPT)
+        self._give_back = redis.register_script(_GIVE_BACK)
 
     @staticmethod
     def _keys(email: str, ip_address: str | None) -> tuple[str, str]:
@@ -25,21 +55,25 @@ class LoginThrottle:
             f"login-failures:address:{ip_address or 'unknown'}",
         )
 
-    async def is_blocked(self, email: str, ip_address: str | None) -> bool:
-        account_key, address_key = self._keys(email, ip_address)
-        account, address = await self._redis.mget(account_key, address_key)
-        return (
-            int(account or 0) >= self._max_failures
-            or int(address or 0) >= self._max_failures * ADDRESS_BUDGET_FACTOR
+    async def begin_attempt(self, email: str, ip_address: str | None) -> bool:
+        """Count an attempt as failed until it succeeds; False (nothing counted) when blocked."""
+        allowed = await self._begin_attempt(
+            keys=list(self._keys(email, ip_address)),
+            args=[self._max_failures, self._max_failures * ADDRESS_BUDGET_FACTOR, self._cooldown],
         )
+        return bool(allowed)
 
-    async def record_failure(self, email: str, ip_address: str | None) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for key in self._keys(email, ip_address):
-                pipe.incr(key)
-                pipe.expire(key, self._cooldown)
-            await pipe.execute()
+    async def cancel_attempt(self, email: str, ip_address: str | None) -> None:
+        """The attempt was no failed guess (right password, but the login cannot go on)."""
+        await self._give_back(keys=list(self._keys(email, ip_address)))
 
     async def record_success(self, email: str, ip_address: str | None) -> None:
-        account_key, _ = self._keys(email, ip_address)
+        account_key, address_key = self._keys(email, ip_address)
         await self._redis.delete(account_key)
+        await self._give_back(keys=[address_key])
+
+    async def claim_totp_code(self, login_id: int, code: str) -> bool:
+        """True the first time a login's TOTP code is used; a replayed code is refused
+        (RFC 6238, 5.2)."""
+        key = f"totp-used:{login_id}:{code}"
+        return bool(await self._redis.set(key, 1, nx=True, ex=USED_CODE_SECONDS))

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from domain.auth.permissions import ROLE_PERMISSIONS, StaffPermission, StaffRole
+from domain.auth.permissions import (
+    ROLE_PERMISSIONS,
+    ContactPermission,
+    StaffPermission,
+    StaffRole,
+)
 
 
 class ViewerKind(StrEnum):
@@ -23,6 +28,8 @@ class Viewer:
     staff_id: int | None = None
     staff_role: StaffRole | None = None
     client_id: int | None = None
+    contact_id: int | None = None
+    contact_permissions: frozenset[ContactPermission] = frozenset()
 
     @property
     def is_staff(self) -> bool:
@@ -30,3 +37,16 @@ class Viewer:
 
     def has_staff_permission(self, permission: StaffPermission) -> bool:
         return self.staff_role is not None and permission in ROLE_PERMISSIONS[self.staff_role]
+
+    def has_client_permission(self, permission: ContactPermission) -> bool:
+        """In the client area: the account holder may do everything, a sub-account what it
+        was granted (SPEC 2.4)."""
+        if self.kind is ViewerKind.CLIENT:
+            return True
+        return self.kind is ViewerKind.CONTACT and permission in self.contact_permissions
+
+    @property
+    def client_permissions(self) -> frozenset[ContactPermission]:
+        if self.kind is ViewerKind.CLIENT:
+            return frozenset(ContactPermission)
+        return self.contact_permissions

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from domain.clients.models import Client, ClientStatus, Currency
+from domain.errors import DomainError, ErrorCode
 
 CLIENT_COLUMNS = """
            c.id, c.owner_login_id, c.first_name, c.last_name, c.company_name, c.email::text,
@@ -144,11 +145,21 @@ async def find_clients(
     direction = "DESC" if descending else "ASC"
     params.append(first + 1)
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    rows = await conn.fetch(
-        f"""SELECT ({expression})::text AS sort_value, {CLIENT_COLUMNS} {CLIENT_FROM}
-            {where} ORDER BY {expression} {direction}, c.id {direction} LIMIT ${len(params)}""",
-        *params,
-    )
+    try:
+        rows = await conn.fetch(
+            f"""SELECT ({expression})::text AS sort_value, {CLIENT_COLUMNS} {CLIENT_FROM}
+                {where} ORDER BY {expression} {direction}, c.id {direction}
+                LIMIT ${len(params)}""",
+            *params,
+        )
+    except asyncpg.DataError:
+        # The position comes from a cursor the caller may have altered: a sort value or id
+        # that is not of the order's type is bad input, not a server fault.
+        if after is None:
+            raise
+        raise DomainError.single(
+            ErrorCode.INVALID, "Not a position in this order.", "after"
+        ) from None
     page = rows[:first]
     return ClientPage(
         clients=[client_from_row(r) for r in page],

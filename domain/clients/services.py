@@ -14,7 +14,7 @@ from domain.auth.passwords import hash_password
 from domain.clients.models import Client, ClientStatus
 from domain.clients.profile import clean_profile
 from domain.clients.queries import CLIENT_SELECT, client_from_row, get_client
-from domain.emails.outbox import queue_email
+from domain.emails.outbox import queue_client_email
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.validation import InputCheck
 
@@ -70,16 +70,11 @@ async def add_client(
                 changes=cleaned,
             )
             if send_welcome_email:
-                await queue_email(
+                await queue_client_email(
                     conn,
+                    client.id,
                     template="client_signup",
-                    to_address=client.email,
-                    to_name=client.full_name,
-                    client_id=client.id,
-                    context={
-                        "client": _email_fields(client),
-                        "client_area_url": client_area_url,
-                    },
+                    context=client_email_context(client, client_area_url),
                 )
             return client
     except asyncpg.UniqueViolationError:
@@ -158,7 +153,13 @@ async def set_client_status(
                 status.value,
             )
             if status is ClientStatus.CLOSED:
-                await sessions.end_sessions_of_login(conn, current.owner_login_id)
+                # Nobody of a closed account stays logged in: owner and sub-accounts alike.
+                await conn.execute(
+                    """DELETE FROM sessions WHERE login_id = $1 OR login_id IN
+                           (SELECT login_id FROM contacts WHERE client_id = $2)""",
+                    current.owner_login_id,
+                    client_id,
+                )
             await audit.record(
                 conn,
                 staff_id=staff_id,
@@ -178,10 +179,54 @@ async def _lock_client(conn: asyncpg.Connection, client_id: int) -> Client:
     return client_from_row(row)
 
 
-def _email_fields(client: Client) -> dict[str, Any]:
+async def send_client_email(
+    conn: asyncpg.Connection,
+    client_id: int,
+    template: str,
+    *,
+    staff_id: int | None,
+    client_area_url: str,
+) -> list[int]:
+    """Staff send a client one of the client templates by hand (and its contact copies)."""
+    if template not in CLIENT_TEMPLATES:
+        raise DomainError.single(
+            ErrorCode.INVALID,
+            f"'{template}' is not a client email template; use one of "
+            f"{', '.join(sorted(CLIENT_TEMPLATES))}.",
+            "template",
+        )
+    async with conn.transaction():
+        client = await get_client(conn, client_id)
+        if client is None:
+            raise NotFound("Client", "client_id")
+        queued = await queue_client_email(
+            conn,
+            client_id,
+            template=template,
+            context=client_email_context(client, client_area_url),
+        )
+        await audit.record(
+            conn,
+            staff_id=staff_id,
+            action="client.email_sent",
+            client_id=client_id,
+            changes={"template": template},
+        )
+        return queued
+
+
+# Templates whose context is the client alone, so staff can send them from the profile.
+CLIENT_TEMPLATES = frozenset({"client_signup"})
+
+
+def client_email_context(client: Client, client_area_url: str) -> dict[str, Any]:
+    """What every client email template can use."""
     return {
-        "first_name": client.first_name,
-        "last_name": client.last_name,
-        "email": client.email,
-        "company_name": client.company_name,
+        "client": {
+            "first_name": client.first_name,
+            "last_name": client.last_name,
+            "email": client.email,
+            "company_name": client.company_name,
+        },
+        "client_area_url": client_area_url,
     }

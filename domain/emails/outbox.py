@@ -7,14 +7,13 @@ them sent in the same transaction; a row already marked sent is never sent again
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from domain.emails.templates import TEMPLATES
+from domain.emails.templates import TEMPLATES, EmailCategory
 
 
 @dataclass(frozen=True)
@@ -50,23 +49,75 @@ async def queue_email(
     to_name: str | None,
     client_id: int | None,
     context: dict[str, Any],
+    contact_id: int | None = None,
 ) -> int:
-    """Add an email to the outbox in the current transaction; return its id."""
-    spec = TEMPLATES[template]
+    """Add an email to the outbox in the current transaction; return its id.
+
+    The database gives it a Message-ID that stays the same across resends, so a duplicate
+    after a crash can be recognised by the reader."""
     email_id: int = await conn.fetchval(
-        """INSERT INTO emails (client_id, template, category, to_address, to_name, context,
-                                message_id)
-            VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id""",
+        """INSERT INTO emails (client_id, contact_id, template, category, to_address, to_name,
+                               context)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id""",
         client_id,
+        contact_id,
         template,
-        spec.category.value,
+        TEMPLATES[template].category.value,
         to_address,
         to_name,
         context,
-        # Stable across resends, so a duplicate after a crash can be recognised by the reader.
-        f"<{uuid.uuid4().hex}@clientdesk>",
     )
     return email_id
+
+
+async def queue_client_email(
+    conn: asyncpg.Connection, client_id: int, *, template: str, context: dict[str, Any]
+) -> list[int]:
+    """Queue a client email and its contact copies; return the ids, the main one first.
+
+    Invoice emails go to the default billing contact when one is set (SPEC 2.5); contacts
+    whose preferences tick the email's category get a copy (SPEC 2.2, 8.3). Account emails
+    (logins, passwords) go to their owner only.
+    """
+    category = TEMPLATES[template].category
+    recipient = await conn.fetchrow(
+        """SELECT coalesce(bc.email, c.email)::text AS email,
+                  coalesce(bc.first_name || ' ' || bc.last_name,
+                           c.first_name || ' ' || c.last_name) AS name,
+                  bc.id AS contact_id
+             FROM clients c
+             LEFT JOIN contacts bc ON bc.id = c.billing_contact_id AND $2
+            WHERE c.id = $1""",
+        client_id,
+        category is EmailCategory.INVOICE,
+    )
+    main_id = await queue_email(
+        conn,
+        template=template,
+        to_address=recipient["email"],
+        to_name=recipient["name"],
+        client_id=client_id,
+        context=context,
+        contact_id=recipient["contact_id"],
+    )
+    if category is EmailCategory.ACCOUNT:
+        return [main_id]
+    copies = await conn.fetch(
+        """INSERT INTO emails (client_id, contact_id, template, category, to_address, to_name,
+                               context)
+           SELECT client_id, id, $3, $4, email, first_name || ' ' || last_name, $5
+             FROM contacts
+            WHERE client_id = $1 AND $4 = ANY(email_preferences)
+              AND id IS DISTINCT FROM $2
+            ORDER BY id
+           RETURNING id""",
+        client_id,
+        recipient["contact_id"],
+        template,
+        category.value,
+        context,
+    )
+    return [main_id, *(row["id"] for row in copies)]
 
 
 async def current_transaction_id(conn: asyncpg.Connection) -> int | None:
@@ -84,11 +135,13 @@ async def emails_queued_by_transaction(conn: asyncpg.Connection, xid: int) -> li
 
 
 async def unsent_email_ids(conn: asyncpg.Connection, *, older_than_seconds: int) -> list[int]:
-    """Emails committed but still unsent after a while: their enqueue may have been lost."""
+    """Emails committed but still unsent after a while: their enqueue may have been lost.
+
+    The least-tried come first, so a backlog of failing emails cannot starve new ones."""
     rows = await conn.fetch(
         """SELECT id FROM emails
             WHERE sent_at IS NULL AND created_at < now() - make_interval(secs => $1)
-            ORDER BY id LIMIT 1000""",
+            ORDER BY attempts, id LIMIT 1000""",
         older_than_seconds,
     )
     return [r["id"] for r in rows]

@@ -57,6 +57,10 @@ TEMPLATES: dict[str, EmailTemplate] = {
 }
 
 
+class EmailTemplateError(ValueError):
+    """A template that cannot be rendered: missing, broken, or using an unknown value."""
+
+
 @dataclass(frozen=True)
 class RenderedEmail:
     subject: str
@@ -79,10 +83,13 @@ class TemplateRenderer:
         )
 
     def render(self, key: str, context: dict[str, Any]) -> RenderedEmail:
-        template = self._env.get_template(f"{key}.txt.j2")
-        ctx = template.new_context(context)
-        subject = "".join(template.blocks["subject"](ctx)).strip()
-        body = "".join(template.blocks["body"](ctx)).strip() + "\n"
+        try:
+            template = self._env.get_template(f"{key}.txt.j2")
+            ctx = template.new_context(context)
+            subject = "".join(template.blocks["subject"](ctx)).strip()
+            body = "".join(template.blocks["body"](ctx)).strip() + "\n"
+        except (jinja2.TemplateError, KeyError) as exc:
+            raise EmailTemplateError(f"template {key!r} cannot be rendered: {exc}") from exc
         return RenderedEmail(subject=subject, body=body)
 
     def preview(self, key: str) -> RenderedEmail:

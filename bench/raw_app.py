@@ -1,0 +1,121 @@
+"""The raw baseline for `bench.clients_query`: one Starlette route, asyncpg, two queries.
+
+It answers the benchmark's `clients(first: 50)` query with exactly the JSON body the GraphQL
+endpoint returns (same fields, same order, same values, same cursors), so the difference in
+throughput is what Strawberry, graphql-core and our resolvers cost. It skips what a baseline
+need not do: no parsing of the query, no session lookup, no settings or currency cache (the
+display name follows the default NAME_ONLY format; the check in the benchmark proves the
+bodies are equal).
+
+Served by uvicorn as a factory: `uvicorn --factory bench.raw_app:create_app`, reading
+DATABASE_URL, DB_POOL_MIN and DB_POOL_MAX like the real app.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+from collections.abc import AsyncIterator
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from app.db import create_pool
+
+PAGE_SIZE = 50
+
+# The page (one row more, to know whether a next page exists), its currency and the total,
+# the latter as an uncorrelated sub-select that PostgreSQL runs once.
+PAGE_SQL = """
+SELECT c.id, c.first_name, c.last_name, c.company_name, c.email::text AS email, c.status,
+       c.currency, cu.prefix, cu.suffix, c.city, c.country, c.credit_balance,
+       (SELECT count(*) FROM clients) AS total_count
+  FROM clients c JOIN currencies cu ON cu.code = c.currency
+ ORDER BY c.id
+ LIMIT $1"""
+
+EMAILS_SQL = """
+SELECT client_id, subject, sent_at
+  FROM emails
+ WHERE client_id = ANY($1::bigint[]) AND sent_at IS NOT NULL
+ ORDER BY client_id, sent_at DESC"""
+
+
+def _cursor(client_id: int) -> str:
+    # The same opaque cursor as resolvers/clients.py: ["ID", sort value as text, id].
+    raw = json.dumps(["ID", str(client_id), client_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def create_app() -> Starlette:
+    database_url = os.environ["DATABASE_URL"]
+    pool_min = int(os.environ.get("DB_POOL_MIN", "2"))
+    pool_max = int(os.environ.get("DB_POOL_MAX", "10"))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.pool = await create_pool(database_url, min_size=pool_min, max_size=pool_max)
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    async def clients(request: Request) -> Response:
+        await request.body()  # the same request as the GraphQL endpoint receives, read in full
+        async with request.app.state.pool.acquire() as conn:
+            rows = await conn.fetch(PAGE_SQL, PAGE_SIZE + 1)
+            page = rows[:PAGE_SIZE]
+            ids = [row["id"] for row in page]
+            email_rows = await conn.fetch(EMAILS_SQL, ids)
+        emails: dict[int, list[dict[str, object]]] = {client_id: [] for client_id in ids}
+        for row in email_rows:
+            emails[row["client_id"]].append(
+                {"subject": row["subject"], "sentAt": row["sent_at"].isoformat()}
+            )
+        edges = [
+            {
+                "cursor": _cursor(row["id"]),
+                "node": {
+                    "id": str(row["id"]),
+                    "firstName": row["first_name"],
+                    "lastName": row["last_name"],
+                    "companyName": row["company_name"],
+                    "email": row["email"],
+                    "displayName": f"{row['first_name']} {row['last_name']}",
+                    "status": row["status"],
+                    "currency": {
+                        "code": row["currency"],
+                        "prefix": row["prefix"],
+                        "suffix": row["suffix"],
+                    },
+                    "address": {"city": row["city"], "country": row["country"]},
+                    "creditBalance": str(row["credit_balance"]),
+                    "emails": emails[row["id"]],
+                },
+            }
+            for row in page
+        ]
+        data = {
+            "clients": {
+                "totalCount": rows[0]["total_count"] if rows else 0,
+                "edges": edges,
+                "pageInfo": {
+                    "hasNextPage": len(rows) > PAGE_SIZE,
+                    "endCursor": edges[-1]["cursor"] if edges else None,
+                },
+            }
+        }
+        return Response(orjson.dumps({"data": data}), media_type="application/json")
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    return Starlette(
+        routes=[Route("/raw", clients, methods=["GET", "POST"]), Route("/healthz", healthz)],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,326 @@
+"""Contact use cases (SPEC 2.1, 2.2, 2.4, 2.5), for staff and for the client area.
+
+`client_scope` is the client a client-area caller acts for: a contact outside it is not
+found. `may_grant_access` is false for sub-accounts: only the main account holder (or staff)
+makes sub-accounts, sets their passwords and grants permissions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import asyncpg
+
+from domain import audit
+from domain.auth import sessions
+from domain.auth.passwords import hash_password
+from domain.auth.permissions import ContactPermission
+from domain.contacts.models import (
+    CONTACT_COLUMNS,
+    PREFERENCE_CATEGORIES,
+    Contact,
+    contact_from_row,
+)
+from domain.emails.templates import EmailCategory
+from domain.errors import ErrorCode, NotFound
+from domain.people import PERSON_FIELDS, clean_person
+from domain.validation import InputCheck
+
+ACCESS_FIELDS = ("sub_account", "password", "permissions")
+CONTACT_FIELDS = PERSON_FIELDS | {"email_preferences", *ACCESS_FIELDS}
+
+
+async def get_contact(conn: asyncpg.Connection, contact_id: int) -> Contact | None:
+    row = await conn.fetchrow(f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = $1", contact_id)
+    return contact_from_row(row) if row else None
+
+
+async def contacts_by_client(
+    conn: asyncpg.Connection, client_ids: Sequence[int]
+) -> dict[int, list[Contact]]:
+    rows = await conn.fetch(
+        f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE client_id = ANY($1::bigint[]) "
+        "ORDER BY client_id, id",
+        list(client_ids),
+    )
+    by_client: dict[int, list[Contact]] = {cid: [] for cid in client_ids}
+    for row in rows:
+        by_client[row["client_id"]].append(contact_from_row(row))
+    return by_client
+
+
+async def contacts_by_ids(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, Contact]:
+    rows = await conn.fetch(
+        f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = ANY($1::bigint[])", list(ids)
+    )
+    return {row["id"]: contact_from_row(row) for row in rows}
+
+
+async def add_contact(
+    conn: asyncpg.Connection,
+    client_id: int,
+    values: Mapping[str, Any],
+    *,
+    staff_id: int | None,
+    may_grant_access: bool,
+) -> Contact:
+    _check_known_fields(values)
+    async with conn.transaction():
+        if not await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM clients WHERE id = $1 FOR UPDATE)", client_id
+        ):
+            raise NotFound("Client", "client_id")
+        check = InputCheck()
+        cleaned = clean_person(check, values, creating=True)
+        preferences = _clean_preferences(check, values.get("email_preferences") or ())
+        sub_account = bool(values.get("sub_account"))
+        password: str = values.get("password") or ""
+        _check_access_change(check, values, may_grant_access)
+        if sub_account and not password:
+            check.fail("password", ErrorCode.REQUIRED, "A sub-account needs a password.")
+        if password:
+            check.password("password", password)
+        if sub_account and cleaned["email"] and await _login_email_taken(conn, cleaned["email"]):
+            _email_conflict(check, cleaned["email"])
+        check.raise_if_failed()
+
+        login_id = await _create_login(conn, cleaned["email"], password) if sub_account else None
+        columns = [*cleaned, "email_preferences", "permissions"]
+        params = [
+            *cleaned.values(),
+            preferences,
+            _clean_permissions(values.get("permissions") or ()),
+        ]
+        contact_id = await conn.fetchval(
+            f"""INSERT INTO contacts (client_id, login_id, {", ".join(columns)})
+                VALUES ($1, $2, {", ".join(f"${i}" for i in range(3, len(columns) + 3))})
+                RETURNING id""",
+            client_id,
+            login_id,
+            *params,
+        )
+        contact = await get_contact(conn, contact_id)
+        assert contact is not None
+        await _audit(conn, staff_id, "contact.added", contact, _audited(cleaned, values))
+        return contact
+
+
+async def update_contact(
+    conn: asyncpg.Connection,
+    contact_id: int,
+    values: Mapping[str, Any],
+    *,
+    staff_id: int | None,
+    may_grant_access: bool,
+    client_scope: int | None = None,
+) -> Contact:
+    _check_known_fields(values)
+    async with conn.transaction():
+        current = await _lock_contact(conn, contact_id, client_scope)
+        check = InputCheck()
+        cleaned = clean_person(check, values, creating=False)
+        if "email_preferences" in values:
+            cleaned["email_preferences"] = _clean_preferences(
+                check, values["email_preferences"] or ()
+            )
+        if values.get("permissions") is not None:
+            cleaned["permissions"] = _clean_permissions(values["permissions"])
+        _check_access_change(check, values, may_grant_access)
+        password: str = values.get("password") or ""
+        sub_account = (
+            current.sub_account
+            if values.get("sub_account") is None
+            else bool(values["sub_account"])
+        )
+        if password:
+            check.password("password", password)
+        if sub_account and not current.sub_account and not password:
+            check.fail("password", ErrorCode.REQUIRED, "A sub-account needs a password.")
+        email = cleaned.get("email") or current.email
+        if (
+            sub_account
+            and email
+            and await _login_email_taken(conn, email, except_login_id=current.login_id)
+        ):
+            _email_conflict(check, email)
+        check.raise_if_failed()
+
+        login_id = current.login_id
+        if sub_account and login_id is None:
+            login_id = await _create_login(conn, email, password)
+        elif not sub_account and login_id is not None:
+            await conn.execute("DELETE FROM logins WHERE id = $1", login_id)  # ends its sessions
+            login_id = None
+        elif login_id is not None:
+            await conn.execute("UPDATE logins SET email = $2 WHERE id = $1", login_id, email)
+            if password:
+                await conn.execute(
+                    "UPDATE logins SET password_hash = $2 WHERE id = $1",
+                    login_id,
+                    hash_password(password),
+                )
+                await sessions.end_sessions_of_login(conn, login_id)
+        changes = {k: v for k, v in cleaned.items() if _stored(getattr(current, k)) != v}
+        if login_id != current.login_id:
+            changes["login_id"] = login_id
+        if changes:
+            assignments = ", ".join(f"{k} = ${i}" for i, k in enumerate(changes, start=2))
+            await conn.execute(
+                f"UPDATE contacts SET {assignments}, updated_at = now() WHERE id = $1",
+                contact_id,
+                *changes.values(),
+            )
+        contact = await get_contact(conn, contact_id)
+        assert contact is not None
+        await _audit(conn, staff_id, "contact.updated", contact, _audited(changes, values))
+        return contact
+
+
+async def delete_contact(
+    conn: asyncpg.Connection,
+    contact_id: int,
+    *,
+    staff_id: int | None,
+    client_scope: int | None = None,
+) -> None:
+    """Remove a contact and its login; it stops being the billing contact (SPEC 2.5)."""
+    async with conn.transaction():
+        contact = await _lock_contact(conn, contact_id, client_scope)
+        await conn.execute("DELETE FROM contacts WHERE id = $1", contact_id)
+        if contact.login_id is not None:
+            await conn.execute("DELETE FROM logins WHERE id = $1", contact.login_id)
+        await _audit(conn, staff_id, "contact.deleted", contact, {"email": contact.email})
+
+
+async def set_billing_contact(
+    conn: asyncpg.Connection, client_id: int, contact_id: int | None, *, staff_id: int | None
+) -> None:
+    """Address the client's invoices to one of its contacts, or to the client again (None)."""
+    async with conn.transaction():
+        if contact_id is not None and not await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM contacts WHERE id = $1 AND client_id = $2)",
+            contact_id,
+            client_id,
+        ):
+            raise NotFound("Contact of this client", "contact_id")
+        updated = await conn.fetchval(
+            "UPDATE clients SET billing_contact_id = $2, updated_at = now() WHERE id = $1 "
+            "RETURNING id",
+            client_id,
+            contact_id,
+        )
+        if updated is None:
+            raise NotFound("Client", "client_id")
+        await audit.record(
+            conn,
+            staff_id=staff_id,
+            action="client.billing_contact_set",
+            client_id=client_id,
+            changes={"billing_contact_id": contact_id},
+        )
+
+
+def _stored(value: Any) -> Any:
+    """A contact attribute as its column holds it (sets of enums are sorted text arrays)."""
+    if isinstance(value, frozenset):
+        return sorted(v.value for v in value)
+    return value
+
+
+def _check_known_fields(values: Mapping[str, Any]) -> None:
+    unknown = set(values) - CONTACT_FIELDS
+    if unknown:
+        raise ValueError(f"not contact fields: {sorted(unknown)}")
+
+
+def _check_access_change(
+    check: InputCheck, values: Mapping[str, Any], may_grant_access: bool
+) -> None:
+    if may_grant_access:
+        return
+    for field in ACCESS_FIELDS:
+        if values.get(field) is not None:
+            check.fail(
+                field,
+                ErrorCode.FORBIDDEN,
+                "Only the main account holder manages sub-accounts and their permissions.",
+            )
+
+
+def _clean_preferences(check: InputCheck, categories: Iterable[Any]) -> list[str]:
+    chosen = set()
+    for category in categories:
+        if category not in PREFERENCE_CATEGORIES:
+            check.fail("email_preferences", ErrorCode.INVALID, f"'{category}' is not a category.")
+        else:
+            chosen.add(EmailCategory(category))
+    return sorted(c.value for c in chosen)
+
+
+def _clean_permissions(permissions: Iterable[Any]) -> list[str]:
+    return sorted({ContactPermission(p).value for p in permissions})
+
+
+def _email_conflict(check: InputCheck, email: str) -> None:
+    check.fail("email", ErrorCode.CONFLICT, f"{email} is already used by another login.")
+
+
+async def _login_email_taken(
+    conn: asyncpg.Connection, email: str, *, except_login_id: int | None = None
+) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM logins WHERE email = $1 AND id IS DISTINCT FROM $2)",
+            email,
+            except_login_id,
+        )
+    )
+
+
+async def _create_login(conn: asyncpg.Connection, email: str, password: str) -> int:
+    login_id: int = await conn.fetchval(
+        "INSERT INTO logins (email, password_hash) VALUES ($1, $2) RETURNING id",
+        email,
+        hash_password(password),
+    )
+    return login_id
+
+
+async def _lock_contact(
+    conn: asyncpg.Connection, contact_id: int, client_scope: int | None
+) -> Contact:
+    row = await conn.fetchrow(
+        f"SELECT {CONTACT_COLUMNS} FROM contacts "
+        "WHERE id = $1 AND ($2::bigint IS NULL OR client_id = $2) FOR UPDATE",
+        contact_id,
+        client_scope,
+    )
+    if row is None:
+        raise NotFound("Contact")
+    return contact_from_row(row)
+
+
+def _audited(changes: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    audited = dict(changes)
+    if values.get("password"):
+        audited["password"] = "***"  # noqa: S105 -- that it changed, never what to
+    if values.get("sub_account") is not None:
+        audited["sub_account"] = bool(values["sub_account"])
+    return audited
+
+
+async def _audit(
+    conn: asyncpg.Connection,
+    staff_id: int | None,
+    action: str,
+    contact: Contact,
+    changes: dict[str, Any],
+) -> None:
+    await audit.record(
+        conn,
+        staff_id=staff_id,
+        action=action,
+        client_id=contact.client_id,
+        changes={"contact_id": contact.id, **changes},
+    )

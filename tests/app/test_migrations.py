@@ -1,0 +1,215 @@
+"""The migration runner and the committed schema dump (DESIGN "Data": migrations)."""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from app.migrate import MigrationError, load_migrations, migrate
+from app.schema_dump import REGENERATE_HINT, SCHEMA_FILE, dump_schema, normalise_dump
+from tests.conftest import Services
+
+Connect = Callable[[], Awaitable[asyncpg.Connection]]
+
+
+def with_database(database_url: str, database: str) -> str:
+    parts = urlsplit(database_url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+@pytest.fixture
+async def scratch_url(services: Services) -> AsyncIterator[str]:
+    """An empty database of its own on the test server, dropped afterwards."""
+    name = f"scratch_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(services.database_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield with_database(services.database_url, name)
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def connect(scratch_url: str) -> AsyncIterator[Connect]:
+    """Open connections to the scratch database; all are closed at the end of the test."""
+    opened: list[asyncpg.Connection] = []
+
+    async def open_connection() -> asyncpg.Connection:
+        conn = await asyncpg.connect(scratch_url)
+        opened.append(conn)
+        return conn
+
+    yield open_connection
+    for conn in opened:
+        await conn.close()
+
+
+def write_migrations(directory: Path, files: dict[str, str]) -> Path:
+    directory.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (directory / name).write_text(text)
+    return directory
+
+
+def schema_mismatch(actual: str, expected: str) -> str:
+    diff = "".join(
+        difflib.unified_diff(
+            expected.splitlines(keepends=True),
+            actual.splitlines(keepends=True),
+            "migrations/schema.sql (committed)",
+            "migrated database",
+        )
+    )
+    return f"migrations/schema.sql is out of date; regenerate it with `{REGENERATE_HINT}`.\n{diff}"
+
+
+async def test_migrated_database_matches_committed_schema_sql(services: Services, pool) -> None:
+    actual = await dump_schema(services.database_url)
+    expected = SCHEMA_FILE.read_text(encoding="utf-8")
+    assert actual == expected, schema_mismatch(actual, expected)
+
+
+def test_schema_dump_normalisation_drops_what_changes_between_runs() -> None:
+    raw = (
+        "--\n-- PostgreSQL database dump\n--\n\n\\restrict AbC123\n\n"
+        "-- Dumped from database version 18.6\nSET statement_timeout = 0;\n"
+        "SELECT pg_catalog.set_config('search_path', '', false);\n\n\n\n"
+        "CREATE TABLE public.t (\n    id bigint NOT NULL\n);   \n\n\n"
+        "CREATE INDEX t_id ON public.t USING btree (id);\n\n\\unrestrict AbC123\n\n"
+    )
+    assert normalise_dump(raw) == (
+        "CREATE TABLE public.t (\n    id bigint NOT NULL\n);\n\n"
+        "CREATE INDEX t_id ON public.t USING btree (id);\n"
+    )
+
+
+async def test_migrate_on_an_up_to_date_database_applies_nothing(conn) -> None:
+    before = await conn.fetch("SELECT version, checksum, applied_at FROM schema_migrations")
+    assert await migrate(conn) == []
+    after = await conn.fetch("SELECT version, checksum, applied_at FROM schema_migrations")
+    assert after == before
+
+
+async def test_migrate_on_a_fresh_database_applies_every_file_in_order(
+    connect: Connect, scratch_url: str
+) -> None:
+    files = load_migrations()
+    assert files, "no migration files found"
+    conn = await connect()
+    applied_in_order: list[str] = []
+
+    applied = await migrate(conn, on_apply=lambda m: applied_in_order.append(m.version))
+
+    assert [m.version for m in applied] == sorted(m.version for m in files)
+    assert applied_in_order == [m.version for m in applied]
+    recorded = await conn.fetch(
+        "SELECT version, name, checksum FROM schema_migrations ORDER BY version"
+    )
+    assert [tuple(r) for r in recorded] == [(m.version, m.name, m.checksum) for m in files]
+    # What a fresh clone gets is what migrations/schema.sql says.
+    actual = await dump_schema(scratch_url)
+    expected = SCHEMA_FILE.read_text(encoding="utf-8")
+    assert actual == expected, schema_mismatch(actual, expected)
+    assert await migrate(conn) == []
+
+
+async def test_migrate_refuses_an_applied_file_that_was_changed(
+    connect: Connect, tmp_path: Path
+) -> None:
+    directory = write_migrations(
+        tmp_path / "migrations",
+        {"0001_things.sql": "-- migrate:up\nCREATE TABLE things (id int);\n"},
+    )
+    conn = await connect()
+    assert [m.name for m in await migrate(conn, load_migrations(directory))] == ["0001_things"]
+
+    write_migrations(
+        directory,
+        {
+            "0001_things.sql": "-- migrate:up\nCREATE TABLE things (id int, name text);\n",
+            "0002_more.sql": "-- migrate:up\nCREATE TABLE more (id int);\n",
+        },
+    )
+    with pytest.raises(
+        MigrationError, match=re.escape("0001_things.sql was changed after it was applied")
+    ):
+        await migrate(conn, load_migrations(directory))
+
+    # Nothing after the changed file ran either.
+    assert await conn.fetchval("SELECT to_regclass('more')") is None
+    assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == 1
+    columns = await conn.fetch(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'things'"
+    )
+    assert [c["column_name"] for c in columns] == ["id"]
+
+
+def test_migrate_refuses_a_file_without_migrate_up(tmp_path: Path) -> None:
+    directory = write_migrations(
+        tmp_path / "migrations",
+        {
+            "0001_ok.sql": "-- migrate:up\nCREATE TABLE ok (id int);\n",
+            "0002_no_marker.sql": (
+                "CREATE TABLE oops (id int);\n-- migrate:down\nDROP TABLE oops;\n"
+            ),
+        },
+    )
+    with pytest.raises(
+        MigrationError, match=re.escape("0002_no_marker.sql has no '-- migrate:up' section")
+    ):
+        load_migrations(directory)
+
+
+async def test_migrate_applies_only_the_up_section_and_skips_non_migration_files(
+    connect: Connect, tmp_path: Path
+) -> None:
+    directory = write_migrations(
+        tmp_path / "migrations",
+        {
+            "0001_up_down.sql": (
+                "-- migrate:up\nCREATE TABLE kept (id int);\n-- migrate:down\nDROP TABLE kept;\n"
+            ),
+            "schema.sql": "this is not SQL and must not run",
+        },
+    )
+    conn = await connect()
+    assert [m.name for m in await migrate(conn, load_migrations(directory))] == ["0001_up_down"]
+    assert await conn.fetchval("SELECT to_regclass('kept')::text") == "kept"
+
+
+async def test_concurrent_migrate_calls_apply_each_file_exactly_once(
+    connect: Connect, tmp_path: Path
+) -> None:
+    # Neither file can run twice: a second CREATE TABLE fails, and the slow first file keeps
+    # both runners inside the critical section at the same time without the lock.
+    directory = write_migrations(
+        tmp_path / "migrations",
+        {
+            "0001_slow.sql": (
+                "-- migrate:up\nCREATE TABLE runs (file text);\nSELECT pg_sleep(0.3);\n"
+                "INSERT INTO runs VALUES ('0001');\n"
+            ),
+            "0002_after.sql": "-- migrate:up\nCREATE TABLE after (id int);\n"
+            "INSERT INTO runs VALUES ('0002');\n",
+        },
+    )
+    migrations = load_migrations(directory)
+    first, second = await connect(), await connect()
+
+    applied = await asyncio.gather(migrate(first, migrations), migrate(second, migrations))
+
+    assert sorted(m.version for run in applied for m in run) == ["0001", "0002"]
+    assert [r["file"] for r in await first.fetch("SELECT file FROM runs ORDER BY file")] == [
+        "0001",
+        "0002",
+    ]
+    assert await first.fetchval("SELECT count(*) FROM schema_migrations") == 2
