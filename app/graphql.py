@@ -21,13 +21,16 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from app.settings import Settings
-from domain.auth.permissions import StaffPermission
+from domain.auth.permissions import ContactPermission, StaffPermission
 from resolvers import auth as auth_resolvers
 from resolvers import clients as client_resolvers
+from resolvers import contacts as contact_resolvers
 from resolvers import settings as settings_resolvers
 from resolvers.permissions import client_area, logged_in, staff
 from schema.auth import LoginPayload, Viewer
 from schema.clients import Client, ClientConnection, ClientPayload
+from schema.common import OkPayload
+from schema.contacts import Contact, ContactPayload
 from schema.settings import GeneralSettings, GeneralSettingsPayload
 
 log = logging.getLogger("clientdesk.graphql")
@@ -49,6 +52,11 @@ class Query:
     )
     client: Client | None = strawberry.field(
         resolver=client_resolvers.client, extensions=staff(VIEW), description="One client (staff)."
+    )
+    contact: Contact | None = strawberry.field(
+        resolver=contact_resolvers.contact,
+        extensions=staff(VIEW),
+        description="One contact of any client (staff).",
     )
     me: Client | None = strawberry.field(
         resolver=client_resolvers.me,
@@ -83,6 +91,51 @@ class Mutation:
         resolver=client_resolvers.set_client_status,
         extensions=staff(EDIT),
         description="Set ACTIVE, INACTIVE or CLOSED; CLOSED ends the client's sessions.",
+    )
+    set_default_billing_contact: ClientPayload = strawberry.field(
+        resolver=client_resolvers.set_default_billing_contact,
+        extensions=staff(EDIT),
+        description="Address the client's invoices to one of its contacts (null: the client).",
+    )
+    send_client_email: OkPayload = strawberry.field(
+        resolver=client_resolvers.send_client_email,
+        extensions=staff(EDIT),
+        description="Send the client a client email template now, with contact copies.",
+    )
+    add_contact: ContactPayload = strawberry.field(
+        resolver=contact_resolvers.add_contact,
+        extensions=staff(EDIT),
+        description="Add a contact or sub-account to a client.",
+    )
+    update_contact: ContactPayload = strawberry.field(
+        resolver=contact_resolvers.update_contact,
+        extensions=staff(EDIT),
+        description="Change a contact; omitted fields stay.",
+    )
+    delete_contact: OkPayload = strawberry.field(
+        resolver=contact_resolvers.delete_contact,
+        extensions=staff(EDIT),
+        description="Delete a contact and its login; it stops being the billing contact.",
+    )
+    update_my_profile: ClientPayload = strawberry.field(
+        resolver=client_resolvers.update_my_profile,
+        extensions=client_area(ContactPermission.PROFILE),
+        description="Client area: change the account's own profile.",
+    )
+    add_my_contact: ContactPayload = strawberry.field(
+        resolver=contact_resolvers.add_my_contact,
+        extensions=client_area(ContactPermission.CONTACTS),
+        description="Client area: add a contact (sub-accounts: account holder only).",
+    )
+    update_my_contact: ContactPayload = strawberry.field(
+        resolver=contact_resolvers.update_my_contact,
+        extensions=client_area(ContactPermission.CONTACTS),
+        description="Client area: change one of the account's contacts.",
+    )
+    delete_my_contact: OkPayload = strawberry.field(
+        resolver=contact_resolvers.delete_my_contact,
+        extensions=client_area(ContactPermission.CONTACTS),
+        description="Client area: delete one of the account's contacts.",
     )
     update_general_settings: GeneralSettingsPayload = strawberry.field(
         resolver=settings_resolvers.update_general_settings,

@@ -16,11 +16,12 @@ from strawberry.types.nodes import SelectedField, Selection
 
 from domain.clients import queries, services
 from domain.clients.models import ClientStatus
+from domain.contacts import services as contact_services
 from domain.emails import outbox
-from domain.errors import DomainError, NotFound
+from domain.errors import DomainError
 from domain.settings import get_general_settings
 from resolvers.context import Context
-from resolvers.inputs import parse_id, provided_fields
+from resolvers.inputs import existing_id, parse_id, provided_fields
 from schema.clients import (
     AddClientInput,
     Client,
@@ -31,9 +32,10 @@ from schema.clients import (
     ClientPresentation,
     OrderDirection,
     UpdateClientInput,
+    UpdateMyProfileInput,
     may_read_emails,
 )
-from schema.common import PageInfo, user_errors
+from schema.common import OkPayload, PageInfo, user_errors
 
 MAX_PAGE_SIZE = 200
 
@@ -216,7 +218,7 @@ async def update_client(
     viewer = await ctx.get_viewer()
     values = provided_fields(input, exclude=("password",))
     try:
-        client_id = _existing_id(id)
+        client_id = existing_id(id, "Client")
         async with ctx.transaction() as conn:
             update = await services.update_client(
                 conn,
@@ -240,7 +242,7 @@ async def set_client_status(
     ctx = info.context
     viewer = await ctx.get_viewer()
     try:
-        client_id = _existing_id(id)
+        client_id = existing_id(id, "Client")
         async with ctx.transaction() as conn:
             row = await services.set_client_status(
                 conn, client_id, status, staff_id=viewer.staff_id if viewer else None
@@ -250,8 +252,67 @@ async def set_client_status(
     return ClientPayload(client=Client.build(row, await presentation(ctx)))
 
 
-def _existing_id(value: str) -> int:
-    client_id = parse_id(value)
-    if client_id is None:
-        raise NotFound("Client")
-    return client_id
+async def set_default_billing_contact(
+    info: Info[Context, None],
+    client_id: Annotated[strawberry.ID, strawberry.argument(description="The client's id.")],
+    contact_id: Annotated[
+        strawberry.ID | None,
+        strawberry.argument(description="One of its contacts; null addresses the client again."),
+    ] = None,
+) -> ClientPayload:
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    try:
+        client = existing_id(client_id, "Client", "client_id")
+        contact = existing_id(contact_id, "Contact", "contact_id") if contact_id else None
+        async with ctx.transaction() as conn:
+            await contact_services.set_billing_contact(
+                conn, client, contact, staff_id=viewer.staff_id if viewer else None
+            )
+            row = await queries.get_client(conn, client)
+    except DomainError as error:
+        return ClientPayload(client=None, errors=user_errors(error))
+    assert row is not None
+    return ClientPayload(client=Client.build(row, await presentation(ctx)))
+
+
+async def send_client_email(
+    info: Info[Context, None],
+    client_id: Annotated[strawberry.ID, strawberry.argument(description="The client's id.")],
+    template: Annotated[
+        str, strawberry.argument(description="A client email template, e.g. client_signup.")
+    ],
+) -> OkPayload:
+    """Email the client (and the contacts who tick the template's category) now."""
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    try:
+        client = existing_id(client_id, "Client", "client_id")
+        async with ctx.transaction() as conn:
+            await services.send_client_email(
+                conn,
+                client,
+                template,
+                staff_id=viewer.staff_id if viewer else None,
+                client_area_url=ctx.services.public_url,
+            )
+    except DomainError as error:
+        return OkPayload(ok=False, errors=user_errors(error))
+    return OkPayload(ok=True)
+
+
+async def update_my_profile(
+    info: Info[Context, None], input: UpdateMyProfileInput
+) -> ClientPayload:
+    """The client area's own profile (PROFILE permission for sub-accounts)."""
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    assert viewer is not None and viewer.client_id is not None
+    try:
+        async with ctx.transaction() as conn:
+            update = await services.update_client(
+                conn, viewer.client_id, provided_fields(input), staff_id=None
+            )
+    except DomainError as error:
+        return ClientPayload(client=None, errors=user_errors(error))
+    return ClientPayload(client=Client.build(update.client, await presentation(ctx)))

@@ -7,6 +7,8 @@ from typing import Any
 
 import strawberry
 
+from domain.errors import NotFound
+
 
 def provided_fields(value: Any, *, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
     """The fields of an input object that the caller actually gave (UNSET ones left out)."""
@@ -20,3 +22,11 @@ def provided_fields(value: Any, *, exclude: tuple[str, ...] = ()) -> dict[str, A
 def parse_id(value: str) -> int | None:
     """A numeric id, or None for anything else (which then matches nothing)."""
     return int(value) if value.isdigit() and len(value) < 19 else None
+
+
+def existing_id(value: str, what: str, field: str = "id") -> int:
+    """A numeric id, else NOT_FOUND for `field` (an id that is no number names nothing)."""
+    parsed = parse_id(value)
+    if parsed is None:
+        raise NotFound(what, field)
+    return parsed

@@ -11,7 +11,7 @@ from typing import Any
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types import Info
 
-from domain.auth.permissions import StaffPermission
+from domain.auth.permissions import ContactPermission, StaffPermission
 from domain.auth.viewer import Viewer, ViewerKind
 from resolvers.context import Context
 from schema.common import Forbidden, Unauthenticated
@@ -38,12 +38,17 @@ class IsStaff(BasePermission):
 
 
 class IsClientArea(BasePermission):
-    """A client's account holder (or, later, a sub-account) in the client area."""
+    """A client-area login: the account holder, or a sub-account granted `permission`."""
+
+    def __init__(self, permission: ContactPermission | None = None) -> None:
+        self.permission = permission
 
     async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
         viewer = await _logged_in_viewer(info)
         if viewer.kind not in (ViewerKind.CLIENT, ViewerKind.CONTACT):
             raise Forbidden("This is for client-area logins.")
+        if self.permission is not None and not viewer.has_client_permission(self.permission):
+            raise Forbidden(f"This needs the client-area permission {self.permission.value}.")
         return True
 
 
@@ -57,8 +62,8 @@ def staff(permission: StaffPermission) -> list[PermissionExtension]:
     return [PermissionExtension(permissions=[IsStaff(permission)], use_directives=False)]
 
 
-def client_area() -> list[PermissionExtension]:
-    return [PermissionExtension(permissions=[IsClientArea()], use_directives=False)]
+def client_area(permission: ContactPermission | None = None) -> list[PermissionExtension]:
+    return [PermissionExtension(permissions=[IsClientArea(permission)], use_directives=False)]
 
 
 def logged_in() -> list[PermissionExtension]:

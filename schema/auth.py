@@ -22,6 +22,9 @@ class Viewer:
     client_id: strawberry.ID | None = strawberry.field(
         description="For CLIENT and CONTACT viewers, the client account they act for."
     )
+    contact_id: strawberry.ID | None = strawberry.field(
+        description="For CONTACT viewers (sub-accounts), their contact."
+    )
     staff_role: str | None = strawberry.field(description="For STAFF viewers, their role.")
     permissions: list[str] = strawberry.field(
         description="What this viewer may do: staff permissions, or client-area permissions."
@@ -29,15 +32,19 @@ class Viewer:
 
     @classmethod
     def build(cls, viewer: viewer_model.Viewer) -> Viewer:
-        permissions = (
-            sorted(p.value for p in ROLE_PERMISSIONS[viewer.staff_role])
-            if viewer.staff_role
-            else []
+        permissions = sorted(
+            p.value
+            for p in (
+                ROLE_PERMISSIONS[viewer.staff_role]
+                if viewer.staff_role
+                else viewer.client_permissions
+            )
         )
         return cls(
             kind=viewer.kind,
             email=viewer.email,
             client_id=strawberry.ID(str(viewer.client_id)) if viewer.client_id else None,
+            contact_id=strawberry.ID(str(viewer.contact_id)) if viewer.contact_id else None,
             staff_role=viewer.staff_role.value if viewer.staff_role else None,
             permissions=permissions,
         )

@@ -11,14 +11,17 @@ from enum import Enum
 import strawberry
 from strawberry.types import Info
 
-from domain.auth.permissions import StaffPermission
+from domain.auth.permissions import ContactPermission, StaffPermission
 from domain.auth.viewer import Viewer
 from domain.clients import models, queries
 from domain.emails.outbox import Email as EmailRow
 from domain.settings import ClientDisplayFormat
-from schema.common import Forbidden, PageInfo, UserError
+from schema.access import may_read, require
+from schema.common import PageInfo, UserError
+from schema.contacts import Contact
 from schema.context import SchemaContext
 from schema.emails import Email
+from schema.people import Address, PersonChangesInput, PersonInput
 
 ClientStatus = strawberry.enum(
     models.ClientStatus,
@@ -34,16 +37,6 @@ ClientOrderField = strawberry.enum(
 class OrderDirection(Enum):
     ASC = "ASC"
     DESC = "DESC"
-
-
-@strawberry.type(description="A postal address.")
-class Address:
-    address1: str | None = strawberry.field(description="First line of the street address.")
-    address2: str | None = strawberry.field(description="Second line of the street address.")
-    city: str | None = strawberry.field(description="City or town.")
-    state: str | None = strawberry.field(description="State, county or region.")
-    postcode: str | None = strawberry.field(description="Postal or ZIP code.")
-    country: str | None = strawberry.field(description="ISO 3166 alpha-2 country code.")
 
 
 @strawberry.type(description="A currency amounts are shown in.")
@@ -74,9 +67,7 @@ class ClientPresentation:
 
 def may_read_emails(viewer: Viewer | None) -> bool:
     """Whether the viewer may read clients' email logs (`Client.emails`)."""
-    return viewer is not None and (
-        not viewer.is_staff or viewer.has_staff_permission(StaffPermission.VIEW_EMAILS)
-    )
+    return may_read(viewer, staff=StaffPermission.VIEW_EMAILS, client_area=ContactPermission.EMAILS)
 
 
 @strawberry.type(description="A customer account: the person or company that is billed.")
@@ -136,10 +127,32 @@ class Client:
         return self._load_emails(info)
 
     async def _load_emails(self, info: Info[SchemaContext, None]) -> list[Email]:
-        if not may_read_emails(await info.context.get_viewer()):
-            raise Forbidden("You may not read this client's emails.")
+        await require(info, staff=StaffPermission.VIEW_EMAILS, client_area=ContactPermission.EMAILS)
         rows = await info.context.loaders.sent_emails_by_client.load(int(self.id))
         return [Email.from_row(row) for row in rows]
+
+    # The default billing contact's id (SPEC 2.5), resolved by `default_billing_contact`.
+    billing_contact_id: strawberry.Private[int | None] = None
+
+    @strawberry.field(description="The client's contacts and sub-accounts.")
+    async def contacts(self, info: Info[SchemaContext, None]) -> list[Contact]:
+        await require(
+            info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.CONTACTS
+        )
+        rows = await info.context.loaders.contacts_by_client.load(int(self.id))
+        return [Contact.build(row) for row in rows]
+
+    @strawberry.field(
+        description="The contact invoices are addressed and emailed to; null: the client."
+    )
+    async def default_billing_contact(self, info: Info[SchemaContext, None]) -> Contact | None:
+        if self.billing_contact_id is None:
+            return None
+        await require(
+            info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.CONTACTS
+        )
+        row = await info.context.loaders.contact_by_id.load(self.billing_contact_id)
+        return Contact.build(row) if row else None
 
     @classmethod
     def build(
@@ -181,6 +194,7 @@ class Client:
             created_at=row.created_at,
             updated_at=row.updated_at,
             sent_emails=sent_emails,
+            billing_contact_id=row.billing_contact_id,
         )
 
 
@@ -222,29 +236,7 @@ class ClientOrder:
 
 
 @strawberry.input(description="Profile fields shared by adding and updating a client.")
-class ClientProfileInput:
-    company_name: str | None = strawberry.field(
-        default=strawberry.UNSET, description="Company name."
-    )
-    phone_number: str | None = strawberry.field(
-        default=strawberry.UNSET, description="Phone number."
-    )
-    address1: str | None = strawberry.field(
-        default=strawberry.UNSET, description="First line of the street address."
-    )
-    address2: str | None = strawberry.field(
-        default=strawberry.UNSET, description="Second line of the street address."
-    )
-    city: str | None = strawberry.field(default=strawberry.UNSET, description="City or town.")
-    state: str | None = strawberry.field(
-        default=strawberry.UNSET, description="State, county or region."
-    )
-    postcode: str | None = strawberry.field(
-        default=strawberry.UNSET, description="Postal or ZIP code."
-    )
-    country: str | None = strawberry.field(
-        default=strawberry.UNSET, description="ISO 3166 alpha-2 country code, e.g. GB."
-    )
+class ClientProfileInput(PersonInput):
     language: str | None = strawberry.field(
         default=strawberry.UNSET, description="Client-area language, ISO 639-1 (e.g. en)."
     )
@@ -268,12 +260,7 @@ class AddClientInput(ClientProfileInput):
 
 
 @strawberry.input(description="Changes to a client; omitted fields keep their value.")
-class UpdateClientInput(ClientProfileInput):
-    first_name: str | None = strawberry.field(default=strawberry.UNSET, description="First name.")
-    last_name: str | None = strawberry.field(default=strawberry.UNSET, description="Last name.")
-    email: str | None = strawberry.field(
-        default=strawberry.UNSET, description="Email address, unique among clients."
-    )
+class UpdateClientInput(PersonChangesInput, ClientProfileInput):
     overdue_notices_disabled: bool | None = strawberry.field(
         default=strawberry.UNSET, description="Suppress the overdue notices."
     )
@@ -291,6 +278,13 @@ class UpdateClientInput(ClientProfileInput):
     )
     default_payment_method: str | None = strawberry.field(
         default=strawberry.UNSET, description="Name of an enabled payment gateway."
+    )
+
+
+@strawberry.input(description="Changes a client makes to its own profile; omitted fields stay.")
+class UpdateMyProfileInput(PersonChangesInput):
+    language: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Client-area language, ISO 639-1 (e.g. en)."
     )
 
 

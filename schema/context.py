@@ -12,11 +12,14 @@ import asyncpg
 from strawberry.dataloader import DataLoader
 
 from domain.auth.viewer import Viewer
+from domain.contacts.models import Contact
 from domain.emails.outbox import Email
 
 
 class Loaders(Protocol):
     sent_emails_by_client: DataLoader[int, list[Email]]
+    contacts_by_client: DataLoader[int, list[Contact]]
+    contact_by_id: DataLoader[int, Contact | None]
 
 
 class SchemaContext(Protocol):

@@ -41,6 +41,7 @@ class Client:
     separate_invoices: bool
     cc_processing_disabled: bool
     default_payment_method: str | None
+    billing_contact_id: int | None
     credit_balance: Decimal
     two_factor_enabled: bool
     last_login_at: datetime | None

@@ -13,20 +13,12 @@ from typing import Any
 import asyncpg
 
 from domain.errors import ErrorCode
+from domain.people import PERSON_FIELDS, clean_person
 from domain.validation import MAX_NOTES, InputCheck
 
 # Client-area languages, ISO 639-1.
 LANGUAGES = frozenset("ar cs da de en es fi fr he it ja nb nl pl pt ru sv tr uk zh".split())
 
-REQUIRED_TEXT = {"first_name": "First name", "last_name": "Last name"}
-OPTIONAL_TEXT = {
-    "company_name": "Company name",
-    "address1": "Address line 1",
-    "address2": "Address line 2",
-    "city": "City",
-    "state": "State/region",
-    "postcode": "Postcode",
-}
 FLAGS = (
     "overdue_notices_disabled",
     "late_fees_exempt",
@@ -34,11 +26,7 @@ FLAGS = (
     "separate_invoices",
     "cc_processing_disabled",
 )
-PROFILE_FIELDS = frozenset(
-    {*REQUIRED_TEXT, *OPTIONAL_TEXT, *FLAGS}
-    | {"email", "phone_number", "country", "language", "currency", "notes"}
-    | {"default_payment_method"}
-)
+PROFILE_FIELDS = PERSON_FIELDS | {*FLAGS, "language", "currency", "notes", "default_payment_method"}
 
 
 async def clean_profile(
@@ -56,20 +44,9 @@ async def clean_profile(
     unknown = set(values) - PROFILE_FIELDS
     if unknown:
         raise ValueError(f"not profile fields: {sorted(unknown)}")
-    cleaned: dict[str, Any] = {}
-
-    for field, label in REQUIRED_TEXT.items():
-        if creating or field in values:
-            cleaned[field] = check.required_text(field, values.get(field), label)
-    for field, label in OPTIONAL_TEXT.items():
-        if field in values:
-            cleaned[field] = check.optional_text(field, values[field], label)
+    cleaned = clean_person(check, values, creating=creating)
     if "notes" in values:
         cleaned["notes"] = check.optional_text("notes", values["notes"], "Notes", MAX_NOTES)
-    if "phone_number" in values:
-        cleaned["phone_number"] = check.phone("phone_number", values["phone_number"])
-    if "country" in values:
-        cleaned["country"] = check.country("country", values["country"])
     for flag in FLAGS:
         if flag in values:
             if values[flag] is None:
@@ -116,11 +93,9 @@ async def clean_profile(
             )
         cleaned["default_payment_method"] = method
 
-    if creating or "email" in values:
-        email = check.email("email", values.get("email"))
-        if email and await _email_taken(conn, email, client_id):
-            check.fail("email", ErrorCode.CONFLICT, f"{email} is already used by another account.")
-        cleaned["email"] = email
+    email = cleaned.get("email")
+    if email and await _email_taken(conn, email, client_id):
+        check.fail("email", ErrorCode.CONFLICT, f"{email} is already used by another account.")
     return cleaned
 
 

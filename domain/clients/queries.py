@@ -17,7 +17,8 @@ CLIENT_COLUMNS = """
            c.phone_number, c.address1, c.address2, c.city, c.state, c.postcode, c.country,
            c.language, c.currency, c.notes, c.status, c.overdue_notices_disabled,
            c.late_fees_exempt, c.tax_exempt, c.separate_invoices, c.cc_processing_disabled,
-           c.default_payment_method, c.credit_balance, l.totp_secret IS NOT NULL AS two_factor,
+           c.default_payment_method, c.billing_contact_id, c.credit_balance,
+           l.totp_secret IS NOT NULL AS two_factor,
            l.last_login_at, c.created_at, c.updated_at"""
 CLIENT_FROM = "FROM clients c JOIN logins l ON l.id = c.owner_login_id"
 CLIENT_SELECT = f"SELECT {CLIENT_COLUMNS} {CLIENT_FROM}"
@@ -48,6 +49,7 @@ def client_from_row(row: asyncpg.Record) -> Client:
         separate_invoices=row["separate_invoices"],
         cc_processing_disabled=row["cc_processing_disabled"],
         default_payment_method=row["default_payment_method"],
+        billing_contact_id=row["billing_contact_id"],
         credit_balance=row["credit_balance"],
         two_factor_enabled=row["two_factor"],
         last_login_at=row["last_login_at"],

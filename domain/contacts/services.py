@@ -73,7 +73,7 @@ async def add_contact(
             raise NotFound("Client", "client_id")
         check = InputCheck()
         cleaned = clean_person(check, values, creating=True)
-        preferences = _clean_preferences(check, values.get("email_preferences") or ())
+        preferences = _apply_preferences(check, values.get("email_preferences") or {}, frozenset())
         sub_account = bool(values.get("sub_account"))
         password: str = values.get("password") or ""
         _check_access_change(check, values, may_grant_access)
@@ -121,8 +121,8 @@ async def update_contact(
         check = InputCheck()
         cleaned = clean_person(check, values, creating=False)
         if "email_preferences" in values:
-            cleaned["email_preferences"] = _clean_preferences(
-                check, values["email_preferences"] or ()
+            cleaned["email_preferences"] = _apply_preferences(
+                check, values["email_preferences"] or {}, current.email_preferences
             )
         if values.get("permissions") is not None:
             cleaned["permissions"] = _clean_permissions(values["permissions"])
@@ -248,13 +248,16 @@ def _check_access_change(
             )
 
 
-def _clean_preferences(check: InputCheck, categories: Iterable[Any]) -> list[str]:
-    chosen = set()
-    for category in categories:
+def _apply_preferences(
+    check: InputCheck, changes: Mapping[str, bool | None], current: frozenset[EmailCategory]
+) -> list[str]:
+    """The ticked categories after `changes` (category → ticked; None keeps it)."""
+    chosen = set(current)
+    for category, ticked in changes.items():
         if category not in PREFERENCE_CATEGORIES:
             check.fail("email_preferences", ErrorCode.INVALID, f"'{category}' is not a category.")
-        else:
-            chosen.add(EmailCategory(category))
+        elif ticked is not None:
+            (chosen.add if ticked else chosen.discard)(EmailCategory(category))
     return sorted(c.value for c in chosen)
 
 

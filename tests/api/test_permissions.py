@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from domain.auth import sessions
-from domain.auth.permissions import StaffRole
+from domain.auth.permissions import ContactPermission, StaffRole
 from domain.clients import services as client_services
 from tests.conftest import gql
 
@@ -240,7 +240,8 @@ async def test_10_1_viewer_reports_a_client_login(
         "email": "joe@example.com",
         "clientId": str(client_id),
         "staffRole": None,
-        "permissions": [],
+        # The account holder may do everything in the client area (SPEC 2.4).
+        "permissions": sorted(p.value for p in ContactPermission),
     }
 
 

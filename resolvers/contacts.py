@@ -1,0 +1,150 @@
+"""Root queries and mutations of contacts, for staff and the client area (SPEC 2)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from domain.contacts import services
+from domain.errors import DomainError
+from resolvers.context import Context
+from resolvers.inputs import existing_id, parse_id, provided_fields
+from schema.common import OkPayload, user_errors
+from schema.contacts import Contact, ContactInput, ContactPayload
+
+ContactId = Annotated[strawberry.ID, strawberry.argument(description="The contact's id.")]
+ClientId = Annotated[strawberry.ID, strawberry.argument(description="The client's id.")]
+
+
+def contact_values(input: ContactInput) -> dict[str, Any]:
+    """The given fields as the domain takes them; preferences as {CATEGORY: ticked}."""
+    values = provided_fields(input, exclude=("email_preferences",))
+    if input.email_preferences:
+        values["email_preferences"] = {
+            category.upper(): ticked
+            for category, ticked in provided_fields(input.email_preferences).items()
+        }
+    return values
+
+
+async def contact(info: Info[Context, None], id: ContactId) -> Contact | None:
+    contact_id = parse_id(id)
+    if contact_id is None:
+        return None
+    row = await info.context.loaders.contact_by_id.load(contact_id)
+    return Contact.build(row) if row else None
+
+
+async def add_contact(
+    info: Info[Context, None], client_id: ClientId, input: ContactInput
+) -> ContactPayload:
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    try:
+        client = existing_id(client_id, "Client", "client_id")
+        async with ctx.transaction() as conn:
+            row = await services.add_contact(
+                conn,
+                client,
+                contact_values(input),
+                staff_id=viewer.staff_id if viewer else None,
+                may_grant_access=True,
+            )
+    except DomainError as error:
+        return ContactPayload(contact=None, errors=user_errors(error))
+    return ContactPayload(contact=Contact.build(row))
+
+
+async def update_contact(
+    info: Info[Context, None], id: ContactId, input: ContactInput
+) -> ContactPayload:
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    try:
+        contact_id = existing_id(id, "Contact")
+        async with ctx.transaction() as conn:
+            row = await services.update_contact(
+                conn,
+                contact_id,
+                contact_values(input),
+                staff_id=viewer.staff_id if viewer else None,
+                may_grant_access=True,
+            )
+    except DomainError as error:
+        return ContactPayload(contact=None, errors=user_errors(error))
+    return ContactPayload(contact=Contact.build(row))
+
+
+async def delete_contact(info: Info[Context, None], id: ContactId) -> OkPayload:
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    try:
+        contact_id = existing_id(id, "Contact")
+        async with ctx.transaction() as conn:
+            await services.delete_contact(
+                conn, contact_id, staff_id=viewer.staff_id if viewer else None
+            )
+    except DomainError as error:
+        return OkPayload(ok=False, errors=user_errors(error))
+    return OkPayload(ok=True)
+
+
+# The client area: only the viewer's own client's contacts exist for it, and only its
+# account holder (not a sub-account) makes sub-accounts and grants permissions.
+
+
+async def add_my_contact(info: Info[Context, None], input: ContactInput) -> ContactPayload:
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    assert viewer is not None and viewer.client_id is not None
+    try:
+        async with ctx.transaction() as conn:
+            row = await services.add_contact(
+                conn,
+                viewer.client_id,
+                contact_values(input),
+                staff_id=None,
+                may_grant_access=viewer.contact_id is None,
+            )
+    except DomainError as error:
+        return ContactPayload(contact=None, errors=user_errors(error))
+    return ContactPayload(contact=Contact.build(row))
+
+
+async def update_my_contact(
+    info: Info[Context, None], id: ContactId, input: ContactInput
+) -> ContactPayload:
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    assert viewer is not None and viewer.client_id is not None
+    try:
+        contact_id = existing_id(id, "Contact")
+        async with ctx.transaction() as conn:
+            row = await services.update_contact(
+                conn,
+                contact_id,
+                contact_values(input),
+                staff_id=None,
+                may_grant_access=viewer.contact_id is None,
+                client_scope=viewer.client_id,
+            )
+    except DomainError as error:
+        return ContactPayload(contact=None, errors=user_errors(error))
+    return ContactPayload(contact=Contact.build(row))
+
+
+async def delete_my_contact(info: Info[Context, None], id: ContactId) -> OkPayload:
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    assert viewer is not None and viewer.client_id is not None
+    try:
+        contact_id = existing_id(id, "Contact")
+        async with ctx.transaction() as conn:
+            await services.delete_contact(
+                conn, contact_id, staff_id=None, client_scope=viewer.client_id
+            )
+    except DomainError as error:
+        return OkPayload(ok=False, errors=user_errors(error))
+    return OkPayload(ok=True)
