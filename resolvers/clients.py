@@ -186,7 +186,7 @@ async def me(info: Info[Context, None]) -> Client | None:
 
 async def add_client(
     info: Info[Context, None],
-    input: AddClientInput,
+    input: Annotated[AddClientInput, strawberry.argument(description="The new client.")],
     send_welcome_email: Annotated[
         bool, strawberry.argument(description="Queue the Client Signup Email.")
     ] = True,
@@ -212,7 +212,7 @@ async def add_client(
 async def update_client(
     info: Info[Context, None],
     id: Annotated[strawberry.ID, strawberry.argument(description="The client's id.")],
-    input: UpdateClientInput,
+    input: Annotated[UpdateClientInput, strawberry.argument(description="The fields to change.")],
 ) -> ClientPayload:
     ctx = info.context
     viewer = await ctx.get_viewer()
@@ -237,7 +237,7 @@ async def update_client(
 async def set_client_status(
     info: Info[Context, None],
     id: Annotated[strawberry.ID, strawberry.argument(description="The client's id.")],
-    status: ClientStatus,
+    status: Annotated[ClientStatus, strawberry.argument(description="The new status.")],
 ) -> ClientPayload:
     ctx = info.context
     viewer = await ctx.get_viewer()
@@ -302,7 +302,10 @@ async def send_client_email(
 
 
 async def update_my_profile(
-    info: Info[Context, None], input: UpdateMyProfileInput
+    info: Info[Context, None],
+    input: Annotated[
+        UpdateMyProfileInput, strawberry.argument(description="The fields to change.")
+    ],
 ) -> ClientPayload:
     """The client area's own profile (PROFILE permission for sub-accounts)."""
     ctx = info.context

@@ -16,6 +16,9 @@ from schema.contacts import Contact, ContactInput, ContactPayload
 
 ContactId = Annotated[strawberry.ID, strawberry.argument(description="The contact's id.")]
 ClientId = Annotated[strawberry.ID, strawberry.argument(description="The client's id.")]
+Fields = Annotated[
+    ContactInput, strawberry.argument(description="The contact's fields (changes on update).")
+]
 
 
 def contact_values(input: ContactInput) -> dict[str, Any]:
@@ -38,7 +41,7 @@ async def contact(info: Info[Context, None], id: ContactId) -> Contact | None:
 
 
 async def add_contact(
-    info: Info[Context, None], client_id: ClientId, input: ContactInput
+    info: Info[Context, None], client_id: ClientId, input: Fields
 ) -> ContactPayload:
     ctx = info.context
     viewer = await ctx.get_viewer()
@@ -57,9 +60,7 @@ async def add_contact(
     return ContactPayload(contact=Contact.build(row))
 
 
-async def update_contact(
-    info: Info[Context, None], id: ContactId, input: ContactInput
-) -> ContactPayload:
+async def update_contact(info: Info[Context, None], id: ContactId, input: Fields) -> ContactPayload:
     ctx = info.context
     viewer = await ctx.get_viewer()
     try:
@@ -95,7 +96,7 @@ async def delete_contact(info: Info[Context, None], id: ContactId) -> OkPayload:
 # account holder (not a sub-account) makes sub-accounts and grants permissions.
 
 
-async def add_my_contact(info: Info[Context, None], input: ContactInput) -> ContactPayload:
+async def add_my_contact(info: Info[Context, None], input: Fields) -> ContactPayload:
     ctx = info.context
     viewer = await ctx.get_viewer()
     assert viewer is not None and viewer.client_id is not None
@@ -114,7 +115,7 @@ async def add_my_contact(info: Info[Context, None], input: ContactInput) -> Cont
 
 
 async def update_my_contact(
-    info: Info[Context, None], id: ContactId, input: ContactInput
+    info: Info[Context, None], id: ContactId, input: Fields
 ) -> ContactPayload:
     ctx = info.context
     viewer = await ctx.get_viewer()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import strawberry
 from strawberry.types import Info
 
 from domain import settings
@@ -16,7 +19,10 @@ async def general_settings(info: Info[Context, None]) -> GeneralSettings:
 
 
 async def update_general_settings(
-    info: Info[Context, None], input: GeneralSettingsInput
+    info: Info[Context, None],
+    input: Annotated[
+        GeneralSettingsInput, strawberry.argument(description="The settings to change.")
+    ],
 ) -> GeneralSettingsPayload:
     # A null for a setting means "keep it", like an omitted one: no setting can be unset.
     changes = {k: v for k, v in provided_fields(input).items() if v is not None}

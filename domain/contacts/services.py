@@ -256,8 +256,10 @@ def _apply_preferences(
     for category, ticked in changes.items():
         if category not in PREFERENCE_CATEGORIES:
             check.fail("email_preferences", ErrorCode.INVALID, f"'{category}' is not a category.")
+        elif ticked:
+            chosen.add(EmailCategory(category))
         elif ticked is not None:
-            (chosen.add if ticked else chosen.discard)(EmailCategory(category))
+            chosen.discard(EmailCategory(category))
     return sorted(c.value for c in chosen)
 
 
