@@ -14,7 +14,6 @@ from pathlib import Path
 import typer
 import uvicorn
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from app import db
 from app.migrate import migrate as apply_migrations
@@ -137,27 +136,16 @@ def seed(
     random_seed: int | None = typer.Option(None, "--seed", help="Make the data reproducible."),
 ) -> None:
     """Add realistic demo clients (password of each: demo-password)."""
-    from app.seed import DEMO_PASSWORD, seed_clients
+    from app.seed import DEMO_PASSWORD, seed_clients_with_progress
 
     settings = _settings()
 
     async def run() -> int:
         conn = await db.connect(settings.database_url)
         try:
-            with Progress(
-                "[progress.description]{task.description}",
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-            ) as progress:
-                task = progress.add_task("Seeding clients", total=clients)
-                return await seed_clients(
-                    conn,
-                    clients,
-                    seed=random_seed,
-                    progress=lambda n: progress.advance(task, n),
-                )
+            return await seed_clients_with_progress(
+                conn, clients, console=console, seed=random_seed
+            )
         finally:
             await conn.close()
 

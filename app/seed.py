@@ -6,6 +6,8 @@ import random
 from collections.abc import Callable
 
 import asyncpg
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from domain.auth.passwords import hash_password
 
@@ -118,3 +120,20 @@ async def seed_clients(
         if progress is not None:
             progress(len(rows))
     return done
+
+
+async def seed_clients_with_progress(
+    conn: asyncpg.Connection, count: int, *, console: Console, seed: int | None = None
+) -> int:
+    """`seed_clients` with a progress bar on `console`."""
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("Seeding clients", total=count)
+        return await seed_clients(
+            conn, count, seed=seed, progress=lambda n: progress.advance(task, n)
+        )

@@ -38,13 +38,12 @@ import orjson
 import psutil
 from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
 from app import db
 from app.devservices import free_port, start_postgres, start_redis, stop_postgres
 from app.migrate import migrate
-from app.seed import seed_clients
+from app.seed import seed_clients_with_progress
 from domain.auth.permissions import StaffRole
 from domain.auth.staff import create_staff
 
@@ -101,15 +100,7 @@ async def prepare_database(database_url: str, clients: int) -> None:
     conn = await db.connect(database_url)
     try:
         await migrate(conn)
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
-            task = progress.add_task("Seeding clients", total=clients)
-            await seed_clients(conn, clients, seed=42, progress=lambda n: progress.advance(task, n))
+        await seed_clients_with_progress(conn, clients, console=console, seed=42)
         emails = await conn.execute(EMAILS_SQL)
         console.print(f"Added {emails.split()[-1]} sent emails (one per client).")
         await create_staff(

@@ -73,14 +73,7 @@ class Contact:
             company_name=row.company_name,
             email=row.email,
             phone_number=row.phone_number,
-            address=Address(
-                address1=row.address1,
-                address2=row.address2,
-                city=row.city,
-                state=row.state,
-                postcode=row.postcode,
-                country=row.country,
-            ),
+            address=Address.of(row),
             email_preferences=EmailPreferences(
                 general=EmailCategory.GENERAL in ticked,
                 invoice=EmailCategory.INVOICE in ticked,

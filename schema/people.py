@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
 
@@ -13,6 +15,18 @@ class Address:
     state: str | None = strawberry.field(description="State, county or region.")
     postcode: str | None = strawberry.field(description="Postal or ZIP code.")
     country: str | None = strawberry.field(description="ISO 3166 alpha-2 country code.")
+
+    @classmethod
+    def of(cls, person: Any) -> Address:
+        """The address of a client or contact row."""
+        return cls(
+            address1=person.address1,
+            address2=person.address2,
+            city=person.city,
+            state=person.state,
+            postcode=person.postcode,
+            country=person.country,
+        )
 
 
 @strawberry.input(description="Company, phone and postal address of a person.")

@@ -1,0 +1,92 @@
+"""The `clientdesk` command against the real test database."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+from typer.testing import CliRunner
+
+from app.cli import cli
+from app.seed import DEMO_PASSWORD, seed_clients
+from app.settings import Settings
+from domain.auth.passwords import verify_password
+
+
+@pytest.fixture
+def run_cli(settings: Settings, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("REDIS_URL", settings.redis_url)
+
+    def run(*args: str, input: str | None = None):
+        return CliRunner().invoke(cli, list(args), input=input)
+
+    return run
+
+
+def test_migrate_reports_an_up_to_date_database(run_cli) -> None:
+    result = run_cli("migrate")
+    assert result.exit_code == 0, result.output
+    assert "0 migration(s) applied" in result.output
+
+
+def test_commands_refuse_to_run_without_a_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "")
+    monkeypatch.setenv("REDIS_URL", "")
+    result = CliRunner().invoke(cli, ["migrate"])
+    assert result.exit_code == 2
+    assert "DATABASE_URL, REDIS_URL not set" in result.output
+
+
+def test_create_staff_makes_a_login_that_verifies(run_cli, settings: Settings) -> None:
+    # A plain (not async) test: the command runs its own event loop, as from a shell.
+    result = run_cli(
+        "create-staff",
+        "--email",
+        "ops@example.com",
+        "--role",
+        "SUPPORT",
+        input="a-good-password\na-good-password\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Created SUPPORT staff member ops@example.com" in result.output
+
+    async def stored() -> asyncpg.Record:
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            return await conn.fetchrow(
+                "SELECT s.role, l.password_hash FROM staff s JOIN logins l ON l.id = s.login_id"
+            )
+        finally:
+            await conn.close()
+
+    row = asyncio.run(stored())
+    assert row["role"] == "SUPPORT"
+    assert verify_password(row["password_hash"], "a-good-password")
+
+
+def test_create_staff_shows_field_errors(run_cli) -> None:
+    result = run_cli("create-staff", "--email", "not-an-email", input="short\nshort\n")
+    assert result.exit_code == 1
+    assert "email:" in result.output and "password:" in result.output
+
+
+async def test_seed_adds_demo_clients_across_batches(conn: asyncpg.Connection) -> None:
+    added = await seed_clients(conn, 1_234, seed=7)  # more than one batch of 1,000
+    assert added == 1_234
+    counts = await conn.fetchrow(
+        """SELECT count(*) AS clients, count(DISTINCT c.email) AS emails,
+                  count(*) FILTER (WHERE c.status NOT IN ('ACTIVE', 'INACTIVE', 'CLOSED')) AS bad,
+                  count(DISTINCT l.password_hash) AS hashes
+             FROM clients c JOIN logins l ON l.id = c.owner_login_id"""
+    )
+    assert dict(counts) == {"clients": 1_234, "emails": 1_234, "bad": 0, "hashes": 1}
+    password_hash = await conn.fetchval("SELECT password_hash FROM logins LIMIT 1")
+    assert verify_password(password_hash, DEMO_PASSWORD)
+
+
+def test_seed_command_reports_what_it_added(run_cli) -> None:
+    result = run_cli("seed", "--clients", "25", "--seed", "1")
+    assert result.exit_code == 0, result.output
+    assert "Added 25 clients" in result.output
