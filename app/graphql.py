@@ -25,12 +25,14 @@ from domain.auth.permissions import ContactPermission, StaffPermission
 from resolvers import auth as auth_resolvers
 from resolvers import clients as client_resolvers
 from resolvers import contacts as contact_resolvers
+from resolvers import emails as email_resolvers
 from resolvers import settings as settings_resolvers
 from resolvers.permissions import client_area, logged_in, staff
 from schema.auth import LoginPayload, Viewer
 from schema.clients import Client, ClientConnection, ClientPayload
 from schema.common import OkPayload
 from schema.contacts import Contact, ContactPayload
+from schema.emails import EmailTemplatePreview
 from schema.settings import GeneralSettings, GeneralSettingsPayload
 
 log = logging.getLogger("clientdesk.graphql")
@@ -62,6 +64,11 @@ class Query:
         resolver=client_resolvers.me,
         extensions=client_area(),
         description="The client-area viewer's own client account.",
+    )
+    email_template_previews: list[EmailTemplatePreview] = strawberry.field(
+        resolver=email_resolvers.email_template_previews,
+        extensions=staff(StaffPermission.VIEW_EMAILS),
+        description="Every email template rendered against sample data (staff).",
     )
     general_settings: GeneralSettings = strawberry.field(
         resolver=settings_resolvers.general_settings,

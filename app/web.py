@@ -28,6 +28,7 @@ from app.graphql import build_schema
 from app.metrics import EMAILS_ENQUEUED, MetricsMiddleware, metrics_endpoint
 from app.settings import Settings
 from domain.auth.throttle import LoginThrottle
+from domain.emails.templates import TemplateRenderer
 from resolvers.context import AppServices, Context
 from workers.email import enqueue_emails
 
@@ -120,6 +121,7 @@ def create_app(settings: Settings) -> Starlette:
             session_ttl=timedelta(hours=settings.session_ttl_hours),
             public_url=settings.base_url,
             secure_cookies=settings.base_url.startswith("https://"),
+            renderer=TemplateRenderer(settings.email_templates_dir),
         )
         try:
             yield

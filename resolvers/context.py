@@ -18,6 +18,7 @@ from domain.auth import sessions
 from domain.auth.throttle import LoginThrottle
 from domain.auth.viewer import Viewer
 from domain.emails import outbox
+from domain.emails.templates import TemplateRenderer
 from resolvers.loaders import Loaders
 from schema.clients import ClientPresentation
 
@@ -37,6 +38,7 @@ class AppServices:
     session_ttl: timedelta
     public_url: str
     secure_cookies: bool
+    renderer: TemplateRenderer
 
 
 @dataclass

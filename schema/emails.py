@@ -31,3 +31,12 @@ class Email:
             message_id=row.message_id,
             sent_at=row.sent_at,
         )
+
+
+@strawberry.type(description="An email template of the installation, rendered with sample data.")
+class EmailTemplatePreview:
+    key: str = strawberry.field(description="The template's key, e.g. client_signup.")
+    title: str = strawberry.field(description="Its name, e.g. Client Signup Email.")
+    category: str = strawberry.field(description="Its email category (GENERAL, INVOICE, …).")
+    subject: str = strawberry.field(description="The subject, rendered with the sample data.")
+    body: str = strawberry.field(description="The body, rendered with the sample data.")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from arq import Retry
@@ -493,3 +494,27 @@ async def test_8_2_unrenderable_template_is_recorded_and_not_retried(
     assert row["attempts"] == 1
     assert "cannot be rendered" in row["last_error"]
     assert services.mail.messages == []
+
+
+PREVIEWS = "query { emailTemplatePreviews { key title category subject body } }"
+
+
+async def test_8_2_staff_preview_every_template_with_the_installations_overrides(
+    api, admin_token, settings: Settings, override_dir: Path
+) -> None:
+    body = await gql(api, PREVIEWS, token=admin_token)
+    previews = {p["key"]: p for p in body["data"]["emailTemplatePreviews"]}
+    assert set(previews) == set(TEMPLATES)
+    signup = previews["client_signup"]
+    assert signup["title"] == "Client Signup Email"
+    assert signup["category"] == "GENERAL"
+    assert signup["subject"] == "Welcome, Joe: your account is ready"
+    assert "https://example.com/clientarea" in signup["body"]
+
+    overridden = create_app(settings.model_copy(update={"email_templates_dir": override_dir}))
+    async with overridden.router.lifespan_context(overridden):
+        transport = httpx.ASGITransport(app=overridden)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            body = await gql(client, PREVIEWS, token=admin_token)
+    [signup] = [p for p in body["data"]["emailTemplatePreviews"] if p["key"] == "client_signup"]
+    assert signup["subject"] == "Hello Joe, from Acme Hosting"
