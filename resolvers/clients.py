@@ -264,7 +264,9 @@ async def set_default_billing_contact(
     viewer = await ctx.get_viewer()
     try:
         client = existing_id(client_id, "Client", "client_id")
-        contact = existing_id(contact_id, "Contact", "contact_id") if contact_id else None
+        contact = (
+            existing_id(contact_id, "Contact", "contact_id") if contact_id is not None else None
+        )
         async with ctx.transaction() as conn:
             await contact_services.set_billing_contact(
                 conn, client, contact, staff_id=viewer.staff_id if viewer else None

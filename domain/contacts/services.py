@@ -23,11 +23,12 @@ from domain.contacts.models import (
     contact_from_row,
 )
 from domain.emails.templates import EmailCategory
-from domain.errors import ErrorCode, NotFound
+from domain.errors import DomainError, ErrorCode, NotFound
 from domain.people import PERSON_FIELDS, clean_person
 from domain.validation import InputCheck
 
 ACCESS_FIELDS = ("sub_account", "password", "permissions")
+_ONLY_THE_HOLDER = "Only the main account holder manages sub-accounts and their permissions."
 CONTACT_FIELDS = PERSON_FIELDS | {"email_preferences", *ACCESS_FIELDS}
 
 
@@ -127,6 +128,15 @@ async def update_contact(
         if values.get("permissions") is not None:
             cleaned["permissions"] = _clean_permissions(values["permissions"])
         _check_access_change(check, values, may_grant_access)
+        new_email = cleaned.get("email")
+        if (
+            not may_grant_access
+            and current.login_id is not None
+            and new_email
+            and new_email.casefold() != current.email.casefold()
+        ):
+            # The email is the sub-account's login: whoever owns the new address could take it.
+            check.fail("email", ErrorCode.FORBIDDEN, _ONLY_THE_HOLDER)
         password: str = values.get("password") or ""
         sub_account = (
             current.sub_account
@@ -173,7 +183,9 @@ async def update_contact(
             )
         contact = await get_contact(conn, contact_id)
         assert contact is not None
-        await _audit(conn, staff_id, "contact.updated", contact, _audited(changes, values))
+        audited = _audited(changes, values)
+        if audited:
+            await _audit(conn, staff_id, "contact.updated", contact, audited)
         return contact
 
 
@@ -183,10 +195,15 @@ async def delete_contact(
     *,
     staff_id: int | None,
     client_scope: int | None = None,
+    may_grant_access: bool = True,
 ) -> None:
-    """Remove a contact and its login; it stops being the billing contact (SPEC 2.5)."""
+    """Remove a contact and its login; it stops being the billing contact (SPEC 2.5).
+
+    Without `may_grant_access` (a sub-account acting) a sub-account cannot be removed."""
     async with conn.transaction():
         contact = await _lock_contact(conn, contact_id, client_scope)
+        if not may_grant_access and contact.login_id is not None:
+            raise DomainError.single(ErrorCode.FORBIDDEN, _ONLY_THE_HOLDER, "id")
         await conn.execute("DELETE FROM contacts WHERE id = $1", contact_id)
         if contact.login_id is not None:
             await conn.execute("DELETE FROM logins WHERE id = $1", contact.login_id)
@@ -241,11 +258,7 @@ def _check_access_change(
         return
     for field in ACCESS_FIELDS:
         if values.get(field) is not None:
-            check.fail(
-                field,
-                ErrorCode.FORBIDDEN,
-                "Only the main account holder manages sub-accounts and their permissions.",
-            )
+            check.fail(field, ErrorCode.FORBIDDEN, _ONLY_THE_HOLDER)
 
 
 def _apply_preferences(

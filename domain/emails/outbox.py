@@ -108,7 +108,7 @@ async def queue_client_email(
            SELECT client_id, id, $3, $4, email, first_name || ' ' || last_name, $5
              FROM contacts
             WHERE client_id = $1 AND $4 = ANY(email_preferences)
-              AND id IS DISTINCT FROM $2
+              AND id IS DISTINCT FROM $2 AND email <> $6  -- one email per address
             ORDER BY id
            RETURNING id""",
         client_id,
@@ -116,6 +116,7 @@ async def queue_client_email(
         template,
         category.value,
         context,
+        recipient["email"],
     )
     return [main_id, *(row["id"] for row in copies)]
 
