@@ -127,7 +127,7 @@ class Mutation:
     update_my_profile: ClientPayload = strawberry.field(
         resolver=client_resolvers.update_my_profile,
         extensions=client_area(ContactPermission.PROFILE),
-        description="Client area: change the account's own profile.",
+        description="Client area: change the account's own profile (its email: holder only).",
     )
     add_my_contact: ContactPayload = strawberry.field(
         resolver=contact_resolvers.add_my_contact,
@@ -142,7 +142,7 @@ class Mutation:
     delete_my_contact: OkPayload = strawberry.field(
         resolver=contact_resolvers.delete_my_contact,
         extensions=client_area(ContactPermission.CONTACTS),
-        description="Client area: delete one of the account's contacts.",
+        description="Client area: delete a contact (sub-accounts: account holder only).",
     )
     update_general_settings: GeneralSettingsPayload = strawberry.field(
         resolver=settings_resolvers.update_general_settings,

@@ -316,7 +316,11 @@ async def update_my_profile(
     try:
         async with ctx.transaction() as conn:
             update = await services.update_client(
-                conn, viewer.client_id, provided_fields(input), staff_id=None
+                conn,
+                viewer.client_id,
+                provided_fields(input),
+                staff_id=None,
+                may_change_login_email=viewer.contact_id is None,
             )
     except DomainError as error:
         return ClientPayload(client=None, errors=user_errors(error))

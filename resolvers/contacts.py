@@ -144,7 +144,11 @@ async def delete_my_contact(info: Info[Context, None], id: ContactId) -> OkPaylo
         contact_id = existing_id(id, "Contact")
         async with ctx.transaction() as conn:
             await services.delete_contact(
-                conn, contact_id, staff_id=None, client_scope=viewer.client_id
+                conn,
+                contact_id,
+                staff_id=None,
+                client_scope=viewer.client_id,
+                may_grant_access=viewer.contact_id is None,
             )
     except DomainError as error:
         return OkPayload(ok=False, errors=user_errors(error))

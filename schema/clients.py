@@ -146,11 +146,12 @@ class Client:
         description="The contact invoices are addressed and emailed to; null: the client."
     )
     async def default_billing_contact(self, info: Info[SchemaContext, None]) -> Contact | None:
-        if self.billing_contact_id is None:
-            return None
+        # Checked first: whether a billing contact is set is itself contact information.
         await require(
             info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.CONTACTS
         )
+        if self.billing_contact_id is None:
+            return None
         row = await info.context.loaders.contact_by_id.load(self.billing_contact_id)
         return Contact.build(row) if row else None
 

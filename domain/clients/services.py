@@ -89,13 +89,28 @@ async def update_client(
     *,
     password: str | None = None,
     staff_id: int | None,
+    may_change_login_email: bool = True,
 ) -> ClientUpdate:
-    """Change the given profile fields and flags; all or nothing (SPEC 1.2)."""
+    """Change the given profile fields and flags; all or nothing (SPEC 1.2).
+
+    The email is also the account holder's login: a sub-account (not `may_change_login_email`)
+    cannot change it, or whoever owns the new address could take the account over."""
     try:
         async with conn.transaction():
             current = await _lock_client(conn, client_id)
             check = InputCheck()
             cleaned = await clean_profile(conn, check, values, creating=False, client_id=client_id)
+            new_email = cleaned.get("email")
+            if (
+                not may_change_login_email
+                and new_email
+                and new_email.casefold() != current.email.casefold()
+            ):
+                check.fail(
+                    "email",
+                    ErrorCode.FORBIDDEN,
+                    "Only the main account holder changes the account's email (its login).",
+                )
             if password is not None:
                 check.password("password", password)
             check.raise_if_failed()

@@ -163,7 +163,10 @@ async def update_contact(
             await conn.execute("DELETE FROM logins WHERE id = $1", login_id)  # ends its sessions
             login_id = None
         elif login_id is not None:
-            await conn.execute("UPDATE logins SET email = $2 WHERE id = $1", login_id, email)
+            try:
+                await conn.execute("UPDATE logins SET email = $2 WHERE id = $1", login_id, email)
+            except asyncpg.UniqueViolationError:
+                raise _email_taken(email) from None  # taken since it was checked
             if password:
                 await conn.execute(
                     "UPDATE logins SET password_hash = $2 WHERE id = $1",
@@ -296,12 +299,21 @@ async def _login_email_taken(
     )
 
 
-async def _create_login(conn: asyncpg.Connection, email: str, password: str) -> int:
-    login_id: int = await conn.fetchval(
-        "INSERT INTO logins (email, password_hash) VALUES ($1, $2) RETURNING id",
-        email,
-        hash_password(password),
+def _email_taken(email: str) -> DomainError:
+    return DomainError.single(
+        ErrorCode.CONFLICT, f"{email} is already used by another login.", "email"
     )
+
+
+async def _create_login(conn: asyncpg.Connection, email: str, password: str) -> int:
+    try:
+        login_id: int = await conn.fetchval(
+            "INSERT INTO logins (email, password_hash) VALUES ($1, $2) RETURNING id",
+            email,
+            hash_password(password),
+        )
+    except asyncpg.UniqueViolationError:
+        raise _email_taken(email) from None  # taken by a concurrent request since checked
     return login_id
 
 
