@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from domain.auth.viewer import Viewer
 from domain.contacts import services
 from domain.errors import DomainError
 from resolvers.context import Context
@@ -40,116 +41,83 @@ async def contact(info: Info[Context, None], id: ContactId) -> Contact | None:
     return Contact.build(row) if row else None
 
 
-async def add_contact(
-    info: Info[Context, None], client_id: ClientId, input: Fields
+def _reach(viewer: Viewer | None) -> dict[str, Any]:
+    """What the viewer's contact changes may touch: staff any client's contacts and every
+    login; the client area only its own client's, and only the account holder (not a
+    sub-account) manages sub-accounts and grants permissions."""
+    assert viewer is not None  # the root field's permission class saw to that
+    if viewer.is_staff:
+        return {"staff_id": viewer.staff_id, "may_grant_access": True, "client_scope": None}
+    return {
+        "staff_id": None,
+        "may_grant_access": viewer.contact_id is None,
+        "client_scope": viewer.client_id,
+    }
+
+
+async def _add(
+    info: Info[Context, None], client_id: str | None, input: ContactInput
 ) -> ContactPayload:
+    """Add to `client_id` (staff), or to the viewer's own client (client area: None)."""
     ctx = info.context
-    viewer = await ctx.get_viewer()
+    reach = _reach(await ctx.get_viewer())
+    scope = reach.pop("client_scope")
     try:
-        client = existing_id(client_id, "Client", "client_id")
+        client = scope if client_id is None else existing_id(client_id, "Client", "client_id")
         async with ctx.transaction() as conn:
-            row = await services.add_contact(
-                conn,
-                client,
-                contact_values(input),
-                staff_id=viewer.staff_id if viewer else None,
-                may_grant_access=True,
-            )
+            row = await services.add_contact(conn, client, contact_values(input), **reach)
     except DomainError as error:
         return ContactPayload(contact=None, errors=user_errors(error))
     return ContactPayload(contact=Contact.build(row))
 
 
-async def update_contact(info: Info[Context, None], id: ContactId, input: Fields) -> ContactPayload:
+async def _update(info: Info[Context, None], id: str, input: ContactInput) -> ContactPayload:
     ctx = info.context
-    viewer = await ctx.get_viewer()
+    reach = _reach(await ctx.get_viewer())
     try:
         contact_id = existing_id(id, "Contact")
         async with ctx.transaction() as conn:
-            row = await services.update_contact(
-                conn,
-                contact_id,
-                contact_values(input),
-                staff_id=viewer.staff_id if viewer else None,
-                may_grant_access=True,
-            )
+            row = await services.update_contact(conn, contact_id, contact_values(input), **reach)
     except DomainError as error:
         return ContactPayload(contact=None, errors=user_errors(error))
     return ContactPayload(contact=Contact.build(row))
 
 
-async def delete_contact(info: Info[Context, None], id: ContactId) -> OkPayload:
+async def _delete(info: Info[Context, None], id: str) -> OkPayload:
     ctx = info.context
-    viewer = await ctx.get_viewer()
+    reach = _reach(await ctx.get_viewer())
     try:
         contact_id = existing_id(id, "Contact")
         async with ctx.transaction() as conn:
-            await services.delete_contact(
-                conn, contact_id, staff_id=viewer.staff_id if viewer else None
-            )
+            await services.delete_contact(conn, contact_id, **reach)
     except DomainError as error:
         return OkPayload(ok=False, errors=user_errors(error))
     return OkPayload(ok=True)
 
 
-# The client area: only the viewer's own client's contacts exist for it, and only its
-# account holder (not a sub-account) makes sub-accounts and grants permissions.
+async def add_contact(
+    info: Info[Context, None], client_id: ClientId, input: Fields
+) -> ContactPayload:
+    return await _add(info, client_id, input)
+
+
+async def update_contact(info: Info[Context, None], id: ContactId, input: Fields) -> ContactPayload:
+    return await _update(info, id, input)
+
+
+async def delete_contact(info: Info[Context, None], id: ContactId) -> OkPayload:
+    return await _delete(info, id)
 
 
 async def add_my_contact(info: Info[Context, None], input: Fields) -> ContactPayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    assert viewer is not None and viewer.client_id is not None
-    try:
-        async with ctx.transaction() as conn:
-            row = await services.add_contact(
-                conn,
-                viewer.client_id,
-                contact_values(input),
-                staff_id=None,
-                may_grant_access=viewer.contact_id is None,
-            )
-    except DomainError as error:
-        return ContactPayload(contact=None, errors=user_errors(error))
-    return ContactPayload(contact=Contact.build(row))
+    return await _add(info, None, input)
 
 
 async def update_my_contact(
     info: Info[Context, None], id: ContactId, input: Fields
 ) -> ContactPayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    assert viewer is not None and viewer.client_id is not None
-    try:
-        contact_id = existing_id(id, "Contact")
-        async with ctx.transaction() as conn:
-            row = await services.update_contact(
-                conn,
-                contact_id,
-                contact_values(input),
-                staff_id=None,
-                may_grant_access=viewer.contact_id is None,
-                client_scope=viewer.client_id,
-            )
-    except DomainError as error:
-        return ContactPayload(contact=None, errors=user_errors(error))
-    return ContactPayload(contact=Contact.build(row))
+    return await _update(info, id, input)
 
 
 async def delete_my_contact(info: Info[Context, None], id: ContactId) -> OkPayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    assert viewer is not None and viewer.client_id is not None
-    try:
-        contact_id = existing_id(id, "Contact")
-        async with ctx.transaction() as conn:
-            await services.delete_contact(
-                conn,
-                contact_id,
-                staff_id=None,
-                client_scope=viewer.client_id,
-                may_grant_access=viewer.contact_id is None,
-            )
-    except DomainError as error:
-        return OkPayload(ok=False, errors=user_errors(error))
-    return OkPayload(ok=True)
+    return await _delete(info, id)
