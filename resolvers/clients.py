@@ -98,7 +98,7 @@ async def client(
     info: Info[Context, None],
     id: Annotated[strawberry.ID, strawberry.argument(description="The client's id.")],
 ) -> Client | None:
-    client_id = parse_id(id)
+    client_id = parse_id(id, "Client")
     if client_id is None:
         return None
     async with info.context.pool.acquire() as conn:

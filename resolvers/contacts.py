@@ -34,7 +34,7 @@ def contact_values(input: ContactInput) -> dict[str, Any]:
 
 
 async def contact(info: Info[Context, None], id: ContactId) -> Contact | None:
-    contact_id = parse_id(id)
+    contact_id = parse_id(id, "Contact")
     if contact_id is None:
         return None
     row = await info.context.loaders.contact_by_id.load(contact_id)

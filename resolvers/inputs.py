@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 
 from domain.errors import NotFound
+from schema.ids import decode_id
 
 
 def provided_fields(value: Any, *, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -19,14 +20,14 @@ def provided_fields(value: Any, *, exclude: tuple[str, ...] = ()) -> dict[str, A
     }
 
 
-def parse_id(value: str) -> int | None:
-    """A numeric id, or None for anything else (which then matches nothing)."""
-    return int(value) if value.isdigit() and len(value) < 19 else None
+def parse_id(value: str, type_name: str) -> int | None:
+    """The row id of an id of `type_name`, or None for anything else (which matches nothing)."""
+    return decode_id(value, type_name)
 
 
-def existing_id(value: str, what: str, field: str = "id") -> int:
-    """A numeric id, else NOT_FOUND for `field` (an id that is no number names nothing)."""
-    parsed = parse_id(value)
+def existing_id(value: str, type_name: str, field: str = "id") -> int:
+    """The row id of an id of `type_name`, else NOT_FOUND for `field`."""
+    parsed = decode_id(value, type_name)
     if parsed is None:
-        raise NotFound(what, field)
+        raise NotFound(type_name, field)
     return parsed

@@ -7,6 +7,7 @@ import strawberry
 from domain.auth import viewer as viewer_model
 from domain.auth.permissions import ROLE_PERMISSIONS
 from schema.common import UserError
+from schema.ids import global_id
 
 ViewerKind = strawberry.enum(
     viewer_model.ViewerKind,
@@ -43,8 +44,8 @@ class Viewer:
         return cls(
             kind=viewer.kind,
             email=viewer.email,
-            client_id=strawberry.ID(str(viewer.client_id)) if viewer.client_id else None,
-            contact_id=strawberry.ID(str(viewer.contact_id)) if viewer.contact_id else None,
+            client_id=global_id("Client", viewer.client_id) if viewer.client_id else None,
+            contact_id=global_id("Contact", viewer.contact_id) if viewer.contact_id else None,
             staff_role=viewer.staff_role.value if viewer.staff_role else None,
             permissions=permissions,
         )

@@ -21,6 +21,7 @@ from schema.common import PageInfo, UserError
 from schema.contacts import Contact
 from schema.context import SchemaContext
 from schema.emails import Email
+from schema.ids import global_id
 from schema.people import Address, PersonChangesInput, PersonInput
 
 ClientStatus = strawberry.enum(
@@ -73,6 +74,8 @@ def may_read_emails(viewer: Viewer | None) -> bool:
 @strawberry.type(description="A customer account: the person or company that is billed.")
 class Client:
     id: strawberry.ID = strawberry.field(description="The client's id.")
+    # The row id behind `id`, for the loaders of nested fields.
+    pk: strawberry.Private[int]
     first_name: str = strawberry.field(description="First name of the account holder.")
     last_name: str = strawberry.field(description="Last name of the account holder.")
     company_name: str | None = strawberry.field(description="Company name, when a business.")
@@ -128,7 +131,7 @@ class Client:
 
     async def _load_emails(self, info: Info[SchemaContext, None]) -> list[Email]:
         await require(info, staff=StaffPermission.VIEW_EMAILS, client_area=ContactPermission.EMAILS)
-        rows = await info.context.loaders.sent_emails_by_client.load(int(self.id))
+        rows = await info.context.loaders.sent_emails_by_client.load(self.pk)
         return [Email.from_row(row) for row in rows]
 
     # The default billing contact's id (SPEC 2.5), resolved by `default_billing_contact`.
@@ -139,7 +142,7 @@ class Client:
         await require(
             info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.CONTACTS
         )
-        rows = await info.context.loaders.contacts_by_client.load(int(self.id))
+        rows = await info.context.loaders.contacts_by_client.load(self.pk)
         return [Contact.build(row) for row in rows]
 
     @strawberry.field(
@@ -164,7 +167,8 @@ class Client:
         sent_emails: list[EmailRow] | None = None,
     ) -> Client:
         return cls(
-            id=strawberry.ID(str(row.id)),
+            id=global_id("Client", row.id),
+            pk=row.id,
             first_name=row.first_name,
             last_name=row.last_name,
             company_name=row.company_name,

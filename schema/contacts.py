@@ -10,6 +10,7 @@ from domain.auth import permissions
 from domain.contacts import models
 from domain.emails.templates import EmailCategory
 from schema.common import UserError
+from schema.ids import global_id
 from schema.people import Address, PersonChangesInput
 
 ContactPermission = strawberry.enum(
@@ -66,8 +67,8 @@ class Contact:
     def build(cls, row: models.Contact) -> Contact:
         ticked = row.email_preferences
         return cls(
-            id=strawberry.ID(str(row.id)),
-            client_id=strawberry.ID(str(row.client_id)),
+            id=global_id("Contact", row.id),
+            client_id=global_id("Client", row.client_id),
             first_name=row.first_name,
             last_name=row.last_name,
             company_name=row.company_name,

@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 
 from domain.emails.outbox import Email as EmailRow
+from schema.ids import global_id
 
 
 @strawberry.type(description="An email sent to a client or one of its contacts.")
@@ -23,7 +24,7 @@ class Email:
     def from_row(cls, row: EmailRow) -> Email:
         assert row.sent_at is not None and row.subject is not None
         return cls(
-            id=strawberry.ID(str(row.id)),
+            id=global_id("Email", row.id),
             subject=row.subject,
             to=row.to_address,
             body=row.body or "",

@@ -24,6 +24,7 @@ from app.web import create_app
 from app.worker import build_worker
 from domain.auth.permissions import StaffRole
 from domain.auth.staff import create_staff
+from schema.ids import global_id
 
 # Tables that tests fill; the reference data of the migrations (currencies, gateways) stays.
 TEST_TABLES = "audit_log, emails, sessions, clients, staff, logins, settings"
@@ -102,6 +103,11 @@ async def api(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[httpx.Asy
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
+
+
+def gid(type_name: str, pk: int) -> str:
+    """The API's id of row `pk` of GraphQL type `type_name`, as clients receive it."""
+    return str(global_id(type_name, pk))
 
 
 class GraphQLError(AssertionError):
