@@ -21,134 +21,43 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from app.settings import Settings
-from domain.auth.permissions import ContactPermission, StaffPermission
 from resolvers import auth as auth_resolvers
 from resolvers import clients as client_resolvers
 from resolvers import contacts as contact_resolvers
 from resolvers import emails as email_resolvers
 from resolvers import settings as settings_resolvers
-from resolvers.permissions import client_area, logged_in, staff
-from schema.auth import LoginPayload, Viewer
-from schema.clients import Client, ClientConnection, ClientPayload
-from schema.common import OkPayload
-from schema.contacts import Contact, ContactPayload
-from schema.emails import EmailTemplatePreview
-from schema.settings import GeneralSettings, GeneralSettingsPayload
 
 log = logging.getLogger("clientdesk.graphql")
 
-VIEW = StaffPermission.VIEW_CLIENTS
-EDIT = StaffPermission.EDIT_CLIENTS
-SETTINGS = StaffPermission.MANAGE_SETTINGS
-
-
-@strawberry.type(description="Everything that can be read.")
-class Query:
-    viewer: Viewer | None = strawberry.field(
-        resolver=auth_resolvers.viewer, description="Who is logged in; null when nobody is."
-    )
-    clients: ClientConnection = strawberry.field(
-        resolver=client_resolvers.clients,
-        extensions=staff(VIEW),
-        description="Clients, searched, filtered, sorted and paged (staff).",
-    )
-    client: Client | None = strawberry.field(
-        resolver=client_resolvers.client, extensions=staff(VIEW), description="One client (staff)."
-    )
-    contact: Contact | None = strawberry.field(
-        resolver=contact_resolvers.contact,
-        extensions=staff(VIEW),
-        description="One contact of any client (staff).",
-    )
-    me: Client | None = strawberry.field(
-        resolver=client_resolvers.me,
-        extensions=client_area(),
-        description="The client-area viewer's own client account.",
-    )
-    email_template_previews: list[EmailTemplatePreview] = strawberry.field(
-        resolver=email_resolvers.email_template_previews,
-        extensions=staff(StaffPermission.VIEW_EMAILS),
-        description="Every email template rendered against sample data (staff).",
-    )
-    general_settings: GeneralSettings = strawberry.field(
-        resolver=settings_resolvers.general_settings,
-        extensions=logged_in(),
-        description="General settings of the installation.",
-    )
-
-
-@strawberry.type(description="Everything that can be changed.")
-class Mutation:
-    login: LoginPayload = strawberry.field(
-        resolver=auth_resolvers.login,
-        description="Log in with email and password (and TOTP code when 2FA is on).",
-    )
-    logout: bool = strawberry.field(resolver=auth_resolvers.logout, description="End this session.")
-    add_client: ClientPayload = strawberry.field(
-        resolver=client_resolvers.add_client,
-        extensions=staff(EDIT),
-        description="Add a client; queues the welcome email unless told not to.",
-    )
-    update_client: ClientPayload = strawberry.field(
-        resolver=client_resolvers.update_client,
-        extensions=staff(EDIT),
-        description="Change a client's profile fields and flags; omitted fields stay.",
-    )
-    set_client_status: ClientPayload = strawberry.field(
-        resolver=client_resolvers.set_client_status,
-        extensions=staff(EDIT),
-        description="Set ACTIVE, INACTIVE or CLOSED; CLOSED ends the client's sessions.",
-    )
-    set_default_billing_contact: ClientPayload = strawberry.field(
-        resolver=client_resolvers.set_default_billing_contact,
-        extensions=staff(EDIT),
-        description="Address the client's invoices to one of its contacts (null: the client).",
-    )
-    send_client_email: OkPayload = strawberry.field(
-        resolver=client_resolvers.send_client_email,
-        extensions=staff(EDIT),
-        description="Send the client a client email template now, with contact copies.",
-    )
-    add_contact: ContactPayload = strawberry.field(
-        resolver=contact_resolvers.add_contact,
-        extensions=staff(EDIT),
-        description="Add a contact or sub-account to a client.",
-    )
-    update_contact: ContactPayload = strawberry.field(
-        resolver=contact_resolvers.update_contact,
-        extensions=staff(EDIT),
-        description="Change a contact; omitted fields stay.",
-    )
-    delete_contact: OkPayload = strawberry.field(
-        resolver=contact_resolvers.delete_contact,
-        extensions=staff(EDIT),
-        description="Delete a contact and its login; it stops being the billing contact.",
-    )
-    update_my_profile: ClientPayload = strawberry.field(
-        resolver=client_resolvers.update_my_profile,
-        extensions=client_area(ContactPermission.PROFILE),
-        description="Client area: change the account's own profile (its email: holder only).",
-    )
-    add_my_contact: ContactPayload = strawberry.field(
-        resolver=contact_resolvers.add_my_contact,
-        extensions=client_area(ContactPermission.CONTACTS),
-        description="Client area: add a contact (sub-accounts: account holder only).",
-    )
-    update_my_contact: ContactPayload = strawberry.field(
-        resolver=contact_resolvers.update_my_contact,
-        extensions=client_area(ContactPermission.CONTACTS),
-        description="Client area: change one of the account's contacts.",
-    )
-    delete_my_contact: OkPayload = strawberry.field(
-        resolver=contact_resolvers.delete_my_contact,
-        extensions=client_area(ContactPermission.CONTACTS),
-        description="Client area: delete a contact (sub-accounts: account holder only).",
-    )
-    update_general_settings: GeneralSettingsPayload = strawberry.field(
-        resolver=settings_resolvers.update_general_settings,
-        extensions=staff(SETTINGS),
-        description="Change general settings such as the client display format.",
-    )
+# Each area contributes its own root fields (`Queries`, `Mutations` in resolvers/<area>.py);
+# the roots are their union, so adding an area adds one name here and nothing else.
+Query = strawberry.type(
+    type(
+        "Query",
+        (
+            auth_resolvers.Queries,
+            client_resolvers.Queries,
+            contact_resolvers.Queries,
+            email_resolvers.Queries,
+            settings_resolvers.Queries,
+        ),
+        {},
+    ),
+    description="Everything that can be read.",
+)
+Mutation = strawberry.type(
+    type(
+        "Mutation",
+        (
+            auth_resolvers.Mutations,
+            client_resolvers.Mutations,
+            contact_resolvers.Mutations,
+            settings_resolvers.Mutations,
+        ),
+        {},
+    ),
+    description="Everything that can be changed.",
+)
 
 
 def _is_unexpected(error: GraphQLError) -> bool:

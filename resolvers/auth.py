@@ -67,3 +67,19 @@ async def logout(info: Info[Context, None]) -> bool:
 async def viewer(info: Info[Context, None]) -> Viewer | None:
     current = await info.context.get_viewer()
     return Viewer.build(current) if current else None
+
+
+@strawberry.type(description="Root fields of auth: what can be read.")
+class Queries:
+    viewer: Viewer | None = strawberry.field(
+        resolver=viewer, description="Who is logged in; null when nobody is."
+    )
+
+
+@strawberry.type(description="Root fields of auth: what can be changed.")
+class Mutations:
+    login: LoginPayload = strawberry.field(
+        resolver=login,
+        description="Log in with email and password (and TOTP code when 2FA is on).",
+    )
+    logout: bool = strawberry.field(resolver=logout, description="End this session.")

@@ -14,6 +14,7 @@ from graphql import GraphQLError
 from strawberry.types import Info
 from strawberry.types.nodes import SelectedField, Selection
 
+from domain.auth.permissions import ContactPermission, StaffPermission
 from domain.clients import queries, services
 from domain.clients.models import ClientStatus
 from domain.contacts import services as contact_services
@@ -22,6 +23,7 @@ from domain.errors import DomainError
 from domain.settings import get_general_settings
 from resolvers.context import Context
 from resolvers.inputs import existing_id, parse_id, provided_fields
+from resolvers.permissions import client_area, staff
 from schema.clients import (
     AddClientInput,
     Client,
@@ -325,3 +327,56 @@ async def update_my_profile(
     except DomainError as error:
         return ClientPayload(client=None, errors=user_errors(error))
     return ClientPayload(client=Client.build(update.client, await presentation(ctx)))
+
+
+@strawberry.type(description="Root fields of clients: what can be read.")
+class Queries:
+    clients: ClientConnection = strawberry.field(
+        resolver=clients,
+        extensions=staff(StaffPermission.VIEW_CLIENTS),
+        description="Clients, searched, filtered, sorted and paged (staff).",
+    )
+    client: Client | None = strawberry.field(
+        resolver=client,
+        extensions=staff(StaffPermission.VIEW_CLIENTS),
+        description="One client (staff).",
+    )
+    me: Client | None = strawberry.field(
+        resolver=me,
+        extensions=client_area(),
+        description="The client-area viewer's own client account.",
+    )
+
+
+@strawberry.type(description="Root fields of clients: what can be changed.")
+class Mutations:
+    add_client: ClientPayload = strawberry.field(
+        resolver=add_client,
+        extensions=staff(StaffPermission.EDIT_CLIENTS),
+        description="Add a client; queues the welcome email unless told not to.",
+    )
+    update_client: ClientPayload = strawberry.field(
+        resolver=update_client,
+        extensions=staff(StaffPermission.EDIT_CLIENTS),
+        description="Change a client's profile fields and flags; omitted fields stay.",
+    )
+    set_client_status: ClientPayload = strawberry.field(
+        resolver=set_client_status,
+        extensions=staff(StaffPermission.EDIT_CLIENTS),
+        description="Set ACTIVE, INACTIVE or CLOSED; CLOSED ends the client's sessions.",
+    )
+    set_default_billing_contact: ClientPayload = strawberry.field(
+        resolver=set_default_billing_contact,
+        extensions=staff(StaffPermission.EDIT_CLIENTS),
+        description="Address the client's invoices to one of its contacts (null: the client).",
+    )
+    send_client_email: OkPayload = strawberry.field(
+        resolver=send_client_email,
+        extensions=staff(StaffPermission.EDIT_CLIENTS),
+        description="Send the client a client email template now, with contact copies.",
+    )
+    update_my_profile: ClientPayload = strawberry.field(
+        resolver=update_my_profile,
+        extensions=client_area(ContactPermission.PROFILE),
+        description="Client area: change the account's own profile (its email: holder only).",
+    )

@@ -7,11 +7,13 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from domain.auth.permissions import ContactPermission, StaffPermission
 from domain.auth.viewer import Viewer
 from domain.contacts import services
 from domain.errors import DomainError
 from resolvers.context import Context
 from resolvers.inputs import existing_id, parse_id, provided_fields
+from resolvers.permissions import client_area, staff
 from schema.common import OkPayload, user_errors
 from schema.contacts import Contact, ContactInput, ContactPayload
 
@@ -121,3 +123,46 @@ async def update_my_contact(
 
 async def delete_my_contact(info: Info[Context, None], id: ContactId) -> OkPayload:
     return await _delete(info, id)
+
+
+@strawberry.type(description="Root fields of contacts: what can be read.")
+class Queries:
+    contact: Contact | None = strawberry.field(
+        resolver=contact,
+        extensions=staff(StaffPermission.VIEW_CLIENTS),
+        description="One contact of any client (staff).",
+    )
+
+
+@strawberry.type(description="Root fields of contacts: what can be changed.")
+class Mutations:
+    add_contact: ContactPayload = strawberry.field(
+        resolver=add_contact,
+        extensions=staff(StaffPermission.EDIT_CLIENTS),
+        description="Add a contact or sub-account to a client.",
+    )
+    update_contact: ContactPayload = strawberry.field(
+        resolver=update_contact,
+        extensions=staff(StaffPermission.EDIT_CLIENTS),
+        description="Change a contact; omitted fields stay.",
+    )
+    delete_contact: OkPayload = strawberry.field(
+        resolver=delete_contact,
+        extensions=staff(StaffPermission.EDIT_CLIENTS),
+        description="Delete a contact and its login; it stops being the billing contact.",
+    )
+    add_my_contact: ContactPayload = strawberry.field(
+        resolver=add_my_contact,
+        extensions=client_area(ContactPermission.CONTACTS),
+        description="Client area: add a contact (sub-accounts: account holder only).",
+    )
+    update_my_contact: ContactPayload = strawberry.field(
+        resolver=update_my_contact,
+        extensions=client_area(ContactPermission.CONTACTS),
+        description="Client area: change one of the account's contacts.",
+    )
+    delete_my_contact: OkPayload = strawberry.field(
+        resolver=delete_my_contact,
+        extensions=client_area(ContactPermission.CONTACTS),
+        description="Client area: delete a contact (sub-accounts: account holder only).",
+    )

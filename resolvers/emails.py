@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import strawberry
 from strawberry.types import Info
 
+from domain.auth.permissions import StaffPermission
 from domain.emails.templates import TEMPLATES, EmailTemplateError
 from resolvers.context import Context
+from resolvers.permissions import staff
 from schema.emails import EmailTemplatePreview
 
 
@@ -31,3 +34,12 @@ async def email_template_previews(info: Info[Context, None]) -> list[EmailTempla
             )
         )
     return previews
+
+
+@strawberry.type(description="Root fields of emails: what can be read.")
+class Queries:
+    email_template_previews: list[EmailTemplatePreview] = strawberry.field(
+        resolver=email_template_previews,
+        extensions=staff(StaffPermission.VIEW_EMAILS),
+        description="Every email template rendered against sample data (staff).",
+    )

@@ -8,8 +8,10 @@ import strawberry
 from strawberry.types import Info
 
 from domain import settings
+from domain.auth.permissions import StaffPermission
 from resolvers.context import Context
 from resolvers.inputs import provided_fields
+from resolvers.permissions import logged_in, staff
 from schema.settings import GeneralSettings, GeneralSettingsInput, GeneralSettingsPayload
 
 
@@ -29,3 +31,21 @@ async def update_general_settings(
     async with info.context.pool.acquire() as conn:
         updated = await settings.update_general_settings(conn, **changes)
     return GeneralSettingsPayload(settings=GeneralSettings.build(updated))
+
+
+@strawberry.type(description="Root fields of settings: what can be read.")
+class Queries:
+    general_settings: GeneralSettings = strawberry.field(
+        resolver=general_settings,
+        extensions=logged_in(),
+        description="General settings of the installation.",
+    )
+
+
+@strawberry.type(description="Root fields of settings: what can be changed.")
+class Mutations:
+    update_general_settings: GeneralSettingsPayload = strawberry.field(
+        resolver=update_general_settings,
+        extensions=staff(StaffPermission.MANAGE_SETTINGS),
+        description="Change general settings such as the client display format.",
+    )
