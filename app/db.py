@@ -19,9 +19,20 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
-async def create_pool(database_url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+def _server_settings(mail_domain: str | None) -> dict[str, str]:
+    # The emails table's Message-ID default reads it (migrations/0009_message_id_mail_domain.sql).
+    return {"clientdesk.mail_domain": mail_domain} if mail_domain else {}
+
+
+async def create_pool(
+    database_url: str, *, min_size: int = 2, max_size: int = 10, mail_domain: str | None = None
+) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
-        database_url, min_size=min_size, max_size=max_size, init=_init_connection
+        database_url,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        server_settings=_server_settings(mail_domain),
     )
     assert pool is not None
     return pool

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,6 +31,9 @@ class Settings(BaseSettings):
     # The public base of links in emails (password resets, the client area); by default
     # the address the API listens on.
     public_url: str = ""
+    # Where the client area (the clients' front end) is served: every link in an email leads
+    # to one of its pages (docs/client-area.md). By default the public URL.
+    client_area_url: str = ""
 
     # The installation's card secret ("CC encryption hash"): staff present it to reveal a card.
     cc_encryption_hash: str = ""
@@ -37,6 +41,8 @@ class Settings(BaseSettings):
     attachments_dir: Path = Path("var/attachments")
     email_templates_dir: Path | None = None
     mail_from: str = "Clientdesk <billing@localhost>"
+    # The domain of the Message-IDs of our emails; by default the domain of MAIL_FROM.
+    mail_domain: str = ""
 
     session_ttl_hours: int = Field(default=24 * 14, ge=1)
     login_max_failures: int = Field(default=10, ge=1)
@@ -52,6 +58,15 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def client_area_base_url(self) -> str:
+        return (self.client_area_url or self.base_url).rstrip("/")
+
+    @property
+    def message_id_domain(self) -> str:
+        sender = parseaddr(self.mail_from)[1]
+        return self.mail_domain or sender.rpartition("@")[2] or "localhost"
 
     @property
     def graphiql_enabled(self) -> bool:

@@ -97,7 +97,10 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         pool = await create_pool(
-            settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+            settings.database_url,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            mail_domain=settings.message_id_domain,
         )
         redis: ArqRedis = await create_arq_pool(RedisSettings.from_dsn(settings.redis_url))
 
@@ -119,7 +122,7 @@ def create_app(settings: Settings) -> Starlette:
                 cooldown_seconds=settings.login_cooldown_seconds,
             ),
             session_ttl=timedelta(hours=settings.session_ttl_hours),
-            public_url=settings.base_url,
+            client_area_url=settings.client_area_base_url,
             secure_cookies=settings.base_url.startswith("https://"),
             renderer=TemplateRenderer(settings.email_templates_dir),
         )

@@ -19,7 +19,12 @@ from workers.settings import WorkerSettings
 def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -> Worker:
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["resources"] = WorkerResources(
-            pool=await create_pool(settings.database_url, min_size=1, max_size=4),
+            pool=await create_pool(
+                settings.database_url,
+                min_size=1,
+                max_size=4,
+                mail_domain=settings.message_id_domain,
+            ),
             renderer=TemplateRenderer(settings.email_templates_dir),
             mailer=Mailer.from_url(settings.smtp_url),
             mail_from=settings.mail_from,

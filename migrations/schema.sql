@@ -120,7 +120,7 @@ CREATE TABLE public.emails (
     to_address text NOT NULL,
     to_name text,
     context jsonb DEFAULT '{}'::jsonb NOT NULL,
-    message_id text DEFAULT (('<'::text || replace((gen_random_uuid())::text, '-'::text, ''::text)) || '@clientdesk>'::text) NOT NULL,
+    message_id text DEFAULT (((('<'::text || replace((gen_random_uuid())::text, '-'::text, ''::text)) || '@'::text) || COALESCE(NULLIF(current_setting('clientdesk.mail_domain'::text, true), ''::text), 'clientdesk'::text)) || '>'::text) NOT NULL,
     subject text,
     body text,
     attempts integer DEFAULT 0 NOT NULL,

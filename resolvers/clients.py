@@ -204,7 +204,7 @@ async def add_client(
                 password=input.password or None,
                 staff_id=viewer.staff_id if viewer else None,
                 send_welcome_email=send_welcome_email,
-                client_area_url=ctx.services.public_url,
+                client_area_url=ctx.services.client_area_url,
             )
     except DomainError as error:
         return ClientPayload(client=None, errors=user_errors(error))
@@ -298,7 +298,7 @@ async def send_client_email(
                 client,
                 template,
                 staff_id=viewer.staff_id if viewer else None,
-                client_area_url=ctx.services.public_url,
+                client_area_url=ctx.services.client_area_url,
             )
     except DomainError as error:
         return OkPayload(ok=False, errors=user_errors(error))

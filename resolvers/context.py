@@ -36,7 +36,7 @@ class AppServices:
     enqueue_emails: Callable[[list[int]], Awaitable[None]]
     throttle: LoginThrottle
     session_ttl: timedelta
-    public_url: str
+    client_area_url: str  # the base of every link in an email
     secure_cookies: bool
     renderer: TemplateRenderer
 

@@ -17,4 +17,6 @@ def build_message(email: Email, rendered: RenderedEmail, *, mail_from: str) -> E
     message["Message-ID"] = email.message_id
     message["Date"] = format_datetime(email.created_at)
     message.set_content(rendered.body)
+    if rendered.html is not None:
+        message.add_alternative(rendered.html, subtype="html")
     return message

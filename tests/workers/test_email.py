@@ -138,8 +138,12 @@ async def test_8_2_add_client_welcome_email_is_sent_over_smtp_and_kept_in_the_em
     assert message["From"] == settings.mail_from
     assert message["Subject"] == WELCOME_SUBJECT
     assert message["Message-ID"] == queued["message_id"]
-    text = message.get_payload(decode=True).decode()
-    assert "joe@example.com" in text and settings.public_url in text
+    [text] = [
+        part.get_payload(decode=True).decode()
+        for part in message.walk()
+        if part.get_content_type() == "text/plain"
+    ]
+    assert "joe@example.com" in text and f"{settings.client_area_base_url}/login" in text
 
     [sent] = await email_rows(conn)
     assert sent["sent_at"] is not None and sent["attempts"] == 1 and sent["last_error"] is None
@@ -509,7 +513,7 @@ async def test_8_2_staff_preview_every_template_with_the_installations_overrides
     assert signup["title"] == "Client Signup Email"
     assert signup["category"] == "GENERAL"
     assert signup["subject"] == "Welcome, Joe: your account is ready"
-    assert "https://example.com/clientarea" in signup["body"]
+    assert "https://example.com/clientarea/login" in signup["body"]
 
     overridden = create_app(settings.model_copy(update={"email_templates_dir": override_dir}))
     async with overridden.router.lifespan_context(overridden):

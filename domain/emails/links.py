@@ -1,0 +1,36 @@
+"""Links in emails: each leads to a page of the client area that docs/client-area.md lists.
+
+Templates build them with `client_area(route, **params)` rather than by appending paths to a
+URL themselves, so a link to a page the client area does not have cannot be written.
+"""
+
+from __future__ import annotations
+
+from string import Formatter
+from urllib.parse import quote
+
+# Route name → path under CLIENT_AREA_URL. Keep docs/client-area.md in step (a test checks).
+CLIENT_AREA_ROUTES: dict[str, str] = {
+    "login": "/login",
+    "password_reset": "/password-reset/{token}",
+    "invoices": "/invoices",
+    "invoice": "/invoices/{invoice_id}",
+    "tickets": "/tickets",
+    "ticket": "/tickets/{ticket_id}",
+}
+
+
+class UnknownClientAreaRoute(ValueError):
+    """A template asked for a page the client area does not have, or left out a parameter."""
+
+
+def client_area_link(client_area_url: str, route: str, **params: object) -> str:
+    """The absolute URL of a client-area page; parameters are URL-encoded into the path."""
+    template = CLIENT_AREA_ROUTES.get(route)
+    expected = {name for _, name, _, _ in Formatter().parse(template or "") if name}
+    if template is None or set(params) != expected:
+        raise UnknownClientAreaRoute(
+            f"no client-area link {route!r} taking {sorted(params)}; see docs/client-area.md"
+        )
+    encoded = {name: quote(str(value), safe="") for name, value in params.items()}
+    return client_area_url.rstrip("/") + template.format(**encoded)

@@ -1,0 +1,68 @@
+"""SPEC 8.1–8.2 as a client receives it: the welcome email, sent by a real worker over SMTP,
+links to the configured client area's login page, has an HTML part beside the text, and
+carries a Message-ID under the installation's mail domain."""
+
+from __future__ import annotations
+
+import re
+from email.message import Message
+
+import asyncpg
+import httpx
+
+from app.settings import Settings
+from app.web import create_app
+from app.worker import build_worker
+from tests.conftest import Services, gql
+from tests.domain.test_email_templates import leads_to_a_documented_page, links_of
+
+ADD_CLIENT = """
+mutation Add($input: AddClientInput!) {
+  addClient(input: $input) { client { id } errors { field code message } }
+}"""
+CLIENT_AREA = "https://my.example.net/client"
+
+
+def parts(message: Message) -> dict[str, str]:
+    return {
+        part.get_content_type(): part.get_payload(decode=True).decode()
+        for part in message.walk()
+        if not part.is_multipart()
+    }
+
+
+async def test_8_1_the_welcome_email_links_only_to_client_area_pages_in_text_and_html(
+    settings: Settings, pool: asyncpg.Pool, services: Services, make_staff
+) -> None:
+    configured = settings.model_copy(
+        update={"client_area_url": CLIENT_AREA + "/", "mail_domain": "mail.example.net"}
+    )
+    app = create_app(configured)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as api:
+            token = await make_staff()
+            body = await gql(
+                api,
+                ADD_CLIENT,
+                {"input": {"firstName": "Joe", "lastName": "Bloggs", "email": "joe@example.com"}},
+                token=token,
+            )
+    assert body["data"]["addClient"]["errors"] == []
+    worker = build_worker(configured, burst=True, handle_signals=False, poll_delay=0.05)
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+
+    [message] = services.mail.messages
+    assert message.get_content_type() == "multipart/alternative"
+    text, html = parts(message)["text/plain"], parts(message)["text/html"]
+    links = links_of(text) + links_of(html)
+    assert set(links) == {f"{CLIENT_AREA}/login"}
+    assert all(leads_to_a_documented_page(url, CLIENT_AREA) for url in links)
+    assert "forgot password" not in (text + html).lower()
+    # The Message-ID names our mail domain and is the one kept on the row for resends.
+    stored = await pool.fetchval("SELECT message_id FROM emails")
+    assert message["Message-ID"] == stored
+    assert re.fullmatch(r"<[0-9a-f]{32}@mail\.example\.net>", stored)
