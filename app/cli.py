@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import secrets
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import typer
 import uvicorn
+from prometheus_client import start_http_server
 from rich.console import Console
 
 from app import db
+from app.logs import configure_logging
 from app.migrate import migrate as apply_migrations
 from app.settings import Settings
 from domain.auth.permissions import StaffRole
@@ -47,8 +49,14 @@ def _settings(require_services: bool = True) -> Settings:
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every connection
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+
+
+def _share_metrics_between_processes() -> None:
+    """Let /metrics of any uvicorn worker report every worker process (app/metrics.py)."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="clientdesk-metrics-")
 
 
 async def _migrate(database_url: str) -> list[str]:
@@ -159,6 +167,9 @@ def serve(
 ) -> None:
     """Serve the API (no embedded services: DATABASE_URL and REDIS_URL must be set)."""
     settings = _settings()
+    if workers > 1:
+        _share_metrics_between_processes()
+    _configure_logging()
     uvicorn.run(
         "app.main:create_app_from_env",
         factory=True,
@@ -166,7 +177,8 @@ def serve(
         port=settings.port,
         workers=workers,
         proxy_headers=True,
-        log_level="info",
+        log_config=None,  # each process logs through app.logs, with request ids
+        access_log=False,  # the request middleware writes the access line
     )
 
 
@@ -176,7 +188,10 @@ def worker(burst: bool = typer.Option(False, help="Run queued jobs, then exit.")
     from app.worker import build_worker
 
     _configure_logging()
-    build_worker(_settings(), burst=burst).run()
+    settings = _settings()
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port, addr=settings.host)
+    build_worker(settings, burst=burst).run()
 
 
 def _ensure_local_secret(name: str, env: dict[str, str]) -> str:
@@ -247,7 +262,8 @@ def dev() -> None:
             factory=True,
             host=settings.host,
             port=settings.port,
-            log_level="info",
+            log_config=None,
+            access_log=False,
         )
     finally:
         if worker_process is not None:

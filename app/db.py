@@ -1,10 +1,15 @@
-"""The PostgreSQL pool: JSON columns decode to Python values, NUMERIC stays Decimal."""
+"""The PostgreSQL pool: JSON columns decode to Python values, NUMERIC stays Decimal, and the
+pool reports its size, connections in use and waits to /metrics."""
 
 from __future__ import annotations
 
 import json
+import time
+from typing import Any
 
 import asyncpg
+
+from app.metrics import POOL_IN_USE, POOL_SIZE, POOL_WAIT_SECONDS, POOL_WAITS
 
 
 def _encode_json(value: object) -> str:
@@ -24,17 +29,60 @@ def _server_settings(mail_domain: str | None) -> dict[str, str]:
     return {"clientdesk.mail_domain": mail_domain} if mail_domain else {}
 
 
+class MeasuredPool(asyncpg.Pool):
+    """An asyncpg pool that keeps its gauges current and counts the waits for a connection.
+
+    `_acquire` is asyncpg's one path for every acquisition (`acquire()` and `async with`);
+    tests/api/test_observability.py notices if a release of asyncpg changes that."""
+
+    name = "api"
+
+    async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109 (asyncpg's signature)
+        exhausted = self.get_size() - self.get_idle_size() >= self.get_max_size()
+        started = time.perf_counter()
+        try:
+            return await super()._acquire(timeout)
+        finally:
+            if exhausted:
+                POOL_WAITS.labels(self.name).inc()
+                POOL_WAIT_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+            self._report()
+
+    async def release(self, connection: Any, *, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        try:
+            await super().release(connection, timeout=timeout)
+        finally:
+            self._report()
+
+    def _report(self) -> None:
+        POOL_SIZE.labels(self.name).set(self.get_size())
+        POOL_IN_USE.labels(self.name).set(self.get_size() - self.get_idle_size())
+
+
 async def create_pool(
-    database_url: str, *, min_size: int = 2, max_size: int = 10, mail_domain: str | None = None
+    database_url: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 10,
+    mail_domain: str | None = None,
+    name: str = "api",
 ) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(
+    """A pool named `name` in the metrics (asyncpg.create_pool's defaults otherwise)."""
+    pool = MeasuredPool(
         database_url,
         min_size=min_size,
         max_size=max_size,
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
         init=_init_connection,
         server_settings=_server_settings(mail_domain),
     )
-    assert pool is not None
+    pool.name = name
+    await pool
+    pool._report()
     return pool
 
 

@@ -20,7 +20,9 @@ from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from app.metrics import ObserveOperations
 from app.settings import Settings
+from app.tracing import tracing_extensions
 from resolvers import auth as auth_resolvers
 from resolvers import clients as client_resolvers
 from resolvers import contacts as contact_resolvers
@@ -119,6 +121,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
         MaskUnexpectedErrors,
+        ObserveOperations,
+        *tracing_extensions(settings),
     ]
     if not settings.introspection_enabled:
         extensions.append(DisableIntrospection)

@@ -1,13 +1,36 @@
-"""Prometheus metrics of the API process, served at /metrics."""
+"""Prometheus metrics, served at /metrics: HTTP requests, GraphQL operations, the database
+pool and the worker's jobs.
+
+With `PROMETHEUS_MULTIPROC_DIR` set (`clientdesk serve --workers N` sets it), every process
+writes its figures there and /metrics adds up all of them; otherwise it reports its own.
+"""
 
 from __future__ import annotations
 
+import functools
+import os
+import re
 import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from arq import Retry
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.extensions import SchemaExtension
+
+from app.logs import current_request
 
 REQUESTS = Counter(
     "clientdesk_http_requests_total", "HTTP requests served.", ["method", "route", "status"]
@@ -16,6 +39,121 @@ LATENCY = Histogram(
     "clientdesk_http_request_duration_seconds", "Time to serve an HTTP request.", ["route"]
 )
 EMAILS_ENQUEUED = Counter("clientdesk_emails_enqueued_total", "Emails handed to the workers.")
+
+OPERATION_LABELS = ["operation", "type"]
+OPERATIONS = Counter(
+    "clientdesk_graphql_operations_total", "GraphQL operations run.", OPERATION_LABELS
+)
+OPERATION_ERRORS = Counter(
+    "clientdesk_graphql_operation_errors_total",
+    "GraphQL operations answered with at least one error (not payload user errors).",
+    OPERATION_LABELS,
+)
+OPERATION_LATENCY = Histogram(
+    "clientdesk_graphql_operation_duration_seconds",
+    "Time to parse, validate and execute a GraphQL operation.",
+    OPERATION_LABELS,
+)
+
+POOL_SIZE = Gauge(
+    "clientdesk_db_pool_connections",
+    "Open connections of the database pool.",
+    ["pool"],
+    multiprocess_mode="livesum",
+)
+POOL_IN_USE = Gauge(
+    "clientdesk_db_pool_connections_in_use",
+    "Connections of the database pool lent out right now.",
+    ["pool"],
+    multiprocess_mode="livesum",
+)
+POOL_WAITS = Counter(
+    "clientdesk_db_pool_waits_total",
+    "Acquisitions that found every connection of the pool in use and had to wait.",
+    ["pool"],
+)
+POOL_WAIT_SECONDS = Histogram(
+    "clientdesk_db_pool_wait_seconds", "How long those acquisitions waited.", ["pool"]
+)
+
+JOBS = Counter(
+    "clientdesk_worker_jobs_total",
+    "Worker jobs run, by function and outcome (complete, retried, failed).",
+    ["function", "outcome"],
+)
+JOB_LATENCY = Histogram(
+    "clientdesk_worker_job_duration_seconds", "Time a worker job ran.", ["function"]
+)
+
+# Operation names come from clients: only well-formed names, and a bounded number of them,
+# become label values, so a client cannot make the metrics grow without end.
+MAX_OPERATION_NAMES = 300
+_GRAPHQL_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
+_operation_names: set[str] = set()
+
+
+def operation_label(name: str | None) -> str:
+    if name is None:
+        return "anonymous"
+    if not _GRAPHQL_NAME.fullmatch(name):
+        return "invalid"
+    if name not in _operation_names and len(_operation_names) >= MAX_OPERATION_NAMES:
+        return "other"
+    _operation_names.add(name)
+    return name
+
+
+class ObserveOperations(SchemaExtension):
+    """Counts and times each GraphQL operation, and names it and its viewer in the logs."""
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        started = time.perf_counter()
+        yield
+        context = self.execution_context
+        try:
+            kind = context.operation_type.value
+        except RuntimeError:  # no document, or no operation of that name
+            kind = "unknown"
+        labels = (operation_label(context.operation_name), kind)
+        OPERATIONS.labels(*labels).inc()
+        OPERATION_LATENCY.labels(*labels).observe(time.perf_counter() - started)
+        result = context.result
+        if context.pre_execution_errors or (result is not None and result.errors):
+            OPERATION_ERRORS.labels(*labels).inc()
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        request = current_request.get()
+        if request is not None:
+            request.operation = self.execution_context.operation_name
+            # The permission checks load the viewer anyway; loading it first names it in
+            # every line this operation logs.
+            viewer = await self.execution_context.context.get_viewer()
+            request.viewer_kind = viewer.kind.value if viewer else "ANONYMOUS"
+        yield
+
+
+def measured_job(
+    coroutine: Callable[..., Coroutine[Any, Any, Any]],
+) -> Callable[..., Coroutine[Any, Any, Any]]:
+    """The same arq job, counted and timed under its own name."""
+    name = coroutine.__qualname__
+
+    @functools.wraps(coroutine)
+    async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        outcome = "failed"
+        try:
+            result = await coroutine(ctx, *args, **kwargs)
+            outcome = "complete"
+            return result
+        except Retry:
+            outcome = "retried"
+            raise
+        finally:
+            JOBS.labels(name, outcome).inc()
+            JOB_LATENCY.labels(name).observe(time.perf_counter() - started)
+
+    return run
 
 
 class MetricsMiddleware:
@@ -46,5 +184,14 @@ class MetricsMiddleware:
             LATENCY.labels(name).observe(time.perf_counter() - started)
 
 
+def current_metrics() -> bytes:
+    """This process's figures, or every process's when they share a multiprocess folder."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return generate_latest(REGISTRY)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    return generate_latest(registry)
+
+
 async def metrics_endpoint(request: Request) -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(current_metrics(), media_type=CONTENT_TYPE_LATEST)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -54,6 +55,17 @@ class Settings(BaseSettings):
 
     db_pool_min: int = 2
     db_pool_max: int = 10
+
+    # "json" writes every log line as one JSON object (request id, operation, viewer kind and
+    # duration included); "text" is for people.
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
+    # A port on which `clientdesk worker` serves its own /metrics (jobs, pool); off when unset.
+    worker_metrics_port: int | None = None
+    # OpenTelemetry tracing of GraphQL and SQL, exported over OTLP/HTTP to this collector
+    # (e.g. http://localhost:4318); off when unset. Needs the `otel` extra installed.
+    otel_exporter_otlp_endpoint: str = ""
+    otel_service_name: str = "clientdesk"
 
     @property
     def base_url(self) -> str:

@@ -25,6 +25,7 @@ from strawberry.asgi import GraphQL
 
 from app.db import create_pool
 from app.graphql import build_schema
+from app.logs import RequestLog, current_request
 from app.metrics import EMAILS_ENQUEUED, MetricsMiddleware, metrics_endpoint
 from app.settings import Settings
 from domain.auth.throttle import LoginThrottle
@@ -33,6 +34,9 @@ from resolvers.context import AppServices, Context
 from workers.email import enqueue_emails
 
 log = logging.getLogger("clientdesk.web")
+access_log = logging.getLogger("clientdesk.access")
+# Probes and scrapes come every few seconds; their lines are kept for DEBUG.
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 # What a caller's X-Request-ID may be to be kept: safe in logs and headers; UUIDs included.
 USABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -71,7 +75,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
 
 
 class RequestIdMiddleware:
-    """Gives each request an id (or keeps the caller's X-Request-ID) and echoes it back."""
+    """Gives each request an id (or keeps the caller's X-Request-ID) and echoes it back; the
+    request's log lines carry it, and one line at the end says how the request went."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -84,13 +89,30 @@ class RequestIdMiddleware:
         given = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = given if USABLE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         scope["request_id"] = request_id
+        request_log = RequestLog(request_id)
+        request_token = current_request.set(request_log)
+        status = 500
 
         async def send_with_id(message: Any) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            path = scope["path"]
+            access_log.log(
+                logging.DEBUG if path in QUIET_PATHS else logging.INFO,
+                "%s %s %s",
+                scope["method"],
+                path,
+                status,
+                extra={"method": scope["method"], "path": path, "status": status},
+            )
+            current_request.reset(request_token)
 
 
 def create_app(settings: Settings) -> Starlette:

@@ -9,6 +9,7 @@ from arq.connections import RedisSettings
 from arq.worker import Worker, create_worker
 
 from app.db import create_pool
+from app.metrics import measured_job
 from app.settings import Settings
 from domain.emails.templates import TemplateRenderer
 from workers.email import WorkerResources
@@ -24,6 +25,7 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
                 min_size=1,
                 max_size=4,
                 mail_domain=settings.message_id_domain,
+                name="worker",
             ),
             renderer=TemplateRenderer(settings.email_templates_dir),
             mailer=Mailer.from_url(settings.smtp_url),
@@ -36,9 +38,14 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
             await resources.pool.close()
 
     options: dict[str, Any] = {
+        # Every job is counted and timed for /metrics under its own name.
+        "functions": [measured_job(function) for function in WorkerSettings.functions],
         # arq keeps a cron job's next run on the CronJob object of the settings class; fresh
         # copies make `run_at_startup` hold for every worker built here, not only the first.
-        "cron_jobs": [replace(job, next_run=None) for job in WorkerSettings.cron_jobs],
+        "cron_jobs": [
+            replace(job, next_run=None, coroutine=measured_job(job.coroutine))
+            for job in WorkerSettings.cron_jobs
+        ],
         **overrides,
     }
     return create_worker(
