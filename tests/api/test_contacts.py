@@ -785,7 +785,9 @@ async def counted_api(
         await db._init_connection(conn)  # the app's own setup (type codecs), not counted
         conn.add_query_logger(lambda record: statements.append(record.query))
 
-    async def create_counted_pool(database_url: str, *, min_size: int, max_size: int) -> Any:
+    async def create_counted_pool(
+        database_url: str, *, min_size: int, max_size: int, **settings: Any
+    ) -> Any:
         return await asyncpg.create_pool(
             database_url, min_size=min_size, max_size=max_size, init=init
         )
