@@ -63,22 +63,37 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
-TEXT_FORMAT = (
-    "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(operation)s %(viewer_kind)s "
-    "%(duration_ms)sms] %(message)s"
-)
+class TextFormatter(logging.Formatter):
+    """One line for people: the request's id, operation, viewer and time in brackets."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s%(request)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = (getattr(record, name, None) for name in REQUEST_FIELDS)
+        request_id, operation, viewer_kind, duration_ms = fields
+        record.request = (
+            f" [{request_id} {operation or '-'} {viewer_kind or '-'} {duration_ms}ms]"
+            if request_id
+            else ""
+        )
+        return super().format(record)
 
 
 def configure_logging(log_format: str = "text", level: str = "INFO") -> None:
     """Route every logger, uvicorn's and arq's included, through one handler on stderr."""
     handler = logging.StreamHandler()
     handler.addFilter(RequestContextFilter())
-    formatter = JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+    formatter = JsonFormatter() if log_format == "json" else TextFormatter()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "arq"):
+    for name in ("uvicorn", "uvicorn.error", "arq"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+    # The request middleware writes the access line, with the request's fields.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers.clear()
+    access.propagate = False
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every connection
