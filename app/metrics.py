@@ -127,8 +127,13 @@ class ObserveOperations(SchemaExtension):
             request.operation = self.execution_context.operation_name
             # The permission checks load the viewer anyway; loading it first names it in
             # every line this operation logs.
-            viewer = await self.execution_context.context.get_viewer()
-            request.viewer_kind = viewer.kind.value if viewer else "ANONYMOUS"
+            try:
+                viewer = await self.execution_context.context.get_viewer()
+            except Exception:
+                # The resolvers meet the same failure and report it, masked, with the id.
+                request.viewer_kind = "UNKNOWN"
+            else:
+                request.viewer_kind = viewer.kind.value if viewer else "ANONYMOUS"
         yield
 
 
