@@ -24,7 +24,7 @@ from app.web import create_app
 from app.worker import build_worker
 from domain.auth.permissions import StaffRole
 from domain.auth.staff import create_staff
-from schema.ids import global_id
+from schema.ids import decode_id, global_id
 
 # Tables that tests fill; the reference data of the migrations (currencies, gateways) stays.
 TEST_TABLES = "audit_log, emails, sessions, clients, staff, logins, settings"
@@ -108,6 +108,13 @@ async def api(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[httpx.Asy
 def gid(type_name: str, pk: int) -> str:
     """The API's id of row `pk` of GraphQL type `type_name`, as clients receive it."""
     return str(global_id(type_name, pk))
+
+
+def pk(value: str, type_name: str) -> int:
+    """The row id behind an API id of `type_name`, to look the row up in SQL."""
+    row_id = decode_id(value, type_name)
+    assert row_id is not None, f"{value!r} is not an id of a {type_name}"
+    return row_id
 
 
 class GraphQLError(AssertionError):

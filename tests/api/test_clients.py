@@ -14,7 +14,7 @@ import pytest
 from domain.auth import sessions
 from domain.auth.permissions import StaffRole
 from domain.clients.queries import ClientOrderField
-from tests.conftest import LOGIN, Services, gql, login
+from tests.conftest import LOGIN, Services, gid, gql, login, pk
 from tests.domain.test_clients import (
     PEOPLE,
     add_people,
@@ -263,7 +263,11 @@ async def test_1_1_welcome_email_is_queued_unless_send_welcome_email_is_false(
 
     queued = await conn.fetch("SELECT template, client_id, to_address FROM emails")
     assert [dict(row) for row in queued] == [
-        {"template": "client_signup", "client_id": int(client["id"]), "to_address": JOE["email"]}
+        {
+            "template": "client_signup",
+            "client_id": pk(client["id"], "Client"),
+            "to_address": JOE["email"],
+        }
     ] * sent
 
     await run_worker()
@@ -351,7 +355,14 @@ async def test_1_2_invalid_update_gets_per_field_errors_and_nothing_changes(
     assert await fetch_client(api, admin_token, client["id"]) == client
 
 
-@pytest.mark.parametrize("client_id", ["999999", "not-an-id"])
+@pytest.mark.parametrize(
+    "client_id",
+    [
+        pytest.param(gid("Client", 999999), id="absent"),
+        pytest.param("not-an-id", id="malformed"),
+        pytest.param(gid("Contact", 1), id="another-types-id"),
+    ],
+)
 async def test_1_2_update_of_an_unknown_client_is_not_found(
     api: httpx.AsyncClient, admin_token: str, conn: asyncpg.Connection, client_id: str
 ) -> None:
@@ -405,7 +416,7 @@ async def test_1_3_staff_set_the_status_explicitly_and_the_change_is_audited(
     assert (await fetch_client(api, admin_token, client["id"]))["status"] == target
     last_entry = await conn.fetchrow(
         "SELECT staff_id, action, changes FROM audit_log WHERE client_id = $1 ORDER BY id DESC",
-        int(client["id"]),
+        pk(client["id"], "Client"),
     )
     assert dict(last_entry) == {
         "staff_id": await conn.fetchval("SELECT id FROM staff"),
@@ -417,7 +428,7 @@ async def test_1_3_staff_set_the_status_explicitly_and_the_change_is_audited(
 async def test_1_3_status_of_an_unknown_client_is_not_found(
     api: httpx.AsyncClient, admin_token: str
 ) -> None:
-    payload = await set_status(api, admin_token, "424242", "CLOSED")
+    payload = await set_status(api, admin_token, gid("Client", 424242), "CLOSED")
 
     assert payload["client"] is None
     assert refusals(payload) == {("id", "NOT_FOUND")}
