@@ -8,9 +8,7 @@ hashing would dominate these tests' run time.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from email.utils import getaddresses
 from typing import Any
@@ -19,14 +17,12 @@ import asyncpg
 import httpx
 import pytest
 
-from app import db, web
-from app.settings import Settings
 from domain.auth import sessions
 from domain.auth.permissions import StaffRole
 from domain.clients import services as client_services
 from domain.contacts import services as contact_services
 from domain.emails.templates import TEMPLATES, EmailCategory
-from tests.conftest import Services, gid, gql, pk
+from tests.conftest import CountedApi, Services, gid, gql, pk
 
 TTL = timedelta(hours=1)
 ERRORS = "errors { field code message }"
@@ -799,46 +795,6 @@ async def test_2_1_staff_contact_operations_are_forbidden_to_a_client(
 
 
 # --- no N+1: a page of clients with their contacts in a constant number of statements ---------
-
-
-@dataclass
-class CountedApi:
-    api: httpx.AsyncClient
-    statements: list[str]
-    last_body: dict[str, Any] = field(default_factory=dict)
-
-    async def count(self, document: str, variables: dict[str, Any], token: str) -> int:
-        """How many statements the app's pool sent to PostgreSQL for this one request."""
-        await asyncio.sleep(0)  # loggers run soon after the statement: let earlier ones land
-        self.statements.clear()
-        body = await gql(self.api, document, variables, token=token)
-        await asyncio.sleep(0)
-        self.last_body = body
-        return len(self.statements)
-
-
-@pytest.fixture
-async def counted_api(
-    settings: Settings, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[CountedApi]:
-    """The real app whose pool logs every statement its connections send to PostgreSQL."""
-    statements: list[str] = []
-
-    async def init(conn: asyncpg.Connection) -> None:
-        await db._init_connection(conn)  # the app's own setup (type codecs), not counted
-        conn.add_query_logger(lambda record: statements.append(record.query))
-
-    async def create_counted_pool(database_url: str, *, min_size: int, max_size: int) -> Any:
-        return await asyncpg.create_pool(
-            database_url, min_size=min_size, max_size=max_size, init=init
-        )
-
-    monkeypatch.setattr(web, "create_pool", create_counted_pool)
-    app = web.create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield CountedApi(client, statements)
 
 
 CLIENTS_WITH_CONTACTS = """
