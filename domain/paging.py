@@ -2,7 +2,11 @@
 
 A list describes itself once as a `Keyset` (its columns, its FROM, its sort expression);
 `fetch_page` then serves forward pages (`first` after a position) and backward pages
-(`last` before one) with one query on the (expression, id) index, whatever the page.
+(`last` before one) with one query on the (expression, id) index, whatever the page; a
+second, small one only when asked whether items lie behind the cursor paged from.
+
+A new paged list (audit log, transactions, failed emails, …) writes its `Keyset` and
+conditions here, and its resolver uses `resolvers.pagination`.
 """
 
 from __future__ import annotations
