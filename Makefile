@@ -32,7 +32,8 @@ bench: install ## GraphQL clients(first: 50) against a raw Starlette+asyncpg bas
 seed: install
 	$(BIN)/clientdesk seed --clients 10000
 
-schema: install ## migrate, then rewrite migrations/schema.sql (commit it with the migration)
+schema: install ## rewrite schema.graphql (the API's SDL) and migrations/schema.sql; commit both
+	$(BIN)/clientdesk export-schema
 	$(BIN)/clientdesk migrate --dump-schema
 
 clean:

@@ -1,4 +1,4 @@
-"""The `clientdesk` command: dev, serve, worker, migrate, create-staff, seed."""
+"""The `clientdesk` command: dev, serve, worker, migrate, export-schema, create-staff, seed."""
 
 from __future__ import annotations
 
@@ -95,6 +95,20 @@ def migrate(
 
         SCHEMA_FILE.write_text(asyncio.run(dump_schema(settings.database_url)), encoding="utf-8")
         console.print(f"wrote {SCHEMA_FILE}")
+
+
+@cli.command("export-schema")
+def export_schema(
+    output: Path | None = typer.Option(
+        None, help="Where to write the SDL; the committed schema.graphql by default."
+    ),
+) -> None:
+    """Write the GraphQL schema as SDL (the API contract, schema.graphql)."""
+    from app.sdl import SDL_FILE, render_sdl
+
+    target = output or SDL_FILE
+    target.write_text(render_sdl(), encoding="utf-8")
+    console.print(f"wrote {target}")
 
 
 @cli.command("create-staff")

@@ -27,6 +27,7 @@ from resolvers import auth as auth_resolvers
 from resolvers import clients as client_resolvers
 from resolvers import contacts as contact_resolvers
 from resolvers import emails as email_resolvers
+from resolvers import node as node_resolvers
 from resolvers import settings as settings_resolvers
 
 log = logging.getLogger("clientdesk.graphql")
@@ -41,6 +42,7 @@ Query = strawberry.type(
             client_resolvers.Queries,
             contact_resolvers.Queries,
             email_resolvers.Queries,
+            node_resolvers.Queries,
             settings_resolvers.Queries,
         ),
         {},

@@ -6,8 +6,9 @@ from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -66,6 +67,32 @@ class Settings(BaseSettings):
     # (e.g. http://localhost:4318); off when unset. Needs the `otel` extra installed.
     otel_exporter_otlp_endpoint: str = ""
     otel_service_name: str = "clientdesk"
+    # Dashboards that may call the API from a browser, with credentials: comma-separated
+    # origins such as `https://dash.example.com`. None by default.
+    cors_origins: str = ""
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _exact_origins(cls, value: str) -> str:
+        """Only exact origins: a path or trailing slash never matches what browsers send,
+        and a wildcard would hand every site the logged-in user's session."""
+        for origin in _split(value):
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or origin != f"{parts.scheme}://{parts.netloc}"
+                or "@" in parts.netloc
+                or origin != origin.lower()
+            ):
+                raise ValueError(
+                    f"CORS_ORIGINS: {origin!r} is not an origin like https://dash.example.com"
+                )
+        return value
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return _split(self.cors_origins)
 
     @property
     def base_url(self) -> str:
@@ -89,6 +116,10 @@ class Settings(BaseSettings):
         if self.introspection is not None:
             return self.introspection
         return self.environment == "development"
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 @lru_cache

@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
+from app.cors import CORSMiddleware
 from app.db import create_pool
 from app.graphql import build_schema
 from app.logs import RequestLog, current_request
@@ -187,4 +188,5 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(CORSMiddleware, origins=settings.cors_origin_list)
     return app

@@ -13,9 +13,7 @@ DATABASE_URL, DB_POOL_MIN and DB_POOL_MAX like the real app.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 import os
 from collections.abc import AsyncIterator
 
@@ -26,6 +24,9 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from app.db import create_pool
+from domain.paging import Position
+from resolvers.pagination import encode_cursor
+from schema.ids import global_id
 
 PAGE_SIZE = 50
 
@@ -47,9 +48,8 @@ SELECT client_id, subject, sent_at
 
 
 def _cursor(client_id: int) -> str:
-    # The same opaque cursor as resolvers/clients.py: ["ID", sort value as text, id].
-    raw = json.dumps(["ID", str(client_id), client_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode()
+    # The cursor the API makes for a client of `clients(orderBy: ID)`.
+    return encode_cursor("clients/ID", Position(str(client_id), client_id))
 
 
 def create_app() -> Starlette:
@@ -81,7 +81,7 @@ def create_app() -> Starlette:
             {
                 "cursor": _cursor(row["id"]),
                 "node": {
-                    "id": str(row["id"]),
+                    "id": global_id("Client", row["id"]),
                     "firstName": row["first_name"],
                     "lastName": row["last_name"],
                     "companyName": row["company_name"],

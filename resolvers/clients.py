@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Annotated
 
 import asyncpg
 import strawberry
-from graphql import GraphQLError
 from strawberry.types import Info
-from strawberry.types.nodes import SelectedField, Selection
 
 from domain.auth.permissions import ContactPermission, StaffPermission
 from domain.clients import queries, services
@@ -23,12 +18,22 @@ from domain.errors import DomainError
 from domain.settings import get_general_settings
 from resolvers.context import Context
 from resolvers.inputs import existing_id, parse_id, provided_fields
+from resolvers.pagination import (
+    After,
+    Before,
+    First,
+    Last,
+    bad_input,
+    connection,
+    looks_behind,
+    page_request,
+    selects,
+)
 from resolvers.permissions import client_area, staff
 from schema.clients import (
     AddClientInput,
     Client,
     ClientConnection,
-    ClientEdge,
     ClientOrder,
     ClientPayload,
     ClientPresentation,
@@ -37,9 +42,8 @@ from schema.clients import (
     UpdateMyProfileInput,
     may_read_emails,
 )
-from schema.common import OkPayload, PageInfo, user_errors
-
-MAX_PAGE_SIZE = 200
+from schema.common import OkPayload, user_errors
+from schema.node import Owned
 
 
 async def presentation(ctx: Context, conn: asyncpg.Connection | None = None) -> ClientPresentation:
@@ -62,38 +66,13 @@ async def presentation(ctx: Context, conn: asyncpg.Connection | None = None) -> 
     return ctx.client_presentation
 
 
-def _selects(selections: Iterable[Selection], *path: str) -> bool:
-    """Whether `selections` ask for the field at `path` (GraphQL names), through fragments."""
-    head, *rest = path
-    for selection in selections:
-        if isinstance(selection, SelectedField):
-            if selection.name == head and (not rest or _selects(selection.selections, *rest)):
-                return True
-        elif _selects(selection.selections, *path):
-            return True
-    return False
-
-
-def _encode_cursor(order: queries.ClientOrderField, position: queries.ClientPosition) -> str:
-    raw = json.dumps([order.value, position.sort_value, position.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def _decode_cursor(order: queries.ClientOrderField, cursor: str) -> queries.ClientPosition:
-    try:
-        field, sort_value, client_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if field != order.value or not isinstance(client_id, int):
-            raise ValueError(field)
-        return queries.ClientPosition(str(sort_value), client_id)
-    except (ValueError, TypeError, binascii.Error):
-        raise _bad_cursor() from None
-
-
-def _bad_cursor() -> GraphQLError:
-    return GraphQLError(
-        "`after` is not a cursor of this list in this order.",
-        extensions={"code": "BAD_USER_INPUT"},
-    )
+async def clients_by_pks(ctx: Context, pks: Sequence[int]) -> list[Owned | None]:
+    """`node`/`nodes`: clients by row id, each its own owner."""
+    rows = await ctx.loaders.client_by_id.load_many(pks)
+    if not any(rows):
+        return [None] * len(rows)
+    shown = await presentation(ctx)
+    return [(row.id, Client.build(row, shown)) if row else None for row in rows]
 
 
 async def client(
@@ -110,10 +89,10 @@ async def client(
 
 async def clients(
     info: Info[Context, None],
-    first: Annotated[int, strawberry.argument(description="Page size, 1–200.")] = 50,
-    after: Annotated[
-        str | None, strawberry.argument(description="`endCursor` of the previous page.")
-    ] = None,
+    first: First = None,
+    after: After = None,
+    last: Last = None,
+    before: Before = None,
     search: Annotated[
         str | None,
         strawberry.argument(description="Part of a name, company or email (any case)."),
@@ -125,53 +104,45 @@ async def clients(
         ClientOrder | None, strawberry.argument(description="Sort order; by id by default.")
     ] = None,
 ) -> ClientConnection:
-    if not 1 <= first <= MAX_PAGE_SIZE:
-        raise GraphQLError(
-            f"`first` must be between 1 and {MAX_PAGE_SIZE}.", extensions={"code": "BAD_USER_INPUT"}
-        )
     order = order_by or ClientOrder()
     field = queries.ClientOrderField(order.field)
+    # Cursors name the order they were made in: a position means nothing in another order.
+    list_key = f"clients/{field.value}"
+    request = page_request(list_key, first, after, last, before)
     client_filter = queries.ClientFilter(search=search, statuses=tuple(status or ()))
     ctx = info.context
     # What is asked for comes with the page, on one connection: the total, and the email logs
     # when the viewer may read them (otherwise each `emails` field checks and loads on its own,
     # as it does for a single client). The viewer is loaded before taking the connection.
-    selected = [s for s in info.selected_fields if isinstance(s, SelectedField)]
-    with_total = any(_selects(s.selections, "totalCount") for s in selected)
-    with_emails = may_read_emails(await ctx.get_viewer()) and any(
-        _selects(s.selections, "edges", "node", "emails") for s in selected
+    with_total = selects(info, "totalCount")
+    with_emails = may_read_emails(await ctx.get_viewer()) and selects(
+        info, "edges", "node", "emails"
     )
     async with ctx.pool.acquire() as conn:
         try:
             page = await queries.find_clients(
                 conn,
                 client_filter,
+                request,
                 order=field,
                 descending=order.direction is OrderDirection.DESC,
-                first=first,
-                after=_decode_cursor(field, after) if after else None,
+                look_behind=looks_behind(info, request),
             )
-        except DomainError:
-            raise _bad_cursor() from None
+        except DomainError as error:
+            cursor = error.errors[0].field or "after"
+            raise bad_input(f"`{cursor}` is not a cursor of this list in this order.") from None
         shown = await presentation(ctx, conn)
         total = await queries.count_clients(conn, client_filter) if with_total else None
         emails = (
-            await outbox.sent_emails_by_client(conn, [row.id for row in page.clients])
-            if with_emails and page.clients
+            await outbox.sent_emails_by_client(conn, [row.id for row in page.items])
+            if with_emails and page.items
             else {}
         )
-    edges = [
-        ClientEdge(
-            cursor=_encode_cursor(field, position),
-            node=Client.build(row, shown, sent_emails=emails.get(row.id)),
-        )
-        for row, position in zip(page.clients, page.positions, strict=True)
-    ]
-    return ClientConnection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None
-        ),
+    return connection(
+        ClientConnection,
+        page,
+        list_key,
+        lambda row: Client.build(row, shown, sent_emails=emails.get(row.id)),
         filter=client_filter,
         total=total,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import strawberry
@@ -16,6 +17,7 @@ from resolvers.inputs import existing_id, parse_id, provided_fields
 from resolvers.permissions import client_area, staff
 from schema.common import OkPayload, user_errors
 from schema.contacts import Contact, ContactInput, ContactPayload
+from schema.node import Owned
 
 ContactId = Annotated[strawberry.ID, strawberry.argument(description="The contact's id.")]
 ClientId = Annotated[strawberry.ID, strawberry.argument(description="The client's id.")]
@@ -33,6 +35,12 @@ def contact_values(input: ContactInput) -> dict[str, Any]:
             for category, ticked in provided_fields(input.email_preferences).items()
         }
     return values
+
+
+async def contacts_by_pks(ctx: Context, pks: Sequence[int]) -> list[Owned | None]:
+    """`node`/`nodes`: contacts by row id, with their client."""
+    rows = await ctx.loaders.contact_by_id.load_many(pks)
+    return [(row.client_id, Contact.build(row)) if row else None for row in rows]
 
 
 async def contact(info: Info[Context, None], id: ContactId) -> Contact | None:

@@ -1,6 +1,8 @@
-"""Email templates: previews of what each one sends (SPEC 8.2)."""
+"""Emails: sent ones by id, and previews of what each template sends (SPEC 8.2)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import strawberry
 from strawberry.types import Info
@@ -9,7 +11,14 @@ from domain.auth.permissions import StaffPermission
 from domain.emails.templates import TEMPLATES, EmailTemplateError
 from resolvers.context import Context
 from resolvers.permissions import staff
-from schema.emails import EmailTemplatePreview
+from schema.emails import Email, EmailTemplatePreview
+from schema.node import Owned
+
+
+async def emails_by_pks(ctx: Context, pks: Sequence[int]) -> list[Owned | None]:
+    """`node`/`nodes`: sent emails by row id, with the client they were sent to."""
+    rows = await ctx.loaders.sent_email_by_id.load_many(pks)
+    return [(row.client_id, Email.from_row(row)) if row else None for row in rows]
 
 
 async def email_template_previews(info: Info[Context, None]) -> list[EmailTemplatePreview]:

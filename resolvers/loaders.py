@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import asyncpg
 from strawberry.dataloader import DataLoader
 
+from domain.clients import queries as client_queries
+from domain.clients.models import Client
 from domain.contacts import services as contact_services
 from domain.contacts.models import Contact
 from domain.emails import outbox
@@ -23,6 +25,10 @@ class Loaders:
             self._load_contacts_by_client
         )
         self.contact_by_id: DataLoader[int, Contact | None] = DataLoader(self._load_contact_by_id)
+        self.client_by_id: DataLoader[int, Client | None] = DataLoader(self._load_client_by_id)
+        self.sent_email_by_id: DataLoader[int, Email | None] = DataLoader(
+            self._load_sent_email_by_id
+        )
 
     async def _load_sent_emails_by_client(self, client_ids: Sequence[int]) -> list[list[Email]]:
         async with self._pool.acquire() as conn:
@@ -38,3 +44,13 @@ class Loaders:
         async with self._pool.acquire() as conn:
             by_id = await contact_services.contacts_by_ids(conn, contact_ids)
         return [by_id.get(cid) for cid in contact_ids]
+
+    async def _load_client_by_id(self, client_ids: Sequence[int]) -> list[Client | None]:
+        async with self._pool.acquire() as conn:
+            by_id = await client_queries.clients_by_ids(conn, client_ids)
+        return [by_id.get(cid) for cid in client_ids]
+
+    async def _load_sent_email_by_id(self, email_ids: Sequence[int]) -> list[Email | None]:
+        async with self._pool.acquire() as conn:
+            by_id = await outbox.sent_emails_by_ids(conn, email_ids)
+        return [by_id.get(eid) for eid in email_ids]

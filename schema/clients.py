@@ -17,11 +17,13 @@ from domain.clients import models, queries
 from domain.emails.outbox import Email as EmailRow
 from domain.settings import ClientDisplayFormat
 from schema.access import may_read, require
-from schema.common import PageInfo, UserError
+from schema.common import UserError
+from schema.connections import Connection
 from schema.contacts import Contact
 from schema.context import SchemaContext
 from schema.emails import Email
 from schema.ids import global_id
+from schema.node import Node
 from schema.people import Address, PersonChangesInput, PersonInput
 
 ClientStatus = strawberry.enum(
@@ -72,7 +74,7 @@ def may_read_emails(viewer: Viewer | None) -> bool:
 
 
 @strawberry.type(description="A customer account: the person or company that is billed.")
-class Client:
+class Client(Node):
     id: strawberry.ID = strawberry.field(description="The client's id.")
     # The row id behind `id`, for the loaders of nested fields.
     pk: strawberry.Private[int]
@@ -196,16 +198,8 @@ class Client:
         )
 
 
-@strawberry.type(description="A client in a list, with its cursor.")
-class ClientEdge:
-    cursor: str = strawberry.field(description="Opaque position of this client in the list.")
-    node: Client = strawberry.field(description="The client.")
-
-
 @strawberry.type(description="A page of clients.")
-class ClientConnection:
-    edges: list[ClientEdge] = strawberry.field(description="The clients of this page.")
-    page_info: PageInfo = strawberry.field(description="Where this page stands.")
+class ClientConnection(Connection[Client]):
     filter: strawberry.Private[queries.ClientFilter]
     # Counted by the parent resolver with the page when asked for; None: counted here.
     total: strawberry.Private[int | None] = None

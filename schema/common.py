@@ -42,7 +42,11 @@ class OkPayload:
 
 @strawberry.type(description="Where a page of a connection stands (Relay cursor pagination).")
 class PageInfo:
-    has_next_page: bool = strawberry.field(description="True when more items follow this page.")
+    has_next_page: bool = strawberry.field(description="True when items follow this page.")
+    has_previous_page: bool = strawberry.field(description="True when items precede this page.")
+    start_cursor: str | None = strawberry.field(
+        description="Pass as `before` to fetch the previous page; null on an empty page."
+    )
     end_cursor: str | None = strawberry.field(
         description="Pass as `after` to fetch the next page; null on an empty page."
     )

@@ -11,6 +11,7 @@ from domain.contacts import models
 from domain.emails.templates import EmailCategory
 from schema.common import UserError
 from schema.ids import global_id
+from schema.node import Node
 from schema.people import Address, PersonChangesInput
 
 ContactPermission = strawberry.enum(
@@ -42,7 +43,7 @@ class EmailPreferencesInput:
 
 
 @strawberry.type(description="A person of a client's: a contact, or a sub-account that logs in.")
-class Contact:
+class Contact(Node):
     id: strawberry.ID = strawberry.field(description="The contact's id.")
     client_id: strawberry.ID = strawberry.field(description="The client it belongs to.")
     first_name: str = strawberry.field(description="First name.")

@@ -8,10 +8,11 @@ import strawberry
 
 from domain.emails.outbox import Email as EmailRow
 from schema.ids import global_id
+from schema.node import Node
 
 
 @strawberry.type(description="An email sent to a client or one of its contacts.")
-class Email:
+class Email(Node):
     id: strawberry.ID = strawberry.field(description="The email's id.")
     subject: str = strawberry.field(description="The subject line as sent.")
     to: str = strawberry.field(description="The recipient's address.")

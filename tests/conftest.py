@@ -6,8 +6,9 @@ an empty mailbox.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from app import db
+from app import db, web
 from app.devservices import MailSink, start_postgres, start_redis, stop_postgres
 from app.migrate import migrate
 from app.settings import Settings
@@ -24,7 +25,7 @@ from app.web import create_app
 from app.worker import build_worker
 from domain.auth.permissions import StaffRole
 from domain.auth.staff import create_staff
-from schema.ids import global_id
+from schema.ids import decode_id, global_id
 
 # Tables that tests fill; the reference data of the migrations (currencies, gateways) stays.
 TEST_TABLES = "audit_log, emails, sessions, clients, staff, logins, settings"
@@ -105,9 +106,58 @@ async def api(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[httpx.Asy
             yield client
 
 
+@dataclass
+class CountedApi:
+    api: httpx.AsyncClient
+    statements: list[str]
+    last_body: dict[str, Any] = field(default_factory=dict)
+
+    async def count(self, document: str, variables: dict[str, Any], token: str) -> int:
+        """How many statements the app's pool sent to PostgreSQL for this one request."""
+        await asyncio.sleep(0)  # loggers run soon after the statement: let earlier ones land
+        self.statements.clear()
+        body = await gql(self.api, document, variables, token=token)
+        await asyncio.sleep(0)
+        self.last_body = body
+        return len(self.statements)
+
+
+@pytest.fixture
+async def counted_api(
+    settings: Settings, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[CountedApi]:
+    """The real app whose pool logs every statement its connections send to PostgreSQL."""
+    statements: list[str] = []
+
+    async def init(conn: asyncpg.Connection) -> None:
+        await db._init_connection(conn)  # the app's own setup (type codecs), not counted
+        conn.add_query_logger(lambda record: statements.append(record.query))
+
+    async def create_counted_pool(
+        database_url: str, *, min_size: int, max_size: int, **options: Any
+    ) -> Any:
+        return await asyncpg.create_pool(
+            database_url, min_size=min_size, max_size=max_size, init=init
+        )
+
+    monkeypatch.setattr(web, "create_pool", create_counted_pool)
+    app = web.create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield CountedApi(client, statements)
+
+
 def gid(type_name: str, pk: int) -> str:
     """The API's id of row `pk` of GraphQL type `type_name`, as clients receive it."""
     return str(global_id(type_name, pk))
+
+
+def pk(value: str, type_name: str) -> int:
+    """The row id behind an API id of `type_name`, to look the row up in SQL."""
+    row_id = decode_id(value, type_name)
+    assert row_id is not None, f"{value!r} is not an id of a {type_name}"
+    return row_id
 
 
 class GraphQLError(AssertionError):

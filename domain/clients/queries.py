@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from domain.clients.models import Client, ClientStatus, Currency
-from domain.errors import DomainError, ErrorCode
+from domain.paging import Keyset, Page, PageRequest, fetch_page
 
 CLIENT_COLUMNS = """
            c.id, c.owner_login_id, c.first_name, c.last_name, c.company_name, c.email::text,
@@ -110,63 +110,32 @@ class ClientFilter:
         return conditions
 
 
-@dataclass(frozen=True)
-class ClientPosition:
-    """Where a page starts: the sort value and id of the last client of the previous page."""
-
-    sort_value: str
-    id: int
-
-
-@dataclass(frozen=True)
-class ClientPage:
-    clients: list[Client]
-    positions: list[ClientPosition]
-    has_next_page: bool
+# The first 50 clients: what a list shows when not told otherwise.
+FIRST_PAGE = PageRequest(size=50)
 
 
 async def find_clients(
     conn: asyncpg.Connection,
     client_filter: ClientFilter,
+    request: PageRequest = FIRST_PAGE,
     *,
     order: ClientOrderField = ClientOrderField.ID,
     descending: bool = False,
-    first: int = 50,
-    after: ClientPosition | None = None,
-) -> ClientPage:
+    look_behind: bool = True,
+) -> Page[Client]:
+    """A page of the matching clients in `order` (see `domain.paging.fetch_page`)."""
     expression, sql_type = _ORDER_EXPRESSIONS[order]
     params: list[Any] = []
     conditions = client_filter.where(params)
-    if after is not None:
-        params += [after.sort_value, after.id]
-        comparison = "<" if descending else ">"
-        conditions.append(
-            f"({expression}, c.id) {comparison} "
-            f"(${len(params) - 1}::text::{sql_type}, ${len(params)}::bigint)"
-        )
-    direction = "DESC" if descending else "ASC"
-    params.append(first + 1)
-    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    try:
-        rows = await conn.fetch(
-            f"""SELECT ({expression})::text AS sort_value, {CLIENT_COLUMNS} {CLIENT_FROM}
-                {where} ORDER BY {expression} {direction}, c.id {direction}
-                LIMIT ${len(params)}""",
-            *params,
-        )
-    except asyncpg.DataError:
-        # The position comes from a cursor the caller may have altered: a sort value or id
-        # that is not of the order's type is bad input, not a server fault.
-        if after is None:
-            raise
-        raise DomainError.single(
-            ErrorCode.INVALID, "Not a position in this order.", "after"
-        ) from None
-    page = rows[:first]
-    return ClientPage(
-        clients=[client_from_row(r) for r in page],
-        positions=[ClientPosition(r["sort_value"], r["id"]) for r in page],
-        has_next_page=len(rows) > first,
+    return await fetch_page(
+        conn,
+        Keyset(CLIENT_COLUMNS, CLIENT_FROM, expression, sql_type, "c.id"),
+        request,
+        client_from_row,
+        conditions=conditions,
+        params=params,
+        descending=descending,
+        look_behind=look_behind,
     )
 
 

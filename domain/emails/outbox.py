@@ -7,6 +7,7 @@ them sent in the same transaction; a row already marked sent is never sent again
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -196,3 +197,12 @@ async def sent_emails_by_client(
     for row in rows:
         by_client[row["client_id"]].append(_email(row))
     return by_client
+
+
+async def sent_emails_by_ids(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, Email]:
+    """Sent emails by id (one that is not sent yet, or failed, is not in the log)."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM emails WHERE id = ANY($1::bigint[]) AND sent_at IS NOT NULL",
+        list(ids),
+    )
+    return {row["id"]: _email(row) for row in rows}

@@ -24,7 +24,7 @@ from domain.auth.permissions import StaffRole
 from domain.clients import services as client_services
 from domain.clients.models import ClientStatus
 from resolvers.context import SESSION_COOKIE
-from tests.conftest import LOGIN, gql, login
+from tests.conftest import LOGIN, gid, gql, login
 
 PASSWORD = "client-password-1"
 OLD_HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
@@ -161,7 +161,7 @@ async def test_1_3_closed_clients_cannot_log_in_but_inactive_ones_can(
     else:
         assert payload["errors"] == []
         body = await me(api, payload["token"])
-        assert body["data"]["me"]["id"] == str(client_id)
+        assert body["data"]["me"]["id"] == gid("Client", client_id)
 
 
 async def test_1_3_closing_a_client_ends_its_sessions(
@@ -169,14 +169,14 @@ async def test_1_3_closing_a_client_ends_its_sessions(
 ) -> None:
     client_id = await add_client(conn)
     token = await login(api, "joe@example.com", PASSWORD)
-    assert (await me(api, token))["data"]["me"]["id"] == str(client_id)
+    assert (await me(api, token))["data"]["me"]["id"] == gid("Client", client_id)
     admin = await admin_session(conn)
 
     closed = await gql(
         api,
         """mutation($id: ID!) { setClientStatus(id: $id, status: CLOSED) {
              client { status } errors { code } } }""",
-        {"id": str(client_id)},
+        {"id": gid("Client", client_id)},
         token=admin,
     )
     assert closed["data"]["setClientStatus"] == {"client": {"status": "CLOSED"}, "errors": []}
@@ -273,7 +273,10 @@ async def test_the_session_cookie_authenticates_json_requests(
     for content_type in ("application/json", "application/json; charset=utf-8"):
         response = await api.post("/graphql", **cookie_request(content_type, token))
         assert response.status_code == 200
-        assert response.json()["data"]["me"] == {"id": str(client_id), "email": "joe@example.com"}
+        assert response.json()["data"]["me"] == {
+            "id": gid("Client", client_id),
+            "email": "joe@example.com",
+        }
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ import pytest
 from domain.auth import sessions
 from domain.auth.permissions import StaffRole
 from domain.clients.queries import ClientOrderField
-from tests.conftest import LOGIN, Services, gql, login
+from tests.conftest import LOGIN, CountedApi, Services, gid, gql, login, pk
 from tests.domain.test_clients import (
     PEOPLE,
     add_people,
@@ -43,11 +43,12 @@ mutation SetClientStatus($id: ID!, $status: ClientStatus!) {{
 }}"""
 CLIENT_BY_ID = f"query Client($id: ID!) {{ client(id: $id) {{ {CLIENT} }} }}"
 CLIENTS = """
-query Clients($first: Int! = 50, $after: String, $search: String, $status: [ClientStatus!],
-              $orderBy: ClientOrder) {
-  clients(first: $first, after: $after, search: $search, status: $status, orderBy: $orderBy) {
+query Clients($first: Int, $after: String, $last: Int, $before: String, $search: String,
+              $status: [ClientStatus!], $orderBy: ClientOrder) {
+  clients(first: $first, after: $after, last: $last, before: $before, search: $search,
+          status: $status, orderBy: $orderBy) {
     edges { cursor node { email displayName } }
-    pageInfo { hasNextPage endCursor }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
     totalCount
   }
 }"""
@@ -263,7 +264,11 @@ async def test_1_1_welcome_email_is_queued_unless_send_welcome_email_is_false(
 
     queued = await conn.fetch("SELECT template, client_id, to_address FROM emails")
     assert [dict(row) for row in queued] == [
-        {"template": "client_signup", "client_id": int(client["id"]), "to_address": JOE["email"]}
+        {
+            "template": "client_signup",
+            "client_id": pk(client["id"], "Client"),
+            "to_address": JOE["email"],
+        }
     ] * sent
 
     await run_worker()
@@ -351,7 +356,14 @@ async def test_1_2_invalid_update_gets_per_field_errors_and_nothing_changes(
     assert await fetch_client(api, admin_token, client["id"]) == client
 
 
-@pytest.mark.parametrize("client_id", ["999999", "not-an-id"])
+@pytest.mark.parametrize(
+    "client_id",
+    [
+        pytest.param(gid("Client", 999999), id="absent"),
+        pytest.param("not-an-id", id="malformed"),
+        pytest.param(gid("Contact", 1), id="another-types-id"),
+    ],
+)
 async def test_1_2_update_of_an_unknown_client_is_not_found(
     api: httpx.AsyncClient, admin_token: str, conn: asyncpg.Connection, client_id: str
 ) -> None:
@@ -405,7 +417,7 @@ async def test_1_3_staff_set_the_status_explicitly_and_the_change_is_audited(
     assert (await fetch_client(api, admin_token, client["id"]))["status"] == target
     last_entry = await conn.fetchrow(
         "SELECT staff_id, action, changes FROM audit_log WHERE client_id = $1 ORDER BY id DESC",
-        int(client["id"]),
+        pk(client["id"], "Client"),
     )
     assert dict(last_entry) == {
         "staff_id": await conn.fetchval("SELECT id FROM staff"),
@@ -417,7 +429,7 @@ async def test_1_3_staff_set_the_status_explicitly_and_the_change_is_audited(
 async def test_1_3_status_of_an_unknown_client_is_not_found(
     api: httpx.AsyncClient, admin_token: str
 ) -> None:
-    payload = await set_status(api, admin_token, "424242", "CLOSED")
+    payload = await set_status(api, admin_token, gid("Client", 424242), "CLOSED")
 
     assert payload["client"] is None
     assert refusals(payload) == {("id", "NOT_FOUND")}
@@ -494,20 +506,29 @@ async def test_1_5_default_payment_method_is_stored_returned_and_cleared(
 
 
 async def walk_pages(
-    api: httpx.AsyncClient, token: str, page_size: int, **arguments: Any
+    api: httpx.AsyncClient, token: str, page_size: int, *, backwards: bool = False, **arguments: Any
 ) -> list[str]:
-    """Follow `endCursor` from the first page to the last; return the emails seen."""
-    seen: list[str] = []
-    after = None
+    """Follow `endCursor` from the first page to the last (`startCursor` from the last page
+    to the first when `backwards`); return the emails seen, in list order. Every page must
+    say truly whether pages lie before and after it."""
+    pages: list[list[str]] = []
+    cursor = None
     for _ in range(len(PEOPLE) + 1):
-        page = await list_clients(api, token, first=page_size, after=after, **arguments)
-        assert len(page["edges"]) <= page_size
-        seen += [edge["node"]["email"] for edge in page["edges"]]
-        if not page["pageInfo"]["hasNextPage"]:
-            return seen
-        after = page["pageInfo"]["endCursor"]
-        assert after == page["edges"][-1]["cursor"]
-    raise AssertionError(f"pagination does not end: {seen}")
+        if backwards:
+            page = await list_clients(api, token, last=page_size, before=cursor, **arguments)
+        else:
+            page = await list_clients(api, token, first=page_size, after=cursor, **arguments)
+        edges, info = page["edges"], page["pageInfo"]
+        assert 0 < len(edges) <= page_size
+        assert (info["startCursor"], info["endCursor"]) == (edges[0]["cursor"], edges[-1]["cursor"])
+        more_ahead = info["hasPreviousPage"] if backwards else info["hasNextPage"]
+        more_behind = info["hasNextPage"] if backwards else info["hasPreviousPage"]
+        assert more_behind is bool(pages), (page, pages)
+        pages.append([edge["node"]["email"] for edge in edges])
+        if not more_ahead:
+            return [email for emails in (pages[::-1] if backwards else pages) for email in emails]
+        cursor = info["startCursor"] if backwards else info["endCursor"]
+    raise AssertionError(f"pagination does not end: {pages}")
 
 
 @pytest.mark.parametrize(
@@ -562,6 +583,52 @@ async def test_1_8_every_order_pages_through_all_clients_without_duplicates_or_m
     assert seen == emails_in_order(ClientOrderField(field), descending=direction == "DESC")
 
 
+@pytest.mark.parametrize("direction", ["ASC", "DESC"])
+@pytest.mark.parametrize("field", [f.value for f in ClientOrderField])
+async def test_1_8_every_order_pages_backwards_with_last_and_before(
+    api: httpx.AsyncClient, admin_token: str, conn: asyncpg.Connection, field: str, direction: str
+) -> None:
+    await add_people(conn)
+
+    order = {"field": field, "direction": direction}
+
+    seen = await walk_pages(api, admin_token, page_size=3, backwards=True, orderBy=order)
+
+    assert seen == emails_in_order(ClientOrderField(field), descending=direction == "DESC")
+
+
+async def test_1_8_a_page_between_after_and_before_pages_either_way(
+    api: httpx.AsyncClient, admin_token: str, conn: asyncpg.Connection
+) -> None:
+    await add_people(conn)
+    everyone = (await list_clients(api, admin_token))["edges"]
+    after, before = everyone[0]["cursor"], everyone[-1]["cursor"]
+    between = [edge["node"]["email"] for edge in everyone[1:-1]]
+
+    head = await list_clients(api, admin_token, first=2, after=after, before=before)
+    tail = await list_clients(api, admin_token, last=2, after=after, before=before)
+
+    assert [edge["node"]["email"] for edge in head["edges"]] == between[:2]
+    assert [edge["node"]["email"] for edge in tail["edges"]] == between[-2:]
+    assert head["pageInfo"]["hasPreviousPage"] and head["pageInfo"]["hasNextPage"]
+    assert tail["pageInfo"]["hasPreviousPage"] and tail["pageInfo"]["hasNextPage"]
+
+
+async def test_1_8_an_unasked_has_previous_page_costs_no_query(
+    counted_api: CountedApi, admin_token: str, conn: asyncpg.Connection
+) -> None:
+    """Whether items precede an `after` takes a query of its own: only made when asked."""
+    await add_people(conn)
+    query = "query($after: String) { clients(first: 2, after: $after) { pageInfo { %s } } }"
+    first = await gql(counted_api.api, query % "endCursor", token=admin_token)
+    after = {"after": first["data"]["clients"]["pageInfo"]["endCursor"]}
+
+    without = await counted_api.count(query % "hasNextPage", after, admin_token)
+    with_it = await counted_api.count(query % "hasNextPage hasPreviousPage", after, admin_token)
+
+    assert with_it == without + 1
+
+
 async def test_1_8_total_count_respects_search_and_status_filter_across_pages(
     api: httpx.AsyncClient, admin_token: str, conn: asyncpg.Connection
 ) -> None:
@@ -585,14 +652,18 @@ async def test_1_8_total_count_respects_search_and_status_filter_across_pages(
     assert seen == expected
 
 
-def cursor(*parts: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode()
+def cursor(order: str, sort_value: Any, client_id: Any) -> str:
+    """A cursor as the API makes them, with any content."""
+    raw = json.dumps([f"clients/{order}", sort_value, client_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode()
 
 
+@pytest.mark.parametrize("argument", ["after", "before"])
 @pytest.mark.parametrize(
-    ("after", "order"),
+    ("given", "order"),
     [
         pytest.param("not-a-cursor", "ID", id="garbage"),
+        pytest.param(cursor("ID", "1", True), "ID", id="id-not-an-integer"),
         pytest.param(cursor("NAME", "bloggs, joe", 1), "EMAIL", id="cursor-of-another-order"),
         pytest.param(cursor("ID", "not a number", 1), "ID", id="sort-value-of-wrong-type"),
         pytest.param(cursor("CREATED_AT", "yesterday-ish", 1), "CREATED_AT", id="not-a-date"),
@@ -600,28 +671,46 @@ def cursor(*parts: Any) -> str:
     ],
 )
 async def test_1_8_invalid_cursor_is_a_graphql_error(
-    api: httpx.AsyncClient, admin_token: str, conn: asyncpg.Connection, after: str, order: str
+    api: httpx.AsyncClient,
+    admin_token: str,
+    conn: asyncpg.Connection,
+    argument: str,
+    given: str,
+    order: str,
 ) -> None:
     await add_people(conn)
+    size = "last" if argument == "before" else "first"
 
     body = await gql(
         api,
         CLIENTS,
-        {"after": after, "orderBy": {"field": order}},
+        {argument: given, size: 10, "orderBy": {"field": order}},
         token=admin_token,
         allow_errors=True,
     )
 
     assert body["data"] is None
     assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]
-    assert "cursor" in body["errors"][0]["message"]
+    message = f"`{argument}` is not a cursor of this list in this order."
+    assert body["errors"][0]["message"] == message
 
 
-@pytest.mark.parametrize("first", [0, -1, 201])
-async def test_1_8_page_size_outside_1_to_200_is_a_graphql_error(
-    api: httpx.AsyncClient, admin_token: str, first: int
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        {"first": 0},
+        {"first": -1},
+        {"first": 201},
+        {"last": 0},
+        {"last": 201},
+        {"first": 1, "last": 1},
+    ],
+    ids=lambda sizes: ",".join(f"{k}={v}" for k, v in sizes.items()),
+)
+async def test_1_8_page_size_outside_1_to_200_or_both_sizes_is_a_graphql_error(
+    api: httpx.AsyncClient, admin_token: str, sizes: dict[str, int]
 ) -> None:
-    body = await gql(api, CLIENTS, {"first": first}, token=admin_token, allow_errors=True)
+    body = await gql(api, CLIENTS, sizes, token=admin_token, allow_errors=True)
 
     assert body["data"] is None
     assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]
@@ -632,7 +721,12 @@ async def test_1_8_page_size_of_200_is_allowed(api: httpx.AsyncClient, admin_tok
 
     assert found == {
         "edges": [],
-        "pageInfo": {"hasNextPage": False, "endCursor": None},
+        "pageInfo": {
+            "hasNextPage": False,
+            "hasPreviousPage": False,
+            "startCursor": None,
+            "endCursor": None,
+        },
         "totalCount": 0,
     }
 

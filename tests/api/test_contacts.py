@@ -8,9 +8,7 @@ hashing would dominate these tests' run time.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from email.utils import getaddresses
 from typing import Any
@@ -19,14 +17,12 @@ import asyncpg
 import httpx
 import pytest
 
-from app import db, web
-from app.settings import Settings
 from domain.auth import sessions
 from domain.auth.permissions import StaffRole
 from domain.clients import services as client_services
 from domain.contacts import services as contact_services
 from domain.emails.templates import TEMPLATES, EmailCategory
-from tests.conftest import Services, gql
+from tests.conftest import CountedApi, Services, gid, gql, pk
 
 TTL = timedelta(hours=1)
 ERRORS = "errors { field code message }"
@@ -115,7 +111,7 @@ async def add_contact_row(
         staff_id=None,
         may_grant_access=True,
     )
-    return str(contact.id)
+    return gid("Contact", contact.id)
 
 
 async def client_token(conn: asyncpg.Connection, client_id: int) -> str:
@@ -155,14 +151,16 @@ async def call(
 async def added_contact(
     api: httpx.AsyncClient, token: str, client_id: int, **fields: Any
 ) -> dict[str, Any]:
-    payload = await call(api, token, ADD_CONTACT, clientId=str(client_id), input={**JANE, **fields})
+    payload = await call(
+        api, token, ADD_CONTACT, clientId=gid("Client", client_id), input={**JANE, **fields}
+    )
     assert payload["errors"] == []
     contact: dict[str, Any] = payload["contact"]
     return contact
 
 
 async def client_contacts(api: httpx.AsyncClient, token: str, client_id: int) -> dict[str, Any]:
-    body = await gql(api, CLIENT_CONTACTS, {"id": str(client_id)}, token=token)
+    body = await gql(api, CLIENT_CONTACTS, {"id": gid("Client", client_id)}, token=token)
     client: dict[str, Any] = body["data"]["client"]
     return client
 
@@ -195,7 +193,7 @@ async def test_2_1_staff_add_a_contact_with_every_profile_field(
 
     assert contact == {
         "id": contact["id"],
-        "clientId": str(client_id),
+        "clientId": gid("Client", client_id),
         **JANE,
         "companyName": "Doe Ltd",
         "phoneNumber": "+44 20 7946 0001",
@@ -256,7 +254,9 @@ async def test_2_1_invalid_new_contact_is_refused_per_field_and_nothing_is_store
 ) -> None:
     before = await state(conn)
 
-    payload = await call(api, admin_token, ADD_CONTACT, clientId=str(client_id), input=fields)
+    payload = await call(
+        api, admin_token, ADD_CONTACT, clientId=gid("Client", client_id), input=fields
+    )
 
     assert payload["contact"] is None
     assert refusals(payload) == expected
@@ -338,7 +338,18 @@ async def test_2_1_staff_delete_a_contact(
     assert again["ok"] is False and refusals(again) == {("id", "NOT_FOUND")}
 
 
-@pytest.mark.parametrize("unknown", ["999999", "not-a-number"])
+def unknown_id(kind: str, type_name: str) -> str:
+    """An id that names no `type_name`: absent, malformed, or an existing row's of another type."""
+    other = "Contact" if type_name == "Client" else "Client"
+    ids = {
+        "absent": gid(type_name, 999999),
+        "malformed": "not-a-number",
+        "other-type": gid(other, 1),
+    }
+    return ids[kind]
+
+
+@pytest.mark.parametrize("unknown", ["absent", "malformed", "other-type"])
 @pytest.mark.parametrize(
     ("document", "variables", "field"),
     [
@@ -368,13 +379,14 @@ async def test_2_1_unknown_client_or_contact_ids_are_not_found(
 ) -> None:
     await add_contact_row(conn, client_id, "jane@example.com")
     before = await state(conn)
-    filled = {k: unknown if v == "{id}" else v for k, v in variables.items()}
+    wrong_id = unknown_id(unknown, "Client" if field == "clientId" else "Contact")
+    filled = {k: wrong_id if v == "{id}" else v for k, v in variables.items()}
 
     payload = await call(api, admin_token, document, **filled)
 
     assert refusals(payload) == {(field, "NOT_FOUND")}
     assert await state(conn) == before
-    body = await gql(api, CONTACT_BY_ID, {"id": unknown}, token=admin_token)
+    body = await gql(api, CONTACT_BY_ID, {"id": unknown_id(unknown, "Contact")}, token=admin_token)
     assert body["data"]["contact"] is None
 
 
@@ -444,19 +456,23 @@ async def test_2_5_staff_set_the_default_billing_contact_and_null_resets_it(
     assert (await client_contacts(api, admin_token, client_id))["defaultBillingContact"] is None
 
     payload = await call(
-        api, admin_token, SET_BILLING_CONTACT, clientId=str(client_id), contactId=billing["id"]
+        api,
+        admin_token,
+        SET_BILLING_CONTACT,
+        clientId=gid("Client", client_id),
+        contactId=billing["id"],
     )
 
     named = {"id": billing["id"], "email": "billing@example.com", "firstName": "Jane"}
     assert payload == {
-        "client": {"id": str(client_id), "defaultBillingContact": named},
+        "client": {"id": gid("Client", client_id), "defaultBillingContact": named},
         "errors": [],
     }
     client = await client_contacts(api, admin_token, client_id)
     assert client["defaultBillingContact"] == {"id": billing["id"], "email": "billing@example.com"}
 
     payload = await call(
-        api, admin_token, SET_BILLING_CONTACT, clientId=str(client_id), contactId=None
+        api, admin_token, SET_BILLING_CONTACT, clientId=gid("Client", client_id), contactId=None
     )
 
     assert payload["errors"] == [] and payload["client"]["defaultBillingContact"] is None
@@ -470,14 +486,16 @@ async def test_2_5_a_contact_of_another_client_is_refused_and_nothing_changes(
     own = await add_contact_row(conn, client_id, "own@example.com")
     other_client = await add_client(conn, "other@example.com", first_name="Olga")
     foreign = await add_contact_row(conn, other_client, "foreign@example.com")
-    await call(api, admin_token, SET_BILLING_CONTACT, clientId=str(client_id), contactId=own)
+    await call(
+        api, admin_token, SET_BILLING_CONTACT, clientId=gid("Client", client_id), contactId=own
+    )
     before = await state(conn)
 
     payload = await call(
         api,
         admin_token,
         SET_BILLING_CONTACT,
-        clientId=str(client_id),
+        clientId=gid("Client", client_id),
         contactId=foreign if which == "another client's" else "",
     )
 
@@ -495,13 +513,17 @@ async def test_2_5_deleting_the_billing_contact_makes_it_null_again(
 ) -> None:
     billing = await added_contact(api, admin_token, client_id)
     await call(
-        api, admin_token, SET_BILLING_CONTACT, clientId=str(client_id), contactId=billing["id"]
+        api,
+        admin_token,
+        SET_BILLING_CONTACT,
+        clientId=gid("Client", client_id),
+        contactId=billing["id"],
     )
 
     await call(api, admin_token, DELETE_CONTACT, id=billing["id"])
 
     client = await client_contacts(api, admin_token, client_id)
-    assert client == {"id": str(client_id), "contacts": [], "defaultBillingContact": None}
+    assert client == {"id": gid("Client", client_id), "contacts": [], "defaultBillingContact": None}
 
 
 # --- 8.3 contact copies of client emails, sent for real ----------------------------------------
@@ -551,13 +573,17 @@ async def test_8_3_client_email_is_copied_to_contacts_ticking_its_category(
     )
 
     payload = await call(
-        api, admin_token, SEND_CLIENT_EMAIL, clientId=str(client_id), template="client_signup"
+        api,
+        admin_token,
+        SEND_CLIENT_EMAIL,
+        clientId=gid("Client", client_id),
+        template="client_signup",
     )
     assert payload == {"ok": True, "errors": []}
     assert await outbox(conn) == [
         ("joe@example.com", None, False),
-        ("general@example.com", int(general), False),
-        ("all@example.com", int(everything), False),
+        ("general@example.com", pk(general, "Contact"), False),
+        ("all@example.com", pk(everything, "Contact"), False),
     ]
 
     await run_worker()
@@ -566,8 +592,8 @@ async def test_8_3_client_email_is_copied_to_contacts_ticking_its_category(
     assert {m["Subject"] for m in services.mail.messages} == {"Welcome, Joe: your account is ready"}
     assert await outbox(conn) == [
         ("joe@example.com", None, True),
-        ("general@example.com", int(general), True),
-        ("all@example.com", int(everything), True),
+        ("general@example.com", pk(general, "Contact"), True),
+        ("all@example.com", pk(everything, "Contact"), True),
     ]
 
 
@@ -593,17 +619,23 @@ async def test_8_3_invoice_email_is_sent_to_the_billing_contact(
     await add_contact_row(
         conn, client_id, "general@example.com", email_preferences={"GENERAL": True}
     )
-    await call(api, admin_token, SET_BILLING_CONTACT, clientId=str(client_id), contactId=billing)
+    await call(
+        api, admin_token, SET_BILLING_CONTACT, clientId=gid("Client", client_id), contactId=billing
+    )
 
     await call(
-        api, admin_token, SEND_CLIENT_EMAIL, clientId=str(client_id), template="client_signup"
+        api,
+        admin_token,
+        SEND_CLIENT_EMAIL,
+        clientId=gid("Client", client_id),
+        template="client_signup",
     )
     await run_worker()
 
     assert recipients(services) == ["accounts@example.com", "billing@example.com"]
     assert await outbox(conn) == [
-        ("billing@example.com", int(billing), True),
-        ("accounts@example.com", int(copied), True),
+        ("billing@example.com", pk(billing, "Contact"), True),
+        ("accounts@example.com", pk(copied, "Contact"), True),
     ]
 
 
@@ -615,7 +647,11 @@ async def test_8_3_an_unknown_template_is_refused_and_nothing_is_queued(
     )
 
     payload = await call(
-        api, admin_token, SEND_CLIENT_EMAIL, clientId=str(client_id), template="no_such_template"
+        api,
+        admin_token,
+        SEND_CLIENT_EMAIL,
+        clientId=gid("Client", client_id),
+        template="no_such_template",
     )
 
     assert payload["ok"] is False
@@ -657,7 +693,7 @@ async def test_2_1_client_area_lists_and_changes_only_its_own_contacts(
 
     body = await gql(api, MY_CONTACTS, token=token)
     assert body["data"]["me"] == {
-        "id": str(two_clients.mine),
+        "id": gid("Client", two_clients.mine),
         "contacts": [
             {"id": two_clients.my_contact, "email": "mine@example.com", "firstName": "Jane"}
         ],
@@ -665,7 +701,7 @@ async def test_2_1_client_area_lists_and_changes_only_its_own_contacts(
 
     added = await call(api, token, ADD_MY_CONTACT, input={**JANE, "email": "new@example.com"})
     assert added["errors"] == []
-    assert added["contact"]["clientId"] == str(two_clients.mine)
+    assert added["contact"]["clientId"] == gid("Client", two_clients.mine)
     updated = await call(
         api, token, UPDATE_MY_CONTACT, id=two_clients.my_contact, input={"firstName": "Jo"}
     )
@@ -743,7 +779,10 @@ async def test_2_1_staff_contact_operations_are_forbidden_to_a_client(
     document: str,
     variables: dict[str, Any],
 ) -> None:
-    ids = {"{theirs}": str(two_clients.theirs), "{their_contact}": two_clients.their_contact}
+    ids = {
+        "{theirs}": gid("Client", two_clients.theirs),
+        "{their_contact}": two_clients.their_contact,
+    }
     filled = {k: ids.get(v, v) if isinstance(v, str) else v for k, v in variables.items()}
     before = await state(conn)
 
@@ -756,48 +795,6 @@ async def test_2_1_staff_contact_operations_are_forbidden_to_a_client(
 
 
 # --- no N+1: a page of clients with their contacts in a constant number of statements ---------
-
-
-@dataclass
-class CountedApi:
-    api: httpx.AsyncClient
-    statements: list[str]
-    last_body: dict[str, Any] = field(default_factory=dict)
-
-    async def count(self, document: str, variables: dict[str, Any], token: str) -> int:
-        """How many statements the app's pool sent to PostgreSQL for this one request."""
-        await asyncio.sleep(0)  # loggers run soon after the statement: let earlier ones land
-        self.statements.clear()
-        body = await gql(self.api, document, variables, token=token)
-        await asyncio.sleep(0)
-        self.last_body = body
-        return len(self.statements)
-
-
-@pytest.fixture
-async def counted_api(
-    settings: Settings, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[CountedApi]:
-    """The real app whose pool logs every statement its connections send to PostgreSQL."""
-    statements: list[str] = []
-
-    async def init(conn: asyncpg.Connection) -> None:
-        await db._init_connection(conn)  # the app's own setup (type codecs), not counted
-        conn.add_query_logger(lambda record: statements.append(record.query))
-
-    async def create_counted_pool(
-        database_url: str, *, min_size: int, max_size: int, **settings: Any
-    ) -> Any:
-        return await asyncpg.create_pool(
-            database_url, min_size=min_size, max_size=max_size, init=init
-        )
-
-    monkeypatch.setattr(web, "create_pool", create_counted_pool)
-    app = web.create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield CountedApi(client, statements)
 
 
 CLIENTS_WITH_CONTACTS = """
@@ -826,10 +823,12 @@ async def test_2_1_a_page_of_clients_loads_contacts_in_a_constant_number_of_stat
         )
         other = await add_contact_row(conn, client.id, f"other{n}@example.com")
         billing = await add_contact_row(conn, client.id, f"billing{n}@example.com")
-        await contact_services.set_billing_contact(conn, client.id, int(billing), staff_id=None)
+        await contact_services.set_billing_contact(
+            conn, client.id, pk(billing, "Contact"), staff_id=None
+        )
         expected.append(
             {
-                "id": str(client.id),
+                "id": gid("Client", client.id),
                 "email": f"c{n}@example.com",
                 "contacts": [
                     {"id": other, "email": f"other{n}@example.com"},

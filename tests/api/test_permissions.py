@@ -18,7 +18,7 @@ import pytest
 from domain.auth import sessions
 from domain.auth.permissions import ContactPermission, StaffRole
 from domain.clients import services as client_services
-from tests.conftest import gql
+from tests.conftest import gid, gql
 
 TTL = timedelta(hours=1)
 OK = "OK"
@@ -122,7 +122,7 @@ async def state(conn: asyncpg.Connection) -> tuple[Any, ...]:
 async def run(
     api: httpx.AsyncClient, op: Operation, victim_id: int, token: str | None
 ) -> dict[str, Any]:
-    variables = {"id": str(victim_id)} if "$id" in op.document else {}
+    variables = {"id": gid("Client", victim_id)} if "$id" in op.document else {}
     return await gql(api, op.document, variables, token=token, allow_errors=True)
 
 
@@ -211,7 +211,7 @@ async def test_10_1_me_returns_only_the_viewers_own_client(
     ]:
         body = await gql(api, query, token=token)
         # Staff notes are not for the client's eyes.
-        assert body["data"]["me"] == {"id": str(client_id), "email": email, "notes": None}
+        assert body["data"]["me"] == {"id": gid("Client", client_id), "email": email, "notes": None}
 
 
 @pytest.mark.parametrize("role", [StaffRole.ADMIN, StaffRole.READ_ONLY])
@@ -238,7 +238,7 @@ async def test_10_1_viewer_reports_a_client_login(
     assert body["data"]["viewer"] == {
         "kind": "CLIENT",
         "email": "joe@example.com",
-        "clientId": str(client_id),
+        "clientId": gid("Client", client_id),
         "staffRole": None,
         # The account holder may do everything in the client area (SPEC 2.4).
         "permissions": sorted(p.value for p in ContactPermission),
@@ -289,12 +289,12 @@ async def test_10_1_reading_a_clients_emails_needs_view_emails(
     body = await gql(
         api,
         "query($id: ID!) { client(id: $id) { id emails { subject } } }",
-        {"id": str(victim)},
+        {"id": gid("Client", victim)},
         token=token,
         allow_errors=True,
     )
     if allowed:
-        assert body == {"data": {"client": {"id": str(victim), "emails": []}}}
+        assert body == {"data": {"client": {"id": gid("Client", victim), "emails": []}}}
     else:
         assert [e["extensions"]["code"] for e in body["errors"]] == [FORBIDDEN]
         assert body["errors"][0]["path"] == ["client", "emails"]

@@ -29,7 +29,7 @@ from domain.auth import passwords, sessions
 from domain.auth.permissions import ContactPermission, StaffRole
 from domain.clients import services as client_services
 from resolvers.permissions import IsClientArea
-from tests.conftest import gql
+from tests.conftest import gid, gql, pk
 
 TTL = timedelta(hours=1)
 PASSWORD = "sub-password-1"
@@ -145,7 +145,7 @@ async def add_sub_account(
         sorted(p.value for p in permissions),
     )
     token = await sessions.start_session(conn, login_id, ttl=TTL)
-    return SubAccount(str(contact_id), login_id, token)
+    return SubAccount(gid("Contact", contact_id), login_id, token)
 
 
 async def add_plain_contact(conn: asyncpg.Connection, client_id: int, email: str) -> str:
@@ -155,7 +155,7 @@ async def add_plain_contact(conn: asyncpg.Connection, client_id: int, email: str
         client_id,
         email,
     )
-    return str(contact_id)
+    return gid("Contact", contact_id)
 
 
 @pytest.fixture
@@ -177,7 +177,7 @@ async def account(conn: asyncpg.Connection) -> Account:
     client_id = await add_client(conn, OWNER_EMAIL)
     plain = await add_plain_contact(conn, client_id, BILLING_EMAIL)
     await conn.execute(
-        "UPDATE clients SET billing_contact_id = $2 WHERE id = $1", client_id, int(plain)
+        "UPDATE clients SET billing_contact_id = $2 WHERE id = $1", client_id, pk(plain, "Contact")
     )
     await conn.execute(
         """INSERT INTO emails (client_id, template, category, to_address, subject, sent_at)
@@ -221,7 +221,7 @@ async def contact_row(conn: asyncpg.Connection, contact_id: str) -> asyncpg.Reco
         """SELECT c.login_id, c.permissions, c.email::text AS email,
                   l.email::text AS login_email, l.password_hash
              FROM contacts c LEFT JOIN logins l ON l.id = c.login_id WHERE c.id = $1""",
-        int(contact_id),
+        pk(contact_id, "Contact"),
     )
 
 
@@ -268,7 +268,7 @@ async def _contact_added(data: dict[str, Any], conn: asyncpg.Connection, acc: Ac
 async def _contact_updated(data: dict[str, Any], conn: asyncpg.Connection, acc: Account) -> None:
     assert data["updateMyContact"]["errors"] == []
     name = await conn.fetchval(
-        "SELECT first_name FROM contacts WHERE id = $1", int(acc.plain_contact)
+        "SELECT first_name FROM contacts WHERE id = $1", pk(acc.plain_contact, "Contact")
     )
     assert name == "Changed"
 
@@ -422,7 +422,7 @@ async def test_2_4_me_needs_no_permission(
 
     body = await gql(api, ME, token=sub.token)
 
-    assert body == {"data": {"me": {"id": str(account.client_id), "email": OWNER_EMAIL}}}
+    assert body == {"data": {"me": {"id": gid("Client", account.client_id), "email": OWNER_EMAIL}}}
 
 
 async def test_2_4_the_billing_contact_needs_contacts_even_when_none_is_set(
@@ -499,7 +499,7 @@ async def test_2_4_a_sub_account_logs_in_with_its_own_email_and_password(
         api,
         staff_token,
         ADD_CONTACT,
-        clientId=str(account.client_id),
+        clientId=gid("Client", account.client_id),
         input={
             "firstName": "Sue",
             "lastName": "Sub",
@@ -522,7 +522,7 @@ async def test_2_4_a_sub_account_logs_in_with_its_own_email_and_password(
     expected = {
         "kind": "CONTACT",
         "email": "sue@example.com",
-        "clientId": str(account.client_id),
+        "clientId": gid("Client", account.client_id),
         "contactId": contact_id,
         "staffRole": None,
         "permissions": ["CONTACTS", "INVOICES"],
@@ -530,7 +530,7 @@ async def test_2_4_a_sub_account_logs_in_with_its_own_email_and_password(
     assert payload["viewer"] == expected
     assert await viewer_of(api, payload["token"]) == expected
     me = await gql(api, ME, token=payload["token"])
-    assert me["data"]["me"] == {"id": str(account.client_id), "email": OWNER_EMAIL}
+    assert me["data"]["me"] == {"id": gid("Client", account.client_id), "email": OWNER_EMAIL}
 
 
 async def test_2_4_viewer_of_the_account_holder_has_every_permission(
@@ -540,7 +540,7 @@ async def test_2_4_viewer_of_the_account_holder_has_every_permission(
     assert viewer == {
         "kind": "CLIENT",
         "email": OWNER_EMAIL,
-        "clientId": str(account.client_id),
+        "clientId": gid("Client", account.client_id),
         "contactId": None,
         "staffRole": None,
         "permissions": EVERY_PERMISSION,
@@ -712,7 +712,7 @@ async def test_2_4_a_sub_account_cannot_change_or_remove_a_login(
     """Even holding every permission (CONTACTS and PROFILE included)."""
     await conn.execute(
         "UPDATE contacts SET permissions = $2 WHERE id = $1",
-        int(team.me.contact_id),
+        pk(team.me.contact_id, "Contact"),
         EVERY_PERMISSION,
     )
     before = await state(conn)
@@ -869,7 +869,7 @@ async def make_sub_account_with(
             api,
             token,
             ADD_CONTACT,
-            clientId=str(account.client_id),
+            clientId=gid("Client", account.client_id),
             input={**NEW_CONTACT, "email": email, "subAccount": True, "password": NEW_PASSWORD},
         )
     if way == "change-email":
@@ -932,7 +932,7 @@ async def test_2_4_a_plain_contact_may_share_an_email_with_any_login(
             api,
             staff_token,
             ADD_CONTACT,
-            clientId=str(account.client_id),
+            clientId=gid("Client", account.client_id),
             input={**NEW_CONTACT, "email": email},
         )
         assert payload["errors"] == [], email
@@ -961,7 +961,7 @@ async def test_2_4_a_client_cannot_take_a_sub_accounts_email(
     else:
         document = f"""mutation($id: ID!) {{ updateClient(id: $id, input: {{
                         email: "TAKEN.sub@example.com"}}) {{ client {{ id }} {ERRORS} }} }}"""
-        variables = {"id": str(account.client_id)}
+        variables = {"id": gid("Client", account.client_id)}
 
     payload = await payload_of(api, staff_token, document, **variables)
 
@@ -981,7 +981,7 @@ async def test_1_3_a_closed_clients_sub_account_cannot_log_in(
         staff_token,
         f"""mutation($id: ID!) {{ setClientStatus(id: $id, status: CLOSED) {{
               client {{ status }} {ERRORS} }} }}""",
-        id=str(account.client_id),
+        id=gid("Client", account.client_id),
     )
     assert closed == {"client": {"status": "CLOSED"}, "errors": []}
     sessions_before = await conn.fetchval("SELECT count(*) FROM sessions")
@@ -1009,7 +1009,7 @@ async def test_1_3_closing_a_client_ends_its_sub_accounts_sessions(
         setClientStatus(id: $id, status: $status) {{ client {{ status }} {ERRORS} }} }}"""
 
     closed = await payload_of(
-        api, staff_token, set_status, id=str(account.client_id), status="CLOSED"
+        api, staff_token, set_status, id=gid("Client", account.client_id), status="CLOSED"
     )
 
     assert closed["errors"] == []
@@ -1022,9 +1022,11 @@ async def test_1_3_closing_a_client_ends_its_sub_accounts_sessions(
         "SELECT count(*) FROM sessions WHERE login_id = ANY($1::bigint[])", logins
     )
     assert remaining == 0
-    await payload_of(api, staff_token, set_status, id=str(account.client_id), status="ACTIVE")
+    await payload_of(
+        api, staff_token, set_status, id=gid("Client", account.client_id), status="ACTIVE"
+    )
     assert await viewer_of(api, subs[0].token) is None
-    assert (await viewer_of(api, outsider.token) or {})["clientId"] == str(other_client)
+    assert (await viewer_of(api, outsider.token) or {})["clientId"] == gid("Client", other_client)
 
 
 # --- 10.1 staff operations stay forbidden to sub-accounts ---------------------------------------
@@ -1066,7 +1068,7 @@ async def test_10_1_staff_operations_are_forbidden_to_a_sub_account(
         conn, account.client_id, "sub@example.com", frozenset(ContactPermission)
     )
     document, variables = STAFF_OPERATIONS[field]
-    ids = {"client": str(account.client_id), "contact": sub.contact_id}
+    ids = {"client": gid("Client", account.client_id), "contact": sub.contact_id}
     variables = {**{k: v for k, v in ids.items() if f"${k}" in document}, **variables}
     before = await state(conn)
 

@@ -17,6 +17,7 @@ from domain.clients import queries, services
 from domain.clients.models import Client, ClientStatus
 from domain.clients.queries import ClientFilter, ClientOrderField
 from domain.errors import DomainError, ErrorCode
+from domain.paging import PageRequest, Position
 from domain.settings import ClientDisplayFormat
 
 REQUIRED = ErrorCode.REQUIRED
@@ -578,20 +579,35 @@ async def walk_pages(
     order: ClientOrderField,
     descending: bool,
     page_size: int,
+    *,
+    backwards: bool = False,
 ) -> list[str]:
-    """Follow the positions from the first page to the last; return the emails seen."""
-    seen: list[str] = []
-    after = None
+    """Follow the positions from the first page to the last (from the last page to the
+    first when `backwards`); return the emails seen, in list order. Every page must say
+    truly whether pages lie before and after it."""
+    pages: list[list[str]] = []
+    cursor = None
     for _ in range(len(PEOPLE) + 1):
-        page = await queries.find_clients(
-            conn, client_filter, order=order, descending=descending, first=page_size, after=after
+        request = (
+            PageRequest(page_size, backwards=True, before=cursor)
+            if backwards
+            else PageRequest(page_size, after=cursor)
         )
-        assert len(page.clients) <= page_size
-        seen += [c.email for c in page.clients]
-        if not page.has_next_page:
-            return seen
-        after = page.positions[-1]
-    raise AssertionError(f"pagination does not end: {seen}")
+        page = await queries.find_clients(
+            conn, client_filter, request, order=order, descending=descending
+        )
+        assert len(page.items) <= page_size
+        emails = [c.email for c in page.items]
+        more_ahead = page.has_previous_page if backwards else page.has_next_page
+        more_behind = page.has_next_page if backwards else page.has_previous_page
+        assert more_behind is bool(pages), (emails, pages)
+        pages.append(emails)
+        if not more_ahead:
+            if backwards:
+                pages.reverse()
+            return [email for emails in pages for email in emails]
+        cursor = page.positions[0] if backwards else page.positions[-1]
+    raise AssertionError(f"pagination does not end: {pages}")
 
 
 @pytest.mark.parametrize(("term", "expected"), SEARCHES)
@@ -603,7 +619,7 @@ async def test_1_8_search_matches_part_of_name_company_or_email_in_any_case(
 
     page = await queries.find_clients(conn, search)
 
-    assert [c.email for c in page.clients] == expected
+    assert [c.email for c in page.items] == expected
     assert await queries.count_clients(conn, search) == len(expected)
 
 
@@ -616,7 +632,7 @@ async def test_1_8_status_filter_keeps_only_those_statuses(
 
     page = await queries.find_clients(conn, status_filter)
 
-    assert [c.email for c in page.clients] == expected
+    assert [c.email for c in page.items] == expected
     assert await queries.count_clients(conn, status_filter) == len(expected)
 
 
@@ -627,6 +643,17 @@ async def test_1_8_every_order_pages_through_all_clients_without_duplicates_or_m
     await add_people(conn)
 
     seen = await walk_pages(conn, ClientFilter(), order, descending, page_size=2)
+
+    assert seen == emails_in_order(order, descending)
+
+
+@pytest.mark.parametrize(("order", "descending"), ORDERS)
+async def test_1_8_every_order_pages_backwards_through_all_clients_from_the_end(
+    conn: asyncpg.Connection, order: ClientOrderField, descending: bool
+) -> None:
+    await add_people(conn)
+
+    seen = await walk_pages(conn, ClientFilter(), order, descending, page_size=2, backwards=True)
 
     assert seen == emails_in_order(order, descending)
 
@@ -651,20 +678,43 @@ async def test_1_8_search_and_status_filter_apply_to_every_page_and_to_the_count
     assert await queries.count_clients(conn, narrowed) == len(expected)
 
 
+@pytest.mark.parametrize("side", ["after", "before"])
 @pytest.mark.parametrize(
     ("order", "position"),
     [
-        (ClientOrderField.ID, queries.ClientPosition("not a number", 1)),
-        (ClientOrderField.CREATED_AT, queries.ClientPosition("not a date", 1)),
-        (ClientOrderField.NAME, queries.ClientPosition("bloggs, joe", 10**30)),
+        (ClientOrderField.ID, Position("not a number", 1)),
+        (ClientOrderField.CREATED_AT, Position("not a date", 1)),
+        (ClientOrderField.NAME, Position("bloggs, joe", 10**30)),
     ],
 )
 async def test_1_8_a_position_that_is_not_of_the_order_type_is_refused(
-    conn: asyncpg.Connection, order: ClientOrderField, position: queries.ClientPosition
+    conn: asyncpg.Connection, order: ClientOrderField, position: Position, side: str
 ) -> None:
     await add_people(conn)
+    request = PageRequest(10, backwards=side == "before", **{side: position})
 
     with pytest.raises(DomainError) as refused:
-        await queries.find_clients(conn, ClientFilter(), order=order, after=position)
+        await queries.find_clients(conn, ClientFilter(), request, order=order)
 
-    assert field_errors(refused.value) == {("after", INVALID)}
+    assert field_errors(refused.value) == {(side, INVALID)}
+
+
+async def test_1_8_a_page_between_two_positions_holds_what_lies_between_them(
+    conn: asyncpg.Connection,
+) -> None:
+    await add_people(conn)
+    everyone = await queries.find_clients(conn, ClientFilter(), PageRequest(len(PEOPLE)))
+    after, before = everyone.positions[1], everyone.positions[-2]
+    between = [c.email for c in everyone.items[2:-2]]
+
+    forwards = await queries.find_clients(
+        conn, ClientFilter(), PageRequest(2, after=after, before=before)
+    )
+    backwards = await queries.find_clients(
+        conn, ClientFilter(), PageRequest(2, backwards=True, after=after, before=before)
+    )
+
+    assert [c.email for c in forwards.items] == between[:2]
+    assert (forwards.has_previous_page, forwards.has_next_page) == (True, True)
+    assert [c.email for c in backwards.items] == between[-2:]
+    assert (backwards.has_previous_page, backwards.has_next_page) == (True, True)

@@ -31,7 +31,7 @@ from domain.clients import services as client_services
 from domain.emails import outbox
 from domain.emails.templates import BUILTIN_DIR, TEMPLATES, EmailTemplateError, TemplateRenderer
 from resolvers.context import Context
-from tests.conftest import Services, gql
+from tests.conftest import Services, gid, gql, pk
 from workers.email import (
     RELAY_AFTER_SECONDS,
     WorkerResources,
@@ -58,7 +58,7 @@ async def add_client_through_api(api: Any, token: str, **fields: str) -> int:
     body = await gql(api, ADD_CLIENT, {"input": {**JOE, **fields}}, token=token)
     payload = body["data"]["addClient"]
     assert payload["errors"] == []
-    return int(payload["client"]["id"])
+    return pk(payload["client"]["id"], "Client")
 
 
 async def email_rows(conn: asyncpg.Connection) -> list[asyncpg.Record]:
@@ -128,7 +128,7 @@ async def test_8_2_add_client_welcome_email_is_sent_over_smtp_and_kept_in_the_em
     [queued] = await email_rows(conn)
     assert queued["client_id"] == client_id and queued["sent_at"] is None
     # The log shows sent mail only.
-    body = await gql(api, CLIENT_EMAILS, {"id": str(client_id)}, token=admin_token)
+    body = await gql(api, CLIENT_EMAILS, {"id": gid("Client", client_id)}, token=admin_token)
     assert body["data"]["client"]["emails"] == []
 
     await run_worker()
@@ -148,7 +148,7 @@ async def test_8_2_add_client_welcome_email_is_sent_over_smtp_and_kept_in_the_em
     [sent] = await email_rows(conn)
     assert sent["sent_at"] is not None and sent["attempts"] == 1 and sent["last_error"] is None
     assert sent["subject"] == WELCOME_SUBJECT
-    body = await gql(api, CLIENT_EMAILS, {"id": str(client_id)}, token=admin_token)
+    body = await gql(api, CLIENT_EMAILS, {"id": gid("Client", client_id)}, token=admin_token)
     [logged] = body["data"]["client"]["emails"]
     assert logged["subject"] == WELCOME_SUBJECT
     assert logged["to"] == "joe@example.com"

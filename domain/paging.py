@@ -1,0 +1,165 @@
+"""Keyset pagination of any list sorted by one expression and then by id, both ways.
+
+A list describes itself once as a `Keyset` (its columns, its FROM, its sort expression);
+`fetch_page` then serves forward pages (`first` after a position) and backward pages
+(`last` before one) with one query on the (expression, id) index, whatever the page; a
+second, small one only when asked whether items lie behind the cursor paged from.
+
+A new paged list (audit log, transactions, failed emails, …) writes its `Keyset` and
+conditions here, and its resolver uses `resolvers.pagination`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import asyncpg
+
+from domain.errors import DomainError, ErrorCode
+
+Item = TypeVar("Item")
+
+
+@dataclass(frozen=True)
+class Position:
+    """An item's place in a sorted list: its sort value (as text) and its id."""
+
+    sort_value: str
+    id: int
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """Which page: `size` items from the start of the range between `after` and `before`,
+    or from its end when `backwards` (Relay's `last`)."""
+
+    size: int
+    backwards: bool = False
+    after: Position | None = None
+    before: Position | None = None
+
+
+@dataclass(frozen=True)
+class Page(Generic[Item]):
+    items: list[Item]
+    positions: list[Position]
+    has_next_page: bool
+    has_previous_page: bool
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """A sorted list as SQL: `SELECT {columns} {source} WHERE … ORDER BY {expression}, {id}`.
+
+    `sql_type` is the type of `expression`, to read a position's sort value back."""
+
+    columns: str
+    source: str
+    expression: str
+    sql_type: str
+    id_column: str
+
+
+async def fetch_page(
+    conn: asyncpg.Connection,
+    keyset: Keyset,
+    request: PageRequest,
+    build: Callable[[asyncpg.Record], Item],
+    *,
+    conditions: Sequence[str] = (),
+    params: Sequence[Any] = (),
+    descending: bool = False,
+    look_behind: bool = True,
+) -> Page[Item]:
+    """One page of the rows matching `conditions` (numbered from $1 with `params`).
+
+    Whether items lie beyond the page on its far side is known from one extra row. On the
+    near side (before `after` going forward, after `before` going back) it takes a second,
+    small query, made only when `look_behind` and that cursor is given.
+    """
+    page_params = list(params)
+    in_range = list(conditions)
+    if request.after is not None:
+        in_range.append(_compare(keyset, ">", request.after, page_params, descending))
+    if request.before is not None:
+        in_range.append(_compare(keyset, "<", request.before, page_params, descending))
+    # A backward page is read from its end, in the opposite order, then turned round.
+    direction = "DESC" if descending != request.backwards else "ASC"
+    page_params.append(request.size + 1)
+    rows = await _fetch(
+        conn,
+        f"""SELECT ({keyset.expression})::text AS page_sort_value, {keyset.id_column} AS page_id,
+                   {keyset.columns} {keyset.source} {_where(in_range)}
+             ORDER BY {keyset.expression} {direction}, {keyset.id_column} {direction}
+             LIMIT ${len(page_params)}""",
+        page_params,
+        request,
+    )
+    beyond_far_side = len(rows) > request.size
+    rows = rows[: request.size]
+    if request.backwards:
+        rows.reverse()
+    near_cursor = request.before if request.backwards else request.after
+    beyond_near_side = False
+    if look_behind and near_cursor is not None:
+        # Not after `after` (going forward), or not before `before` (going back).
+        near_params = list(params)
+        outside = _compare(
+            keyset, ">=" if request.backwards else "<=", near_cursor, near_params, descending
+        )
+        beyond_near_side = await _fetch(
+            conn,
+            f"SELECT EXISTS (SELECT 1 {keyset.source} {_where([*conditions, outside])})",
+            near_params,
+            request,
+            value=True,
+        )
+    return Page(
+        items=[build(row) for row in rows],
+        positions=[Position(row["page_sort_value"], row["page_id"]) for row in rows],
+        has_next_page=beyond_near_side if request.backwards else beyond_far_side,
+        has_previous_page=beyond_far_side if request.backwards else beyond_near_side,
+    )
+
+
+_MIRRORED = {">": "<", "<": ">", ">=": "<=", "<=": ">="}
+
+
+def _compare(
+    keyset: Keyset, operator: str, position: Position, params: list[Any], descending: bool
+) -> str:
+    """The SQL condition "sorts {operator} `position`" in the list's order, its two
+    parameters appended to `params`."""
+    params += [position.sort_value, position.id]
+    if descending:
+        operator = _MIRRORED[operator]
+    return (
+        f"({keyset.expression}, {keyset.id_column}) {operator} "
+        f"(${len(params) - 1}::text::{keyset.sql_type}, ${len(params)}::bigint)"
+    )
+
+
+def _where(conditions: Sequence[str]) -> str:
+    return f"WHERE {' AND '.join(conditions)}" if conditions else ""
+
+
+async def _fetch(
+    conn: asyncpg.Connection,
+    sql: str,
+    params: Sequence[Any],
+    request: PageRequest,
+    *,
+    value: bool = False,
+) -> Any:
+    try:
+        return await (conn.fetchval if value else conn.fetch)(sql, *params)
+    except asyncpg.DataError:
+        # Positions come from cursors the caller may have altered: a sort value or id that
+        # is not of the list's types is bad input, not a server fault.
+        if request.after is None and request.before is None:
+            raise
+        field = "before" if request.before is not None and request.after is None else "after"
+        message = "Not a position in this order."
+        raise DomainError.single(ErrorCode.INVALID, message, field) from None

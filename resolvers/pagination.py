@@ -1,0 +1,143 @@
+"""Relay connections over `domain.paging`: the arguments, cursors, and the page as edges.
+
+A connection field takes `first: First = None, after: After = None, last: Last = None,
+before: Before = None`, turns them into a `PageRequest` with `page_request`, asks its domain
+query for the page (`domain.paging.fetch_page`), and returns `connection(...)` of it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any, TypeVar
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.types import Info
+from strawberry.types.nodes import SelectedField, Selection
+
+from domain.paging import Page, PageRequest, Position
+from schema.common import PageInfo
+from schema.connections import Connection, Edge
+
+MAX_PAGE_SIZE = 200
+DEFAULT_PAGE_SIZE = 50
+
+First = Annotated[
+    int | None,
+    strawberry.argument(
+        description=f"Page size from the start (or from `after`), 1–{MAX_PAGE_SIZE}; "
+        f"{DEFAULT_PAGE_SIZE} when neither `first` nor `last` is given."
+    ),
+]
+After = Annotated[
+    str | None,
+    strawberry.argument(description="Only items after this cursor (a page's `endCursor`)."),
+]
+Last = Annotated[
+    int | None,
+    strawberry.argument(
+        description=f"Page size from the end (or from `before`), 1–{MAX_PAGE_SIZE}."
+    ),
+]
+Before = Annotated[
+    str | None,
+    strawberry.argument(description="Only items before this cursor (a page's `startCursor`)."),
+]
+
+Row = TypeVar("Row")
+Node = TypeVar("Node")
+AConnection = TypeVar("AConnection", bound=Connection[Any])
+
+
+def bad_input(message: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": "BAD_USER_INPUT"})
+
+
+def encode_cursor(list_key: str, position: Position) -> str:
+    """A cursor: opaque to clients, it names the list (and order) it belongs to."""
+    raw = json.dumps([list_key, position.sort_value, position.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def decode_cursor(list_key: str, cursor: str, argument: str) -> Position:
+    try:
+        key, sort_value, item_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if key != list_key or not isinstance(item_id, int) or isinstance(item_id, bool):
+            raise ValueError(key)
+        return Position(str(sort_value), item_id)
+    except (ValueError, TypeError, binascii.Error):
+        raise bad_input(f"`{argument}` is not a cursor of this list in this order.") from None
+
+
+def page_request(
+    list_key: str, first: int | None, after: str | None, last: int | None, before: str | None
+) -> PageRequest:
+    """The page the arguments ask for; BAD_USER_INPUT for a size out of range, both sizes,
+    or a cursor of another list or order."""
+    if first is not None and last is not None:
+        raise bad_input("Give `first` or `last`, not both.")
+    size = last if last is not None else first if first is not None else DEFAULT_PAGE_SIZE
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        name = "last" if last is not None else "first"
+        raise bad_input(f"`{name}` must be between 1 and {MAX_PAGE_SIZE}.")
+    return PageRequest(
+        size,
+        backwards=last is not None,
+        after=decode_cursor(list_key, after, "after") if after is not None else None,
+        before=decode_cursor(list_key, before, "before") if before is not None else None,
+    )
+
+
+def selects(info: Info[Any, Any], *path: str) -> bool:
+    """Whether the query asks this field for the field at `path` (GraphQL names), through
+    fragments: what the resolver may leave out when not."""
+    return any(
+        _selects(field.selections, *path)
+        for field in info.selected_fields
+        if isinstance(field, SelectedField)
+    )
+
+
+def _selects(selections: Iterable[Selection], *path: str) -> bool:
+    head, *rest = path
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            if selection.name == head and (not rest or _selects(selection.selections, *rest)):
+                return True
+        elif _selects(selection.selections, *path):
+            return True
+    return False
+
+
+def looks_behind(info: Info[Any, Any], request: PageRequest) -> bool:
+    """Whether the page must find out if items lie before its `after` (going forward) or
+    after its `before` (going back): only when `pageInfo` asks, as it costs a query."""
+    return selects(info, "pageInfo", "hasNextPage" if request.backwards else "hasPreviousPage")
+
+
+def connection(
+    kind: type[AConnection],
+    page: Page[Row],
+    list_key: str,
+    node: Callable[[Row], Node],
+    **fields: Any,
+) -> AConnection:
+    """The page as a connection of type `kind` (with its own `fields`), each row shown as
+    `node(row)`."""
+    edges = [
+        Edge(cursor=encode_cursor(list_key, position), node=node(row))
+        for row, position in zip(page.items, page.positions, strict=True)
+    ]
+    return kind(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next_page,
+            has_previous_page=page.has_previous_page,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        **fields,
+    )
