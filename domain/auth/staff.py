@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import asyncpg
 
 from domain.auth.passwords import hash_password, verify_password
-from domain.auth.sessions import end_sessions_of_login
 from domain.auth.permissions import StaffRole
+from domain.auth.sessions import end_sessions_of_login
 from domain.errors import DomainError, ErrorCode
 from domain.validation import InputCheck
 
