@@ -1,18 +1,30 @@
 # The API and worker image. PostgreSQL, Redis and SMTP are separate services (docker-compose.yml).
 FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
-WORKDIR /srv/clientdesk
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
 
-COPY pyproject.toml README.md ./
-COPY app ./app
-COPY schema ./schema
-COPY resolvers ./resolvers
-COPY domain ./domain
-COPY workers ./workers
-COPY migrations ./migrations
-RUN pip install . && useradd --system --home /srv/clientdesk clientdesk \
-    && mkdir -p /srv/clientdesk/var && chown clientdesk /srv/clientdesk/var
+# The locked dependency set first (requirements.lock, `make lock`): exactly these versions,
+# in a layer that code changes reuse.
+COPY requirements.lock /tmp/
+RUN pip install --no-deps -r /tmp/requirements.lock
+
+# The package itself, built as a wheel (migrations included) without touching the lock.
+COPY pyproject.toml README.md /tmp/src/
+COPY app /tmp/src/app
+COPY schema /tmp/src/schema
+COPY resolvers /tmp/src/resolvers
+COPY domain /tmp/src/domain
+COPY workers /tmp/src/workers
+COPY migrations /tmp/src/migrations
+RUN pip install --no-deps /tmp/src && pip check && rm -rf /tmp/src /tmp/requirements.lock
+
+# The attachments folder exists, owned by the app user, before a volume is mounted on it:
+# a new named volume takes its owner from here.
+RUN useradd --system --home /srv/clientdesk clientdesk \
+    && mkdir -p /srv/clientdesk/var/attachments \
+    && chown -R clientdesk:clientdesk /srv/clientdesk
+WORKDIR /srv/clientdesk
 USER clientdesk
 
 EXPOSE 8000

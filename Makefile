@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install dev test lint bench seed schema clean
+.PHONY: install dev test lint lock bench seed schema clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +22,19 @@ dev: install ## start PostgreSQL, Redis, a mail sink, the API (GraphiQL) and a w
 test: install ## run the whole test suite against real PostgreSQL, Redis and SMTP
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: install
+lint: install ## ruff (lint and format) and mypy over every package
 	$(BIN)/ruff check .
-	$(BIN)/mypy domain
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy app schema resolvers domain workers bench
+
+# The image installs exactly requirements.lock; re-pin it after changing the dependencies.
+lock: ## resolve [project] dependencies in a fresh venv and pin them in requirements.lock
+	rm -rf var/lock-venv
+	$(PYTHON) -m venv var/lock-venv
+	var/lock-venv/bin/python -m pip install --quiet .
+	{ sed -n '1,2p' requirements.lock; var/lock-venv/bin/python -m pip freeze --exclude clientdesk; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+	rm -rf var/lock-venv
 
 bench: install ## GraphQL clients(first: 50) against a raw Starlette+asyncpg baseline
 	$(BIN)/python -m bench.clients_query

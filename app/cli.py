@@ -1,28 +1,22 @@
-"""The `clientdesk` command: dev, serve, worker, migrate, export-schema, create-staff, seed."""
+"""The `clientdesk` command: dev, serve, worker, migrate, create-staff, seed."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import secrets
-import signal
-import subprocess
-import sys
 import tempfile
-from pathlib import Path
 
 import typer
-import uvicorn
-from prometheus_client import start_http_server
 from rich.console import Console
 
 from app import db
+from app.devstate import running_state
 from app.logs import configure_logging
+from app.migrate import MigrationError
 from app.migrate import migrate as apply_migrations
 from app.settings import Settings
 from domain.auth.permissions import StaffRole
 from domain.auth.staff import create_staff as create_staff_account
-from domain.auth.staff import staff_exists
 from domain.errors import DomainError
 
 cli = typer.Typer(
@@ -30,21 +24,23 @@ cli = typer.Typer(
 )
 console = Console()
 
-ADMIN_EMAIL = "admin@localhost"
-LOCAL_ENV = Path(".env")
 
-
-def _settings(require_services: bool = True) -> Settings:
+def _settings(needs: tuple[str, ...] = ("database_url", "redis_url")) -> Settings:
+    """The settings, with the services a command `needs`: from the environment, else from
+    the `clientdesk dev` running in this directory."""
     settings = Settings()
-    if require_services:
-        missing = [name for name in ("database_url", "redis_url") if not getattr(settings, name)]
-        if missing:
-            names = ", ".join(m.upper() for m in missing)
-            console.print(
-                f"[red]{names} not set.[/] Set them, or run `clientdesk dev` "
-                "to start private services."
-            )
-            raise typer.Exit(2)
+    missing = [name for name in needs if not getattr(settings, name)]
+    dev = running_state(settings.var_dir) if missing else None
+    if dev is not None:
+        settings = settings.model_copy(update={name: dev[name] for name in missing})
+        missing = []
+    if missing:
+        names = ", ".join(m.upper() for m in missing)
+        console.print(
+            f"[red]{names} not set.[/] Set {'them' if len(missing) > 1 else 'it'}, or start "
+            "`make dev` (`clientdesk dev`) in this directory: commands find its services."
+        )
+        raise typer.Exit(2)
     return settings
 
 
@@ -77,38 +73,28 @@ def migrate(
     ),
 ) -> None:
     """Apply pending database migrations."""
-    if dump_schema:
-        settings = Settings()  # only the database is needed
-        if not settings.database_url:
-            from app.devservices import start_postgres
+    settings = Settings()
+    if dump_schema and not settings.database_url and running_state(settings.var_dir) is None:
+        from app.devservices import start_postgres
 
-            url = start_postgres(settings.var_dir / "postgres")
-            settings = settings.model_copy(update={"database_url": url})
+        url = start_postgres(settings.var_dir / "postgres")
+        settings = settings.model_copy(update={"database_url": url})
     else:
-        settings = _settings()
-    applied = asyncio.run(_migrate(settings.database_url))
+        settings = _settings(needs=("database_url",))
+    try:
+        applied = asyncio.run(_migrate(settings.database_url))
+    except MigrationError as error:
+        console.print(f"[red]Migrations failed:[/] {error}")
+        raise typer.Exit(1) from None
     for name in applied:
         console.print(f"applied [bold]{name}[/]")
     console.print(f"{len(applied)} migration(s) applied; the database is up to date.")
     if dump_schema:
-        from app.schema_dump import SCHEMA_FILE, dump_schema
+        from app.schema_dump import SCHEMA_FILE
+        from app.schema_dump import dump_schema as dump
 
-        SCHEMA_FILE.write_text(asyncio.run(dump_schema(settings.database_url)), encoding="utf-8")
+        SCHEMA_FILE.write_text(asyncio.run(dump(settings.database_url)), encoding="utf-8")
         console.print(f"wrote {SCHEMA_FILE}")
-
-
-@cli.command("export-schema")
-def export_schema(
-    output: Path | None = typer.Option(
-        None, help="Where to write the SDL; the committed schema.graphql by default."
-    ),
-) -> None:
-    """Write the GraphQL schema as SDL (the API contract, schema.graphql)."""
-    from app.sdl import SDL_FILE, render_sdl
-
-    target = output or SDL_FILE
-    target.write_text(render_sdl(), encoding="utf-8")
-    console.print(f"wrote {target}")
 
 
 @cli.command("create-staff")
@@ -127,7 +113,7 @@ def create_staff(
     ),
 ) -> None:
     """Create a staff account."""
-    settings = _settings()
+    settings = _settings(needs=("database_url",))
 
     async def run() -> None:
         conn = await db.connect(settings.database_url)
@@ -160,7 +146,7 @@ def seed(
     """Add realistic demo clients (password of each: demo-password)."""
     from app.seed import DEMO_PASSWORD, seed_clients_with_progress
 
-    settings = _settings()
+    settings = _settings(needs=("database_url",))
 
     async def run() -> int:
         conn = await db.connect(settings.database_url)
@@ -178,28 +164,29 @@ def seed(
 @cli.command()
 def serve(
     workers: int = typer.Option(1, help="uvicorn worker processes (the work is CPU-bound)."),
+    host: str | None = typer.Option(None, help="Address to listen on [default: HOST]."),
+    port: int | None = typer.Option(None, help="Port to listen on [default: PORT]."),
 ) -> None:
     """Serve the API (no embedded services: DATABASE_URL and REDIS_URL must be set)."""
+    from app.server import serve as run_server
+    from app.server import server_config
+
     settings = _settings()
+    listen = {"host": host, "port": port}
+    settings = settings.model_copy(update={k: v for k, v in listen.items() if v is not None})
     if workers > 1:
         _share_metrics_between_processes()
     _configure_logging()
-    uvicorn.run(
-        "app.main:create_app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        proxy_headers=True,
-        log_config=None,  # each process logs through app.logs, with request ids
-        access_log=False,  # the request middleware writes the access line
-    )
+    if not run_server(server_config(settings, workers=workers)):
+        raise typer.Exit(1)
 
 
 @cli.command()
 def worker(burst: bool = typer.Option(False, help="Run queued jobs, then exit.")) -> None:
     """Run an arq worker: sends email and runs the periodic automation."""
     from app.worker import build_worker
+
+    from prometheus_client import start_http_server
 
     _configure_logging()
     settings = _settings()
@@ -208,114 +195,13 @@ def worker(burst: bool = typer.Option(False, help="Run queued jobs, then exit.")
     build_worker(settings, burst=burst).run()
 
 
-def _ensure_local_secret(name: str, env: dict[str, str]) -> str:
-    """A secret from the environment, else generated once into the git-ignored .env."""
-    if os.environ.get(name):
-        return os.environ[name]
-    if name in env:
-        return env[name]
-    value = secrets.token_urlsafe(32)
-    with LOCAL_ENV.open("a") as file:
-        file.write(f"{name}={value}\n")
-    env[name] = value
-    return value
-
-
-def _read_local_env() -> dict[str, str]:
-    if not LOCAL_ENV.exists():
-        return {}
-    pairs = (line.split("=", 1) for line in LOCAL_ENV.read_text().splitlines() if "=" in line)
-    return {key.strip(): value.strip() for key, value in pairs}
-
-
 @cli.command()
 def dev() -> None:
     """Start everything for development: services, migrations, admin, API and a worker."""
-    from app.devservices import MailSink, start_postgres, start_redis, stop_postgres
+    from app.dev import run_dev
 
     _configure_logging()
-    local_env = _read_local_env()
-    cc_secret = _ensure_local_secret("CC_ENCRYPTION_HASH", local_env)
-    _ensure_local_secret("INBOUND_EMAIL_SECRET", local_env)
-    settings = Settings()
-    var = settings.var_dir
-    redis_server = mail_sink = None
-    embedded_postgres = not settings.database_url
-    if embedded_postgres:
-        console.print("Starting PostgreSQL (embedded) …")
-        os.environ["DATABASE_URL"] = start_postgres(var / "postgres")
-    if not settings.redis_url:
-        console.print("Starting Redis …")
-        redis_server = start_redis(var / "redis")
-        os.environ["REDIS_URL"] = redis_server.url
-    if not settings.smtp_url:
-        mail_sink = MailSink(directory=settings.mail_dir).start()
-        os.environ["SMTP_URL"] = mail_sink.url
-        console.print(f"Mail is written to [bold]{settings.mail_dir}/[/] as .eml files.")
-    settings = Settings()
-
-    # uvicorn re-raises the signal that stopped it; make SIGTERM unwind like Ctrl-C so the
-    # services started here are stopped by the `finally` below.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    worker_process: subprocess.Popen[bytes] | None = None
-    try:
-        for name in asyncio.run(_migrate(settings.database_url)):
-            console.print(f"applied migration {name}")
-        admin_password = asyncio.run(_ensure_admin(settings, local_env))
-        worker_process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "worker"], env=os.environ.copy()
-        )
-        url = f"http://{settings.host}:{settings.port}/graphql"
-        console.rule("clientdesk is running")
-        console.print(f"GraphiQL:  [bold]{url}[/]")
-        console.print(f"Staff:     {ADMIN_EMAIL} / {admin_password}")
-        console.print(f"Card secret (CC_ENCRYPTION_HASH): {cc_secret}")
-        console.print("Stop with Ctrl-C.")
-        uvicorn.run(
-            "app.main:create_app_from_env",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            access_log=False,
-        )
-    finally:
-        if worker_process is not None:
-            worker_process.send_signal(signal.SIGINT)
-            try:
-                worker_process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                worker_process.kill()
-        if redis_server is not None:
-            redis_server.stop()
-        if mail_sink is not None:
-            mail_sink.stop()
-        if embedded_postgres:
-            stop_postgres(var / "postgres")
-
-
-async def _ensure_admin(settings: Settings, local_env: dict[str, str]) -> str:
-    """Create admin@localhost on first start; return the password to show."""
-    conn = await db.connect(settings.database_url)
-    try:
-        if await staff_exists(conn, ADMIN_EMAIL):
-            return os.environ.get(
-                "CLIENTDESK_ADMIN_PASSWORD",
-                local_env.get("CLIENTDESK_ADMIN_PASSWORD", "(as set when it was created)"),
-            )
-        password = _ensure_local_secret("CLIENTDESK_ADMIN_PASSWORD", local_env)
-        await create_staff_account(
-            conn,
-            email=ADMIN_EMAIL,
-            password=password,
-            first_name="Admin",
-            last_name="User",
-            role=StaffRole.ADMIN,
-        )
-        console.print(f"Created staff account {ADMIN_EMAIL}.")
-        return password
-    finally:
-        await conn.close()
+    raise typer.Exit(run_dev(console))
 
 
 def main() -> None:

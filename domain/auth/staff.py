@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from domain.auth.passwords import hash_password
+from domain.auth.passwords import hash_password, verify_password
 from domain.auth.permissions import StaffRole
+from domain.auth.sessions import end_sessions_of_login
 from domain.errors import DomainError, ErrorCode
 from domain.validation import InputCheck
 
@@ -65,3 +66,28 @@ async def staff_exists(conn: asyncpg.Connection, email: str) -> bool:
             email,
         )
     )
+
+
+async def staff_password_matches(conn: asyncpg.Connection, email: str, password: str) -> bool:
+    password_hash = await conn.fetchval(
+        "SELECT l.password_hash FROM staff JOIN logins l ON l.id = login_id WHERE l.email = $1",
+        email,
+    )
+    return verify_password(password_hash, password)
+
+
+async def set_staff_password(conn: asyncpg.Connection, email: str, password: str) -> None:
+    """Give a staff login a new password; its sessions end, as with any password change."""
+    check = InputCheck()
+    check.password("password", password)
+    check.raise_if_failed()
+    async with conn.transaction():
+        login_id = await conn.fetchval(
+            """UPDATE logins SET password_hash = $2
+                WHERE email = $1 AND id IN (SELECT login_id FROM staff) RETURNING id""",
+            email,
+            hash_password(password),
+        )
+        if login_id is None:
+            raise DomainError.single(ErrorCode.NOT_FOUND, f"No staff member {email}.", "email")
+        await end_sessions_of_login(conn, login_id)

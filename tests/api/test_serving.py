@@ -58,11 +58,11 @@ async def test_healthz_answers_while_the_process_is_up(api: httpx.AsyncClient) -
     assert (response.status_code, response.text) == (200, "ok")
 
 
-async def test_readyz_reports_postgres_and_redis(api: httpx.AsyncClient) -> None:
+async def test_readyz_reports_postgres_migrations_and_redis(api: httpx.AsyncClient) -> None:
     response = await api.get("/readyz")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
-    assert response.json() == {"postgres": "ok", "redis": "ok"}
+    assert response.json() == {"postgres": "ok", "migrations": "ok", "redis": "ok"}
 
 
 def requests_counted(metrics: str, route: str, status: str) -> float:

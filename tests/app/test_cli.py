@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import asyncpg
 import pytest
 from typer.testing import CliRunner
 
 from app.cli import cli
+from app.migrate import MigrationError, load_migrations
 from app.seed import DEMO_PASSWORD, seed_clients
 from app.settings import Settings
 from domain.auth.passwords import verify_password
 
 
+@pytest.fixture(autouse=True)
+def no_dev_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A var/ of its own: a `make dev` running in the checkout must not answer for the tests."""
+    monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
+
+
 @pytest.fixture
 def run_cli(settings: Settings, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("REDIS_URL", settings.redis_url)
+    # The database commands use no Redis; they must not ask for it.
+    monkeypatch.setenv("REDIS_URL", "")
 
     def run(*args: str, input: str | None = None):
         return CliRunner().invoke(cli, list(args), input=input)
@@ -34,9 +43,25 @@ def test_migrate_reports_an_up_to_date_database(run_cli) -> None:
 def test_commands_refuse_to_run_without_a_database(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "")
     monkeypatch.setenv("REDIS_URL", "")
-    result = CliRunner().invoke(cli, ["migrate"])
+    for command in (["migrate"], ["seed"], ["create-staff", "--email", "a@example.com"]):
+        result = CliRunner().invoke(cli, command, input="a-good-password\na-good-password\n")
+        assert result.exit_code == 2, result.output
+        assert "DATABASE_URL not set" in result.output
+        assert "REDIS_URL" not in result.output
+
+
+def test_serve_needs_both_database_and_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "")
+    monkeypatch.setenv("REDIS_URL", "")
+    result = CliRunner().invoke(cli, ["serve", "--port", "1"])
     assert result.exit_code == 2
     assert "DATABASE_URL, REDIS_URL not set" in result.output
+
+
+def test_migrate_fails_loudly_without_migration_files(tmp_path: Path) -> None:
+    # An installation without its migration files must not report "up to date".
+    with pytest.raises(MigrationError, match="no migration files"):
+        load_migrations(tmp_path)
 
 
 def test_create_staff_makes_a_login_that_verifies(run_cli, settings: Settings) -> None:

@@ -8,21 +8,16 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
 from app.migrate import MigrationError, load_migrations, migrate
 from app.schema_dump import REGENERATE_HINT, SCHEMA_FILE, dump_schema, normalise_dump
+from tests.app.conftest import with_database
 from tests.conftest import Services
 
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
-
-
-def with_database(database_url: str, database: str) -> str:
-    parts = urlsplit(database_url)
-    return urlunsplit(parts._replace(path=f"/{database}"))
 
 
 @pytest.fixture

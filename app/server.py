@@ -1,0 +1,117 @@
+"""Serving the API with uvicorn, with the limits a public server needs.
+
+uvicorn closes idle keep-alive connections but gives a client unlimited time to send a
+request: a client trickling a byte every few seconds holds its connection forever, and a
+few hundred of them exhaust the server. `RequestTimeoutProtocol` closes a connection whose
+request (headers and body) is not complete within `HTTP_REQUEST_TIMEOUT` seconds. A reverse
+proxy with header and body timeouts in front is still the production shape (README).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
+from uvicorn.supervisors import Multiprocess
+
+from app.settings import Settings
+
+APP_FACTORY = "app.main:create_app_from_env"
+
+
+class ServerConfig(uvicorn.Config):
+    """uvicorn's configuration plus the request timeout (pickled to worker processes)."""
+
+    def __init__(self, app: Any, *, request_timeout: float, **options: Any) -> None:
+        super().__init__(app, http=RequestTimeoutProtocol, **options)
+        self.request_timeout = request_timeout
+
+
+class RequestTimeoutProtocol(H11Protocol):
+    """h11 (its incomplete-event size limit bounds headers) with a deadline per request.
+
+    The clock starts when the connection opens, and again when a response completes (for
+    the next request on a kept-alive connection); it stops once a request's body is complete.
+    """
+
+    config: ServerConfig
+    _deadline: asyncio.TimerHandle | None = None
+    _awaited: RequestResponseCycle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._await_request()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        cycle = self.cycle
+        if cycle is not None and cycle is not self._awaited and not cycle.more_body:
+            self._stop_clock()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._await_request()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_clock()
+        super().connection_lost(exc)
+
+    def _await_request(self) -> None:
+        self._stop_clock()
+        if self.cycle is not None and not self.cycle.response_complete:
+            return  # a pipelined request already arrived; its response restarts the clock
+        self._awaited = self.cycle  # the request already served, if any
+        self._deadline = self.loop.call_later(self.config.request_timeout, self._too_slow)
+
+    def _stop_clock(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _too_slow(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            self.logger.info("closing a connection whose request took too long to arrive")
+            self.transport.close()
+
+
+def server_config(
+    settings: Settings, app: Any = APP_FACTORY, *, workers: int = 1, **options: Any
+) -> ServerConfig:
+    """The uvicorn configuration of an installation, from its settings."""
+    return ServerConfig(
+        app,
+        factory=isinstance(app, str),
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        # Forwarded headers are believed only from the listed proxies: from anyone else, a
+        # made-up X-Forwarded-For would be a fresh per-address login budget.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        limit_concurrency=settings.http_limit_concurrency,
+        timeout_keep_alive=settings.http_keepalive_timeout,
+        h11_max_incomplete_event_size=settings.http_max_header_bytes,
+        request_timeout=settings.http_request_timeout,
+        log_config=None,  # each process logs through app.logs, with request ids
+        access_log=False,  # the request middleware writes the access line
+        **options,
+    )
+
+
+def serve(config: ServerConfig) -> bool:
+    """Run the server in this process, or in `config.workers` processes, until stopped.
+
+    False when it could not start (the port is taken, the database is unreachable…).
+    """
+    if config.workers > 1:
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return True
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    return server.started

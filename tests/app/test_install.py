@@ -1,0 +1,113 @@
+"""The package as the image installs it: a wheel, not the source tree (issue 7, defect 1)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.devservices import free_port
+from tests.app.conftest import command_env, scratch_database, wait_for_http
+from tests.conftest import LOGIN, Services
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A wheel of this checkout installed into a folder of its own, offline."""
+    root = tmp_path_factory.mktemp("install")
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", root, PROJECT],
+        check=True,
+    )
+    wheel = next(root.glob("clientdesk-*.whl"))
+    site = root / "site"
+    subprocess.run(
+        [*pip, "install", "--no-deps", "--no-index", "--target", site, wheel], check=True
+    )
+    return site
+
+
+@pytest.fixture
+def database(services: Services) -> Iterator[str]:
+    with scratch_database(services.database_url) as url:
+        yield url
+
+
+def test_an_installed_package_migrates_an_empty_database_and_serves_logins(
+    installed: Path, database: str, services: Services, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = command_env(
+        PYTHONPATH=str(installed),
+        DATABASE_URL=database,
+        REDIS_URL=services.redis_url,
+        PORT=str(port),
+    )
+
+    def clientdesk(*args: str, **options: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "app.cli", *args],
+            cwd=tmp_path,  # not the checkout: only the installed files are importable
+            env={**env, **options},
+            capture_output=True,
+            text=True,
+            timeout=45,
+        )
+
+    imported = subprocess.run(
+        [sys.executable, "-c", "import app; print(app.__file__)"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert imported.stdout.startswith(str(installed)), imported.stdout
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        # Behind on its migrations, the database is not ready: requests would fail.
+        not_ready = wait_for_http(f"{base}/readyz", status=503)
+        assert not_ready.json()["migrations"].startswith("pending: 0001_initial")
+
+        migrated = clientdesk("migrate")
+        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+        assert "applied 0001_initial" in migrated.stdout
+        assert "0 migration(s)" not in migrated.stdout
+        assert wait_for_http(f"{base}/readyz").json() == {
+            "postgres": "ok",
+            "migrations": "ok",
+            "redis": "ok",
+        }
+
+        staff = clientdesk(
+            "create-staff", "--email", "ops@example.com", CLIENTDESK_STAFF_PASSWORD="pw-of-ops-1"
+        )
+        assert staff.returncode == 0, staff.stdout + staff.stderr
+        body = httpx.post(
+            f"{base}/graphql",
+            json={
+                "query": LOGIN,
+                "variables": {"email": "ops@example.com", "password": "pw-of-ops-1"},
+            },
+        ).json()
+        assert "errors" not in body, body
+        assert body["data"]["login"]["errors"] == []
+        assert body["data"]["login"]["viewer"]["kind"] == "STAFF"
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
