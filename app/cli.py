@@ -1,10 +1,11 @@
-"""The `clientdesk` command: dev, serve, worker, migrate, create-staff, seed."""
+"""The `clientdesk` command: dev, serve, worker, migrate, export-schema, create-staff, seed."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import tempfile
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -97,6 +98,20 @@ def migrate(
         console.print(f"wrote {SCHEMA_FILE}")
 
 
+@cli.command("export-schema")
+def export_schema(
+    output: Path | None = typer.Option(
+        None, help="Where to write the SDL; the committed schema.graphql by default."
+    ),
+) -> None:
+    """Write the GraphQL schema as SDL (the API contract, schema.graphql)."""
+    from app.sdl import SDL_FILE, render_sdl
+
+    target = output or SDL_FILE
+    target.write_text(render_sdl(), encoding="utf-8")
+    console.print(f"wrote {target}")
+
+
 @cli.command("create-staff")
 def create_staff(
     email: str = typer.Option(..., help="Login email of the staff member."),
@@ -184,9 +199,9 @@ def serve(
 @cli.command()
 def worker(burst: bool = typer.Option(False, help="Run queued jobs, then exit.")) -> None:
     """Run an arq worker: sends email and runs the periodic automation."""
-    from app.worker import build_worker
-
     from prometheus_client import start_http_server
+
+    from app.worker import build_worker
 
     _configure_logging()
     settings = _settings()

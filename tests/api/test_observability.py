@@ -246,7 +246,7 @@ def test_tracing_is_off_by_default_and_its_packages_are_not_imported() -> None:
         "print(names, any(m.startswith('opentelemetry') for m in sys.modules))"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    out = subprocess.run(  # noqa: S603 (our own interpreter and script)
+    out = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
     ).stdout
     assert "OpenTelemetryExtension" not in out and out.strip().endswith("False"), out
