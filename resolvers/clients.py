@@ -197,6 +197,8 @@ async def add_client(
     viewer = await ctx.get_viewer()
     values = provided_fields(input, exclude=("password",))
     try:
+        if input.password:
+            await ctx.spend_password_hash()
         async with ctx.transaction() as conn:
             row = await services.add_client(
                 conn,
@@ -221,6 +223,8 @@ async def update_client(
     values = provided_fields(input, exclude=("password",))
     try:
         client_id = existing_id(id, "Client")
+        if input.password:
+            await ctx.spend_password_hash()
         async with ctx.transaction() as conn:
             update = await services.update_client(
                 conn,

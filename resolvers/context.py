@@ -19,6 +19,7 @@ from domain.auth.throttle import LoginThrottle
 from domain.auth.viewer import Viewer
 from domain.emails import outbox
 from domain.emails.templates import TemplateRenderer
+from domain.errors import DomainError, ErrorCode
 from resolvers.loaders import Loaders
 from schema.clients import ClientPresentation
 
@@ -85,6 +86,18 @@ class Context:
 
     def set_viewer(self, viewer: Viewer | None) -> None:
         self._viewer, self._viewer_loaded = viewer, True
+
+    async def spend_password_hash(self) -> None:
+        """Before a password change: count its hash against the viewer's and the address's
+        budgets (SPEC 5.4); a DomainError TOO_MANY_ATTEMPTS when either is spent."""
+        viewer = await self.get_viewer()
+        login = f"login:{viewer.login_id}" if viewer else "anonymous"
+        if not await self.services.throttle.spend_password_hash(login, self.client_ip):
+            raise DomainError.single(
+                ErrorCode.TOO_MANY_ATTEMPTS,
+                "Too many password changes. Try again later.",
+                "password",
+            )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:

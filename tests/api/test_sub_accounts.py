@@ -34,7 +34,7 @@ from tests.conftest import gql
 TTL = timedelta(hours=1)
 PASSWORD = "sub-password-1"
 NEW_PASSWORD = "new-password-2"
-PASSWORD_HASH = passwords.hash_password(PASSWORD)
+PASSWORD_HASH = passwords.hash_password_blocking(PASSWORD)
 EVERY_PERMISSION = sorted(p.value for p in ContactPermission)
 FORBIDDEN = "FORBIDDEN"
 ERRORS = "errors { field code message }"
@@ -660,7 +660,7 @@ async def test_2_4_the_account_holder_grants_access(
     assert (row["login_email"], row["permissions"]) == (change.login_email, change.permissions)
     assert payload["contact"]["subAccount"] is (change.login_email is not None)
     if change.new_password:
-        assert passwords.verify_password(row["password_hash"], NEW_PASSWORD)
+        assert await passwords.verify_password(row["password_hash"], NEW_PASSWORD)
     # A changed password or a removed login ends the target's sessions; others stay.
     target = {"self": team.me, "other": team.other}.get(change.target or "")
     if target is not None:
@@ -819,7 +819,7 @@ async def test_2_4_a_password_change_by_staff_ends_the_sub_accounts_sessions(
     row = await contact_row(conn, sub.contact_id)
     assert row is not None and row["login_id"] == sub.login_id
     assert row["password_hash"].startswith("$argon2id$")
-    assert passwords.verify_password(row["password_hash"], NEW_PASSWORD)
+    assert await passwords.verify_password(row["password_hash"], NEW_PASSWORD)
     for token in (sub.token, second_session):
         assert await viewer_of(api, token) is None
     for token in (other.token, account.owner_token, staff_token):
