@@ -36,6 +36,7 @@ from schema.clients import (
     UpdateClientInput,
     UpdateMyProfileInput,
     may_read_emails,
+    withheld_client_fields,
 )
 from schema.common import OkPayload, PageInfo, user_errors
 
@@ -58,6 +59,7 @@ async def presentation(ctx: Context, conn: asyncpg.Connection | None = None) -> 
             display_format=settings.client_display_format,
             currencies=currencies,
             viewer_is_staff=viewer is not None and viewer.is_staff,
+            withheld_fields=withheld_client_fields(viewer),
         )
     return ctx.client_presentation
 

@@ -23,6 +23,11 @@ def root_fields() -> dict[str, str]:
     return {field["name"]: root for root in ROOTS for field in _types()[root]["fields"]}
 
 
+def type_fields(type_name: str) -> set[str]:
+    """The names of an object type's fields."""
+    return {field["name"] for field in _types()[type_name]["fields"]}
+
+
 def _named_type(type_ref: dict[str, Any]) -> str:
     while type_ref.get("ofType"):
         type_ref = type_ref["ofType"]
