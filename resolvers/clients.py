@@ -199,9 +199,7 @@ async def add_client(
     viewer = await ctx.get_viewer()
     values = provided_fields(input, exclude=("password",))
     try:
-        if input.password:
-            await ctx.spend_password_hash()
-        async with ctx.transaction() as conn:
+        async with ctx.transaction(hashing_password=bool(input.password)) as conn:
             row = await services.add_client(
                 conn,
                 values,
@@ -225,9 +223,7 @@ async def update_client(
     values = provided_fields(input, exclude=("password",))
     try:
         client_id = existing_id(id, "Client")
-        if input.password:
-            await ctx.spend_password_hash()
-        async with ctx.transaction() as conn:
+        async with ctx.transaction(hashing_password=bool(input.password)) as conn:
             update = await services.update_client(
                 conn,
                 client_id,

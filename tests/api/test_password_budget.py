@@ -5,7 +5,9 @@ can keep the hashing threads busy. The budget here is 2 hashes per login.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -13,6 +15,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from app.settings import Settings
 from app.web import create_app
@@ -79,13 +82,19 @@ HASHING = {
 }
 
 
-@pytest.fixture
-async def tight_api(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings.model_copy(update={"password_hash_budget": BUDGET}))
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, Starlette]]:
+    app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
+            yield client, app
+
+
+@pytest.fixture
+async def tight_api(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
+    async with serving(settings.model_copy(update={"password_hash_budget": BUDGET})) as (api, _):
+        yield api
 
 
 @dataclass(frozen=True)
@@ -172,3 +181,25 @@ async def test_5_4_a_clients_password_changes_leave_other_logins_their_budget(
     for n in range(BUDGET + 1):
         await run(tight_api, world, mine, n)
     assert await run(tight_api, world, HASHING["updateContact"], 0) == []
+
+
+async def test_5_1_password_changes_waiting_for_the_hashing_threads_hold_no_connection(
+    settings: Settings, world: World
+) -> None:
+    """Six concurrent password changes: each takes its connection when its turn to hash
+    comes, so on average hardly more than one is in use (six queued would hold six)."""
+    samples: list[int] = []
+    async with serving(settings) as (api, app):
+        app_pool: asyncpg.Pool = app.state.services.pool
+
+        async def sample() -> None:
+            while True:
+                samples.append(app_pool.get_size() - app_pool.get_idle_size())
+                await asyncio.sleep(0.005)
+
+        sampler = asyncio.create_task(sample())
+        changes = [run(api, world, HASHING["updateMyContact"], n) for n in range(6)]
+        results = await asyncio.gather(*changes)
+        sampler.cancel()
+    assert results == [[]] * 6
+    assert sum(samples) / len(samples) < 2, samples
