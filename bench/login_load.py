@@ -37,7 +37,7 @@ from domain.auth.permissions import StaffRole
 from domain.auth.staff import create_staff
 from domain.clients import services as client_services
 
-console = Console()
+console = Console(width=100)
 
 STAFF_EMAIL = "probe@localhost"
 PASSWORD = "bench-password-1"  # noqa: S105 -- throw-away logins in a throw-away database
