@@ -86,7 +86,8 @@ async def seed_clients(
     """Insert `count` demo clients (each with an owner login using DEMO_PASSWORD)."""
     rng = random.Random(seed)
     run = f"{rng.randrange(36**4):04x}"
-    password_hash = hash_password(DEMO_PASSWORD)  # one hash for all: argon2 is slow on purpose
+    # One hash for all: argon2 is slow on purpose.
+    password_hash = await hash_password(DEMO_PASSWORD)
     done = 0
     while done < count:
         rows = [_client_row(rng, done + i, run) for i in range(min(BATCH, count - done))]

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     session_ttl_hours: int = Field(default=24 * 14, ge=1)
     login_max_failures: int = Field(default=10, ge=1)
     login_cooldown_seconds: int = Field(default=900, ge=1)
+    # Password hashes (logins, password changes) per login per window; 5× per address.
+    password_hash_budget: int = Field(default=30, ge=1)
+    password_hash_window_seconds: int = Field(default=300, ge=1)
 
     max_query_depth: int = 12
     max_query_tokens: int = 4000

@@ -33,10 +33,9 @@ async def login(
         user_agent=ctx.request.headers.get("user-agent"),
     )
     try:
-        async with ctx.pool.acquire() as conn:
-            token, viewer = await log_in(
-                conn, ctx.services.throttle, request, session_ttl=ctx.services.session_ttl
-            )
+        token, viewer = await log_in(
+            ctx.pool, ctx.services.throttle, request, session_ttl=ctx.services.session_ttl
+        )
     except DomainError as error:
         return LoginPayload(token=None, viewer=None, errors=user_errors(error))
     ctx.set_viewer(viewer)

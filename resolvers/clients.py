@@ -41,6 +41,7 @@ from schema.clients import (
     UpdateClientInput,
     UpdateMyProfileInput,
     may_read_emails,
+    withheld_client_fields,
 )
 from schema.common import OkPayload, user_errors
 from schema.node import Owned
@@ -62,6 +63,7 @@ async def presentation(ctx: Context, conn: asyncpg.Connection | None = None) -> 
             display_format=settings.client_display_format,
             currencies=currencies,
             viewer_is_staff=viewer is not None and viewer.is_staff,
+            withheld_fields=withheld_client_fields(viewer),
         )
     return ctx.client_presentation
 
@@ -168,7 +170,7 @@ async def add_client(
     viewer = await ctx.get_viewer()
     values = provided_fields(input, exclude=("password",))
     try:
-        async with ctx.transaction() as conn:
+        async with ctx.transaction(hashing_password=bool(input.password)) as conn:
             row = await services.add_client(
                 conn,
                 values,
@@ -192,7 +194,7 @@ async def update_client(
     values = provided_fields(input, exclude=("password",))
     try:
         client_id = existing_id(id, "Client")
-        async with ctx.transaction() as conn:
+        async with ctx.transaction(hashing_password=bool(input.password)) as conn:
             update = await services.update_client(
                 conn,
                 client_id,

@@ -74,7 +74,7 @@ async def _add(
     scope = reach.pop("client_scope")
     try:
         client = scope if client_id is None else existing_id(client_id, "Client", "client_id")
-        async with ctx.transaction() as conn:
+        async with ctx.transaction(hashing_password=bool(input.password)) as conn:
             row = await services.add_contact(conn, client, contact_values(input), **reach)
     except DomainError as error:
         return ContactPayload(contact=None, errors=user_errors(error))
@@ -86,7 +86,7 @@ async def _update(info: Info[Context, None], id: str, input: ContactInput) -> Co
     reach = _reach(await ctx.get_viewer())
     try:
         contact_id = existing_id(id, "Contact")
-        async with ctx.transaction() as conn:
+        async with ctx.transaction(hashing_password=bool(input.password)) as conn:
             row = await services.update_contact(conn, contact_id, contact_values(input), **reach)
     except DomainError as error:
         return ContactPayload(contact=None, errors=user_errors(error))

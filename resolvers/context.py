@@ -3,6 +3,7 @@ the emails they queued to the workers once committed."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -14,11 +15,12 @@ from redis.asyncio import Redis
 from starlette.requests import Request
 from starlette.responses import Response
 
-from domain.auth import sessions
+from domain.auth import passwords, sessions
 from domain.auth.throttle import LoginThrottle
 from domain.auth.viewer import Viewer
 from domain.emails import outbox
 from domain.emails.templates import TemplateRenderer
+from domain.errors import DomainError, ErrorCode
 from resolvers.loaders import Loaders
 from schema.clients import ClientPresentation
 
@@ -39,6 +41,10 @@ class AppServices:
     client_area_url: str  # the base of every link in an email
     secure_cookies: bool
     renderer: TemplateRenderer
+    # Transactions that hash a password, one per hashing thread at a time.
+    hashing_turns: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(passwords.HASHING_THREADS)
+    )
 
 
 @dataclass
@@ -87,9 +93,34 @@ class Context:
         self._viewer, self._viewer_loaded = viewer, True
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
-        """A transaction; after it commits, the emails it queued go to the workers."""
-        async with self.pool.acquire() as conn:
+    async def _turn_to_hash(self, hashing: bool) -> AsyncIterator[None]:
+        """For a transaction that hashes a password: spend from the viewer's and the
+        address's budgets (SPEC 5.4; a DomainError TOO_MANY_ATTEMPTS when either is spent),
+        then wait, holding no connection, until the hashing threads are free for it."""
+        if not hashing:
+            yield
+            return
+        viewer = await self.get_viewer()
+        login = f"login:{viewer.login_id}" if viewer else "anonymous"
+        if not await self.services.throttle.spend_password_hash(login, self.client_ip):
+            raise DomainError.single(
+                ErrorCode.TOO_MANY_ATTEMPTS,
+                "Too many password changes. Try again later.",
+                "password",
+            )
+        async with self.services.hashing_turns:
+            yield
+
+    @asynccontextmanager
+    async def transaction(
+        self, *, hashing_password: bool = False
+    ) -> AsyncIterator[asyncpg.Connection]:
+        """A transaction; after it commits, the emails it queued go to the workers.
+
+        One that hashes a password (`hashing_password`) is budgeted, and takes its connection
+        only when the hashing threads are free for it: password changes queued for them
+        would otherwise hold connections other requests wait for."""
+        async with self._turn_to_hash(hashing_password), self.pool.acquire() as conn:
             tx = conn.transaction()
             await tx.start()
             try:

@@ -17,7 +17,7 @@ from domain.clients import models, queries
 from domain.emails.outbox import Email as EmailRow
 from domain.settings import ClientDisplayFormat
 from schema.access import may_read, require
-from schema.common import UserError
+from schema.common import Forbidden, UserError
 from schema.connections import Connection
 from schema.contacts import Contact
 from schema.context import SchemaContext
@@ -49,6 +49,53 @@ class Currency:
     suffix: str = strawberry.field(description="Shown after amounts, e.g. ' USD'.")
 
 
+# What a sub-account must have been granted to read each part of its own client (SPEC 2.4).
+# Staff who reached a client through a root field, and the account holder, read all of it;
+# the parts not named here (id, status, currency, createdAt) come with reaching the client,
+# and `contacts`, `defaultBillingContact` and `emails` check their own permission.
+CLIENT_AREA_FIELD_PERMISSIONS: dict[str, ContactPermission] = {
+    **dict.fromkeys(
+        (
+            "first_name",
+            "last_name",
+            "company_name",
+            "email",
+            "phone_number",
+            "address",
+            "display_name",
+            "language",
+            "two_factor_enabled",
+            "last_login_at",
+            "updated_at",
+        ),
+        ContactPermission.PROFILE,
+    ),
+    **dict.fromkeys(
+        (
+            "credit_balance",
+            "overdue_notices_disabled",
+            "late_fees_exempt",
+            "tax_exempt",
+            "separate_invoices",
+            "cc_processing_disabled",
+            "default_payment_method",
+        ),
+        ContactPermission.INVOICES,
+    ),
+}
+
+
+def withheld_client_fields(viewer: Viewer | None) -> dict[str, ContactPermission]:
+    """The Client fields this viewer may not read, with the permission each needs."""
+    if viewer is None or viewer.is_staff:
+        return {}
+    return {
+        name: permission
+        for name, permission in CLIENT_AREA_FIELD_PERMISSIONS.items()
+        if not viewer.has_client_permission(permission)
+    }
+
+
 @dataclass(frozen=True)
 class ClientPresentation:
     """What mapping a client row needs to know of the request, computed once per request."""
@@ -56,6 +103,9 @@ class ClientPresentation:
     display_format: ClientDisplayFormat
     currencies: dict[str, models.Currency]
     viewer_is_staff: bool
+    # Decided once per request from the viewer, so that reading a client costs no
+    # per-field check (`withheld_client_fields`); empty for staff and account holders.
+    withheld_fields: dict[str, ContactPermission] = field(default_factory=dict)
     # The Currency objects of this request, one per code, shared by the clients built.
     _currency_types: dict[str, Currency] = field(default_factory=dict, compare=False, repr=False)
 
@@ -168,7 +218,7 @@ class Client(Node):
         *,
         sent_emails: list[EmailRow] | None = None,
     ) -> Client:
-        return cls(
+        client = cls(
             id=global_id("Client", row.id),
             pk=row.id,
             first_name=row.first_name,
@@ -196,6 +246,11 @@ class Client(Node):
             sent_emails=sent_emails,
             billing_contact_id=row.billing_contact_id,
         )
+        # A withheld field holds its refusal: graphql-core raises an error it resolves to
+        # as that field's error, so the field needs no resolver (and staff lists no check).
+        for name, permission in presentation.withheld_fields.items():
+            setattr(client, name, Forbidden(f"This needs the permission {permission.value}."))
+        return client
 
 
 @strawberry.type(description="A page of clients.")

@@ -26,31 +26,40 @@ class LoginRequest:
 
 
 async def log_in(
-    conn: asyncpg.Connection,
+    pool: asyncpg.Pool,
     throttle: LoginThrottle,
     request: LoginRequest,
     *,
     session_ttl: timedelta,
 ) -> tuple[str, Viewer]:
-    """Check the credentials and open a session; return its token and the viewer."""
+    """Check the credentials and open a session; return its token and the viewer.
+
+    No connection is held while the password is checked or rehashed: hashes queue for the
+    hashing threads, and logins waiting there must not starve other requests of the pool.
+    """
     if not await throttle.begin_attempt(request.email, request.ip_address):
         raise DomainError.single(
             ErrorCode.TOO_MANY_ATTEMPTS, "Too many failed logins. Try again later."
         )
-    row = await conn.fetchrow(
-        """SELECT l.id, l.password_hash, l.totp_secret,
-                  EXISTS (SELECT 1 FROM staff st WHERE st.login_id = l.id AND st.active) AS staff,
-                  (SELECT status FROM (
-                       SELECT c.status FROM clients c WHERE c.owner_login_id = l.id
-                       UNION ALL  -- a sub-account: the status of the client it belongs to
-                       SELECT c.status FROM contacts ct JOIN clients c ON c.id = ct.client_id
-                        WHERE ct.login_id = l.id) AS account
-                    LIMIT 1) AS client_status
-             FROM logins l WHERE l.email = $1""",
-        request.email.strip(),
-    )
+    if not await throttle.spend_password_hash(f"email:{request.email.strip()}", request.ip_address):
+        await throttle.cancel_attempt(request.email, request.ip_address)
+        raise DomainError.single(ErrorCode.TOO_MANY_ATTEMPTS, "Too many logins. Try again later.")
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            """SELECT l.id, l.password_hash, l.totp_secret,
+                      EXISTS (SELECT 1 FROM staff st
+                               WHERE st.login_id = l.id AND st.active) AS staff,
+                      (SELECT status FROM (
+                           SELECT c.status FROM clients c WHERE c.owner_login_id = l.id
+                           UNION ALL  -- a sub-account: the status of the client it belongs to
+                           SELECT c.status FROM contacts ct JOIN clients c ON c.id = ct.client_id
+                            WHERE ct.login_id = l.id) AS account
+                        LIMIT 1) AS client_status
+                 FROM logins l WHERE l.email = $1""",
+            request.email.strip(),
+        )
     hashed = row["password_hash"] if row else None
-    if not passwords.verify_password(hashed, request.password):
+    if not await passwords.verify_password(hashed, request.password):
         raise DomainError.single(ErrorCode.INVALID_CREDENTIALS, _BAD_CREDENTIALS, "password")
     assert row is not None and hashed is not None
     if not row["staff"]:
@@ -75,10 +84,10 @@ async def log_in(
             )
 
     await throttle.record_success(request.email, request.ip_address)
-    async with conn.transaction():
-        new_hash = (
-            passwords.hash_password(request.password) if passwords.needs_rehash(hashed) else None
-        )
+    new_hash = (
+        await passwords.hash_password(request.password) if passwords.needs_rehash(hashed) else None
+    )
+    async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
             """UPDATE logins SET last_login_at = now(),
                                  password_hash = coalesce($2, password_hash)

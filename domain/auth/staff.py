@@ -43,7 +43,7 @@ async def create_staff(
             """INSERT INTO logins (email, password_hash) VALUES ($1, $2)
                ON CONFLICT (email) DO NOTHING RETURNING id""",
             email,
-            hash_password(password),
+            await hash_password(password),
         )
         if login_id is None:
             raise DomainError.single(ErrorCode.CONFLICT, f"{email} already has a login.", "email")

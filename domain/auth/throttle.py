@@ -1,4 +1,5 @@
-"""Failed-login counting per account and per address, shared by every API process (SPEC 5.4).
+"""Failed-login counting per account and per address, shared by every API process (SPEC 5.4),
+and the budget of password hashes per login and per address.
 
 Counters live in Redis so that N API processes, GraphQL aliases and batched requests all
 count against the same budget. Each failure restarts the cool-down window.
@@ -6,6 +7,11 @@ count against the same budget. Each failure restarts the cool-down window.
 An attempt is counted before its password is checked, in one atomic step with the budget
 check: checking first and counting after the (slow) password check would let concurrent
 requests all pass the check before any of them is counted.
+
+Every operation that hashes a password (a login, setting a password) also spends from a
+budget per login and per address, whether it succeeds or not: a hash costs about 0.1 s of
+CPU, and a logged-in account could otherwise keep the hashing threads of every API process
+busy by setting a sub-account's password in a loop.
 """
 
 from __future__ import annotations
@@ -14,6 +20,10 @@ from redis.asyncio import Redis
 
 # An address is shared by many people behind one NAT, so it gets a larger budget.
 ADDRESS_BUDGET_FACTOR = 5
+
+# Password hashes a login may cause per window (5× per address), by default.
+PASSWORD_HASH_BUDGET = 30
+PASSWORD_HASH_WINDOW_SECONDS = 300
 
 # How long a used TOTP code is remembered: longer than the three 30-second steps accepted.
 USED_CODE_SECONDS = 120
@@ -41,10 +51,20 @@ return 1
 
 
 class LoginThrottle:
-    def __init__(self, redis: Redis, *, max_failures: int, cooldown_seconds: int) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        max_failures: int,
+        cooldown_seconds: int,
+        hash_budget: int = PASSWORD_HASH_BUDGET,
+        hash_window_seconds: int = PASSWORD_HASH_WINDOW_SECONDS,
+    ) -> None:
         self._redis = redis
         self._max_failures = max_failures
         self._cooldown = cooldown_seconds
+        self._hash_budget = hash_budget
+        self._hash_window = hash_window_seconds
         self._begin_attempt = redis.register_script(_BEGIN_ATTEMPT)
         self._give_back = redis.register_script(_GIVE_BACK)
 
@@ -60,6 +80,19 @@ class LoginThrottle:
         allowed = await self._begin_attempt(
             keys=list(self._keys(email, ip_address)),
             args=[self._max_failures, self._max_failures * ADDRESS_BUDGET_FACTOR, self._cooldown],
+        )
+        return bool(allowed)
+
+    async def spend_password_hash(self, login: str, ip_address: str | None) -> bool:
+        """Count one password hash against `login`'s budget (an email for a login attempt, a
+        login id for a password change) and the address's; False (nothing counted) when
+        either is spent. The window restarts with each hash counted."""
+        allowed = await self._begin_attempt(
+            keys=[
+                f"password-hashes:login:{login.lower()}",
+                f"password-hashes:address:{ip_address or 'unknown'}",
+            ],
+            args=[self._hash_budget, self._hash_budget * ADDRESS_BUDGET_FACTOR, self._hash_window],
         )
         return bool(allowed)
 

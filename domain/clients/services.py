@@ -50,7 +50,7 @@ async def add_client(
             login_id = await conn.fetchval(
                 "INSERT INTO logins (email, password_hash) VALUES ($1, $2) RETURNING id",
                 cleaned["email"],
-                hash_password(password) if password else None,
+                await hash_password(password) if password else None,
             )
             columns = list(cleaned)
             client_id = await conn.fetchval(
@@ -134,7 +134,7 @@ async def update_client(
                 await conn.execute(
                     "UPDATE logins SET password_hash = $2 WHERE id = $1",
                     current.owner_login_id,
-                    hash_password(password),
+                    await hash_password(password),
                 )
                 await sessions.end_sessions_of_login(conn, current.owner_login_id)
             audited = {k: {"from": getattr(current, k), "to": v} for k, v in changes.items()}

@@ -171,7 +171,7 @@ async def update_contact(
                 await conn.execute(
                     "UPDATE logins SET password_hash = $2 WHERE id = $1",
                     login_id,
-                    hash_password(password),
+                    await hash_password(password),
                 )
                 await sessions.end_sessions_of_login(conn, login_id)
         changes = {k: v for k, v in cleaned.items() if _stored(getattr(current, k)) != v}
@@ -310,7 +310,7 @@ async def _create_login(conn: asyncpg.Connection, email: str, password: str) -> 
         login_id: int = await conn.fetchval(
             "INSERT INTO logins (email, password_hash) VALUES ($1, $2) RETURNING id",
             email,
-            hash_password(password),
+            await hash_password(password),
         )
     except asyncpg.UniqueViolationError:
         raise _email_taken(email) from None  # taken by a concurrent request since checked

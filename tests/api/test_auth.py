@@ -29,7 +29,7 @@ from tests.conftest import LOGIN, gid, gql, login
 PASSWORD = "client-password-1"
 OLD_HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
 OLD_HASH = OLD_HASHER.hash(PASSWORD)
-CURRENT_HASH = passwords.hash_password(PASSWORD)
+CURRENT_HASH = passwords.hash_password_blocking(PASSWORD)
 TTL = timedelta(hours=1)
 ME = "query { me { id email } viewer { kind email } }"
 

@@ -29,12 +29,13 @@ from domain.auth import passwords, sessions
 from domain.auth.permissions import ContactPermission, StaffRole
 from domain.clients import services as client_services
 from resolvers.permissions import IsClientArea
+from tests.api.introspection import type_fields
 from tests.conftest import gid, gql, pk
 
 TTL = timedelta(hours=1)
 PASSWORD = "sub-password-1"
 NEW_PASSWORD = "new-password-2"
-PASSWORD_HASH = passwords.hash_password(PASSWORD)
+PASSWORD_HASH = passwords.hash_password_blocking(PASSWORD)
 EVERY_PERMISSION = sorted(p.value for p in ContactPermission)
 FORBIDDEN = "FORBIDDEN"
 ERRORS = "errors { field code message }"
@@ -52,7 +53,7 @@ mutation Login($email: String!, $password: String!) {
   }
 }"""
 VIEWER = "query { viewer { kind email clientId contactId staffRole permissions } }"
-ME = "query { me { id email } }"
+ME = "query { me { id status } }"
 ADD_CONTACT = f"""
 mutation AddContact($clientId: ID!, $input: ContactInput!) {{
   addContact(clientId: $clientId, input: $input) {{
@@ -415,14 +416,84 @@ async def test_2_4_the_account_holder_may_do_everything(
     await op.effect(body["data"], conn, account)
 
 
-async def test_2_4_me_needs_no_permission(
-    api: httpx.AsyncClient, conn: asyncpg.Connection, account: Account
+# What a sub-account needs to read each field of its own client through `me`; None: reaching
+# the client is enough. A new Client field fails the test below until it is listed here.
+CLIENT_FIELD_PERMISSIONS: dict[str, ContactPermission | None] = {
+    "id": None,
+    "status": None,
+    "currency": None,
+    "createdAt": None,
+    "notes": None,  # always null in the client area
+    **dict.fromkeys(
+        ("firstName", "lastName", "companyName", "email", "phoneNumber", "address"),
+        ContactPermission.PROFILE,
+    ),
+    **dict.fromkeys(
+        ("displayName", "language", "twoFactorEnabled", "lastLoginAt", "updatedAt"),
+        ContactPermission.PROFILE,
+    ),
+    **dict.fromkeys(
+        ("creditBalance", "overdueNoticesDisabled", "lateFeesExempt", "taxExempt"),
+        ContactPermission.INVOICES,
+    ),
+    **dict.fromkeys(
+        ("separateInvoices", "ccProcessingDisabled", "defaultPaymentMethod"),
+        ContactPermission.INVOICES,
+    ),
+    "contacts": ContactPermission.CONTACTS,
+    "defaultBillingContact": ContactPermission.CONTACTS,
+    "emails": ContactPermission.EMAILS,
+}
+SUBSELECTIONS = {
+    "address": "{ city }",
+    "currency": "{ code }",
+    "contacts": "{ id }",
+    "defaultBillingContact": "{ id }",
+    "emails": "{ subject }",
+}
+
+
+def test_2_4_every_client_field_states_what_a_sub_account_needs_to_read_it() -> None:
+    fields = type_fields("Client")
+    missing = sorted(fields - set(CLIENT_FIELD_PERMISSIONS))
+    assert not missing, f"Client fields missing from CLIENT_FIELD_PERMISSIONS: {missing}"
+    assert not set(CLIENT_FIELD_PERMISSIONS) - fields
+
+
+@pytest.mark.parametrize(
+    "granted",
+    [frozenset(), frozenset({ContactPermission.PROFILE}), frozenset({ContactPermission.INVOICES})],
+    ids=lambda granted: "+".join(sorted(granted)) or "none",
+)
+async def test_2_4_a_sub_account_reads_of_its_client_only_what_it_was_granted(
+    api: httpx.AsyncClient,
+    conn: asyncpg.Connection,
+    account: Account,
+    granted: frozenset[ContactPermission],
 ) -> None:
-    sub = await add_sub_account(conn, account.client_id, "sub@example.com")
+    """`me` itself needs no permission; its profile fields need PROFILE and its money
+    fields (credit balance, billing flags) INVOICES, each refused on its own."""
+    sub = await add_sub_account(conn, account.client_id, "sub@example.com", granted)
+    for field, permission in CLIENT_FIELD_PERMISSIONS.items():
+        selection = f"{field} {SUBSELECTIONS.get(field, '')}"
+        body = await gql(
+            api, f"query {{ me {{ id {selection} }} }}", token=sub.token, allow_errors=True
+        )
+        if permission is None or permission in granted:
+            assert "errors" not in body, (field, body)
+            assert body["data"]["me"]["id"] == gid("Client", account.client_id)
+        else:
+            assert_forbidden(body, ["me", field])
+            assert permission.value in body["errors"][0]["message"]
 
-    body = await gql(api, ME, token=sub.token)
 
-    assert body == {"data": {"me": {"id": gid("Client", account.client_id), "email": OWNER_EMAIL}}}
+async def test_2_4_the_account_holder_reads_every_field_of_its_client(
+    api: httpx.AsyncClient, account: Account
+) -> None:
+    selection = " ".join(f"{f} {SUBSELECTIONS.get(f, '')}" for f in CLIENT_FIELD_PERMISSIONS)
+    body = await gql(api, f"query {{ me {{ {selection} }} }}", token=account.owner_token)
+    me = body["data"]["me"]
+    assert (me["email"], me["creditBalance"], me["notes"]) == (OWNER_EMAIL, "0.00", None)
 
 
 async def test_2_4_the_billing_contact_needs_contacts_even_when_none_is_set(
@@ -530,7 +601,7 @@ async def test_2_4_a_sub_account_logs_in_with_its_own_email_and_password(
     assert payload["viewer"] == expected
     assert await viewer_of(api, payload["token"]) == expected
     me = await gql(api, ME, token=payload["token"])
-    assert me["data"]["me"] == {"id": gid("Client", account.client_id), "email": OWNER_EMAIL}
+    assert me["data"]["me"] == {"id": gid("Client", account.client_id), "status": "ACTIVE"}
 
 
 async def test_2_4_viewer_of_the_account_holder_has_every_permission(
@@ -660,7 +731,7 @@ async def test_2_4_the_account_holder_grants_access(
     assert (row["login_email"], row["permissions"]) == (change.login_email, change.permissions)
     assert payload["contact"]["subAccount"] is (change.login_email is not None)
     if change.new_password:
-        assert passwords.verify_password(row["password_hash"], NEW_PASSWORD)
+        assert await passwords.verify_password(row["password_hash"], NEW_PASSWORD)
     # A changed password or a removed login ends the target's sessions; others stay.
     target = {"self": team.me, "other": team.other}.get(change.target or "")
     if target is not None:
@@ -819,7 +890,7 @@ async def test_2_4_a_password_change_by_staff_ends_the_sub_accounts_sessions(
     row = await contact_row(conn, sub.contact_id)
     assert row is not None and row["login_id"] == sub.login_id
     assert row["password_hash"].startswith("$argon2id$")
-    assert passwords.verify_password(row["password_hash"], NEW_PASSWORD)
+    assert await passwords.verify_password(row["password_hash"], NEW_PASSWORD)
     for token in (sub.token, second_session):
         assert await viewer_of(api, token) is None
     for token in (other.token, account.owner_token, staff_token):

@@ -88,7 +88,7 @@ def test_create_staff_makes_a_login_that_verifies(run_cli, settings: Settings) -
 
     row = asyncio.run(stored())
     assert row["role"] == "SUPPORT"
-    assert verify_password(row["password_hash"], "a-good-password")
+    assert asyncio.run(verify_password(row["password_hash"], "a-good-password"))
 
 
 def test_create_staff_shows_field_errors(run_cli) -> None:
@@ -108,7 +108,7 @@ async def test_seed_adds_demo_clients_across_batches(conn: asyncpg.Connection) -
     )
     assert dict(counts) == {"clients": 1_234, "emails": 1_234, "bad": 0, "hashes": 1}
     password_hash = await conn.fetchval("SELECT password_hash FROM logins LIMIT 1")
-    assert verify_password(password_hash, DEMO_PASSWORD)
+    assert await verify_password(password_hash, DEMO_PASSWORD)
 
 
 def test_seed_command_reports_what_it_added(run_cli) -> None:

@@ -33,7 +33,7 @@ from tests.conftest import Services
 PASSWORD = "client-password-1"
 OLD_HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
 OLD_HASH = OLD_HASHER.hash(PASSWORD)
-CURRENT_HASH = passwords.hash_password(PASSWORD)
+CURRENT_HASH = passwords.hash_password_blocking(PASSWORD)
 TTL = timedelta(hours=1)
 MAX_FAILURES = 3
 ADDRESS = "192.0.2.1"
@@ -80,7 +80,7 @@ async def stored_hash(conn: asyncpg.Connection, email: str) -> str:
 
 
 async def attempt(
-    conn: asyncpg.Connection,
+    pool: asyncpg.Pool,
     throttle: LoginThrottle,
     email: str,
     password: str = PASSWORD,
@@ -91,7 +91,7 @@ async def attempt(
     """Log in; the error code of a refusal, or None on success."""
     request = LoginRequest(email, password, totp_code=totp_code, ip_address=ip_address)
     try:
-        await log_in(conn, throttle, request, session_ttl=TTL)
+        await log_in(pool, throttle, request, session_ttl=TTL)
     except DomainError as error:
         return error.errors[0].code
     return None
@@ -107,18 +107,37 @@ def wrong_code(secret: str, offset: int = 5) -> str:
     return f"{(int(pyotp.TOTP(secret).now()) + offset) % 1_000_000:06d}"
 
 
-def test_5_1_passwords_are_hashed_with_argon2id() -> None:
+async def test_5_1_passwords_are_hashed_with_argon2id() -> None:
     assert CURRENT_HASH.startswith("$argon2id$")
     assert PASSWORD not in CURRENT_HASH
-    assert passwords.verify_password(CURRENT_HASH, PASSWORD)
-    assert not passwords.verify_password(CURRENT_HASH, PASSWORD + "x")
-    assert not passwords.verify_password(None, PASSWORD)
-    assert not passwords.verify_password("not a hash", PASSWORD)
+    assert await passwords.verify_password(CURRENT_HASH, PASSWORD)
+    assert not await passwords.verify_password(CURRENT_HASH, PASSWORD + "x")
+    assert not await passwords.verify_password(None, PASSWORD)
+    assert not await passwords.verify_password("not a hash", PASSWORD)
     assert not passwords.needs_rehash(CURRENT_HASH)
 
 
+async def ticks_while(work: asyncio.Future[object]) -> int:
+    """How often a 1 ms timer fired on the event loop while `work` ran."""
+    ticks = 0
+    while not work.done():
+        await asyncio.sleep(0.001)
+        ticks += 1
+    await work
+    return ticks
+
+
+async def test_5_1_hashing_and_verifying_leave_the_event_loop_free() -> None:
+    """argon2 takes ~0.1 s of CPU: run on the loop, it would stall every other request."""
+    hashing = asyncio.ensure_future(passwords.hash_password(PASSWORD))
+    assert await ticks_while(hashing) >= 10
+    verifying = asyncio.ensure_future(passwords.verify_password(CURRENT_HASH, PASSWORD))
+    assert await ticks_while(verifying) >= 10
+    assert await verifying is True
+
+
 async def test_5_1_clients_and_staff_log_in_with_email_and_password(
-    conn: asyncpg.Connection, throttle: LoginThrottle
+    conn: asyncpg.Connection, throttle: LoginThrottle, pool: asyncpg.Pool
 ) -> None:
     client_id = await add_client(conn)
     staff = await create_staff(
@@ -133,7 +152,7 @@ async def test_5_1_clients_and_staff_log_in_with_email_and_password(
     assert hashed.startswith("$argon2id$") and PASSWORD not in hashed
 
     token, viewer = await log_in(
-        conn, throttle, LoginRequest("JOE@example.com ", PASSWORD), session_ttl=TTL
+        pool, throttle, LoginRequest("JOE@example.com ", PASSWORD), session_ttl=TTL
     )
     assert (viewer.kind, viewer.email, viewer.client_id, viewer.staff_role) == (
         ViewerKind.CLIENT,
@@ -144,7 +163,7 @@ async def test_5_1_clients_and_staff_log_in_with_email_and_password(
     assert await sessions.viewer_for_token(conn, token) == viewer
 
     token, viewer = await log_in(
-        conn, throttle, LoginRequest("sam@staff.example.com", PASSWORD), session_ttl=TTL
+        pool, throttle, LoginRequest("sam@staff.example.com", PASSWORD), session_ttl=TTL
     )
     assert (viewer.kind, viewer.staff_id, viewer.client_id, viewer.staff_role) == (
         ViewerKind.STAFF,
@@ -157,7 +176,7 @@ async def test_5_1_clients_and_staff_log_in_with_email_and_password(
 
 
 async def test_5_1_wrong_password_and_unknown_email_get_the_same_refusal(
-    conn: asyncpg.Connection, throttle: LoginThrottle
+    conn: asyncpg.Connection, throttle: LoginThrottle, pool: asyncpg.Pool
 ) -> None:
     await add_client(conn, password_hash=OLD_HASH)
     await client_services.add_client(
@@ -175,7 +194,7 @@ async def test_5_1_wrong_password_and_unknown_email_get_the_same_refusal(
         ("nopassword@example.com", ""),
     ]:
         with pytest.raises(DomainError) as refused:
-            await log_in(conn, throttle, LoginRequest(email, password), session_ttl=TTL)
+            await log_in(pool, throttle, LoginRequest(email, password), session_ttl=TTL)
         refusals.append(refused.value.errors)
     assert refusals[0][0].code is ErrorCode.INVALID_CREDENTIALS
     assert refusals[0] == refusals[1] == refusals[2]
@@ -195,10 +214,11 @@ async def test_1_3_only_closed_clients_cannot_log_in(
     throttle: LoginThrottle,
     status: ClientStatus,
     refusal: ErrorCode | None,
+    pool: asyncpg.Pool,
 ) -> None:
     client_id = await add_client(conn)
     await client_services.set_client_status(conn, client_id, status, staff_id=None)
-    assert await attempt(conn, throttle, "joe@example.com") == refusal
+    assert await attempt(pool, throttle, "joe@example.com") == refusal
     assert await session_count(conn) == (0 if refusal else 1)
 
 
@@ -255,50 +275,50 @@ async def test_ending_a_session_ends_only_that_one(conn: asyncpg.Connection) -> 
 
 
 async def test_5_4_login_rehashes_a_hash_with_older_argon2_parameters(
-    conn: asyncpg.Connection, throttle: LoginThrottle
+    conn: asyncpg.Connection, throttle: LoginThrottle, pool: asyncpg.Pool
 ) -> None:
     await add_client(conn, password_hash=OLD_HASH)
     assert passwords.needs_rehash(OLD_HASH)
 
-    assert await attempt(conn, throttle, "joe@example.com") is None
+    assert await attempt(pool, throttle, "joe@example.com") is None
 
     new_hash = await stored_hash(conn, "joe@example.com")
     assert new_hash != OLD_HASH
     assert new_hash.startswith("$argon2id$")
     assert not passwords.needs_rehash(new_hash)
-    assert passwords.verify_password(new_hash, PASSWORD)
+    assert await passwords.verify_password(new_hash, PASSWORD)
 
 
 async def test_5_4_a_current_hash_or_a_refused_login_is_not_rehashed(
-    conn: asyncpg.Connection, throttle: LoginThrottle
+    conn: asyncpg.Connection, throttle: LoginThrottle, pool: asyncpg.Pool
 ) -> None:
     await add_client(conn, password_hash=CURRENT_HASH)
     await add_client(conn, "old@example.com", password_hash=OLD_HASH)
-    assert await attempt(conn, throttle, "joe@example.com") is None
-    assert await attempt(conn, throttle, "old@example.com", "wrong-password") is not None
+    assert await attempt(pool, throttle, "joe@example.com") is None
+    assert await attempt(pool, throttle, "old@example.com", "wrong-password") is not None
     assert await stored_hash(conn, "joe@example.com") == CURRENT_HASH
     assert await stored_hash(conn, "old@example.com") == OLD_HASH
 
 
 async def test_5_4_failed_logins_are_throttled_per_account(
-    conn: asyncpg.Connection, throttle: LoginThrottle
+    conn: asyncpg.Connection, throttle: LoginThrottle, pool: asyncpg.Pool
 ) -> None:
     await add_client(conn, password_hash=OLD_HASH)
     await add_client(conn, "other@example.com")
     for _ in range(MAX_FAILURES):
-        code = await attempt(conn, throttle, "joe@example.com", "wrong-password")
+        code = await attempt(pool, throttle, "joe@example.com", "wrong-password")
         assert code is ErrorCode.INVALID_CREDENTIALS
     # The right password no longer helps, nor another spelling or another address.
     for email, address in [("joe@example.com", ADDRESS), (" JOE@Example.com", "198.51.100.7")]:
-        code = await attempt(conn, throttle, email, ip_address=address)
+        code = await attempt(pool, throttle, email, ip_address=address)
         assert code is ErrorCode.TOO_MANY_ATTEMPTS
     assert await session_count(conn) == 0
     # Another account from the same address is not locked out.
-    assert await attempt(conn, throttle, "other@example.com") is None
+    assert await attempt(pool, throttle, "other@example.com") is None
 
 
 async def test_5_4_failed_logins_are_throttled_per_address(
-    conn: asyncpg.Connection, redis: Redis
+    conn: asyncpg.Connection, redis: Redis, pool: asyncpg.Pool
 ) -> None:
     throttle = LoginThrottle(redis, max_failures=1, cooldown_seconds=60)
     emails = [f"guess{i}@example.com" for i in range(ADDRESS_BUDGET_FACTOR)]
@@ -307,20 +327,48 @@ async def test_5_4_failed_logins_are_throttled_per_address(
     await add_client(conn)
     # Guessing across many accounts from one address: each account stays within its budget.
     for email in emails:
-        assert await attempt(conn, throttle, email, "guess") is ErrorCode.INVALID_CREDENTIALS
-    assert await attempt(conn, throttle, "joe@example.com") is ErrorCode.TOO_MANY_ATTEMPTS
+        assert await attempt(pool, throttle, email, "guess") is ErrorCode.INVALID_CREDENTIALS
+    assert await attempt(pool, throttle, "joe@example.com") is ErrorCode.TOO_MANY_ATTEMPTS
     # From elsewhere the account still works.
-    assert await attempt(conn, throttle, "joe@example.com", ip_address="203.0.113.9") is None
+    assert await attempt(pool, throttle, "joe@example.com", ip_address="203.0.113.9") is None
+
+
+async def test_5_4_logins_spend_the_password_hash_budget_even_when_they_succeed(
+    conn: asyncpg.Connection, redis: Redis, pool: asyncpg.Pool
+) -> None:
+    throttle = LoginThrottle(redis, max_failures=MAX_FAILURES, cooldown_seconds=60, hash_budget=2)
+    await add_client(conn)
+    await add_client(conn, "other@example.com")
+    for _ in range(2):
+        assert await attempt(pool, throttle, "joe@example.com") is None
+    assert await attempt(pool, throttle, " JOE@example.com") is ErrorCode.TOO_MANY_ATTEMPTS
+    assert await session_count(conn) == 2
+    # Refused before any hash, and no failed guess: the account's failure count is untouched.
+    assert int(await redis.get("login-failures:account:joe@example.com") or 0) == 0
+    assert await attempt(pool, throttle, "other@example.com") is None
+
+
+async def test_5_4_logins_spend_the_password_hash_budget_of_their_address(
+    conn: asyncpg.Connection, redis: Redis, pool: asyncpg.Pool
+) -> None:
+    throttle = LoginThrottle(redis, max_failures=MAX_FAILURES, cooldown_seconds=60, hash_budget=1)
+    emails = [f"login{i}@example.com" for i in range(ADDRESS_BUDGET_FACTOR)]
+    for email in [*emails, "joe@example.com"]:
+        await add_client(conn, email, password_hash=OLD_HASH)
+    for email in emails:
+        assert await attempt(pool, throttle, email) is None
+    assert await attempt(pool, throttle, "joe@example.com") is ErrorCode.TOO_MANY_ATTEMPTS
+    assert await attempt(pool, throttle, "joe@example.com", ip_address="203.0.113.9") is None
 
 
 async def test_5_4_a_successful_login_resets_the_account_count(
-    conn: asyncpg.Connection, throttle: LoginThrottle
+    conn: asyncpg.Connection, throttle: LoginThrottle, pool: asyncpg.Pool
 ) -> None:
     await add_client(conn, password_hash=OLD_HASH)
     for _ in range(2):
         for _ in range(MAX_FAILURES - 1):
-            assert await attempt(conn, throttle, "joe@example.com", "wrong") is not None
-        assert await attempt(conn, throttle, "joe@example.com") is None
+            assert await attempt(pool, throttle, "joe@example.com", "wrong") is not None
+        assert await attempt(pool, throttle, "joe@example.com") is None
         await conn.execute("UPDATE logins SET password_hash = $1", OLD_HASH)
 
 
@@ -330,82 +378,81 @@ async def test_5_4_failed_logins_are_throttled_across_concurrent_attempts(
     async with pool.acquire() as conn:
         await add_client(conn, password_hash=OLD_HASH)
 
-    async def guess(n: int) -> ErrorCode | None:
-        async with pool.acquire() as conn:
-            return await attempt(conn, throttle, "joe@example.com", f"guess-{n}")
-
-    codes = await asyncio.gather(*(guess(n) for n in range(8)))
+    guesses = (attempt(pool, throttle, "joe@example.com", f"guess-{n}") for n in range(8))
+    codes = await asyncio.gather(*guesses)
     # Only MAX_FAILURES passwords were tried; the others were refused without a check.
     assert codes.count(ErrorCode.INVALID_CREDENTIALS) == MAX_FAILURES
     assert codes.count(ErrorCode.TOO_MANY_ATTEMPTS) == 8 - MAX_FAILURES
 
 
-async def test_5_4_the_cool_down_ends(conn: asyncpg.Connection, redis: Redis) -> None:
+async def test_5_4_the_cool_down_ends(
+    conn: asyncpg.Connection, redis: Redis, pool: asyncpg.Pool
+) -> None:
     throttle = LoginThrottle(redis, max_failures=1, cooldown_seconds=1)
     await add_client(conn, password_hash=OLD_HASH)
-    assert await attempt(conn, throttle, "joe@example.com", "wrong") is (
+    assert await attempt(pool, throttle, "joe@example.com", "wrong") is (
         ErrorCode.INVALID_CREDENTIALS
     )
-    assert await attempt(conn, throttle, "joe@example.com") is ErrorCode.TOO_MANY_ATTEMPTS
+    assert await attempt(pool, throttle, "joe@example.com") is ErrorCode.TOO_MANY_ATTEMPTS
     await asyncio.sleep(1.1)
-    assert await attempt(conn, throttle, "joe@example.com") is None
+    assert await attempt(pool, throttle, "joe@example.com") is None
 
 
 async def test_5_1_login_with_totp_needs_a_valid_code(
-    conn: asyncpg.Connection, throttle: LoginThrottle
+    conn: asyncpg.Connection, throttle: LoginThrottle, pool: asyncpg.Pool
 ) -> None:
     await add_client(conn, password_hash=OLD_HASH)
     secret = pyotp.random_base32()
     await conn.execute("UPDATE logins SET totp_secret = $1", secret)
     totp = pyotp.TOTP(secret)
 
-    assert await attempt(conn, throttle, "joe@example.com") is ErrorCode.TOTP_REQUIRED
-    code = await attempt(conn, throttle, "joe@example.com", totp_code=wrong_code(secret))
+    assert await attempt(pool, throttle, "joe@example.com") is ErrorCode.TOTP_REQUIRED
+    code = await attempt(pool, throttle, "joe@example.com", totp_code=wrong_code(secret))
     assert code is ErrorCode.INVALID_CREDENTIALS
     # A good code does not make up for a wrong password.
-    code = await attempt(conn, throttle, "joe@example.com", "wrong", totp_code=totp.now())
+    code = await attempt(pool, throttle, "joe@example.com", "wrong", totp_code=totp.now())
     assert code is ErrorCode.INVALID_CREDENTIALS
     assert await session_count(conn) == 0
-    assert await attempt(conn, throttle, "joe@example.com", totp_code=totp.now()) is None
+    assert await attempt(pool, throttle, "joe@example.com", totp_code=totp.now()) is None
     assert await session_count(conn) == 1
 
 
 async def test_5_4_wrong_totp_codes_count_as_failed_logins(
-    conn: asyncpg.Connection, throttle: LoginThrottle
+    conn: asyncpg.Connection, throttle: LoginThrottle, pool: asyncpg.Pool
 ) -> None:
     await add_client(conn, password_hash=OLD_HASH)
     secret = pyotp.random_base32()
     await conn.execute("UPDATE logins SET totp_secret = $1", secret)
     for n in range(MAX_FAILURES):
-        code = await attempt(conn, throttle, "joe@example.com", totp_code=wrong_code(secret, 5 + n))
+        code = await attempt(pool, throttle, "joe@example.com", totp_code=wrong_code(secret, 5 + n))
         assert code is ErrorCode.INVALID_CREDENTIALS
-    code = await attempt(conn, throttle, "joe@example.com", totp_code=pyotp.TOTP(secret).now())
+    code = await attempt(pool, throttle, "joe@example.com", totp_code=pyotp.TOTP(secret).now())
     assert code is ErrorCode.TOO_MANY_ATTEMPTS
 
 
 async def test_5_4_a_right_password_awaiting_its_totp_code_is_no_failure(
-    conn: asyncpg.Connection, throttle: LoginThrottle
+    conn: asyncpg.Connection, throttle: LoginThrottle, pool: asyncpg.Pool
 ) -> None:
     await add_client(conn, password_hash=OLD_HASH)
     secret = pyotp.random_base32()
     await conn.execute("UPDATE logins SET totp_secret = $1", secret)
     for _ in range(MAX_FAILURES):
-        assert await attempt(conn, throttle, "joe@example.com") is ErrorCode.TOTP_REQUIRED
-    code = await attempt(conn, throttle, "joe@example.com", totp_code=pyotp.TOTP(secret).now())
+        assert await attempt(pool, throttle, "joe@example.com") is ErrorCode.TOTP_REQUIRED
+    code = await attempt(pool, throttle, "joe@example.com", totp_code=pyotp.TOTP(secret).now())
     assert code is None
 
 
 async def test_5_1_a_totp_code_is_accepted_only_once(
-    conn: asyncpg.Connection, throttle: LoginThrottle
+    conn: asyncpg.Connection, throttle: LoginThrottle, pool: asyncpg.Pool
 ) -> None:
     await add_client(conn)
     await add_client(conn, "ann@example.com")
     secret = pyotp.random_base32()
     await conn.execute("UPDATE logins SET totp_secret = $1", secret)
     code = pyotp.TOTP(secret).now()
-    assert await attempt(conn, throttle, "joe@example.com", totp_code=code) is None
-    replayed = await attempt(conn, throttle, "joe@example.com", totp_code=code)
+    assert await attempt(pool, throttle, "joe@example.com", totp_code=code) is None
+    replayed = await attempt(pool, throttle, "joe@example.com", totp_code=code)
     assert replayed is ErrorCode.INVALID_CREDENTIALS
     assert await session_count(conn) == 1
     # Codes are remembered per login: another login with the same secret is not affected.
-    assert await attempt(conn, throttle, "ann@example.com", totp_code=code) is None
+    assert await attempt(pool, throttle, "ann@example.com", totp_code=code) is None

@@ -33,7 +33,7 @@ from tests.conftest import Services
 
 TTL = timedelta(hours=1)
 PASSWORD = "sub-password-1"
-PASSWORD_HASH = passwords.hash_password(PASSWORD)
+PASSWORD_HASH = passwords.hash_password_blocking(PASSWORD)
 FORBIDDEN = ErrorCode.FORBIDDEN
 STATE_TABLES = ("clients", "contacts", "logins", "sessions", "emails", "audit_log")
 
@@ -222,13 +222,14 @@ async def test_5_1_sub_accounts_log_in_unless_their_client_is_closed(
     client_id: int,
     status: ClientStatus,
     refusal: ErrorCode | None,
+    pool: asyncpg.Pool,
 ) -> None:
     sub = await add_sub_account(conn, client_id, "Sub@Example.com", {ContactPermission.TICKETS})
     await client_services.set_client_status(conn, client_id, status, staff_id=None)
 
     try:
         token, viewer = await log_in(
-            conn, throttle, LoginRequest("sub@example.com", PASSWORD), session_ttl=TTL
+            pool, throttle, LoginRequest("sub@example.com", PASSWORD), session_ttl=TTL
         )
     except DomainError as error:
         assert field_errors(error) == {("email", refusal)}
@@ -245,12 +246,12 @@ async def test_5_1_sub_accounts_log_in_unless_their_client_is_closed(
 
 
 async def test_5_1_a_contact_without_a_login_cannot_log_in(
-    conn: asyncpg.Connection, throttle: LoginThrottle, client_id: int
+    conn: asyncpg.Connection, throttle: LoginThrottle, client_id: int, pool: asyncpg.Pool
 ) -> None:
     """A plain contact may even share a login's email: it is never a way in."""
     await add_plain_contact(conn, client_id, "plain@example.com")
     with pytest.raises(DomainError) as refused:
-        await log_in(conn, throttle, LoginRequest("plain@example.com", PASSWORD), session_ttl=TTL)
+        await log_in(pool, throttle, LoginRequest("plain@example.com", PASSWORD), session_ttl=TTL)
     assert field_errors(refused.value) == {("password", ErrorCode.INVALID_CREDENTIALS)}
 
 
@@ -282,7 +283,7 @@ async def test_2_4_a_new_sub_account_gets_an_argon2id_login_and_its_permissions(
     login = await login_of(conn, contact.id)
     assert login is not None and login["email"] == "sue@example.com"
     assert login["password_hash"].startswith("$argon2id$")
-    assert passwords.verify_password(login["password_hash"], PASSWORD)
+    assert await passwords.verify_password(login["password_hash"], PASSWORD)
     audited = await conn.fetchval("SELECT changes FROM audit_log WHERE action = 'contact.added'")
     assert PASSWORD not in str(audited) and "argon2" not in str(audited)
 
@@ -361,7 +362,7 @@ async def test_2_4_a_password_change_ends_only_that_logins_sessions(
     await update(conn, sub, password="brand-new-password")
 
     login = await login_of(conn, sub.id)
-    assert login is not None and passwords.verify_password(
+    assert login is not None and await passwords.verify_password(
         login["password_hash"], "brand-new-password"
     )
     assert [await sessions.viewer_for_token(conn, t) for t in tokens] == [None, None]

@@ -1,0 +1,310 @@
+"""Who may call every root field (SPEC 2.4, 10.1), generated from the built schema.
+
+RULES says, for each root field of Query and Mutation, who may call it; the cases follow
+from the rule: anonymous, a client's account holder, a sub-account without the permission
+needed, and staff without it (each role lacking it; for the client area even ADMIN) are
+refused with UNAUTHENTICATED / FORBIDDEN and change nothing, and the right viewer is
+allowed. A root field without a rule fails `test_every_root_field_has_an_access_rule`:
+adding an operation means adding its line here, e.g.
+
+    "failedEmails": staff(StaffPermission.VIEW_EMAILS, "failedEmails { totalCount }"),
+    "node": logged_in("node(id: $client) { id }").but(sub_account(set()), NULL),
+
+Sessions are opened on the domain directly: no password is hashed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import asyncpg
+import httpx
+import pytest
+
+from domain.auth import sessions
+from domain.auth.permissions import (
+    ROLE_PERMISSIONS,
+    ContactPermission,
+    StaffPermission,
+    StaffRole,
+)
+from domain.clients import services as client_services
+from tests.api.introspection import root_fields
+from tests.conftest import gid, gql
+
+TTL = timedelta(hours=1)
+# ALLOWED: no error and a result; NULL / EMPTY: no error, but null (or only nulls) / an
+# empty list or connection, where the contract answers so instead of refusing.
+ALLOWED, NULL, EMPTY = "ALLOWED", "NULL", "EMPTY"
+UNAUTHENTICATED, FORBIDDEN = "UNAUTHENTICATED", "FORBIDDEN"
+# The variables a selection may use; the test declares those it uses.
+VARIABLES = {"$client": "ID!", "$contact": "ID!"}
+STATE_TABLES = ("clients", "contacts", "logins", "sessions", "staff", "settings", "emails")
+
+
+@dataclass(frozen=True)
+class As:
+    """A viewer: anonymous, the account holder, a sub-account with `granted`, or staff."""
+
+    kind: str
+    granted: frozenset[ContactPermission] = frozenset()
+    role: StaffRole | None = None
+
+    def __str__(self) -> str:
+        if self.kind == "sub_account":
+            return f"sub_account[{'+'.join(sorted(self.granted)) or 'none'}]"
+        return f"staff[{self.role}]" if self.role else self.kind
+
+
+ANONYMOUS = As("anonymous")
+HOLDER = As("holder")
+
+
+def sub_account(granted: frozenset[ContactPermission] | set[ContactPermission]) -> As:
+    return As("sub_account", frozenset(granted))
+
+
+def staff_member(role: StaffRole) -> As:
+    return As("staff", role=role)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A root field with its arguments and a selection set, and what each viewer gets."""
+
+    selection: str
+    outcomes: dict[As, str] = field(default_factory=dict)
+
+    def but(self, viewer: As, outcome: str) -> Rule:
+        """This rule with another outcome for `viewer`, e.g. `.but(ANONYMOUS, NULL)`."""
+        return Rule(self.selection, {**self.outcomes, viewer: outcome})
+
+
+def staff(permission: StaffPermission, selection: str) -> Rule:
+    """Staff holding `permission` (tried with the least-privileged role holding it)."""
+    holding = [role for role in reversed(StaffRole) if permission in ROLE_PERMISSIONS[role]]
+    lacking = [role for role in StaffRole if role not in holding]
+    return Rule(
+        selection,
+        {
+            ANONYMOUS: UNAUTHENTICATED,
+            HOLDER: FORBIDDEN,
+            sub_account(ContactPermission): FORBIDDEN,
+            **{staff_member(role): FORBIDDEN for role in lacking},
+            staff_member(holding[0]): ALLOWED,
+        },
+    )
+
+
+def client_area(permission: ContactPermission | None, selection: str) -> Rule:
+    """The account holder, and a sub-account granted `permission` (None: any sub-account)."""
+    needed = {permission} if permission else set()
+    return Rule(
+        selection,
+        {
+            ANONYMOUS: UNAUTHENTICATED,
+            staff_member(StaffRole.ADMIN): FORBIDDEN,
+            sub_account(set(ContactPermission) - needed): FORBIDDEN if permission else ALLOWED,
+            sub_account(needed): ALLOWED,
+            HOLDER: ALLOWED,
+        },
+    )
+
+
+def logged_in(selection: str) -> Rule:
+    return Rule(
+        selection,
+        {
+            ANONYMOUS: UNAUTHENTICATED,
+            HOLDER: ALLOWED,
+            sub_account(set()): ALLOWED,
+            staff_member(StaffRole.READ_ONLY): ALLOWED,
+        },
+    )
+
+
+def public(selection: str) -> Rule:
+    return Rule(
+        selection,
+        {
+            ANONYMOUS: ALLOWED,
+            HOLDER: ALLOWED,
+            sub_account(set()): ALLOWED,
+            staff_member(StaffRole.READ_ONLY): ALLOWED,
+        },
+    )
+
+
+ERRORS = "errors { field code message }"
+VIEW, EDIT = StaffPermission.VIEW_CLIENTS, StaffPermission.EDIT_CLIENTS
+CONTACTS, PROFILE = ContactPermission.CONTACTS, ContactPermission.PROFILE
+NEW_CLIENT = 'firstName: "New", lastName: "Client", email: "new@example.com"'
+NEW_CONTACT = 'firstName: "New", lastName: "Contact", email: "new-contact@example.com"'
+
+RULES: dict[str, Rule] = {
+    # Query
+    "viewer": public("viewer { kind }").but(ANONYMOUS, NULL),
+    "clients": staff(VIEW, "clients(first: 1) { totalCount edges { node { id notes } } }"),
+    "client": staff(VIEW, "client(id: $client) { id email notes }"),
+    "contact": staff(VIEW, "contact(id: $contact) { id email }"),
+    "emailTemplatePreviews": staff(StaffPermission.VIEW_EMAILS, "emailTemplatePreviews { key }"),
+    "generalSettings": logged_in("generalSettings { clientDisplayFormat }"),
+    "me": client_area(None, "me { id status }"),
+    # Mutation
+    "login": public('login(email: "nobody@example.com", password: "wrong") { token }'),
+    "logout": public("logout"),
+    "addClient": staff(EDIT, f"addClient(input: {{{NEW_CLIENT}}}) {{ client {{ id }} {ERRORS} }}"),
+    "updateClient": staff(
+        EDIT, f'updateClient(id: $client, input: {{notes: "x"}}) {{ client {{ id }} {ERRORS} }}'
+    ),
+    "setClientStatus": staff(
+        EDIT, f"setClientStatus(id: $client, status: INACTIVE) {{ client {{ id }} {ERRORS} }}"
+    ),
+    "setDefaultBillingContact": staff(
+        EDIT,
+        f"setDefaultBillingContact(clientId: $client, contactId: $contact) {{ {ERRORS} }}",
+    ),
+    "sendClientEmail": staff(
+        EDIT, f'sendClientEmail(clientId: $client, template: "client_signup") {{ ok {ERRORS} }}'
+    ),
+    "addContact": staff(
+        EDIT, f"addContact(clientId: $client, input: {{{NEW_CONTACT}}}) {{ {ERRORS} }}"
+    ),
+    "updateContact": staff(
+        EDIT, f'updateContact(id: $contact, input: {{firstName: "X"}}) {{ {ERRORS} }}'
+    ),
+    "deleteContact": staff(EDIT, f"deleteContact(id: $contact) {{ ok {ERRORS} }}"),
+    "updateGeneralSettings": staff(
+        StaffPermission.MANAGE_SETTINGS,
+        f"updateGeneralSettings(input: {{clientDisplayFormat: COMPANY_IF_SET}}) {{ {ERRORS} }}",
+    ),
+    "updateMyProfile": client_area(
+        PROFILE, f'updateMyProfile(input: {{companyName: "X"}}) {{ client {{ id }} {ERRORS} }}'
+    ),
+    "addMyContact": client_area(CONTACTS, f"addMyContact(input: {{{NEW_CONTACT}}}) {{ {ERRORS} }}"),
+    "updateMyContact": client_area(
+        CONTACTS, f'updateMyContact(id: $contact, input: {{firstName: "X"}}) {{ {ERRORS} }}'
+    ),
+    "deleteMyContact": client_area(CONTACTS, f"deleteMyContact(id: $contact) {{ ok {ERRORS} }}"),
+}
+
+
+def test_every_root_field_has_an_access_rule() -> None:
+    fields = root_fields()
+    missing = sorted(set(fields) - set(RULES))
+    assert not missing, (
+        f"Root fields without an access rule: {', '.join(missing)}. Add one line per field to "
+        "RULES in tests/api/test_authz_matrix.py saying who may call it."
+    )
+    stale = sorted(set(RULES) - set(fields))
+    assert not stale, f"RULES names fields the schema does not have: {', '.join(stale)}"
+
+
+CASES = [(name, viewer) for name, rule in RULES.items() for viewer in rule.outcomes]
+
+
+@dataclass(frozen=True)
+class World:
+    """A client (its holder's login) with a plain contact, as the operations' targets."""
+
+    client_id: int
+    contact_id: int
+    holder_login: int
+
+
+@pytest.fixture
+async def world(conn: asyncpg.Connection) -> World:
+    client = await client_services.add_client(
+        conn,
+        {"first_name": "Joe", "last_name": "Holder", "email": "holder@example.com"},
+        password=None,
+        staff_id=None,
+        send_welcome_email=False,
+        client_area_url="http://127.0.0.1:8000",
+    )
+    await conn.execute("UPDATE clients SET notes = 'staff eyes only' WHERE id = $1", client.id)
+    contact_id = await conn.fetchval(
+        """INSERT INTO contacts (client_id, first_name, last_name, email)
+           VALUES ($1, 'Plain', 'Contact', 'plain@example.com') RETURNING id""",
+        client.id,
+    )
+    return World(client.id, contact_id, client.owner_login_id)
+
+
+async def session_of(conn: asyncpg.Connection, world: World, viewer: As) -> str | None:
+    if viewer.kind == "anonymous":
+        return None
+    if viewer.kind == "holder":
+        login_id = world.holder_login
+    elif viewer.kind == "sub_account":
+        login_id = await conn.fetchval(
+            "INSERT INTO logins (email) VALUES ('sub@example.com') RETURNING id"
+        )
+        await conn.execute(
+            """INSERT INTO contacts (client_id, login_id, first_name, last_name, email,
+                                     permissions)
+               VALUES ($1, $2, 'Sub', 'Account', 'sub@example.com', $3)""",
+            world.client_id,
+            login_id,
+            sorted(viewer.granted),
+        )
+    else:
+        assert viewer.role is not None
+        login_id = await conn.fetchval(
+            "INSERT INTO logins (email) VALUES ('staff@staff.example.com') RETURNING id"
+        )
+        await conn.execute(
+            "INSERT INTO staff (login_id, first_name, last_name, role) "
+            "VALUES ($1, 'Sam', 'Staff', $2)",
+            login_id,
+            viewer.role.value,
+        )
+    return await sessions.start_session(conn, login_id, ttl=TTL)
+
+
+def document(name: str) -> str:
+    selection = RULES[name].selection
+    used = [f"{var}: {kind}" for var, kind in VARIABLES.items() if var in selection]
+    declared = f"({', '.join(used)})" if used else ""
+    return f"{root_fields()[name].lower()}{declared} {{ {selection} }}"
+
+
+async def state(conn: asyncpg.Connection) -> dict[str, list[asyncpg.Record]]:
+    return {table: await conn.fetch(f"SELECT * FROM {table} ORDER BY 1") for table in STATE_TABLES}
+
+
+@pytest.mark.parametrize(("name", "viewer"), CASES, ids=[f"{n}-{v}" for n, v in CASES])
+async def test_10_1_2_4_each_root_field_refuses_or_allows_each_viewer(
+    api: httpx.AsyncClient, conn: asyncpg.Connection, world: World, name: str, viewer: As
+) -> None:
+    expected = RULES[name].outcomes[viewer]
+    token = await session_of(conn, world, viewer)
+    variables = {
+        "client": gid("Client", world.client_id),
+        "contact": gid("Contact", world.contact_id),
+    }
+    query = document(name)
+    used = {k: v for k, v in variables.items() if f"${k}" in query}
+    before = await state(conn)
+
+    body = await gql(api, query, used, token=token, allow_errors=True)
+
+    result = (body.get("data") or {}).get(name)
+    if expected in (UNAUTHENTICATED, FORBIDDEN):
+        assert [e["extensions"]["code"] for e in body.get("errors", [])] == [expected], body
+        assert body["errors"][0]["path"] == [name]
+        assert result is None
+        assert "holder@example.com" not in str(body) and "staff eyes only" not in str(body)
+        assert await state(conn) == before
+        return
+    assert "errors" not in body, body
+    if expected == NULL:
+        assert result is None or (isinstance(result, list) and not any(result)), body
+        return
+    if expected == EMPTY:
+        assert result == [] or (isinstance(result, dict) and result.get("edges") == []), body
+        return
+    assert result is not None
+    if isinstance(result, dict) and "errors" in result:
+        assert result["errors"] == [], result

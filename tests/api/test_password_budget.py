@@ -1,0 +1,205 @@
+"""SPEC 5.1/5.4: every operation that hashes a password spends from a budget per login and
+per address, so that no account (a client setting its sub-account's password in a loop, say)
+can keep the hashing threads busy. The budget here is 2 hashes per login.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from app.settings import Settings
+from app.web import create_app
+from domain.auth import passwords, sessions
+from domain.auth.permissions import StaffRole
+from domain.clients import services as client_services
+from tests.api.introspection import root_fields_taking
+from tests.conftest import gid, gql
+
+BUDGET = 2
+TTL = timedelta(hours=1)
+OWNER_EMAIL = "owner@example.com"
+PASSWORD = "owner-password-1"
+PASSWORD_HASH = passwords.hash_password_blocking(PASSWORD)
+
+
+@dataclass(frozen=True)
+class Hashing:
+    """An operation that hashes a password; `{n}` makes each run's input new."""
+
+    document: str
+    viewer: str  # "staff", "owner" or "anonymous"
+
+
+ERRORS = "errors { field code }"
+HASHING = {
+    "login": Hashing(
+        f'mutation {{ login(email: "{OWNER_EMAIL}", password: "{PASSWORD}") {{ {ERRORS} }} }}',
+        "anonymous",
+    ),
+    "addClient": Hashing(
+        """mutation { addClient(input: {firstName: "New", lastName: "Client",
+             email: "new{n}@example.com", password: "a-long-password"},
+             sendWelcomeEmail: false) { %s } }""",
+        "staff",
+    ),
+    "updateClient": Hashing(
+        """mutation($client: ID!) { updateClient(id: $client,
+             input: {password: "a-long-password-{n}"}) { %s } }""",
+        "staff",
+    ),
+    "addContact": Hashing(
+        """mutation($client: ID!) { addContact(clientId: $client, input: {firstName: "New",
+             lastName: "Sub", email: "sub{n}@example.com", subAccount: true,
+             password: "a-long-password"}) { %s } }""",
+        "staff",
+    ),
+    "updateContact": Hashing(
+        """mutation($sub: ID!) { updateContact(id: $sub,
+             input: {password: "a-long-password-{n}"}) { %s } }""",
+        "staff",
+    ),
+    "addMyContact": Hashing(
+        """mutation { addMyContact(input: {firstName: "New", lastName: "Sub",
+             email: "sub{n}@example.com", subAccount: true, password: "a-long-password"}) {
+             %s } }""",
+        "owner",
+    ),
+    "updateMyContact": Hashing(
+        """mutation($sub: ID!) { updateMyContact(id: $sub,
+             input: {password: "a-long-password-{n}"}) { %s } }""",
+        "owner",
+    ),
+}
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, Starlette]]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client, app
+
+
+@pytest.fixture
+async def tight_api(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
+    async with serving(settings.model_copy(update={"password_hash_budget": BUDGET})) as (api, _):
+        yield api
+
+
+@dataclass(frozen=True)
+class World:
+    tokens: dict[str, str | None]
+    variables: dict[str, str]
+
+
+@pytest.fixture
+async def world(conn: asyncpg.Connection) -> World:
+    client = await client_services.add_client(
+        conn,
+        {"first_name": "Joe", "last_name": "Owner", "email": OWNER_EMAIL},
+        password=None,
+        staff_id=None,
+        send_welcome_email=False,
+        client_area_url="http://127.0.0.1:8000",
+    )
+    await conn.execute(
+        "UPDATE logins SET password_hash = $2 WHERE id = $1", client.owner_login_id, PASSWORD_HASH
+    )
+    sub_login = await conn.fetchval(
+        "INSERT INTO logins (email, password_hash) VALUES ('sub@example.com', $1) RETURNING id",
+        PASSWORD_HASH,
+    )
+    sub = await conn.fetchval(
+        """INSERT INTO contacts (client_id, login_id, first_name, last_name, email)
+           VALUES ($1, $2, 'Sub', 'Account', 'sub@example.com') RETURNING id""",
+        client.id,
+        sub_login,
+    )
+    staff_login = await conn.fetchval(
+        "INSERT INTO logins (email) VALUES ('admin@staff.example.com') RETURNING id"
+    )
+    await conn.execute(
+        "INSERT INTO staff (login_id, first_name, last_name, role) VALUES ($1, 'Sam', 'S', $2)",
+        staff_login,
+        StaffRole.ADMIN.value,
+    )
+    return World(
+        tokens={
+            "anonymous": None,
+            "staff": await sessions.start_session(conn, staff_login, ttl=TTL),
+            "owner": await sessions.start_session(conn, client.owner_login_id, ttl=TTL),
+        },
+        variables={"client": gid("Client", client.id), "sub": gid("Contact", sub)},
+    )
+
+
+async def run(api: httpx.AsyncClient, world: World, op: Hashing, n: int) -> list[dict[str, Any]]:
+    document = op.document.replace("{n}", str(n)).replace("%s", ERRORS)
+    variables = {k: v for k, v in world.variables.items() if f"${k}" in document}
+    body = await gql(api, document, variables, token=world.tokens[op.viewer])
+    [payload] = body["data"].values()
+    errors: list[dict[str, Any]] = payload["errors"]
+    return errors
+
+
+def test_5_4_every_operation_taking_a_password_has_a_budget_test() -> None:
+    taking = root_fields_taking("password")
+    missing = sorted(taking - set(HASHING))
+    assert not missing, f"root fields taking a password without an entry in HASHING: {missing}"
+
+
+@pytest.mark.parametrize("field", HASHING)
+async def test_5_4_operations_that_hash_a_password_are_budgeted_per_login(
+    tight_api: httpx.AsyncClient, conn: asyncpg.Connection, world: World, field: str
+) -> None:
+    op = HASHING[field]
+    for n in range(BUDGET):
+        assert await run(tight_api, world, op, n) == []
+    hashes = await conn.fetch("SELECT id, password_hash FROM logins ORDER BY id")
+
+    refused = await run(tight_api, world, op, BUDGET)
+
+    assert [e["code"] for e in refused] == ["TOO_MANY_ATTEMPTS"]
+    assert await conn.fetch("SELECT id, password_hash FROM logins ORDER BY id") == hashes
+
+
+async def test_5_4_a_clients_password_changes_leave_other_logins_their_budget(
+    tight_api: httpx.AsyncClient, world: World
+) -> None:
+    mine = HASHING["updateMyContact"]
+    for n in range(BUDGET + 1):
+        await run(tight_api, world, mine, n)
+    assert await run(tight_api, world, HASHING["updateContact"], 0) == []
+
+
+async def test_5_1_password_changes_waiting_for_the_hashing_threads_hold_no_connection(
+    settings: Settings, world: World
+) -> None:
+    """Six concurrent password changes: each takes its connection when its turn to hash
+    comes, so on average hardly more than one is in use (six queued would hold six)."""
+    samples: list[int] = []
+    async with serving(settings) as (api, app):
+        app_pool: asyncpg.Pool = app.state.services.pool
+
+        async def sample() -> None:
+            while True:
+                samples.append(app_pool.get_size() - app_pool.get_idle_size())
+                await asyncio.sleep(0.005)
+
+        sampler = asyncio.create_task(sample())
+        changes = [run(api, world, HASHING["updateMyContact"], n) for n in range(6)]
+        results = await asyncio.gather(*changes)
+        sampler.cancel()
+    assert results == [[]] * 6
+    assert sum(samples) / len(samples) < 2, samples
