@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -172,11 +173,16 @@ def serve(
 
 @cli.command()
 def worker(burst: bool = typer.Option(False, help="Run queued jobs, then exit.")) -> None:
-    """Run an arq worker: sends email and runs the periodic automation."""
-    from app.worker import build_worker
+    """Run an arq worker: sends email and runs the periodic automation.
+
+    It rides out Redis and PostgreSQL outages (reconnecting with a backoff) and stops on
+    SIGINT or SIGTERM."""
+    from app.worker import run_worker
 
     _configure_logging()
-    build_worker(_settings(), burst=burst).run()
+    settings = _settings()
+    with contextlib.suppress(asyncio.CancelledError):
+        asyncio.run(run_worker(settings, burst=burst))
 
 
 def _ensure_local_secret(name: str, env: dict[str, str]) -> str:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from domain.emails import outbox
+
+log = logging.getLogger("clientdesk.metrics")
 
 REQUESTS = Counter(
     "clientdesk_http_requests_total", "HTTP requests served.", ["method", "route", "status"]
@@ -16,6 +21,16 @@ LATENCY = Histogram(
     "clientdesk_http_request_duration_seconds", "Time to serve an HTTP request.", ["route"]
 )
 EMAILS_ENQUEUED = Counter("clientdesk_emails_enqueued_total", "Emails handed to the workers.")
+
+# The outbox as PostgreSQL sees it, read at scrape time: it holds for every API and worker
+# process at once, where per-process counters would each see only their share.
+OUTBOX_DEPTH = Gauge(
+    "clientdesk_email_outbox_depth", "Emails not sent yet and not given up on (queued)."
+)
+EMAILS_SENT = Gauge("clientdesk_emails_sent", "Emails sent, as kept in the email log.")
+EMAILS_FAILED = Gauge(
+    "clientdesk_emails_failed", "Emails given up on (FAILED), waiting for staff to requeue them."
+)
 
 
 class MetricsMiddleware:
@@ -46,5 +61,18 @@ class MetricsMiddleware:
             LATENCY.labels(name).observe(time.perf_counter() - started)
 
 
+async def _read_outbox_figures(request: Request) -> None:
+    try:
+        async with request.app.state.services.pool.acquire(timeout=2) as conn:
+            figures = await outbox.outbox_figures(conn)
+    except Exception as error:  # the other metrics are still worth serving without them
+        log.warning("outbox figures unavailable: %r", error)
+        return
+    OUTBOX_DEPTH.set(figures.pending)
+    EMAILS_SENT.set(figures.sent)
+    EMAILS_FAILED.set(figures.failed)
+
+
 async def metrics_endpoint(request: Request) -> Response:
+    await _read_outbox_figures(request)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
