@@ -46,6 +46,7 @@ def worker_resources(settings: Settings, pool: asyncpg.Pool) -> WorkerResources:
             cap_seconds=settings.email_retry_cap_seconds,
         ),
         relay_after_seconds=settings.email_relay_interval_seconds,
+        attempt_lease_seconds=settings.worker_job_timeout_seconds,
     )
 
 

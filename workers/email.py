@@ -8,6 +8,7 @@ nothing. The outbox row, not arq, knows what is owed: the relay hands over every
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -29,8 +30,11 @@ SEND_EMAIL = "send_email"
 SENT = "sent"
 NOTHING_TO_DO = "already sent or being sent"
 
-# The database went away during the attempt; nothing is known to have been sent for certain.
+# What a lost database session or an unreachable PostgreSQL raises.
 DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+# Waits between tries at recording a sent email while the database is away.
+MARK_SENT_RETRY_FIRST = 0.1
+MARK_SENT_RETRY_MAX = 1.0
 
 
 def email_job_id(attempt: Attempt) -> str:
@@ -61,6 +65,8 @@ class WorkerResources:
     retry: RetryPolicy
     # How long a committed email may wait for its enqueue before the relay hands it over.
     relay_after_seconds: float
+    # The longest an attempt may run (the job timeout): no second attempt starts meanwhile.
+    attempt_lease_seconds: float
 
 
 class Unsendable(Exception):
@@ -78,43 +84,84 @@ async def send_email(ctx: dict[str, Any], email_id: int, number: int = 1) -> str
     resources: WorkerResources = ctx["resources"]
     attempt = Attempt(email_id, number)
     async with resources.pool.acquire() as conn:
-        if await outbox.start_attempt(conn, attempt, resources.retry) is None:
+        lease = resources.attempt_lease_seconds
+        if await outbox.start_attempt(conn, attempt, lease_seconds=lease) is None:
             return NOTHING_TO_DO
         try:
             return await _send_started_attempt(conn, attempt, resources)
+        except AcceptedButNotMarked as accepted:
+            unmarked: AcceptedButNotMarked | None = accepted
         except DATABASE_ERRORS as error:
-            failure: Exception = error
-    # The attempt counts already; note why it failed once the database answers again, and
-    # the relay retries it after its backoff either way.
+            unmarked, failure = None, error
+    if unmarked is not None:
+        await _mark_sent_once_the_database_answers(resources.pool, attempt, unmarked.rendered)
+        return SENT
+    # The attempt counts already; note why it failed, and the relay retries it after its
+    # backoff either way.
     log.warning("email %s, attempt %s: database error %r", email_id, number, failure)
     async with resources.pool.acquire() as conn:
         await outbox.record_failure(conn, attempt, repr(failure), resources.retry)
     return "database error"
 
 
+class AcceptedButNotMarked(Exception):
+    """The SMTP server accepted the email, then the database session was lost."""
+
+    def __init__(self, rendered: RenderedEmail) -> None:
+        super().__init__("accepted by SMTP but not marked sent")
+        self.rendered = rendered
+
+
 async def _send_started_attempt(
     conn: asyncpg.Connection, attempt: Attempt, resources: WorkerResources
 ) -> str:
-    # The row lock is held while sending, so no other worker sends it meanwhile, and the
-    # row is marked sent in the same transaction, so a sent email is never sent again.
-    async with conn.transaction():
-        email = await outbox.claim_email(conn, attempt)
-        if email is None:
-            return NOTHING_TO_DO
-        try:
-            message, rendered = _message(email, resources)
-            await resources.mailer.send(message)
-        except Exception as error:  # every SMTP failure is recorded on the row, whatever it is
-            failure = error
-        else:
-            await outbox.mark_sent(conn, email.id, subject=rendered.subject, body=rendered.body)
-            return SENT
+    accepted: RenderedEmail | None = None
+    try:
+        # The row lock is held while sending, so no other worker sends it meanwhile, and the
+        # row is marked sent in the same transaction, so a sent email is never sent again.
+        async with conn.transaction():
+            email = await outbox.claim_email(conn, attempt)
+            if email is None:
+                return NOTHING_TO_DO
+            try:
+                message, rendered = _message(email, resources)
+                await resources.mailer.send(message)
+            except Exception as error:  # every SMTP failure is recorded on the row
+                failure = error
+            else:
+                accepted = rendered
+                await outbox.mark_sent(conn, email.id, subject=rendered.subject, body=rendered.body)
+                return SENT
+    except DATABASE_ERRORS as error:
+        if accepted is not None:
+            raise AcceptedButNotMarked(accepted) from error
+        raise
     permanent = isinstance(failure, Unsendable) or _is_permanent(failure)
     status = await outbox.record_failure(
         conn, attempt, repr(failure), resources.retry, permanent=permanent
     )
     log.warning("email %s, attempt %s: %r; now %s", *attempt, failure, status)
     return f"not sent: {status}"
+
+
+async def _mark_sent_once_the_database_answers(
+    pool: asyncpg.Pool, attempt: Attempt, rendered: RenderedEmail
+) -> None:
+    """Record a sent email whose session was lost after SMTP acceptance (PostgreSQL
+    restarting, say), trying until the job's timeout: left unmarked, it would be sent again
+    once the attempt's lease is over."""
+    delay = MARK_SENT_RETRY_FIRST
+    while True:
+        try:
+            async with pool.acquire() as conn:
+                await outbox.mark_sent(
+                    conn, attempt.email_id, subject=rendered.subject, body=rendered.body
+                )
+            return
+        except DATABASE_ERRORS as error:
+            log.warning("email %s was sent; recording it failed: %r", attempt.email_id, error)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, MARK_SENT_RETRY_MAX)
 
 
 def _message(email: outbox.Email, resources: WorkerResources) -> tuple[EmailMessage, RenderedEmail]:

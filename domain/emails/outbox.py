@@ -193,13 +193,14 @@ async def due_attempts(conn: asyncpg.Connection, *, new_after_seconds: float) ->
 
 
 async def start_attempt(
-    conn: asyncpg.Connection, attempt: Attempt, policy: RetryPolicy
+    conn: asyncpg.Connection, attempt: Attempt, *, lease_seconds: float
 ) -> Email | None:
     """Count `attempt` on its email before anything is sent; commit it before sending.
 
-    The row becomes due again after the attempt's backoff, so an attempt cut short by a crash
-    is retried like a failed one. None when the email is sent, failed, being tried right now,
-    or this attempt is stale (an earlier job that a dead worker left behind)."""
+    No other attempt is handed over for `lease_seconds` (the longest an attempt may run), so
+    an attempt cut short by a crash is retried after that, and one still running is not
+    doubled. None when the email is sent, failed, being tried right now, or this attempt is
+    stale (an earlier job that a dead worker left behind)."""
     row = await conn.fetchrow(
         f"""UPDATE emails SET attempts = $2, next_attempt_at = now() + make_interval(secs => $3)
              WHERE id = (SELECT id FROM emails
@@ -209,7 +210,7 @@ async def start_attempt(
             RETURNING {_COLUMNS}""",
         attempt.email_id,
         attempt.number,
-        policy.delay_after(attempt.number),
+        lease_seconds,
     )
     return _email(row) if row else None
 
@@ -230,10 +231,14 @@ async def claim_email(conn: asyncpg.Connection, attempt: Attempt) -> Email | Non
 
 
 async def mark_sent(conn: asyncpg.Connection, email_id: int, *, subject: str, body: str) -> None:
+    """Record that the SMTP server accepted the email (a no-op when it is marked sent already).
+
+    Also after the sending session was lost, when a later attempt may have failed meanwhile:
+    what the server accepted counts, whatever happened since."""
     await conn.execute(
         """UPDATE emails SET sent_at = now(), subject = $2, body = $3, last_error = NULL,
-                             next_attempt_at = NULL
-            WHERE id = $1""",
+                             next_attempt_at = NULL, failed_at = NULL
+            WHERE id = $1 AND sent_at IS NULL""",
         email_id,
         subject,
         body,
