@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -198,16 +199,20 @@ def serve(
 
 @cli.command()
 def worker(burst: bool = typer.Option(False, help="Run queued jobs, then exit.")) -> None:
-    """Run an arq worker: sends email and runs the periodic automation."""
+    """Run an arq worker: sends email and runs the periodic automation.
+
+    It rides out Redis and PostgreSQL outages (reconnecting with a backoff) and stops on
+    SIGINT or SIGTERM."""
     from prometheus_client import start_http_server
 
-    from app.worker import build_worker
+    from app.worker import run_worker
 
     _configure_logging()
     settings = _settings()
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr=settings.host)
-    build_worker(settings, burst=burst).run()
+    with contextlib.suppress(asyncio.CancelledError):
+        asyncio.run(run_worker(settings, burst=burst))
 
 
 @cli.command()

@@ -56,6 +56,7 @@ Mutation = strawberry.type(
             auth_resolvers.Mutations,
             client_resolvers.Mutations,
             contact_resolvers.Mutations,
+            email_resolvers.Mutations,
             settings_resolvers.Mutations,
         ),
         {},

@@ -8,6 +8,7 @@ writes its figures there and /metrics adds up all of them; otherwise it reports 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import re
 import time
@@ -31,6 +32,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
 from app.logs import current_request
+from domain.emails import outbox
+
+log = logging.getLogger("clientdesk.metrics")
 
 REQUESTS = Counter(
     "clientdesk_http_requests_total", "HTTP requests served.", ["method", "route", "status"]
@@ -160,6 +164,24 @@ def measured_job(
 
     return run
 
+# The outbox as PostgreSQL sees it, read at scrape time: it holds for every API and worker
+# process at once, where per-process counters would each see only their share.
+OUTBOX_DEPTH = Gauge(
+    "clientdesk_email_outbox_depth",
+    "Emails not sent yet and not given up on (queued).",
+    multiprocess_mode="mostrecent",
+)
+EMAILS_SENT = Gauge(
+    "clientdesk_emails_sent",
+    "Emails sent, as kept in the email log.",
+    multiprocess_mode="mostrecent",
+)
+EMAILS_FAILED = Gauge(
+    "clientdesk_emails_failed",
+    "Emails given up on (FAILED), waiting for staff to requeue them.",
+    multiprocess_mode="mostrecent",
+)
+
 
 class MetricsMiddleware:
     """Counts and times requests per route template (not per URL, to bound label values)."""
@@ -198,5 +220,18 @@ def current_metrics() -> bytes:
     return generate_latest(registry)
 
 
+async def _read_outbox_figures(request: Request) -> None:
+    try:
+        async with request.app.state.services.pool.acquire(timeout=2) as conn:
+            figures = await outbox.outbox_figures(conn)
+    except Exception as error:  # the other metrics are still worth serving without them
+        log.warning("outbox figures unavailable: %r", error)
+        return
+    OUTBOX_DEPTH.set(figures.pending)
+    EMAILS_SENT.set(figures.sent)
+    EMAILS_FAILED.set(figures.failed)
+
+
 async def metrics_endpoint(request: Request) -> Response:
+    await _read_outbox_figures(request)
     return Response(current_metrics(), media_type=CONTENT_TYPE_LATEST)

@@ -45,6 +45,19 @@ class Settings(BaseSettings):
     mail_from: str = "Clientdesk <billing@localhost>"
     # The domain of the Message-IDs of our emails; by default the domain of MAIL_FROM.
     mail_domain: str = ""
+    smtp_timeout_seconds: float = Field(default=30, gt=0)
+
+    # Email retries: a failed email is tried again after base, 2×base, 4×base, … (at most cap)
+    # seconds, and after the last allowed attempt it is FAILED until staff requeue it.
+    email_max_attempts: int = Field(default=8, ge=1)
+    email_retry_base_seconds: float = Field(default=30, gt=0)
+    email_retry_cap_seconds: float = Field(default=3600, gt=0)
+    # The relay runs this often (seconds, 1–60) and hands over emails due for an attempt,
+    # including new ones still unsent this long after they were committed.
+    email_relay_interval_seconds: int = Field(default=60, ge=1, le=60)
+    # The longest a worker job may run. A job left behind by a killed worker is run again
+    # this long plus 10 s later (arq's in-progress mark expires); it must exceed the SMTP timeout.
+    worker_job_timeout_seconds: int = Field(default=120, ge=1)
 
     session_ttl_hours: int = Field(default=24 * 14, ge=1)
     login_max_failures: int = Field(default=10, ge=1)

@@ -1,58 +1,137 @@
-"""Building the arq worker with this installation's connections."""
+"""Building the arq worker with this installation's connections, and keeping one running.
+
+arq's worker ends on the first lost Redis connection, and its start-up needs PostgreSQL.
+`run_worker` therefore rebuilds the worker after any error, with a backoff, so an outage of
+either only pauses the work: Redis holds nothing the relay cannot rebuild from PostgreSQL.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
+import time
 from dataclasses import replace
 from typing import Any
 
+import asyncpg
 from arq.connections import RedisSettings
 from arq.worker import Worker, create_worker
 
 from app.db import create_pool
 from app.metrics import measured_job
 from app.settings import Settings
+from domain.emails.outbox import RetryPolicy
 from domain.emails.templates import TemplateRenderer
 from workers.email import WorkerResources
 from workers.mailer import Mailer
-from workers.settings import WorkerSettings
+from workers.settings import WorkerSettings, cron_jobs
+
+log = logging.getLogger("clientdesk.worker")
+
+# Waits between rebuilds of a worker that failed: doubling from the first to the last.
+RESTART_DELAY_FIRST = 0.5
+RESTART_DELAY_MAX = 15.0
+# A worker that ran this long before failing was healthy: the next wait starts short again.
+HEALTHY_RUN_SECONDS = 60.0
+
+
+def worker_resources(settings: Settings, pool: asyncpg.Pool) -> WorkerResources:
+    return WorkerResources(
+        pool=pool,
+        renderer=TemplateRenderer(settings.email_templates_dir),
+        mailer=Mailer.from_url(settings.smtp_url, timeout=settings.smtp_timeout_seconds),
+        mail_from=settings.mail_from,
+        retry=RetryPolicy(
+            max_attempts=settings.email_max_attempts,
+            base_seconds=settings.email_retry_base_seconds,
+            cap_seconds=settings.email_retry_cap_seconds,
+        ),
+        relay_after_seconds=settings.email_relay_interval_seconds,
+        attempt_lease_seconds=settings.worker_job_timeout_seconds,
+    )
+
+
+async def _close_resources(ctx: dict[str, Any]) -> None:
+    resources: WorkerResources | None = ctx.pop("resources", None)
+    if resources is not None:
+        await resources.pool.close()
 
 
 def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -> Worker:
-    async def startup(ctx: dict[str, Any]) -> None:
-        ctx["resources"] = WorkerResources(
-            pool=await create_pool(
-                settings.database_url,
-                min_size=1,
-                max_size=4,
-                mail_domain=settings.message_id_domain,
-                name="worker",
-            ),
-            renderer=TemplateRenderer(settings.email_templates_dir),
-            mailer=Mailer.from_url(settings.smtp_url),
-            mail_from=settings.mail_from,
-        )
+    Mailer.from_url(settings.smtp_url)  # a wrong SMTP_URL fails here, not in every job
 
-    async def shutdown(ctx: dict[str, Any]) -> None:
-        resources: WorkerResources | None = ctx.get("resources")
-        if resources is not None:
-            await resources.pool.close()
+    async def startup(ctx: dict[str, Any]) -> None:
+        pool = await create_pool(
+            settings.database_url,
+            min_size=1,
+            max_size=4,
+            mail_domain=settings.message_id_domain,
+            name="worker",
+        )
+        ctx["resources"] = worker_resources(settings, pool)
 
     options: dict[str, Any] = {
         # Every job is counted and timed for /metrics under its own name.
-        "functions": [measured_job(function) for function in WorkerSettings.functions],
-        # arq keeps a cron job's next run on the CronJob object of the settings class; fresh
-        # copies make `run_at_startup` hold for every worker built here, not only the first.
-        "cron_jobs": [
-            replace(job, next_run=None, coroutine=measured_job(job.coroutine))
-            for job in WorkerSettings.cron_jobs
+        "functions": [
+            replace(function, coroutine=measured_job(function.coroutine))
+            for function in WorkerSettings.functions
         ],
+        # Fresh cron jobs per worker: arq keeps a cron job's next run on the CronJob object,
+        # and `run_at_startup` must hold for every worker built here, not only the first.
+        "cron_jobs": [
+            replace(job, coroutine=measured_job(job.coroutine))
+            for job in cron_jobs(settings.email_relay_interval_seconds)
+        ],
+        "job_timeout": settings.worker_job_timeout_seconds,
         **overrides,
     }
     return create_worker(
         WorkerSettings,
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
         on_startup=startup,
-        on_shutdown=shutdown,
+        on_shutdown=_close_resources,
         burst=burst,
         **options,
     )
+
+
+async def run_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -> None:
+    """Run a worker until SIGINT/SIGTERM (or, with `burst`, until the queue is empty).
+
+    Whatever ends a worker early (Redis or PostgreSQL gone, at start or later) is logged and
+    a new worker is built after a backoff; it never ends the process. A signal stops the
+    current worker the way arq does: running jobs are cancelled and queued again."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, main.cancel)
+    delay = RESTART_DELAY_FIRST
+    try:
+        while True:
+            worker = build_worker(settings, burst=burst, handle_signals=False, **overrides)
+            started = time.monotonic()
+            try:
+                await worker.async_run()
+                return
+            except Exception:
+                log.exception("worker stopped on an error; a new one starts in %.1f s", delay)
+            finally:
+                await _close_worker(worker)
+            if time.monotonic() - started > HEALTHY_RUN_SECONDS:
+                delay = RESTART_DELAY_FIRST
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RESTART_DELAY_MAX)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+async def _close_worker(worker: Worker) -> None:
+    """Close a worker even when Redis is gone, which makes arq's close stop half-way."""
+    try:
+        await worker.close()
+    except Exception as error:
+        log.warning("closing the worker: %r", error)
+    await _close_resources(worker.ctx)

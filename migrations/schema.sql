@@ -129,7 +129,10 @@ CREATE TABLE public.emails (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     sent_at timestamp with time zone,
     contact_id bigint,
-    CONSTRAINT emails_category_check CHECK ((category = ANY (ARRAY['GENERAL'::text, 'INVOICE'::text, 'SUPPORT'::text, 'PRODUCT'::text, 'DOMAIN'::text, 'AFFILIATE'::text, 'ACCOUNT'::text])))
+    next_attempt_at timestamp with time zone,
+    failed_at timestamp with time zone,
+    CONSTRAINT emails_category_check CHECK ((category = ANY (ARRAY['GENERAL'::text, 'INVOICE'::text, 'SUPPORT'::text, 'PRODUCT'::text, 'DOMAIN'::text, 'AFFILIATE'::text, 'ACCOUNT'::text]))),
+    CONSTRAINT emails_sent_or_failed CHECK (((sent_at IS NULL) OR (failed_at IS NULL)))
 );
 
 ALTER TABLE public.emails ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -297,7 +300,9 @@ CREATE INDEX emails_client_sent ON public.emails USING btree (client_id, sent_at
 
 CREATE INDEX emails_created_xid ON public.emails USING btree (created_xid) WHERE (sent_at IS NULL);
 
-CREATE INDEX emails_unsent ON public.emails USING btree (created_at) WHERE (sent_at IS NULL);
+CREATE INDEX emails_failed ON public.emails USING btree (id DESC) WHERE (failed_at IS NOT NULL);
+
+CREATE INDEX emails_pending ON public.emails USING btree (created_at) WHERE ((sent_at IS NULL) AND (failed_at IS NULL));
 
 CREATE INDEX sessions_expires_at ON public.sessions USING btree (expires_at);
 

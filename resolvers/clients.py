@@ -23,8 +23,8 @@ from resolvers.pagination import (
     Before,
     First,
     Last,
-    bad_input,
     connection,
+    cursor_errors,
     looks_behind,
     page_request,
     selects,
@@ -121,7 +121,7 @@ async def clients(
         info, "edges", "node", "emails"
     )
     async with ctx.pool.acquire() as conn:
-        try:
+        with cursor_errors():
             page = await queries.find_clients(
                 conn,
                 client_filter,
@@ -130,9 +130,6 @@ async def clients(
                 descending=order.direction is OrderDirection.DESC,
                 look_behind=looks_behind(info, request),
             )
-        except DomainError as error:
-            cursor = error.errors[0].field or "after"
-            raise bad_input(f"`{cursor}` is not a cursor of this list in this order.") from None
         shown = await presentation(ctx, conn)
         total = await queries.count_clients(conn, client_filter) if with_total else None
         emails = (

@@ -1,17 +1,33 @@
-"""Emails: sent ones by id, and previews of what each template sends (SPEC 8.2)."""
+"""Emails: sent ones by id, previews of what each template sends, and failed emails with
+their requeueing (SPEC 8.2)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
 
 from domain.auth.permissions import StaffPermission
+from domain.emails import outbox
 from domain.emails.templates import TEMPLATES, EmailTemplateError
+from domain.errors import DomainError
 from resolvers.context import Context
+from resolvers.inputs import existing_id
+from resolvers.pagination import (
+    After,
+    Before,
+    First,
+    Last,
+    connection,
+    cursor_errors,
+    looks_behind,
+    page_request,
+)
 from resolvers.permissions import staff
-from schema.emails import Email, EmailTemplatePreview
+from schema.common import OkPayload, user_errors
+from schema.emails import Email, EmailConnection, EmailTemplatePreview
 from schema.node import Owned
 
 
@@ -45,10 +61,63 @@ async def email_template_previews(info: Info[Context, None]) -> list[EmailTempla
     return previews
 
 
+# The key of the failed-emails list in its cursors.
+FAILED_EMAILS = "failed-emails"
+
+
+async def failed_emails(
+    info: Info[Context, None],
+    first: First = None,
+    after: After = None,
+    last: Last = None,
+    before: Before = None,
+) -> EmailConnection:
+    """The outbox rows given up on, newest first."""
+    request = page_request(FAILED_EMAILS, first, after, last, before)
+    async with info.context.pool.acquire() as conn:
+        with cursor_errors():
+            page = await outbox.failed_emails(
+                conn, request, look_behind=looks_behind(info, request)
+            )
+        total = await outbox.count_failed_emails(conn)
+    return connection(EmailConnection, page, FAILED_EMAILS, Email.from_row, total_count=total)
+
+
+async def retry_email(
+    info: Info[Context, None],
+    id: Annotated[strawberry.ID, strawberry.argument(description="The failed email's id.")],
+) -> OkPayload:
+    """Put a failed email back in the queue with a fresh round of attempts."""
+    ctx = info.context
+    try:
+        email_id = existing_id(id, "Email")
+        async with ctx.transaction() as conn:
+            await outbox.requeue_failed_email(conn, email_id)
+    except DomainError as error:
+        return OkPayload(ok=False, errors=user_errors(error))
+    await ctx.services.enqueue_emails([email_id])
+    return OkPayload(ok=True)
+
+
 @strawberry.type(description="Root fields of emails: what can be read.")
 class Queries:
     email_template_previews: list[EmailTemplatePreview] = strawberry.field(
         resolver=email_template_previews,
         extensions=staff(StaffPermission.VIEW_EMAILS),
         description="Every email template rendered against sample data (staff).",
+    )
+    failed_emails: EmailConnection = strawberry.field(
+        resolver=failed_emails,
+        extensions=staff(StaffPermission.VIEW_EMAILS),
+        description="Outbox rows given up on (FAILED), newest first (staff).",
+    )
+
+
+@strawberry.type(description="Root fields of emails: what can be changed.")
+class Mutations:
+    retry_email: OkPayload = strawberry.field(
+        resolver=retry_email,
+        extensions=staff(StaffPermission.EDIT_CLIENTS),
+        description="A failed email back to the queue, with a fresh round of attempts (staff "
+        "who may edit clients). NOT_FOUND unless the email is FAILED.",
     )

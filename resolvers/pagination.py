@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
 import strawberry
@@ -18,6 +19,7 @@ from graphql import GraphQLError
 from strawberry.types import Info
 from strawberry.types.nodes import SelectedField, Selection
 
+from domain.errors import DomainError
 from domain.paging import Page, PageRequest, Position
 from schema.common import PageInfo
 from schema.connections import Connection, Edge
@@ -69,6 +71,17 @@ def decode_cursor(list_key: str, cursor: str, argument: str) -> Position:
             raise ValueError(key)
         return Position(str(sort_value), item_id)
     except (ValueError, TypeError, binascii.Error):
+        raise bad_input(f"`{argument}` is not a cursor of this list in this order.") from None
+
+
+@contextmanager
+def cursor_errors() -> Iterator[None]:
+    """Around a page query: a cursor whose position is not of the list's types (one a
+    client altered) is BAD_USER_INPUT naming the argument, not a server fault."""
+    try:
+        yield
+    except DomainError as error:
+        argument = error.errors[0].field or "after"
         raise bad_input(f"`{argument}` is not a cursor of this list in this order.") from None
 
 

@@ -1,4 +1,4 @@
-"""Email types: the client's email log."""
+"""Email types: the client's email log, and the outbox rows staff look after."""
 
 from __future__ import annotations
 
@@ -6,24 +6,51 @@ from datetime import datetime
 
 import strawberry
 
+from domain.emails import outbox
 from domain.emails.outbox import Email as EmailRow
+from schema.connections import Connection
 from schema.ids import global_id
 from schema.node import Node
 
+EmailStatus = strawberry.enum(
+    outbox.EmailStatus,
+    description="QUEUED: waiting for its first or next attempt. SENT: accepted by the SMTP "
+    "server. FAILED: given up on after the last allowed attempt, or unsendable as it is "
+    "(`retryEmail` puts it back in the queue).",
+)
 
-@strawberry.type(description="An email sent to a client or one of its contacts.")
+
+@strawberry.type(description="An email to a client or one of its contacts, sent or not.")
 class Email(Node):
     id: strawberry.ID = strawberry.field(description="The email's id.")
-    subject: str = strawberry.field(description="The subject line as sent.")
+    subject: str | None = strawberry.field(
+        description="The subject line as sent; null until it is sent."
+    )
     to: str = strawberry.field(description="The recipient's address.")
-    body: str = strawberry.field(description="The plain-text body as sent.")
+    body: str = strawberry.field(description="The plain-text body as sent; empty until sent.")
     template: str = strawberry.field(description="The template it was made from.")
     message_id: str = strawberry.field(description="The Message-ID header, stable across resends.")
-    sent_at: datetime = strawberry.field(description="When the SMTP server accepted it.")
+    sent_at: datetime | None = strawberry.field(
+        description="When the SMTP server accepted it; null until then."
+    )
+    status: EmailStatus = strawberry.field(  # type: ignore[valid-type]
+        description="Queued, sent or failed."
+    )
+    attempts: int = strawberry.field(
+        description="Attempts at sending it so far (since staff last requeued it)."
+    )
+    last_error: str | None = strawberry.field(
+        description="Why the latest attempt failed; null once sent or before any failure."
+    )
+    failed_at: datetime | None = strawberry.field(
+        description="When it was given up on; null unless FAILED."
+    )
+    next_attempt_at: datetime | None = strawberry.field(
+        description="When a queued email that failed is tried again; null otherwise."
+    )
 
     @classmethod
     def from_row(cls, row: EmailRow) -> Email:
-        assert row.sent_at is not None and row.subject is not None
         return cls(
             id=global_id("Email", row.id),
             subject=row.subject,
@@ -32,7 +59,17 @@ class Email(Node):
             template=row.template,
             message_id=row.message_id,
             sent_at=row.sent_at,
+            status=row.status,
+            attempts=row.attempts,
+            last_error=row.last_error,
+            failed_at=row.failed_at,
+            next_attempt_at=row.next_attempt_at if row.sent_at is None else None,
         )
+
+
+@strawberry.type(description="A page of emails.")
+class EmailConnection(Connection[Email]):
+    total_count: int = strawberry.field(description="How many emails the list has, all pages.")
 
 
 @strawberry.type(description="An email template of the installation, rendered with sample data.")

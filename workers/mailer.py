@@ -24,7 +24,7 @@ class Mailer:
     timeout: float = 30.0
 
     @classmethod
-    def from_url(cls, url: str) -> Mailer:
+    def from_url(cls, url: str, *, timeout: float = 30.0) -> Mailer:
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps", "smtp+starttls"):
             raise ValueError(f"SMTP_URL must be smtp://, smtps:// or smtp+starttls://…: {url}")
@@ -36,6 +36,7 @@ class Mailer:
             password=unquote(parts.password) if parts.password else None,
             use_tls=implicit_tls,
             start_tls=True if parts.scheme == "smtp+starttls" else None,
+            timeout=timeout,
         )
 
     async def send(self, message: EmailMessage) -> None:

@@ -7,19 +7,33 @@ settings and a start-up hook that puts `WorkerResources` in the job context.
 from __future__ import annotations
 
 from arq import cron
+from arq.cron import CronJob
+from arq.worker import func
 
 from workers.email import relay_outbox, send_email
 from workers.maintenance import purge_expired_sessions
 
 
-class WorkerSettings:
-    functions = [send_email]
-    # arq gives each cron run a job id made of its name and time, so a run happens once
-    # per schedule however many workers are running (SPEC 9.6).
-    cron_jobs = [
-        cron(relay_outbox, second={0}, run_at_startup=True),
+def cron_jobs(relay_interval_seconds: int) -> list[CronJob]:
+    """The periodic jobs; the relay runs every `relay_interval_seconds` (1–60) and at start-up.
+
+    arq gives each cron run a job id made of its name and time, so a run happens once per
+    schedule however many workers are running (SPEC 9.6)."""
+    return [
+        cron(
+            relay_outbox,
+            second=set(range(0, 60, relay_interval_seconds)),
+            run_at_startup=True,
+        ),
         cron(purge_expired_sessions, hour={3}, minute={17}, second={0}),
     ]
+
+
+class WorkerSettings:
+    # No result is kept for an email job: the outbox row records the outcome, and a kept
+    # result would make arq refuse a later job with the same id.
+    functions = [func(send_email, keep_result=0)]  # type: ignore[arg-type]
+    # The periodic jobs come from `cron_jobs`, made per worker with the relay interval.
     max_tries = 8
     job_timeout = 120
     keep_result = 3600

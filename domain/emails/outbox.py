@@ -1,8 +1,11 @@
 """The transactional outbox (SPEC 8.2).
 
 `queue_email` writes a row inside the caller's transaction, so the email exists exactly when
-the change that causes it commits. Workers claim rows with a row lock, send them, and mark
-them sent in the same transaction; a row already marked sent is never sent again.
+the change that causes it commits. A worker first counts the attempt on the row (committed,
+so an attempt cut short by a crash still counts), then claims the row with a row lock, sends
+it and marks it sent in the same transaction; a row already marked sent is never sent again.
+A failed attempt is recorded with its error and retried with exponential backoff until the
+retry policy gives up; the row is then FAILED and waits for staff (`requeue_failed_email`).
 """
 
 from __future__ import annotations
@@ -10,11 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, NamedTuple
 
 import asyncpg
 
 from domain.emails.templates import TEMPLATES, EmailCategory
+from domain.errors import NotFound
+from domain.paging import Keyset, Page, PageRequest, fetch_page
 
 
 @dataclass(frozen=True)
@@ -30,12 +36,48 @@ class Email:
     subject: str | None
     body: str | None
     attempts: int
+    last_error: str | None
+    next_attempt_at: datetime | None
     created_at: datetime
     sent_at: datetime | None
+    failed_at: datetime | None
+
+    @property
+    def status(self) -> EmailStatus:
+        if self.sent_at is not None:
+            return EmailStatus.SENT
+        return EmailStatus.QUEUED if self.failed_at is None else EmailStatus.FAILED
+
+
+class EmailStatus(StrEnum):
+    QUEUED = "QUEUED"  # waiting for its first or next attempt
+    SENT = "SENT"
+    FAILED = "FAILED"  # given up on after the last allowed attempt, or unsendable as it is
+
+
+class Attempt(NamedTuple):
+    """Attempt number `number` (1 for the first) at sending email `email_id`."""
+
+    email_id: int
+    number: int
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how soon a failed email is tried again."""
+
+    max_attempts: int = 8
+    base_seconds: float = 30.0
+    cap_seconds: float = 3600.0
+
+    def delay_after(self, attempts: int) -> float:
+        """Seconds to wait after the `attempts`-th attempt: base, 2×base, 4×base, … up to cap."""
+        return float(min(self.cap_seconds, self.base_seconds * 2 ** (attempts - 1)))
 
 
 _COLUMNS = """id, client_id, template, category, to_address, to_name, context, message_id,
-              subject, body, attempts, created_at, sent_at"""
+              subject, body, attempts, last_error, next_attempt_at, created_at, sent_at,
+              failed_at"""
 
 
 def _email(row: asyncpg.Record) -> Email:
@@ -136,48 +178,160 @@ async def emails_queued_by_transaction(conn: asyncpg.Connection, xid: int) -> li
     return [r["id"] for r in rows]
 
 
-async def unsent_email_ids(conn: asyncpg.Connection, *, older_than_seconds: int) -> list[int]:
-    """Emails committed but still unsent after a while: their enqueue may have been lost.
+async def due_attempts(conn: asyncpg.Connection, *, new_after_seconds: float) -> list[Attempt]:
+    """The next attempt of every email that should be tried now.
 
-    The least-tried come first, so a backlog of failing emails cannot starve new ones."""
+    A failed attempt is due once its backoff has passed; an email never tried is due once it
+    has waited `new_after_seconds` (its enqueue after commit may have been lost). The
+    least-tried come first, so a backlog of failing emails cannot starve new ones."""
     rows = await conn.fetch(
-        """SELECT id FROM emails
-            WHERE sent_at IS NULL AND created_at < now() - make_interval(secs => $1)
+        """SELECT id, attempts + 1 AS number FROM emails
+            WHERE sent_at IS NULL AND failed_at IS NULL
+              AND coalesce(next_attempt_at, created_at + make_interval(secs => $1)) <= now()
             ORDER BY attempts, id LIMIT 1000""",
-        older_than_seconds,
+        new_after_seconds,
     )
-    return [r["id"] for r in rows]
+    return [Attempt(r["id"], r["number"]) for r in rows]
 
 
-async def claim_email(conn: asyncpg.Connection, email_id: int) -> Email | None:
-    """Lock an unsent email for sending within the caller's transaction.
+async def start_attempt(
+    conn: asyncpg.Connection, attempt: Attempt, *, lease_seconds: float
+) -> Email | None:
+    """Count `attempt` on its email before anything is sent; commit it before sending.
 
-    None when it is already sent, gone, or being sent by another worker right now.
+    No other attempt is handed over for `lease_seconds` (the longest an attempt may run), so
+    an attempt cut short by a crash is retried after that, and one still running is not
+    doubled. None when the email is sent, failed, being tried right now, or this attempt is
+    stale (an earlier job that a dead worker left behind)."""
+    row = await conn.fetchrow(
+        f"""UPDATE emails SET attempts = $2, next_attempt_at = now() + make_interval(secs => $3)
+             WHERE id = (SELECT id FROM emails
+                          WHERE id = $1 AND attempts = $2 - 1
+                            AND sent_at IS NULL AND failed_at IS NULL
+                            FOR UPDATE SKIP LOCKED)
+            RETURNING {_COLUMNS}""",
+        attempt.email_id,
+        attempt.number,
+        lease_seconds,
+    )
+    return _email(row) if row else None
+
+
+async def claim_email(conn: asyncpg.Connection, attempt: Attempt) -> Email | None:
+    """Lock a started attempt's email for sending within the caller's transaction.
+
+    None when it was sent meanwhile, or another attempt has been started since.
     """
     row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM emails WHERE id = $1 AND sent_at IS NULL FOR UPDATE SKIP LOCKED",
-        email_id,
+        f"""SELECT {_COLUMNS} FROM emails
+             WHERE id = $1 AND attempts = $2 AND sent_at IS NULL AND failed_at IS NULL
+               FOR UPDATE SKIP LOCKED""",
+        attempt.email_id,
+        attempt.number,
     )
     return _email(row) if row else None
 
 
 async def mark_sent(conn: asyncpg.Connection, email_id: int, *, subject: str, body: str) -> None:
+    """Record that the SMTP server accepted the email (a no-op when it is marked sent already).
+
+    Also after the sending session was lost, when a later attempt may have failed meanwhile:
+    what the server accepted counts, whatever happened since."""
     await conn.execute(
-        """UPDATE emails SET sent_at = now(), subject = $2, body = $3, attempts = attempts + 1,
-                             last_error = NULL
-            WHERE id = $1""",
+        """UPDATE emails SET sent_at = now(), subject = $2, body = $3, last_error = NULL,
+                             next_attempt_at = NULL, failed_at = NULL
+            WHERE id = $1 AND sent_at IS NULL""",
         email_id,
         subject,
         body,
     )
 
 
-async def record_failure(conn: asyncpg.Connection, email_id: int, error: str) -> None:
-    await conn.execute(
-        "UPDATE emails SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
-        email_id,
+async def record_failure(
+    conn: asyncpg.Connection,
+    attempt: Attempt,
+    error: str,
+    policy: RetryPolicy,
+    *,
+    permanent: bool = False,
+) -> EmailStatus | None:
+    """Record why `attempt` failed; the email is FAILED after the last allowed attempt, or at
+    once when the failure is `permanent` (retrying as it is cannot help), else QUEUED for a
+    retry after the backoff. None when the attempt is no longer the email's latest."""
+    status: EmailStatus | None = await conn.fetchval(
+        """UPDATE emails
+              SET last_error = $3,
+                  failed_at = CASE WHEN $4 OR attempts >= $5 THEN now() END,
+                  next_attempt_at = CASE WHEN $4 OR attempts >= $5 THEN NULL
+                                         ELSE now() + make_interval(secs => $6) END
+            WHERE id = $1 AND attempts = $2 AND sent_at IS NULL AND failed_at IS NULL
+        RETURNING CASE WHEN failed_at IS NULL THEN 'QUEUED' ELSE 'FAILED' END""",
+        attempt.email_id,
+        attempt.number,
         error[:1000],
+        permanent,
+        policy.max_attempts,
+        policy.delay_after(attempt.number),
     )
+    return EmailStatus(status) if status else None
+
+
+async def requeue_failed_email(conn: asyncpg.Connection, email_id: int) -> Attempt:
+    """Put a FAILED email back in the queue with a fresh round of attempts; return the first.
+
+    The error of its last attempt stays until it is sent."""
+    requeued = await conn.fetchval(
+        """UPDATE emails SET failed_at = NULL, next_attempt_at = NULL, attempts = 0
+            WHERE id = $1 AND failed_at IS NOT NULL RETURNING id""",
+        email_id,
+    )
+    if requeued is None:
+        raise NotFound("Failed email")
+    return Attempt(email_id, 1)
+
+
+# The emails given up on, newest first (by id, on the partial index of failed emails).
+FAILED_EMAILS = Keyset(
+    columns=_COLUMNS, source="FROM emails", expression="id", sql_type="bigint", id_column="id"
+)
+
+
+async def failed_emails(
+    conn: asyncpg.Connection, request: PageRequest, *, look_behind: bool = True
+) -> Page[Email]:
+    """A page of the emails given up on, newest first."""
+    return await fetch_page(
+        conn,
+        FAILED_EMAILS,
+        request,
+        _email,
+        conditions=["failed_at IS NOT NULL"],
+        descending=True,
+        look_behind=look_behind,
+    )
+
+
+async def count_failed_emails(conn: asyncpg.Connection) -> int:
+    count: int = await conn.fetchval("SELECT count(*) FROM emails WHERE failed_at IS NOT NULL")
+    return count
+
+
+@dataclass(frozen=True)
+class OutboxFigures:
+    pending: int  # not sent yet and not given up on: the outbox depth
+    sent: int
+    failed: int
+
+
+async def outbox_figures(conn: asyncpg.Connection) -> OutboxFigures:
+    """The outbox in three numbers, each counted on its own partial index."""
+    row = await conn.fetchrow(
+        """SELECT (SELECT count(*) FROM emails WHERE sent_at IS NULL AND failed_at IS NULL)
+                      AS pending,
+                  (SELECT count(*) FROM emails WHERE sent_at IS NOT NULL) AS sent,
+                  (SELECT count(*) FROM emails WHERE failed_at IS NOT NULL) AS failed"""
+    )
+    return OutboxFigures(pending=row["pending"], sent=row["sent"], failed=row["failed"])
 
 
 async def sent_emails_by_client(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
@@ -14,7 +15,6 @@ import asyncpg
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from arq import Retry
 from arq import create_pool as create_arq_pool
 from arq.connections import ArqRedis, RedisSettings
 from arq.constants import default_queue_name
@@ -22,18 +22,21 @@ from arq.jobs import Job, JobStatus
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.db import create_pool
 from app.devservices import free_port
 from app.settings import Settings
 from app.web import create_app
-from app.worker import build_worker
+from app.worker import build_worker, worker_resources
+from domain.auth.permissions import StaffRole
 from domain.clients import services as client_services
 from domain.emails import outbox
+from domain.emails.message import build_message
+from domain.emails.outbox import Attempt
 from domain.emails.templates import BUILTIN_DIR, TEMPLATES, EmailTemplateError, TemplateRenderer
 from resolvers.context import Context
 from tests.conftest import Services, gid, gql, pk
+from tests.smtp_servers import RefusingSmtpServer
 from workers.email import (
-    RELAY_AFTER_SECONDS,
+    NOTHING_TO_DO,
     WorkerResources,
     email_job_id,
     enqueue_emails,
@@ -51,7 +54,7 @@ query Emails($id: ID!) { client(id: $id) { emails { subject to sentAt } } }"""
 
 JOE = {"firstName": "Joe", "lastName": "Bloggs", "email": "joe@example.com", "country": "GB"}
 WELCOME_SUBJECT = "Welcome, Joe: your account is ready"
-ALREADY_SENT = "already sent or being sent"
+ALREADY_SENT = NOTHING_TO_DO
 
 
 async def add_client_through_api(api: Any, token: str, **fields: str) -> int:
@@ -64,7 +67,7 @@ async def add_client_through_api(api: Any, token: str, **fields: str) -> int:
 async def email_rows(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT id, client_id, to_address, message_id, subject, body, attempts, last_error,
-                  sent_at
+                  sent_at, failed_at, next_attempt_at
              FROM emails ORDER BY id"""
     )
 
@@ -83,9 +86,9 @@ async def run_worker_with(settings: Settings, **options: Any) -> None:
         await worker.close()
 
 
-def job_context(resources: WorkerResources, redis: ArqRedis, job_try: int = 1) -> dict[str, Any]:
-    """What arq passes an email job: the worker's resources, its Redis and the try number."""
-    return {"resources": resources, "redis": redis, "job_try": job_try}
+def job_context(resources: WorkerResources, redis: ArqRedis) -> dict[str, Any]:
+    """What arq passes an email job: the worker's resources and its Redis."""
+    return {"resources": resources, "redis": redis}
 
 
 @pytest.fixture
@@ -98,12 +101,7 @@ async def arq_redis(settings: Settings) -> AsyncIterator[ArqRedis]:
 @pytest.fixture
 def resources(settings: Settings, pool: asyncpg.Pool) -> WorkerResources:
     """The worker's resources, as `app.worker` makes them, on the test pool and mail sink."""
-    return WorkerResources(
-        pool=pool,
-        renderer=TemplateRenderer(settings.email_templates_dir),
-        mailer=Mailer.from_url(settings.smtp_url),
-        mail_from=settings.mail_from,
-    )
+    return worker_resources(settings, pool)
 
 
 async def queue_sample_email(conn: asyncpg.Connection, to_address: str) -> int:
@@ -211,7 +209,7 @@ async def test_8_2_committed_change_hands_its_email_to_the_workers_after_commit(
         await add_joe(tx)
         email_id = await tx.fetchval("SELECT id FROM emails")
         # Not before commit: a worker could otherwise look for a row it cannot see yet.
-        job = Job(email_job_id(email_id), arq_redis)
+        job = Job(email_job_id(Attempt(email_id, 1)), arq_redis)
         assert await job.status() is JobStatus.not_found
 
     assert await job.status() is JobStatus.queued
@@ -233,7 +231,7 @@ async def test_8_2_email_job_run_twice_sends_once(
 ) -> None:
     await add_client_through_api(api, admin_token)
     [row] = await email_rows(conn)
-    # Enqueuing it again while it waits is a no-op: one job per email.
+    # Enqueuing it again while it waits is a no-op: one job per attempt.
     await enqueue_emails(arq_redis, [row["id"]])
     assert await arq_redis.zcard(default_queue_name) == 1
 
@@ -271,13 +269,13 @@ async def test_8_2_concurrent_runs_of_one_email_job_send_once(
 
 
 async def test_8_2_email_committed_but_never_enqueued_is_sent_by_the_relay(
-    conn, run_worker, services: Services, arq_redis: ArqRedis
+    conn, run_worker, services: Services, settings: Settings, arq_redis: ArqRedis
 ) -> None:
     lost = await queue_sample_email(conn, "lost@example.com")
     await conn.execute(
         "UPDATE emails SET created_at = now() - make_interval(secs => $2) WHERE id = $1",
         lost,
-        RELAY_AFTER_SECONDS + 5,
+        settings.email_relay_interval_seconds + 5,
     )
     # Just committed: its enqueue may still be on its way, so the relay leaves it alone.
     recent = await queue_sample_email(conn, "recent@example.com")
@@ -301,48 +299,58 @@ async def test_8_2_unreachable_smtp_keeps_the_email_unsent_and_a_later_run_sends
 ) -> None:
     await add_client_through_api(api, admin_token)
     [queued] = await email_rows(conn)
-    job = Job(email_job_id(queued["id"]), arq_redis)
 
     broken_smtp = settings.model_copy(update={"smtp_url": closed_smtp_url()})
     await run_worker_with(broken_smtp, max_burst_jobs=1)
 
     assert services.mail.messages == []
     [failed] = await email_rows(conn)
-    assert failed["sent_at"] is None
+    assert failed["sent_at"] is None and failed["failed_at"] is None
     assert failed["attempts"] == 1
     assert failed["last_error"] and "connect" in failed["last_error"].lower()
     assert failed["message_id"] == queued["message_id"]
-    # The job is kept for a later try, not dropped.
-    assert await job.status() is JobStatus.deferred
+    assert failed["next_attempt_at"] is not None  # the relay hands it over again then
+    # No result is kept for the job: nothing in arq can swallow the next attempt.
+    assert await Job(email_job_id(Attempt(queued["id"], 1)), arq_redis).status() is (
+        JobStatus.not_found
+    )
 
-    # A later try with SMTP back sends it once, with the Message-ID it had from the start.
-    assert await send_email(job_context(resources, arq_redis, job_try=2), queued["id"]) == "sent"
+    # The next attempt with SMTP back sends it once, with the Message-ID it had from the start.
+    ctx = job_context(resources, arq_redis)
+    assert await send_email(ctx, queued["id"], 2) == "sent"
     [message] = services.mail.messages
     assert message["Message-ID"] == queued["message_id"]
     [sent] = await email_rows(conn)
     assert sent["sent_at"] is not None and sent["attempts"] == 2 and sent["last_error"] is None
-    assert await send_email(job_context(resources, arq_redis, job_try=3), queued["id"]) == (
-        ALREADY_SENT
-    )
+    assert sent["next_attempt_at"] is None
+    assert await send_email(ctx, queued["id"], 2) == ALREADY_SENT
+    assert await send_email(ctx, queued["id"], 3) == ALREADY_SENT
     assert len(services.mail.messages) == 1
 
 
-async def test_8_2_unreachable_smtp_job_raises_retry_and_records_each_attempt(
+async def test_8_2_unreachable_smtp_records_each_attempt_and_backs_off_exponentially(
     conn, services: Services, arq_redis: ArqRedis, resources: WorkerResources
 ) -> None:
     email_id = await queue_sample_email(conn, "joe@example.com")
-    broken = WorkerResources(
-        pool=resources.pool,
-        renderer=resources.renderer,
-        mailer=Mailer.from_url(closed_smtp_url()),
-        mail_from=resources.mail_from,
-    )
-    for job_try in (1, 2):
-        with pytest.raises(Retry):
-            await send_email(job_context(broken, arq_redis, job_try), email_id)
+    broken = replace(resources, mailer=Mailer.from_url(closed_smtp_url()))
+    waits = []
+    for number in (1, 2, 3):
+        assert await send_email(job_context(broken, arq_redis), email_id, number) == (
+            "not sent: QUEUED"
+        )
+        waits.append(
+            await conn.fetchval(
+                "SELECT extract(epoch FROM next_attempt_at - now()) FROM emails WHERE id = $1",
+                email_id,
+            )
+        )
 
     [row] = await email_rows(conn)
-    assert row["attempts"] == 2 and row["sent_at"] is None and row["last_error"]
+    assert row["attempts"] == 3 and row["sent_at"] is None and row["last_error"]
+    base = resources.retry.base_seconds
+    assert [round(float(w) / base) for w in waits] == [1, 2, 4]
+    # An attempt already made is never made again.
+    assert await send_email(job_context(broken, arq_redis), email_id, 3) == ALREADY_SENT
     assert services.mail.messages == []
 
 
@@ -385,37 +393,217 @@ def crash_sink(services: Services) -> Iterator[tuple[AcceptThenCrashSink, str]]:
 
 
 async def test_8_2_resend_after_a_crash_between_smtp_acceptance_and_marking_keeps_message_id(
+    conn, services: Services, arq_redis: ArqRedis, resources: WorkerResources
+) -> None:
+    email_id = await queue_sample_email(conn, "joe@example.com")
+    # Attempt 1 by a worker killed right after the SMTP server accepted: counted, sent, and
+    # never marked sent.
+    email = await outbox.start_attempt(conn, Attempt(email_id, 1), lease_seconds=60)
+    assert email is not None
+    rendered = resources.renderer.render(email.template, email.context)
+    await resources.mailer.send(build_message(email, rendered, mail_from=resources.mail_from))
+    [unmarked] = await email_rows(conn)
+    assert unmarked["sent_at"] is None and unmarked["attempts"] == 1
+
+    ctx = job_context(resources, arq_redis)
+    # The dead worker's job, run again by arq, finds its attempt made: it does nothing.
+    assert await send_email(ctx, email_id, 1) == ALREADY_SENT
+    # The relay's next attempt sends it again.
+    assert await send_email(ctx, email_id, 2) == "sent"
+    assert await send_email(ctx, email_id, 2) == ALREADY_SENT
+
+    # Delivered twice, and the reader can tell the second is the same email.
+    [row] = await email_rows(conn)
+    assert row["sent_at"] is not None and row["attempts"] == 2
+    assert [m["Message-ID"] for m in services.mail.messages] == [row["message_id"]] * 2
+
+
+async def test_8_2_database_session_lost_after_smtp_acceptance_is_still_marked_sent_once(
     conn,
     settings: Settings,
     arq_redis: ArqRedis,
     crash_sink: tuple[AcceptThenCrashSink, str],
 ) -> None:
     sink, smtp_url = crash_sink
+    quick = quick_retries(settings, smtp_url)
     email_id = await queue_sample_email(conn, "joe@example.com")
-    own_pool = await create_pool(settings.database_url, min_size=1, max_size=2)
-    try:
-        resources = WorkerResources(
-            pool=own_pool,
-            renderer=TemplateRenderer(),
-            mailer=Mailer.from_url(smtp_url),
-            mail_from=settings.mail_from,
-        )
-        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError)):
-            await send_email(job_context(resources, arq_redis), email_id)
-        [unmarked] = await email_rows(conn)
-        assert unmarked["sent_at"] is None  # accepted by SMTP, but not recorded as sent
+    await enqueue_emails(arq_redis, [email_id])
 
-        assert await send_email(job_context(resources, arq_redis, job_try=2), email_id) == "sent"
-        assert await send_email(job_context(resources, arq_redis, job_try=3), email_id) == (
-            ALREADY_SENT
-        )
-    finally:
-        await own_pool.close()
-
-    # Delivered twice, and the reader can tell the second is the same email.
+    # Accepted by SMTP, then the worker's session is killed: the worker records it as sent
+    # on a new session rather than leaving it to be sent again.
+    await run_worker_with(quick)
     [row] = await email_rows(conn)
-    assert row["sent_at"] is not None
-    assert [m["Message-ID"] for m in sink.messages] == [row["message_id"]] * 2
+    assert row["sent_at"] is not None and row["attempts"] == 1 and row["last_error"] is None
+    await asyncio.sleep(0.1)
+    await run_worker_with(quick)
+
+    assert [m["Message-ID"] for m in sink.messages] == [row["message_id"]]
+
+
+# --- 8.2 retries: every attempt recorded, backoff, FAILED, staff requeue ----------------------
+
+FAILED_EMAILS = """
+query Failed($first: Int, $after: String) {
+  failedEmails(first: $first, after: $after) {
+    totalCount
+    edges { cursor node { id to status attempts lastError failedAt sentAt subject messageId } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+RETRY_EMAIL = """
+mutation Retry($id: ID!) { retryEmail(id: $id) { ok errors { field code message } } }"""
+
+
+@pytest.fixture
+def refusing_smtp() -> Iterator[RefusingSmtpServer]:
+    server = RefusingSmtpServer().start()
+    yield server
+    server.stop()
+
+
+def quick_retries(settings: Settings, smtp_url: str, max_attempts: int = 8) -> Settings:
+    """Settings whose retries come after a few hundredths of a second."""
+    return settings.model_copy(
+        update={
+            "smtp_url": smtp_url,
+            "email_max_attempts": max_attempts,
+            "email_retry_base_seconds": 0.05,
+            "email_retry_cap_seconds": 0.05,
+        }
+    )
+
+
+def metric(text: str, name: str) -> float:
+    [value] = [line.split()[1] for line in text.splitlines() if line.startswith(f"{name} ")]
+    return float(value)
+
+
+async def test_8_2_refused_email_is_retried_then_failed_listed_for_staff_and_requeued(
+    api, admin_token, settings: Settings, conn, refusing_smtp: RefusingSmtpServer
+) -> None:
+    quick = quick_retries(settings, refusing_smtp.url, max_attempts=3)
+    await add_client_through_api(api, admin_token)
+    [queued] = await email_rows(conn)
+    refusing_smtp.refusing = True
+
+    # Each worker run starts with the relay, which hands over the attempt that is due under
+    # a job id of its own; a failed attempt is recorded on the row.
+    for attempt in (1, 2, 3):
+        await asyncio.sleep(0.1)
+        await run_worker_with(quick)
+        [row] = await email_rows(conn)
+        assert row["attempts"] == attempt and "451" in row["last_error"]
+        assert refusing_smtp.refused == attempt
+    assert row["sent_at"] is None and row["failed_at"] is not None
+    assert row["next_attempt_at"] is None
+
+    # Given up on: the relay leaves it alone, and staff see it.
+    await asyncio.sleep(0.1)
+    await run_worker_with(quick)
+    assert refusing_smtp.refused == 3
+    body = await gql(api, FAILED_EMAILS, token=admin_token)
+    failed = body["data"]["failedEmails"]
+    assert failed["totalCount"] == 1 and failed["pageInfo"]["hasNextPage"] is False
+    [node] = [edge["node"] for edge in failed["edges"]]
+    assert node["to"] == "joe@example.com" and node["status"] == "FAILED"
+    assert node["attempts"] == 3 and "451" in node["lastError"] and node["failedAt"]
+    assert node["sentAt"] is None and node["subject"] is None
+    assert node["messageId"] == queued["message_id"]
+    metrics = (await api.get("/metrics")).text
+    assert metric(metrics, "clientdesk_emails_failed") == 1
+    assert metric(metrics, "clientdesk_email_outbox_depth") == 0
+    assert metric(metrics, "clientdesk_emails_sent") == 0
+
+    # Staff put it back in the queue once the mail server takes mail again: sent once.
+    refusing_smtp.refusing = False
+    body = await gql(api, RETRY_EMAIL, {"id": node["id"]}, token=admin_token)
+    assert body["data"]["retryEmail"] == {"ok": True, "errors": []}
+    metrics = (await api.get("/metrics")).text
+    assert metric(metrics, "clientdesk_email_outbox_depth") == 1
+    await run_worker_with(quick)
+    [message] = refusing_smtp.messages
+    assert message["Message-ID"] == queued["message_id"]
+    [sent] = await email_rows(conn)
+    assert sent["sent_at"] is not None and sent["failed_at"] is None and sent["attempts"] == 1
+    body = await gql(api, FAILED_EMAILS, token=admin_token)
+    assert body["data"]["failedEmails"]["totalCount"] == 0
+    metrics = (await api.get("/metrics")).text
+    assert metric(metrics, "clientdesk_emails_sent") == 1
+    assert metric(metrics, "clientdesk_emails_failed") == 0
+
+    # Only a failed email can be requeued.
+    body = await gql(api, RETRY_EMAIL, {"id": node["id"]}, token=admin_token)
+    [error] = body["data"]["retryEmail"]["errors"]
+    assert body["data"]["retryEmail"]["ok"] is False and error["code"] == "NOT_FOUND"
+
+
+async def test_8_2_refused_email_is_sent_by_a_later_attempt_once_the_server_takes_mail(
+    api, admin_token, settings: Settings, conn, refusing_smtp: RefusingSmtpServer
+) -> None:
+    quick = quick_retries(settings, refusing_smtp.url)
+    await add_client_through_api(api, admin_token)
+    refusing_smtp.refusing = True
+    await run_worker_with(quick)
+    refusing_smtp.refusing = False
+    await asyncio.sleep(0.1)
+    await run_worker_with(quick)
+
+    [message] = refusing_smtp.messages
+    [row] = await email_rows(conn)
+    assert message["Message-ID"] == row["message_id"]
+    assert row["attempts"] == 2 and row["sent_at"] is not None and row["last_error"] is None
+
+
+async def test_8_2_failed_emails_page_newest_first(
+    api, admin_token, conn, arq_redis: ArqRedis, resources: WorkerResources
+) -> None:
+    ids = [await queue_sample_email(conn, f"user{n}@example.com") for n in range(3)]
+    await conn.execute("UPDATE emails SET failed_at = now(), attempts = 8, last_error = 'x'")
+
+    body = await gql(api, FAILED_EMAILS, {"first": 2}, token=admin_token)
+    page = body["data"]["failedEmails"]
+    assert page["totalCount"] == 3 and page["pageInfo"]["hasNextPage"] is True
+    assert [e["node"]["to"] for e in page["edges"]] == ["user2@example.com", "user1@example.com"]
+    body = await gql(
+        api, FAILED_EMAILS, {"after": page["pageInfo"]["endCursor"]}, token=admin_token
+    )
+    page = body["data"]["failedEmails"]
+    assert [e["node"]["to"] for e in page["edges"]] == ["user0@example.com"]
+    assert page["pageInfo"]["hasNextPage"] is False
+    assert len(ids) == 3
+
+
+async def test_8_2_failed_emails_and_retry_email_are_for_staff_with_the_permission(
+    api, make_staff, conn
+) -> None:
+    email_id = await queue_sample_email(conn, "joe@example.com")
+    await conn.execute("UPDATE emails SET failed_at = now(), attempts = 8")
+    read_only = await make_staff(StaffRole.READ_ONLY)
+    retry = {"id": gid("Email", email_id)}
+    for query, variables in ((FAILED_EMAILS, None), (RETRY_EMAIL, retry)):
+        body = await gql(api, query, variables, token=read_only, allow_errors=True)
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    support = await make_staff(StaffRole.SUPPORT)
+    body = await gql(api, RETRY_EMAIL, retry, token=support)
+    assert body["data"]["retryEmail"]["ok"] is True
+
+
+async def test_8_2_email_the_transport_cannot_encode_fails_at_once(
+    conn, services: Services, arq_redis: ArqRedis, resources: WorkerResources
+) -> None:
+    email_id = await outbox.queue_email(
+        conn,
+        template="client_signup",
+        to_address="joe@example.com",
+        to_name="Joe\r\nBcc: someone@example.com",  # a header injection, caught late
+        client_id=None,
+        context=TEMPLATES["client_signup"].sample,
+    )
+    assert await send_email(job_context(resources, arq_redis), email_id) == "not sent: FAILED"
+    [row] = await email_rows(conn)
+    assert row["failed_at"] is not None and row["attempts"] == 1 and row["last_error"]
+    assert services.mail.messages == []
 
 
 # --- 8.1 / 8.2 templates: overridable per installation, previewable -------------------------
@@ -481,7 +669,7 @@ def test_8_2_template_with_a_missing_value_fails_instead_of_sending_blanks() -> 
         TemplateRenderer().render("client_signup", {"client": {"first_name": "Joe"}})
 
 
-async def test_8_2_unrenderable_template_is_recorded_and_not_retried(
+async def test_8_2_unrenderable_template_fails_at_once_instead_of_being_retried(
     conn, services: Services, arq_redis: ArqRedis, resources: WorkerResources
 ) -> None:
     email_id = await outbox.queue_email(
@@ -492,9 +680,9 @@ async def test_8_2_unrenderable_template_is_recorded_and_not_retried(
         client_id=None,
         context={"client": {"first_name": "Joe"}},  # the template needs more than that
     )
-    assert await send_email(job_context(resources, arq_redis), email_id) == "template error"
+    assert await send_email(job_context(resources, arq_redis), email_id) == "not sent: FAILED"
     [row] = await email_rows(conn)
-    assert row["sent_at"] is None
+    assert row["sent_at"] is None and row["failed_at"] is not None
     assert row["attempts"] == 1
     assert "cannot be rendered" in row["last_error"]
     assert services.mail.messages == []
