@@ -164,6 +164,7 @@ def measured_job(
 
     return run
 
+
 # The outbox as PostgreSQL sees it, read at scrape time: it holds for every API and worker
 # process at once, where per-process counters would each see only their share.
 OUTBOX_DEPTH = Gauge(

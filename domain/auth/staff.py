@@ -73,7 +73,7 @@ async def staff_password_matches(conn: asyncpg.Connection, email: str, password:
         "SELECT l.password_hash FROM staff JOIN logins l ON l.id = login_id WHERE l.email = $1",
         email,
     )
-    return verify_password(password_hash, password)
+    return await verify_password(password_hash, password)
 
 
 async def set_staff_password(conn: asyncpg.Connection, email: str, password: str) -> None:
@@ -81,12 +81,13 @@ async def set_staff_password(conn: asyncpg.Connection, email: str, password: str
     check = InputCheck()
     check.password("password", password)
     check.raise_if_failed()
+    password_hash = await hash_password(password)  # hashed before any row is locked
     async with conn.transaction():
         login_id = await conn.fetchval(
             """UPDATE logins SET password_hash = $2
                 WHERE email = $1 AND id IN (SELECT login_id FROM staff) RETURNING id""",
             email,
-            hash_password(password),
+            password_hash,
         )
         if login_id is None:
             raise DomainError.single(ErrorCode.NOT_FOUND, f"No staff member {email}.", "email")

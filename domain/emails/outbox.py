@@ -11,7 +11,7 @@ retry policy gives up; the row is then FAILED and waits for staff (`requeue_fail
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -80,8 +80,11 @@ _COLUMNS = """id, client_id, template, category, to_address, to_name, context, m
               failed_at"""
 
 
+_EMAIL_FIELDS = tuple(f.name for f in fields(Email))
+
+
 def _email(row: asyncpg.Record) -> Email:
-    return Email(**dict(row))
+    return Email(**{name: row[name] for name in _EMAIL_FIELDS})
 
 
 async def queue_email(

@@ -6,6 +6,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from graphql import build_schema as build_graphql_schema
+from graphql import introspection_from_schema
+
 from app.graphql import build_schema
 from app.settings import Settings
 
@@ -14,8 +17,10 @@ ROOTS = ("Query", "Mutation")
 
 @cache
 def _types() -> dict[str, dict[str, Any]]:
-    schema = build_schema(Settings(_env_file=None, introspection=True))
-    return {t["name"]: t for t in schema.introspect()["__schema"]["types"]}
+    # From the SDL the server prints, without running an operation (and its extensions).
+    sdl = build_schema(Settings(_env_file=None, introspection=True)).as_str()
+    introspected = introspection_from_schema(build_graphql_schema(sdl))
+    return {t["name"]: dict(t) for t in introspected["__schema"]["types"]}
 
 
 def root_fields() -> dict[str, str]:

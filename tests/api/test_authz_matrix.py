@@ -39,7 +39,7 @@ TTL = timedelta(hours=1)
 ALLOWED, NULL, EMPTY = "ALLOWED", "NULL", "EMPTY"
 UNAUTHENTICATED, FORBIDDEN = "UNAUTHENTICATED", "FORBIDDEN"
 # The variables a selection may use; the test declares those it uses.
-VARIABLES = {"$client": "ID!", "$contact": "ID!"}
+VARIABLES = {"$client": "ID!", "$contact": "ID!", "$failedEmail": "ID!"}
 STATE_TABLES = ("clients", "contacts", "logins", "sessions", "staff", "settings", "emails")
 
 
@@ -151,6 +151,9 @@ RULES: dict[str, Rule] = {
     "emailTemplatePreviews": staff(StaffPermission.VIEW_EMAILS, "emailTemplatePreviews { key }"),
     "generalSettings": logged_in("generalSettings { clientDisplayFormat }"),
     "me": client_area(None, "me { id status }"),
+    "node": logged_in("node(id: $client) { id }"),
+    "nodes": logged_in("nodes(ids: [$client]) { id }"),
+    "failedEmails": staff(StaffPermission.VIEW_EMAILS, "failedEmails { totalCount }"),
     # Mutation
     "login": public('login(email: "nobody@example.com", password: "wrong") { token }'),
     "logout": public("logout"),
@@ -165,6 +168,7 @@ RULES: dict[str, Rule] = {
         EDIT,
         f"setDefaultBillingContact(clientId: $client, contactId: $contact) {{ {ERRORS} }}",
     ),
+    "retryEmail": staff(EDIT, f"retryEmail(id: $failedEmail) {{ ok {ERRORS} }}"),
     "sendClientEmail": staff(
         EDIT, f'sendClientEmail(clientId: $client, template: "client_signup") {{ ok {ERRORS} }}'
     ),
@@ -206,11 +210,13 @@ CASES = [(name, viewer) for name, rule in RULES.items() for viewer in rule.outco
 
 @dataclass(frozen=True)
 class World:
-    """A client (its holder's login) with a plain contact, as the operations' targets."""
+    """A client (its holder's login) with a plain contact and a failed email, as the
+    operations' targets; `variables` are their ids as the selections' variables take them."""
 
     client_id: int
     contact_id: int
     holder_login: int
+    variables: dict[str, str]
 
 
 @pytest.fixture
@@ -229,7 +235,18 @@ async def world(conn: asyncpg.Connection) -> World:
            VALUES ($1, 'Plain', 'Contact', 'plain@example.com') RETURNING id""",
         client.id,
     )
-    return World(client.id, contact_id, client.owner_login_id)
+    failed_email_id = await conn.fetchval(
+        """INSERT INTO emails (client_id, template, category, to_address, attempts, failed_at)
+           VALUES ($1, 'client_signup', 'ACCOUNT', 'holder@example.com', 8, now())
+           RETURNING id""",
+        client.id,
+    )
+    variables = {
+        "client": gid("Client", client.id),
+        "contact": gid("Contact", contact_id),
+        "failedEmail": gid("Email", failed_email_id),
+    }
+    return World(client.id, contact_id, client.owner_login_id, variables)
 
 
 async def session_of(conn: asyncpg.Connection, world: World, viewer: As) -> str | None:
@@ -280,12 +297,8 @@ async def test_10_1_2_4_each_root_field_refuses_or_allows_each_viewer(
 ) -> None:
     expected = RULES[name].outcomes[viewer]
     token = await session_of(conn, world, viewer)
-    variables = {
-        "client": gid("Client", world.client_id),
-        "contact": gid("Contact", world.contact_id),
-    }
     query = document(name)
-    used = {k: v for k, v in variables.items() if f"${k}" in query}
+    used = {k: v for k, v in world.variables.items() if f"${k}" in query}
     before = await state(conn)
 
     body = await gql(api, query, used, token=token, allow_errors=True)

@@ -27,12 +27,13 @@ from tests.conftest import CountedApi, gid, gql
 TTL = timedelta(hours=1)
 OK, NULL, FORBIDDEN, UNAUTHENTICATED = "OK", "NULL", "FORBIDDEN", "UNAUTHENTICATED"
 
+# A client's status, which its sub-accounts read without a permission (its email needs PROFILE).
 SHOWN = """__typename id
-  ... on Client { email } ... on Contact { email } ... on Email { subject }"""
+  ... on Client { status } ... on Contact { email } ... on Email { subject }"""
 NODE = f"query($id: ID!) {{ node(id: $id) {{ {SHOWN} }} }}"
 NODES = f"query($ids: [ID!]!) {{ nodes(ids: $ids) {{ {SHOWN} }} }}"
 OBJECTS_OF_CLIENT = """query($id: ID!) {
-  client(id: $id) { __typename id email
+  client(id: $id) { __typename id status
     contacts { __typename id email } emails { __typename id subject } } }"""
 
 
@@ -112,7 +113,7 @@ async def world(conn: asyncpg.Connection) -> World:
     for whose in ("my", "their"):
         client, contact, email = await add_client_with_contact_and_email(conn, whose)
         for name, type_name, pk, fields in [
-            ("client", "Client", client, {"email": f"{whose}@example.com"}),
+            ("client", "Client", client, {"status": "ACTIVE"}),
             ("contact", "Contact", contact, {"email": f"{whose}-contact@example.com"}),
             ("email", "Email", email, {"subject": f"Invoice for {whose}"}),
         ]:
