@@ -16,4 +16,6 @@ def global_id(type_name: str, pk: int) -> strawberry.ID:
 
 def decode_id(value: str, type_name: str) -> int | None:
     """The row id inside an id of `type_name`, or None for anything else (matches nothing)."""
-    return int(value) if value.isdigit() and len(value) < 19 else None
+    # ASCII digits only: str.isdigit() also takes "²", "٢" and "２", and int() reads the last
+    # two as 2.
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
