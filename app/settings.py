@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class Settings(BaseSettings):
@@ -45,6 +48,15 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_query_tokens: int = 4000
     max_query_aliases: int = 30
+    # Request bodies are refused (413) beyond these sizes, before they are read in full:
+    # JSON (GraphQL) bodies, and multipart uploads, which may be larger.
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    # How deeply JSON bodies and variables may nest; no input of the API needs more.
+    max_json_depth: int = Field(default=32, ge=4)
+
+    # When set, /metrics answers only requests with `Authorization: Bearer <this token>`.
+    metrics_token: str = ""
 
     db_pool_min: int = 2
     db_pool_max: int = 10
@@ -52,6 +64,13 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies are `Secure` except when the API is served over plain HTTP on this machine
+        (development), where a browser would otherwise never send them back."""
+        parts = urlsplit(self.base_url)
+        return not (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
 
     @property
     def graphiql_enabled(self) -> bool:
