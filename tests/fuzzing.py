@@ -21,11 +21,14 @@ from typing import Any, TypeVar
 import asyncpg
 import httpx
 import schemathesis
+from graphql import GraphQLScalarType, GraphQLSchema, is_specified_scalar_type
 from hypothesis import HealthCheck, Phase, given, seed
 from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from redis.asyncio import Redis
 from schemathesis import GenerationMode
 from schemathesis.schemas import APIOperation
+from schemathesis.specs.graphql.scalars import get_extra_scalar_strategies
 
 from app.graphql import build_schema
 from app.settings import Settings
@@ -153,8 +156,30 @@ async def open_sessions(pool: asyncpg.Pool, redis: Redis, world: World) -> dict[
 def operations(settings: Settings) -> list[APIOperation]:
     """Every root field of the schema the app serves: none is listed by hand, so operations
     added to the schema are fuzzed as they come."""
-    loaded = schemathesis.graphql.from_file(str(build_schema(settings)))
+    api_schema = build_schema(settings)
+    _register_scalars(api_schema._schema)
+    loaded = schemathesis.graphql.from_file(str(api_schema))
     return [result.ok() for result in loaded.get_all_operations()]
+
+
+# Values for our own scalars; hypothesis-graphql knows only GraphQL's and a few common ones.
+_SCALAR_VALUES: dict[str, st.SearchStrategy[str]] = {
+    "Decimal": st.decimals(allow_nan=False, allow_infinity=False, places=2).map(str) | st.text(),
+}
+
+
+def _register_scalars(api_schema: GraphQLSchema) -> None:
+    """Give every custom scalar of the schema a strategy (text, unless known better), so that
+    an input of a new scalar type is fuzzed rather than failing to generate."""
+    known = get_extra_scalar_strategies()
+    for type_ in api_schema.type_map.values():
+        if (
+            isinstance(type_, GraphQLScalarType)
+            and not is_specified_scalar_type(type_)
+            and type_.name not in known
+        ):
+            values = _SCALAR_VALUES.get(type_.name, st.text())
+            schemathesis.graphql.scalar(type_.name, values.map(schemathesis.graphql.nodes.String))
 
 
 def server_error(response: httpx.Response) -> str | None:
