@@ -20,6 +20,7 @@ from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from app.graphql_guards import RequestGuards, code_errors, limit_rule
 from app.metrics import ObserveOperations
 from app.settings import Settings
 from app.tracing import tracing_extensions
@@ -94,6 +95,9 @@ class ClientdeskSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
+        # Strawberry hands every error here once, whichever step failed: the one place to
+        # give each its `extensions.code` before the response is made.
+        code_errors(errors)
         request_id = _request_id(execution_context)
         for error in errors:
             if _is_unexpected(error):
@@ -115,14 +119,18 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     # they are instantiated: their rules are made once here (and added by one extension, in
     # the same order), so that the cache can hit.
     limit_rules = [
-        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=settings.max_query_aliases).validation_rules,
+        limit_rule(rule)
+        for rule in (
+            *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+            *MaxAliasesLimiter(max_alias_count=settings.max_query_aliases).validation_rules,
+        )
     ]
     extensions: list[Any] = [
         lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
+        RequestGuards,  # after the validation cache: see RequestGuards.on_validate
         MaskUnexpectedErrors,
         ObserveOperations,
         *tracing_extensions(settings),

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
 
 class Settings(BaseSettings):
     """Every setting of an installation. README.md lists them with their meaning."""
@@ -69,6 +71,15 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_query_tokens: int = 4000
     max_query_aliases: int = 30
+    # Request bodies are refused (413) beyond these sizes, before they are read in full:
+    # JSON (GraphQL) bodies, and multipart uploads, which may be larger.
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    # How deeply JSON bodies and variables may nest; no input of the API needs more.
+    max_json_depth: int = Field(default=32, ge=4)
+
+    # When set, /metrics answers only requests with `Authorization: Bearer <this token>`.
+    metrics_token: str = ""
 
     # HTTP limits per API process. Slow or idle clients must not hold connections forever.
     # Proxies whose X-Forwarded-For/-Proto are believed (comma-separated IPs or networks,
@@ -131,6 +142,13 @@ class Settings(BaseSettings):
     def message_id_domain(self) -> str:
         sender = parseaddr(self.mail_from)[1]
         return self.mail_domain or sender.rpartition("@")[2] or "localhost"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies are `Secure` except when the API is served over plain HTTP on this machine
+        (development), where a browser would otherwise never send them back."""
+        parts = urlsplit(self.base_url)
+        return not (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
 
     @property
     def graphiql_enabled(self) -> bool:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import hmac
+import json
 import logging
 import re
 import uuid
@@ -15,6 +17,7 @@ from typing import Any
 import orjson
 from arq import create_pool as create_arq_pool
 from arq.connections import ArqRedis, RedisSettings
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -29,6 +32,7 @@ from app.graphql import build_schema
 from app.logs import RequestLog, current_request
 from app.metrics import EMAILS_ENQUEUED, MetricsMiddleware, metrics_endpoint
 from app.migrate import load_migrations, pending_migrations
+from app.request_limits import BodyLimitMiddleware, JSONTooDeep, load_bounded_json
 from app.settings import Settings
 from domain.auth.throttle import LoginThrottle
 from domain.emails.templates import TemplateRenderer
@@ -53,6 +57,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, JSON encoder and offline GraphiQL."""
 
     def __init__(self, services_of: Any, settings: Settings) -> None:
+        self._max_json_depth = settings.max_json_depth
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
@@ -74,6 +79,17 @@ class GraphQLEndpoint(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Bodies and GET variables: bounded in depth, and (orjson) refusing lone surrogates,
+        which no text column could store. Strawberry answers 400 to a JSONDecodeError."""
+        try:
+            value = load_bounded_json(data, self._max_json_depth)
+        except JSONTooDeep as error:
+            raise json.JSONDecodeError(str(error), "", 0) from None
+        if not isinstance(value, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object.")
+        return value
 
 
 class RequestIdMiddleware:
@@ -117,6 +133,25 @@ class RequestIdMiddleware:
             current_request.reset(request_token)
 
 
+async def internal_error(request: Request, exc: Exception) -> Response:
+    """Any failure outside GraphQL execution: JSON like every other error, with the request
+    id to quote (this handler runs outside RequestIdMiddleware, so it sets the header too)."""
+    request_id = request.scope.get("request_id") or uuid.uuid4().hex
+    log.error("request %s: unhandled %s", request_id, type(exc).__name__, exc_info=exc)
+    return JSONResponse(
+        {
+            "errors": [
+                {
+                    "message": "Internal error.",
+                    "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+                }
+            ]
+        },
+        status_code=500,
+        headers={"X-Request-ID": request_id},
+    )
+
+
 def create_app(settings: Settings) -> Starlette:
     migrations = load_migrations()  # what this code needs the database to have
 
@@ -151,7 +186,7 @@ def create_app(settings: Settings) -> Starlette:
             ),
             session_ttl=timedelta(hours=settings.session_ttl_hours),
             client_area_url=settings.client_area_base_url,
-            secure_cookies=settings.base_url.startswith("https://"),
+            secure_cookies=settings.secure_cookies,
             renderer=TemplateRenderer(settings.email_templates_dir),
         )
         try:
@@ -182,16 +217,32 @@ def create_app(settings: Settings) -> Starlette:
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(checks, status_code=200 if ready else 503)
 
+    async def metrics(request: Request) -> Response:
+        if settings.metrics_token and not hmac.compare_digest(
+            request.headers.get("authorization", "").encode(),
+            f"Bearer {settings.metrics_token}".encode(),
+        ):
+            return PlainTextResponse(
+                "A bearer token is required.", 401, headers={"WWW-Authenticate": "Bearer"}
+            )
+        return await metrics_endpoint(request)
+
     graphql = GraphQLEndpoint(lambda request: request.app.state.services, settings)
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/metrics", metrics_endpoint),
+            Route("/metrics", metrics),
             Mount("/static/graphiql", StaticFiles(directory=str(GRAPHIQL_ASSETS))),
         ],
         lifespan=lifespan,
+        exception_handlers={Exception: internal_error},
+    )
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
     )
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)

@@ -12,8 +12,19 @@ from domain.auth import passwords, sessions
 from domain.auth.throttle import LoginThrottle
 from domain.auth.viewer import Viewer
 from domain.errors import DomainError, ErrorCode
+from domain.validation import normalize_email, storable_text
 
 _BAD_CREDENTIALS = "Email or password is incorrect."
+
+_LOGIN_ROW = """SELECT l.id, l.password_hash, l.totp_secret,
+     EXISTS (SELECT 1 FROM staff st WHERE st.login_id = l.id AND st.active) AS staff,
+     (SELECT status FROM (
+          SELECT c.status FROM clients c WHERE c.owner_login_id = l.id
+          UNION ALL  -- a sub-account: the status of the client it belongs to
+          SELECT c.status FROM contacts ct JOIN clients c ON c.id = ct.client_id
+           WHERE ct.login_id = l.id) AS account
+       LIMIT 1) AS client_status
+ FROM logins l WHERE l.email = $1"""
 
 
 @dataclass(frozen=True)
@@ -37,27 +48,20 @@ async def log_in(
     No connection is held while the password is checked or rehashed: hashes queue for the
     hashing threads, and logins waiting there must not starve other requests of the pool.
     """
-    if not await throttle.begin_attempt(request.email, request.ip_address):
+    email = normalize_email(request.email)
+    if not await throttle.begin_attempt(email, request.ip_address):
         raise DomainError.single(
             ErrorCode.TOO_MANY_ATTEMPTS, "Too many failed logins. Try again later."
         )
-    if not await throttle.spend_password_hash(f"email:{request.email.strip()}", request.ip_address):
-        await throttle.cancel_attempt(request.email, request.ip_address)
+    if not await throttle.spend_password_hash(f"email:{email}", request.ip_address):
+        await throttle.cancel_attempt(email, request.ip_address)
         raise DomainError.single(ErrorCode.TOO_MANY_ATTEMPTS, "Too many logins. Try again later.")
-    async with pool.acquire() as conn:
-        row = await conn.fetchrow(
-            """SELECT l.id, l.password_hash, l.totp_secret,
-                      EXISTS (SELECT 1 FROM staff st
-                               WHERE st.login_id = l.id AND st.active) AS staff,
-                      (SELECT status FROM (
-                           SELECT c.status FROM clients c WHERE c.owner_login_id = l.id
-                           UNION ALL  -- a sub-account: the status of the client it belongs to
-                           SELECT c.status FROM contacts ct JOIN clients c ON c.id = ct.client_id
-                            WHERE ct.login_id = l.id) AS account
-                        LIMIT 1) AS client_status
-                 FROM logins l WHERE l.email = $1""",
-            request.email.strip(),
-        )
+    # Stored addresses are ASCII without controls (domain.validation); any other matches no
+    # account, and must not reach citext, which folds "İ" to "i" where Python does not.
+    row = None
+    if email.isascii() and storable_text(email):
+        async with pool.acquire() as conn:
+            row = await conn.fetchrow(_LOGIN_ROW, email)
     hashed = row["password_hash"] if row else None
     if not await passwords.verify_password(hashed, request.password):
         raise DomainError.single(ErrorCode.INVALID_CREDENTIALS, _BAD_CREDENTIALS, "password")
@@ -66,13 +70,13 @@ async def log_in(
         if row["client_status"] is None:
             raise DomainError.single(ErrorCode.INVALID_CREDENTIALS, _BAD_CREDENTIALS, "password")
         if row["client_status"] == "CLOSED":
-            await throttle.cancel_attempt(request.email, request.ip_address)
+            await throttle.cancel_attempt(email, request.ip_address)
             raise DomainError.single(
                 ErrorCode.ACCOUNT_CLOSED, "This account is closed; contact support.", "email"
             )
     if row["totp_secret"]:
         if not request.totp_code:
-            await throttle.cancel_attempt(request.email, request.ip_address)
+            await throttle.cancel_attempt(email, request.ip_address)
             raise DomainError.single(
                 ErrorCode.TOTP_REQUIRED, "Enter the code from your authenticator app.", "totp_code"
             )
@@ -83,7 +87,7 @@ async def log_in(
                 ErrorCode.INVALID_CREDENTIALS, "The authentication code is wrong.", "totp_code"
             )
 
-    await throttle.record_success(request.email, request.ip_address)
+    await throttle.record_success(email, request.ip_address)
     new_hash = (
         await passwords.hash_password(request.password) if passwords.needs_rehash(hashed) else None
     )

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
+from domain.validation import normalize_email
+
 # An address is shared by many people behind one NAT, so it gets a larger budget.
 ADDRESS_BUDGET_FACTOR = 5
 
@@ -71,7 +73,9 @@ class LoginThrottle:
     @staticmethod
     def _keys(email: str, ip_address: str | None) -> tuple[str, str]:
         return (
-            f"login-failures:account:{email.strip().lower()}",
+            # The account's form of the address: every spelling that reaches one account
+            # shares its budget (SPEC 5.4), `vİctim@…` and `VICTIM@…` included.
+            f"login-failures:account:{normalize_email(email)}",
             f"login-failures:address:{ip_address or 'unknown'}",
         )
 

@@ -14,7 +14,7 @@ import asyncpg
 
 from domain.errors import ErrorCode
 from domain.people import PERSON_FIELDS, clean_person
-from domain.validation import MAX_NOTES, InputCheck
+from domain.validation import MAX_NOTES, InputCheck, storable_text
 
 # Client-area languages, ISO 639-1.
 LANGUAGES = frozenset("ar cs da de en es fi fr he it ja nb nl pl pt ru sv tr uk zh".split())
@@ -46,7 +46,9 @@ async def clean_profile(
         raise ValueError(f"not profile fields: {sorted(unknown)}")
     cleaned = clean_person(check, values, creating=creating)
     if "notes" in values:
-        cleaned["notes"] = check.optional_text("notes", values["notes"], "Notes", MAX_NOTES)
+        cleaned["notes"] = check.optional_text(
+            "notes", values["notes"], "Notes", MAX_NOTES, multiline=True
+        )
     for flag in FLAGS:
         if flag in values:
             if values[flag] is None:
@@ -66,7 +68,9 @@ async def clean_profile(
 
     if creating or "currency" in values:
         code = (values.get("currency") or "").strip().upper()
-        if code:
+        if not storable_text(code):
+            check.fail("currency", ErrorCode.INVALID, "Not a currency code.")
+        elif code:
             if not await conn.fetchval(
                 "SELECT EXISTS (SELECT 1 FROM currencies WHERE code = $1)", code
             ):
@@ -83,7 +87,9 @@ async def clean_profile(
 
     if "default_payment_method" in values:
         method = (values["default_payment_method"] or "").strip() or None
-        if method is not None and not await conn.fetchval(
+        if method is not None and not storable_text(method):
+            check.fail("default_payment_method", ErrorCode.INVALID, "Not a payment gateway name.")
+        elif method is not None and not await conn.fetchval(
             "SELECT EXISTS (SELECT 1 FROM payment_gateways WHERE name = $1 AND enabled)", method
         ):
             check.fail(

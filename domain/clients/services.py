@@ -16,7 +16,7 @@ from domain.clients.profile import clean_profile
 from domain.clients.queries import CLIENT_SELECT, client_from_row, get_client
 from domain.emails.outbox import queue_client_email
 from domain.errors import DomainError, ErrorCode, NotFound
-from domain.validation import InputCheck
+from domain.validation import InputCheck, normalize_email
 
 _EMAIL_TAKEN = DomainError.single(
     ErrorCode.CONFLICT, "This email address is already used by another account.", "email"
@@ -104,7 +104,7 @@ async def update_client(
             if (
                 not may_change_login_email
                 and new_email
-                and new_email.casefold() != current.email.casefold()
+                and normalize_email(new_email) != normalize_email(current.email)
             ):
                 check.fail(
                     "email",

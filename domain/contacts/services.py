@@ -25,7 +25,7 @@ from domain.contacts.models import (
 from domain.emails.templates import EmailCategory
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.people import PERSON_FIELDS, clean_person
-from domain.validation import InputCheck
+from domain.validation import InputCheck, normalize_email
 
 ACCESS_FIELDS = ("sub_account", "password", "permissions")
 _ONLY_THE_HOLDER = "Only the main account holder manages sub-accounts and their permissions."
@@ -133,7 +133,7 @@ async def update_contact(
             not may_grant_access
             and current.login_id is not None
             and new_email
-            and new_email.casefold() != current.email.casefold()
+            and normalize_email(new_email) != normalize_email(current.email)
         ):
             # The email is the sub-account's login: whoever owns the new address could take it.
             check.fail("email", ErrorCode.FORBIDDEN, _ONLY_THE_HOLDER)

@@ -1,0 +1,163 @@
+"""GraphQL request checks beyond the schema: which operation to run, text no column can store,
+and an `extensions.code` on every error, as Apollo clients expect."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import (
+    ArgumentNode,
+    ASTValidationRule,
+    DocumentNode,
+    GraphQLError,
+    GraphQLSyntaxError,
+    Node,
+    ObjectFieldNode,
+    OperationDefinitionNode,
+    StringValueNode,
+    ValidationContext,
+    VariableDefinitionNode,
+)
+from strawberry.extensions import SchemaExtension
+
+from domain.validation import storable_text
+
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+# Depth, alias and token limits: the operation may be fine, but is too big to be run here.
+LIMIT_EXCEEDED = "QUERY_LIMIT_EXCEEDED"
+OPERATION_RESOLUTION_FAILURE = "OPERATION_RESOLUTION_FAILURE"
+BAD_USER_INPUT = "BAD_USER_INPUT"
+
+# How graphql-core's parser words the refusal of a document over the token limit.
+_TOKEN_LIMIT_MESSAGE = "Document contains more than"  # noqa: S105 -- not a secret
+
+UNSTORABLE_TEXT = "may not contain NUL characters or invalid Unicode."
+
+
+def limit_rule(rule: type[ASTValidationRule]) -> type[ASTValidationRule]:
+    """`rule` with LIMIT_EXCEEDED as the code of the errors it reports."""
+
+    def __init__(self: ASTValidationRule, context: ValidationContext) -> None:
+        rule.__init__(self, _Coding(context, LIMIT_EXCEEDED))  # type: ignore[arg-type]
+
+    return type(rule.__name__, (rule,), {"__init__": __init__})
+
+
+class _Coding:
+    """A validation context whose reported errors get `code`; otherwise the context itself."""
+
+    def __init__(self, context: ValidationContext, code: str) -> None:
+        self._context = context
+        self._code = code
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+    def report_error(self, error: GraphQLError) -> None:
+        _code(error, self._code)
+        self._context.report_error(error)
+
+
+def _code(error: GraphQLError, code: str) -> None:
+    if not (error.extensions or {}).get("code"):
+        error.extensions = {**(error.extensions or {}), "code": code}
+
+
+class RequestGuards(SchemaExtension):
+    """Refuses, before anything runs: a document of several operations without
+    `operationName` (the GraphQL spec's GetOperation), and text in arguments or variables
+    that no text column can store (NUL, lone surrogates), per argument as BAD_USER_INPUT.
+    Codes the validation errors (`code_errors` codes the others)."""
+
+    def on_validate(self) -> Iterator[None]:
+        # After the validation cache's own pre-step (it sets the errors it remembers), so
+        # that ours are added to them; errors set here also spare the validation itself.
+        refused = self._refused()
+        if refused:
+            self.execution_context.pre_execution_errors = [
+                *(self.execution_context.pre_execution_errors or ()),
+                *refused,
+            ]
+        yield
+        for error in self.execution_context.pre_execution_errors or ():
+            _code(error, VALIDATION_FAILED)
+
+    def _refused(self) -> list[GraphQLError]:
+        context = self.execution_context
+        document = context.graphql_document
+        assert document is not None
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        # Strawberry runs the first operation when none is named; the spec requires an error.
+        if len(operations) > 1 and getattr(context, "_provided_operation_name", None) is None:
+            return [
+                GraphQLError(
+                    "Must provide operationName when the document holds several operations.",
+                    extensions={"code": OPERATION_RESOLUTION_FAILURE},
+                )
+            ]
+        refused = [
+            GraphQLError(f"`{path}` {UNSTORABLE_TEXT}", node, extensions=_bad_input(path))
+            for path, node in _unstorable_literals(document)
+        ]
+        refused += [
+            GraphQLError(f"`${path}` {UNSTORABLE_TEXT}", extensions=_bad_input(f"${path}"))
+            for path in _unstorable_values(context.variables or {})
+        ]
+        return refused
+
+
+def code_errors(errors: list[GraphQLError]) -> None:
+    """Give each error that has none the code of its kind. Validation errors are coded
+    as they are found (RequestGuards); errors with a path and no code are unexpected ones,
+    coded when they are masked."""
+    for error in errors:
+        if isinstance(error, GraphQLSyntaxError):
+            too_long = _TOKEN_LIMIT_MESSAGE in error.message
+            _code(error, LIMIT_EXCEEDED if too_long else PARSE_FAILED)
+        elif not error.path:
+            # Raised as the operation starts, e.g. a variable of the wrong type.
+            _code(error, BAD_USER_INPUT)
+
+
+def _bad_input(path: str) -> dict[str, Any]:
+    return {"code": BAD_USER_INPUT, "argument": path}
+
+
+def _unstorable_literals(document: DocumentNode) -> list[tuple[str, Node]]:
+    """(argument path, node) of each string literal no text column can store."""
+    found = []
+    # An explicit stack: a document may nest as deep as its token limit allows.
+    stack: list[tuple[Node, str]] = [(document, "")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, StringValueNode):
+            if not storable_text(node.value):
+                found.append((path, node))
+            continue
+        if isinstance(node, ArgumentNode | ObjectFieldNode):
+            path = f"{path}.{node.name.value}" if path else node.name.value
+        elif isinstance(node, VariableDefinitionNode):
+            path = f"${node.variable.name.value}"
+        for key in node.keys:
+            child = getattr(node, key, None)
+            children = child if isinstance(child, tuple | list) else (child,)
+            stack.extend((c, path) for c in children if isinstance(c, Node))
+    return found
+
+
+def _unstorable_values(variables: dict[str, Any]) -> list[str]:
+    """Paths of the strings in `variables` that no text column can store."""
+    found = []
+    stack: list[tuple[Any, str]] = [(value, name) for name, value in variables.items()]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if not storable_text(value):
+                found.append(path)
+        elif isinstance(value, dict):
+            stack.extend((v, f"{path}.{k}") for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(value))
+    return found
