@@ -131,7 +131,7 @@ async def make_world(pool: asyncpg.Pool, redis: Redis) -> World:
 
 @functools.cache
 def _password_hash() -> str:
-    return passwords.hash_password(PASSWORD)
+    return passwords.hash_password_blocking(PASSWORD)
 
 
 async def open_sessions(pool: asyncpg.Pool, redis: Redis, world: World) -> dict[str, str]:
