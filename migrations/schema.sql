@@ -104,6 +104,27 @@ ALTER TABLE public.contacts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.credit_log (
+    id bigint NOT NULL,
+    client_id bigint NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    description text NOT NULL,
+    amount numeric(14,2) NOT NULL,
+    staff_id bigint,
+    invoice_id bigint,
+    CONSTRAINT credit_log_amount_check CHECK ((amount <> (0)::numeric)),
+    CONSTRAINT credit_log_description_check CHECK ((description <> ''::text))
+);
+
+ALTER TABLE public.credit_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.credit_log_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.currencies (
     code character(3) NOT NULL,
     prefix text DEFAULT ''::text NOT NULL,
@@ -139,6 +160,16 @@ ALTER TABLE public.emails ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
+);
+
+CREATE TABLE public.idempotency_keys (
+    login_id bigint NOT NULL,
+    key text NOT NULL,
+    operation text NOT NULL,
+    fingerprint text NOT NULL,
+    result jsonb,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT idempotency_keys_key_check CHECK (((length(key) >= 1) AND (length(key) <= 255)))
 );
 
 CREATE TABLE public.logins (
@@ -239,6 +270,9 @@ ALTER TABLE ONLY public.contacts
 ALTER TABLE ONLY public.contacts
     ADD CONSTRAINT contacts_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.credit_log
+    ADD CONSTRAINT credit_log_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.currencies
     ADD CONSTRAINT currencies_pkey PRIMARY KEY (code);
 
@@ -247,6 +281,9 @@ ALTER TABLE ONLY public.emails
 
 ALTER TABLE ONLY public.emails
     ADD CONSTRAINT emails_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.idempotency_keys
+    ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (login_id, key);
 
 ALTER TABLE ONLY public.logins
     ADD CONSTRAINT logins_email_key UNIQUE (email);
@@ -291,6 +328,8 @@ CREATE INDEX clients_status ON public.clients USING btree (status, id);
 
 CREATE INDEX contacts_client_id ON public.contacts USING btree (client_id, id);
 
+CREATE INDEX credit_log_client ON public.credit_log USING btree (client_id, created_at DESC, id DESC);
+
 CREATE UNIQUE INDEX currencies_one_default ON public.currencies USING btree (is_default) WHERE is_default;
 
 CREATE INDEX emails_client_sent ON public.emails USING btree (client_id, sent_at DESC) WHERE (sent_at IS NOT NULL);
@@ -298,6 +337,8 @@ CREATE INDEX emails_client_sent ON public.emails USING btree (client_id, sent_at
 CREATE INDEX emails_created_xid ON public.emails USING btree (created_xid) WHERE (sent_at IS NULL);
 
 CREATE INDEX emails_unsent ON public.emails USING btree (created_at) WHERE (sent_at IS NULL);
+
+CREATE INDEX idempotency_keys_created_at ON public.idempotency_keys USING btree (created_at);
 
 CREATE INDEX sessions_expires_at ON public.sessions USING btree (expires_at);
 
@@ -324,11 +365,20 @@ ALTER TABLE ONLY public.contacts
 ALTER TABLE ONLY public.contacts
     ADD CONSTRAINT contacts_login_id_fkey FOREIGN KEY (login_id) REFERENCES public.logins(id) ON DELETE SET NULL;
 
+ALTER TABLE ONLY public.credit_log
+    ADD CONSTRAINT credit_log_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.credit_log
+    ADD CONSTRAINT credit_log_staff_id_fkey FOREIGN KEY (staff_id) REFERENCES public.staff(id) ON DELETE SET NULL;
+
 ALTER TABLE ONLY public.emails
     ADD CONSTRAINT emails_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.emails
     ADD CONSTRAINT emails_contact_id_fkey FOREIGN KEY (contact_id) REFERENCES public.contacts(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.idempotency_keys
+    ADD CONSTRAINT idempotency_keys_login_id_fkey FOREIGN KEY (login_id) REFERENCES public.logins(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.sessions
     ADD CONSTRAINT sessions_login_id_fkey FOREIGN KEY (login_id) REFERENCES public.logins(id) ON DELETE CASCADE;

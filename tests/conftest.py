@@ -27,7 +27,9 @@ from domain.auth.staff import create_staff
 from schema.ids import global_id
 
 # Tables that tests fill; the reference data of the migrations (currencies, gateways) stays.
-TEST_TABLES = "audit_log, emails, sessions, clients, staff, logins, settings"
+TEST_TABLES = (
+    "audit_log, emails, sessions, clients, staff, logins, settings, credit_log, idempotency_keys"
+)
 STAFF_PASSWORD = "staff-password-1"
 
 
