@@ -18,7 +18,7 @@ def parse_amount(value: Decimal | str | int, field: str, *, allow_zero: bool = F
     two decimal places that are not zeros (1.005), negative amounts, zero unless
     `allow_zero`, and amounts above MAX_AMOUNT.
     """
-    amount = _exact_decimal(value)
+    amount = exact_decimal(value)
     if amount is None or not amount.is_finite():
         raise _invalid(field, "Amount must be a number, e.g. 12.50.")
     if amount < 0 or (amount == 0 and not allow_zero):
@@ -37,7 +37,8 @@ def format_amount(amount: Decimal) -> str:
     return f"{amount.quantize(CENT):f}"
 
 
-def _exact_decimal(value: object) -> Decimal | None:
+def exact_decimal(value: object) -> Decimal | None:
+    """The value as a Decimal when it is an exact number (not checked further), else None."""
     # bool is an int, and a float is never exact: both are refused rather than guessed at.
     if isinstance(value, (bool, float)):
         return None

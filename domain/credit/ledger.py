@@ -3,6 +3,7 @@ to the sum of the rows (SPEC 3.6). Staff use cases and billing (3.4, 3.5) both g
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -21,9 +22,14 @@ class CreditEntry:
     amount: Decimal
     staff_id: int | None
     invoice_id: int | None
+    # Who the log shows as having made the change; None for automatic entries.
+    staff_name: str | None = None
 
 
-ENTRY_COLUMNS = "id, client_id, created_at AS date, description, amount, staff_id, invoice_id"
+# An entry with its staff member's name, from `credit_log` (or a CTE of its rows) named `e`.
+ENTRY_SELECT = """SELECT e.id, e.client_id, e.created_at AS date, e.description, e.amount,
+       e.staff_id, e.invoice_id, s.first_name || ' ' || s.last_name AS staff_name
+FROM {source} e LEFT JOIN staff s ON s.id = e.staff_id"""
 
 
 def entry_from_row(row: asyncpg.Record) -> CreditEntry:
@@ -56,8 +62,11 @@ async def record_entry(
     async with conn.transaction():
         await _move_balance(conn, client_id, amount)
         row = await conn.fetchrow(
-            f"""INSERT INTO credit_log (client_id, description, amount, staff_id, invoice_id)
-                VALUES ($1, $2, $3, $4, $5) RETURNING {ENTRY_COLUMNS}""",
+            """WITH inserted AS (
+                   INSERT INTO credit_log (client_id, description, amount, staff_id, invoice_id)
+                   VALUES ($1, $2, $3, $4, $5) RETURNING *
+               ) """
+            + ENTRY_SELECT.format(source="inserted"),
             client_id,
             description,
             amount,
@@ -81,7 +90,7 @@ async def delete_entry(conn: asyncpg.Connection, entry_id: int) -> CreditEntry:
         # an addition on one client queue up instead of deadlocking.
         await lock_balance(conn, client_id)
         row = await conn.fetchrow(
-            f"SELECT {ENTRY_COLUMNS} FROM credit_log WHERE id = $1 FOR UPDATE", entry_id
+            ENTRY_SELECT.format(source="credit_log") + " WHERE e.id = $1 FOR UPDATE OF e", entry_id
         )
         if row is None:
             raise NotFound("Credit entry")
@@ -97,14 +106,26 @@ async def delete_entry(conn: asyncpg.Connection, entry_id: int) -> CreditEntry:
         return entry
 
 
-async def entries_of(conn: asyncpg.Connection, client_id: int) -> list[CreditEntry]:
-    """The client's ledger, newest first."""
-    rows = await conn.fetch(
-        f"""SELECT {ENTRY_COLUMNS} FROM credit_log WHERE client_id = $1
-            ORDER BY created_at DESC, id DESC""",
-        client_id,
+async def get_entry(conn: asyncpg.Connection, entry_id: int) -> CreditEntry | None:
+    row = await conn.fetchrow(
+        ENTRY_SELECT.format(source="credit_log") + " WHERE e.id = $1", entry_id
     )
-    return [entry_from_row(row) for row in rows]
+    return entry_from_row(row) if row else None
+
+
+async def entries_by_client(
+    conn: asyncpg.Connection, client_ids: Sequence[int]
+) -> dict[int, list[CreditEntry]]:
+    """The ledgers of these clients, newest first, in one query."""
+    rows = await conn.fetch(
+        ENTRY_SELECT.format(source="credit_log")
+        + " WHERE e.client_id = ANY($1::bigint[]) ORDER BY e.created_at DESC, e.id DESC",
+        list(client_ids),
+    )
+    by_client: dict[int, list[CreditEntry]] = {client_id: [] for client_id in client_ids}
+    for row in rows:
+        by_client[row["client_id"]].append(entry_from_row(row))
+    return by_client
 
 
 async def _move_balance(
