@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from typing import Any
 
 import strawberry
@@ -24,8 +25,10 @@ from app.settings import Settings
 from resolvers import auth as auth_resolvers
 from resolvers import clients as client_resolvers
 from resolvers import contacts as contact_resolvers
+from resolvers import credit as credit_resolvers
 from resolvers import emails as email_resolvers
 from resolvers import settings as settings_resolvers
+from schema import money as money_scalar
 
 log = logging.getLogger("clientdesk.graphql")
 
@@ -52,6 +55,7 @@ Mutation = strawberry.type(
             auth_resolvers.Mutations,
             client_resolvers.Mutations,
             contact_resolvers.Mutations,
+            credit_resolvers.Mutations,
             settings_resolvers.Mutations,
         ),
         {},
@@ -126,5 +130,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=extensions,
-        config=StrawberryConfig(disable_field_suggestions=True),
+        config=StrawberryConfig(
+            disable_field_suggestions=True, scalar_map={Decimal: money_scalar.DECIMAL}
+        ),
     )

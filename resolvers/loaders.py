@@ -9,6 +9,8 @@ from strawberry.dataloader import DataLoader
 
 from domain.contacts import services as contact_services
 from domain.contacts.models import Contact
+from domain.credit import ledger
+from domain.credit.ledger import CreditEntry
 from domain.emails import outbox
 from domain.emails.outbox import Email
 
@@ -23,6 +25,9 @@ class Loaders:
             self._load_contacts_by_client
         )
         self.contact_by_id: DataLoader[int, Contact | None] = DataLoader(self._load_contact_by_id)
+        self.credit_log_by_client: DataLoader[int, list[CreditEntry]] = DataLoader(
+            self._load_credit_log_by_client
+        )
 
     async def _load_sent_emails_by_client(self, client_ids: Sequence[int]) -> list[list[Email]]:
         async with self._pool.acquire() as conn:
@@ -38,3 +43,10 @@ class Loaders:
         async with self._pool.acquire() as conn:
             by_id = await contact_services.contacts_by_ids(conn, contact_ids)
         return [by_id.get(cid) for cid in contact_ids]
+
+    async def _load_credit_log_by_client(
+        self, client_ids: Sequence[int]
+    ) -> list[list[CreditEntry]]:
+        async with self._pool.acquire() as conn:
+            by_client = await ledger.entries_by_client(conn, client_ids)
+        return [by_client[cid] for cid in client_ids]

@@ -20,6 +20,7 @@ from schema.access import may_read, require
 from schema.common import PageInfo, UserError
 from schema.contacts import Contact
 from schema.context import SchemaContext
+from schema.credit import CreditEntry
 from schema.emails import Email
 from schema.ids import global_id
 from schema.people import Address, PersonChangesInput, PersonInput
@@ -136,6 +137,16 @@ class Client:
 
     # The default billing contact's id (SPEC 2.5), resolved by `default_billing_contact`.
     billing_contact_id: strawberry.Private[int | None] = None
+
+    @strawberry.field(
+        description="The credit log, newest first: every change of `creditBalance` (SPEC 3)."
+    )
+    async def credit_log(self, info: Info[SchemaContext, None]) -> list[CreditEntry]:
+        await require(
+            info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.INVOICES
+        )
+        rows = await info.context.loaders.credit_log_by_client.load(self.pk)
+        return [CreditEntry.build(row) for row in rows]
 
     @strawberry.field(description="The client's contacts and sub-accounts.")
     async def contacts(self, info: Info[SchemaContext, None]) -> list[Contact]:
