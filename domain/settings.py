@@ -24,6 +24,10 @@ class PasswordResetMode(StrEnum):
 class GeneralSettings:
     client_display_format: ClientDisplayFormat = ClientDisplayFormat.NAME_ONLY
     password_reset_mode: PasswordResetMode = PasswordResetMode.CHOOSE_PASSWORD
+    # Invoice generation (SPEC 9.5): how many days ahead of their due date items are invoiced,
+    # and whether available credit is applied to new invoices (SPEC 3.5).
+    create_invoice_days_before: int = 14
+    apply_credit_automatically: bool = True
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> GeneralSettings:
@@ -34,6 +38,12 @@ class GeneralSettings:
             ),
             password_reset_mode=PasswordResetMode(
                 value.get("password_reset_mode", defaults.password_reset_mode)
+            ),
+            create_invoice_days_before=int(
+                value.get("create_invoice_days_before", defaults.create_invoice_days_before)
+            ),
+            apply_credit_automatically=bool(
+                value.get("apply_credit_automatically", defaults.apply_credit_automatically)
             ),
         )
 
@@ -56,6 +66,6 @@ async def update_general_settings(conn: asyncpg.Connection, **changes: Any) -> G
         await conn.execute(
             """INSERT INTO settings (key, value) VALUES ('general', $1)
                ON CONFLICT (key) DO UPDATE SET value = excluded.value""",
-            {k: str(v) for k, v in asdict(updated).items()},
+            asdict(updated),
         )
     return updated

@@ -28,7 +28,8 @@ from schema.ids import global_id
 
 # Tables that tests fill; the reference data of the migrations (currencies, gateways) stays.
 TEST_TABLES = (
-    "audit_log, emails, sessions, clients, staff, logins, settings, credit_log, idempotency_keys"
+    "audit_log, emails, sessions, clients, staff, logins, settings, credit_log, idempotency_keys, "
+    "orders, services, addons, domains, invoices, invoice_items, transactions, tax_rules"
 )
 STAFF_PASSWORD = "staff-password-1"
 
