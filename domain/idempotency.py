@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,8 @@ from domain.errors import DomainError, ErrorCode
 
 FIELD = "idempotencyKey"
 MAX_KEY_LENGTH = 255
+# How long a key is remembered: far longer than any client keeps retrying one request.
+KEY_LIFETIME = timedelta(hours=24)
 
 
 async def idempotent(
@@ -76,6 +79,14 @@ async def idempotent(
         )
     stored: dict[str, Any] = json.loads(row["result"])
     return stored
+
+
+async def delete_expired_keys(conn: asyncpg.Connection) -> int:
+    """Forget keys older than KEY_LIFETIME; a request sent again after that is a new one."""
+    status: str = await conn.execute(
+        "DELETE FROM idempotency_keys WHERE created_at < now() - $1::interval", KEY_LIFETIME
+    )
+    return int(status.split()[-1])
 
 
 def _fingerprint(operation: str, arguments: Mapping[str, Any]) -> str:

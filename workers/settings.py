@@ -9,7 +9,7 @@ from __future__ import annotations
 from arq import cron
 
 from workers.email import relay_outbox, send_email
-from workers.maintenance import purge_expired_sessions
+from workers.maintenance import purge_expired_idempotency_keys, purge_expired_sessions
 
 
 class WorkerSettings:
@@ -19,6 +19,7 @@ class WorkerSettings:
     cron_jobs = [
         cron(relay_outbox, second={0}, run_at_startup=True),
         cron(purge_expired_sessions, hour={3}, minute={17}, second={0}),
+        cron(purge_expired_idempotency_keys, minute={41}, second={0}),
     ]
     max_tries = 8
     job_timeout = 120

@@ -15,7 +15,7 @@ from domain.clients import services as client_services
 from domain.clients.models import Client
 from domain.credit import ledger, services
 from domain.errors import DomainError, ErrorCode
-from domain.idempotency import idempotent
+from domain.idempotency import delete_expired_keys, idempotent
 from domain.money import format_amount, parse_amount
 
 
@@ -381,3 +381,18 @@ async def test_idempotency_keys_have_a_bounded_length(
         with pytest.raises(DomainError) as refused:
             await add(conn, client, staff, "1", idempotency_key=key)
         assert errors_of(refused.value) == {("idempotencyKey", ErrorCode.INVALID)}
+
+
+async def test_idempotency_keys_are_forgotten_after_a_day(
+    conn: asyncpg.Connection, client: Client, staff: Staff
+) -> None:
+    await add(conn, client, staff, "5", idempotency_key="old")
+    await add(conn, client, staff, "5", idempotency_key="new")
+    await conn.execute(
+        "UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'old'"
+    )
+    assert await delete_expired_keys(conn) == 1
+    assert await conn.fetchval("SELECT array_agg(key) FROM idempotency_keys") == ["new"]
+    # Sent again after that, the request is a new one.
+    await add(conn, client, staff, "5", idempotency_key="old")
+    assert await balance_and_sum(conn, client.id) == (Decimal("15.00"), Decimal("15.00"))
