@@ -18,6 +18,7 @@ import asyncpg
 from domain import audit
 from domain.billing.models import BilledTo, Invoice, InvoiceItem, InvoiceStatus, ItemKind
 from domain.errors import DomainError, ErrorCode, NotFound
+from domain.idempotency import idempotent
 from domain.money import parse_amount
 from domain.settings import get_general_settings
 from domain.validation import InputCheck
@@ -197,8 +198,54 @@ async def create_invoice(
     due_date: date | None,
     payment_method: str | None,
     staff_id: int | None,
+    login_id: int | None = None,
+    idempotency_key: str | None = None,
 ) -> Invoice:
-    """A staff-made invoice with free-form lines and any due date (SPEC 3.5 applies)."""
+    """A staff-made invoice with free-form lines and any due date (SPEC 3.5 applies).
+
+    With an idempotency key (of `login_id`), a retry returns the first invoice unchanged."""
+    async with conn.transaction():
+        done = await idempotent(
+            conn,
+            login_id=key_owner(login_id, idempotency_key),
+            key=idempotency_key,
+            operation="createInvoice",
+            arguments={
+                "client_id": client_id,
+                "items": [dict(item) for item in items],
+                "due_date": due_date.isoformat() if due_date else None,
+                "payment_method": payment_method,
+            },
+            perform=lambda: _create_invoice(
+                conn,
+                client_id,
+                items=items,
+                due_date=due_date,
+                payment_method=payment_method,
+                staff_id=staff_id,
+            ),
+        )
+        invoice = await get_invoice(conn, done["invoice_id"])
+        assert invoice is not None
+        return invoice
+
+
+def key_owner(login_id: int | None, idempotency_key: str | None) -> int:
+    """The login an idempotency key belongs to; a key without one is a programming error."""
+    if idempotency_key is not None and login_id is None:
+        raise ValueError("an idempotency key belongs to a login")
+    return login_id or 0
+
+
+async def _create_invoice(
+    conn: asyncpg.Connection,
+    client_id: int,
+    *,
+    items: Sequence[Mapping[str, Any]],
+    due_date: date | None,
+    payment_method: str | None,
+    staff_id: int | None,
+) -> dict[str, Any]:
     check = InputCheck()
     lines: list[NewItem] = []
     if not items:
@@ -237,9 +284,7 @@ async def create_invoice(
             client_id=client_id,
             changes={"invoice_id": invoice_id},
         )
-        invoice = await get_invoice(conn, invoice_id)
-        assert invoice is not None
-        return invoice
+        return {"invoice_id": invoice_id}
 
 
 async def get_invoice(conn: asyncpg.Connection, invoice_id: int) -> Invoice | None:

@@ -17,11 +17,13 @@ from domain.billing.invoices import (
     NewItem,
     check_payment_method,
     insert_invoice,
+    key_owner,
     period_description_sql,
 )
 from domain.billing.items import items_by_order
 from domain.billing.models import BillingCycle, ItemKind, Order, OrderStatus
 from domain.errors import DomainError, ErrorCode, NotFound
+from domain.idempotency import idempotent
 from domain.money import parse_amount
 from domain.validation import InputCheck
 
@@ -63,8 +65,47 @@ async def place_order(
     payment_method: str | None,
     currency: str | None = None,
     staff_id: int | None,
+    login_id: int | None = None,
+    idempotency_key: str | None = None,
 ) -> Order:
-    """Create the order's items PENDING and invoice their first period, due today."""
+    """Create the order's items PENDING and invoice their first period, due today.
+
+    With an idempotency key (of `login_id`), a retry returns the first order unchanged."""
+    async with conn.transaction():
+        done = await idempotent(
+            conn,
+            login_id=key_owner(login_id, idempotency_key),
+            key=idempotency_key,
+            operation="placeOrder",
+            arguments={
+                "client_id": client_id,
+                "items": [dict(item) for item in items],
+                "payment_method": payment_method,
+                "currency": currency,
+            },
+            perform=lambda: _place_order(
+                conn,
+                client_id,
+                items=items,
+                payment_method=payment_method,
+                currency=currency,
+                staff_id=staff_id,
+            ),
+        )
+        order = await get_order(conn, done["order_id"])
+        assert order is not None
+        return order
+
+
+async def _place_order(
+    conn: asyncpg.Connection,
+    client_id: int,
+    *,
+    items: Sequence[Mapping[str, Any]],
+    payment_method: str | None,
+    currency: str | None,
+    staff_id: int | None,
+) -> dict[str, Any]:
     check = InputCheck()
     lines = _clean_lines(check, items)
     async with conn.transaction():
@@ -123,9 +164,7 @@ async def place_order(
             client_id=client_id,
             changes={"order_id": order_id, "invoice_id": invoice_id},
         )
-        order = await get_order(conn, order_id)
-        assert order is not None
-        return order
+        return {"order_id": order_id}
 
 
 async def accept_order(conn: asyncpg.Connection, order_id: int, *, staff_id: int | None) -> Order:

@@ -6,15 +6,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
 from domain import audit
-from domain.billing.invoices import get_invoice
+from domain.billing.invoices import get_invoice, key_owner
 from domain.billing.models import Invoice, InvoiceStatus, Transaction
 from domain.credit.ledger import record_entry
 from domain.errors import DomainError, ErrorCode, NotFound
-from domain.money import parse_amount
+from domain.idempotency import idempotent
+from domain.money import exact_decimal, parse_amount
 from domain.validation import InputCheck
 
 TRANSACTION_COLUMNS = (
@@ -37,8 +39,54 @@ async def record_payment(
     transaction_id: str | None = None,
     fees: Decimal | str = Decimal("0.00"),
     staff_id: int | None,
+    login_id: int | None = None,
+    idempotency_key: str | None = None,
 ) -> Payment:
-    """Record a payment of an unpaid invoice; PAID once covered, any excess credited."""
+    """Record a payment of an unpaid invoice; PAID once covered, any excess credited.
+
+    With an idempotency key (of `login_id`), a retry returns the first payment unchanged."""
+    async with conn.transaction():
+        done = await idempotent(
+            conn,
+            login_id=key_owner(login_id, idempotency_key),
+            key=idempotency_key,
+            operation="recordPayment",
+            arguments={
+                "invoice_id": invoice_id,
+                # 5, "5" and 5.00 are one amount, so a retry may spell it either way.
+                "amount": exact_decimal(amount) or str(amount),
+                "gateway": gateway,
+                "transaction_id": transaction_id,
+                "fees": exact_decimal(fees) or str(fees),
+            },
+            perform=lambda: _record_payment(
+                conn,
+                invoice_id,
+                amount=amount,
+                gateway=gateway,
+                transaction_id=transaction_id,
+                fees=fees,
+                staff_id=staff_id,
+            ),
+        )
+        invoice = await get_invoice(conn, invoice_id)
+        row = await conn.fetchrow(
+            f"SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE id = $1", done["transaction"]
+        )
+        assert invoice is not None and row is not None
+        return Payment(invoice=invoice, transaction=transaction_from_row(row))
+
+
+async def _record_payment(
+    conn: asyncpg.Connection,
+    invoice_id: int,
+    *,
+    amount: Decimal | str,
+    gateway: str,
+    transaction_id: str | None,
+    fees: Decimal | str,
+    staff_id: int | None,
+) -> dict[str, Any]:
     check = InputCheck()
     paid = _amount(check, amount, "amount", allow_zero=False)
     fee = _amount(check, fees, "fees", allow_zero=True)
@@ -109,9 +157,7 @@ async def record_payment(
             client_id=invoice["client_id"],
             changes={"invoice_id": invoice_id, "amount": str(paid), "gateway": gateway},
         )
-        updated = await get_invoice(conn, invoice_id)
-        assert updated is not None
-        return Payment(invoice=updated, transaction=transaction_from_row(row))
+        return {"transaction": row["id"]}
 
 
 def _amount(

@@ -652,3 +652,48 @@ async def test_1_9_the_service_status_filter_is_kept_with_the_session(
         ServiceStatus.PENDING,
         ServiceStatus.ACTIVE,
     }
+
+
+# --- idempotency keys on the money operations ------------------------------------------------
+
+
+async def test_a_retried_order_invoice_or_payment_with_its_key_has_one_effect(
+    conn: asyncpg.Connection,
+) -> None:
+    client = await add(conn)
+    login = client.owner_login_id
+    line = [{"kind": ItemKind.SERVICE, "name": "Hosting", "amount": "10.00"}]
+
+    async def order() -> Order:
+        return await orders.place_order(
+            conn, client.id, items=line, payment_method=None, staff_id=None,
+            login_id=login, idempotency_key="order-1",
+        )  # fmt: skip
+
+    async def invoice() -> Invoice:
+        return await invoices.create_invoice(
+            conn, client.id, items=[{"description": "Setup", "amount": D("5")}], due_date=None,
+            payment_method=None, staff_id=None, login_id=login, idempotency_key="invoice-1",
+        )  # fmt: skip
+
+    async def payment(amount: str = "5.00") -> payments.Payment:
+        return await payments.record_payment(
+            conn, first_invoice.id, amount=amount, gateway="banktransfer", staff_id=None,
+            login_id=login, idempotency_key="payment-1",
+        )  # fmt: skip
+
+    first_order, again_order = await order(), await order()
+    first_invoice, again_invoice = await invoice(), await invoice()
+    first_payment, again_payment = await payment(), await payment("5")
+
+    assert first_order == again_order
+    assert first_invoice == again_invoice
+    assert first_payment.transaction == again_payment.transaction
+    assert await conn.fetchval("SELECT count(*) FROM orders") == 1
+    assert await conn.fetchval("SELECT count(*) FROM invoices") == 2
+    assert await conn.fetchval("SELECT count(*) FROM transactions") == 1
+    with pytest.raises(DomainError) as other_arguments:
+        await payment("4.00")
+    assert field_errors(other_arguments.value) == {
+        ("idempotencyKey", ErrorCode.IDEMPOTENCY_CONFLICT)
+    }
