@@ -88,7 +88,11 @@ async def delete_credit_entry(
             staff_id=staff_id,
             action="credit.entry_deleted",
             client_id=entry.client_id,
-            changes={"entryId": entry.id, "amount": entry.amount, "description": entry.description},
+            changes={
+                "entry_id": entry.id,
+                "amount": entry.amount,
+                "description": entry.description,
+            },
         )
         return CreditChange(client=await _client(conn, entry.client_id), entry=entry)
 
@@ -116,7 +120,7 @@ async def _change(
             staff_id=staff_id,
             action="credit.added" if sign > 0 else "credit.removed",
             client_id=client_id,
-            changes={"entryId": entry.id, "amount": entry.amount, text_field: cleaned},
+            changes={"entry_id": entry.id, "amount": entry.amount, text_field: cleaned},
         )
         return {"entry_id": entry.id}
 

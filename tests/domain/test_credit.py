@@ -223,7 +223,7 @@ async def test_3_3_deleting_a_credit_entry_deducts_it(
     assert await balance_and_sum(conn, client.id) == (Decimal("5.00"), Decimal("5.00"))
     audited = await conn.fetchrow("SELECT action, changes FROM audit_log ORDER BY id DESC")
     assert audited["action"] == "credit.entry_deleted"
-    assert audited["changes"]["entryId"] == first.entry.id
+    assert audited["changes"]["entry_id"] == first.entry.id
 
 
 async def test_3_3_deleting_an_entry_never_takes_the_balance_below_zero(
