@@ -23,6 +23,7 @@ from strawberry.types import ExecutionContext
 
 from app.settings import Settings
 from resolvers import auth as auth_resolvers
+from resolvers import billing as billing_resolvers
 from resolvers import clients as client_resolvers
 from resolvers import contacts as contact_resolvers
 from resolvers import credit as credit_resolvers
@@ -39,6 +40,7 @@ Query = strawberry.type(
         "Query",
         (
             auth_resolvers.Queries,
+            billing_resolvers.Queries,
             client_resolvers.Queries,
             contact_resolvers.Queries,
             email_resolvers.Queries,
@@ -53,6 +55,7 @@ Mutation = strawberry.type(
         "Mutation",
         (
             auth_resolvers.Mutations,
+            billing_resolvers.Mutations,
             client_resolvers.Mutations,
             contact_resolvers.Mutations,
             credit_resolvers.Mutations,

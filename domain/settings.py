@@ -8,6 +8,10 @@ from typing import Any
 
 import asyncpg
 
+from domain.errors import DomainError, ErrorCode
+
+MAX_DAYS_BEFORE = 365
+
 
 class ClientDisplayFormat(StrEnum):
     NAME_ONLY = "NAME_ONLY"
@@ -55,6 +59,13 @@ async def get_general_settings(conn: asyncpg.Connection) -> GeneralSettings:
 
 async def update_general_settings(conn: asyncpg.Connection, **changes: Any) -> GeneralSettings:
     """Change the given settings; the others keep their value."""
+    days = changes.get("create_invoice_days_before")
+    if days is not None and not 0 <= days <= MAX_DAYS_BEFORE:
+        raise DomainError.single(
+            ErrorCode.INVALID,
+            f"Invoices are created 0 to {MAX_DAYS_BEFORE} days before they are due.",
+            "create_invoice_days_before",
+        )
     async with conn.transaction():
         # Lock the row so two staff saving different settings at once both keep their change;
         # create it first, or the very first saves would find no row to lock.
