@@ -101,7 +101,8 @@ async def generate_invoices(
                       (SELECT count(*) FROM due_items) AS items
                  FROM due_invoices"""
         )
-        await settle_new_invoices(
-            conn, row["ids"], apply_credit=settings.apply_credit_automatically
-        )
+        if row["ids"]:
+            await settle_new_invoices(
+                conn, row["ids"], apply_credit=settings.apply_credit_automatically
+            )
         return GenerationResult(invoices_created=len(row["ids"]), items_invoiced=row["items"])
