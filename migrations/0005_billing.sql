@@ -133,6 +133,7 @@ CREATE TABLE invoice_items (
 );
 -- The invoice an order was billed on.
 ALTER TABLE orders ADD COLUMN invoice_id bigint REFERENCES invoices (id) ON DELETE SET NULL;
+CREATE INDEX orders_invoice ON orders (invoice_id);
 
 CREATE INDEX invoice_items_invoice ON invoice_items (invoice_id, id);
 -- A period of an item is invoiced once, even if two generation runs overlap.
@@ -153,7 +154,6 @@ CREATE TABLE transactions (
 );
 CREATE INDEX transactions_client ON transactions (client_id, id);
 CREATE INDEX transactions_invoice ON transactions (invoice_id);
-CREATE INDEX transactions_id_order ON transactions (id DESC);
 -- One gateway transaction is recorded once.
 CREATE UNIQUE INDEX transactions_gateway_id ON transactions (gateway, transaction_id)
     WHERE transaction_id IS NOT NULL;
@@ -172,6 +172,7 @@ CREATE TABLE tax_rules (
 ALTER TABLE credit_log
     ADD CONSTRAINT credit_log_invoice_fkey FOREIGN KEY (invoice_id)
         REFERENCES invoices (id) ON DELETE SET NULL;
+CREATE INDEX credit_log_invoice ON credit_log (invoice_id) WHERE invoice_id IS NOT NULL;
 
 -- The staff member's service status filter (SPEC 1.9) lives as long as the login session.
 ALTER TABLE sessions ADD COLUMN service_status_filter text[];

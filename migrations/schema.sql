@@ -564,6 +564,8 @@ CREATE INDEX contacts_client_id ON public.contacts USING btree (client_id, id);
 
 CREATE INDEX credit_log_client ON public.credit_log USING btree (client_id, created_at DESC, id DESC);
 
+CREATE INDEX credit_log_invoice ON public.credit_log USING btree (invoice_id) WHERE (invoice_id IS NOT NULL);
+
 CREATE UNIQUE INDEX currencies_one_default ON public.currencies USING btree (is_default) WHERE is_default;
 
 CREATE INDEX domains_client ON public.domains USING btree (client_id, id);
@@ -590,6 +592,8 @@ CREATE INDEX invoices_unpaid_due ON public.invoices USING btree (due_date) WHERE
 
 CREATE INDEX orders_client ON public.orders USING btree (client_id, id);
 
+CREATE INDEX orders_invoice ON public.orders USING btree (invoice_id);
+
 CREATE INDEX services_client ON public.services USING btree (client_id, id);
 
 CREATE INDEX services_due ON public.services USING btree (next_due_date) WHERE (status = ANY (ARRAY['ACTIVE'::text, 'SUSPENDED'::text]));
@@ -603,8 +607,6 @@ CREATE INDEX sessions_login_id ON public.sessions USING btree (login_id);
 CREATE INDEX transactions_client ON public.transactions USING btree (client_id, id);
 
 CREATE UNIQUE INDEX transactions_gateway_id ON public.transactions USING btree (gateway, transaction_id) WHERE (transaction_id IS NOT NULL);
-
-CREATE INDEX transactions_id_order ON public.transactions USING btree (id DESC);
 
 CREATE INDEX transactions_invoice ON public.transactions USING btree (invoice_id);
 
