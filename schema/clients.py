@@ -165,8 +165,10 @@ class Client:
         await require(
             info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.PRODUCTS
         )
+        # Queued before the filter is awaited, so a page of clients still loads in one batch.
+        loading = info.context.loaders.services_by_client.load(self.pk)
         shown = await info.context.service_statuses(statuses)
-        rows = await info.context.loaders.services_by_client.load(self.pk)
+        rows = await loading
         return [Service.build(row) for row in rows if shown is None or row.status in shown]
 
     @strawberry.field(description="Addons, oldest first.")

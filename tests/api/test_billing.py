@@ -7,6 +7,7 @@ Sessions are opened on the domain directly, so that argon2 does not dominate the
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from domain.auth import sessions
 from domain.auth.permissions import ContactPermission, StaffRole
 from domain.billing import generation
 from domain.contacts import services as contact_services
+from tests.api.test_contacts import CountedApi, counted_api  # noqa: F401 (a fixture)
 from tests.api.test_credit import open_staff_session, payload_of
 from tests.conftest import gid, gql
 from tests.domain.test_clients import add
@@ -626,3 +628,32 @@ async def test_9_5_billing_settings_are_read_and_changed_and_drive_generation(
     # A month ahead falls within the 40 days now set.
     result = await generation.generate_invoices(conn, as_of=date.today())
     assert result.invoices_created == 1
+
+
+async def test_billing_lists_of_a_page_of_clients_take_one_query_per_level(
+    counted_api: CountedApi,  # noqa: F811 (the fixture imported above)
+    conn: asyncpg.Connection,
+    staff_token: str,
+) -> None:
+    for n in range(10):
+        client = await add(conn, email=f"c{n}@example.com")
+        await place(
+            counted_api.api,
+            staff_token,
+            client.id,
+            ("SERVICE", f"Hosting {n}", "1"),
+            ("ADDON", "Backups", "1"),
+            ("DOMAIN", f"c{n}.com", "1"),
+        )
+    document = """query { clients(first: 50) { edges { node {
+        services { name } addons { name } domains { name } transactions { amount }
+        invoices { number items { description } } } } } }"""
+
+    await counted_api.count(document, {}, staff_token)
+
+    nodes = [e["node"] for e in counted_api.last_body["data"]["clients"]["edges"]]
+    assert [node["services"] for node in nodes] == [[{"name": f"Hosting {n}"}] for n in range(10)]
+    assert all(len(node["invoices"][0]["items"]) == 3 for node in nodes)
+    for table in ("services", "addons", "domains", "transactions", "invoices", "invoice_items"):
+        reads = [sql for sql in counted_api.statements if re.search(rf"\bFROM {table}\b", sql)]
+        assert len(reads) == 1, (table, reads)
