@@ -104,7 +104,7 @@ CREATE TABLE invoices (
     -- client (SPEC 2.5). Kept as issued, like the amounts.
     billed_to       jsonb NOT NULL,
     subtotal        numeric(14, 2) NOT NULL DEFAULT 0,
-    tax_rate        numeric(6, 3) NOT NULL DEFAULT 0 CHECK (tax_rate >= 0),
+    tax_rate        numeric(5, 2) NOT NULL DEFAULT 0 CHECK (tax_rate >= 0),
     tax             numeric(14, 2) NOT NULL DEFAULT 0 CHECK (tax >= 0),
     total           numeric(14, 2) GENERATED ALWAYS AS (subtotal + tax) STORED,
     -- Client credit applied to it (SPEC 3.5) and the part of payments that went to it.
@@ -164,7 +164,7 @@ CREATE TABLE tax_rules (
     country  char(2) NOT NULL CHECK (country ~ '^[A-Z]{2}$'),
     state    text NOT NULL DEFAULT '',
     name     text NOT NULL CHECK (name <> ''),
-    rate     numeric(6, 3) NOT NULL CHECK (rate > 0 AND rate <= 100),
+    rate     numeric(5, 2) NOT NULL CHECK (rate > 0 AND rate <= 100),
     UNIQUE (country, state)
 );
 

@@ -268,7 +268,7 @@ CREATE TABLE public.invoices (
     payment_method text,
     billed_to jsonb NOT NULL,
     subtotal numeric(14,2) DEFAULT 0 NOT NULL,
-    tax_rate numeric(6,3) DEFAULT 0 NOT NULL,
+    tax_rate numeric(5,2) DEFAULT 0 NOT NULL,
     tax numeric(14,2) DEFAULT 0 NOT NULL,
     total numeric(14,2) GENERATED ALWAYS AS ((subtotal + tax)) STORED,
     credit numeric(14,2) DEFAULT 0 NOT NULL,
@@ -405,7 +405,7 @@ CREATE TABLE public.tax_rules (
     country character(2) NOT NULL,
     state text DEFAULT ''::text NOT NULL,
     name text NOT NULL,
-    rate numeric(6,3) NOT NULL,
+    rate numeric(5,2) NOT NULL,
     CONSTRAINT tax_rules_country_check CHECK ((country ~ '^[A-Z]{2}$'::text)),
     CONSTRAINT tax_rules_name_check CHECK ((name <> ''::text)),
     CONSTRAINT tax_rules_rate_check CHECK (((rate > (0)::numeric) AND (rate <= (100)::numeric)))

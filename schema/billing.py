@@ -249,7 +249,7 @@ class TaxRule:
     country: str = strawberry.field(description="ISO 3166 alpha-2 country code.")
     state: str | None = strawberry.field(description="The state it is for; null: the country.")
     name: str = strawberry.field(description="Name shown for the tax, e.g. VAT.")
-    rate: Decimal = strawberry.field(description="Percentage, e.g. 20.000.")
+    rate: Decimal = strawberry.field(description="Percentage with up to two places, e.g. 20.00.")
 
     @classmethod
     def build(cls, row: models.TaxRule) -> TaxRule:
@@ -309,7 +309,9 @@ class TaxRuleInput:
         default=None, description="A state of that country; omitted: the whole country."
     )
     name: str = strawberry.field(description="Name shown for the tax, e.g. VAT.")
-    rate: Decimal = strawberry.field(description="Percentage above 0 and up to 100.")
+    rate: Decimal = strawberry.field(
+        description="Percentage above 0 and up to 100, at most two places."
+    )
 
 
 @strawberry.type(description="The result of an order mutation.")

@@ -49,8 +49,12 @@ def _rate(check: InputCheck, value: Decimal | str) -> Decimal:
         percent = Decimal(str(value).strip())
     except InvalidOperation:
         percent = Decimal("NaN")
-    if not percent.is_finite() or not 0 < percent <= 100 or percent != round(percent, 3):
-        check.fail("rate", ErrorCode.INVALID, "A rate is a percentage above 0 and up to 100.")
+    if not percent.is_finite() or not 0 < percent <= 100 or percent != round(percent, 2):
+        check.fail(
+            "rate",
+            ErrorCode.INVALID,
+            "A rate is a percentage above 0 and up to 100, with at most two places.",
+        )
     return percent
 
 

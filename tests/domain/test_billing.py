@@ -293,7 +293,7 @@ async def test_staff_invoice_has_numbered_items_subtotal_tax_total_and_balance(
     )
     assert (first.subtotal, first.tax_rate, first.tax, first.total, first.balance) == (
         D("105.55"),
-        D("20.000"),
+        D("20.00"),
         D("20.00"),
         D("125.55"),
         D("125.55"),
@@ -330,6 +330,10 @@ async def test_tax_rules_refuse_bad_input_per_field(conn: asyncpg.Connection) ->
         ("name", ErrorCode.REQUIRED),
         ("rate", ErrorCode.INVALID),
     }
+    # The API shows rates like amounts, with two places: a third would be lost on the way.
+    with pytest.raises(DomainError) as too_precise:
+        await tax.set_tax_rule(conn, country="US", state="NY", name="NY", rate="8.875")
+    assert field_errors(too_precise.value) == {("rate", ErrorCode.INVALID)}
 
 
 async def test_1_5_a_tax_exempt_client_pays_no_tax(conn: asyncpg.Connection) -> None:
