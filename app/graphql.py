@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from typing import Any
 
 import strawberry
@@ -25,11 +26,14 @@ from app.metrics import ObserveOperations
 from app.settings import Settings
 from app.tracing import tracing_extensions
 from resolvers import auth as auth_resolvers
+from resolvers import billing as billing_resolvers
 from resolvers import clients as client_resolvers
 from resolvers import contacts as contact_resolvers
+from resolvers import credit as credit_resolvers
 from resolvers import emails as email_resolvers
 from resolvers import node as node_resolvers
 from resolvers import settings as settings_resolvers
+from schema import money as money_scalar
 
 log = logging.getLogger("clientdesk.graphql")
 
@@ -40,6 +44,7 @@ Query = strawberry.type(
         "Query",
         (
             auth_resolvers.Queries,
+            billing_resolvers.Queries,
             client_resolvers.Queries,
             contact_resolvers.Queries,
             email_resolvers.Queries,
@@ -55,8 +60,10 @@ Mutation = strawberry.type(
         "Mutation",
         (
             auth_resolvers.Mutations,
+            billing_resolvers.Mutations,
             client_resolvers.Mutations,
             contact_resolvers.Mutations,
+            credit_resolvers.Mutations,
             email_resolvers.Mutations,
             settings_resolvers.Mutations,
         ),
@@ -141,5 +148,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=extensions,
-        config=StrawberryConfig(disable_field_suggestions=True),
+        config=StrawberryConfig(
+            disable_field_suggestions=True, scalar_map={Decimal: money_scalar.DECIMAL}
+        ),
     )

@@ -8,6 +8,10 @@ from typing import Any
 
 import asyncpg
 
+from domain.errors import DomainError, ErrorCode
+
+MAX_DAYS_BEFORE = 365
+
 
 class ClientDisplayFormat(StrEnum):
     NAME_ONLY = "NAME_ONLY"
@@ -24,6 +28,10 @@ class PasswordResetMode(StrEnum):
 class GeneralSettings:
     client_display_format: ClientDisplayFormat = ClientDisplayFormat.NAME_ONLY
     password_reset_mode: PasswordResetMode = PasswordResetMode.CHOOSE_PASSWORD
+    # Invoice generation (SPEC 9.5): how many days ahead of their due date items are invoiced,
+    # and whether available credit is applied to new invoices (SPEC 3.5).
+    create_invoice_days_before: int = 14
+    apply_credit_automatically: bool = True
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> GeneralSettings:
@@ -35,6 +43,12 @@ class GeneralSettings:
             password_reset_mode=PasswordResetMode(
                 value.get("password_reset_mode", defaults.password_reset_mode)
             ),
+            create_invoice_days_before=int(
+                value.get("create_invoice_days_before", defaults.create_invoice_days_before)
+            ),
+            apply_credit_automatically=bool(
+                value.get("apply_credit_automatically", defaults.apply_credit_automatically)
+            ),
         )
 
 
@@ -45,6 +59,13 @@ async def get_general_settings(conn: asyncpg.Connection) -> GeneralSettings:
 
 async def update_general_settings(conn: asyncpg.Connection, **changes: Any) -> GeneralSettings:
     """Change the given settings; the others keep their value."""
+    days = changes.get("create_invoice_days_before")
+    if days is not None and not 0 <= days <= MAX_DAYS_BEFORE:
+        raise DomainError.single(
+            ErrorCode.INVALID,
+            f"Invoices are created 0 to {MAX_DAYS_BEFORE} days before they are due.",
+            "create_invoice_days_before",
+        )
     async with conn.transaction():
         # Lock the row so two staff saving different settings at once both keep their change;
         # create it first, or the very first saves would find no row to lock.
@@ -56,6 +77,6 @@ async def update_general_settings(conn: asyncpg.Connection, **changes: Any) -> G
         await conn.execute(
             """INSERT INTO settings (key, value) VALUES ('general', $1)
                ON CONFLICT (key) DO UPDATE SET value = excluded.value""",
-            {k: str(v) for k, v in asdict(updated).items()},
+            asdict(updated),
         )
     return updated

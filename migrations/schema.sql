@@ -6,6 +6,53 @@ CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;
 
 COMMENT ON EXTENSION pg_trgm IS 'text similarity measurement and index searching based on trigrams';
 
+CREATE FUNCTION public.billing_cycle_interval(cycle text) RETURNS interval
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN CASE cycle WHEN 'MONTHLY'::text THEN '1 mon'::interval WHEN 'QUARTERLY'::text THEN '3 mons'::interval WHEN 'SEMI_ANNUALLY'::text THEN '6 mons'::interval WHEN 'ANNUALLY'::text THEN '1 year'::interval WHEN 'BIENNIALLY'::text THEN '2 years'::interval WHEN 'TRIENNIALLY'::text THEN '3 years'::interval ELSE NULL::interval END;
+
+CREATE TABLE public.services (
+    id bigint NOT NULL,
+    client_id bigint NOT NULL,
+    order_id bigint,
+    name text NOT NULL,
+    amount numeric(14,2) NOT NULL,
+    billing_cycle text NOT NULL,
+    status text DEFAULT 'PENDING'::text NOT NULL,
+    payment_method text,
+    next_due_date date,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT services_amount_check CHECK ((amount >= (0)::numeric)),
+    CONSTRAINT services_billing_cycle_check CHECK ((billing_cycle = ANY (ARRAY['MONTHLY'::text, 'QUARTERLY'::text, 'SEMI_ANNUALLY'::text, 'ANNUALLY'::text, 'BIENNIALLY'::text, 'TRIENNIALLY'::text, 'ONE_TIME'::text]))),
+    CONSTRAINT services_name_check CHECK ((name <> ''::text)),
+    CONSTRAINT services_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'ACTIVE'::text, 'SUSPENDED'::text, 'TERMINATED'::text, 'CANCELLED'::text, 'FRAUD'::text, 'COMPLETED'::text])))
+);
+
+CREATE SEQUENCE public.billable_item_ids
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.billable_item_ids OWNED BY public.services.id;
+
+CREATE TABLE public.addons (
+    id bigint DEFAULT nextval('public.billable_item_ids'::regclass) NOT NULL,
+    client_id bigint NOT NULL,
+    order_id bigint,
+    name text NOT NULL,
+    amount numeric(14,2) NOT NULL,
+    billing_cycle text NOT NULL,
+    status text DEFAULT 'PENDING'::text NOT NULL,
+    payment_method text,
+    next_due_date date,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT addons_amount_check CHECK ((amount >= (0)::numeric)),
+    CONSTRAINT addons_billing_cycle_check CHECK ((billing_cycle = ANY (ARRAY['MONTHLY'::text, 'QUARTERLY'::text, 'SEMI_ANNUALLY'::text, 'ANNUALLY'::text, 'BIENNIALLY'::text, 'TRIENNIALLY'::text, 'ONE_TIME'::text]))),
+    CONSTRAINT addons_name_check CHECK ((name <> ''::text)),
+    CONSTRAINT addons_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'ACTIVE'::text, 'SUSPENDED'::text, 'TERMINATED'::text, 'CANCELLED'::text, 'FRAUD'::text, 'COMPLETED'::text])))
+);
+
 CREATE TABLE public.audit_log (
     id bigint NOT NULL,
     at timestamp with time zone DEFAULT now() NOT NULL,
@@ -104,12 +151,50 @@ ALTER TABLE public.contacts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.credit_log (
+    id bigint NOT NULL,
+    client_id bigint NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    description text NOT NULL,
+    amount numeric(14,2) NOT NULL,
+    staff_id bigint,
+    invoice_id bigint,
+    CONSTRAINT credit_log_amount_check CHECK ((amount <> (0)::numeric)),
+    CONSTRAINT credit_log_description_check CHECK ((description <> ''::text))
+);
+
+ALTER TABLE public.credit_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.credit_log_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.currencies (
     code character(3) NOT NULL,
     prefix text DEFAULT ''::text NOT NULL,
     suffix text DEFAULT ''::text NOT NULL,
     is_default boolean DEFAULT false NOT NULL,
     CONSTRAINT currencies_code_check CHECK ((code ~ '^[A-Z]{3}$'::text))
+);
+
+CREATE TABLE public.domains (
+    id bigint DEFAULT nextval('public.billable_item_ids'::regclass) NOT NULL,
+    client_id bigint NOT NULL,
+    order_id bigint,
+    name text NOT NULL,
+    amount numeric(14,2) NOT NULL,
+    billing_cycle text NOT NULL,
+    status text DEFAULT 'PENDING'::text NOT NULL,
+    payment_method text,
+    next_due_date date,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT domains_amount_check CHECK ((amount >= (0)::numeric)),
+    CONSTRAINT domains_billing_cycle_check CHECK ((billing_cycle = ANY (ARRAY['MONTHLY'::text, 'QUARTERLY'::text, 'SEMI_ANNUALLY'::text, 'ANNUALLY'::text, 'BIENNIALLY'::text, 'TRIENNIALLY'::text, 'ONE_TIME'::text]))),
+    CONSTRAINT domains_name_check CHECK ((name <> ''::text)),
+    CONSTRAINT domains_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'PENDING_REGISTRATION'::text, 'PENDING_TRANSFER'::text, 'ACTIVE'::text, 'GRACE'::text, 'REDEMPTION'::text, 'EXPIRED'::text, 'TRANSFERRED_AWAY'::text, 'CANCELLED'::text, 'FRAUD'::text])))
 );
 
 CREATE TABLE public.emails (
@@ -144,6 +229,82 @@ ALTER TABLE public.emails ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.idempotency_keys (
+    login_id bigint NOT NULL,
+    key text NOT NULL,
+    operation text NOT NULL,
+    fingerprint text NOT NULL,
+    result jsonb,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT idempotency_keys_key_check CHECK (((length(key) >= 1) AND (length(key) <= 255)))
+);
+
+CREATE TABLE public.invoice_items (
+    id bigint NOT NULL,
+    invoice_id bigint NOT NULL,
+    item_kind text,
+    item_id bigint,
+    period_start date,
+    description text NOT NULL,
+    amount numeric(14,2) NOT NULL,
+    taxed boolean DEFAULT true NOT NULL,
+    CONSTRAINT invoice_items_description_check CHECK ((description <> ''::text)),
+    CONSTRAINT invoice_items_item_kind_check CHECK ((item_kind = ANY (ARRAY['SERVICE'::text, 'ADDON'::text, 'DOMAIN'::text])))
+);
+
+ALTER TABLE public.invoice_items ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.invoice_items_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.invoices (
+    id bigint NOT NULL,
+    client_id bigint NOT NULL,
+    number bigint NOT NULL,
+    status text DEFAULT 'UNPAID'::text NOT NULL,
+    issue_date date DEFAULT CURRENT_DATE NOT NULL,
+    due_date date NOT NULL,
+    payment_method text,
+    billed_to jsonb NOT NULL,
+    subtotal numeric(14,2) DEFAULT 0 NOT NULL,
+    tax_rate numeric(5,2) DEFAULT 0 NOT NULL,
+    tax numeric(14,2) DEFAULT 0 NOT NULL,
+    total numeric(14,2) GENERATED ALWAYS AS ((subtotal + tax)) STORED,
+    credit numeric(14,2) DEFAULT 0 NOT NULL,
+    amount_paid numeric(14,2) DEFAULT 0 NOT NULL,
+    balance numeric(14,2) GENERATED ALWAYS AS ((((subtotal + tax) - credit) - amount_paid)) STORED,
+    paid_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT invoices_amount_paid_check CHECK ((amount_paid >= (0)::numeric)),
+    CONSTRAINT invoices_balance_check CHECK ((balance >= (0)::numeric)),
+    CONSTRAINT invoices_credit_check CHECK ((credit >= (0)::numeric)),
+    CONSTRAINT invoices_status_check CHECK ((status = ANY (ARRAY['UNPAID'::text, 'PAID'::text, 'CANCELLED'::text, 'REFUNDED'::text]))),
+    CONSTRAINT invoices_tax_check CHECK ((tax >= (0)::numeric)),
+    CONSTRAINT invoices_tax_rate_check CHECK ((tax_rate >= (0)::numeric))
+);
+
+CREATE SEQUENCE public.invoice_numbers
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.invoice_numbers OWNED BY public.invoices.number;
+
+ALTER TABLE public.invoices ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY (
+    SEQUENCE NAME public.invoices_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.logins (
     id bigint NOT NULL,
     email public.citext NOT NULL,
@@ -155,6 +316,26 @@ CREATE TABLE public.logins (
 
 ALTER TABLE public.logins ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.logins_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.orders (
+    id bigint NOT NULL,
+    client_id bigint NOT NULL,
+    currency character(3) NOT NULL,
+    payment_method text,
+    status text DEFAULT 'PENDING'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    invoice_id bigint,
+    CONSTRAINT orders_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'ACCEPTED'::text])))
+);
+
+ALTER TABLE public.orders ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.orders_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
@@ -184,7 +365,8 @@ CREATE TABLE public.sessions (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     expires_at timestamp with time zone NOT NULL,
     ip_address text,
-    user_agent text
+    user_agent text,
+    service_status_filter text[]
 );
 
 ALTER TABLE public.sessions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -221,6 +403,56 @@ ALTER TABLE public.staff ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.tax_rules (
+    id bigint NOT NULL,
+    country character(2) NOT NULL,
+    state text DEFAULT ''::text NOT NULL,
+    name text NOT NULL,
+    rate numeric(5,2) NOT NULL,
+    CONSTRAINT tax_rules_country_check CHECK ((country ~ '^[A-Z]{2}$'::text)),
+    CONSTRAINT tax_rules_name_check CHECK ((name <> ''::text)),
+    CONSTRAINT tax_rules_rate_check CHECK (((rate > (0)::numeric) AND (rate <= (100)::numeric)))
+);
+
+ALTER TABLE public.tax_rules ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.tax_rules_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.transactions (
+    id bigint NOT NULL,
+    client_id bigint NOT NULL,
+    invoice_id bigint,
+    date timestamp with time zone DEFAULT now() NOT NULL,
+    gateway text NOT NULL,
+    transaction_id text,
+    amount numeric(14,2) NOT NULL,
+    fees numeric(14,2) DEFAULT 0 NOT NULL,
+    currency character(3) NOT NULL,
+    CONSTRAINT transactions_amount_check CHECK ((amount > (0)::numeric)),
+    CONSTRAINT transactions_fees_check CHECK ((fees >= (0)::numeric))
+);
+
+ALTER TABLE public.transactions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.transactions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+ALTER TABLE ONLY public.invoices ALTER COLUMN number SET DEFAULT nextval('public.invoice_numbers'::regclass);
+
+ALTER TABLE ONLY public.services ALTER COLUMN id SET DEFAULT nextval('public.billable_item_ids'::regclass);
+
+ALTER TABLE ONLY public.addons
+    ADD CONSTRAINT addons_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
 
@@ -242,8 +474,14 @@ ALTER TABLE ONLY public.contacts
 ALTER TABLE ONLY public.contacts
     ADD CONSTRAINT contacts_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.credit_log
+    ADD CONSTRAINT credit_log_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.currencies
     ADD CONSTRAINT currencies_pkey PRIMARY KEY (code);
+
+ALTER TABLE ONLY public.domains
+    ADD CONSTRAINT domains_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.emails
     ADD CONSTRAINT emails_message_id_key UNIQUE (message_id);
@@ -251,17 +489,35 @@ ALTER TABLE ONLY public.emails
 ALTER TABLE ONLY public.emails
     ADD CONSTRAINT emails_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.idempotency_keys
+    ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (login_id, key);
+
+ALTER TABLE ONLY public.invoice_items
+    ADD CONSTRAINT invoice_items_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.invoices
+    ADD CONSTRAINT invoices_number_key UNIQUE (number);
+
+ALTER TABLE ONLY public.invoices
+    ADD CONSTRAINT invoices_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.logins
     ADD CONSTRAINT logins_email_key UNIQUE (email);
 
 ALTER TABLE ONLY public.logins
     ADD CONSTRAINT logins_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.orders
+    ADD CONSTRAINT orders_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.payment_gateways
     ADD CONSTRAINT payment_gateways_pkey PRIMARY KEY (name);
 
 ALTER TABLE ONLY public.schema_migrations
     ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
+
+ALTER TABLE ONLY public.services
+    ADD CONSTRAINT services_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.sessions
     ADD CONSTRAINT sessions_pkey PRIMARY KEY (id);
@@ -277,6 +533,21 @@ ALTER TABLE ONLY public.staff
 
 ALTER TABLE ONLY public.staff
     ADD CONSTRAINT staff_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.tax_rules
+    ADD CONSTRAINT tax_rules_country_state_key UNIQUE (country, state);
+
+ALTER TABLE ONLY public.tax_rules
+    ADD CONSTRAINT tax_rules_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.transactions
+    ADD CONSTRAINT transactions_pkey PRIMARY KEY (id);
+
+CREATE INDEX addons_client ON public.addons USING btree (client_id, id);
+
+CREATE INDEX addons_due ON public.addons USING btree (next_due_date) WHERE (status = ANY (ARRAY['ACTIVE'::text, 'SUSPENDED'::text]));
+
+CREATE INDEX addons_order ON public.addons USING btree (order_id);
 
 CREATE INDEX audit_log_client ON public.audit_log USING btree (client_id, id DESC);
 
@@ -294,7 +565,17 @@ CREATE INDEX clients_status ON public.clients USING btree (status, id);
 
 CREATE INDEX contacts_client_id ON public.contacts USING btree (client_id, id);
 
+CREATE INDEX credit_log_client ON public.credit_log USING btree (client_id, created_at DESC, id DESC);
+
+CREATE INDEX credit_log_invoice ON public.credit_log USING btree (invoice_id) WHERE (invoice_id IS NOT NULL);
+
 CREATE UNIQUE INDEX currencies_one_default ON public.currencies USING btree (is_default) WHERE is_default;
+
+CREATE INDEX domains_client ON public.domains USING btree (client_id, id);
+
+CREATE INDEX domains_due ON public.domains USING btree (next_due_date) WHERE (status = 'ACTIVE'::text);
+
+CREATE INDEX domains_order ON public.domains USING btree (order_id);
 
 CREATE INDEX emails_client_sent ON public.emails USING btree (client_id, sent_at DESC) WHERE (sent_at IS NOT NULL);
 
@@ -304,9 +585,44 @@ CREATE INDEX emails_failed ON public.emails USING btree (id DESC) WHERE (failed_
 
 CREATE INDEX emails_pending ON public.emails USING btree (created_at) WHERE ((sent_at IS NULL) AND (failed_at IS NULL));
 
+CREATE INDEX idempotency_keys_created_at ON public.idempotency_keys USING btree (created_at);
+
+CREATE INDEX invoice_items_invoice ON public.invoice_items USING btree (invoice_id, id);
+
+CREATE UNIQUE INDEX invoice_items_period ON public.invoice_items USING btree (item_kind, item_id, period_start) WHERE (item_id IS NOT NULL);
+
+CREATE INDEX invoices_client ON public.invoices USING btree (client_id, id);
+
+CREATE INDEX invoices_unpaid_due ON public.invoices USING btree (due_date) WHERE (status = 'UNPAID'::text);
+
+CREATE INDEX orders_client ON public.orders USING btree (client_id, id);
+
+CREATE INDEX orders_invoice ON public.orders USING btree (invoice_id);
+
+CREATE INDEX services_client ON public.services USING btree (client_id, id);
+
+CREATE INDEX services_due ON public.services USING btree (next_due_date) WHERE (status = ANY (ARRAY['ACTIVE'::text, 'SUSPENDED'::text]));
+
+CREATE INDEX services_order ON public.services USING btree (order_id);
+
 CREATE INDEX sessions_expires_at ON public.sessions USING btree (expires_at);
 
 CREATE INDEX sessions_login_id ON public.sessions USING btree (login_id);
+
+CREATE INDEX transactions_client ON public.transactions USING btree (client_id, id);
+
+CREATE UNIQUE INDEX transactions_gateway_id ON public.transactions USING btree (gateway, transaction_id) WHERE (transaction_id IS NOT NULL);
+
+CREATE INDEX transactions_invoice ON public.transactions USING btree (invoice_id);
+
+ALTER TABLE ONLY public.addons
+    ADD CONSTRAINT addons_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.addons
+    ADD CONSTRAINT addons_order_id_fkey FOREIGN KEY (order_id) REFERENCES public.orders(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.addons
+    ADD CONSTRAINT addons_payment_method_fkey FOREIGN KEY (payment_method) REFERENCES public.payment_gateways(name);
 
 ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_staff_id_fkey FOREIGN KEY (staff_id) REFERENCES public.staff(id) ON DELETE SET NULL;
@@ -329,14 +645,74 @@ ALTER TABLE ONLY public.contacts
 ALTER TABLE ONLY public.contacts
     ADD CONSTRAINT contacts_login_id_fkey FOREIGN KEY (login_id) REFERENCES public.logins(id) ON DELETE SET NULL;
 
+ALTER TABLE ONLY public.credit_log
+    ADD CONSTRAINT credit_log_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.credit_log
+    ADD CONSTRAINT credit_log_invoice_fkey FOREIGN KEY (invoice_id) REFERENCES public.invoices(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.credit_log
+    ADD CONSTRAINT credit_log_staff_id_fkey FOREIGN KEY (staff_id) REFERENCES public.staff(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.domains
+    ADD CONSTRAINT domains_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.domains
+    ADD CONSTRAINT domains_order_id_fkey FOREIGN KEY (order_id) REFERENCES public.orders(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.domains
+    ADD CONSTRAINT domains_payment_method_fkey FOREIGN KEY (payment_method) REFERENCES public.payment_gateways(name);
+
 ALTER TABLE ONLY public.emails
     ADD CONSTRAINT emails_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.emails
     ADD CONSTRAINT emails_contact_id_fkey FOREIGN KEY (contact_id) REFERENCES public.contacts(id) ON DELETE SET NULL;
 
+ALTER TABLE ONLY public.idempotency_keys
+    ADD CONSTRAINT idempotency_keys_login_id_fkey FOREIGN KEY (login_id) REFERENCES public.logins(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.invoice_items
+    ADD CONSTRAINT invoice_items_invoice_id_fkey FOREIGN KEY (invoice_id) REFERENCES public.invoices(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.invoices
+    ADD CONSTRAINT invoices_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.invoices
+    ADD CONSTRAINT invoices_payment_method_fkey FOREIGN KEY (payment_method) REFERENCES public.payment_gateways(name);
+
+ALTER TABLE ONLY public.orders
+    ADD CONSTRAINT orders_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.orders
+    ADD CONSTRAINT orders_currency_fkey FOREIGN KEY (currency) REFERENCES public.currencies(code);
+
+ALTER TABLE ONLY public.orders
+    ADD CONSTRAINT orders_invoice_id_fkey FOREIGN KEY (invoice_id) REFERENCES public.invoices(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.orders
+    ADD CONSTRAINT orders_payment_method_fkey FOREIGN KEY (payment_method) REFERENCES public.payment_gateways(name);
+
+ALTER TABLE ONLY public.services
+    ADD CONSTRAINT services_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.services
+    ADD CONSTRAINT services_order_id_fkey FOREIGN KEY (order_id) REFERENCES public.orders(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.services
+    ADD CONSTRAINT services_payment_method_fkey FOREIGN KEY (payment_method) REFERENCES public.payment_gateways(name);
+
 ALTER TABLE ONLY public.sessions
     ADD CONSTRAINT sessions_login_id_fkey FOREIGN KEY (login_id) REFERENCES public.logins(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.staff
     ADD CONSTRAINT staff_login_id_fkey FOREIGN KEY (login_id) REFERENCES public.logins(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.transactions
+    ADD CONSTRAINT transactions_currency_fkey FOREIGN KEY (currency) REFERENCES public.currencies(code);
+
+ALTER TABLE ONLY public.transactions
+    ADD CONSTRAINT transactions_gateway_fkey FOREIGN KEY (gateway) REFERENCES public.payment_gateways(name);
+
+ALTER TABLE ONLY public.transactions
+    ADD CONSTRAINT transactions_invoice_id_fkey FOREIGN KEY (invoice_id) REFERENCES public.invoices(id) ON DELETE SET NULL;

@@ -18,6 +18,8 @@ from starlette.responses import Response
 from domain.auth import passwords, sessions
 from domain.auth.throttle import LoginThrottle
 from domain.auth.viewer import Viewer
+from domain.billing import items
+from domain.billing.models import ServiceStatus
 from domain.emails import outbox
 from domain.emails.templates import TemplateRenderer
 from domain.errors import DomainError, ErrorCode
@@ -57,6 +59,10 @@ class Context:
     client_presentation: ClientPresentation | None = field(default=None, init=False)
     _viewer: Viewer | None = field(default=None, init=False)
     _viewer_loaded: bool = field(default=False, init=False)
+    # The staff session's service status filter (SPEC 1.9), read or written once per request.
+    _service_statuses: frozenset[ServiceStatus] | None = field(default=None, init=False)
+    _service_statuses_known: bool = field(default=False, init=False)
+    _service_statuses_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.services.pool)
@@ -88,6 +94,33 @@ class Context:
                     self._viewer = await sessions.viewer_for_token(conn, token)
             self._viewer_loaded = True
         return self._viewer
+
+    async def service_statuses(
+        self, chosen: list[ServiceStatus] | None
+    ) -> frozenset[ServiceStatus] | None:
+        """Which service statuses a client's services list shows; None: all (SPEC 1.9).
+
+        Staff choose with `statuses`, and the choice is remembered with their login session,
+        for every client, until it ends; without `statuses` the remembered choice applies.
+        Client-area viewers filter per request only."""
+        viewer = await self.get_viewer()
+        wanted = None if chosen is None else frozenset(chosen)
+        if viewer is None or not viewer.is_staff:
+            return wanted
+        async with self._service_statuses_lock:
+            if wanted is not None and (
+                not self._service_statuses_known or wanted != self._service_statuses
+            ):
+                async with self.pool.acquire() as conn:
+                    await items.remember_service_status_filter(conn, viewer.session_id, wanted)
+                self._service_statuses, self._service_statuses_known = wanted, True
+            elif not self._service_statuses_known:
+                async with self.pool.acquire() as conn:
+                    self._service_statuses = await items.service_status_filter(
+                        conn, viewer.session_id
+                    )
+                self._service_statuses_known = True
+            return self._service_statuses
 
     def set_viewer(self, viewer: Viewer | None) -> None:
         self._viewer, self._viewer_loaded = viewer, True

@@ -7,10 +7,14 @@ from collections.abc import Sequence
 import asyncpg
 from strawberry.dataloader import DataLoader
 
+from domain.billing import invoices, items, payments
+from domain.billing.models import BillableItem, Invoice, InvoiceItem, ItemKind, Transaction
 from domain.clients import queries as client_queries
 from domain.clients.models import Client
 from domain.contacts import services as contact_services
 from domain.contacts.models import Contact
+from domain.credit import ledger
+from domain.credit.ledger import CreditEntry
 from domain.emails import outbox
 from domain.emails.outbox import Email
 
@@ -28,6 +32,21 @@ class Loaders:
         self.client_by_id: DataLoader[int, Client | None] = DataLoader(self._load_client_by_id)
         self.sent_email_by_id: DataLoader[int, Email | None] = DataLoader(
             self._load_sent_email_by_id
+        )
+        self.credit_log_by_client: DataLoader[int, list[CreditEntry]] = DataLoader(
+            self._load_credit_log_by_client
+        )
+        self.services_by_client = self._items_loader(ItemKind.SERVICE)
+        self.addons_by_client = self._items_loader(ItemKind.ADDON)
+        self.domains_by_client = self._items_loader(ItemKind.DOMAIN)
+        self.invoices_by_client: DataLoader[int, list[Invoice]] = DataLoader(
+            self._load_invoices_by_client
+        )
+        self.invoice_items_by_invoice: DataLoader[int, list[InvoiceItem]] = DataLoader(
+            self._load_invoice_items_by_invoice
+        )
+        self.transactions_by_client: DataLoader[int, list[Transaction]] = DataLoader(
+            self._load_transactions_by_client
         )
 
     async def _load_sent_emails_by_client(self, client_ids: Sequence[int]) -> list[list[Email]]:
@@ -54,3 +73,37 @@ class Loaders:
         async with self._pool.acquire() as conn:
             by_id = await outbox.sent_emails_by_ids(conn, email_ids)
         return [by_id.get(eid) for eid in email_ids]
+
+    async def _load_credit_log_by_client(
+        self, client_ids: Sequence[int]
+    ) -> list[list[CreditEntry]]:
+        async with self._pool.acquire() as conn:
+            by_client = await ledger.entries_by_client(conn, client_ids)
+        return [by_client[cid] for cid in client_ids]
+
+    def _items_loader(self, kind: ItemKind) -> DataLoader[int, list[BillableItem]]:
+        async def load(client_ids: Sequence[int]) -> list[list[BillableItem]]:
+            async with self._pool.acquire() as conn:
+                by_client = await items.items_by_client(conn, kind, client_ids)
+            return [by_client[cid] for cid in client_ids]
+
+        return DataLoader(load)
+
+    async def _load_invoices_by_client(self, client_ids: Sequence[int]) -> list[list[Invoice]]:
+        async with self._pool.acquire() as conn:
+            by_client = await invoices.invoices_by_client(conn, client_ids)
+        return [by_client[cid] for cid in client_ids]
+
+    async def _load_invoice_items_by_invoice(
+        self, invoice_ids: Sequence[int]
+    ) -> list[list[InvoiceItem]]:
+        async with self._pool.acquire() as conn:
+            by_invoice = await invoices.items_by_invoice(conn, invoice_ids)
+        return [by_invoice[iid] for iid in invoice_ids]
+
+    async def _load_transactions_by_client(
+        self, client_ids: Sequence[int]
+    ) -> list[list[Transaction]]:
+        async with self._pool.acquire() as conn:
+            by_client = await payments.transactions_by_client(conn, client_ids)
+        return [by_client[cid] for cid in client_ids]

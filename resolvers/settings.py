@@ -9,9 +9,11 @@ from strawberry.types import Info
 
 from domain import settings
 from domain.auth.permissions import StaffPermission
+from domain.errors import DomainError
 from resolvers.context import Context
 from resolvers.inputs import provided_fields
 from resolvers.permissions import logged_in, staff
+from schema.common import user_errors
 from schema.settings import GeneralSettings, GeneralSettingsInput, GeneralSettingsPayload
 
 
@@ -28,8 +30,11 @@ async def update_general_settings(
 ) -> GeneralSettingsPayload:
     # A null for a setting means "keep it", like an omitted one: no setting can be unset.
     changes = {k: v for k, v in provided_fields(input).items() if v is not None}
-    async with info.context.pool.acquire() as conn:
-        updated = await settings.update_general_settings(conn, **changes)
+    try:
+        async with info.context.pool.acquire() as conn:
+            updated = await settings.update_general_settings(conn, **changes)
+    except DomainError as error:
+        return GeneralSettingsPayload(settings=None, errors=user_errors(error))
     return GeneralSettingsPayload(settings=GeneralSettings.build(updated))
 
 

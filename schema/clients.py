@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -17,10 +18,12 @@ from domain.clients import models, queries
 from domain.emails.outbox import Email as EmailRow
 from domain.settings import ClientDisplayFormat
 from schema.access import may_read, require
+from schema.billing import Domain, Invoice, Service, ServiceStatus, Transaction
 from schema.common import Forbidden, UserError
 from schema.connections import Connection
 from schema.contacts import Contact
 from schema.context import SchemaContext
+from schema.credit import CreditEntry
 from schema.emails import Email
 from schema.ids import global_id
 from schema.node import Node
@@ -188,6 +191,69 @@ class Client(Node):
 
     # The default billing contact's id (SPEC 2.5), resolved by `default_billing_contact`.
     billing_contact_id: strawberry.Private[int | None] = None
+
+    @strawberry.field(
+        description="The credit log, newest first: every change of `creditBalance` (SPEC 3)."
+    )
+    async def credit_log(self, info: Info[SchemaContext, None]) -> list[CreditEntry]:
+        await require(
+            info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.INVOICES
+        )
+        rows = await info.context.loaders.credit_log_by_client.load(self.pk)
+        return [CreditEntry.build(row) for row in rows]
+
+    @strawberry.field(
+        description="Services, oldest first. Staff: `statuses` is remembered for the login "
+        "session, for every client, and applies while omitted (SPEC 1.9)."
+    )
+    async def services(
+        self,
+        info: Info[SchemaContext, None],
+        statuses: Annotated[
+            list[ServiceStatus] | None,
+            strawberry.argument(description="Only these statuses; staff: remembered."),
+        ] = None,
+    ) -> list[Service]:
+        await require(
+            info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.PRODUCTS
+        )
+        # Queued before the filter is awaited, so a page of clients still loads in one batch.
+        loading = info.context.loaders.services_by_client.load(self.pk)
+        shown = await info.context.service_statuses(statuses)
+        rows = await loading
+        return [Service.build(row) for row in rows if shown is None or row.status in shown]
+
+    @strawberry.field(description="Addons, oldest first.")
+    async def addons(self, info: Info[SchemaContext, None]) -> list[Service]:
+        await require(
+            info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.PRODUCTS
+        )
+        rows = await info.context.loaders.addons_by_client.load(self.pk)
+        return [Service.build(row) for row in rows]
+
+    @strawberry.field(description="Domains, oldest first.")
+    async def domains(self, info: Info[SchemaContext, None]) -> list[Domain]:
+        await require(
+            info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.DOMAINS
+        )
+        rows = await info.context.loaders.domains_by_client.load(self.pk)
+        return [Domain.build(row) for row in rows]
+
+    @strawberry.field(description="Invoices, newest first.")
+    async def invoices(self, info: Info[SchemaContext, None]) -> list[Invoice]:
+        await require(
+            info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.INVOICES
+        )
+        rows = await info.context.loaders.invoices_by_client.load(self.pk)
+        return [Invoice.build(row) for row in rows]
+
+    @strawberry.field(description="Payments received, newest first.")
+    async def transactions(self, info: Info[SchemaContext, None]) -> list[Transaction]:
+        await require(
+            info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.INVOICES
+        )
+        rows = await info.context.loaders.transactions_by_client.load(self.pk)
+        return [Transaction.build(row) for row in rows]
 
     @strawberry.field(description="The client's contacts and sub-accounts.")
     async def contacts(self, info: Info[SchemaContext, None]) -> list[Contact]:

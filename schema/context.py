@@ -12,6 +12,7 @@ import asyncpg
 from strawberry.dataloader import DataLoader
 
 from domain.auth.viewer import Viewer
+from domain.billing.models import BillableItem, Invoice, InvoiceItem, ServiceStatus, Transaction
 from domain.contacts.models import Contact
 from domain.emails.outbox import Email
 
@@ -20,6 +21,12 @@ class Loaders(Protocol):
     sent_emails_by_client: DataLoader[int, list[Email]]
     contacts_by_client: DataLoader[int, list[Contact]]
     contact_by_id: DataLoader[int, Contact | None]
+    services_by_client: DataLoader[int, list[BillableItem]]
+    addons_by_client: DataLoader[int, list[BillableItem]]
+    domains_by_client: DataLoader[int, list[BillableItem]]
+    invoices_by_client: DataLoader[int, list[Invoice]]
+    invoice_items_by_invoice: DataLoader[int, list[InvoiceItem]]
+    transactions_by_client: DataLoader[int, list[Transaction]]
 
 
 class SchemaContext(Protocol):
@@ -27,3 +34,7 @@ class SchemaContext(Protocol):
     loaders: Loaders
 
     async def get_viewer(self) -> Viewer | None: ...
+
+    async def service_statuses(
+        self, chosen: list[ServiceStatus] | None
+    ) -> frozenset[ServiceStatus] | None: ...

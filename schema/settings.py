@@ -27,12 +27,20 @@ class GeneralSettings:
     password_reset_mode: PasswordResetMode = strawberry.field(
         description="How a forgotten password is reset."
     )
+    create_invoice_days_before: int = strawberry.field(
+        description="How many days before their due date services are invoiced (SPEC 9.5)."
+    )
+    apply_credit_automatically: bool = strawberry.field(
+        description="Whether available credit is applied to new invoices (SPEC 3.5)."
+    )
 
     @classmethod
     def build(cls, value: settings_model.GeneralSettings) -> GeneralSettings:
         return cls(
             client_display_format=value.client_display_format,
             password_reset_mode=value.password_reset_mode,
+            create_invoice_days_before=value.create_invoice_days_before,
+            apply_credit_automatically=value.apply_credit_automatically,
         )
 
 
@@ -43,6 +51,13 @@ class GeneralSettingsInput:
     )
     password_reset_mode: PasswordResetMode | None = strawberry.field(
         default=strawberry.UNSET, description="How a forgotten password is reset."
+    )
+    create_invoice_days_before: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="How many days before their due date services are invoiced, 0–365.",
+    )
+    apply_credit_automatically: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Apply available credit to new invoices."
     )
 
 

@@ -28,7 +28,10 @@ from domain.auth.staff import create_staff
 from schema.ids import decode_id, global_id
 
 # Tables that tests fill; the reference data of the migrations (currencies, gateways) stays.
-TEST_TABLES = "audit_log, emails, sessions, clients, staff, logins, settings"
+TEST_TABLES = (
+    "audit_log, emails, sessions, clients, staff, logins, settings, credit_log, idempotency_keys, "
+    "orders, services, addons, domains, invoices, invoice_items, transactions, tax_rules"
+)
 STAFF_PASSWORD = "staff-password-1"
 
 

@@ -11,7 +11,7 @@ from arq.cron import CronJob
 from arq.worker import func
 
 from workers.email import relay_outbox, send_email
-from workers.maintenance import purge_expired_sessions
+from workers.maintenance import purge_expired_idempotency_keys, purge_expired_sessions
 
 
 def cron_jobs(relay_interval_seconds: int) -> list[CronJob]:
@@ -26,6 +26,7 @@ def cron_jobs(relay_interval_seconds: int) -> list[CronJob]:
             run_at_startup=True,
         ),
         cron(purge_expired_sessions, hour={3}, minute={17}, second={0}),
+        cron(purge_expired_idempotency_keys, minute={41}, second={0}),
     ]
 
 

@@ -15,6 +15,8 @@ class StaffRole(StrEnum):
 class StaffPermission(StrEnum):
     VIEW_CLIENTS = "VIEW_CLIENTS"
     EDIT_CLIENTS = "EDIT_CLIENTS"
+    # Money: credit, and later invoices and payments. Support staff do not hand it out.
+    MANAGE_BILLING = "MANAGE_BILLING"
     VIEW_EMAILS = "VIEW_EMAILS"
     VIEW_AUDIT_LOG = "VIEW_AUDIT_LOG"
     MANAGE_SETTINGS = "MANAGE_SETTINGS"
@@ -27,6 +29,7 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[StaffPermission]] = {
         {
             StaffPermission.VIEW_CLIENTS,
             StaffPermission.EDIT_CLIENTS,
+            StaffPermission.MANAGE_BILLING,
             StaffPermission.VIEW_EMAILS,
             StaffPermission.VIEW_AUDIT_LOG,
         }

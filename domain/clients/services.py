@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncpg
@@ -11,6 +11,8 @@ import asyncpg
 from domain import audit
 from domain.auth import sessions
 from domain.auth.passwords import hash_password
+from domain.billing.currency import currency_change_warning
+from domain.billing.payment_method import apply_payment_method
 from domain.clients.models import Client, ClientStatus
 from domain.clients.profile import clean_profile
 from domain.clients.queries import CLIENT_SELECT, client_from_row, get_client
@@ -116,6 +118,14 @@ async def update_client(
             check.raise_if_failed()
 
             changes = {k: v for k, v in cleaned.items() if getattr(current, k) != v}
+            warnings = []
+            if "currency" in changes:
+                # Only the symbol changes; amounts already billed are not converted (SPEC 1.6).
+                warning = await currency_change_warning(conn, client_id)
+                warnings += [warning] if warning else []
+            if cleaned.get("default_payment_method"):
+                # Given, even unchanged, it reaches everything the client pays for (SPEC 1.5).
+                await apply_payment_method(conn, client_id, cleaned["default_payment_method"])
             if changes:
                 assignments = ", ".join(f"{k} = ${i}" for i, k in enumerate(changes, start=2))
                 await conn.execute(
@@ -150,9 +160,32 @@ async def update_client(
                 )
             client = await get_client(conn, client_id)
             assert client is not None
-            return ClientUpdate(client=client, warnings=[])
+            return ClientUpdate(client=client, warnings=warnings)
     except asyncpg.UniqueViolationError:
         raise _EMAIL_TAKEN from None
+
+
+async def set_client_payment_method(
+    conn: asyncpg.Connection, client_id: int, method: str, *, staff_id: int | None
+) -> ClientUpdate:
+    """The client-wide payment method change (SPEC 1.5): the default and that of all its
+    services, addons, domains and unpaid invoices, in one transaction."""
+    if not (method or "").strip():
+        raise DomainError.single(
+            ErrorCode.REQUIRED, "Payment method is required.", "payment_method"
+        )
+    try:
+        return await update_client(
+            conn, client_id, {"default_payment_method": method}, staff_id=staff_id
+        )
+    except DomainError as error:
+        # Reported on this operation's own argument.
+        raise DomainError(
+            [
+                replace(e, field="payment_method") if e.field == "default_payment_method" else e
+                for e in error.errors
+            ]
+        ) from None
 
 
 async def set_client_status(

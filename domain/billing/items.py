@@ -1,0 +1,125 @@
+"""Services, addons and domains of clients: reading them and changing their status."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import asyncpg
+
+from domain import audit
+from domain.billing.models import BillableItem, BillingCycle, DomainStatus, ItemKind, ServiceStatus
+from domain.errors import NotFound
+
+ITEM_COLUMNS = """id, client_id, order_id, name, amount, billing_cycle, status, payment_method,
+    next_due_date, created_at"""
+
+
+def item_from_row(kind: ItemKind, row: asyncpg.Record) -> BillableItem:
+    values = dict(row)
+    return BillableItem(
+        **{**values, "kind": kind, "billing_cycle": BillingCycle(values["billing_cycle"])}
+    )
+
+
+async def items_by_client(
+    conn: asyncpg.Connection,
+    kind: ItemKind,
+    client_ids: Sequence[int],
+    *,
+    statuses: Iterable[str] | None = None,
+) -> dict[int, list[BillableItem]]:
+    """Each client's items of one kind, oldest first; only `statuses` when given."""
+    wanted = None if statuses is None else [str(s) for s in statuses]
+    rows = await conn.fetch(
+        f"""SELECT {ITEM_COLUMNS} FROM {kind.table}
+             WHERE client_id = ANY($1::bigint[]) AND ($2::text[] IS NULL OR status = ANY($2))
+             ORDER BY client_id, id""",
+        list(client_ids),
+        wanted,
+    )
+    found: dict[int, list[BillableItem]] = {cid: [] for cid in client_ids}
+    for row in rows:
+        found[row["client_id"]].append(item_from_row(kind, row))
+    return found
+
+
+async def items_by_order(
+    conn: asyncpg.Connection, order_ids: Sequence[int]
+) -> dict[int, list[BillableItem]]:
+    found: dict[int, list[BillableItem]] = {oid: [] for oid in order_ids}
+    for kind in ItemKind:
+        rows = await conn.fetch(
+            f"SELECT {ITEM_COLUMNS} FROM {kind.table} WHERE order_id = ANY($1::bigint[])",
+            list(order_ids),
+        )
+        for row in rows:
+            found[row["order_id"]].append(item_from_row(kind, row))
+    for items in found.values():
+        items.sort(key=lambda item: item.id)
+    return found
+
+
+async def set_service_status(
+    conn: asyncpg.Connection, item_id: int, status: ServiceStatus, *, staff_id: int | None
+) -> BillableItem:
+    """Set the status of a service or an addon (ids are unique across both)."""
+    for kind in (ItemKind.SERVICE, ItemKind.ADDON):
+        item = await _set_status(conn, kind, item_id, status.value, staff_id=staff_id)
+        if item is not None:
+            return item
+    raise NotFound("Service")
+
+
+async def set_domain_status(
+    conn: asyncpg.Connection, domain_id: int, status: DomainStatus, *, staff_id: int | None
+) -> BillableItem:
+    item = await _set_status(conn, ItemKind.DOMAIN, domain_id, status.value, staff_id=staff_id)
+    if item is None:
+        raise NotFound("Domain")
+    return item
+
+
+async def _set_status(
+    conn: asyncpg.Connection, kind: ItemKind, item_id: int, status: str, *, staff_id: int | None
+) -> BillableItem | None:
+    async with conn.transaction():
+        previous = await conn.fetchval(
+            f"SELECT status FROM {kind.table} WHERE id = $1 FOR UPDATE", item_id
+        )
+        if previous is None:
+            return None
+        row = await conn.fetchrow(
+            f"UPDATE {kind.table} SET status = $2 WHERE id = $1 RETURNING {ITEM_COLUMNS}",
+            item_id,
+            status,
+        )
+        if previous != status:
+            await audit.record(
+                conn,
+                staff_id=staff_id,
+                action=f"{kind.value.lower()}.status_changed",
+                client_id=row["client_id"],
+                changes={"id": item_id, "status": {"from": previous, "to": status}},
+            )
+        return item_from_row(kind, row)
+
+
+async def service_status_filter(
+    conn: asyncpg.Connection, session_id: int
+) -> frozenset[ServiceStatus] | None:
+    """The service statuses this staff session chose to see (SPEC 1.9); None: all of them."""
+    chosen = await conn.fetchval(
+        "SELECT service_status_filter FROM sessions WHERE id = $1", session_id
+    )
+    return None if chosen is None else frozenset(ServiceStatus(s) for s in chosen)
+
+
+async def remember_service_status_filter(
+    conn: asyncpg.Connection, session_id: int, statuses: Iterable[ServiceStatus]
+) -> None:
+    """Keep the choice with the session: it lasts, for every client, until the session ends."""
+    await conn.execute(
+        "UPDATE sessions SET service_status_filter = $2 WHERE id = $1",
+        session_id,
+        sorted(s.value for s in statuses),
+    )

@@ -1,0 +1,216 @@
+"""Payments: a transaction against an invoice; the excess of an overpayment becomes credit
+(SPEC 3.4)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from domain import audit
+from domain.billing.invoices import get_invoice, key_owner
+from domain.billing.models import Invoice, InvoiceStatus, Transaction
+from domain.credit.ledger import record_entry
+from domain.errors import DomainError, ErrorCode, NotFound
+from domain.idempotency import idempotent
+from domain.money import exact_decimal, parse_amount
+from domain.validation import InputCheck
+
+TRANSACTION_COLUMNS = (
+    "id, client_id, invoice_id, date, gateway, transaction_id, amount, fees, currency"
+)
+
+
+@dataclass(frozen=True)
+class Payment:
+    invoice: Invoice
+    transaction: Transaction
+
+
+async def record_payment(
+    conn: asyncpg.Connection,
+    invoice_id: int,
+    *,
+    amount: Decimal | str,
+    gateway: str,
+    transaction_id: str | None = None,
+    fees: Decimal | str = Decimal("0.00"),
+    staff_id: int | None,
+    login_id: int | None = None,
+    idempotency_key: str | None = None,
+) -> Payment:
+    """Record a payment of an unpaid invoice; PAID once covered, any excess credited.
+
+    With an idempotency key (of `login_id`), a retry returns the first payment unchanged."""
+    async with conn.transaction():
+        done = await idempotent(
+            conn,
+            login_id=key_owner(login_id, idempotency_key),
+            key=idempotency_key,
+            operation="recordPayment",
+            arguments={
+                "invoice_id": invoice_id,
+                # 5, "5" and 5.00 are one amount, so a retry may spell it either way.
+                "amount": exact_decimal(amount) or str(amount),
+                "gateway": gateway,
+                "transaction_id": transaction_id,
+                "fees": exact_decimal(fees) or str(fees),
+            },
+            perform=lambda: _record_payment(
+                conn,
+                invoice_id,
+                amount=amount,
+                gateway=gateway,
+                transaction_id=transaction_id,
+                fees=fees,
+                staff_id=staff_id,
+            ),
+        )
+        invoice = await get_invoice(conn, invoice_id)
+        row = await conn.fetchrow(
+            f"SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE id = $1", done["transaction"]
+        )
+        assert invoice is not None and row is not None
+        return Payment(invoice=invoice, transaction=transaction_from_row(row))
+
+
+async def _record_payment(
+    conn: asyncpg.Connection,
+    invoice_id: int,
+    *,
+    amount: Decimal | str,
+    gateway: str,
+    transaction_id: str | None,
+    fees: Decimal | str,
+    staff_id: int | None,
+) -> dict[str, Any]:
+    check = InputCheck()
+    paid = _amount(check, amount, "amount", allow_zero=False)
+    fee = _amount(check, fees, "fees", allow_zero=True)
+    reference = check.optional_text("transaction_id", transaction_id, "Transaction id")
+    async with conn.transaction():
+        invoice = await conn.fetchrow(
+            """SELECT i.client_id, i.number, i.status, i.balance, c.currency
+                 FROM invoices i JOIN clients c ON c.id = i.client_id
+                WHERE i.id = $1 FOR UPDATE OF i""",
+            invoice_id,
+        )
+        if invoice is None:
+            raise NotFound("Invoice", "invoice_id")
+        if invoice["status"] != InvoiceStatus.UNPAID:
+            check.fail(
+                "invoice_id",
+                ErrorCode.INVALID,
+                f"Invoice #{invoice['number']} is {invoice['status']}; only unpaid invoices "
+                "take payments.",
+            )
+        if not await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM payment_gateways WHERE name = $1)", gateway
+        ):
+            check.fail("gateway", ErrorCode.INVALID, f"'{gateway}' is not a payment gateway.")
+        check.raise_if_failed()
+        assert paid is not None and fee is not None
+        try:
+            row = await conn.fetchrow(
+                f"""INSERT INTO transactions
+                        (client_id, invoice_id, gateway, transaction_id, amount, fees, currency)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {TRANSACTION_COLUMNS}""",
+                invoice["client_id"],
+                invoice_id,
+                gateway,
+                reference,
+                paid,
+                fee,
+                invoice["currency"],
+            )
+        except asyncpg.UniqueViolationError:
+            raise DomainError.single(
+                ErrorCode.CONFLICT,
+                f"Transaction {reference} of {gateway} is already recorded.",
+                "transaction_id",
+            ) from None
+        applied = min(paid, invoice["balance"])
+        await conn.execute(
+            """UPDATE invoices SET amount_paid = amount_paid + $2,
+                      status = CASE WHEN balance = $2 THEN 'PAID' ELSE status END,
+                      paid_at = CASE WHEN balance = $2 THEN now() ELSE paid_at END
+                WHERE id = $1""",
+            invoice_id,
+            applied,
+        )
+        if paid > applied:
+            await record_entry(
+                conn,
+                client_id=invoice["client_id"],
+                amount=paid - applied,
+                description=f"Credit for Overpayment of Invoice #{invoice['number']}",
+                staff_id=staff_id,
+                invoice_id=invoice_id,
+            )
+        await audit.record(
+            conn,
+            staff_id=staff_id,
+            action="invoice.payment_recorded",
+            client_id=invoice["client_id"],
+            changes={"invoice_id": invoice_id, "amount": str(paid), "gateway": gateway},
+        )
+        return {"transaction": row["id"]}
+
+
+def _amount(
+    check: InputCheck, value: Decimal | str, field: str, *, allow_zero: bool
+) -> Decimal | None:
+    try:
+        return parse_amount(value, field, allow_zero=allow_zero)
+    except DomainError as error:
+        check.errors.extend(error.errors)
+        return None
+
+
+def transaction_from_row(row: asyncpg.Record) -> Transaction:
+    return Transaction(**dict(row))
+
+
+async def transactions_by_client(
+    conn: asyncpg.Connection, client_ids: Sequence[int]
+) -> dict[int, list[Transaction]]:
+    """Each client's transactions, newest first."""
+    rows = await conn.fetch(
+        f"""SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE client_id = ANY($1::bigint[])
+            ORDER BY client_id, id DESC""",
+        list(client_ids),
+    )
+    found: dict[int, list[Transaction]] = {cid: [] for cid in client_ids}
+    for row in rows:
+        found[row["client_id"]].append(transaction_from_row(row))
+    return found
+
+
+@dataclass(frozen=True)
+class TransactionPage:
+    transactions: list[Transaction]
+    has_next_page: bool
+
+
+async def find_transactions(
+    conn: asyncpg.Connection, *, client_id: int | None, first: int, before_id: int | None
+) -> TransactionPage:
+    """Transactions newest first, of one client or all; the page after `before_id`.
+
+    They outlive deleted clients (SPEC 7.2), so a client id matches even when it is gone."""
+    rows = await conn.fetch(
+        f"""SELECT {TRANSACTION_COLUMNS} FROM transactions
+             WHERE ($1::bigint IS NULL OR client_id = $1)
+               AND ($2::bigint IS NULL OR id < $2)
+             ORDER BY id DESC LIMIT $3""",
+        client_id,
+        before_id,
+        first + 1,
+    )
+    return TransactionPage(
+        transactions=[transaction_from_row(r) for r in rows[:first]],
+        has_next_page=len(rows) > first,
+    )

@@ -1,0 +1,1 @@
+"""The client's credit: a signed ledger whose sum is the balance (SPEC 3)."""

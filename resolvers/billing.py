@@ -1,0 +1,400 @@
+"""Root queries and mutations of billing: orders, service and domain status, invoices,
+payments, the client's payment method, tax rules (SPEC 1.5, 1.6, 3.4, 3.5, 9.5)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from decimal import Decimal
+from typing import Annotated
+
+import asyncpg
+import strawberry
+from graphql import GraphQLError
+from strawberry.types import Info
+
+from domain.auth.permissions import StaffPermission
+from domain.billing import invoices, items, orders, payments, tax
+from domain.billing.models import DomainStatus, ServiceStatus
+from domain.clients import services as client_services
+from domain.errors import DomainError
+from resolvers.clients import presentation
+from resolvers.context import Context
+from resolvers.inputs import existing_id, parse_id
+from resolvers.permissions import staff
+from schema.billing import (
+    Domain,
+    DomainPayload,
+    Invoice,
+    InvoiceInput,
+    InvoicePayload,
+    Order,
+    OrderInput,
+    OrderPayload,
+    Service,
+    ServicePayload,
+    TaxRule,
+    TaxRuleInput,
+    TaxRulePayload,
+    Transaction,
+    TransactionConnection,
+    TransactionEdge,
+)
+from schema.clients import Client, ClientPayload
+from schema.common import OkPayload, PageInfo, user_errors
+
+MAX_PAGE_SIZE = 200
+IdempotencyKey = Annotated[
+    str | None,
+    strawberry.argument(
+        description="Any unique string (e.g. a UUID). A retry with the same key and arguments "
+        "returns the first result and changes nothing again; other arguments are refused."
+    ),
+]
+
+
+async def _order_payload(conn: asyncpg.Connection, order: orders.Order) -> OrderPayload:
+    invoice = await invoices.get_invoice(conn, order.invoice_id) if order.invoice_id else None
+    return OrderPayload(order=Order.build(order, invoice))
+
+
+async def place_order(
+    info: Info[Context, None],
+    client_id: Annotated[strawberry.ID, strawberry.argument(description="The client's id.")],
+    input: Annotated[OrderInput, strawberry.argument(description="What is ordered.")],
+    idempotency_key: IdempotencyKey = None,
+) -> OrderPayload:
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    assert viewer is not None  # the root field's permission class saw to that
+    try:
+        client = existing_id(client_id, "Client", "client_id")
+        async with ctx.transaction() as conn:
+            order = await orders.place_order(
+                conn,
+                client,
+                items=[
+                    {
+                        "kind": item.kind,
+                        "name": item.name,
+                        "amount": item.amount,
+                        "billing_cycle": item.billing_cycle,
+                    }
+                    for item in input.items
+                ],
+                payment_method=input.payment_method,
+                currency=input.currency,
+                staff_id=viewer.staff_id,
+                login_id=viewer.login_id,
+                idempotency_key=idempotency_key,
+            )
+            return await _order_payload(conn, order)
+    except DomainError as error:
+        return OrderPayload(order=None, errors=user_errors(error))
+
+
+async def accept_order(
+    info: Info[Context, None],
+    id: Annotated[strawberry.ID, strawberry.argument(description="The order's id.")],
+) -> OrderPayload:
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    assert viewer is not None
+    try:
+        order_id = existing_id(id, "Order")
+        async with ctx.transaction() as conn:
+            order = await orders.accept_order(conn, order_id, staff_id=viewer.staff_id)
+            return await _order_payload(conn, order)
+    except DomainError as error:
+        return OrderPayload(order=None, errors=user_errors(error))
+
+
+async def set_service_status(
+    info: Info[Context, None],
+    id: Annotated[strawberry.ID, strawberry.argument(description="A service's or addon's id.")],
+    status: Annotated[ServiceStatus, strawberry.argument(description="The new status.")],
+) -> ServicePayload:
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    assert viewer is not None
+    try:
+        item_id = existing_id(id, "Service")
+        async with ctx.transaction() as conn:
+            row = await items.set_service_status(conn, item_id, status, staff_id=viewer.staff_id)
+    except DomainError as error:
+        return ServicePayload(service=None, errors=user_errors(error))
+    return ServicePayload(service=Service.build(row))
+
+
+async def set_domain_status(
+    info: Info[Context, None],
+    id: Annotated[strawberry.ID, strawberry.argument(description="The domain's id.")],
+    status: Annotated[DomainStatus, strawberry.argument(description="The new status.")],
+) -> DomainPayload:
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    assert viewer is not None
+    try:
+        domain_id = existing_id(id, "Domain")
+        async with ctx.transaction() as conn:
+            row = await items.set_domain_status(conn, domain_id, status, staff_id=viewer.staff_id)
+    except DomainError as error:
+        return DomainPayload(domain=None, errors=user_errors(error))
+    return DomainPayload(domain=Domain.build(row))
+
+
+async def create_invoice(
+    info: Info[Context, None],
+    client_id: Annotated[strawberry.ID, strawberry.argument(description="The client's id.")],
+    input: Annotated[InvoiceInput, strawberry.argument(description="The invoice.")],
+    idempotency_key: IdempotencyKey = None,
+) -> InvoicePayload:
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    assert viewer is not None
+    try:
+        client = existing_id(client_id, "Client", "client_id")
+        async with ctx.transaction() as conn:
+            row = await invoices.create_invoice(
+                conn,
+                client,
+                items=[
+                    {"description": item.description, "amount": item.amount, "taxed": item.taxed}
+                    for item in input.items
+                ],
+                due_date=input.due_date,
+                payment_method=input.payment_method,
+                staff_id=viewer.staff_id,
+                login_id=viewer.login_id,
+                idempotency_key=idempotency_key,
+            )
+    except DomainError as error:
+        return InvoicePayload(invoice=None, errors=user_errors(error))
+    return InvoicePayload(invoice=Invoice.build(row))
+
+
+async def record_payment(
+    info: Info[Context, None],
+    invoice_id: Annotated[strawberry.ID, strawberry.argument(description="The invoice's id.")],
+    amount: Annotated[Decimal, strawberry.argument(description="The amount received.")],
+    gateway: Annotated[str, strawberry.argument(description="The payment gateway's name.")],
+    transaction_id: Annotated[
+        str | None, strawberry.argument(description="The gateway's reference, if any.")
+    ] = None,
+    fees: Annotated[
+        Decimal, strawberry.argument(description="Fees the gateway charged.")
+    ] = Decimal("0.00"),
+    idempotency_key: IdempotencyKey = None,
+) -> InvoicePayload:
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    assert viewer is not None
+    try:
+        invoice = existing_id(invoice_id, "Invoice", "invoice_id")
+        async with ctx.transaction() as conn:
+            payment = await payments.record_payment(
+                conn,
+                invoice,
+                amount=amount,
+                gateway=gateway,
+                transaction_id=transaction_id,
+                fees=fees,
+                staff_id=viewer.staff_id,
+                login_id=viewer.login_id,
+                idempotency_key=idempotency_key,
+            )
+    except DomainError as error:
+        return InvoicePayload(invoice=None, errors=user_errors(error))
+    return InvoicePayload(
+        invoice=Invoice.build(payment.invoice), transaction=Transaction.build(payment.transaction)
+    )
+
+
+async def set_client_payment_method(
+    info: Info[Context, None],
+    id: Annotated[strawberry.ID, strawberry.argument(description="The client's id.")],
+    payment_method: Annotated[
+        str, strawberry.argument(description="Name of an enabled payment gateway.")
+    ],
+) -> ClientPayload:
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    assert viewer is not None
+    try:
+        client_id = existing_id(id, "Client")
+        async with ctx.transaction() as conn:
+            update = await client_services.set_client_payment_method(
+                conn, client_id, payment_method, staff_id=viewer.staff_id
+            )
+    except DomainError as error:
+        return ClientPayload(client=None, errors=user_errors(error))
+    return ClientPayload(client=Client.build(update.client, await presentation(ctx)))
+
+
+async def set_tax_rule(
+    info: Info[Context, None],
+    input: Annotated[TaxRuleInput, strawberry.argument(description="The rule.")],
+) -> TaxRulePayload:
+    try:
+        async with info.context.transaction() as conn:
+            row = await tax.set_tax_rule(
+                conn, country=input.country, state=input.state, name=input.name, rate=input.rate
+            )
+    except DomainError as error:
+        return TaxRulePayload(tax_rule=None, errors=user_errors(error))
+    return TaxRulePayload(tax_rule=TaxRule.build(row))
+
+
+async def delete_tax_rule(
+    info: Info[Context, None],
+    id: Annotated[strawberry.ID, strawberry.argument(description="The rule's id.")],
+) -> OkPayload:
+    try:
+        rule_id = existing_id(id, "TaxRule")
+        async with info.context.transaction() as conn:
+            await tax.delete_tax_rule(conn, rule_id)
+    except DomainError as error:
+        return OkPayload(ok=False, errors=user_errors(error))
+    return OkPayload(ok=True)
+
+
+async def invoice(
+    info: Info[Context, None],
+    id: Annotated[strawberry.ID, strawberry.argument(description="The invoice's id.")],
+) -> Invoice | None:
+    invoice_id = parse_id(id, "Invoice")
+    if invoice_id is None:
+        return None
+    async with info.context.pool.acquire() as conn:
+        row = await invoices.get_invoice(conn, invoice_id)
+    return Invoice.build(row) if row else None
+
+
+def _cursor(transaction_id: int) -> str:
+    return base64.urlsafe_b64encode(f"transaction:{transaction_id}".encode()).decode()
+
+
+def _position(cursor: str) -> int:
+    try:
+        prefix, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        if prefix != "transaction" or not value.isdigit():
+            raise ValueError(cursor)
+        return int(value)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise GraphQLError(
+            "`after` is not a cursor of this list.", extensions={"code": "BAD_USER_INPUT"}
+        ) from None
+
+
+async def transactions(
+    info: Info[Context, None],
+    client_id: Annotated[
+        strawberry.ID | None,
+        strawberry.argument(description="Only this client's, also after it was deleted."),
+    ] = None,
+    first: Annotated[int, strawberry.argument(description="Page size, 1–200.")] = 50,
+    after: Annotated[
+        str | None, strawberry.argument(description="`endCursor` of the previous page.")
+    ] = None,
+) -> TransactionConnection:
+    if not 1 <= first <= MAX_PAGE_SIZE:
+        raise GraphQLError(
+            f"`first` must be between 1 and {MAX_PAGE_SIZE}.", extensions={"code": "BAD_USER_INPUT"}
+        )
+    client = None
+    if client_id is not None:
+        client = parse_id(client_id, "Client")
+        if client is None:  # an id of nothing: nothing of it
+            return TransactionConnection(
+                edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None)
+            )
+    async with info.context.pool.acquire() as conn:
+        page = await payments.find_transactions(
+            conn, client_id=client, first=first, before_id=_position(after) if after else None
+        )
+    edges = [
+        TransactionEdge(cursor=_cursor(row.id), node=Transaction.build(row))
+        for row in page.transactions
+    ]
+    return TransactionConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None
+        ),
+    )
+
+
+async def tax_rules(info: Info[Context, None]) -> list[TaxRule]:
+    async with info.context.pool.acquire() as conn:
+        return [TaxRule.build(row) for row in await tax.tax_rules(conn)]
+
+
+@strawberry.type(description="Root fields of billing: what can be read.")
+class Queries:
+    invoice: Invoice | None = strawberry.field(
+        resolver=invoice,
+        extensions=staff(StaffPermission.VIEW_CLIENTS),
+        description="One invoice (staff).",
+    )
+    transactions: TransactionConnection = strawberry.field(
+        resolver=transactions,
+        extensions=staff(StaffPermission.VIEW_CLIENTS),
+        description="Payments received, newest first, of all clients or one (staff).",
+    )
+    tax_rules: list[TaxRule] = strawberry.field(
+        resolver=tax_rules,
+        extensions=staff(StaffPermission.VIEW_CLIENTS),
+        description="The tax rates per country and state (staff).",
+    )
+
+
+@strawberry.type(description="Root fields of billing: what can be changed.")
+class Mutations:
+    place_order: OrderPayload = strawberry.field(
+        resolver=place_order,
+        extensions=staff(StaffPermission.MANAGE_BILLING),
+        description="Order services, addons and domains for a client: they start PENDING, "
+        "and the invoice of their first period is created.",
+    )
+    accept_order: OrderPayload = strawberry.field(
+        resolver=accept_order,
+        extensions=staff(StaffPermission.MANAGE_BILLING),
+        description="Accept a pending order: its items become ACTIVE.",
+    )
+    set_service_status: ServicePayload = strawberry.field(
+        resolver=set_service_status,
+        extensions=staff(StaffPermission.EDIT_CLIENTS),
+        description="Set the status of a service or an addon.",
+    )
+    set_domain_status: DomainPayload = strawberry.field(
+        resolver=set_domain_status,
+        extensions=staff(StaffPermission.EDIT_CLIENTS),
+        description="Set the status of a domain.",
+    )
+    create_invoice: InvoicePayload = strawberry.field(
+        resolver=create_invoice,
+        extensions=staff(StaffPermission.MANAGE_BILLING),
+        description="A staff-made invoice with any due date; available credit is applied.",
+    )
+    record_payment: InvoicePayload = strawberry.field(
+        resolver=record_payment,
+        extensions=staff(StaffPermission.MANAGE_BILLING),
+        description="Record a payment of an invoice; PAID once covered, the excess of an "
+        "overpayment becomes credit (SPEC 3.4).",
+    )
+    set_client_payment_method: ClientPayload = strawberry.field(
+        resolver=set_client_payment_method,
+        extensions=staff(StaffPermission.MANAGE_BILLING),
+        description="Set the client's payment method and that of all its services, addons, "
+        "domains and unpaid invoices, in one transaction (SPEC 1.5).",
+    )
+    set_tax_rule: TaxRulePayload = strawberry.field(
+        resolver=set_tax_rule,
+        extensions=staff(StaffPermission.MANAGE_SETTINGS),
+        description="Set the tax rate of a country or of one of its states.",
+    )
+    delete_tax_rule: OkPayload = strawberry.field(
+        resolver=delete_tax_rule,
+        extensions=staff(StaffPermission.MANAGE_SETTINGS),
+        description="Remove a tax rule.",
+    )
