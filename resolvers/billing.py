@@ -3,14 +3,11 @@ payments, the client's payment method, tax rules (SPEC 1.5, 1.6, 3.4, 3.5, 9.5).
 
 from __future__ import annotations
 
-import base64
-import binascii
 from decimal import Decimal
 from typing import Annotated
 
 import asyncpg
 import strawberry
-from graphql import GraphQLError
 from strawberry.types import Info
 
 from domain.auth.permissions import StaffPermission
@@ -21,6 +18,16 @@ from domain.errors import DomainError
 from resolvers.clients import presentation
 from resolvers.context import Context
 from resolvers.inputs import existing_id, parse_id
+from resolvers.pagination import (
+    After,
+    Before,
+    First,
+    Last,
+    connection,
+    cursor_errors,
+    looks_behind,
+    page_request,
+)
 from resolvers.permissions import staff
 from schema.billing import (
     Domain,
@@ -38,12 +45,10 @@ from schema.billing import (
     TaxRulePayload,
     Transaction,
     TransactionConnection,
-    TransactionEdge,
 )
 from schema.clients import Client, ClientPayload
 from schema.common import OkPayload, PageInfo, user_errors
 
-MAX_PAGE_SIZE = 200
 IdempotencyKey = Annotated[
     str | None,
     strawberry.argument(
@@ -270,20 +275,8 @@ async def invoice(
     return Invoice.build(row) if row else None
 
 
-def _cursor(transaction_id: int) -> str:
-    return base64.urlsafe_b64encode(f"transaction:{transaction_id}".encode()).decode()
-
-
-def _position(cursor: str) -> int:
-    try:
-        prefix, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if prefix != "transaction" or not value.isdigit():
-            raise ValueError(cursor)
-        return int(value)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        raise GraphQLError(
-            "`after` is not a cursor of this list.", extensions={"code": "BAD_USER_INPUT"}
-        ) from None
+# The key of the transactions list in its cursors.
+TRANSACTIONS = "transactions"
 
 
 async def transactions(
@@ -292,36 +285,23 @@ async def transactions(
         strawberry.ID | None,
         strawberry.argument(description="Only this client's, also after it was deleted."),
     ] = None,
-    first: Annotated[int, strawberry.argument(description="Page size, 1–200.")] = 50,
-    after: Annotated[
-        str | None, strawberry.argument(description="`endCursor` of the previous page.")
-    ] = None,
+    first: First = None,
+    after: After = None,
+    last: Last = None,
+    before: Before = None,
 ) -> TransactionConnection:
-    if not 1 <= first <= MAX_PAGE_SIZE:
-        raise GraphQLError(
-            f"`first` must be between 1 and {MAX_PAGE_SIZE}.", extensions={"code": "BAD_USER_INPUT"}
-        )
+    request = page_request(TRANSACTIONS, first, after, last, before)
     client = None
     if client_id is not None:
         client = parse_id(client_id, "Client")
         if client is None:  # an id of nothing: nothing of it
-            return TransactionConnection(
-                edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None)
-            )
+            return TransactionConnection(edges=[], page_info=PageInfo.empty())
     async with info.context.pool.acquire() as conn:
-        page = await payments.find_transactions(
-            conn, client_id=client, first=first, before_id=_position(after) if after else None
-        )
-    edges = [
-        TransactionEdge(cursor=_cursor(row.id), node=Transaction.build(row))
-        for row in page.transactions
-    ]
-    return TransactionConnection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=page.has_next_page, end_cursor=edges[-1].cursor if edges else None
-        ),
-    )
+        with cursor_errors():
+            page = await payments.find_transactions(
+                conn, request, client_id=client, look_behind=looks_behind(info, request)
+            )
+    return connection(TransactionConnection, page, TRANSACTIONS, Transaction.build)
 
 
 async def tax_rules(info: Info[Context, None]) -> list[TaxRule]:

@@ -10,7 +10,8 @@ import strawberry
 from strawberry.types import Info
 
 from domain.billing import models
-from schema.common import PageInfo, UserError
+from schema.common import UserError
+from schema.connections import Connection
 from schema.context import SchemaContext
 from schema.ids import global_id
 from schema.people import Address
@@ -188,16 +189,9 @@ class Transaction:
         )
 
 
-@strawberry.type(description="A transaction in a list, with its cursor.")
-class TransactionEdge:
-    cursor: str = strawberry.field(description="Opaque position of this transaction.")
-    node: Transaction = strawberry.field(description="The transaction.")
-
-
 @strawberry.type(description="A page of transactions, newest first.")
-class TransactionConnection:
-    edges: list[TransactionEdge] = strawberry.field(description="The transactions of this page.")
-    page_info: PageInfo = strawberry.field(description="Where this page stands.")
+class TransactionConnection(Connection[Transaction]):
+    pass
 
 
 @strawberry.type(description="An item of an order.")

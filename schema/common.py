@@ -51,6 +51,11 @@ class PageInfo:
         description="Pass as `after` to fetch the next page; null on an empty page."
     )
 
+    @classmethod
+    def empty(cls) -> PageInfo:
+        """Of a list with nothing in it."""
+        return cls(has_next_page=False, has_previous_page=False, start_cursor=None, end_cursor=None)
+
 
 class Unauthenticated(GraphQLError):
     """Raised when a field needs a logged-in viewer and there is none."""

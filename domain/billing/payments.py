@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,7 @@ from domain.credit.ledger import record_entry
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.idempotency import idempotent
 from domain.money import exact_decimal, parse_amount
+from domain.paging import Keyset, Page, PageRequest, fetch_page
 from domain.validation import InputCheck
 
 TRANSACTION_COLUMNS = (
@@ -170,8 +171,11 @@ def _amount(
         return None
 
 
+_TRANSACTION_FIELDS = tuple(f.name for f in fields(Transaction))
+
+
 def transaction_from_row(row: asyncpg.Record) -> Transaction:
-    return Transaction(**dict(row))
+    return Transaction(**{name: row[name] for name in _TRANSACTION_FIELDS})
 
 
 async def transactions_by_client(
@@ -189,28 +193,33 @@ async def transactions_by_client(
     return found
 
 
-@dataclass(frozen=True)
-class TransactionPage:
-    transactions: list[Transaction]
-    has_next_page: bool
+# Transactions newest first (by id), of one client or all.
+TRANSACTIONS = Keyset(
+    columns=TRANSACTION_COLUMNS,
+    source="FROM transactions",
+    expression="id",
+    sql_type="bigint",
+    id_column="id",
+)
 
 
 async def find_transactions(
-    conn: asyncpg.Connection, *, client_id: int | None, first: int, before_id: int | None
-) -> TransactionPage:
-    """Transactions newest first, of one client or all; the page after `before_id`.
+    conn: asyncpg.Connection,
+    request: PageRequest,
+    *,
+    client_id: int | None,
+    look_behind: bool = True,
+) -> Page[Transaction]:
+    """A page of transactions, newest first, of one client or all.
 
     They outlive deleted clients (SPEC 7.2), so a client id matches even when it is gone."""
-    rows = await conn.fetch(
-        f"""SELECT {TRANSACTION_COLUMNS} FROM transactions
-             WHERE ($1::bigint IS NULL OR client_id = $1)
-               AND ($2::bigint IS NULL OR id < $2)
-             ORDER BY id DESC LIMIT $3""",
-        client_id,
-        before_id,
-        first + 1,
-    )
-    return TransactionPage(
-        transactions=[transaction_from_row(r) for r in rows[:first]],
-        has_next_page=len(rows) > first,
+    return await fetch_page(
+        conn,
+        TRANSACTIONS,
+        request,
+        transaction_from_row,
+        conditions=["client_id = $1"] if client_id is not None else [],
+        params=[client_id] if client_id is not None else [],
+        descending=True,
+        look_behind=look_behind,
     )

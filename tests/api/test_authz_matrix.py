@@ -8,6 +8,9 @@ allowed. A root field without a rule fails `test_every_root_field_has_an_access_
 adding an operation means adding its line here, e.g.
 
     "failedEmails": staff(StaffPermission.VIEW_EMAILS, "failedEmails { totalCount }"),
+    "invoice": staff(VIEW, "invoice(id: $invoice) { id total }"),
+    "transactions": staff(VIEW, "transactions(clientId: $client) { edges { cursor } }"),
+    "taxRules": staff(VIEW, "taxRules { id rate }"),
     "node": logged_in("node(id: $client) { id }").but(sub_account(set()), NULL),
 
 Sessions are opened on the domain directly: no password is hashed here.
@@ -29,7 +32,10 @@ from domain.auth.permissions import (
     StaffPermission,
     StaffRole,
 )
+from domain.billing import orders, tax
+from domain.billing.models import ItemKind
 from domain.clients import services as client_services
+from domain.credit import services as credit_services
 from tests.api.introspection import root_fields
 from tests.conftest import gid, gql
 
@@ -39,7 +45,17 @@ TTL = timedelta(hours=1)
 ALLOWED, NULL, EMPTY = "ALLOWED", "NULL", "EMPTY"
 UNAUTHENTICATED, FORBIDDEN = "UNAUTHENTICATED", "FORBIDDEN"
 # The variables a selection may use; the test declares those it uses.
-VARIABLES = {"$client": "ID!", "$contact": "ID!", "$failedEmail": "ID!"}
+VARIABLES = {
+    "$client": "ID!",
+    "$contact": "ID!",
+    "$failedEmail": "ID!",
+    "$order": "ID!",
+    "$service": "ID!",
+    "$domain": "ID!",
+    "$invoice": "ID!",
+    "$creditEntry": "ID!",
+    "$taxRule": "ID!",
+}
 STATE_TABLES = ("clients", "contacts", "logins", "sessions", "staff", "settings", "emails")
 
 
@@ -138,6 +154,7 @@ def public(selection: str) -> Rule:
 
 ERRORS = "errors { field code message }"
 VIEW, EDIT = StaffPermission.VIEW_CLIENTS, StaffPermission.EDIT_CLIENTS
+BILLING = StaffPermission.MANAGE_BILLING
 CONTACTS, PROFILE = ContactPermission.CONTACTS, ContactPermission.PROFILE
 NEW_CLIENT = 'firstName: "New", lastName: "Client", email: "new@example.com"'
 NEW_CONTACT = 'firstName: "New", lastName: "Contact", email: "new-contact@example.com"'
@@ -154,6 +171,9 @@ RULES: dict[str, Rule] = {
     "node": logged_in("node(id: $client) { id }"),
     "nodes": logged_in("nodes(ids: [$client]) { id }"),
     "failedEmails": staff(StaffPermission.VIEW_EMAILS, "failedEmails { totalCount }"),
+    "invoice": staff(VIEW, "invoice(id: $invoice) { id total }"),
+    "transactions": staff(VIEW, "transactions(clientId: $client) { edges { cursor } }"),
+    "taxRules": staff(VIEW, "taxRules { id rate }"),
     # Mutation
     "login": public('login(email: "nobody@example.com", password: "wrong") { token }'),
     "logout": public("logout"),
@@ -168,6 +188,45 @@ RULES: dict[str, Rule] = {
         EDIT,
         f"setDefaultBillingContact(clientId: $client, contactId: $contact) {{ {ERRORS} }}",
     ),
+    "placeOrder": staff(
+        BILLING,
+        'placeOrder(clientId: $client, input: {items: [{kind: SERVICE, name: "VPS", '
+        f'amount: "5.00"}}]}}) {{ order {{ id }} {ERRORS} }}',
+    ),
+    "acceptOrder": staff(BILLING, f"acceptOrder(id: $order) {{ order {{ id }} {ERRORS} }}"),
+    "setServiceStatus": staff(
+        EDIT, f"setServiceStatus(id: $service, status: ACTIVE) {{ {ERRORS} }}"
+    ),
+    "setDomainStatus": staff(EDIT, f"setDomainStatus(id: $domain, status: ACTIVE) {{ {ERRORS} }}"),
+    "createInvoice": staff(
+        BILLING,
+        'createInvoice(clientId: $client, input: {items: [{description: "Setup", '
+        f'amount: "9.00"}}]}}) {{ invoice {{ id }} {ERRORS} }}',
+    ),
+    "recordPayment": staff(
+        BILLING,
+        f'recordPayment(invoiceId: $invoice, amount: "1.00", gateway: "banktransfer") '
+        f"{{ invoice {{ id }} {ERRORS} }}",
+    ),
+    "setClientPaymentMethod": staff(
+        BILLING,
+        f'setClientPaymentMethod(id: $client, paymentMethod: "mailin") {{ {ERRORS} }}',
+    ),
+    "setTaxRule": staff(
+        StaffPermission.MANAGE_SETTINGS,
+        f'setTaxRule(input: {{country: "DE", name: "MwSt", rate: "19.00"}}) {{ {ERRORS} }}',
+    ),
+    "deleteTaxRule": staff(
+        StaffPermission.MANAGE_SETTINGS, f"deleteTaxRule(id: $taxRule) {{ ok {ERRORS} }}"
+    ),
+    "addCredit": staff(
+        BILLING,
+        f'addCredit(clientId: $client, amount: "1.00", description: "x") {{ {ERRORS} }}',
+    ),
+    "removeCredit": staff(
+        BILLING, f'removeCredit(clientId: $client, amount: "1.00", reason: "x") {{ {ERRORS} }}'
+    ),
+    "deleteCreditEntry": staff(BILLING, f"deleteCreditEntry(id: $creditEntry) {{ {ERRORS} }}"),
     "retryEmail": staff(EDIT, f"retryEmail(id: $failedEmail) {{ ok {ERRORS} }}"),
     "sendClientEmail": staff(
         EDIT, f'sendClientEmail(clientId: $client, template: "client_signup") {{ ok {ERRORS} }}'
@@ -241,10 +300,32 @@ async def world(conn: asyncpg.Connection) -> World:
            RETURNING id""",
         client.id,
     )
+    order = await orders.place_order(
+        conn,
+        client.id,
+        items=[
+            {"kind": ItemKind.SERVICE, "name": "Hosting", "amount": "10.00"},
+            {"kind": ItemKind.DOMAIN, "name": "example.com", "amount": "12.00"},
+        ],
+        payment_method="banktransfer",
+        staff_id=None,
+    )
+    service, domain = order.items
+    credit = await credit_services.add_credit(
+        conn, client.id, amount="5.00", description="Goodwill", staff_id=None, login_id=None
+    )
+    assert credit.entry is not None and order.invoice_id is not None
+    rule = await tax.set_tax_rule(conn, country="GB", state=None, name="VAT", rate="20.00")
     variables = {
         "client": gid("Client", client.id),
         "contact": gid("Contact", contact_id),
         "failedEmail": gid("Email", failed_email_id),
+        "order": gid("Order", order.id),
+        "service": gid("Service", service.id),
+        "domain": gid("Domain", domain.id),
+        "invoice": gid("Invoice", order.invoice_id),
+        "creditEntry": gid("CreditEntry", credit.entry.id),
+        "taxRule": gid("TaxRule", rule.id),
     }
     return World(client.id, contact_id, client.owner_login_id, variables)
 

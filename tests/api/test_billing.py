@@ -19,9 +19,8 @@ from domain.auth import sessions
 from domain.auth.permissions import ContactPermission, StaffRole
 from domain.billing import generation
 from domain.contacts import services as contact_services
-from tests.api.test_contacts import CountedApi, counted_api  # noqa: F401 (a fixture)
 from tests.api.test_credit import open_staff_session, payload_of
-from tests.conftest import gid, gql
+from tests.conftest import CountedApi, gid, gql
 from tests.domain.test_clients import add
 
 TTL = timedelta(hours=1)
@@ -631,7 +630,7 @@ async def test_9_5_billing_settings_are_read_and_changed_and_drive_generation(
 
 
 async def test_billing_lists_of_a_page_of_clients_take_one_query_per_level(
-    counted_api: CountedApi,  # noqa: F811 (the fixture imported above)
+    counted_api: CountedApi,
     conn: asyncpg.Connection,
     staff_token: str,
 ) -> None:

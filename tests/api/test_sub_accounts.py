@@ -443,6 +443,9 @@ CLIENT_FIELD_PERMISSIONS: dict[str, ContactPermission | None] = {
     "contacts": ContactPermission.CONTACTS,
     "defaultBillingContact": ContactPermission.CONTACTS,
     "emails": ContactPermission.EMAILS,
+    **dict.fromkeys(("services", "addons"), ContactPermission.PRODUCTS),
+    "domains": ContactPermission.DOMAINS,
+    **dict.fromkeys(("invoices", "transactions", "creditLog"), ContactPermission.INVOICES),
 }
 SUBSELECTIONS = {
     "address": "{ city }",
@@ -450,6 +453,8 @@ SUBSELECTIONS = {
     "contacts": "{ id }",
     "defaultBillingContact": "{ id }",
     "emails": "{ subject }",
+    **dict.fromkeys(("services", "addons", "domains", "invoices", "transactions"), "{ id }"),
+    "creditLog": "{ id }",
 }
 
 
