@@ -22,6 +22,7 @@ from strawberry.types import ExecutionContext
 
 from app.settings import Settings
 from resolvers import auth as auth_resolvers
+from resolvers import cards as card_resolvers
 from resolvers import clients as client_resolvers
 from resolvers import contacts as contact_resolvers
 from resolvers import emails as email_resolvers
@@ -51,6 +52,7 @@ Mutation = strawberry.type(
         (
             auth_resolvers.Mutations,
             client_resolvers.Mutations,
+            card_resolvers.Mutations,
             contact_resolvers.Mutations,
             settings_resolvers.Mutations,
         ),

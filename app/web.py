@@ -122,6 +122,8 @@ def create_app(settings: Settings) -> Starlette:
             public_url=settings.base_url,
             secure_cookies=settings.base_url.startswith("https://"),
             renderer=TemplateRenderer(settings.email_templates_dir),
+            card_keyring=settings.card_keyring(),
+            card_secret=settings.cc_encryption_hash,
         )
         try:
             yield

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from domain.auth import sessions
 from domain.auth.throttle import LoginThrottle
 from domain.auth.viewer import Viewer
+from domain.cards.crypto import CardKeyring
 from domain.emails import outbox
 from domain.emails.templates import TemplateRenderer
 from resolvers.loaders import Loaders
@@ -39,6 +40,10 @@ class AppServices:
     public_url: str
     secure_cookies: bool
     renderer: TemplateRenderer
+    # Encrypts stored cards; None when CARD_ENCRYPTION_KEYS is not set (cards refused).
+    card_keyring: CardKeyring | None
+    # The installation's CC encryption hash that staff present to reveal a card.
+    card_secret: str
 
 
 @dataclass

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import asyncpg
 from strawberry.dataloader import DataLoader
 
+from domain.cards.services import StoredCard, cards_by_client
 from domain.contacts import services as contact_services
 from domain.contacts.models import Contact
 from domain.emails import outbox
@@ -23,6 +24,9 @@ class Loaders:
             self._load_contacts_by_client
         )
         self.contact_by_id: DataLoader[int, Contact | None] = DataLoader(self._load_contact_by_id)
+        self.card_by_client: DataLoader[int, StoredCard | None] = DataLoader(
+            self._load_card_by_client
+        )
 
     async def _load_sent_emails_by_client(self, client_ids: Sequence[int]) -> list[list[Email]]:
         async with self._pool.acquire() as conn:
@@ -38,3 +42,8 @@ class Loaders:
         async with self._pool.acquire() as conn:
             by_id = await contact_services.contacts_by_ids(conn, contact_ids)
         return [by_id.get(cid) for cid in contact_ids]
+
+    async def _load_card_by_client(self, client_ids: Sequence[int]) -> list[StoredCard | None]:
+        async with self._pool.acquire() as conn:
+            by_client = await cards_by_client(conn, client_ids)
+        return [by_client.get(cid) for cid in client_ids]

@@ -12,6 +12,7 @@ import asyncpg
 from strawberry.dataloader import DataLoader
 
 from domain.auth.viewer import Viewer
+from domain.cards.services import StoredCard
 from domain.contacts.models import Contact
 from domain.emails.outbox import Email
 
@@ -20,6 +21,7 @@ class Loaders(Protocol):
     sent_emails_by_client: DataLoader[int, list[Email]]
     contacts_by_client: DataLoader[int, list[Contact]]
     contact_by_id: DataLoader[int, Contact | None]
+    card_by_client: DataLoader[int, StoredCard | None]
 
 
 class SchemaContext(Protocol):

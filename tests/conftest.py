@@ -29,6 +29,8 @@ from schema.ids import global_id
 # Tables that tests fill; the reference data of the migrations (currencies, gateways) stays.
 TEST_TABLES = "audit_log, emails, sessions, clients, staff, logins, settings"
 STAFF_PASSWORD = "staff-password-1"
+# A fixed card key for the suite (version 1); tests of rotation add their own.
+CARD_KEY = "1:" + "k" * 43
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ def settings(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Se
         smtp_url=services.mail.url,
         environment="development",
         cc_encryption_hash="test-card-secret",
+        card_encryption_keys=CARD_KEY,
         attachments_dir=tmp_path_factory.mktemp("attachments"),
         login_max_failures=5,
     )
