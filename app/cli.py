@@ -224,6 +224,63 @@ def dev() -> None:
     raise typer.Exit(run_dev(console))
 
 
+@cli.command("rotate-card-key")
+def rotate_card_key(
+    generate: bool = typer.Option(
+        False, "--generate", help="Only print a new key to put first in CARD_ENCRYPTION_KEYS."
+    ),
+) -> None:
+    """Re-encrypt every stored card under the newest key of CARD_ENCRYPTION_KEYS.
+
+    Rotation in two steps, so no card is ever encrypted under a key that is not configured:
+    `--generate` prints a new key; add it to CARD_ENCRYPTION_KEYS (keep the old ones) and
+    restart; then run this command; then the old keys may be removed."""
+    from rich.progress import Progress
+
+    from domain.cards.crypto import CardKeyError, generate_key
+    from domain.cards.services import cards_to_rotate, rotate_card_keys
+
+    settings = Settings()
+    try:
+        keyring = settings.card_keyring()
+    except CardKeyError as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(2) from None
+    if generate:
+        version = keyring.current_version + 1 if keyring else 1
+        console.print(generate_key(version))
+        return
+    if keyring is None:
+        console.print("[red]CARD_ENCRYPTION_KEYS is not set.[/] Nothing can be re-encrypted.")
+        raise typer.Exit(2)
+    if not settings.database_url:
+        console.print("[red]DATABASE_URL is not set.[/]")
+        raise typer.Exit(2)
+
+    async def run() -> int:
+        pool = await db.create_pool(settings.database_url, min_size=1, max_size=1)
+        try:
+            async with pool.acquire() as conn:
+                total = await cards_to_rotate(conn, keyring)
+            with Progress(console=console) as progress:
+                task = progress.add_task("Re-encrypting cards", total=total)
+                return await rotate_card_keys(
+                    pool, keyring, on_batch=lambda n: progress.advance(task, n)
+                )
+        finally:
+            await pool.close()
+
+    try:
+        rotated = asyncio.run(run())
+    except CardKeyError as error:
+        console.print(f"[red]{error}[/] No card after the last completed batch was changed.")
+        raise typer.Exit(1) from None
+    console.print(
+        f"{rotated} card(s) re-encrypted under key version {keyring.current_version}; "
+        "older keys are no longer needed."
+    )
+
+
 def main() -> None:
     cli()
 

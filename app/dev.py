@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
@@ -26,6 +27,7 @@ from app.settings import Settings
 from app.supervisor import Child, Supervisor
 from domain.auth.permissions import StaffRole
 from domain.auth.staff import create_staff, set_staff_password, staff_exists, staff_password_matches
+from domain.cards.crypto import generate_key
 
 ADMIN_EMAIL = "admin@localhost"
 LOCAL_ENV = Path(".env")
@@ -49,13 +51,16 @@ def read_local_env() -> dict[str, str]:
     return {key.strip(): value.strip() for key, value in pairs}
 
 
-def ensure_local_secret(name: str, env: dict[str, str]) -> str:
-    """A secret from the environment, else generated once into the git-ignored .env."""
+def ensure_local_secret(
+    name: str, env: dict[str, str], make: Callable[[], str] = lambda: secrets.token_urlsafe(32)
+) -> str:
+    """A secret from the environment, else generated (by `make`) once into the git-ignored
+    .env."""
     if os.environ.get(name):
         return os.environ[name]
     if name in env:
         return env[name]
-    value = secrets.token_urlsafe(32)
+    value = make()
     with LOCAL_ENV.open("a") as file:
         file.write(f"{name}={value}\n")
     env[name] = value
@@ -135,7 +140,10 @@ def _run_services(settings: Settings, lock: DevLock, console: Console) -> int:
     from app.devservices import MailSink, start_postgres, start_redis, stop_postgres
 
     local_env = read_local_env()
+    # The card secret is shown once, when it is made; after that it is only in .env.
+    new_cc_secret = not (os.environ.get("CC_ENCRYPTION_HASH") or "CC_ENCRYPTION_HASH" in local_env)
     cc_secret = ensure_local_secret("CC_ENCRYPTION_HASH", local_env)
+    ensure_local_secret("CARD_ENCRYPTION_KEYS", local_env, make=lambda: generate_key(1))
     ensure_local_secret("INBOUND_EMAIL_SECRET", local_env)
     admin_password = ensure_local_secret("CLIENTDESK_ADMIN_PASSWORD", local_env)
     var = settings.var_dir
@@ -180,7 +188,12 @@ def _run_services(settings: Settings, lock: DevLock, console: Console) -> int:
             console.rule("clientdesk is running")
             console.print(f"GraphiQL:  [bold]{url}[/]")
             console.print(f"Staff:     {ADMIN_EMAIL} / {admin_password}")
-            console.print(f"Card secret (CC_ENCRYPTION_HASH): {cc_secret}")
+            if new_cc_secret:
+                console.print(
+                    f"Card secret (CC_ENCRYPTION_HASH, shown once; kept in .env): {cc_secret}"
+                )
+            else:
+                console.print("Card secret: CC_ENCRYPTION_HASH in .env (or your environment)")
             console.print("Stop with Ctrl-C.")
             supervisor.run()
         except KeyboardInterrupt:

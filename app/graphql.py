@@ -27,6 +27,7 @@ from app.settings import Settings
 from app.tracing import tracing_extensions
 from resolvers import auth as auth_resolvers
 from resolvers import billing as billing_resolvers
+from resolvers import cards as card_resolvers
 from resolvers import clients as client_resolvers
 from resolvers import contacts as contact_resolvers
 from resolvers import credit as credit_resolvers
@@ -62,6 +63,7 @@ Mutation = strawberry.type(
             auth_resolvers.Mutations,
             billing_resolvers.Mutations,
             client_resolvers.Mutations,
+            card_resolvers.Mutations,
             contact_resolvers.Mutations,
             credit_resolvers.Mutations,
             email_resolvers.Mutations,

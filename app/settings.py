@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.cards.crypto import CardKeyring
+
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -41,6 +43,9 @@ class Settings(BaseSettings):
 
     # The installation's card secret ("CC encryption hash"): staff present it to reveal a card.
     cc_encryption_hash: str = ""
+    # The keys stored card numbers are encrypted with: comma-separated `version:key`, the
+    # highest version encrypting (`clientdesk rotate-card-key` adds one and re-encrypts).
+    card_encryption_keys: str = ""
     inbound_email_secret: str = ""
     attachments_dir: Path = Path("var/attachments")
     email_templates_dir: Path | None = None
@@ -133,6 +138,10 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def card_keyring(self) -> CardKeyring | None:
+        """The card keys, or None when unset; malformed keys stop the start-up."""
+        return CardKeyring.parse(self.card_encryption_keys) if self.card_encryption_keys else None
 
     @property
     def client_area_base_url(self) -> str:

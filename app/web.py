@@ -188,6 +188,8 @@ def create_app(settings: Settings) -> Starlette:
             client_area_url=settings.client_area_base_url,
             secure_cookies=settings.secure_cookies,
             renderer=TemplateRenderer(settings.email_templates_dir),
+            card_keyring=settings.card_keyring(),
+            card_secret=settings.cc_encryption_hash,
         )
         try:
             yield

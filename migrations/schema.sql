@@ -71,6 +71,25 @@ ALTER TABLE public.audit_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.cards (
+    client_id bigint NOT NULL,
+    card_type text NOT NULL,
+    last_four character(4) NOT NULL,
+    expiry character(5) NOT NULL,
+    issue_number text,
+    start_date character(5),
+    key_version integer NOT NULL,
+    nonce bytea NOT NULL,
+    ciphertext bytea NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT cards_expiry_check CHECK ((expiry ~ '^(0[1-9]|1[0-2])/[0-9]{2}$'::text)),
+    CONSTRAINT cards_issue_number_check CHECK ((issue_number ~ '^[0-9]{1,4}$'::text)),
+    CONSTRAINT cards_key_version_check CHECK ((key_version > 0)),
+    CONSTRAINT cards_last_four_check CHECK ((last_four ~ '^[0-9]{4}$'::text)),
+    CONSTRAINT cards_nonce_check CHECK ((length(nonce) = 12)),
+    CONSTRAINT cards_start_date_check CHECK ((start_date ~ '^(0[1-9]|1[0-2])/[0-9]{2}$'::text))
+);
+
 CREATE TABLE public.clients (
     id bigint NOT NULL,
     owner_login_id bigint NOT NULL,
@@ -456,6 +475,9 @@ ALTER TABLE ONLY public.addons
 ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.cards
+    ADD CONSTRAINT cards_pkey PRIMARY KEY (client_id);
+
 ALTER TABLE ONLY public.clients
     ADD CONSTRAINT clients_email_key UNIQUE (email);
 
@@ -551,6 +573,8 @@ CREATE INDEX addons_order ON public.addons USING btree (order_id);
 
 CREATE INDEX audit_log_client ON public.audit_log USING btree (client_id, id DESC);
 
+CREATE INDEX cards_key_version ON public.cards USING btree (key_version);
+
 CREATE INDEX clients_order_company ON public.clients USING btree (lower(COALESCE(company_name, ''::text)), id);
 
 CREATE INDEX clients_order_created_at ON public.clients USING btree (created_at, id);
@@ -626,6 +650,9 @@ ALTER TABLE ONLY public.addons
 
 ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_staff_id_fkey FOREIGN KEY (staff_id) REFERENCES public.staff(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.cards
+    ADD CONSTRAINT cards_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.clients
     ADD CONSTRAINT clients_billing_contact_fkey FOREIGN KEY (billing_contact_id, id) REFERENCES public.contacts(id, client_id) ON DELETE SET NULL (billing_contact_id);

@@ -20,6 +20,7 @@ from domain.auth.throttle import LoginThrottle
 from domain.auth.viewer import Viewer
 from domain.billing import items
 from domain.billing.models import ServiceStatus
+from domain.cards.crypto import CardKeyring
 from domain.emails import outbox
 from domain.emails.templates import TemplateRenderer
 from domain.errors import DomainError, ErrorCode
@@ -43,6 +44,10 @@ class AppServices:
     client_area_url: str  # the base of every link in an email
     secure_cookies: bool
     renderer: TemplateRenderer
+    # Encrypts stored cards; None when CARD_ENCRYPTION_KEYS is not set (cards refused).
+    card_keyring: CardKeyring | None
+    # The installation's CC encryption hash that staff present to reveal a card.
+    card_secret: str
     # Transactions that hash a password, one per hashing thread at a time.
     hashing_turns: asyncio.Semaphore = field(
         default_factory=lambda: asyncio.Semaphore(passwords.HASHING_THREADS)

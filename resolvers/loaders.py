@@ -9,6 +9,7 @@ from strawberry.dataloader import DataLoader
 
 from domain.billing import invoices, items, payments
 from domain.billing.models import BillableItem, Invoice, InvoiceItem, ItemKind, Transaction
+from domain.cards.services import StoredCard, cards_by_client
 from domain.clients import queries as client_queries
 from domain.clients.models import Client
 from domain.contacts import services as contact_services
@@ -47,6 +48,9 @@ class Loaders:
         )
         self.transactions_by_client: DataLoader[int, list[Transaction]] = DataLoader(
             self._load_transactions_by_client
+        )
+        self.card_by_client: DataLoader[int, StoredCard | None] = DataLoader(
+            self._load_card_by_client
         )
 
     async def _load_sent_emails_by_client(self, client_ids: Sequence[int]) -> list[list[Email]]:
@@ -107,3 +111,8 @@ class Loaders:
         async with self._pool.acquire() as conn:
             by_client = await payments.transactions_by_client(conn, client_ids)
         return [by_client[cid] for cid in client_ids]
+
+    async def _load_card_by_client(self, client_ids: Sequence[int]) -> list[StoredCard | None]:
+        async with self._pool.acquire() as conn:
+            by_client = await cards_by_client(conn, client_ids)
+        return [by_client.get(cid) for cid in client_ids]

@@ -19,6 +19,7 @@ from domain.emails.outbox import Email as EmailRow
 from domain.settings import ClientDisplayFormat
 from schema.access import may_read, require
 from schema.billing import Domain, Invoice, Service, ServiceStatus, Transaction
+from schema.cards import Card
 from schema.common import Forbidden, UserError
 from schema.connections import Connection
 from schema.contacts import Contact
@@ -275,6 +276,14 @@ class Client(Node):
             return None
         row = await info.context.loaders.contact_by_id.load(self.billing_contact_id)
         return Contact.build(row) if row else None
+
+    @strawberry.field(description="The stored card, when the client has one (SPEC 4.1).")
+    async def card(self, info: Info[SchemaContext, None]) -> Card | None:
+        await require(
+            info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.INVOICES
+        )
+        row = await info.context.loaders.card_by_client.load(self.pk)
+        return Card.build(row) if row else None
 
     @classmethod
     def build(

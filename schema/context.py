@@ -13,6 +13,7 @@ from strawberry.dataloader import DataLoader
 
 from domain.auth.viewer import Viewer
 from domain.billing.models import BillableItem, Invoice, InvoiceItem, ServiceStatus, Transaction
+from domain.cards.services import StoredCard
 from domain.contacts.models import Contact
 from domain.emails.outbox import Email
 
@@ -27,6 +28,7 @@ class Loaders(Protocol):
     invoices_by_client: DataLoader[int, list[Invoice]]
     invoice_items_by_invoice: DataLoader[int, list[InvoiceItem]]
     transactions_by_client: DataLoader[int, list[Transaction]]
+    card_by_client: DataLoader[int, StoredCard | None]
 
 
 class SchemaContext(Protocol):

@@ -33,6 +33,8 @@ TEST_TABLES = (
     "orders, services, addons, domains, invoices, invoice_items, transactions, tax_rules"
 )
 STAFF_PASSWORD = "staff-password-1"
+# A fixed card key for the suite (version 1); tests of rotation add their own.
+CARD_KEY = "1:" + "k" * 43
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ def settings(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Se
         smtp_url=services.mail.url,
         environment="development",
         cc_encryption_hash="test-card-secret",
+        card_encryption_keys=CARD_KEY,
         attachments_dir=tmp_path_factory.mktemp("attachments"),
         login_max_failures=5,
     )

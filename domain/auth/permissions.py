@@ -21,6 +21,8 @@ class StaffPermission(StrEnum):
     VIEW_AUDIT_LOG = "VIEW_AUDIT_LOG"
     MANAGE_SETTINGS = "MANAGE_SETTINGS"
     MANAGE_STAFF = "MANAGE_STAFF"
+    # Save, clear and reveal stored cards (SPEC 4).
+    MANAGE_CARDS = "MANAGE_CARDS"
 
 
 ROLE_PERMISSIONS: dict[StaffRole, frozenset[StaffPermission]] = {
@@ -32,6 +34,7 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[StaffPermission]] = {
             StaffPermission.MANAGE_BILLING,
             StaffPermission.VIEW_EMAILS,
             StaffPermission.VIEW_AUDIT_LOG,
+            StaffPermission.MANAGE_CARDS,
         }
     ),
     StaffRole.SUPPORT: frozenset(

@@ -34,10 +34,12 @@ from domain.auth.permissions import (
 )
 from domain.billing import orders, tax
 from domain.billing.models import ItemKind
+from domain.cards import services as cards
+from domain.cards.crypto import CardKeyring
 from domain.clients import services as client_services
 from domain.credit import services as credit_services
 from tests.api.introspection import root_fields
-from tests.conftest import gid, gql
+from tests.conftest import CARD_KEY, gid, gql
 
 TTL = timedelta(hours=1)
 # ALLOWED: no error and a result; NULL / EMPTY: no error, but null (or only nulls) / an
@@ -154,7 +156,7 @@ def public(selection: str) -> Rule:
 
 ERRORS = "errors { field code message }"
 VIEW, EDIT = StaffPermission.VIEW_CLIENTS, StaffPermission.EDIT_CLIENTS
-BILLING = StaffPermission.MANAGE_BILLING
+BILLING, CARDS = StaffPermission.MANAGE_BILLING, StaffPermission.MANAGE_CARDS
 CONTACTS, PROFILE = ContactPermission.CONTACTS, ContactPermission.PROFILE
 NEW_CLIENT = 'firstName: "New", lastName: "Client", email: "new@example.com"'
 NEW_CONTACT = 'firstName: "New", lastName: "Contact", email: "new-contact@example.com"'
@@ -227,6 +229,17 @@ RULES: dict[str, Rule] = {
         BILLING, f'removeCredit(clientId: $client, amount: "1.00", reason: "x") {{ {ERRORS} }}'
     ),
     "deleteCreditEntry": staff(BILLING, f"deleteCreditEntry(id: $creditEntry) {{ {ERRORS} }}"),
+    "saveCard": staff(
+        CARDS,
+        'saveCard(clientId: $client, input: {number: "5555555555554444", expiry: "12/30"}) '
+        f"{{ client {{ id }} {ERRORS} }}",
+    ),
+    "clearCard": staff(CARDS, f"clearCard(clientId: $client) {{ client {{ id }} {ERRORS} }}"),
+    "revealCardNumber": staff(
+        CARDS,
+        'revealCardNumber(clientId: $client, encryptionSecret: "test-card-secret") '
+        f"{{ number {ERRORS} }}",
+    ),
     "retryEmail": staff(EDIT, f"retryEmail(id: $failedEmail) {{ ok {ERRORS} }}"),
     "sendClientEmail": staff(
         EDIT, f'sendClientEmail(clientId: $client, template: "client_signup") {{ ok {ERRORS} }}'
@@ -315,6 +328,14 @@ async def world(conn: asyncpg.Connection) -> World:
         conn, client.id, amount="5.00", description="Goodwill", staff_id=None, login_id=None
     )
     assert credit.entry is not None and order.invoice_id is not None
+    await cards.save_card(
+        conn,
+        CardKeyring.parse(CARD_KEY),
+        client.id,
+        number="4111111111111111",
+        expiry="12/30",
+        staff_id=None,
+    )
     rule = await tax.set_tax_rule(conn, country="GB", state=None, name="VAT", rate="20.00")
     variables = {
         "client": gid("Client", client.id),

@@ -445,7 +445,7 @@ CLIENT_FIELD_PERMISSIONS: dict[str, ContactPermission | None] = {
     "emails": ContactPermission.EMAILS,
     **dict.fromkeys(("services", "addons"), ContactPermission.PRODUCTS),
     "domains": ContactPermission.DOMAINS,
-    **dict.fromkeys(("invoices", "transactions", "creditLog"), ContactPermission.INVOICES),
+    **dict.fromkeys(("invoices", "transactions", "creditLog", "card"), ContactPermission.INVOICES),
 }
 SUBSELECTIONS = {
     "address": "{ city }",
@@ -455,6 +455,7 @@ SUBSELECTIONS = {
     "emails": "{ subject }",
     **dict.fromkeys(("services", "addons", "domains", "invoices", "transactions"), "{ id }"),
     "creditLog": "{ id }",
+    "card": "{ lastFour }",
 }
 
 

@@ -1,0 +1,121 @@
+"""Root mutations of stored cards (SPEC 4): save, clear, reveal."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from domain.auth.permissions import StaffPermission
+from domain.cards import services
+from domain.clients.queries import get_client
+from domain.errors import DomainError, ErrorCode
+from resolvers.clients import presentation
+from resolvers.context import Context
+from resolvers.inputs import existing_id
+from resolvers.permissions import staff
+from schema.cards import CardInput, RevealCardPayload
+from schema.clients import Client, ClientPayload
+from schema.common import UserError, user_errors
+
+ClientIdArgument = Annotated[strawberry.ID, strawberry.argument(description="The client's id.")]
+
+
+async def _client_payload(ctx: Context, client_id: int) -> ClientPayload:
+    async with ctx.pool.acquire() as conn:
+        row = await get_client(conn, client_id)
+    assert row is not None
+    return ClientPayload(client=Client.build(row, await presentation(ctx)))
+
+
+async def save_card(
+    info: Info[Context, None],
+    client_id: ClientIdArgument,
+    input: Annotated[CardInput, strawberry.argument(description="The card to store.")],
+) -> ClientPayload:
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    try:
+        pk = existing_id(client_id, "Client", "client_id")
+        async with ctx.transaction() as conn:
+            await services.save_card(
+                conn,
+                ctx.services.card_keyring,
+                pk,
+                number=input.number,
+                expiry=input.expiry,
+                issue_number=input.issue_number,
+                start_date=input.start_date,
+                staff_id=viewer.staff_id if viewer else None,
+            )
+    except DomainError as error:
+        return ClientPayload(client=None, errors=user_errors(error))
+    return await _client_payload(ctx, pk)
+
+
+async def clear_card(info: Info[Context, None], client_id: ClientIdArgument) -> ClientPayload:
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    try:
+        pk = existing_id(client_id, "Client", "client_id")
+        async with ctx.transaction() as conn:
+            await services.clear_card(conn, pk, staff_id=viewer.staff_id if viewer else None)
+    except DomainError as error:
+        return ClientPayload(client=None, errors=user_errors(error))
+    return await _client_payload(ctx, pk)
+
+
+async def reveal_card_number(
+    info: Info[Context, None],
+    client_id: ClientIdArgument,
+    encryption_secret: Annotated[
+        str,
+        strawberry.argument(description="The installation's card secret (CC encryption hash)."),
+    ],
+) -> RevealCardPayload:
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    try:
+        pk = existing_id(client_id, "Client", "client_id")
+        async with ctx.transaction() as conn:
+            number = await services.reveal_card_number(
+                conn,
+                ctx.services.card_keyring,
+                pk,
+                presented_secret=encryption_secret,
+                installation_secret=ctx.services.card_secret,
+                staff_id=viewer.staff_id if viewer else None,
+            )
+    except DomainError as error:
+        return RevealCardPayload(errors=user_errors(error))
+    if number is None:
+        return RevealCardPayload(
+            errors=[
+                UserError(
+                    field="encryptionSecret",
+                    code=ErrorCode.INVALID.value,
+                    message="That is not the installation's card secret.",
+                )
+            ]
+        )
+    return RevealCardPayload(number=number)
+
+
+@strawberry.type(description="Root fields of stored cards: what can be changed.")
+class Mutations:
+    save_card: ClientPayload = strawberry.field(
+        resolver=save_card,
+        extensions=staff(StaffPermission.MANAGE_CARDS),
+        description="Add or replace the client's card (Luhn-checked; no CVV is stored).",
+    )
+    clear_card: ClientPayload = strawberry.field(
+        resolver=clear_card,
+        extensions=staff(StaffPermission.MANAGE_CARDS),
+        description="Erase the client's card: nothing of the number remains.",
+    )
+    reveal_card_number: RevealCardPayload = strawberry.field(
+        resolver=reveal_card_number,
+        extensions=staff(StaffPermission.MANAGE_CARDS),
+        description="The full card number, for staff presenting the card secret; audited.",
+    )
