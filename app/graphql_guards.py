@@ -125,9 +125,9 @@ def _bad_input(path: str) -> dict[str, Any]:
     return {"code": BAD_USER_INPUT, "argument": path}
 
 
-def _unstorable_literals(document: DocumentNode) -> list[tuple[str, Node]]:
+def _unstorable_literals(document: DocumentNode) -> list[tuple[str, StringValueNode]]:
     """(argument path, node) of each string literal no text column can store."""
-    found = []
+    found: list[tuple[str, StringValueNode]] = []
     # An explicit stack: a document may nest as deep as its token limit allows.
     stack: list[tuple[Node, str]] = [(document, "")]
     while stack:

@@ -11,7 +11,7 @@ import strawberry
 from strawberry.types import Info
 
 from domain.auth.permissions import StaffPermission
-from domain.billing import invoices, items, orders, payments, tax
+from domain.billing import invoices, items, models, orders, payments, tax
 from domain.billing.models import DomainStatus, ServiceStatus
 from domain.clients import services as client_services
 from domain.errors import DomainError
@@ -58,7 +58,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-async def _order_payload(conn: asyncpg.Connection, order: orders.Order) -> OrderPayload:
+async def _order_payload(conn: asyncpg.Connection, order: models.Order) -> OrderPayload:
     invoice = await invoices.get_invoice(conn, order.invoice_id) if order.invoice_id else None
     return OrderPayload(order=Order.build(order, invoice))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from strawberry.extensions import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types import Info
 
@@ -58,13 +59,13 @@ class IsLoggedIn(BasePermission):
         return True
 
 
-def staff(permission: StaffPermission) -> list[PermissionExtension]:
+def staff(permission: StaffPermission) -> list[FieldExtension]:
     return [PermissionExtension(permissions=[IsStaff(permission)], use_directives=False)]
 
 
-def client_area(permission: ContactPermission | None = None) -> list[PermissionExtension]:
+def client_area(permission: ContactPermission | None = None) -> list[FieldExtension]:
     return [PermissionExtension(permissions=[IsClientArea(permission)], use_directives=False)]
 
 
-def logged_in() -> list[PermissionExtension]:
+def logged_in() -> list[FieldExtension]:
     return [PermissionExtension(permissions=[IsLoggedIn()], use_directives=False)]

@@ -18,7 +18,7 @@ ViewerKind = strawberry.enum(
 
 @strawberry.type(description="Who is logged in.")
 class Viewer:
-    kind: ViewerKind = strawberry.field(description="What kind of login this is.")
+    kind: viewer_model.ViewerKind = strawberry.field(description="What kind of login this is.")
     email: str = strawberry.field(description="The login's email address.")
     client_id: strawberry.ID | None = strawberry.field(
         description="For CLIENT and CONTACT viewers, the client account they act for."

@@ -40,11 +40,11 @@ OrderStatus = strawberry.enum(
 @strawberry.type(description="A service or an addon: what is billed each cycle.")
 class Service:
     id: strawberry.ID = strawberry.field(description="The service's id.")
-    kind: ItemKind = strawberry.field(description="SERVICE, or ADDON for an addon.")
+    kind: models.ItemKind = strawberry.field(description="SERVICE, or ADDON for an addon.")
     name: str = strawberry.field(description="What it is, e.g. 'Shared hosting'.")
     amount: Decimal = strawberry.field(description="Price per billing cycle.")
-    billing_cycle: BillingCycle = strawberry.field(description="How often it is invoiced.")
-    status: ServiceStatus = strawberry.field(description="Where it stands.")
+    billing_cycle: models.BillingCycle = strawberry.field(description="How often it is invoiced.")
+    status: models.ServiceStatus = strawberry.field(description="Where it stands.")
     payment_method: str | None = strawberry.field(description="The gateway it is paid with.")
     next_due_date: date | None = strawberry.field(
         description="Start of the next period to invoice; null once a one-time item is billed."
@@ -71,8 +71,8 @@ class Domain:
     id: strawberry.ID = strawberry.field(description="The domain's id.")
     name: str = strawberry.field(description="The domain name, e.g. example.com.")
     amount: Decimal = strawberry.field(description="Price per billing cycle.")
-    billing_cycle: BillingCycle = strawberry.field(description="How often it is invoiced.")
-    status: DomainStatus = strawberry.field(description="Where it stands.")
+    billing_cycle: models.BillingCycle = strawberry.field(description="How often it is invoiced.")
+    status: models.DomainStatus = strawberry.field(description="Where it stands.")
     payment_method: str | None = strawberry.field(description="The gateway it is paid with.")
     next_due_date: date | None = strawberry.field(
         description="Start of the next period to invoice."
@@ -112,7 +112,9 @@ class Invoice:
     id: strawberry.ID = strawberry.field(description="The invoice's id.")
     pk: strawberry.Private[int]
     number: int = strawberry.field(description="Invoice number, as quoted in 'Invoice #N'.")
-    status: InvoiceStatus = strawberry.field(description="UNPAID, PAID, CANCELLED or REFUNDED.")
+    status: models.InvoiceStatus = strawberry.field(
+        description="UNPAID, PAID, CANCELLED or REFUNDED."
+    )
     issue_date: date = strawberry.field(description="When it was issued.")
     due_date: date = strawberry.field(description="When it is due.")
     subtotal: Decimal = strawberry.field(description="Sum of the items.")
@@ -196,7 +198,7 @@ class TransactionConnection(Connection[Transaction]):
 
 @strawberry.type(description="An item of an order.")
 class OrderItem:
-    kind: ItemKind = strawberry.field(description="SERVICE, ADDON or DOMAIN.")
+    kind: models.ItemKind = strawberry.field(description="SERVICE, ADDON or DOMAIN.")
     id: strawberry.ID = strawberry.field(
         description="The service's (services and addons) or domain's id."
     )
@@ -207,7 +209,7 @@ class OrderItem:
 @strawberry.type(description="An order: its items start PENDING, with their first invoice.")
 class Order:
     id: strawberry.ID = strawberry.field(description="The order's id.")
-    status: OrderStatus = strawberry.field(description="PENDING or ACCEPTED.")
+    status: models.OrderStatus = strawberry.field(description="PENDING or ACCEPTED.")
     currency: str = strawberry.field(description="The currency it was placed in (SPEC 1.6).")
     payment_method: str | None = strawberry.field(description="The gateway it is paid with.")
     created_at: datetime = strawberry.field(description="When it was placed.")
@@ -258,10 +260,10 @@ class TaxRule:
 
 @strawberry.input(description="An item to order.")
 class OrderItemInput:
-    kind: ItemKind = strawberry.field(description="SERVICE, ADDON or DOMAIN.")
+    kind: models.ItemKind = strawberry.field(description="SERVICE, ADDON or DOMAIN.")
     name: str = strawberry.field(description="What it is (a domain: the domain name).")
     amount: Decimal = strawberry.field(description="Price per billing cycle, 0 or more.")
-    billing_cycle: BillingCycle = strawberry.field(
+    billing_cycle: models.BillingCycle = strawberry.field(
         default=models.BillingCycle.MONTHLY, description="How often it is invoiced."
     )
 

@@ -14,11 +14,12 @@ from strawberry.types import Info
 
 from domain.auth.permissions import ContactPermission, StaffPermission
 from domain.auth.viewer import Viewer
+from domain.billing import models as billing_models
 from domain.clients import models, queries
 from domain.emails.outbox import Email as EmailRow
 from domain.settings import ClientDisplayFormat
 from schema.access import may_read, require
-from schema.billing import Domain, Invoice, Service, ServiceStatus, Transaction
+from schema.billing import Domain, Invoice, Service, Transaction
 from schema.cards import Card
 from schema.common import Forbidden, UserError
 from schema.connections import Connection
@@ -141,7 +142,7 @@ class Client(Node):
     display_name: str = strawberry.field(
         description="Name as staff screens show it, following `clientDisplayFormat`."
     )
-    status: ClientStatus = strawberry.field(description="Account status.")
+    status: models.ClientStatus = strawberry.field(description="Account status.")
     language: str | None = strawberry.field(description="Client-area language (ISO 639-1).")
     currency: Currency = strawberry.field(description="The currency the client is billed in.")
     notes: str | None = strawberry.field(
@@ -211,7 +212,7 @@ class Client(Node):
         self,
         info: Info[SchemaContext, None],
         statuses: Annotated[
-            list[ServiceStatus] | None,
+            list[billing_models.ServiceStatus] | None,
             strawberry.argument(description="Only these statuses; staff: remembered."),
         ] = None,
     ) -> list[Service]:
@@ -349,7 +350,7 @@ class ClientConnection(Connection[Client]):
 
 @strawberry.input(description="How to sort the client list.")
 class ClientOrder:
-    field: ClientOrderField = strawberry.field(  # type: ignore[valid-type]
+    field: queries.ClientOrderField = strawberry.field(
         default=queries.ClientOrderField.ID, description="The sort key."
     )
     direction: OrderDirection = strawberry.field(

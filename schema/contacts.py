@@ -6,7 +6,7 @@ from datetime import datetime
 
 import strawberry
 
-from domain.auth import permissions
+from domain.auth import permissions as auth_permissions
 from domain.contacts import models
 from domain.emails.templates import EmailCategory
 from schema.common import UserError
@@ -15,7 +15,7 @@ from schema.node import Node
 from schema.people import Address, PersonChangesInput
 
 ContactPermission = strawberry.enum(
-    permissions.ContactPermission,
+    auth_permissions.ContactPermission,
     description="What a sub-account may do in the client area; the account holder may do all.",
 )
 
@@ -58,7 +58,7 @@ class Contact(Node):
     sub_account: bool = strawberry.field(
         description="Whether it logs in to the client area with its own password."
     )
-    permissions: list[ContactPermission] = strawberry.field(  # type: ignore[valid-type]
+    permissions: list[auth_permissions.ContactPermission] = strawberry.field(
         description="What it may do in the client area, when a sub-account."
     )
     created_at: datetime = strawberry.field(description="When it was added.")
@@ -108,7 +108,7 @@ class ContactInput(PersonChangesInput):
         default=strawberry.UNSET,
         description="The sub-account's password (8+ characters); ends its other sessions.",
     )
-    permissions: list[ContactPermission] | None = strawberry.field(  # type: ignore[valid-type]
+    permissions: list[auth_permissions.ContactPermission] | None = strawberry.field(
         default=strawberry.UNSET,
         description="The sub-account's client-area permissions (replaces the current set).",
     )

@@ -14,7 +14,9 @@ from strawberry.dataloader import DataLoader
 from domain.auth.viewer import Viewer
 from domain.billing.models import BillableItem, Invoice, InvoiceItem, ServiceStatus, Transaction
 from domain.cards.services import StoredCard
+from domain.clients.models import Client
 from domain.contacts.models import Contact
+from domain.credit.ledger import CreditEntry
 from domain.emails.outbox import Email
 
 
@@ -22,6 +24,9 @@ class Loaders(Protocol):
     sent_emails_by_client: DataLoader[int, list[Email]]
     contacts_by_client: DataLoader[int, list[Contact]]
     contact_by_id: DataLoader[int, Contact | None]
+    client_by_id: DataLoader[int, Client | None]
+    sent_email_by_id: DataLoader[int, Email | None]
+    credit_log_by_client: DataLoader[int, list[CreditEntry]]
     services_by_client: DataLoader[int, list[BillableItem]]
     addons_by_client: DataLoader[int, list[BillableItem]]
     domains_by_client: DataLoader[int, list[BillableItem]]

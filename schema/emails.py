@@ -33,9 +33,7 @@ class Email(Node):
     sent_at: datetime | None = strawberry.field(
         description="When the SMTP server accepted it; null until then."
     )
-    status: EmailStatus = strawberry.field(  # type: ignore[valid-type]
-        description="Queued, sent or failed."
-    )
+    status: outbox.EmailStatus = strawberry.field(description="Queued, sent or failed.")
     attempts: int = strawberry.field(
         description="Attempts at sending it so far (since staff last requeued it)."
     )

@@ -21,10 +21,10 @@ PasswordResetMode = strawberry.enum(
 
 @strawberry.type(description="General settings of the installation.")
 class GeneralSettings:
-    client_display_format: ClientDisplayFormat = strawberry.field(
+    client_display_format: settings_model.ClientDisplayFormat = strawberry.field(
         description="How client names are displayed."
     )
-    password_reset_mode: PasswordResetMode = strawberry.field(
+    password_reset_mode: settings_model.PasswordResetMode = strawberry.field(
         description="How a forgotten password is reset."
     )
     create_invoice_days_before: int = strawberry.field(
@@ -46,10 +46,10 @@ class GeneralSettings:
 
 @strawberry.input(description="Changes to the general settings; omitted ones keep their value.")
 class GeneralSettingsInput:
-    client_display_format: ClientDisplayFormat | None = strawberry.field(
+    client_display_format: settings_model.ClientDisplayFormat | None = strawberry.field(
         default=strawberry.UNSET, description="How client names are displayed."
     )
-    password_reset_mode: PasswordResetMode | None = strawberry.field(
+    password_reset_mode: settings_model.PasswordResetMode | None = strawberry.field(
         default=strawberry.UNSET, description="How a forgotten password is reset."
     )
     create_invoice_days_before: int | None = strawberry.field(

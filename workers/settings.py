@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from arq import cron
 from arq.cron import CronJob
-from arq.worker import func
+from arq.typing import WorkerSettingsBase
+from arq.worker import Function, func
 
 from workers.email import relay_outbox, send_email
 from workers.maintenance import purge_expired_idempotency_keys, purge_expired_sessions
@@ -30,10 +31,10 @@ def cron_jobs(relay_interval_seconds: int) -> list[CronJob]:
     ]
 
 
-class WorkerSettings:
+class WorkerSettings(WorkerSettingsBase):
     # No result is kept for an email job: the outbox row records the outcome, and a kept
     # result would make arq refuse a later job with the same id.
-    functions = [func(send_email, keep_result=0)]  # type: ignore[arg-type]
+    functions: list[Function] = [func(send_email, keep_result=0)]
     # The periodic jobs come from `cron_jobs`, made per worker with the relay interval.
     max_tries = 8
     job_timeout = 120
