@@ -16,6 +16,7 @@ from domain.billing.models import BillableItem, Invoice, InvoiceItem, ServiceSta
 from domain.cards.services import StoredCard
 from domain.contacts.models import Contact
 from domain.emails.outbox import Email
+from domain.tickets.models import Ticket, TicketMessage
 
 
 class Loaders(Protocol):
@@ -29,6 +30,8 @@ class Loaders(Protocol):
     invoice_items_by_invoice: DataLoader[int, list[InvoiceItem]]
     transactions_by_client: DataLoader[int, list[Transaction]]
     card_by_client: DataLoader[int, StoredCard | None]
+    tickets_by_client: DataLoader[int, list[Ticket]]
+    messages_by_ticket: DataLoader[int, list[TicketMessage]]
 
 
 class SchemaContext(Protocol):
