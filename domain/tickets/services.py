@@ -29,8 +29,10 @@ from domain.tickets.models import (
     TicketMessage,
     TicketStatus,
 )
-from domain.validation import InputCheck, normalize_email
+from domain.validation import InputCheck, normalize_email, storable_text
 
+# The longest address that SMTP carries (RFC 5321: a 256-octet path, less its brackets).
+MAX_ADDRESS = 254
 _REFERENCE = re.compile(r"\[Ticket #(\d{1,18})\]", re.IGNORECASE)
 
 
@@ -147,7 +149,7 @@ async def sender_of(conn: asyncpg.Connection, address: str) -> Writer:
     An address no client or contact has is refused (NOT_FOUND), and so is one that contacts
     of several clients share (CONFLICT): an email never makes a client, nor guesses one."""
     email = normalize_email(parseaddr(address)[1] or address)
-    if not email or "@" not in email:
+    if "@" not in email or len(email) > MAX_ADDRESS or not storable_text(email):
         raise DomainError.single(ErrorCode.INVALID, "The sender's address is not valid.", "from")
     client = await conn.fetchrow(
         "SELECT id, first_name || ' ' || last_name AS name, email::text AS email "

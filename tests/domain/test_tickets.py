@@ -132,3 +132,17 @@ async def test_2_3_a_reply_goes_to_the_holder_once_the_opening_contact_is_delete
     sent_to = await conn.fetch("SELECT to_address FROM emails ORDER BY id")
 
     assert [r["to_address"] for r in sent_to] == ["jane@example.com", "joe@example.com"]
+
+
+@pytest.mark.parametrize(
+    "sender", ["not an address", "<>", "joe\x00@example.com", "j" * 250 + "@example.com"]
+)
+async def test_2_3_an_inbound_email_without_a_usable_sender_address_is_refused(
+    conn: asyncpg.Connection, sender: str
+) -> None:
+    await add_client(conn, "joe@example.com")
+
+    with pytest.raises(DomainError) as refused:
+        await services.receive_email(conn, sender, "Help", "Hi")
+
+    assert [(e.field, e.code) for e in refused.value.errors] == [("from", "INVALID")]
