@@ -34,6 +34,7 @@ from resolvers import credit as credit_resolvers
 from resolvers import emails as email_resolvers
 from resolvers import node as node_resolvers
 from resolvers import settings as settings_resolvers
+from resolvers import tickets as ticket_resolvers
 from schema import money as money_scalar
 
 log = logging.getLogger("clientdesk.graphql")
@@ -68,6 +69,7 @@ Mutation = strawberry.type(
             credit_resolvers.Mutations,
             email_resolvers.Mutations,
             settings_resolvers.Mutations,
+            ticket_resolvers.Mutations,
         ),
         {},
     ),

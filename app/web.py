@@ -1,4 +1,5 @@
-"""The Starlette application: GraphQL, GraphiQL, health, readiness and metrics."""
+"""The Starlette application: GraphQL, GraphiQL, inbound email, health, readiness and
+metrics."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from strawberry.asgi import GraphQL
 from app.cors import CORSMiddleware
 from app.db import create_pool
 from app.graphql import build_schema
+from app.inbound import inbound_email_endpoint
 from app.logs import RequestLog, current_request
 from app.metrics import EMAILS_ENQUEUED, MetricsMiddleware, metrics_endpoint
 from app.migrate import load_migrations, pending_migrations
@@ -233,6 +235,7 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/inbound/email", inbound_email_endpoint(settings), methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),

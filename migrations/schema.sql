@@ -442,6 +442,50 @@ ALTER TABLE public.tax_rules ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.ticket_messages (
+    id bigint NOT NULL,
+    ticket_id bigint NOT NULL,
+    staff_id bigint,
+    author text NOT NULL,
+    body text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ticket_messages_body_check CHECK (((body <> ''::text) AND (length(body) <= 20000)))
+);
+
+ALTER TABLE public.ticket_messages ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.ticket_messages_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.tickets (
+    id bigint NOT NULL,
+    client_id bigint NOT NULL,
+    opened_by text NOT NULL,
+    contact_id bigint,
+    opener text NOT NULL,
+    subject text NOT NULL,
+    status text DEFAULT 'OPEN'::text NOT NULL,
+    opened_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT tickets_check CHECK (((opened_by = 'CONTACT'::text) OR (contact_id IS NULL))),
+    CONSTRAINT tickets_opened_by_check CHECK ((opened_by = ANY (ARRAY['CLIENT'::text, 'CONTACT'::text]))),
+    CONSTRAINT tickets_status_check CHECK ((status = ANY (ARRAY['OPEN'::text, 'ANSWERED'::text, 'CUSTOMER_REPLY'::text]))),
+    CONSTRAINT tickets_subject_check CHECK (((subject <> ''::text) AND (length(subject) <= 255)))
+);
+
+ALTER TABLE public.tickets ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.tickets_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.transactions (
     id bigint NOT NULL,
     client_id bigint NOT NULL,
@@ -562,6 +606,12 @@ ALTER TABLE ONLY public.tax_rules
 ALTER TABLE ONLY public.tax_rules
     ADD CONSTRAINT tax_rules_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.ticket_messages
+    ADD CONSTRAINT ticket_messages_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.tickets
+    ADD CONSTRAINT tickets_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.transactions
     ADD CONSTRAINT transactions_pkey PRIMARY KEY (id);
 
@@ -632,6 +682,12 @@ CREATE INDEX services_order ON public.services USING btree (order_id);
 CREATE INDEX sessions_expires_at ON public.sessions USING btree (expires_at);
 
 CREATE INDEX sessions_login_id ON public.sessions USING btree (login_id);
+
+CREATE INDEX ticket_messages_ticket_id ON public.ticket_messages USING btree (ticket_id, id);
+
+CREATE INDEX tickets_client_id ON public.tickets USING btree (client_id, id);
+
+CREATE INDEX tickets_contact_id ON public.tickets USING btree (contact_id) WHERE (contact_id IS NOT NULL);
 
 CREATE INDEX transactions_client ON public.transactions USING btree (client_id, id);
 
@@ -734,6 +790,18 @@ ALTER TABLE ONLY public.sessions
 
 ALTER TABLE ONLY public.staff
     ADD CONSTRAINT staff_login_id_fkey FOREIGN KEY (login_id) REFERENCES public.logins(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.ticket_messages
+    ADD CONSTRAINT ticket_messages_staff_id_fkey FOREIGN KEY (staff_id) REFERENCES public.staff(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.ticket_messages
+    ADD CONSTRAINT ticket_messages_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES public.tickets(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.tickets
+    ADD CONSTRAINT tickets_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.tickets
+    ADD CONSTRAINT tickets_contact_id_fkey FOREIGN KEY (contact_id) REFERENCES public.contacts(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY public.transactions
     ADD CONSTRAINT transactions_currency_fkey FOREIGN KEY (currency) REFERENCES public.currencies(code);

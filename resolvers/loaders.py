@@ -18,6 +18,8 @@ from domain.credit import ledger
 from domain.credit.ledger import CreditEntry
 from domain.emails import outbox
 from domain.emails.outbox import Email
+from domain.tickets import services as tickets
+from domain.tickets.models import Ticket, TicketMessage
 
 
 class Loaders:
@@ -51,6 +53,16 @@ class Loaders:
         )
         self.card_by_client: DataLoader[int, StoredCard | None] = DataLoader(
             self._load_card_by_client
+        )
+        self.tickets_by_client: DataLoader[int, list[Ticket]] = DataLoader(
+            self._load_tickets_by_client
+        )
+        self.ticket_by_id: DataLoader[int, Ticket | None] = DataLoader(self._load_ticket_by_id)
+        self.messages_by_ticket: DataLoader[int, list[TicketMessage]] = DataLoader(
+            self._load_messages_by_ticket
+        )
+        self.message_by_id: DataLoader[int, TicketMessage | None] = DataLoader(
+            self._load_message_by_id
         )
 
     async def _load_sent_emails_by_client(self, client_ids: Sequence[int]) -> list[list[Email]]:
@@ -116,3 +128,25 @@ class Loaders:
         async with self._pool.acquire() as conn:
             by_client = await cards_by_client(conn, client_ids)
         return [by_client.get(cid) for cid in client_ids]
+
+    async def _load_tickets_by_client(self, client_ids: Sequence[int]) -> list[list[Ticket]]:
+        async with self._pool.acquire() as conn:
+            by_client = await tickets.tickets_by_client(conn, client_ids)
+        return [by_client[cid] for cid in client_ids]
+
+    async def _load_ticket_by_id(self, ticket_ids: Sequence[int]) -> list[Ticket | None]:
+        async with self._pool.acquire() as conn:
+            by_id = await tickets.tickets_by_ids(conn, ticket_ids)
+        return [by_id.get(tid) for tid in ticket_ids]
+
+    async def _load_messages_by_ticket(
+        self, ticket_ids: Sequence[int]
+    ) -> list[list[TicketMessage]]:
+        async with self._pool.acquire() as conn:
+            by_ticket = await tickets.messages_by_ticket(conn, ticket_ids)
+        return [by_ticket[tid] for tid in ticket_ids]
+
+    async def _load_message_by_id(self, message_ids: Sequence[int]) -> list[TicketMessage | None]:
+        async with self._pool.acquire() as conn:
+            by_id = await tickets.messages_by_ids(conn, message_ids)
+        return [by_id.get(mid) for mid in message_ids]

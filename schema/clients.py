@@ -30,6 +30,7 @@ from schema.emails import Email
 from schema.ids import global_id
 from schema.node import Node
 from schema.people import Address, PersonChangesInput, PersonInput
+from schema.tickets import Ticket
 
 ClientStatus = strawberry.enum(
     models.ClientStatus,
@@ -277,6 +278,14 @@ class Client(Node):
             return None
         row = await info.context.loaders.contact_by_id.load(self.billing_contact_id)
         return Contact.build(row) if row else None
+
+    @strawberry.field(description="Support tickets, newest first (SPEC 2.3).")
+    async def tickets(self, info: Info[SchemaContext, None]) -> list[Ticket]:
+        await require(
+            info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.TICKETS
+        )
+        rows = await info.context.loaders.tickets_by_client.load(self.pk)
+        return [Ticket.build(row) for row in rows]
 
     @strawberry.field(description="The stored card, when the client has one (SPEC 4.1).")
     async def card(self, info: Info[SchemaContext, None]) -> Card | None:

@@ -58,6 +58,22 @@ TEMPLATES: dict[str, EmailTemplate] = {
             EmailCategory.GENERAL,
             {"client": _SAMPLE_CLIENT, "client_area_url": "https://example.com/clientarea"},
         ),
+        EmailTemplate(
+            "support_ticket_reply",
+            "Support Ticket Reply",
+            EmailCategory.SUPPORT,
+            {
+                "recipient": {"first_name": "Joe"},
+                "ticket": {
+                    "id": "VGlja2V0OjEyMw==",
+                    "reference": "[Ticket #123]",
+                    "subject": "My website is down",
+                },
+                "message": "We have restarted your server; the site is back.",
+                "staff_name": "Sam Staff",
+                "client_area_url": "https://example.com/clientarea",
+            },
+        ),
     ]
 }
 

@@ -38,6 +38,7 @@ from domain.cards import services as cards
 from domain.cards.crypto import CardKeyring
 from domain.clients import services as client_services
 from domain.credit import services as credit_services
+from domain.tickets import services as tickets
 from tests.api.introspection import root_fields
 from tests.conftest import CARD_KEY, gid, gql
 
@@ -57,8 +58,19 @@ VARIABLES = {
     "$invoice": "ID!",
     "$creditEntry": "ID!",
     "$taxRule": "ID!",
+    "$ticket": "ID!",
 }
-STATE_TABLES = ("clients", "contacts", "logins", "sessions", "staff", "settings", "emails")
+STATE_TABLES = (
+    "clients",
+    "contacts",
+    "logins",
+    "sessions",
+    "staff",
+    "settings",
+    "emails",
+    "tickets",
+    "ticket_messages",
+)
 
 
 @dataclass(frozen=True)
@@ -158,6 +170,7 @@ ERRORS = "errors { field code message }"
 VIEW, EDIT = StaffPermission.VIEW_CLIENTS, StaffPermission.EDIT_CLIENTS
 BILLING, CARDS = StaffPermission.MANAGE_BILLING, StaffPermission.MANAGE_CARDS
 CONTACTS, PROFILE = ContactPermission.CONTACTS, ContactPermission.PROFILE
+TICKETS = ContactPermission.TICKETS
 NEW_CLIENT = 'firstName: "New", lastName: "Client", email: "new@example.com"'
 NEW_CONTACT = 'firstName: "New", lastName: "Contact", email: "new-contact@example.com"'
 
@@ -263,6 +276,12 @@ RULES: dict[str, Rule] = {
         CONTACTS, f'updateMyContact(id: $contact, input: {{firstName: "X"}}) {{ {ERRORS} }}'
     ),
     "deleteMyContact": client_area(CONTACTS, f"deleteMyContact(id: $contact) {{ ok {ERRORS} }}"),
+    "openTicket": client_area(
+        TICKETS, f'openTicket(subject: "Help", message: "Hi") {{ ticket {{ id }} {ERRORS} }}'
+    ),
+    "replyToTicket": staff(
+        EDIT, f'replyToTicket(ticketId: $ticket, message: "Hello") {{ ticket {{ id }} {ERRORS} }}'
+    ),
 }
 
 
@@ -337,6 +356,9 @@ async def world(conn: asyncpg.Connection) -> World:
         staff_id=None,
     )
     rule = await tax.set_tax_rule(conn, country="GB", state=None, name="VAT", rate="20.00")
+    ticket = await tickets.open_ticket(
+        conn, await tickets.writer_of_viewer(conn, client.id, None), "Help", "It is down."
+    )
     variables = {
         "client": gid("Client", client.id),
         "contact": gid("Contact", contact_id),
@@ -347,6 +369,7 @@ async def world(conn: asyncpg.Connection) -> World:
         "invoice": gid("Invoice", order.invoice_id),
         "creditEntry": gid("CreditEntry", credit.entry.id),
         "taxRule": gid("TaxRule", rule.id),
+        "ticket": gid("Ticket", ticket.id),
     }
     return World(client.id, contact_id, client.owner_login_id, variables)
 

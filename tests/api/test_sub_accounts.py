@@ -43,7 +43,16 @@ ERRORS = "errors { field code message }"
 OWNER_EMAIL = "owner@example.com"
 BILLING_EMAIL = "billing@example.com"
 EMAIL_SUBJECT = "Your invoice is ready"
-STATE_TABLES = ("clients", "contacts", "logins", "sessions", "emails", "audit_log")
+STATE_TABLES = (
+    "clients",
+    "contacts",
+    "logins",
+    "sessions",
+    "emails",
+    "audit_log",
+    "tickets",
+    "ticket_messages",
+)
 
 LOGIN = """
 mutation Login($email: String!, $password: String!) {
@@ -279,6 +288,16 @@ async def _contact_deleted(data: dict[str, Any], conn: asyncpg.Connection, acc: 
     assert await contact_row(conn, acc.plain_contact) is None
 
 
+async def _ticket_opened(data: dict[str, Any], conn: asyncpg.Connection, acc: Account) -> None:
+    assert data["openTicket"]["errors"] == []
+    opened = await conn.fetchval("SELECT client_id FROM tickets WHERE subject = 'Help'")
+    assert opened == acc.client_id
+
+
+async def _lists_tickets(data: dict[str, Any], conn: asyncpg.Connection, acc: Account) -> None:
+    assert data["me"]["tickets"] == []
+
+
 @dataclass(frozen=True)
 class AreaOperation:
     name: str
@@ -344,6 +363,21 @@ AREA_OPERATIONS = [
         f"mutation($id: ID!) {{ deleteMyContact(id: $id) {{ ok {ERRORS} }} }}",
         ("deleteMyContact",),
         _contact_deleted,
+    ),
+    AreaOperation(
+        "openTicket",
+        ContactPermission.TICKETS,
+        f"""mutation {{ openTicket(subject: "Help", message: "It is down.") {{
+              ticket {{ id }} {ERRORS} }} }}""",
+        ("openTicket",),
+        _ticket_opened,
+    ),
+    AreaOperation(
+        "me.tickets",
+        ContactPermission.TICKETS,
+        "query { me { id tickets { id subject } } }",
+        ("me", "tickets"),
+        _lists_tickets,
     ),
 ]
 
@@ -445,6 +479,7 @@ CLIENT_FIELD_PERMISSIONS: dict[str, ContactPermission | None] = {
     "emails": ContactPermission.EMAILS,
     **dict.fromkeys(("services", "addons"), ContactPermission.PRODUCTS),
     "domains": ContactPermission.DOMAINS,
+    "tickets": ContactPermission.TICKETS,
     **dict.fromkeys(("invoices", "transactions", "creditLog", "card"), ContactPermission.INVOICES),
 }
 SUBSELECTIONS = {
@@ -456,6 +491,7 @@ SUBSELECTIONS = {
     **dict.fromkeys(("services", "addons", "domains", "invoices", "transactions"), "{ id }"),
     "creditLog": "{ id }",
     "card": "{ lastFour }",
+    "tickets": "{ id messages { from } }",
 }
 
 

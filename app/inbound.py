@@ -1,0 +1,83 @@
+"""`POST /inbound/email` (SPEC 2.3): the mail relay hands over an email to a support address
+as JSON `{from, subject, text}`; it opens a ticket, or adds to the one its subject refers to.
+
+The relay proves itself with the `X-Inbound-Secret` header, compared in constant time with
+INBOUND_EMAIL_SECRET; without that setting the route takes nothing. Refusals are JSON
+`{"errors": [{field, code, message}]}`: 503 while the secret is unset, 401 for a wrong or
+missing secret, 400 for a body that is not such an object, 422 for an email that cannot
+become a ticket (an unknown sender among them: an email never creates a client), 413 (the
+app's body limit) for a body too large. 201 answers a new ticket, 200 an addition to one;
+the body names the ticket.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from app.request_limits import JSONTooDeep, load_bounded_json
+from app.settings import Settings
+from domain.errors import DomainError, ErrorCode, FieldError
+from domain.tickets import services
+from resolvers.context import AppServices
+from schema.ids import global_id
+
+FIELDS = ("from", "subject", "text")
+_NO_SECRET = "Inbound email is off: INBOUND_EMAIL_SECRET is not set."  # noqa: S105
+_BAD_SECRET = "A valid X-Inbound-Secret header is required."  # noqa: S105
+_BAD_BODY = 'The body must be a JSON object {"from", "subject", "text"} of strings.'
+
+
+def _refusal(status: int, errors: list[FieldError]) -> JSONResponse:
+    return JSONResponse(
+        {
+            "errors": [
+                {"field": e.field, "code": e.code.value, "message": e.message} for e in errors
+            ]
+        },
+        status_code=status,
+    )
+
+
+def _authorised(request: Request, secret: str) -> bool:
+    given = request.headers.get("x-inbound-secret", "")
+    return hmac.compare_digest(given.encode(), secret.encode())
+
+
+def inbound_email_endpoint(settings: Settings) -> Any:
+    async def inbound_email(request: Request) -> JSONResponse:
+        if not settings.inbound_email_secret:
+            return _refusal(503, [FieldError(None, ErrorCode.NOT_CONFIGURED, _NO_SECRET)])
+        if not _authorised(request, settings.inbound_email_secret):
+            return _refusal(401, [FieldError(None, ErrorCode.INVALID_CREDENTIALS, _BAD_SECRET)])
+        try:
+            email = load_bounded_json(await request.body(), settings.max_json_depth)
+        except (orjson.JSONDecodeError, JSONTooDeep):
+            email = None
+        if not isinstance(email, dict) or not all(
+            isinstance(email.get(name), str) for name in FIELDS
+        ):
+            return _refusal(400, [FieldError(None, ErrorCode.INVALID, _BAD_BODY)])
+        app_services: AppServices = request.app.state.services
+        try:
+            async with app_services.pool.acquire() as conn:
+                received = await services.receive_email(
+                    conn, email["from"], email["subject"], email["text"]
+                )
+        except DomainError as error:
+            return _refusal(422, error.errors)
+        ticket = received.ticket
+        return JSONResponse(
+            {
+                "ticket": global_id("Ticket", ticket.id),
+                "reference": ticket.reference,
+                "opened": received.opened,
+            },
+            status_code=201 if received.opened else 200,
+        )
+
+    return inbound_email

@@ -1,0 +1,58 @@
+"""Support tickets and their messages (SPEC 2.3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+MAX_SUBJECT = 255
+# The longest message kept; longer ones are refused, never cut (the database checks it too).
+MAX_MESSAGE = 20_000
+
+
+class TicketStatus(StrEnum):
+    """Whose turn it is. CLOSED is left out until the API has a way to close a ticket."""
+
+    OPEN = "OPEN"  # opened, no staff reply yet
+    ANSWERED = "ANSWERED"  # staff replied last
+    CUSTOMER_REPLY = "CUSTOMER_REPLY"  # the client wrote again after a staff reply
+
+
+class Opener(StrEnum):
+    CLIENT = "CLIENT"  # the account holder
+    CONTACT = "CONTACT"  # one of its contacts
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: int
+    client_id: int
+    opened_by: Opener
+    contact_id: int | None
+    opener: str
+    subject: str
+    status: TicketStatus
+    opened_at: datetime
+    updated_at: datetime
+
+    @property
+    def reference(self) -> str:
+        """What a subject carries so that an emailed answer joins this ticket."""
+        return f"[Ticket #{self.id}]"
+
+
+@dataclass(frozen=True)
+class TicketMessage:
+    id: int
+    ticket_id: int
+    client_id: int
+    staff_id: int | None
+    author: str
+    body: str
+    created_at: datetime
+
+
+TICKET_COLUMNS = """t.id, t.client_id, t.opened_by, t.contact_id, t.opener, t.subject, t.status,
+    t.opened_at, t.updated_at"""
+MESSAGE_COLUMNS = "m.id, m.ticket_id, t.client_id, m.staff_id, m.author, m.body, m.created_at"

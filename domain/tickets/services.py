@@ -1,0 +1,321 @@
+"""Support ticket use cases (SPEC 2.3, 8.1).
+
+A ticket is opened by the account holder or one of its contacts, in the client area or by
+inbound email from their address; an email whose subject carries a ticket's reference
+("[Ticket #123]") adds to that ticket instead. Staff replies go, as "Support Ticket Reply",
+to the ticket's opener only: a SUPPORT contact is emailed about tickets it opened, never
+copied on every ticket, so replies bypass the category copies of `queue_client_email`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.utils import parseaddr
+
+import asyncpg
+
+from domain import audit
+from domain.emails.outbox import queue_email
+from domain.errors import DomainError, ErrorCode, NotFound
+from domain.tickets.models import (
+    MAX_MESSAGE,
+    MAX_SUBJECT,
+    MESSAGE_COLUMNS,
+    TICKET_COLUMNS,
+    Opener,
+    Ticket,
+    TicketMessage,
+    TicketStatus,
+)
+from domain.validation import InputCheck, normalize_email, storable_text
+
+# The longest address that SMTP carries (RFC 5321: a 256-octet path, less its brackets).
+MAX_ADDRESS = 254
+_REFERENCE = re.compile(r"\[Ticket #(\d{1,18})\]", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Writer:
+    """A client-side author: the account holder (contact_id None) or one of its contacts."""
+
+    client_id: int
+    contact_id: int | None
+    name: str
+    email: str
+
+    @property
+    def author(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+
+@dataclass(frozen=True)
+class Received:
+    """What an inbound email did: opened `ticket`, or (`opened` false) added to it."""
+
+    ticket: Ticket
+    opened: bool
+
+
+def _ticket(row: asyncpg.Record) -> Ticket:
+    values = dict(row)
+    values["opened_by"] = Opener(row["opened_by"])
+    values["status"] = TicketStatus(row["status"])
+    return Ticket(**values)
+
+
+def _message(row: asyncpg.Record) -> TicketMessage:
+    return TicketMessage(**dict(row))
+
+
+def _check_message(check: InputCheck, field: str, value: str | None) -> str:
+    message = (value or "").strip()
+    if not message:
+        check.fail(field, ErrorCode.REQUIRED, "The message is required.")
+    else:
+        check.optional_text(field, message, "The message", MAX_MESSAGE, multiline=True)
+    return message
+
+
+def _check_subject(check: InputCheck, field: str, value: str | None) -> str:
+    subject = (value or "").strip()
+    if not subject:
+        check.fail(field, ErrorCode.REQUIRED, "The subject is required.")
+    else:
+        check.optional_text(field, subject, "The subject", MAX_SUBJECT)
+    return subject
+
+
+async def writer_of_viewer(
+    conn: asyncpg.Connection, client_id: int, contact_id: int | None
+) -> Writer:
+    """The client-area viewer as an author: its contact, or the account holder."""
+    if contact_id is None:
+        row = await conn.fetchrow(
+            "SELECT first_name || ' ' || last_name AS name, email::text AS email "
+            "FROM clients WHERE id = $1",
+            client_id,
+        )
+    else:
+        row = await conn.fetchrow(
+            "SELECT first_name || ' ' || last_name AS name, email::text AS email "
+            "FROM contacts WHERE id = $1 AND client_id = $2",
+            contact_id,
+            client_id,
+        )
+    if row is None:
+        raise NotFound("Client", None)
+    return Writer(client_id, contact_id, row["name"], row["email"])
+
+
+async def _add_message(
+    conn: asyncpg.Connection, ticket_id: int, *, author: str, body: str, staff_id: int | None
+) -> None:
+    await conn.execute(
+        "INSERT INTO ticket_messages (ticket_id, staff_id, author, body) VALUES ($1, $2, $3, $4)",
+        ticket_id,
+        staff_id,
+        author,
+        body,
+    )
+
+
+async def open_ticket(
+    conn: asyncpg.Connection, writer: Writer, subject: str | None, message: str | None
+) -> Ticket:
+    """Open a ticket for the writer's client with its first message; status OPEN."""
+    check = InputCheck()
+    subject = _check_subject(check, "subject", subject)
+    message = _check_message(check, "message", message)
+    check.raise_if_failed()
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            f"""INSERT INTO tickets AS t (client_id, opened_by, contact_id, opener, subject)
+                VALUES ($1, $2, $3, $4, $5) RETURNING {TICKET_COLUMNS}""",
+            writer.client_id,
+            Opener.CLIENT if writer.contact_id is None else Opener.CONTACT,
+            writer.contact_id,
+            writer.author,
+            subject,
+        )
+        await _add_message(conn, row["id"], author=writer.author, body=message, staff_id=None)
+    return _ticket(row)
+
+
+async def sender_of(conn: asyncpg.Connection, address: str) -> Writer:
+    """Who wrote from `address`: the client with that address, else the one contact with it.
+
+    An address no client or contact has is refused (NOT_FOUND), and so is one that contacts
+    of several clients share (CONFLICT): an email never makes a client, nor guesses one."""
+    email = normalize_email(parseaddr(address)[1] or address)
+    if "@" not in email or len(email) > MAX_ADDRESS or not storable_text(email):
+        raise DomainError.single(ErrorCode.INVALID, "The sender's address is not valid.", "from")
+    client = await conn.fetchrow(
+        "SELECT id, first_name || ' ' || last_name AS name, email::text AS email "
+        "FROM clients WHERE email = $1",
+        email,
+    )
+    if client is not None:
+        return Writer(client["id"], None, client["name"], client["email"])
+    contacts = await conn.fetch(
+        """SELECT DISTINCT ON (client_id) id, client_id, first_name || ' ' || last_name AS name,
+                  email::text AS email
+             FROM contacts WHERE email = $1 ORDER BY client_id, id""",
+        email,
+    )
+    if not contacts:
+        raise DomainError.single(
+            ErrorCode.NOT_FOUND, "No client or contact has the sender's address.", "from"
+        )
+    if len(contacts) > 1:
+        raise DomainError.single(
+            ErrorCode.CONFLICT, "Contacts of several clients have the sender's address.", "from"
+        )
+    [contact] = contacts
+    return Writer(contact["client_id"], contact["id"], contact["name"], contact["email"])
+
+
+async def receive_email(
+    conn: asyncpg.Connection, sender: str | None, subject: str | None, text: str | None
+) -> Received:
+    """An inbound email: added to the sender's client's ticket its subject refers to, else
+    a new ticket. A reference to another client's ticket is ignored (it opens a new one)."""
+    check = InputCheck()
+    subject = _check_subject(check, "subject", subject)
+    text = _check_message(check, "text", text)
+    if not (sender or "").strip():
+        check.fail("from", ErrorCode.REQUIRED, "The sender's address is required.")
+    check.raise_if_failed()
+    writer = await sender_of(conn, sender or "")
+    reference = _REFERENCE.search(subject)
+    async with conn.transaction():
+        if reference is not None:
+            row = await conn.fetchrow(
+                f"""UPDATE tickets AS t
+                       SET status = CASE WHEN status = 'ANSWERED' THEN 'CUSTOMER_REPLY'
+                                         ELSE status END,
+                           updated_at = now()
+                     WHERE id = $1 AND client_id = $2
+                 RETURNING {TICKET_COLUMNS}""",
+                int(reference.group(1)),
+                writer.client_id,
+            )
+            if row is not None:
+                await _add_message(conn, row["id"], author=writer.author, body=text, staff_id=None)
+                return Received(_ticket(row), opened=False)
+        return Received(await open_ticket(conn, writer, subject, text), opened=True)
+
+
+async def reply_to_ticket(
+    conn: asyncpg.Connection,
+    ticket_id: int,
+    message: str | None,
+    *,
+    staff_id: int,
+    client_area_url: str,
+    page_id: str,
+) -> Ticket:
+    """Staff answer a ticket: the reply is added, the ticket is ANSWERED, and the opener
+    (only) is sent "Support Ticket Reply" through the outbox. When the opening contact has
+    been deleted since, the account holder, whose ticket it is, receives it. `page_id` is
+    the ticket's id as the client area's ticket page takes it (the API's id)."""
+    check = InputCheck()
+    message = _check_message(check, "message", message)
+    check.raise_if_failed()
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            f"""UPDATE tickets AS t SET status = 'ANSWERED', updated_at = now()
+                 WHERE id = $1 RETURNING {TICKET_COLUMNS}""",
+            ticket_id,
+        )
+        if row is None:
+            raise NotFound("Ticket", "ticket_id")
+        ticket = _ticket(row)
+        staff_name = await conn.fetchval(
+            "SELECT first_name || ' ' || last_name FROM staff WHERE id = $1", staff_id
+        )
+        await _add_message(conn, ticket.id, author=staff_name, body=message, staff_id=staff_id)
+        recipient = await conn.fetchrow(
+            """SELECT coalesce(ct.email, c.email)::text AS email,
+                      coalesce(ct.first_name, c.first_name) AS first_name,
+                      coalesce(ct.first_name || ' ' || ct.last_name,
+                               c.first_name || ' ' || c.last_name) AS name
+                 FROM clients c LEFT JOIN contacts ct ON ct.id = $2
+                WHERE c.id = $1""",
+            ticket.client_id,
+            ticket.contact_id,
+        )
+        await queue_email(
+            conn,
+            template="support_ticket_reply",
+            to_address=recipient["email"],
+            to_name=recipient["name"],
+            client_id=ticket.client_id,
+            contact_id=ticket.contact_id,
+            context={
+                "recipient": {"first_name": recipient["first_name"]},
+                "ticket": {
+                    "id": page_id,
+                    "reference": ticket.reference,
+                    "subject": ticket.subject,
+                },
+                "message": message,
+                "staff_name": staff_name,
+                "client_area_url": client_area_url,
+            },
+        )
+        await audit.record(
+            conn,
+            staff_id=staff_id,
+            action="ticket.replied",
+            client_id=ticket.client_id,
+            changes={"ticket_id": ticket.id},
+        )
+    return ticket
+
+
+async def tickets_by_client(
+    conn: asyncpg.Connection, client_ids: Sequence[int]
+) -> dict[int, list[Ticket]]:
+    """The tickets of several clients, newest first."""
+    rows = await conn.fetch(
+        f"""SELECT {TICKET_COLUMNS} FROM tickets t WHERE client_id = ANY($1::bigint[])
+             ORDER BY client_id, id DESC""",
+        list(client_ids),
+    )
+    by_client: dict[int, list[Ticket]] = {cid: [] for cid in client_ids}
+    for row in rows:
+        by_client[row["client_id"]].append(_ticket(row))
+    return by_client
+
+
+async def tickets_by_ids(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, Ticket]:
+    rows = await conn.fetch(
+        f"SELECT {TICKET_COLUMNS} FROM tickets t WHERE id = ANY($1::bigint[])", list(ids)
+    )
+    return {row["id"]: _ticket(row) for row in rows}
+
+
+async def messages_by_ticket(
+    conn: asyncpg.Connection, ticket_ids: Sequence[int]
+) -> dict[int, list[TicketMessage]]:
+    """The messages of several tickets, oldest first."""
+    rows = await conn.fetch(
+        f"""SELECT {MESSAGE_COLUMNS} FROM ticket_messages m JOIN tickets t ON t.id = m.ticket_id
+             WHERE m.ticket_id = ANY($1::bigint[]) ORDER BY m.ticket_id, m.id""",
+        list(ticket_ids),
+    )
+    by_ticket: dict[int, list[TicketMessage]] = {tid: [] for tid in ticket_ids}
+    for row in rows:
+        by_ticket[row["ticket_id"]].append(_message(row))
+    return by_ticket
+
+
+async def messages_by_ids(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, TicketMessage]:
+    rows = await conn.fetch(
+        f"""SELECT {MESSAGE_COLUMNS} FROM ticket_messages m JOIN tickets t ON t.id = m.ticket_id
+             WHERE m.id = ANY($1::bigint[])""",
+        list(ids),
+    )
+    return {row["id"]: _message(row) for row in rows}

@@ -1,0 +1,148 @@
+"""SPEC 2.3: support tickets in the domain: who an inbound email is from, which ticket it
+joins, the status each message leads to, and who a staff reply is emailed to."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from domain.clients import services as client_services
+from domain.errors import DomainError
+from domain.tickets import services
+from domain.tickets.models import Opener, TicketStatus
+
+CLIENT_AREA = "https://clients.example.com"
+
+
+async def add_client(conn: asyncpg.Connection, email: str) -> int:
+    client = await client_services.add_client(
+        conn,
+        {"first_name": "Joe", "last_name": "Bloggs", "email": email},
+        password=None,
+        staff_id=None,
+        send_welcome_email=False,
+        client_area_url=CLIENT_AREA,
+    )
+    return client.id
+
+
+async def add_contact(conn: asyncpg.Connection, client_id: int, email: str) -> int:
+    contact_id: int = await conn.fetchval(
+        """INSERT INTO contacts (client_id, first_name, last_name, email, email_preferences)
+           VALUES ($1, 'Jane', 'Doe', $2, '{SUPPORT}') RETURNING id""",
+        client_id,
+        email,
+    )
+    return contact_id
+
+
+async def add_staff(conn: asyncpg.Connection) -> int:
+    login_id = await conn.fetchval(
+        "INSERT INTO logins (email) VALUES ('sam@staff.example.com') RETURNING id"
+    )
+    staff_id: int = await conn.fetchval(
+        "INSERT INTO staff (login_id, first_name, last_name, role) "
+        "VALUES ($1, 'Sam', 'Staff', 'SUPPORT') RETURNING id",
+        login_id,
+    )
+    return staff_id
+
+
+async def reply(conn: asyncpg.Connection, ticket_id: int, staff_id: int) -> None:
+    await services.reply_to_ticket(
+        conn, ticket_id, "Done.", staff_id=staff_id, client_area_url=CLIENT_AREA, page_id="T"
+    )
+
+
+async def test_2_3_the_clients_own_address_wins_over_a_contact_with_the_same_address(
+    conn: asyncpg.Connection,
+) -> None:
+    holder = await add_client(conn, "joe@example.com")
+    other = await add_client(conn, "other@example.com")
+    await add_contact(conn, other, "joe@example.com")
+
+    writer = await services.sender_of(conn, "Joe <JOE@Example.com>")
+
+    assert (writer.client_id, writer.contact_id) == (holder, None)
+
+
+async def test_2_3_an_address_that_contacts_of_several_clients_share_is_refused(
+    conn: asyncpg.Connection,
+) -> None:
+    for email in ("a@example.com", "b@example.com"):
+        await add_contact(conn, await add_client(conn, email), "shared@example.com")
+
+    with pytest.raises(DomainError) as refused:
+        await services.receive_email(conn, "shared@example.com", "Help", "Hi")
+
+    assert [(e.field, e.code) for e in refused.value.errors] == [("from", "CONFLICT")]
+    assert await conn.fetchval("SELECT count(*) FROM tickets") == 0
+
+
+async def test_2_3_a_reference_to_another_clients_ticket_opens_a_new_ticket(
+    conn: asyncpg.Connection,
+) -> None:
+    mine = await add_client(conn, "joe@example.com")
+    theirs = await add_client(conn, "other@example.com")
+    their_ticket = (await services.receive_email(conn, "other@example.com", "Theirs", "x")).ticket
+
+    received = await services.receive_email(
+        conn, "joe@example.com", f"Re: {their_ticket.reference}", "Let me in"
+    )
+
+    assert received.opened and received.ticket.client_id == mine
+    assert (
+        await conn.fetchval(
+            "SELECT count(*) FROM ticket_messages WHERE ticket_id = $1", their_ticket.id
+        )
+        == 1
+    )
+    assert their_ticket.client_id == theirs
+
+
+async def test_2_3_statuses_follow_whose_turn_it_is(conn: asyncpg.Connection) -> None:
+    await add_client(conn, "joe@example.com")
+    staff_id = await add_staff(conn)
+    ticket = (await services.receive_email(conn, "joe@example.com", "Help", "Hi")).ticket
+    assert ticket.status is TicketStatus.OPEN
+    follow_up = await services.receive_email(conn, "joe@example.com", ticket.reference, "And?")
+    assert follow_up.ticket.status is TicketStatus.OPEN  # still waiting for a first answer
+
+    await reply(conn, ticket.id, staff_id)
+    answered = await services.receive_email(
+        conn, "joe@example.com", f"RE: {ticket.reference.lower()} Help", "Thanks"
+    )
+
+    assert answered.ticket.status is TicketStatus.CUSTOMER_REPLY
+    assert not answered.opened
+
+
+async def test_2_3_a_reply_goes_to_the_holder_once_the_opening_contact_is_deleted(
+    conn: asyncpg.Connection,
+) -> None:
+    client_id = await add_client(conn, "joe@example.com")
+    contact_id = await add_contact(conn, client_id, "jane@example.com")
+    staff_id = await add_staff(conn)
+    ticket = (await services.receive_email(conn, "jane@example.com", "Help", "Hi")).ticket
+    assert (ticket.opened_by, ticket.contact_id) == (Opener.CONTACT, contact_id)
+    await reply(conn, ticket.id, staff_id)
+    await conn.execute("DELETE FROM contacts WHERE id = $1", contact_id)
+    await reply(conn, ticket.id, staff_id)
+
+    sent_to = await conn.fetch("SELECT to_address FROM emails ORDER BY id")
+
+    assert [r["to_address"] for r in sent_to] == ["jane@example.com", "joe@example.com"]
+
+
+@pytest.mark.parametrize(
+    "sender", ["not an address", "<>", "joe\x00@example.com", "j" * 250 + "@example.com"]
+)
+async def test_2_3_an_inbound_email_without_a_usable_sender_address_is_refused(
+    conn: asyncpg.Connection, sender: str
+) -> None:
+    await add_client(conn, "joe@example.com")
+
+    with pytest.raises(DomainError) as refused:
+        await services.receive_email(conn, sender, "Help", "Hi")
+
+    assert [(e.field, e.code) for e in refused.value.errors] == [("from", "INVALID")]
