@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import os
 import tempfile
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -212,7 +214,17 @@ def worker(burst: bool = typer.Option(False, help="Run queued jobs, then exit.")
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr=settings.host)
     with contextlib.suppress(asyncio.CancelledError):
-        asyncio.run(run_worker(settings, burst=burst))
+        _event_loop_runner()(run_worker(settings, burst=burst))
+
+
+def _event_loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:
+    """uvloop where uvicorn[standard] installed it (Linux, macOS): the worker spends a
+    good part of each email in the event loop and its sockets."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run
+    return uvloop.run
 
 
 @cli.command()

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     # The longest a worker job may run. A job left behind by a killed worker is run again
     # this long plus 10 s later (arq's in-progress mark expires); it must exceed the SMTP timeout.
     worker_job_timeout_seconds: int = Field(default=120, ge=1)
+    # Jobs one worker runs at once (each holds a database connection while it runs), how
+    # often an idle worker looks for new jobs, and the SMTP connections it keeps open.
+    worker_max_jobs: int = Field(default=20, ge=1)
+    worker_poll_delay_seconds: float = Field(default=0.1, gt=0)
+    smtp_connections: int = Field(default=8, ge=1)
 
     session_ttl_hours: int = Field(default=24 * 14, ge=1)
     login_max_failures: int = Field(default=10, ge=1)
