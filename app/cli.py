@@ -181,15 +181,18 @@ def seed(
 
 @cli.command()
 def serve(
-    workers: int = typer.Option(1, help="uvicorn worker processes (the work is CPU-bound)."),
+    workers: int = typer.Option(
+        0, help="uvicorn worker processes (the work is CPU-bound) [default: one per core]."
+    ),
     host: str | None = typer.Option(None, help="Address to listen on [default: HOST]."),
     port: int | None = typer.Option(None, help="Port to listen on [default: PORT]."),
 ) -> None:
     """Serve the API (no embedded services: DATABASE_URL and REDIS_URL must be set)."""
     from app.server import serve as run_server
-    from app.server import server_config
+    from app.server import server_config, usable_cores
 
     settings = _settings()
+    workers = workers or usable_cores()
     listen = {"host": host, "port": port}
     settings = settings.model_copy(update={k: v for k, v in listen.items() if v is not None})
     if workers > 1:

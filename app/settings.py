@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     # duration included); "text" is for people.
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
+    # The share of requests that get an access line (0 none, 1 all; server errors always
+    # do). By default all in development and none in production, where it costs throughput.
+    access_log: float | None = Field(default=None, ge=0, le=1)
     # A port on which `clientdesk worker` serves its own /metrics (jobs, pool); off when unset.
     worker_metrics_port: int | None = None
     # OpenTelemetry tracing of GraphQL and SQL, exported over OTLP/HTTP to this collector
@@ -163,6 +166,12 @@ class Settings(BaseSettings):
         (development), where a browser would otherwise never send them back."""
         parts = urlsplit(self.base_url)
         return not (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
+
+    @property
+    def access_log_share(self) -> float:
+        if self.access_log is not None:
+            return self.access_log
+        return 0.0 if self.environment == "production" else 1.0
 
     @property
     def graphiql_enabled(self) -> bool:
