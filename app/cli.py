@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import os
 import tempfile
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -179,15 +181,18 @@ def seed(
 
 @cli.command()
 def serve(
-    workers: int = typer.Option(1, help="uvicorn worker processes (the work is CPU-bound)."),
+    workers: int = typer.Option(
+        0, help="uvicorn worker processes (the work is CPU-bound) [default: one per core]."
+    ),
     host: str | None = typer.Option(None, help="Address to listen on [default: HOST]."),
     port: int | None = typer.Option(None, help="Port to listen on [default: PORT]."),
 ) -> None:
     """Serve the API (no embedded services: DATABASE_URL and REDIS_URL must be set)."""
     from app.server import serve as run_server
-    from app.server import server_config
+    from app.server import server_config, usable_cores
 
     settings = _settings()
+    workers = workers or usable_cores()
     listen = {"host": host, "port": port}
     settings = settings.model_copy(update={k: v for k, v in listen.items() if v is not None})
     if workers > 1:
@@ -212,7 +217,17 @@ def worker(burst: bool = typer.Option(False, help="Run queued jobs, then exit.")
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr=settings.host)
     with contextlib.suppress(asyncio.CancelledError):
-        asyncio.run(run_worker(settings, burst=burst))
+        _event_loop_runner()(run_worker(settings, burst=burst))
+
+
+def _event_loop_runner() -> Callable[[Coroutine[Any, Any, None]], None]:
+    """uvloop where uvicorn[standard] installed it (Linux, macOS): the worker spends a
+    good part of each email in the event loop and its sockets."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run
+    return uvloop.run
 
 
 @cli.command()

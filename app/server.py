@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from typing import Any
 
 import uvicorn
@@ -77,6 +78,14 @@ class RequestTimeoutProtocol(H11Protocol):
         if not self.transport.is_closing():
             self.logger.info("closing a connection whose request took too long to arrive")
             self.transport.close()
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. a container's cpuset)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def server_config(

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     # The longest a worker job may run. A job left behind by a killed worker is run again
     # this long plus 10 s later (arq's in-progress mark expires); it must exceed the SMTP timeout.
     worker_job_timeout_seconds: int = Field(default=120, ge=1)
+    # Jobs one worker runs at once (each holds a database connection while it runs), how
+    # often an idle worker looks for new jobs, and the SMTP connections it keeps open.
+    worker_max_jobs: int = Field(default=20, ge=1)
+    worker_poll_delay_seconds: float = Field(default=0.1, gt=0)
+    smtp_connections: int = Field(default=8, ge=1)
 
     session_ttl_hours: int = Field(default=24 * 14, ge=1)
     login_max_failures: int = Field(default=10, ge=1)
@@ -102,6 +107,9 @@ class Settings(BaseSettings):
     # duration included); "text" is for people.
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
+    # The share of requests that get an access line (0 none, 1 all; server errors always
+    # do). By default all in development and none in production, where it costs throughput.
+    access_log: float | None = Field(default=None, ge=0, le=1)
     # A port on which `clientdesk worker` serves its own /metrics (jobs, pool); off when unset.
     worker_metrics_port: int | None = None
     # OpenTelemetry tracing of GraphQL and SQL, exported over OTLP/HTTP to this collector
@@ -158,6 +166,12 @@ class Settings(BaseSettings):
         (development), where a browser would otherwise never send them back."""
         parts = urlsplit(self.base_url)
         return not (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS)
+
+    @property
+    def access_log_share(self) -> float:
+        if self.access_log is not None:
+            return self.access_log
+        return 0.0 if self.environment == "production" else 1.0
 
     @property
     def graphiql_enabled(self) -> bool:

@@ -7,6 +7,7 @@ import contextlib
 import hmac
 import json
 import logging
+import random
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -98,8 +99,9 @@ class RequestIdMiddleware:
     """Gives each request an id (or keeps the caller's X-Request-ID) and echoes it back; the
     request's log lines carry it, and one line at the end says how the request went."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, access_log_share: float = 1.0) -> None:
         self.app = app
+        self.access_log_share = access_log_share
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -123,15 +125,16 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            path = scope["path"]
-            access_log.log(
-                logging.DEBUG if path in QUIET_PATHS else logging.INFO,
-                "%s %s %s",
-                scope["method"],
-                path,
-                status,
-                extra={"method": scope["method"], "path": path, "status": status},
-            )
+            if status >= 500 or random.random() < self.access_log_share:
+                path = scope["path"]
+                access_log.log(
+                    logging.DEBUG if path in QUIET_PATHS else logging.INFO,
+                    "%s %s %s",
+                    scope["method"],
+                    path,
+                    status,
+                    extra={"method": scope["method"], "path": path, "status": status},
+                )
             current_request.reset(request_token)
 
 
@@ -250,6 +253,6 @@ def create_app(settings: Settings) -> Starlette:
         max_upload_bytes=settings.max_upload_bytes,
     )
     app.add_middleware(MetricsMiddleware)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestIdMiddleware, access_log_share=settings.access_log_share)
     app.add_middleware(CORSMiddleware, origins=settings.cors_origin_list)
     return app

@@ -40,7 +40,11 @@ def worker_resources(settings: Settings, pool: asyncpg.Pool) -> WorkerResources:
     return WorkerResources(
         pool=pool,
         renderer=TemplateRenderer(settings.email_templates_dir),
-        mailer=Mailer.from_url(settings.smtp_url, timeout=settings.smtp_timeout_seconds),
+        mailer=Mailer.from_url(
+            settings.smtp_url,
+            timeout=settings.smtp_timeout_seconds,
+            connections=settings.smtp_connections,
+        ),
         mail_from=settings.mail_from,
         retry=RetryPolicy(
             max_attempts=settings.email_max_attempts,
@@ -55,6 +59,7 @@ def worker_resources(settings: Settings, pool: asyncpg.Pool) -> WorkerResources:
 async def _close_resources(ctx: dict[str, Any]) -> None:
     resources: WorkerResources | None = ctx.pop("resources", None)
     if resources is not None:
+        await resources.mailer.close()
         await resources.pool.close()
 
 
@@ -65,7 +70,8 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
         pool = await create_pool(
             settings.database_url,
             min_size=1,
-            max_size=4,
+            # A connection for every job that may run at once, and one for the cron jobs.
+            max_size=settings.worker_max_jobs + 1,
             mail_domain=settings.message_id_domain,
             name="worker",
         )
@@ -84,6 +90,8 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
             for job in cron_jobs(settings.email_relay_interval_seconds)
         ],
         "job_timeout": settings.worker_job_timeout_seconds,
+        "max_jobs": settings.worker_max_jobs,
+        "poll_delay": settings.worker_poll_delay_seconds,
         **overrides,
     }
     return create_worker(

@@ -44,6 +44,7 @@ from app import db
 from app.devservices import free_port, start_postgres, start_redis, stop_postgres
 from app.migrate import migrate
 from app.seed import seed_clients_with_progress
+from app.server import usable_cores
 from domain.auth.permissions import StaffRole
 from domain.auth.staff import create_staff
 
@@ -142,8 +143,13 @@ class Server:
         return self.base_url + self.path
 
     def cpu_seconds(self) -> float:
-        times = self._cpu.cpu_times()
-        return float(times.user + times.system)
+        """CPU of the server and of its worker processes, if it runs several."""
+        total = 0.0
+        for process in (self._cpu, *self._cpu.children(recursive=True)):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = process.cpu_times()
+                total += times.user + times.system
+        return total
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -164,7 +170,9 @@ def uvicorn_options() -> list[str]:
     return options
 
 
-def start_server(name: str, factory: str, path: str, env: dict[str, str], logs: Path) -> Server:
+def start_server(
+    name: str, factory: str, path: str, env: dict[str, str], logs: Path, *, workers: int = 1
+) -> Server:
     port = free_port()
     log_path = logs / f"{name}.log"
     with log_path.open("wb") as log:
@@ -180,6 +188,8 @@ def start_server(name: str, factory: str, path: str, env: dict[str, str], logs: 
                 "--port",
                 str(port),
                 "--no-access-log",
+                "--workers",
+                str(workers),
                 "--log-level",
                 "warning",
                 *uvicorn_options(),
@@ -256,9 +266,10 @@ async def check_identical(
     graphql = documents[0]
     if graphql.get("errors") or set(graphql) != {"data"}:
         raise RuntimeError(f"GraphQL answered with errors: {graphql.get('errors')}")
-    difference = _first_difference(documents[0], documents[1])
-    if difference:
-        raise RuntimeError(f"the endpoints disagree at {difference}")
+    for server, document in zip(servers[1:], documents[1:], strict=True):
+        difference = _first_difference(documents[0], document)
+        if difference:
+            raise RuntimeError(f"{server.name} disagrees with graphql at {difference}")
     page = graphql["data"]["clients"]
     edges = page["edges"]
     if page["totalCount"] != clients or len(edges) != PAGE_SIZE:
@@ -266,7 +277,7 @@ async def check_identical(
     if any(len(edge["node"]["emails"]) != 1 for edge in edges):
         raise RuntimeError("each client should show its one sent email")
     lengths = {len(r.content) for r in responses}
-    same_bytes = responses[0].content == responses[1].content
+    same_bytes = len({r.content for r in responses}) == 1
     console.print(
         f"Both endpoints return the same data: totalCount {page['totalCount']}, "
         f"{len(edges)} clients with their emails, cursors and pageInfo equal; "
@@ -531,6 +542,9 @@ def report(totals: dict[str, Totals], args: argparse.Namespace) -> None:
         f"GraphQL / raw = [bold]{ratio:.1%}[/] "
         f"(per round {min(per_round):.1%}–{max(per_round):.1%}; target ≥ 30%)"
     )
+    for name, t in totals.items():
+        if name.startswith("graphql×") and graphql.rate:
+            console.print(f"{name} / graphql (one worker) = [bold]{t.rate / graphql.rate:.0%}[/]")
     if graphql.requests and raw.requests and graphql.server_cpu:
         cpu_ratio = (raw.server_cpu / raw.requests) / (graphql.server_cpu / graphql.requests)
         console.print(f"Server CPU per request, raw / GraphQL = {cpu_ratio:.1%}")
@@ -562,6 +576,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=("lean", "httpx"),
         default="lean",
         help="load generator: keep-alive asyncio streams (default) or an httpx.AsyncClient",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=usable_cores(),
+        help="also measure GraphQL served by this many uvicorn processes, as `clientdesk "
+        "serve` does by default (one per core); 1 to skip",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (server logs)")
     return parser.parse_args(argv)
@@ -606,11 +627,15 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, tmp: Path) -> int
         "PYTHONPATH": str(ROOT),
     }
     servers = []
-    for name, factory, path in (
-        ("graphql", "app.main:create_app_from_env", "/graphql"),
-        ("raw", "bench.raw_app:create_app", "/raw"),
-    ):
-        server = start_server(name, factory, path, env, tmp)
+    endpoints = [
+        ("graphql", "app.main:create_app_from_env", "/graphql", 1),
+        ("raw", "bench.raw_app:create_app", "/raw", 1),
+    ]
+    if args.workers > 1:
+        name = f"graphql×{args.workers}"
+        endpoints.append((name, "app.main:create_app_from_env", "/graphql", args.workers))
+    for name, factory, path, workers in endpoints:
+        server = start_server(name, factory, path, env, tmp, workers=workers)
         stack.callback(server.stop)
         servers.append(server)
     console.print(

@@ -44,10 +44,23 @@ class Services:
     mail: MailSink
 
 
+async def _skip_durability(database_url: str) -> None:
+    """A throwaway test database need not survive a crash: commits and the final checkpoint
+    skip the disk flushes that otherwise take most of the suite's database time."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            await conn.execute(f"ALTER SYSTEM SET {setting} = off")
+        await conn.execute("SELECT pg_reload_conf()")
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(scope="session")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     root = tmp_path_factory.mktemp("services")
     database_url = start_postgres(root / "postgres")
+    asyncio.run(_skip_durability(database_url))
     redis = start_redis(root / "redis")
     mail = MailSink().start()
     try:

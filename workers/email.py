@@ -17,6 +17,9 @@ from typing import Any
 import asyncpg
 from aiosmtplib import SMTPRecipientsRefused, SMTPResponseException
 from arq.connections import ArqRedis
+from arq.constants import job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms
 
 from domain.emails import outbox
 from domain.emails.message import build_message
@@ -42,11 +45,45 @@ def email_job_id(attempt: Attempt) -> str:
     return f"email:{attempt.email_id}:{attempt.number}"
 
 
-async def enqueue_attempts(redis: ArqRedis, attempts: list[Attempt]) -> None:
-    for attempt in attempts:
-        await redis.enqueue_job(
-            SEND_EMAIL, attempt.email_id, attempt.number, _job_id=email_job_id(attempt)
-        )
+# arq's enqueue, for many jobs in one round trip: a job is queued unless one with its id is
+# queued, running or kept (its job or result key exists), exactly as `enqueue_job` decides,
+# but atomically for all of them at once. KEYS: the queue, then each job's job and result
+# key; ARGV: the expiry (ms) and the score, then each job's id and serialised job.
+_ENQUEUE_MANY = """
+local queued = 0
+for i = 1, (#KEYS - 1) / 2 do
+  local job_key, result_key = KEYS[2 * i], KEYS[2 * i + 1]
+  if redis.call('EXISTS', job_key, result_key) == 0 then
+    redis.call('PSETEX', job_key, ARGV[1], ARGV[2 * i + 2])
+    redis.call('ZADD', KEYS[1], ARGV[2], ARGV[2 * i + 1])
+    queued = queued + 1
+  end
+end
+return queued
+"""
+# Jobs per round trip: big enough for any burst, small enough not to block Redis.
+ENQUEUE_BATCH = 500
+
+
+async def enqueue_attempts(redis: ArqRedis, attempts: list[Attempt]) -> int:
+    """Queue one job per attempt, in one Redis round trip per `ENQUEUE_BATCH`; return how
+    many were queued (an attempt whose job exists already is not queued twice)."""
+    enqueue_many = redis.register_script(_ENQUEUE_MANY)
+    queued = 0
+    for start in range(0, len(attempts), ENQUEUE_BATCH):
+        batch = attempts[start : start + ENQUEUE_BATCH]
+        now = timestamp_ms()
+        keys: list[str] = [redis.default_queue_name]
+        args: list[str | bytes | int] = [redis.expires_extra_ms, now]
+        for attempt in batch:
+            job_id = email_job_id(attempt)
+            keys += [job_key_prefix + job_id, result_key_prefix + job_id]
+            job = serialize_job(
+                SEND_EMAIL, tuple(attempt), {}, None, now, serializer=redis.job_serializer
+            )
+            args += [job_id, job]
+        queued += int(await enqueue_many(keys=keys, args=args))
+    return queued
 
 
 async def enqueue_emails(redis: ArqRedis, email_ids: list[int]) -> None:

@@ -72,7 +72,7 @@ def test_an_installed_package_migrates_an_empty_database_and_serves_logins(
     assert imported.stdout.startswith(str(installed)), imported.stdout
 
     server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve"],
+        [sys.executable, "-m", "app.cli", "serve", "--workers", "1"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,

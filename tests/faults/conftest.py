@@ -154,7 +154,7 @@ def installation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installat
     try:
         site.run("migrate")
         site.run("create-staff", "--email", STAFF_EMAIL)
-        site.api = site.spawn("api", "serve")
+        site.api = site.spawn("api", "serve", "--workers", "1")
         site.start_worker()
         site.wait_for_api()
         yield site

@@ -99,9 +99,11 @@ async def arq_redis(settings: Settings) -> AsyncIterator[ArqRedis]:
 
 
 @pytest.fixture
-def resources(settings: Settings, pool: asyncpg.Pool) -> WorkerResources:
+async def resources(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[WorkerResources]:
     """The worker's resources, as `app.worker` makes them, on the test pool and mail sink."""
-    return worker_resources(settings, pool)
+    made = worker_resources(settings, pool)
+    yield made
+    await made.mailer.close()
 
 
 async def queue_sample_email(conn: asyncpg.Connection, to_address: str) -> int:
@@ -552,7 +554,11 @@ async def test_8_2_refused_email_is_sent_by_a_later_attempt_once_the_server_take
     [message] = refusing_smtp.messages
     [row] = await email_rows(conn)
     assert message["Message-ID"] == row["message_id"]
-    assert row["attempts"] == 2 and row["sent_at"] is not None and row["last_error"] is None
+    # The first run may have made more than one refused attempt (its relay runs after the
+    # first one failed and may find the next due): each counts, and the one after is sent.
+    assert refusing_smtp.refused >= 1
+    assert row["attempts"] == refusing_smtp.refused + 1
+    assert row["sent_at"] is not None and row["last_error"] is None
 
 
 async def test_8_2_failed_emails_page_newest_first(
