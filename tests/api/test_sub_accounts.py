@@ -445,6 +445,8 @@ CLIENT_FIELD_PERMISSIONS: dict[str, ContactPermission | None] = {
     "emails": ContactPermission.EMAILS,
     **dict.fromkeys(("services", "addons"), ContactPermission.PRODUCTS),
     "domains": ContactPermission.DOMAINS,
+    # Former account ids are account details, like the profile.
+    "mergedFrom": ContactPermission.PROFILE,
     **dict.fromkeys(("invoices", "transactions", "creditLog", "card"), ContactPermission.INVOICES),
 }
 SUBSELECTIONS = {
