@@ -14,3 +14,7 @@ CREATE INDEX client_merges_into ON client_merges (into_id, merged_id);
 ALTER TABLE transactions
     ADD COLUMN client_name text,
     ADD COLUMN client_company_name text;
+
+-- Merge and delete find a client's emails, unsent ones too (emails_client_sent holds only
+-- the sent): without this they would scan the whole outbox under both clients' locks.
+CREATE INDEX emails_client ON emails (client_id);

@@ -615,6 +615,8 @@ CREATE INDEX domains_due ON public.domains USING btree (next_due_date) WHERE (st
 
 CREATE INDEX domains_order ON public.domains USING btree (order_id);
 
+CREATE INDEX emails_client ON public.emails USING btree (client_id);
+
 CREATE INDEX emails_client_sent ON public.emails USING btree (client_id, sent_at DESC) WHERE (sent_at IS NOT NULL);
 
 CREATE INDEX emails_created_xid ON public.emails USING btree (created_xid) WHERE (sent_at IS NULL);

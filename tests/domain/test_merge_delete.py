@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 
 from domain.auth import sessions
+from domain.auth.permissions import ROLE_PERMISSIONS, StaffPermission, StaffRole
 from domain.billing import orders, payments
 from domain.billing.models import ItemKind
 from domain.cards import services as cards
@@ -464,3 +465,14 @@ async def test_export_holds_every_kind_of_record_and_no_secret(conn: asyncpg.Con
         await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'client.data_exported'")
         == 1
     )
+
+
+def test_exporting_needs_no_more_than_reading_what_the_export_holds() -> None:
+    """The staff export needs VIEW_AUDIT_LOG; every role holding it may also read the
+    clients and their email logs that the document contains."""
+    for role, granted in ROLE_PERMISSIONS.items():
+        if StaffPermission.VIEW_AUDIT_LOG in granted:
+            assert {StaffPermission.VIEW_CLIENTS, StaffPermission.VIEW_EMAILS} <= granted, role
+    assert [r for r, p in ROLE_PERMISSIONS.items() if StaffPermission.DELETE_CLIENTS in p] == [
+        StaffRole.ADMIN
+    ]
