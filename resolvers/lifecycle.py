@@ -67,14 +67,16 @@ async def delete_client(
     return OkPayload(ok=True)
 
 
-async def _export(ctx: Context, client_id: int | None, staff_id: int | None) -> ClientExport:
+async def _export(
+    ctx: Context, client_id: int | None, staff_id: int | None, *, for_staff: bool
+) -> ClientExport:
     # A missing client is a NOT_FOUND GraphQL error: the result has no `errors` list.
     try:
         if client_id is None:
             raise NotFound("Client")
         async with ctx.pool.acquire() as conn:
             document, generated_at = await export.export_client_data(
-                conn, client_id, staff_id=staff_id
+                conn, client_id, staff_id=staff_id, for_staff=for_staff
             )
     except NotFound:
         raise NotFoundError("Client") from None
@@ -87,13 +89,14 @@ async def export_client_data(
 ) -> ClientExport:
     ctx = info.context
     viewer = await ctx.get_viewer()
-    return await _export(ctx, parse_id(id, "Client"), viewer.staff_id if viewer else None)
+    staff_id = viewer.staff_id if viewer else None
+    return await _export(ctx, parse_id(id, "Client"), staff_id, for_staff=True)
 
 
 async def export_my_data(info: Info[Context, None]) -> ClientExport:
     viewer = await info.context.get_viewer()
     assert viewer is not None and viewer.client_id is not None
-    return await _export(info.context, viewer.client_id, None)
+    return await _export(info.context, viewer.client_id, None, for_staff=False)
 
 
 @strawberry.type(description="Root fields of client data: what can be read.")
@@ -124,5 +127,5 @@ class Mutations:
         resolver=export_my_data,
         extensions=account_holder(),
         description="Client area, account holder only: everything held about the account, "
-        "as one JSON document (GDPR access and portability).",
+        "as one JSON document (GDPR access and portability), without the staff's notes.",
     )

@@ -88,7 +88,7 @@ _PROFILE = """SELECT to_jsonb(x) FROM (
 
 
 async def export_client_data(
-    conn: asyncpg.Connection, client_id: int, *, staff_id: int | None
+    conn: asyncpg.Connection, client_id: int, *, staff_id: int | None, for_staff: bool
 ) -> tuple[dict[str, Any], datetime]:
     """The document and when it was made; the export itself is audited. Opens its own
     transaction: call it outside one."""
@@ -105,7 +105,17 @@ async def export_client_data(
         }
         for section, query in _SECTIONS:
             document[section] = await conn.fetchval(query, client_id)
+        if not for_staff:
+            _withhold_staff_notes(document)
         await audit.record(
             conn, staff_id=staff_id, action="client.data_exported", client_id=client_id
         )
     return document, generated_at
+
+
+def _withhold_staff_notes(document: dict[str, Any]) -> None:
+    """The client area never shows the staff's notes on the account (`Client.notes` is null
+    there): its own export leaves them out, and their changes in the audit entries."""
+    del document["profile"]["notes"]
+    for entry in document["auditEntries"]:
+        entry["changes"].pop("notes", None)

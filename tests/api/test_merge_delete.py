@@ -153,6 +153,13 @@ async def test_export_for_staff_and_for_the_account_holder(
 ) -> None:
     client = await add(conn, "subject")
     holder = await sessions.start_session(conn, client.owner_login_id, ttl=TTL)
+    await gql(
+        api,
+        'mutation($id: ID!) { updateClient(id: $id, input: {notes: "staff eyes only"}) '
+        "{ errors { code } } }",
+        {"id": gid("Client", client.id)},
+        token=admin,
+    )
 
     staff_export = await gql(api, EXPORT, {"id": gid("Client", client.id)}, token=admin)
     own_export = await gql(api, EXPORT_MINE, token=holder)
@@ -160,5 +167,12 @@ async def test_export_for_staff_and_for_the_account_holder(
     for export in (staff_export["data"]["exportClientData"], own_export["data"]["exportMyData"]):
         assert export["document"]["profile"]["email"] == "subject@example.com"
         assert export["generatedAt"]
+    # Staff notes stay staff-only: the holder's own export has neither them nor their history.
+    assert staff_export["data"]["exportClientData"]["document"]["profile"]["notes"] == (
+        "staff eyes only"
+    )
+    assert "staff eyes only" in str(staff_export)
+    assert "staff eyes only" not in str(own_export)
+    assert "notes" not in own_export["data"]["exportMyData"]["document"]["profile"]
     missing = await gql(api, EXPORT, {"id": gid("Client", 999)}, token=admin, allow_errors=True)
     assert [e["extensions"]["code"] for e in missing["errors"]] == ["NOT_FOUND"]

@@ -426,9 +426,10 @@ async def test_export_holds_every_kind_of_record_and_no_secret(conn: asyncpg.Con
         "https://clients.example.com/reset?token=RESET-TOKEN-123",
     )
 
-    document, _ = await export.export_client_data(conn, client.id, staff_id=None)
+    document, _ = await export.export_client_data(conn, client.id, staff_id=None, for_staff=True)
 
     assert document["profile"]["email"] == "subject@example.com"
+    assert document["profile"]["notes"] == "subject notes"
     for section in (
         "contacts",
         "services",
