@@ -32,6 +32,7 @@ from resolvers import clients as client_resolvers
 from resolvers import contacts as contact_resolvers
 from resolvers import credit as credit_resolvers
 from resolvers import emails as email_resolvers
+from resolvers import lifecycle as lifecycle_resolvers
 from resolvers import node as node_resolvers
 from resolvers import settings as settings_resolvers
 from resolvers import tickets as ticket_resolvers
@@ -50,6 +51,7 @@ Query = strawberry.type(
             client_resolvers.Queries,
             contact_resolvers.Queries,
             email_resolvers.Queries,
+            lifecycle_resolvers.Queries,
             node_resolvers.Queries,
             settings_resolvers.Queries,
         ),
@@ -68,6 +70,7 @@ Mutation = strawberry.type(
             contact_resolvers.Mutations,
             credit_resolvers.Mutations,
             email_resolvers.Mutations,
+            lifecycle_resolvers.Mutations,
             settings_resolvers.Mutations,
             ticket_resolvers.Mutations,
         ),

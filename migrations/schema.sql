@@ -90,6 +90,13 @@ CREATE TABLE public.cards (
     CONSTRAINT cards_start_date_check CHECK ((start_date ~ '^(0[1-9]|1[0-2])/[0-9]{2}$'::text))
 );
 
+CREATE TABLE public.client_merges (
+    merged_id bigint NOT NULL,
+    into_id bigint NOT NULL,
+    staff_id bigint,
+    merged_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
 CREATE TABLE public.clients (
     id bigint NOT NULL,
     owner_login_id bigint NOT NULL,
@@ -496,6 +503,8 @@ CREATE TABLE public.transactions (
     amount numeric(14,2) NOT NULL,
     fees numeric(14,2) DEFAULT 0 NOT NULL,
     currency character(3) NOT NULL,
+    client_name text,
+    client_company_name text,
     CONSTRAINT transactions_amount_check CHECK ((amount > (0)::numeric)),
     CONSTRAINT transactions_fees_check CHECK ((fees >= (0)::numeric))
 );
@@ -521,6 +530,9 @@ ALTER TABLE ONLY public.audit_log
 
 ALTER TABLE ONLY public.cards
     ADD CONSTRAINT cards_pkey PRIMARY KEY (client_id);
+
+ALTER TABLE ONLY public.client_merges
+    ADD CONSTRAINT client_merges_pkey PRIMARY KEY (merged_id);
 
 ALTER TABLE ONLY public.clients
     ADD CONSTRAINT clients_email_key UNIQUE (email);
@@ -625,6 +637,8 @@ CREATE INDEX audit_log_client ON public.audit_log USING btree (client_id, id DES
 
 CREATE INDEX cards_key_version ON public.cards USING btree (key_version);
 
+CREATE INDEX client_merges_into ON public.client_merges USING btree (into_id, merged_id);
+
 CREATE INDEX clients_order_company ON public.clients USING btree (lower(COALESCE(company_name, ''::text)), id);
 
 CREATE INDEX clients_order_created_at ON public.clients USING btree (created_at, id);
@@ -650,6 +664,8 @@ CREATE INDEX domains_client ON public.domains USING btree (client_id, id);
 CREATE INDEX domains_due ON public.domains USING btree (next_due_date) WHERE (status = 'ACTIVE'::text);
 
 CREATE INDEX domains_order ON public.domains USING btree (order_id);
+
+CREATE INDEX emails_client ON public.emails USING btree (client_id);
 
 CREATE INDEX emails_client_sent ON public.emails USING btree (client_id, sent_at DESC) WHERE (sent_at IS NOT NULL);
 
@@ -709,6 +725,12 @@ ALTER TABLE ONLY public.audit_log
 
 ALTER TABLE ONLY public.cards
     ADD CONSTRAINT cards_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.client_merges
+    ADD CONSTRAINT client_merges_into_id_fkey FOREIGN KEY (into_id) REFERENCES public.clients(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.client_merges
+    ADD CONSTRAINT client_merges_staff_id_fkey FOREIGN KEY (staff_id) REFERENCES public.staff(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY public.clients
     ADD CONSTRAINT clients_billing_contact_fkey FOREIGN KEY (billing_contact_id, id) REFERENCES public.contacts(id, client_id) ON DELETE SET NULL (billing_contact_id);

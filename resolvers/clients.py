@@ -10,7 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from domain.auth.permissions import ContactPermission, StaffPermission
-from domain.clients import queries, services
+from domain.clients import merge, queries, services
 from domain.clients.models import ClientStatus
 from domain.contacts import services as contact_services
 from domain.emails import outbox
@@ -86,6 +86,10 @@ async def client(
         return None
     async with info.context.pool.acquire() as conn:
         row = await queries.get_client(conn, client_id)
+        if row is None:
+            # The id of a client merged away leads to the client it went into (SPEC 7.1).
+            into = await merge.merged_into(conn, client_id)
+            row = await queries.get_client(conn, into) if into is not None else None
     return Client.build(row, await presentation(info.context)) if row else None
 
 
@@ -309,7 +313,7 @@ class Queries:
     client: Client | None = strawberry.field(
         resolver=client,
         extensions=staff(StaffPermission.VIEW_CLIENTS),
-        description="One client (staff).",
+        description="One client (staff); the id of a client merged away gives the kept one.",
     )
     me: Client | None = strawberry.field(
         resolver=me,

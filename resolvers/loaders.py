@@ -10,6 +10,7 @@ from strawberry.dataloader import DataLoader
 from domain.billing import invoices, items, payments
 from domain.billing.models import BillableItem, Invoice, InvoiceItem, ItemKind, Transaction
 from domain.cards.services import StoredCard, cards_by_client
+from domain.clients import merge
 from domain.clients import queries as client_queries
 from domain.clients.models import Client
 from domain.contacts import services as contact_services
@@ -63,6 +64,9 @@ class Loaders:
         )
         self.message_by_id: DataLoader[int, TicketMessage | None] = DataLoader(
             self._load_message_by_id
+        )
+        self.merged_from_by_client: DataLoader[int, list[int]] = DataLoader(
+            self._load_merged_from_by_client
         )
 
     async def _load_sent_emails_by_client(self, client_ids: Sequence[int]) -> list[list[Email]]:
@@ -122,6 +126,11 @@ class Loaders:
     ) -> list[list[Transaction]]:
         async with self._pool.acquire() as conn:
             by_client = await payments.transactions_by_client(conn, client_ids)
+        return [by_client[cid] for cid in client_ids]
+
+    async def _load_merged_from_by_client(self, client_ids: Sequence[int]) -> list[list[int]]:
+        async with self._pool.acquire() as conn:
+            by_client = await merge.merged_from_by_client(conn, list(client_ids))
         return [by_client[cid] for cid in client_ids]
 
     async def _load_card_by_client(self, client_ids: Sequence[int]) -> list[StoredCard | None]:

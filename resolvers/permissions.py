@@ -53,6 +53,16 @@ class IsClientArea(BasePermission):
         return True
 
 
+class IsAccountHolder(BasePermission):
+    """The client's main account holder; sub-accounts are refused whatever they were granted."""
+
+    async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
+        viewer = await _logged_in_viewer(info)
+        if viewer.kind is not ViewerKind.CLIENT:
+            raise Forbidden("This is for the account holder's own login.")
+        return True
+
+
 class IsLoggedIn(BasePermission):
     async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
         await _logged_in_viewer(info)
@@ -65,6 +75,10 @@ def staff(permission: StaffPermission) -> list[FieldExtension]:
 
 def client_area(permission: ContactPermission | None = None) -> list[FieldExtension]:
     return [PermissionExtension(permissions=[IsClientArea(permission)], use_directives=False)]
+
+
+def account_holder() -> list[FieldExtension]:
+    return [PermissionExtension(permissions=[IsAccountHolder()], use_directives=False)]
 
 
 def logged_in() -> list[FieldExtension]:

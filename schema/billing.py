@@ -175,6 +175,14 @@ class Transaction:
     client_id: strawberry.ID = strawberry.field(
         description="The client it came from (kept when the client is deleted)."
     )
+    client_name: str | None = strawberry.field(
+        description="The client's name as it was when the client was deleted; null while "
+        "the client exists (read it from the client)."
+    )
+    client_company_name: str | None = strawberry.field(
+        description="The client's company as it was when the client was deleted; null "
+        "while the client exists or when it had none."
+    )
 
     @classmethod
     def build(cls, row: models.Transaction) -> Transaction:
@@ -188,6 +196,8 @@ class Transaction:
             currency=row.currency,
             invoice_id=global_id("Invoice", row.invoice_id) if row.invoice_id else None,
             client_id=global_id("Client", row.client_id),
+            client_name=row.client_name,
+            client_company_name=row.client_company_name,
         )
 
 

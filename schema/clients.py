@@ -295,6 +295,16 @@ class Client(Node):
         row = await info.context.loaders.card_by_client.load(self.pk)
         return Card.build(row) if row else None
 
+    @strawberry.field(
+        description="Ids of the clients merged into this one (SPEC 7.1); each still leads here."
+    )
+    async def merged_from(self, info: Info[SchemaContext, None]) -> list[strawberry.ID]:
+        await require(
+            info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.PROFILE
+        )
+        merged = await info.context.loaders.merged_from_by_client.load(self.pk)
+        return [global_id("Client", pk) for pk in merged]
+
     @classmethod
     def build(
         cls,

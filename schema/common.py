@@ -64,6 +64,13 @@ class Unauthenticated(GraphQLError):
         super().__init__(message, extensions={"code": "UNAUTHENTICATED"})
 
 
+class NotFoundError(GraphQLError):
+    """Raised by a field whose result cannot be null when what it names does not exist."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} not found.", extensions={"code": "NOT_FOUND"})
+
+
 class Forbidden(GraphQLError):
     """Raised when the viewer is logged in but may not do this."""
 

@@ -23,6 +23,9 @@ class StaffPermission(StrEnum):
     MANAGE_STAFF = "MANAGE_STAFF"
     # Save, clear and reveal stored cards (SPEC 4).
     MANAGE_CARDS = "MANAGE_CARDS"
+    # Merge and delete clients (SPEC 7): both remove a client and its login for good, so
+    # only administrators (who hold every permission) do it.
+    DELETE_CLIENTS = "DELETE_CLIENTS"
 
 
 ROLE_PERMISSIONS: dict[StaffRole, frozenset[StaffPermission]] = {

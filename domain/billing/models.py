@@ -163,6 +163,9 @@ class Transaction:
     amount: Decimal
     fees: Decimal
     currency: str
+    # Who the client was, written when it is deleted (SPEC 7.2); None while it exists.
+    client_name: str | None = None
+    client_company_name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ from domain.paging import Keyset, Page, PageRequest, fetch_page
 from domain.validation import InputCheck
 
 TRANSACTION_COLUMNS = (
-    "id, client_id, invoice_id, date, gateway, transaction_id, amount, fees, currency"
+    "id, client_id, invoice_id, date, gateway, transaction_id, amount, fees, currency,"
+    " client_name, client_company_name"
 )
 
 

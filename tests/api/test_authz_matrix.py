@@ -50,6 +50,7 @@ UNAUTHENTICATED, FORBIDDEN = "UNAUTHENTICATED", "FORBIDDEN"
 # The variables a selection may use; the test declares those it uses.
 VARIABLES = {
     "$client": "ID!",
+    "$otherClient": "ID!",
     "$contact": "ID!",
     "$failedEmail": "ID!",
     "$order": "ID!",
@@ -282,6 +283,21 @@ RULES: dict[str, Rule] = {
     "replyToTicket": staff(
         EDIT, f'replyToTicket(ticketId: $ticket, message: "Hello") {{ ticket {{ id }} {ERRORS} }}'
     ),
+    "exportClientData": staff(
+        StaffPermission.VIEW_AUDIT_LOG, "exportClientData(id: $client) { generatedAt }"
+    ),
+    "mergeClients": staff(
+        StaffPermission.DELETE_CLIENTS,
+        "mergeClients(firstId: $client, secondId: $otherClient, keep: FIRST) "
+        f"{{ client {{ id }} {ERRORS} }}",
+    ),
+    "deleteClient": staff(
+        StaffPermission.DELETE_CLIENTS, f"deleteClient(id: $client) {{ ok {ERRORS} }}"
+    ),
+    # The account holder only: no sub-account, whatever it was granted.
+    "exportMyData": client_area(None, "exportMyData { generatedAt }")
+    .but(sub_account(set(ContactPermission)), FORBIDDEN)
+    .but(sub_account(set()), FORBIDDEN),
 }
 
 
@@ -355,12 +371,21 @@ async def world(conn: asyncpg.Connection) -> World:
         expiry="12/30",
         staff_id=None,
     )
+    other = await client_services.add_client(
+        conn,
+        {"first_name": "Ann", "last_name": "Other", "email": "other@example.com"},
+        password=None,
+        staff_id=None,
+        send_welcome_email=False,
+        client_area_url="http://127.0.0.1:8000",
+    )
     rule = await tax.set_tax_rule(conn, country="GB", state=None, name="VAT", rate="20.00")
     ticket = await tickets.open_ticket(
         conn, await tickets.writer_of_viewer(conn, client.id, None), "Help", "It is down."
     )
     variables = {
         "client": gid("Client", client.id),
+        "otherClient": gid("Client", other.id),
         "contact": gid("Contact", contact_id),
         "failedEmail": gid("Email", failed_email_id),
         "order": gid("Order", order.id),

@@ -480,6 +480,8 @@ CLIENT_FIELD_PERMISSIONS: dict[str, ContactPermission | None] = {
     **dict.fromkeys(("services", "addons"), ContactPermission.PRODUCTS),
     "domains": ContactPermission.DOMAINS,
     "tickets": ContactPermission.TICKETS,
+    # Former account ids are account details, like the profile.
+    "mergedFrom": ContactPermission.PROFILE,
     **dict.fromkeys(("invoices", "transactions", "creditLog", "card"), ContactPermission.INVOICES),
 }
 SUBSELECTIONS = {

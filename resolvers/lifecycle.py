@@ -1,0 +1,131 @@
+"""Root fields of merging, deleting and exporting clients (SPEC 7.1, 7.2; GDPR export).
+
+Merging and deleting both remove a client for good, so both need DELETE_CLIENTS (ADMIN only).
+The staff export holds the email log and the audit entries of the client: it needs
+VIEW_AUDIT_LOG, whose roles also read clients and emails. In the client area only the account
+holder exports, never a sub-account.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from domain.auth.permissions import StaffPermission
+from domain.clients import deletion, export, merge
+from domain.errors import DomainError, NotFound
+from resolvers.clients import presentation
+from resolvers.context import Context
+from resolvers.inputs import existing_id, parse_id
+from resolvers.permissions import account_holder, staff
+from schema.clients import Client, ClientPayload
+from schema.common import NotFoundError, OkPayload, user_errors
+from schema.lifecycle import ClientExport, MergeKeep
+
+
+async def merge_clients(
+    info: Info[Context, None],
+    first_id: Annotated[strawberry.ID, strawberry.argument(description="One of the clients.")],
+    second_id: Annotated[strawberry.ID, strawberry.argument(description="The other client.")],
+    keep: Annotated[MergeKeep, strawberry.argument(description="Whose profile stays.")],
+) -> ClientPayload:
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    try:
+        first = existing_id(first_id, "Client", "first_id")
+        second = existing_id(second_id, "Client", "second_id")
+        async with ctx.transaction() as conn:
+            row = await merge.merge_clients(
+                conn,
+                first,
+                second,
+                merge.MergeKeep(keep),
+                keyring=ctx.services.card_keyring,
+                staff_id=viewer.staff_id if viewer else None,
+            )
+    except DomainError as error:
+        return ClientPayload(client=None, errors=user_errors(error))
+    return ClientPayload(client=Client.build(row, await presentation(ctx)))
+
+
+async def delete_client(
+    info: Info[Context, None],
+    id: Annotated[strawberry.ID, strawberry.argument(description="The client's id.")],
+) -> OkPayload:
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    try:
+        client_id = existing_id(id, "Client")
+        async with ctx.transaction() as conn:
+            await deletion.delete_client(
+                conn, client_id, staff_id=viewer.staff_id if viewer else None
+            )
+    except DomainError as error:
+        return OkPayload(ok=False, errors=user_errors(error))
+    return OkPayload(ok=True)
+
+
+async def _export(
+    ctx: Context, client_id: int | None, staff_id: int | None, *, for_staff: bool
+) -> ClientExport:
+    # A missing client is a NOT_FOUND GraphQL error: the result has no `errors` list.
+    try:
+        if client_id is None:
+            raise NotFound("Client")
+        async with ctx.pool.acquire() as conn:
+            document, generated_at = await export.export_client_data(
+                conn, client_id, staff_id=staff_id, for_staff=for_staff
+            )
+    except NotFound:
+        raise NotFoundError("Client") from None
+    return ClientExport(document=document, generated_at=generated_at)
+
+
+async def export_client_data(
+    info: Info[Context, None],
+    id: Annotated[strawberry.ID, strawberry.argument(description="The client's id.")],
+) -> ClientExport:
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    staff_id = viewer.staff_id if viewer else None
+    return await _export(ctx, parse_id(id, "Client"), staff_id, for_staff=True)
+
+
+async def export_my_data(info: Info[Context, None]) -> ClientExport:
+    viewer = await info.context.get_viewer()
+    assert viewer is not None and viewer.client_id is not None
+    return await _export(info.context, viewer.client_id, None, for_staff=False)
+
+
+@strawberry.type(description="Root fields of client data: what can be read.")
+class Queries:
+    export_client_data: ClientExport = strawberry.field(
+        resolver=export_client_data,
+        extensions=staff(StaffPermission.VIEW_AUDIT_LOG),
+        description="Everything held about a client, as one JSON document (staff; GDPR "
+        "access and portability). The export is recorded in the audit log.",
+    )
+
+
+@strawberry.type(description="Root fields of merging and deleting clients.")
+class Mutations:
+    merge_clients: ClientPayload = strawberry.field(
+        resolver=merge_clients,
+        extensions=staff(StaffPermission.DELETE_CLIENTS),
+        description="Move everything of one client to the other and remove it, in one "
+        "transaction (SPEC 7.1); its id then leads to the kept client.",
+    )
+    delete_client: OkPayload = strawberry.field(
+        resolver=delete_client,
+        extensions=staff(StaffPermission.DELETE_CLIENTS),
+        description="Remove a client and everything of it; its transactions stay as income "
+        "records with its id, name and company (SPEC 7.2).",
+    )
+    export_my_data: ClientExport = strawberry.field(
+        resolver=export_my_data,
+        extensions=account_holder(),
+        description="Client area, account holder only: everything held about the account, "
+        "as one JSON document (GDPR access and portability), without the staff's notes.",
+    )

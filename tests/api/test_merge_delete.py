@@ -1,0 +1,178 @@
+"""SPEC 7.1, 7.2 and the personal-data export through the API: ids, redirects, errors."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import asyncpg
+import httpx
+import pytest
+
+from domain.auth import sessions
+from domain.billing import orders, payments
+from domain.billing.models import ItemKind
+from domain.clients import services as client_services
+from domain.clients.models import Client
+from tests.conftest import gid, gql
+
+TTL = timedelta(hours=1)
+ERRORS = "errors { field code message }"
+MERGE = f"""
+mutation Merge($first: ID!, $second: ID!, $keep: MergeKeep!) {{
+  mergeClients(firstId: $first, secondId: $second, keep: $keep) {{
+    client {{ id email creditBalance mergedFrom }} {ERRORS}
+  }}
+}}"""
+CLIENT = "query Client($id: ID!) { client(id: $id) { id email mergedFrom } }"
+DELETE = f"mutation Delete($id: ID!) {{ deleteClient(id: $id) {{ ok {ERRORS} }} }}"
+TRANSACTIONS = """
+query Transactions($clientId: ID) {
+  transactions(clientId: $clientId) {
+    edges { node { clientId clientName clientCompanyName amount } }
+  }
+}"""
+EXPORT = "query Export($id: ID!) { exportClientData(id: $id) { document generatedAt } }"
+EXPORT_MINE = "mutation { exportMyData { document generatedAt } }"
+
+
+async def add(conn: asyncpg.Connection, tag: str, **values: str) -> Client:
+    return await client_services.add_client(
+        conn,
+        {"first_name": tag.title(), "last_name": "Bloggs", "email": f"{tag}@example.com"} | values,
+        password=None,
+        staff_id=None,
+        send_welcome_email=False,
+        client_area_url="https://clients.example.com",
+    )
+
+
+@pytest.fixture
+async def admin(conn: asyncpg.Connection) -> str:
+    """An administrator's session, opened directly (no password is hashed)."""
+    login_id = await conn.fetchval(
+        "INSERT INTO logins (email) VALUES ('admin@staff.example.com') RETURNING id"
+    )
+    await conn.execute(
+        "INSERT INTO staff (login_id, first_name, last_name, role) VALUES ($1, 'A', 'D', 'ADMIN')",
+        login_id,
+    )
+    return await sessions.start_session(conn, login_id, ttl=TTL)
+
+
+async def test_7_1_merge_leaves_a_redirect_and_lists_merged_ids(
+    api: httpx.AsyncClient, conn: asyncpg.Connection, admin: str
+) -> None:
+    kept = await add(conn, "kept")
+    other = await add(conn, "other")
+    other_session = await sessions.start_session(conn, other.owner_login_id, ttl=TTL)
+
+    body = await gql(
+        api,
+        MERGE,
+        {"first": gid("Client", kept.id), "second": gid("Client", other.id), "keep": "FIRST"},
+        token=admin,
+    )
+
+    payload = body["data"]["mergeClients"]
+    assert payload["errors"] == []
+    assert payload["client"]["mergedFrom"] == [gid("Client", other.id)]
+    redirected = await gql(api, CLIENT, {"id": gid("Client", other.id)}, token=admin)
+    assert redirected["data"]["client"] == {
+        "id": gid("Client", kept.id),
+        "email": "kept@example.com",
+        "mergedFrom": [gid("Client", other.id)],
+    }
+    # The removed client's login no longer opens anything.
+    me = await gql(api, "query { me { id } }", token=other_session, allow_errors=True)
+    assert me["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_7_1_merge_refusals_are_reported_per_argument(
+    api: httpx.AsyncClient, conn: asyncpg.Connection, admin: str
+) -> None:
+    client = await add(conn, "only")
+    same = {"first": gid("Client", client.id), "second": gid("Client", client.id), "keep": "FIRST"}
+    unknown = {"first": gid("Client", 999), "second": "not-an-id", "keep": "SECOND"}
+    refusals = []
+    for variables in (same, unknown):
+        body = await gql(api, MERGE, variables, token=admin)
+        assert body["data"]["mergeClients"]["client"] is None
+        refusals.append([(e["field"], e["code"]) for e in body["data"]["mergeClients"]["errors"]])
+    assert refusals == [
+        [("secondId", "INVALID")],
+        [("secondId", "NOT_FOUND")],  # an id not of a client is refused before any lookup
+    ]
+    body = await gql(
+        api,
+        MERGE,
+        {"first": gid("Client", 999), "second": gid("Client", client.id), "keep": "SECOND"},
+        token=admin,
+    )
+    assert [(e["field"], e["code"]) for e in body["data"]["mergeClients"]["errors"]] == [
+        ("firstId", "NOT_FOUND")
+    ]
+
+
+async def test_7_2_deleted_clients_transactions_stay_listed_with_who_it_was(
+    api: httpx.AsyncClient, conn: asyncpg.Connection, admin: str
+) -> None:
+    client = await add(conn, "gone", company_name="Gone Ltd")
+    order = await orders.place_order(
+        conn,
+        client.id,
+        items=[{"kind": ItemKind.SERVICE, "name": "Hosting", "amount": "10.00"}],
+        payment_method=None,
+        staff_id=None,
+    )
+    assert order.invoice_id is not None
+    await payments.record_payment(
+        conn, order.invoice_id, amount="10.00", gateway="banktransfer", staff_id=None
+    )
+
+    body = await gql(api, DELETE, {"id": gid("Client", client.id)}, token=admin)
+
+    assert body["data"]["deleteClient"] == {"ok": True, "errors": []}
+    expected = {
+        "clientId": gid("Client", client.id),
+        "clientName": "Gone Bloggs",
+        "clientCompanyName": "Gone Ltd",
+        "amount": "10.00",
+    }
+    for variables in ({"clientId": gid("Client", client.id)}, {}):
+        listed = await gql(api, TRANSACTIONS, variables, token=admin)
+        assert [e["node"] for e in listed["data"]["transactions"]["edges"]] == [expected]
+    assert (await gql(api, CLIENT, {"id": gid("Client", client.id)}, token=admin))["data"] == {
+        "client": None
+    }
+    again = await gql(api, DELETE, {"id": gid("Client", client.id)}, token=admin)
+    assert again["data"]["deleteClient"]["errors"][0]["code"] == "NOT_FOUND"
+
+
+async def test_export_for_staff_and_for_the_account_holder(
+    api: httpx.AsyncClient, conn: asyncpg.Connection, admin: str
+) -> None:
+    client = await add(conn, "subject")
+    holder = await sessions.start_session(conn, client.owner_login_id, ttl=TTL)
+    await gql(
+        api,
+        'mutation($id: ID!) { updateClient(id: $id, input: {notes: "staff eyes only"}) '
+        "{ errors { code } } }",
+        {"id": gid("Client", client.id)},
+        token=admin,
+    )
+
+    staff_export = await gql(api, EXPORT, {"id": gid("Client", client.id)}, token=admin)
+    own_export = await gql(api, EXPORT_MINE, token=holder)
+
+    for export in (staff_export["data"]["exportClientData"], own_export["data"]["exportMyData"]):
+        assert export["document"]["profile"]["email"] == "subject@example.com"
+        assert export["generatedAt"]
+    # Staff notes stay staff-only: the holder's own export has neither them nor their history.
+    assert staff_export["data"]["exportClientData"]["document"]["profile"]["notes"] == (
+        "staff eyes only"
+    )
+    assert "staff eyes only" in str(staff_export)
+    assert "staff eyes only" not in str(own_export)
+    assert "notes" not in own_export["data"]["exportMyData"]["document"]["profile"]
+    missing = await gql(api, EXPORT, {"id": gid("Client", 999)}, token=admin, allow_errors=True)
+    assert [e["extensions"]["code"] for e in missing["errors"]] == ["NOT_FOUND"]
