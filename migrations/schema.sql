@@ -90,6 +90,31 @@ CREATE TABLE public.cards (
     CONSTRAINT cards_start_date_check CHECK ((start_date ~ '^(0[1-9]|1[0-2])/[0-9]{2}$'::text))
 );
 
+CREATE TABLE public.client_files (
+    id bigint NOT NULL,
+    client_id bigint NOT NULL,
+    title text NOT NULL,
+    filename text NOT NULL,
+    stored_name text NOT NULL,
+    content_type text NOT NULL,
+    size bigint NOT NULL,
+    admin_only boolean DEFAULT false NOT NULL,
+    uploaded_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT client_files_filename_check CHECK ((filename <> ''::text)),
+    CONSTRAINT client_files_size_check CHECK ((size >= 0)),
+    CONSTRAINT client_files_stored_name_check CHECK ((stored_name ~ '^[0-9a-f]{32}$'::text)),
+    CONSTRAINT client_files_title_check CHECK ((title <> ''::text))
+);
+
+ALTER TABLE public.client_files ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.client_files_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.clients (
     id bigint NOT NULL,
     owner_login_id bigint NOT NULL,
@@ -478,6 +503,12 @@ ALTER TABLE ONLY public.audit_log
 ALTER TABLE ONLY public.cards
     ADD CONSTRAINT cards_pkey PRIMARY KEY (client_id);
 
+ALTER TABLE ONLY public.client_files
+    ADD CONSTRAINT client_files_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.client_files
+    ADD CONSTRAINT client_files_stored_name_key UNIQUE (stored_name);
+
 ALTER TABLE ONLY public.clients
     ADD CONSTRAINT clients_email_key UNIQUE (email);
 
@@ -575,6 +606,8 @@ CREATE INDEX audit_log_client ON public.audit_log USING btree (client_id, id DES
 
 CREATE INDEX cards_key_version ON public.cards USING btree (key_version);
 
+CREATE INDEX client_files_client ON public.client_files USING btree (client_id, id);
+
 CREATE INDEX clients_order_company ON public.clients USING btree (lower(COALESCE(company_name, ''::text)), id);
 
 CREATE INDEX clients_order_created_at ON public.clients USING btree (created_at, id);
@@ -653,6 +686,9 @@ ALTER TABLE ONLY public.audit_log
 
 ALTER TABLE ONLY public.cards
     ADD CONSTRAINT cards_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.client_files
+    ADD CONSTRAINT client_files_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.clients
     ADD CONSTRAINT clients_billing_contact_fkey FOREIGN KEY (billing_contact_id, id) REFERENCES public.contacts(id, client_id) ON DELETE SET NULL (billing_contact_id);

@@ -18,6 +18,8 @@ from domain.credit import ledger
 from domain.credit.ledger import CreditEntry
 from domain.emails import outbox
 from domain.emails.outbox import Email
+from domain.files import services as file_services
+from domain.files.services import ClientFile
 
 
 class Loaders:
@@ -51,6 +53,9 @@ class Loaders:
         )
         self.card_by_client: DataLoader[int, StoredCard | None] = DataLoader(
             self._load_card_by_client
+        )
+        self.files_by_client: DataLoader[int, list[ClientFile]] = DataLoader(
+            self._load_files_by_client
         )
 
     async def _load_sent_emails_by_client(self, client_ids: Sequence[int]) -> list[list[Email]]:
@@ -116,3 +121,8 @@ class Loaders:
         async with self._pool.acquire() as conn:
             by_client = await cards_by_client(conn, client_ids)
         return [by_client.get(cid) for cid in client_ids]
+
+    async def _load_files_by_client(self, client_ids: Sequence[int]) -> list[list[ClientFile]]:
+        async with self._pool.acquire() as conn:
+            by_client = await file_services.files_by_client(conn, client_ids)
+        return [by_client[cid] for cid in client_ids]

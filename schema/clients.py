@@ -16,6 +16,7 @@ from domain.auth.permissions import ContactPermission, StaffPermission
 from domain.auth.viewer import Viewer
 from domain.clients import models, queries
 from domain.emails.outbox import Email as EmailRow
+from domain.files import services as file_services
 from domain.settings import ClientDisplayFormat
 from schema.access import may_read, require
 from schema.billing import Domain, Invoice, Service, ServiceStatus, Transaction
@@ -26,6 +27,7 @@ from schema.contacts import Contact
 from schema.context import SchemaContext
 from schema.credit import CreditEntry
 from schema.emails import Email
+from schema.files import ClientFile
 from schema.ids import global_id
 from schema.node import Node
 from schema.people import Address, PersonChangesInput, PersonInput
@@ -284,6 +286,20 @@ class Client(Node):
         )
         row = await info.context.loaders.card_by_client.load(self.pk)
         return Card.build(row) if row else None
+
+    @strawberry.field(
+        description="Files staff attached, oldest first (SPEC 6). The client area sees those "
+        "not admin-only; a sub-account needs PROFILE."
+    )
+    async def files(self, info: Info[SchemaContext, None]) -> list[ClientFile]:
+        await require(
+            info,
+            staff=file_services.STAFF_PERMISSION,
+            client_area=file_services.CLIENT_AREA_PERMISSION,
+        )
+        viewer = await info.context.get_viewer()
+        rows = await info.context.loaders.files_by_client.load(self.pk)
+        return [ClientFile.build(row) for row in rows if file_services.may_see(viewer, row)]
 
     @classmethod
     def build(

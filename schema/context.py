@@ -16,6 +16,7 @@ from domain.billing.models import BillableItem, Invoice, InvoiceItem, ServiceSta
 from domain.cards.services import StoredCard
 from domain.contacts.models import Contact
 from domain.emails.outbox import Email
+from domain.files.services import ClientFile
 
 
 class Loaders(Protocol):
@@ -28,6 +29,7 @@ class Loaders(Protocol):
     invoices_by_client: DataLoader[int, list[Invoice]]
     invoice_items_by_invoice: DataLoader[int, list[InvoiceItem]]
     transactions_by_client: DataLoader[int, list[Transaction]]
+    files_by_client: DataLoader[int, list[ClientFile]]
     card_by_client: DataLoader[int, StoredCard | None]
 
 
