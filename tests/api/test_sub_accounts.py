@@ -441,6 +441,7 @@ CLIENT_FIELD_PERMISSIONS: dict[str, ContactPermission | None] = {
         ContactPermission.INVOICES,
     ),
     "contacts": ContactPermission.CONTACTS,
+    "files": ContactPermission.PROFILE,
     "defaultBillingContact": ContactPermission.CONTACTS,
     "emails": ContactPermission.EMAILS,
     **dict.fromkeys(("services", "addons"), ContactPermission.PRODUCTS),
@@ -456,6 +457,7 @@ SUBSELECTIONS = {
     **dict.fromkeys(("services", "addons", "domains", "invoices", "transactions"), "{ id }"),
     "creditLog": "{ id }",
     "card": "{ lastFour }",
+    "files": "{ id }",
 }
 
 

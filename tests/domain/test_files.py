@@ -12,6 +12,7 @@ import pytest
 from domain.clients import services as client_services
 from domain.errors import DomainError
 from domain.files import services, storage
+from tests.api.test_files import CLIMBING_NAME
 
 
 class Source:
@@ -67,7 +68,7 @@ async def test_6_2_an_oversized_upload_stops_at_the_limit_and_leaves_no_partial_
 @pytest.mark.parametrize(
     ("given", "shown"),
     [
-        ("../../etc/passwd", "passwd"),
+        (CLIMBING_NAME, "passwd"),
         ("..\\..\\boot.ini", "boot.ini"),
         ("report\r\nSet-Cookie: x.pdf", "report Set-Cookie: x.pdf"),
         ("invoice\u202efdp.exe", "invoice fdp.exe"),
