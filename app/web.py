@@ -95,7 +95,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 "A multipart request needs an X-CSRF-Protection or Apollo-Require-Preflight "
                 "header.",
             )
-        return await super().parse_multipart(request)
+        try:
+            return await super().parse_multipart(request)
+        except (AttributeError, TypeError, ValueError, IndexError):
+            # Strawberry follows `map` into `operations` trusting both shapes.
+            raise HTTPException(
+                400, "The multipart request's map does not fit its operations and files."
+            ) from None
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(GRAPHIQL_PAGE)

@@ -14,12 +14,14 @@ import asyncpg
 import httpx
 import pytest
 
+from app.cors import ALLOWED_HEADERS
 from app.downloads import content_disposition
 from app.settings import Settings
 from app.web import create_app
 from domain.auth import sessions
 from domain.auth.permissions import ContactPermission, StaffRole
 from domain.clients import services as client_services
+from resolvers.context import CSRF_HEADERS
 from tests.conftest import gid, gql, pk
 
 TTL = timedelta(hours=1)
@@ -185,6 +187,23 @@ async def test_6_2_a_multipart_request_without_a_csrf_header_is_refused(
     assert await conn.fetchval("SELECT count(*) FROM client_files") == 0
 
 
+@pytest.mark.parametrize(
+    "files_map",
+    ['["variables.file"]', '{"0": [1]}', '{"0": ["variables.file.x.y"]}', '{"0": ["x.1"]}'],
+)
+async def test_6_2_a_multipart_request_whose_map_does_not_fit_is_refused(
+    api: httpx.AsyncClient, world: World, files_map: str
+) -> None:
+    parts = multipart(world.client_id, "a.pdf", b"x")
+    parts["data"]["map"] = files_map
+
+    response = await api.post(
+        "/graphql", **parts, headers={"Authorization": f"Bearer {world.staff_token}", **CSRF}
+    )
+
+    assert response.status_code == 400, response.text
+
+
 async def test_6_2_a_multipart_request_may_use_the_session_cookie_only_with_the_header(
     api: httpx.AsyncClient, world: World
 ) -> None:
@@ -197,6 +216,10 @@ async def test_6_2_a_multipart_request_may_use_the_session_cookie_only_with_the_
         api.cookies.clear()
 
     assert response.json()["data"]["uploadClientFile"]["errors"] == []
+
+
+def test_6_2_dashboards_of_allowed_origins_may_send_the_csrf_header() -> None:
+    assert set(CSRF_HEADERS) <= set(ALLOWED_HEADERS)
 
 
 @pytest.fixture
