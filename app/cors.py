@@ -14,8 +14,11 @@ from typing import Any
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import PlainTextResponse
 
+from resolvers.context import CSRF_HEADERS
+
 ALLOWED_METHODS = ("GET", "POST")
-ALLOWED_HEADERS = ("authorization", "content-type", "x-request-id")
+# With the CSRF headers an upload (a multipart request) must carry.
+ALLOWED_HEADERS = ("authorization", "content-type", "x-request-id", *CSRF_HEADERS)
 EXPOSED_HEADERS = ("x-request-id",)
 # How long a browser may reuse a preflight answer, in seconds.
 PREFLIGHT_MAX_AGE = 600

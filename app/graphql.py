@@ -25,6 +25,7 @@ from app.graphql_guards import RequestGuards, code_errors, limit_rule
 from app.metrics import ObserveOperations
 from app.settings import Settings
 from app.tracing import tracing_extensions
+from resolvers import audit as audit_resolvers
 from resolvers import auth as auth_resolvers
 from resolvers import billing as billing_resolvers
 from resolvers import cards as card_resolvers
@@ -32,6 +33,7 @@ from resolvers import clients as client_resolvers
 from resolvers import contacts as contact_resolvers
 from resolvers import credit as credit_resolvers
 from resolvers import emails as email_resolvers
+from resolvers import files as file_resolvers
 from resolvers import lifecycle as lifecycle_resolvers
 from resolvers import node as node_resolvers
 from resolvers import settings as settings_resolvers
@@ -46,6 +48,7 @@ Query = strawberry.type(
     type(
         "Query",
         (
+            audit_resolvers.Queries,
             auth_resolvers.Queries,
             billing_resolvers.Queries,
             client_resolvers.Queries,
@@ -71,6 +74,7 @@ Mutation = strawberry.type(
             credit_resolvers.Mutations,
             email_resolvers.Mutations,
             lifecycle_resolvers.Mutations,
+            file_resolvers.Mutations,
             settings_resolvers.Mutations,
             ticket_resolvers.Mutations,
         ),

@@ -84,7 +84,8 @@ class Settings(BaseSettings):
     # Request bodies are refused (413) beyond these sizes, before they are read in full:
     # JSON (GraphQL) bodies, and multipart uploads, which may be larger.
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
-    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    # (At most 2 GiB - 1: a file's `size` is a GraphQL Int.)
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=2**31 - 1)
     # How deeply JSON bodies and variables may nest; no input of the API needs more.
     max_json_depth: int = Field(default=32, ge=4)
 

@@ -27,9 +27,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.types.unset import UNSET
 
 from app.cors import CORSMiddleware
 from app.db import create_pool
+from app.downloads import download_file
 from app.graphql import build_schema
 from app.inbound import inbound_email_endpoint
 from app.logs import RequestLog, current_request
@@ -39,7 +41,7 @@ from app.request_limits import BodyLimitMiddleware, JSONTooDeep, load_bounded_js
 from app.settings import Settings
 from domain.auth.throttle import LoginThrottle
 from domain.emails.templates import TemplateRenderer
-from resolvers.context import AppServices, Context
+from resolvers.context import AppServices, Context, is_preflighted
 from workers.email import enqueue_emails
 
 log = logging.getLogger("clientdesk.web")
@@ -65,7 +67,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
             allow_queries_via_get=True,
-            multipart_uploads_enabled=False,
+            # Uploads (uploadClientFile), each with a CSRF header: see `parse_multipart`.
+            multipart_uploads_enabled=True,
         )
         self._services_of = services_of
 
@@ -76,6 +79,32 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             services=self._services_of(request),
             request_id=request.scope.get("request_id") or uuid.uuid4().hex,
         )
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        """Strawberry's, then the temporary files of a multipart request's uploads closed
+        (and deleted) once it is answered."""
+        try:
+            return await super().run(request, context, root_value)
+        finally:
+            if isinstance(request, Request):
+                await request.close()
+
+    async def parse_multipart(self, request: Any) -> dict[str, str]:
+        """A multipart body is one a cross-site form can post (with the session cookie):
+        refused (400) unless it carries a header only a CORS-preflighted request can."""
+        if not is_preflighted(request.headers):
+            raise HTTPException(
+                400,
+                "A multipart request needs an X-CSRF-Protection or Apollo-Require-Preflight "
+                "header.",
+            )
+        try:
+            return await super().parse_multipart(request)
+        except (AttributeError, TypeError, ValueError, IndexError):
+            # Strawberry follows `map` into `operations` trusting both shapes.
+            raise HTTPException(
+                400, "The multipart request's map does not fit its operations and files."
+            ) from None
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(GRAPHIQL_PAGE)
@@ -195,6 +224,8 @@ def create_app(settings: Settings) -> Starlette:
             renderer=TemplateRenderer(settings.email_templates_dir),
             card_keyring=settings.card_keyring(),
             card_secret=settings.cc_encryption_hash,
+            attachments_dir=settings.attachments_dir,
+            max_upload_bytes=settings.max_upload_bytes,
         )
         try:
             yield
@@ -242,6 +273,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            Route("/files/{id}", download_file, methods=["GET"]),
             Mount("/static/graphiql", StaticFiles(directory=str(GRAPHIQL_ASSETS))),
         ],
         lifespan=lifespan,

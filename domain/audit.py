@@ -1,10 +1,15 @@
-"""The audit trail of staff changes to clients (SPEC 10.3)."""
+"""The audit trail of staff changes to clients (SPEC 10.3): written by every staff use case
+in the transaction of its change, and read a page at a time, newest first."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
+
+from domain.paging import Keyset, Page, PageRequest, fetch_page
 
 
 async def record(
@@ -21,4 +26,61 @@ async def record(
         action,
         client_id,
         changes or {},
+    )
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    staff_id: int | None
+    # The staff member's name; None for changes made by the system or by a removed account.
+    staff_name: str | None
+    action: str
+    client_id: int | None
+    changes: dict[str, Any]
+
+
+# Newest first is highest id first (identity ids grow with time), which the
+# (client_id, id DESC) index serves.
+AUDIT_LOG = Keyset(
+    columns="a.at, a.staff_id, s.first_name || ' ' || s.last_name AS staff_name, a.action, "
+    "a.client_id, a.changes",
+    source="FROM audit_log a LEFT JOIN staff s ON s.id = a.staff_id",
+    expression="a.id",
+    sql_type="bigint",
+    id_column="a.id",
+)
+
+
+def _entry(row: asyncpg.Record) -> AuditEntry:
+    return AuditEntry(
+        id=row["page_id"],
+        at=row["at"],
+        staff_id=row["staff_id"],
+        staff_name=row["staff_name"],
+        action=row["action"],
+        client_id=row["client_id"],
+        changes=row["changes"],
+    )
+
+
+async def audit_entries(
+    conn: asyncpg.Connection,
+    request: PageRequest,
+    *,
+    client_id: int | None,
+    look_behind: bool = True,
+) -> Page[AuditEntry]:
+    """A page of the audit log, newest first, of one client or of all. Entries outlive their
+    client (a deleted client's trail stays readable by its id)."""
+    return await fetch_page(
+        conn,
+        AUDIT_LOG,
+        request,
+        _entry,
+        conditions=["a.client_id = $1"] if client_id is not None else [],
+        params=[client_id] if client_id is not None else [],
+        descending=True,
+        look_behind=look_behind,
     )

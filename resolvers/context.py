@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 import asyncpg
 from redis.asyncio import Redis
@@ -30,6 +31,14 @@ from schema.clients import ClientPresentation
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "clientdesk_session"
+# Headers a cross-site form cannot send without a CORS preflight; a multipart request (an
+# upload) must carry one of them, since its content type is one such forms can send.
+CSRF_HEADERS = ("x-csrf-protection", "apollo-require-preflight")
+
+
+def is_preflighted(headers: Mapping[str, str]) -> bool:
+    """Whether the request carries a non-empty CSRF header (see CSRF_HEADERS)."""
+    return any(headers.get(name, "").strip() for name in CSRF_HEADERS)
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,9 @@ class AppServices:
     card_keyring: CardKeyring | None
     # The installation's CC encryption hash that staff present to reveal a card.
     card_secret: str
+    # Where client files are stored, and the largest one accepted (SPEC 6.2).
+    attachments_dir: Path
+    max_upload_bytes: int
     # Transactions that hash a password, one per hashing thread at a time.
     hashing_turns: asyncio.Semaphore = field(
         default_factory=lambda: asyncio.Semaphore(passwords.HASHING_THREADS)
@@ -80,14 +92,19 @@ class Context:
         """The bearer token, else the session cookie when the request is CSRF-safe.
 
         A browser sends cookies with cross-site form posts, which carry a simple content type;
-        a JSON body (or a GET, which cannot mutate) cannot be sent cross-site without CORS.
+        a JSON body (or a GET, which cannot mutate) cannot be sent cross-site without CORS,
+        nor can a multipart upload with a CSRF header (`is_preflighted`).
         """
         header = self.request.headers.get("authorization", "")
         if header.lower().startswith("bearer "):
             return header[7:].strip() or None
         cookie = self.request.cookies.get(SESSION_COOKIE)
         content_type = self.request.headers.get("content-type", "")
-        if cookie and (self.request.method == "GET" or content_type.startswith("application/json")):
+        if cookie and (
+            self.request.method == "GET"
+            or content_type.startswith("application/json")
+            or (content_type.startswith("multipart/") and is_preflighted(self.request.headers))
+        ):
             return cookie
         return None
 

@@ -19,6 +19,8 @@ from domain.credit import ledger
 from domain.credit.ledger import CreditEntry
 from domain.emails import outbox
 from domain.emails.outbox import Email
+from domain.files import services as file_services
+from domain.files.services import ClientFile
 from domain.tickets import services as tickets
 from domain.tickets.models import Ticket, TicketMessage
 
@@ -67,6 +69,9 @@ class Loaders:
         )
         self.merged_from_by_client: DataLoader[int, list[int]] = DataLoader(
             self._load_merged_from_by_client
+        )
+        self.files_by_client: DataLoader[int, list[ClientFile]] = DataLoader(
+            self._load_files_by_client
         )
 
     async def _load_sent_emails_by_client(self, client_ids: Sequence[int]) -> list[list[Email]]:
@@ -159,3 +164,8 @@ class Loaders:
         async with self._pool.acquire() as conn:
             by_id = await tickets.messages_by_ids(conn, message_ids)
         return [by_id.get(mid) for mid in message_ids]
+
+    async def _load_files_by_client(self, client_ids: Sequence[int]) -> list[list[ClientFile]]:
+        async with self._pool.acquire() as conn:
+            by_client = await file_services.files_by_client(conn, client_ids)
+        return [by_client[cid] for cid in client_ids]

@@ -17,6 +17,7 @@ from domain.auth.viewer import Viewer
 from domain.billing import models as billing_models
 from domain.clients import models, queries
 from domain.emails.outbox import Email as EmailRow
+from domain.files import services as file_services
 from domain.settings import ClientDisplayFormat
 from schema.access import may_read, require
 from schema.billing import Domain, Invoice, Service, Transaction
@@ -27,6 +28,7 @@ from schema.contacts import Contact
 from schema.context import SchemaContext
 from schema.credit import CreditEntry
 from schema.emails import Email
+from schema.files import ClientFile
 from schema.ids import global_id
 from schema.node import Node
 from schema.people import Address, PersonChangesInput, PersonInput
@@ -304,6 +306,20 @@ class Client(Node):
         )
         merged = await info.context.loaders.merged_from_by_client.load(self.pk)
         return [global_id("Client", pk) for pk in merged]
+
+    @strawberry.field(
+        description="Files staff attached, oldest first (SPEC 6). The client area sees those "
+        "not admin-only; a sub-account needs PROFILE."
+    )
+    async def files(self, info: Info[SchemaContext, None]) -> list[ClientFile]:
+        await require(
+            info,
+            staff=file_services.STAFF_PERMISSION,
+            client_area=file_services.CLIENT_AREA_PERMISSION,
+        )
+        viewer = await info.context.get_viewer()
+        rows = await info.context.loaders.files_by_client.load(self.pk)
+        return [ClientFile.build(row) for row in rows if file_services.may_see(viewer, row)]
 
     @classmethod
     def build(

@@ -18,6 +18,7 @@ from domain.clients.models import Client
 from domain.contacts.models import Contact
 from domain.credit.ledger import CreditEntry
 from domain.emails.outbox import Email
+from domain.files.services import ClientFile
 from domain.tickets.models import Ticket, TicketMessage
 
 
@@ -34,6 +35,7 @@ class Loaders(Protocol):
     invoices_by_client: DataLoader[int, list[Invoice]]
     invoice_items_by_invoice: DataLoader[int, list[InvoiceItem]]
     transactions_by_client: DataLoader[int, list[Transaction]]
+    files_by_client: DataLoader[int, list[ClientFile]]
     card_by_client: DataLoader[int, StoredCard | None]
     tickets_by_client: DataLoader[int, list[Ticket]]
     messages_by_ticket: DataLoader[int, list[TicketMessage]]

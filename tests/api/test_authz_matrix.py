@@ -18,8 +18,10 @@ Sessions are opened on the domain directly: no password is hashed here.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 import httpx
@@ -60,6 +62,8 @@ VARIABLES = {
     "$creditEntry": "ID!",
     "$taxRule": "ID!",
     "$ticket": "ID!",
+    "$file": "ID!",
+    "$upload": "Upload!",  # sent as a multipart request with a small file
 }
 STATE_TABLES = (
     "clients",
@@ -71,6 +75,7 @@ STATE_TABLES = (
     "emails",
     "tickets",
     "ticket_messages",
+    "client_files",
 )
 
 
@@ -190,6 +195,9 @@ RULES: dict[str, Rule] = {
     "invoice": staff(VIEW, "invoice(id: $invoice) { id total }"),
     "transactions": staff(VIEW, "transactions(clientId: $client) { edges { cursor } }"),
     "taxRules": staff(VIEW, "taxRules { id rate }"),
+    "auditLog": staff(
+        StaffPermission.VIEW_AUDIT_LOG, "auditLog(clientId: $client) { edges { node { id } } }"
+    ),
     # Mutation
     "login": public('login(email: "nobody@example.com", password: "wrong") { token }'),
     "logout": public("logout"),
@@ -254,6 +262,15 @@ RULES: dict[str, Rule] = {
         'revealCardNumber(clientId: $client, encryptionSecret: "test-card-secret") '
         f"{{ number {ERRORS} }}",
     ),
+    "uploadClientFile": staff(
+        EDIT,
+        'uploadClientFile(clientId: $client, file: $upload, title: "T", adminOnly: false) '
+        f"{{ file {{ id }} {ERRORS} }}",
+    ),
+    "updateClientFile": staff(
+        EDIT, f'updateClientFile(id: $file, title: "New") {{ file {{ id }} {ERRORS} }}'
+    ),
+    "deleteClientFile": staff(EDIT, f"deleteClientFile(id: $file) {{ ok {ERRORS} }}"),
     "retryEmail": staff(EDIT, f"retryEmail(id: $failedEmail) {{ ok {ERRORS} }}"),
     "sendClientEmail": staff(
         EDIT, f'sendClientEmail(clientId: $client, template: "client_signup") {{ ok {ERRORS} }}'
@@ -383,6 +400,13 @@ async def world(conn: asyncpg.Connection) -> World:
     ticket = await tickets.open_ticket(
         conn, await tickets.writer_of_viewer(conn, client.id, None), "Help", "It is down."
     )
+    # A file row alone: its bytes are not needed to rename it or delete it.
+    file_id = await conn.fetchval(
+        """INSERT INTO client_files (client_id, title, filename, stored_name, content_type, size)
+           VALUES ($1, 'Terms', 'terms.pdf', $2, 'application/pdf', 5) RETURNING id""",
+        client.id,
+        "f" * 32,
+    )
     variables = {
         "client": gid("Client", client.id),
         "otherClient": gid("Client", other.id),
@@ -395,6 +419,8 @@ async def world(conn: asyncpg.Connection) -> World:
         "creditEntry": gid("CreditEntry", credit.entry.id),
         "taxRule": gid("TaxRule", rule.id),
         "ticket": gid("Ticket", ticket.id),
+        "file": gid("ClientFile", file_id),
+        "upload": "",  # the file part of the multipart request (see `send`)
     }
     return World(client.id, contact_id, client.owner_login_id, variables)
 
@@ -441,6 +467,28 @@ async def state(conn: asyncpg.Connection) -> dict[str, list[asyncpg.Record]]:
     return {table: await conn.fetch(f"SELECT * FROM {table} ORDER BY 1") for table in STATE_TABLES}
 
 
+async def send(
+    api: httpx.AsyncClient, query: str, variables: dict[str, str], token: str | None
+) -> dict[str, Any]:
+    """The operation as JSON, or, when it takes `$upload`, as a GraphQL multipart request
+    (with its CSRF header) whose file part is a small PDF."""
+    if "upload" not in variables:
+        return await gql(api, query, variables, token=token, allow_errors=True)
+    operations = {"query": query, "variables": {**variables, "upload": None}}
+    response = await api.post(
+        "/graphql",
+        data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.upload"]})},
+        files={"0": ("terms.pdf", b"%PDF-1.4", "application/pdf")},
+        headers={
+            "X-CSRF-Protection": "1",
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+        },
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
 @pytest.mark.parametrize(("name", "viewer"), CASES, ids=[f"{n}-{v}" for n, v in CASES])
 async def test_10_1_2_4_each_root_field_refuses_or_allows_each_viewer(
     api: httpx.AsyncClient, conn: asyncpg.Connection, world: World, name: str, viewer: As
@@ -451,7 +499,7 @@ async def test_10_1_2_4_each_root_field_refuses_or_allows_each_viewer(
     used = {k: v for k, v in world.variables.items() if f"${k}" in query}
     before = await state(conn)
 
-    body = await gql(api, query, used, token=token, allow_errors=True)
+    body = await send(api, query, used, token)
 
     result = (body.get("data") or {}).get(name)
     if expected in (UNAUTHENTICATED, FORBIDDEN):

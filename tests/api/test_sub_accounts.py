@@ -475,6 +475,7 @@ CLIENT_FIELD_PERMISSIONS: dict[str, ContactPermission | None] = {
         ContactPermission.INVOICES,
     ),
     "contacts": ContactPermission.CONTACTS,
+    "files": ContactPermission.PROFILE,
     "defaultBillingContact": ContactPermission.CONTACTS,
     "emails": ContactPermission.EMAILS,
     **dict.fromkeys(("services", "addons"), ContactPermission.PRODUCTS),
@@ -494,6 +495,7 @@ SUBSELECTIONS = {
     "creditLog": "{ id }",
     "card": "{ lastFour }",
     "tickets": "{ id messages { from } }",
+    "files": "{ id }",
 }
 
 

@@ -1,0 +1,72 @@
+"""`GET /files/{id}`: a client file's bytes, to whom may see the file (SPEC 6.2).
+
+Authenticated like the API (a bearer token, or the session cookie, which a GET may use).
+A file the viewer may not see answers 404, as one that does not exist, so that ids cannot be
+probed. The response makes browsers save the file rather than render it in our origin.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+
+from domain.auth import sessions
+from domain.files import services as file_services
+from domain.files.storage import stored_path
+from resolvers.context import SESSION_COOKIE, AppServices
+from resolvers.inputs import parse_id
+
+log = logging.getLogger(__name__)
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with the name twice (RFC 6266): an ASCII fallback for old clients, and
+    the exact name in `filename*`, percent-encoded UTF-8, which cannot break the header."""
+    fallback = "".join(
+        ch if ch.isascii() and ch.isprintable() and ch not in '"\\' else "_" for ch in filename
+    )
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def _error(status: int, code: str, message: str, **headers: str) -> Response:
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": code}}]},
+        status_code=status,
+        headers=headers,
+    )
+
+
+async def download_file(request: Request) -> Response:
+    services: AppServices = request.app.state.services
+    header = request.headers.get("authorization", "")
+    token = (
+        header[7:].strip() if header.lower().startswith("bearer ") else None
+    ) or request.cookies.get(SESSION_COOKIE)
+    file_id = parse_id(request.path_params["id"], "ClientFile")
+    async with services.pool.acquire() as conn:
+        viewer = await sessions.viewer_for_token(conn, token) if token else None
+        row = await file_services.get_file(conn, file_id) if viewer and file_id else None
+    if viewer is None:
+        return _error(
+            401, "UNAUTHENTICATED", "Log in to download files.", **{"WWW-Authenticate": "Bearer"}
+        )
+    if row is None or not file_services.may_see(viewer, row):
+        return _error(404, "NOT_FOUND", "File not found.")
+    path = stored_path(services.attachments_dir, row.stored_name)
+    if not path.is_file():
+        log.error("client file %s: its bytes %s are missing", row.id, path)
+        return _error(404, "NOT_FOUND", "File not found.")
+    return FileResponse(
+        path,
+        media_type=row.content_type,
+        headers={
+            "Content-Disposition": content_disposition(row.filename),
+            "X-Content-Type-Options": "nosniff",
+            # Should a browser render it anyway, it runs nothing and reaches nothing.
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "private, no-store",
+        },
+    )

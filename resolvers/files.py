@@ -1,0 +1,128 @@
+"""Root mutations of client files (SPEC 6): upload (GraphQL multipart request), rename or
+flag, delete. The bytes are served by `GET /files/{id}` (app/downloads.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from starlette.datastructures import UploadFile
+from strawberry.file_uploads import Upload
+from strawberry.types import Info
+
+from domain.auth.permissions import StaffPermission
+from domain.errors import DomainError, ErrorCode
+from domain.files import services, storage
+from resolvers.context import Context
+from resolvers.inputs import existing_id
+from resolvers.permissions import staff
+from schema.common import OkPayload, user_errors
+from schema.files import ClientFile, ClientFilePayload
+
+FileIdArgument = Annotated[strawberry.ID, strawberry.argument(description="The file's id.")]
+
+
+async def upload_client_file(
+    info: Info[Context, None],
+    client_id: Annotated[strawberry.ID, strawberry.argument(description="The client's id.")],
+    file: Annotated[
+        Upload,
+        strawberry.argument(
+            description="The file, sent as a GraphQL multipart request (with a "
+            "`X-CSRF-Protection` or `Apollo-Require-Preflight` header)."
+        ),
+    ],
+    title: Annotated[str, strawberry.argument(description="What to call the file.")],
+    admin_only: Annotated[
+        bool, strawberry.argument(description="Only staff see it; else the client area too.")
+    ],
+) -> ClientFilePayload:
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    try:
+        pk = existing_id(client_id, "Client", "client_id")
+        # A JSON request can put any value where the upload belongs.
+        if not isinstance(file, UploadFile):
+            raise DomainError.single(
+                ErrorCode.REQUIRED, "Send the file as a multipart request part.", "file"
+            )
+        services.clean_title(title)  # before copying bytes that would then be refused
+        stored = await storage.store_upload(
+            ctx.services.attachments_dir, file, ctx.services.max_upload_bytes
+        )
+        async with ctx.pool.acquire() as conn:
+            row = await services.add_file(
+                conn,
+                ctx.services.attachments_dir,
+                pk,
+                stored,
+                title=title,
+                filename=storage.display_filename(file.filename),
+                content_type=storage.clean_content_type(file.content_type),
+                admin_only=admin_only,
+                staff_id=viewer.staff_id if viewer else None,
+            )
+    except DomainError as error:
+        return ClientFilePayload(errors=user_errors(error))
+    return ClientFilePayload(file=ClientFile.build(row))
+
+
+async def update_client_file(
+    info: Info[Context, None],
+    id: FileIdArgument,
+    title: Annotated[str | None, strawberry.argument(description="A new title.")] = None,
+    admin_only: Annotated[
+        bool | None, strawberry.argument(description="Whether only staff see it.")
+    ] = None,
+) -> ClientFilePayload:
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    try:
+        pk = existing_id(id, "ClientFile")
+        async with ctx.pool.acquire() as conn:
+            row = await services.update_file(
+                conn,
+                pk,
+                title=title,
+                admin_only=admin_only,
+                staff_id=viewer.staff_id if viewer else None,
+            )
+    except DomainError as error:
+        return ClientFilePayload(errors=user_errors(error))
+    return ClientFilePayload(file=ClientFile.build(row))
+
+
+async def delete_client_file(info: Info[Context, None], id: FileIdArgument) -> OkPayload:
+    ctx = info.context
+    viewer = await ctx.get_viewer()
+    try:
+        pk = existing_id(id, "ClientFile")
+        async with ctx.pool.acquire() as conn:
+            stored_name = await services.delete_file(
+                conn, pk, staff_id=viewer.staff_id if viewer else None
+            )
+    except DomainError as error:
+        return OkPayload(ok=False, errors=user_errors(error))
+    # Committed: only now may the bytes go.
+    storage.remove_stored_files(ctx.services.attachments_dir, [stored_name])
+    return OkPayload(ok=True)
+
+
+@strawberry.type(description="Root fields of client files: what can be changed.")
+class Mutations:
+    upload_client_file: ClientFilePayload = strawberry.field(
+        resolver=upload_client_file,
+        extensions=staff(StaffPermission.EDIT_CLIENTS),
+        description="Attach a file to a client (GraphQL multipart request; at most "
+        "MAX_UPLOAD_BYTES).",
+    )
+    update_client_file: ClientFilePayload = strawberry.field(
+        resolver=update_client_file,
+        extensions=staff(StaffPermission.EDIT_CLIENTS),
+        description="Rename a client file or change its adminOnly flag; omitted values stay.",
+    )
+    delete_client_file: OkPayload = strawberry.field(
+        resolver=delete_client_file,
+        extensions=staff(StaffPermission.EDIT_CLIENTS),
+        description="Delete a client file and its bytes.",
+    )
