@@ -115,6 +115,13 @@ ALTER TABLE public.client_files ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY
     CACHE 1
 );
 
+CREATE TABLE public.client_merges (
+    merged_id bigint NOT NULL,
+    into_id bigint NOT NULL,
+    staff_id bigint,
+    merged_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
 CREATE TABLE public.clients (
     id bigint NOT NULL,
     owner_login_id bigint NOT NULL,
@@ -467,6 +474,50 @@ ALTER TABLE public.tax_rules ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.ticket_messages (
+    id bigint NOT NULL,
+    ticket_id bigint NOT NULL,
+    staff_id bigint,
+    author text NOT NULL,
+    body text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ticket_messages_body_check CHECK (((body <> ''::text) AND (length(body) <= 20000)))
+);
+
+ALTER TABLE public.ticket_messages ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.ticket_messages_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.tickets (
+    id bigint NOT NULL,
+    client_id bigint NOT NULL,
+    opened_by text NOT NULL,
+    contact_id bigint,
+    opener text NOT NULL,
+    subject text NOT NULL,
+    status text DEFAULT 'OPEN'::text NOT NULL,
+    opened_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT tickets_check CHECK (((opened_by = 'CONTACT'::text) OR (contact_id IS NULL))),
+    CONSTRAINT tickets_opened_by_check CHECK ((opened_by = ANY (ARRAY['CLIENT'::text, 'CONTACT'::text]))),
+    CONSTRAINT tickets_status_check CHECK ((status = ANY (ARRAY['OPEN'::text, 'ANSWERED'::text, 'CUSTOMER_REPLY'::text]))),
+    CONSTRAINT tickets_subject_check CHECK (((subject <> ''::text) AND (length(subject) <= 255)))
+);
+
+ALTER TABLE public.tickets ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.tickets_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.transactions (
     id bigint NOT NULL,
     client_id bigint NOT NULL,
@@ -477,6 +528,8 @@ CREATE TABLE public.transactions (
     amount numeric(14,2) NOT NULL,
     fees numeric(14,2) DEFAULT 0 NOT NULL,
     currency character(3) NOT NULL,
+    client_name text,
+    client_company_name text,
     CONSTRAINT transactions_amount_check CHECK ((amount > (0)::numeric)),
     CONSTRAINT transactions_fees_check CHECK ((fees >= (0)::numeric))
 );
@@ -508,6 +561,9 @@ ALTER TABLE ONLY public.client_files
 
 ALTER TABLE ONLY public.client_files
     ADD CONSTRAINT client_files_stored_name_key UNIQUE (stored_name);
+
+ALTER TABLE ONLY public.client_merges
+    ADD CONSTRAINT client_merges_pkey PRIMARY KEY (merged_id);
 
 ALTER TABLE ONLY public.clients
     ADD CONSTRAINT clients_email_key UNIQUE (email);
@@ -593,6 +649,12 @@ ALTER TABLE ONLY public.tax_rules
 ALTER TABLE ONLY public.tax_rules
     ADD CONSTRAINT tax_rules_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.ticket_messages
+    ADD CONSTRAINT ticket_messages_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.tickets
+    ADD CONSTRAINT tickets_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.transactions
     ADD CONSTRAINT transactions_pkey PRIMARY KEY (id);
 
@@ -607,6 +669,8 @@ CREATE INDEX audit_log_client ON public.audit_log USING btree (client_id, id DES
 CREATE INDEX cards_key_version ON public.cards USING btree (key_version);
 
 CREATE INDEX client_files_client ON public.client_files USING btree (client_id, id);
+
+CREATE INDEX client_merges_into ON public.client_merges USING btree (into_id, merged_id);
 
 CREATE INDEX clients_order_company ON public.clients USING btree (lower(COALESCE(company_name, ''::text)), id);
 
@@ -633,6 +697,8 @@ CREATE INDEX domains_client ON public.domains USING btree (client_id, id);
 CREATE INDEX domains_due ON public.domains USING btree (next_due_date) WHERE (status = 'ACTIVE'::text);
 
 CREATE INDEX domains_order ON public.domains USING btree (order_id);
+
+CREATE INDEX emails_client ON public.emails USING btree (client_id);
 
 CREATE INDEX emails_client_sent ON public.emails USING btree (client_id, sent_at DESC) WHERE (sent_at IS NOT NULL);
 
@@ -666,6 +732,12 @@ CREATE INDEX sessions_expires_at ON public.sessions USING btree (expires_at);
 
 CREATE INDEX sessions_login_id ON public.sessions USING btree (login_id);
 
+CREATE INDEX ticket_messages_ticket_id ON public.ticket_messages USING btree (ticket_id, id);
+
+CREATE INDEX tickets_client_id ON public.tickets USING btree (client_id, id);
+
+CREATE INDEX tickets_contact_id ON public.tickets USING btree (contact_id) WHERE (contact_id IS NOT NULL);
+
 CREATE INDEX transactions_client ON public.transactions USING btree (client_id, id);
 
 CREATE UNIQUE INDEX transactions_gateway_id ON public.transactions USING btree (gateway, transaction_id) WHERE (transaction_id IS NOT NULL);
@@ -689,6 +761,12 @@ ALTER TABLE ONLY public.cards
 
 ALTER TABLE ONLY public.client_files
     ADD CONSTRAINT client_files_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.client_merges
+    ADD CONSTRAINT client_merges_into_id_fkey FOREIGN KEY (into_id) REFERENCES public.clients(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.client_merges
+    ADD CONSTRAINT client_merges_staff_id_fkey FOREIGN KEY (staff_id) REFERENCES public.staff(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY public.clients
     ADD CONSTRAINT clients_billing_contact_fkey FOREIGN KEY (billing_contact_id, id) REFERENCES public.contacts(id, client_id) ON DELETE SET NULL (billing_contact_id);
@@ -770,6 +848,18 @@ ALTER TABLE ONLY public.sessions
 
 ALTER TABLE ONLY public.staff
     ADD CONSTRAINT staff_login_id_fkey FOREIGN KEY (login_id) REFERENCES public.logins(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.ticket_messages
+    ADD CONSTRAINT ticket_messages_staff_id_fkey FOREIGN KEY (staff_id) REFERENCES public.staff(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.ticket_messages
+    ADD CONSTRAINT ticket_messages_ticket_id_fkey FOREIGN KEY (ticket_id) REFERENCES public.tickets(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.tickets
+    ADD CONSTRAINT tickets_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.tickets
+    ADD CONSTRAINT tickets_contact_id_fkey FOREIGN KEY (contact_id) REFERENCES public.contacts(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY public.transactions
     ADD CONSTRAINT transactions_currency_fkey FOREIGN KEY (currency) REFERENCES public.currencies(code);

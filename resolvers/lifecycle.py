@@ -16,6 +16,7 @@ from strawberry.types import Info
 from domain.auth.permissions import StaffPermission
 from domain.clients import deletion, export, merge
 from domain.errors import DomainError, NotFound
+from domain.files.storage import remove_stored_files
 from resolvers.clients import presentation
 from resolvers.context import Context
 from resolvers.inputs import existing_id, parse_id
@@ -59,11 +60,13 @@ async def delete_client(
     try:
         client_id = existing_id(id, "Client")
         async with ctx.transaction() as conn:
-            await deletion.delete_client(
+            stored_files = await deletion.delete_client(
                 conn, client_id, staff_id=viewer.staff_id if viewer else None
             )
     except DomainError as error:
         return OkPayload(ok=False, errors=user_errors(error))
+    # Only now that the deletion has committed: a rolled-back one still needs its bytes.
+    remove_stored_files(ctx.services.attachments_dir, stored_files)
     return OkPayload(ok=True)
 
 

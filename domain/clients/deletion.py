@@ -15,7 +15,11 @@ from domain.clients.related import CLIENT_TABLES
 from domain.errors import NotFound
 
 
-async def delete_client(conn: asyncpg.Connection, client_id: int, *, staff_id: int | None) -> None:
+async def delete_client(
+    conn: asyncpg.Connection, client_id: int, *, staff_id: int | None
+) -> list[str]:
+    """Remove the client and all it owns but its transactions and audit entries; return the
+    stored names of its files, whose bytes the caller removes once this has committed."""
     async with conn.transaction():
         # The same row lock as credit changes and merges: they queue behind the deletion and
         # then find no client.
@@ -39,6 +43,12 @@ async def delete_client(conn: asyncpg.Connection, client_id: int, *, staff_id: i
             for row in await conn.fetch(
                 "SELECT login_id FROM contacts WHERE client_id = $1 AND login_id IS NOT NULL",
                 client_id,
+            )
+        ]
+        stored_files = [
+            row["stored_name"]
+            for row in await conn.fetch(
+                "SELECT stored_name FROM client_files WHERE client_id = $1", client_id
             )
         ]
         removed = {}
@@ -65,3 +75,4 @@ async def delete_client(conn: asyncpg.Connection, client_id: int, *, staff_id: i
                 "removed": {table: count for table, count in removed.items() if count},
             },
         )
+    return stored_files

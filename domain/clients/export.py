@@ -57,6 +57,13 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
                  FROM tickets t WHERE t.client_id = $1"""
         ),
     ),
+    (
+        "files",
+        _rows(
+            """SELECT id, title, filename, content_type, size, admin_only, uploaded_at
+                 FROM client_files WHERE client_id = $1"""
+        ),
+    ),
     ("transactions", _rows("SELECT * FROM transactions WHERE client_id = $1")),
     ("creditLog", _rows("SELECT * FROM credit_log WHERE client_id = $1")),
     (

@@ -25,6 +25,7 @@ CLIENT_TABLES: tuple[ClientTable, ...] = (
     ClientTable("orders"),
     ClientTable("invoices"),
     ClientTable("tickets"),  # their messages hang off the ticket, not the client
+    ClientTable("client_files"),  # rows only: the bytes stay where they are, or go after a delete
     ClientTable("contacts"),
     # Redirects of clients merged earlier follow their client into the next merge.
     ClientTable("client_merges", "into_id"),

@@ -8,11 +8,13 @@ import asyncpg
 import httpx
 import pytest
 
+from app.settings import Settings
 from domain.auth import sessions
 from domain.billing import orders, payments
 from domain.billing.models import ItemKind
 from domain.clients import services as client_services
 from domain.clients.models import Client
+from tests.api.test_files import stored_files, upload
 from tests.conftest import gid, gql
 
 TTL = timedelta(hours=1)
@@ -176,3 +178,18 @@ async def test_export_for_staff_and_for_the_account_holder(
     assert "notes" not in own_export["data"]["exportMyData"]["document"]["profile"]
     missing = await gql(api, EXPORT, {"id": gid("Client", 999)}, token=admin, allow_errors=True)
     assert [e["extensions"]["code"] for e in missing["errors"]] == ["NOT_FOUND"]
+
+
+async def test_7_2_deleting_a_client_removes_its_files_bytes_after_the_commit(
+    api: httpx.AsyncClient, conn: asyncpg.Connection, settings: Settings, admin: str
+) -> None:
+    joe = await add(conn, "joe")
+    before = stored_files(settings)
+    await upload(api, admin, joe.id, "contract.pdf", b"%PDF-1.4 joe")
+    (added,) = stored_files(settings) - before
+
+    body = await gql(api, DELETE, {"id": gid("Client", joe.id)}, token=admin)
+
+    assert body["data"]["deleteClient"] == {"ok": True, "errors": []}
+    assert not added.exists()
+    assert await conn.fetchval("SELECT count(*) FROM client_files") == 0

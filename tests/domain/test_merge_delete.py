@@ -25,6 +25,7 @@ from domain.clients.related import CLIENT_TABLES, CONTACT_REFERENCES, HANDLED_AP
 from domain.contacts import services as contact_services
 from domain.credit import services as credit
 from domain.errors import DomainError, ErrorCode
+from domain.tickets import services as tickets
 from tests.conftest import CARD_KEY
 
 KEYRING = CardKeyring.parse(CARD_KEY)
@@ -83,6 +84,15 @@ async def populate(conn: asyncpg.Connection, client: Client, tag: str) -> str:
         login_id,
     )
     await conn.execute("UPDATE clients SET notes = $2 WHERE id = $1", client.id, f"{tag} notes")
+    await tickets.open_ticket(
+        conn, await tickets.writer_of_viewer(conn, client.id, contact.id), f"{tag} help", "Down."
+    )
+    await conn.execute(
+        """INSERT INTO client_files (client_id, title, filename, stored_name, content_type, size)
+           VALUES ($1, $2, 'terms.pdf', md5($2), 'application/pdf', 5)""",
+        client.id,
+        f"{tag} terms",
+    )
     return await sessions.start_session(conn, login_id, ttl=timedelta(hours=1))
 
 
