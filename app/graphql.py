@@ -33,7 +33,9 @@ from resolvers import contacts as contact_resolvers
 from resolvers import credit as credit_resolvers
 from resolvers import emails as email_resolvers
 from resolvers import node as node_resolvers
+from resolvers import passwords as password_resolvers
 from resolvers import settings as settings_resolvers
+from resolvers import two_factor as two_factor_resolvers
 from schema import money as money_scalar
 
 log = logging.getLogger("clientdesk.graphql")
@@ -67,7 +69,9 @@ Mutation = strawberry.type(
             contact_resolvers.Mutations,
             credit_resolvers.Mutations,
             email_resolvers.Mutations,
+            password_resolvers.Mutations,
             settings_resolvers.Mutations,
+            two_factor_resolvers.Mutations,
         ),
         {},
     ),

@@ -28,7 +28,7 @@ from domain.auth.viewer import ViewerKind
 from domain.clients import services as client_services
 from domain.clients.models import ClientStatus
 from domain.errors import DomainError, ErrorCode
-from tests.conftest import Services
+from tests.conftest import TEST_KEYRING, Services, turn_on_two_factor
 
 PASSWORD = "client-password-1"
 OLD_HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
@@ -91,7 +91,7 @@ async def attempt(
     """Log in; the error code of a refusal, or None on success."""
     request = LoginRequest(email, password, totp_code=totp_code, ip_address=ip_address)
     try:
-        await log_in(pool, throttle, request, session_ttl=TTL)
+        await log_in(pool, throttle, request, session_ttl=TTL, keyring=TEST_KEYRING)
     except DomainError as error:
         return error.errors[0].code
     return None
@@ -402,8 +402,7 @@ async def test_5_1_login_with_totp_needs_a_valid_code(
     conn: asyncpg.Connection, throttle: LoginThrottle, pool: asyncpg.Pool
 ) -> None:
     await add_client(conn, password_hash=OLD_HASH)
-    secret = pyotp.random_base32()
-    await conn.execute("UPDATE logins SET totp_secret = $1", secret)
+    secret = await turn_on_two_factor(conn, "joe@example.com")
     totp = pyotp.TOTP(secret)
 
     assert await attempt(pool, throttle, "joe@example.com") is ErrorCode.TOTP_REQUIRED
@@ -421,8 +420,7 @@ async def test_5_4_wrong_totp_codes_count_as_failed_logins(
     conn: asyncpg.Connection, throttle: LoginThrottle, pool: asyncpg.Pool
 ) -> None:
     await add_client(conn, password_hash=OLD_HASH)
-    secret = pyotp.random_base32()
-    await conn.execute("UPDATE logins SET totp_secret = $1", secret)
+    secret = await turn_on_two_factor(conn, "joe@example.com")
     for n in range(MAX_FAILURES):
         code = await attempt(pool, throttle, "joe@example.com", totp_code=wrong_code(secret, 5 + n))
         assert code is ErrorCode.INVALID_CREDENTIALS
@@ -434,8 +432,7 @@ async def test_5_4_a_right_password_awaiting_its_totp_code_is_no_failure(
     conn: asyncpg.Connection, throttle: LoginThrottle, pool: asyncpg.Pool
 ) -> None:
     await add_client(conn, password_hash=OLD_HASH)
-    secret = pyotp.random_base32()
-    await conn.execute("UPDATE logins SET totp_secret = $1", secret)
+    secret = await turn_on_two_factor(conn, "joe@example.com")
     for _ in range(MAX_FAILURES):
         assert await attempt(pool, throttle, "joe@example.com") is ErrorCode.TOTP_REQUIRED
     code = await attempt(pool, throttle, "joe@example.com", totp_code=pyotp.TOTP(secret).now())
@@ -447,8 +444,7 @@ async def test_5_1_a_totp_code_is_accepted_only_once(
 ) -> None:
     await add_client(conn)
     await add_client(conn, "ann@example.com")
-    secret = pyotp.random_base32()
-    await conn.execute("UPDATE logins SET totp_secret = $1", secret)
+    secret = await turn_on_two_factor(conn, "joe@example.com")
     code = pyotp.TOTP(secret).now()
     assert await attempt(pool, throttle, "joe@example.com", totp_code=code) is None
     replayed = await attempt(pool, throttle, "joe@example.com", totp_code=code)
