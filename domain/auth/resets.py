@@ -88,10 +88,26 @@ async def account_login_of(
             ErrorCode.INVALID, "Give either a client or a sub-account contact.", "client_id"
         )
     if client_id is not None:
-        row = await conn.fetchrow(f"{_ACCOUNT_LOGIN} WHERE a.client_id = $1", client_id)
-        if row is None or row["contact_id"] is not None:
+        row = await conn.fetchrow(
+            """SELECT l.id AS login_id, l.email::text AS email, c.first_name, c.last_name,
+                      c.id AS client_id, NULL::bigint AS contact_id
+                 FROM clients c JOIN logins l ON l.id = c.owner_login_id WHERE c.id = $1""",
+            client_id,
+        )
+        if row is None:
             raise NotFound("Client", "client_id")
         return _account_login(row)
+    row = await conn.fetchrow(
+        """SELECT l.id AS login_id, l.email::text AS email, ct.first_name, ct.last_name,
+                  ct.client_id, ct.id AS contact_id
+             FROM contacts ct JOIN logins l ON l.id = ct.login_id WHERE ct.id = $1""",
+        contact_id,
+    )
+    if row is None:
+        raise DomainError.single(
+            ErrorCode.NOT_FOUND, "No sub-account with this id: it has no login.", "contact_id"
+        )
+    return _account_login(row)
     row = await conn.fetchrow(f"{_ACCOUNT_LOGIN} WHERE a.contact_id = $1", contact_id)
     if row is None:
         raise DomainError.single(
