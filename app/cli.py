@@ -238,8 +238,8 @@ def rotate_card_key(
     restart; then run this command; then the old keys may be removed."""
     from rich.progress import Progress
 
-    from domain.cards.crypto import CardKeyError, generate_key
     from domain.auth.two_factor import rotate_totp_keys
+    from domain.cards.crypto import CardKeyError, generate_key
     from domain.cards.services import cards_to_rotate, rotate_card_keys
 
     settings = Settings()

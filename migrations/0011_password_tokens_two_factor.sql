@@ -1,11 +1,11 @@
 -- migrate:up
--- Password reset links and sub-account invitations (SPEC 5.2, 5.3): only a SHA-256 hash of
--- each token is kept; a token expires and is spent by the one redemption that marks it used.
+-- Password reset links (SPEC 5.2, 5.3): only a SHA-256 hash of each token is kept; a token
+-- expires, and is spent by the one redemption that marks it used, for its purpose only.
 CREATE TABLE password_tokens (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     token_hash  bytea NOT NULL UNIQUE CHECK (length(token_hash) = 32),
     login_id    bigint NOT NULL REFERENCES logins (id) ON DELETE CASCADE,
-    purpose     text NOT NULL CHECK (purpose IN ('RESET', 'INVITATION')),
+    purpose     text NOT NULL CHECK (purpose IN ('RESET')),
     expires_at  timestamptz NOT NULL,
     used_at     timestamptz,
     created_at  timestamptz NOT NULL DEFAULT now()

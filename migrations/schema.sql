@@ -376,7 +376,7 @@ CREATE TABLE public.password_tokens (
     expires_at timestamp with time zone NOT NULL,
     used_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT password_tokens_purpose_check CHECK ((purpose = ANY (ARRAY['RESET'::text, 'INVITATION'::text]))),
+    CONSTRAINT password_tokens_purpose_check CHECK ((purpose = 'RESET'::text)),
     CONSTRAINT password_tokens_token_hash_check CHECK ((length(token_hash) = 32))
 );
 

@@ -1,4 +1,4 @@
-"""Password resets, invitations and staff password actions (SPEC 5.2, 5.3)."""
+"""Password resets and staff password actions (SPEC 5.2, 5.3)."""
 
 from __future__ import annotations
 
@@ -127,7 +127,7 @@ class Mutations:
     )
     confirm_password_reset: ConfirmPasswordResetPayload = strawberry.field(
         resolver=confirm_password_reset,
-        description="Set a password with the token of a reset or invitation link (once).",
+        description="Set a password with the token of a reset link (once).",
     )
     reset_and_send_password: OkPayload = strawberry.field(
         resolver=reset_and_send_password,

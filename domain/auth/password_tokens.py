@@ -1,4 +1,4 @@
-"""One-time password tokens: reset links (SPEC 5.2, 5.3) and sub-account invitations.
+"""One-time password tokens: the links of password resets (SPEC 5.2, 5.3).
 
 A token is 256 random bits from `secrets`; only its SHA-256 hash is stored, so a copy of the
 database opens no account. It expires, and it is spent by the one redemption whose UPDATE
@@ -10,25 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
 import asyncpg
 
 RESET_TOKEN_TTL = timedelta(hours=2)
-INVITATION_TOKEN_TTL = timedelta(days=7)
 
 
 class TokenPurpose(StrEnum):
+    """What a token lets its holder do; a token is redeemed only for its own purpose."""
+
     RESET = "RESET"
-    INVITATION = "INVITATION"
-
-
-@dataclass(frozen=True)
-class RedeemedToken:
-    login_id: int
-    purpose: TokenPurpose
 
 
 def _token_hash(token: str) -> bytes:
@@ -58,14 +51,14 @@ async def issue_token(
     return token
 
 
-async def redeem_token(conn: asyncpg.Connection, token: str) -> RedeemedToken | None:
-    """Spend a live token in the caller's transaction; None when unknown, expired or used.
-
-    Rolled back with the caller's transaction, the token is live again."""
-    row = await conn.fetchrow(
+async def redeem_token(conn: asyncpg.Connection, token: str, purpose: TokenPurpose) -> int | None:
+    """Spend a live token of `purpose` in the caller's transaction and return its login's id;
+    None when unknown, expired or used. Rolled back with that transaction, it is live again."""
+    login_id: int | None = await conn.fetchval(
         """UPDATE password_tokens SET used_at = now()
-            WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
-        RETURNING login_id, purpose""",
+            WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()
+        RETURNING login_id""",
         _token_hash(token),
+        purpose.value,
     )
-    return RedeemedToken(row["login_id"], TokenPurpose(row["purpose"])) if row else None
+    return login_id

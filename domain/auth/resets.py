@@ -16,13 +16,7 @@ import asyncpg
 
 from domain import audit
 from domain.auth import sessions
-from domain.auth.password_tokens import (
-    INVITATION_TOKEN_TTL,
-    RESET_TOKEN_TTL,
-    TokenPurpose,
-    issue_token,
-    redeem_token,
-)
+from domain.auth.password_tokens import RESET_TOKEN_TTL, TokenPurpose, issue_token, redeem_token
 from domain.auth.passwords import hash_password, random_password
 from domain.emails.outbox import queue_email
 from domain.errors import DomainError, ErrorCode, NotFound
@@ -182,10 +176,10 @@ async def confirm_password_reset(
     client_area_url: str,
     keep_session_id: int | None = None,
 ) -> None:
-    """Spend a reset or invitation token and set the login's password (SPEC 5.2).
+    """Spend a reset token and set the login's password (SPEC 5.2).
 
-    An invitation, or a reset under CHOOSE_PASSWORD, sets `new_password`; a reset under
-    EMAIL_RANDOM sets a random password and emails it. Refused input leaves the token live."""
+    Under CHOOSE_PASSWORD the token sets `new_password`; under EMAIL_RANDOM a random
+    password, which is emailed. Refused input leaves the token live."""
     if len(token) > _MAX_TOKEN_LENGTH or not storable_text(token):
         raise _INVALID_TOKEN
     check = InputCheck()
@@ -194,12 +188,10 @@ async def confirm_password_reset(
     check.raise_if_failed()
     mode = (await get_general_settings(conn)).password_reset_mode
     async with conn.transaction():
-        redeemed = await redeem_token(conn, token)
-        if redeemed is None:
+        login_id = await redeem_token(conn, token, TokenPurpose.RESET)
+        if login_id is None:
             raise _INVALID_TOKEN
-        emails_password = (
-            redeemed.purpose is TokenPurpose.RESET and mode is PasswordResetMode.EMAIL_RANDOM
-        )
+        emails_password = mode is PasswordResetMode.EMAIL_RANDOM
         if emails_password and new_password is not None:
             raise DomainError.single(
                 ErrorCode.INVALID,
@@ -210,9 +202,9 @@ async def confirm_password_reset(
             raise DomainError.single(ErrorCode.REQUIRED, "Choose a new password.", "new_password")
         password = random_password() if emails_password else new_password
         assert password is not None
-        await set_login_password(conn, redeemed.login_id, password, keep_session_id=keep_session_id)
+        await set_login_password(conn, login_id, password, keep_session_id=keep_session_id)
         if emails_password:
-            row = await conn.fetchrow(f"{_ACCOUNT_LOGIN} WHERE l.id = $1", redeemed.login_id)
+            row = await conn.fetchrow(f"{_ACCOUNT_LOGIN} WHERE l.id = $1", login_id)
             account = _account_login(row)
             await _queue_account_email(
                 conn,
@@ -287,19 +279,3 @@ async def set_account_password(
 
 def _audited_login(account: AccountLogin, **more: Any) -> dict[str, Any]:
     return {"login": account.email, "contact_id": account.contact_id, **more}
-
-
-async def invite_sub_account(
-    conn: asyncpg.Connection, account: AccountLogin, *, client_area_url: str
-) -> None:
-    """Email a sub-account's address a link to choose its password: until it does, the login
-    has no password and cannot be used (SPEC 5.4)."""
-    token = await issue_token(
-        conn, account.login_id, TokenPurpose.INVITATION, ttl=INVITATION_TOKEN_TTL
-    )
-    await _queue_account_email(
-        conn,
-        account,
-        "sub_account_invitation",
-        _email_context(account, client_area_url, token=token),
-    )

@@ -87,12 +87,6 @@ TEMPLATES: dict[str, EmailTemplate] = {
             EmailCategory.ACCOUNT,
             {"user": _SAMPLE_USER, "client_area_url": _SAMPLE_URL, SECRET_KEY: _SAMPLE_PASSWORD},
         ),
-        EmailTemplate(
-            "sub_account_invitation",
-            "Sub-Account Invitation",
-            EmailCategory.ACCOUNT,
-            {"user": _SAMPLE_USER, "client_area_url": _SAMPLE_URL, SECRET_KEY: _SAMPLE_TOKEN},
-        ),
     ]
 }
 

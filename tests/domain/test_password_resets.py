@@ -11,7 +11,6 @@ import asyncpg
 import pytest
 
 from domain.auth import passwords, resets, sessions
-from domain.auth.password_tokens import TokenPurpose, issue_token
 from domain.clients import services as client_services
 from domain.errors import DomainError, ErrorCode
 from domain.settings import PasswordResetMode, update_general_settings
@@ -313,14 +312,3 @@ async def test_5_3_staff_password_actions_need_exactly_one_existing_login(
             )
         assert error_code(refused)[0] == field
     assert await password_hash(conn, client.owner_login_id) == PASSWORD_HASH
-
-
-async def test_5_2_an_invitation_token_always_lets_its_login_choose(
-    conn: asyncpg.Connection,
-) -> None:
-    client = await add_client(conn)
-    _, login_id = await add_sub_account(conn, client.id)
-    await update_general_settings(conn, password_reset_mode=PasswordResetMode.EMAIL_RANDOM)
-    token = await issue_token(conn, login_id, TokenPurpose.INVITATION, ttl=TTL)
-    await confirm(conn, token, "chosen-password")
-    assert await passwords.verify_password(await password_hash(conn, login_id), "chosen-password")
