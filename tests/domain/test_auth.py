@@ -289,6 +289,29 @@ async def test_5_4_login_rehashes_a_hash_with_older_argon2_parameters(
     assert await passwords.verify_password(new_hash, PASSWORD)
 
 
+async def test_5_4_new_argon2_parameters_between_two_logins_rehash_at_the_second(
+    conn: asyncpg.Connection,
+    throttle: LoginThrottle,
+    pool: asyncpg.Pool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The installation raises its parameters (here: other ones, cheap for the test) between
+    two logins; the second login stores a hash made with them."""
+    await add_client(conn, password_hash=CURRENT_HASH)
+    assert await attempt(pool, throttle, "joe@example.com") is None
+    assert await stored_hash(conn, "joe@example.com") == CURRENT_HASH
+
+    changed = argon2.PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+    monkeypatch.setattr(passwords, "_hasher", changed)
+    assert await attempt(pool, throttle, "joe@example.com") is None
+
+    rehashed = await stored_hash(conn, "joe@example.com")
+    parameters = argon2.extract_parameters(rehashed)
+    assert (parameters.time_cost, parameters.memory_cost, parameters.parallelism) == (1, 8192, 1)
+    assert changed.verify(rehashed, PASSWORD)
+    assert not passwords.needs_rehash(rehashed)
+
+
 async def test_5_4_a_current_hash_or_a_refused_login_is_not_rehashed(
     conn: asyncpg.Connection, throttle: LoginThrottle, pool: asyncpg.Pool
 ) -> None:
