@@ -245,13 +245,15 @@ def rotate_card_key(
         False, "--generate", help="Only print a new key to put first in CARD_ENCRYPTION_KEYS."
     ),
 ) -> None:
-    """Re-encrypt every stored card under the newest key of CARD_ENCRYPTION_KEYS.
+    """Re-encrypt every stored card and two-factor secret under the newest key of
+    CARD_ENCRYPTION_KEYS.
 
     Rotation in two steps, so no card is ever encrypted under a key that is not configured:
     `--generate` prints a new key; add it to CARD_ENCRYPTION_KEYS (keep the old ones) and
     restart; then run this command; then the old keys may be removed."""
     from rich.progress import Progress
 
+    from domain.auth.two_factor import rotate_totp_keys
     from domain.cards.crypto import CardKeyError, generate_key
     from domain.cards.services import cards_to_rotate, rotate_card_keys
 
@@ -272,27 +274,30 @@ def rotate_card_key(
         console.print("[red]DATABASE_URL is not set.[/]")
         raise typer.Exit(2)
 
-    async def run() -> int:
+    async def run() -> tuple[int, int]:
         pool = await db.create_pool(settings.database_url, min_size=1, max_size=1)
         try:
             async with pool.acquire() as conn:
                 total = await cards_to_rotate(conn, keyring)
             with Progress(console=console) as progress:
                 task = progress.add_task("Re-encrypting cards", total=total)
-                return await rotate_card_keys(
+                cards = await rotate_card_keys(
                     pool, keyring, on_batch=lambda n: progress.advance(task, n)
                 )
+            # One per login at most, and rarely many: one transaction does them all.
+            async with pool.acquire() as conn:
+                return cards, await rotate_totp_keys(conn, keyring)
         finally:
             await pool.close()
 
     try:
-        rotated = asyncio.run(run())
+        rotated, totp_secrets = asyncio.run(run())
     except CardKeyError as error:
         console.print(f"[red]{error}[/] No card after the last completed batch was changed.")
         raise typer.Exit(1) from None
     console.print(
-        f"{rotated} card(s) re-encrypted under key version {keyring.current_version}; "
-        "older keys are no longer needed."
+        f"{rotated} card(s) re-encrypted under key version {keyring.current_version}, and "
+        f"{totp_secrets} two-factor secret(s); older keys are no longer needed."
     )
 
 

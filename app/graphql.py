@@ -36,8 +36,10 @@ from resolvers import emails as email_resolvers
 from resolvers import files as file_resolvers
 from resolvers import lifecycle as lifecycle_resolvers
 from resolvers import node as node_resolvers
+from resolvers import passwords as password_resolvers
 from resolvers import settings as settings_resolvers
 from resolvers import tickets as ticket_resolvers
+from resolvers import two_factor as two_factor_resolvers
 from schema import money as money_scalar
 
 log = logging.getLogger("clientdesk.graphql")
@@ -75,8 +77,10 @@ Mutation = strawberry.type(
             email_resolvers.Mutations,
             lifecycle_resolvers.Mutations,
             file_resolvers.Mutations,
+            password_resolvers.Mutations,
             settings_resolvers.Mutations,
             ticket_resolvers.Mutations,
+            two_factor_resolvers.Mutations,
         ),
         {},
     ),

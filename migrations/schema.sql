@@ -360,9 +360,15 @@ CREATE TABLE public.logins (
     id bigint NOT NULL,
     email public.citext NOT NULL,
     password_hash text,
-    totp_secret text,
     last_login_at timestamp with time zone,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    totp_enabled boolean DEFAULT false NOT NULL,
+    totp_key_version integer,
+    totp_nonce bytea,
+    totp_ciphertext bytea,
+    CONSTRAINT logins_totp_key_version_check CHECK ((totp_key_version > 0)),
+    CONSTRAINT logins_totp_nonce_check CHECK ((length(totp_nonce) = 12)),
+    CONSTRAINT logins_totp_sealed CHECK ((((totp_key_version IS NULL) = (totp_nonce IS NULL)) AND ((totp_nonce IS NULL) = (totp_ciphertext IS NULL)) AND ((NOT totp_enabled) OR (totp_ciphertext IS NOT NULL))))
 );
 
 ALTER TABLE public.logins ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -387,6 +393,27 @@ CREATE TABLE public.orders (
 
 ALTER TABLE public.orders ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.orders_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.password_tokens (
+    id bigint NOT NULL,
+    token_hash bytea NOT NULL,
+    login_id bigint NOT NULL,
+    purpose text NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    used_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT password_tokens_purpose_check CHECK ((purpose = 'RESET'::text)),
+    CONSTRAINT password_tokens_token_hash_check CHECK ((length(token_hash) = 32))
+);
+
+ALTER TABLE public.password_tokens ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.password_tokens_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
@@ -619,6 +646,12 @@ ALTER TABLE ONLY public.logins
 ALTER TABLE ONLY public.orders
     ADD CONSTRAINT orders_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.password_tokens
+    ADD CONSTRAINT password_tokens_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.password_tokens
+    ADD CONSTRAINT password_tokens_token_hash_key UNIQUE (token_hash);
+
 ALTER TABLE ONLY public.payment_gateways
     ADD CONSTRAINT payment_gateways_pkey PRIMARY KEY (name);
 
@@ -721,6 +754,8 @@ CREATE INDEX invoices_unpaid_due ON public.invoices USING btree (due_date) WHERE
 CREATE INDEX orders_client ON public.orders USING btree (client_id, id);
 
 CREATE INDEX orders_invoice ON public.orders USING btree (invoice_id);
+
+CREATE INDEX password_tokens_login_id ON public.password_tokens USING btree (login_id);
 
 CREATE INDEX services_client ON public.services USING btree (client_id, id);
 
@@ -833,6 +868,9 @@ ALTER TABLE ONLY public.orders
 
 ALTER TABLE ONLY public.orders
     ADD CONSTRAINT orders_payment_method_fkey FOREIGN KEY (payment_method) REFERENCES public.payment_gateways(name);
+
+ALTER TABLE ONLY public.password_tokens
+    ADD CONSTRAINT password_tokens_login_id_fkey FOREIGN KEY (login_id) REFERENCES public.logins(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.services
     ADD CONSTRAINT services_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;

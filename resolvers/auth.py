@@ -34,7 +34,11 @@ async def login(
     )
     try:
         token, viewer = await log_in(
-            ctx.pool, ctx.services.throttle, request, session_ttl=ctx.services.session_ttl
+            ctx.pool,
+            ctx.services.throttle,
+            request,
+            session_ttl=ctx.services.session_ttl,
+            keyring=ctx.services.card_keyring,
         )
     except DomainError as error:
         return LoginPayload(token=None, viewer=None, errors=user_errors(error))

@@ -60,3 +60,35 @@ class LoginPayload:
     errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why the login was refused; empty on success."
     )
+
+
+@strawberry.type(description="The answer to a password reset request: the same for every email.")
+class RequestPasswordResetPayload:
+    ok: bool = strawberry.field(
+        description="True once the request is taken; it says nothing of whether the email "
+        "belongs to a login."
+    )
+    errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Why the request was refused; empty when taken."
+    )
+
+
+@strawberry.type(description="The result of following a password reset or invitation link.")
+class ConfirmPasswordResetPayload:
+    ok: bool = strawberry.field(description="True when the password was set.")
+    errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Why it was refused; empty on success."
+    )
+
+
+@strawberry.type(description="A two-factor setup waiting for its confirmation code.")
+class BeginTwoFactorSetupPayload:
+    secret: str | None = strawberry.field(
+        description="The TOTP secret (base32), shown this once: enter it in an authenticator."
+    )
+    otpauth_uri: str | None = strawberry.field(
+        description="The same secret as an otpauth:// URI, for a QR code."
+    )
+    errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Why the setup was refused; empty on success."
+    )

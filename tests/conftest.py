@@ -23,18 +23,22 @@ from app.migrate import migrate
 from app.settings import Settings
 from app.web import create_app
 from app.worker import build_worker
+from domain.auth import two_factor
 from domain.auth.permissions import StaffRole
 from domain.auth.staff import create_staff
+from domain.cards.crypto import CardKeyring
 from schema.ids import decode_id, global_id
 
 # Tables that tests fill; the reference data of the migrations (currencies, gateways) stays.
 TEST_TABLES = (
     "audit_log, emails, sessions, clients, staff, logins, settings, credit_log, idempotency_keys, "
+    "password_tokens, "
     "orders, services, addons, domains, invoices, invoice_items, transactions, tax_rules"
 )
 STAFF_PASSWORD = "staff-password-1"
 # A fixed card key for the suite (version 1); tests of rotation add their own.
 CARD_KEY = "1:" + "k" * 43
+TEST_KEYRING = CardKeyring.parse(CARD_KEY)
 
 
 @dataclass(frozen=True)
@@ -259,6 +263,14 @@ def run_worker(settings: Settings) -> Any:
             await worker.close()
 
     return run
+
+
+async def turn_on_two_factor(conn: asyncpg.Connection, email: str) -> str:
+    """Give a login two-factor as its confirmed setup would; return its TOTP secret."""
+    login_id = await conn.fetchval("SELECT id FROM logins WHERE email = $1", email)
+    setup = await two_factor.begin_two_factor_setup(conn, login_id, email, TEST_KEYRING)
+    await conn.execute("UPDATE logins SET totp_enabled = true WHERE id = $1", login_id)
+    return setup.secret
 
 
 def mail_dir_files(directory: Path) -> list[Path]:

@@ -24,7 +24,12 @@ from arq.utils import timestamp_ms
 from domain.emails import outbox
 from domain.emails.message import build_message
 from domain.emails.outbox import Attempt, RetryPolicy
-from domain.emails.templates import EmailTemplateError, RenderedEmail, TemplateRenderer
+from domain.emails.templates import (
+    EmailTemplateError,
+    RenderedEmail,
+    TemplateRenderer,
+    redact_secrets,
+)
 from workers.mailer import Mailer
 
 log = logging.getLogger(__name__)
@@ -202,10 +207,12 @@ async def _mark_sent_once_the_database_answers(
 
 
 def _message(email: outbox.Email, resources: WorkerResources) -> tuple[EmailMessage, RenderedEmail]:
-    """The message to send and what it says; Unsendable when it cannot be made."""
+    """The message to send, and what the email log keeps of it (without its secrets);
+    Unsendable when it cannot be made."""
     try:
         rendered = resources.renderer.render(email.template, email.context)
-        return build_message(email, rendered, mail_from=resources.mail_from), rendered
+        message = build_message(email, rendered, mail_from=resources.mail_from)
+        return message, redact_secrets(rendered, email.context)
     except (EmailTemplateError, ValueError) as error:  # UnicodeError is a ValueError
         raise Unsendable(str(error)) from error
 

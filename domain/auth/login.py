@@ -10,13 +10,16 @@ import pyotp
 
 from domain.auth import passwords, sessions
 from domain.auth.throttle import LoginThrottle
+from domain.auth.two_factor import open_totp_secret
 from domain.auth.viewer import Viewer
+from domain.cards.crypto import CardKeyring
 from domain.errors import DomainError, ErrorCode
 from domain.validation import normalize_email, storable_text
 
 _BAD_CREDENTIALS = "Email or password is incorrect."
 
-_LOGIN_ROW = """SELECT l.id, l.password_hash, l.totp_secret,
+_LOGIN_ROW = """SELECT l.id, l.password_hash, l.totp_enabled, l.totp_key_version, l.totp_nonce,
+     l.totp_ciphertext,
      EXISTS (SELECT 1 FROM staff st WHERE st.login_id = l.id AND st.active) AS staff,
      (SELECT status FROM (
           SELECT c.status FROM clients c WHERE c.owner_login_id = l.id
@@ -42,6 +45,7 @@ async def log_in(
     request: LoginRequest,
     *,
     session_ttl: timedelta,
+    keyring: CardKeyring | None = None,
 ) -> tuple[str, Viewer]:
     """Check the credentials and open a session; return its token and the viewer.
 
@@ -74,13 +78,14 @@ async def log_in(
             raise DomainError.single(
                 ErrorCode.ACCOUNT_CLOSED, "This account is closed; contact support.", "email"
             )
-    if row["totp_secret"]:
+    if row["totp_enabled"]:
         if not request.totp_code:
             await throttle.cancel_attempt(email, request.ip_address)
             raise DomainError.single(
                 ErrorCode.TOTP_REQUIRED, "Enter the code from your authenticator app.", "totp_code"
             )
-        code_ok = pyotp.TOTP(row["totp_secret"]).verify(request.totp_code, valid_window=1)
+        secret = open_totp_secret(keyring, row["id"], row)
+        code_ok = pyotp.TOTP(secret).verify(request.totp_code, valid_window=1)
         # A code is good once: one seen over a shoulder or in transit cannot be replayed.
         if not (code_ok and await throttle.claim_totp_code(row["id"], request.totp_code)):
             raise DomainError.single(

@@ -27,6 +27,11 @@ ADDRESS_BUDGET_FACTOR = 5
 PASSWORD_HASH_BUDGET = 30
 PASSWORD_HASH_WINDOW_SECONDS = 300
 
+# Reset emails one address may be sent per window (5× per requesting address): enough for a
+# lost email or two, too few to flood anyone's inbox.
+RESET_REQUEST_BUDGET = 5
+RESET_REQUEST_WINDOW_SECONDS = 3600
+
 # How long a used TOTP code is remembered: longer than the three 30-second steps accepted.
 USED_CODE_SECONDS = 120
 
@@ -97,6 +102,23 @@ class LoginThrottle:
                 f"password-hashes:address:{ip_address or 'unknown'}",
             ],
             args=[self._hash_budget, self._hash_budget * ADDRESS_BUDGET_FACTOR, self._hash_window],
+        )
+        return bool(allowed)
+
+    async def spend_reset_request(self, email: str, ip_address: str | None) -> bool:
+        """Count a password reset request for `email` (known or not, so that refusals say
+        nothing of which exist) and the address; False (nothing counted) when either is
+        spent."""
+        allowed = await self._begin_attempt(
+            keys=[
+                f"password-resets:email:{normalize_email(email)}",
+                f"password-resets:address:{ip_address or 'unknown'}",
+            ],
+            args=[
+                RESET_REQUEST_BUDGET,
+                RESET_REQUEST_BUDGET * ADDRESS_BUDGET_FACTOR,
+                RESET_REQUEST_WINDOW_SECONDS,
+            ],
         )
         return bool(allowed)
 

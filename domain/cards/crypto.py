@@ -1,8 +1,11 @@
-"""Card numbers encrypted with AES-256-GCM under versioned keys.
+"""Card numbers, and other secrets kept at rest, encrypted with AES-256-GCM under versioned
+keys.
 
-Each card gets a random 96-bit nonce, and the client's id is authenticated as associated
-data: a ciphertext copied to another client's row does not decrypt. The newest key encrypts;
-older ones only decrypt, until `clientdesk rotate-card-key` has re-encrypted every card.
+Each secret gets a random 96-bit nonce, and what it belongs to is authenticated as associated
+data (a card: its client's id; a TOTP secret: its login's id, `domain.auth.two_factor`): a
+ciphertext copied to another row, or from a card column to a TOTP column, does not decrypt.
+The newest key encrypts; older ones only decrypt, until `clientdesk rotate-card-key` has
+re-encrypted every card and TOTP secret.
 """
 
 from __future__ import annotations
@@ -61,23 +64,26 @@ class CardKeyring:
         return max(self.keys)
 
     def seal(self, number: str, client_id: int) -> SealedNumber:
-        nonce = os.urandom(12)
-        version = self.current_version
-        ciphertext = AESGCM(self.keys[version]).encrypt(
-            nonce, number.encode(), _associated_data(client_id)
-        )
-        return SealedNumber(version, nonce, ciphertext)
+        return self.seal_text(number, _associated_data(client_id))
 
     def open(self, sealed: SealedNumber, client_id: int) -> str:
+        return self.open_text(sealed, _associated_data(client_id))
+
+    def seal_text(self, plain: str, associated_data: bytes) -> SealedNumber:
+        """Encrypt under the newest key, bound to `associated_data` (what the secret is of)."""
+        nonce = os.urandom(12)
+        version = self.current_version
+        ciphertext = AESGCM(self.keys[version]).encrypt(nonce, plain.encode(), associated_data)
+        return SealedNumber(version, nonce, ciphertext)
+
+    def open_text(self, sealed: SealedNumber, associated_data: bytes) -> str:
         key = self.keys.get(sealed.key_version)
         if key is None:
             raise CardKeyError(f"Card key version {sealed.key_version} is not configured.")
         try:
-            plain = AESGCM(key).decrypt(
-                sealed.nonce, sealed.ciphertext, _associated_data(client_id)
-            )
+            plain = AESGCM(key).decrypt(sealed.nonce, sealed.ciphertext, associated_data)
         except InvalidTag:
-            raise CardKeyError("A stored card does not decrypt for its client.") from None
+            raise CardKeyError("A stored secret does not decrypt for its owner.") from None
         return plain.decode()
 
 

@@ -18,7 +18,7 @@ CLIENT_COLUMNS = """
            c.language, c.currency, c.notes, c.status, c.overdue_notices_disabled,
            c.late_fees_exempt, c.tax_exempt, c.separate_invoices, c.cc_processing_disabled,
            c.default_payment_method, c.billing_contact_id, c.credit_balance,
-           l.totp_secret IS NOT NULL AS two_factor,
+           l.totp_enabled AS two_factor,
            l.last_login_at, c.created_at, c.updated_at"""
 CLIENT_FROM = "FROM clients c JOIN logins l ON l.id = c.owner_login_id"
 CLIENT_SELECT = f"SELECT {CLIENT_COLUMNS} {CLIENT_FROM}"

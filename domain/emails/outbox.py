@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import asyncpg
 
-from domain.emails.templates import TEMPLATES, EmailCategory
+from domain.emails.templates import SECRET_KEY, TEMPLATES, EmailCategory
 from domain.errors import NotFound
 from domain.paging import Keyset, Page, PageRequest, fetch_page
 
@@ -239,14 +239,17 @@ async def mark_sent(conn: asyncpg.Connection, email_id: int, *, subject: str, bo
     """Record that the SMTP server accepted the email (a no-op when it is marked sent already).
 
     Also after the sending session was lost, when a later attempt may have failed meanwhile:
-    what the server accepted counts, whatever happened since."""
+    what the server accepted counts, whatever happened since. The context's secrets (a
+    reset token, a new password) are dropped: `body` is given without them."""
     await conn.execute(
         """UPDATE emails SET sent_at = now(), subject = $2, body = $3, last_error = NULL,
-                             next_attempt_at = NULL, failed_at = NULL
+                            next_attempt_at = NULL, failed_at = NULL,
+                            context = context - $4::text
             WHERE id = $1 AND sent_at IS NULL""",
         email_id,
         subject,
         body,
+        SECRET_KEY,
     )
 
 

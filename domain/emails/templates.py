@@ -49,6 +49,17 @@ _SAMPLE_CLIENT = {
     "company_name": "Demo Company",
 }
 
+_SAMPLE_URL = "https://example.com/clientarea"
+_SAMPLE_USER = {"first_name": "Joe", "email": "joe@example.com"}
+_SAMPLE_TOKEN = {"token": "sample-token"}
+_SAMPLE_PASSWORD = {"password": "Sample-Password-1"}
+
+# The context key of what an email must say but the email log must not keep (a reset link's
+# token, a new password): the outbox drops it, and redacts it from the body it keeps, once the
+# email is sent (`redact_secrets`).
+SECRET_KEY = "secret"  # noqa: S105 -- the name of a context key
+REDACTED = "[removed once sent]"
+
 TEMPLATES: dict[str, EmailTemplate] = {
     t.key: t
     for t in [
@@ -56,7 +67,25 @@ TEMPLATES: dict[str, EmailTemplate] = {
             "client_signup",
             "Client Signup Email",
             EmailCategory.GENERAL,
-            {"client": _SAMPLE_CLIENT, "client_area_url": "https://example.com/clientarea"},
+            {"client": _SAMPLE_CLIENT, "client_area_url": _SAMPLE_URL},
+        ),
+        EmailTemplate(
+            "password_reset_validation",
+            "Password Reset Validation",
+            EmailCategory.ACCOUNT,
+            {"user": _SAMPLE_USER, "client_area_url": _SAMPLE_URL, SECRET_KEY: _SAMPLE_TOKEN},
+        ),
+        EmailTemplate(
+            "password_reset_confirmation",
+            "Password Reset Confirmation",
+            EmailCategory.ACCOUNT,
+            {"user": _SAMPLE_USER, "client_area_url": _SAMPLE_URL, SECRET_KEY: _SAMPLE_PASSWORD},
+        ),
+        EmailTemplate(
+            "automated_password_reset",
+            "Automated Password Reset",
+            EmailCategory.ACCOUNT,
+            {"user": _SAMPLE_USER, "client_area_url": _SAMPLE_URL, SECRET_KEY: _SAMPLE_PASSWORD},
         ),
         EmailTemplate(
             "support_ticket_reply",
@@ -87,6 +116,22 @@ class RenderedEmail:
     subject: str
     body: str
     html: str | None = None
+
+
+def redact_secrets(rendered: RenderedEmail, context: dict[str, Any]) -> RenderedEmail:
+    """What the email log keeps of a sent email: its text without the context's secrets."""
+    secrets = [str(v) for v in (context.get(SECRET_KEY) or {}).values() if str(v)]
+    if not secrets:
+        return rendered
+
+    def redact(text: str | None) -> str | None:
+        for secret in secrets:
+            text = text.replace(secret, REDACTED) if text is not None else None
+        return text
+
+    subject, body = redact(rendered.subject), redact(rendered.body)
+    assert subject is not None and body is not None
+    return RenderedEmail(subject=subject, body=body, html=redact(rendered.html))
 
 
 @jinja2.pass_context

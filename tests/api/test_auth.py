@@ -24,7 +24,7 @@ from domain.auth.permissions import StaffRole
 from domain.clients import services as client_services
 from domain.clients.models import ClientStatus
 from resolvers.context import SESSION_COOKIE
-from tests.conftest import LOGIN, gid, gql, login
+from tests.conftest import LOGIN, gid, gql, login, turn_on_two_factor
 
 PASSWORD = "client-password-1"
 OLD_HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
@@ -396,8 +396,7 @@ async def test_5_1_login_with_two_factor_needs_the_totp_code(
     api: httpx.AsyncClient, conn: asyncpg.Connection, which: str, refusal: str | None
 ) -> None:
     await add_client(conn, password_hash=OLD_HASH)
-    secret = pyotp.random_base32()
-    await conn.execute("UPDATE logins SET totp_secret = $1", secret)
+    secret = await turn_on_two_factor(conn, "joe@example.com")
     _, payload = await post_login(api, "joe@example.com", PASSWORD, totp_code(secret, which))
     if refusal:
         assert error_codes(payload) == [refusal]

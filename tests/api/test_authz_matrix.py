@@ -315,6 +315,18 @@ RULES: dict[str, Rule] = {
     "exportMyData": client_area(None, "exportMyData { generatedAt }")
     .but(sub_account(set(ContactPermission)), FORBIDDEN)
     .but(sub_account(set()), FORBIDDEN),
+    "requestPasswordReset": public('requestPasswordReset(email: "nobody@example.com") { ok }'),
+    # Allowed, though refused as data (ok: false): no such token, no setup to confirm.
+    "confirmPasswordReset": public('confirmPasswordReset(token: "no-token") { ok }'),
+    "resetAndSendPassword": staff(EDIT, f"resetAndSendPassword(clientId: $client) {{ {ERRORS} }}"),
+    "setPassword": staff(
+        EDIT, f'setPassword(clientId: $client, password: "a-long-password") {{ ok {ERRORS} }}'
+    ),
+    "beginTwoFactorSetup": client_area(None, f"beginTwoFactorSetup {{ secret {ERRORS} }}"),
+    "confirmTwoFactorSetup": client_area(None, 'confirmTwoFactorSetup(code: "000000") { ok }'),
+    "disableClientTwoFactor": staff(
+        EDIT, f"disableClientTwoFactor(id: $client) {{ client {{ id }} {ERRORS} }}"
+    ),
 }
 
 

@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 from app.settings import Settings
 from app.web import create_app
 from domain.auth import passwords, sessions
+from domain.auth.password_tokens import TokenPurpose, issue_token
 from domain.auth.permissions import StaffRole
 from domain.clients import services as client_services
 from tests.api.introspection import root_fields_taking
@@ -78,6 +79,16 @@ HASHING = {
         """mutation($sub: ID!) { updateMyContact(id: $sub,
              input: {password: "a-long-password-{n}"}) { %s } }""",
         "owner",
+    ),
+    "setPassword": Hashing(
+        """mutation($client: ID!) { setPassword(clientId: $client,
+             password: "a-long-password-{n}") { %s } }""",
+        "staff",
+    ),
+    "confirmPasswordReset": Hashing(
+        """mutation($reset{n}: String!) { confirmPasswordReset(token: $reset{n},
+             newPassword: "a-long-password") { %s } }""",
+        "anonymous",
     ),
 }
 
@@ -140,7 +151,15 @@ async def world(conn: asyncpg.Connection) -> World:
             "staff": await sessions.start_session(conn, staff_login, ttl=TTL),
             "owner": await sessions.start_session(conn, client.owner_login_id, ttl=TTL),
         },
-        variables={"client": gid("Client", client.id), "sub": gid("Contact", sub)},
+        variables={
+            "client": gid("Client", client.id),
+            "sub": gid("Contact", sub),
+            # A login's new token voids its older ones: one token for each of three logins.
+            **{
+                f"reset{n}": await issue_token(conn, login, TokenPurpose.RESET, ttl=TTL)
+                for n, login in enumerate([sub_login, client.owner_login_id, staff_login])
+            },
+        },
     )
 
 

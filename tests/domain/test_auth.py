@@ -28,7 +28,7 @@ from domain.auth.viewer import ViewerKind
 from domain.clients import services as client_services
 from domain.clients.models import ClientStatus
 from domain.errors import DomainError, ErrorCode
-from tests.conftest import Services
+from tests.conftest import TEST_KEYRING, Services, turn_on_two_factor
 
 PASSWORD = "client-password-1"
 OLD_HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
@@ -91,7 +91,7 @@ async def attempt(
     """Log in; the error code of a refusal, or None on success."""
     request = LoginRequest(email, password, totp_code=totp_code, ip_address=ip_address)
     try:
-        await log_in(pool, throttle, request, session_ttl=TTL)
+        await log_in(pool, throttle, request, session_ttl=TTL, keyring=TEST_KEYRING)
     except DomainError as error:
         return error.errors[0].code
     return None
@@ -289,6 +289,29 @@ async def test_5_4_login_rehashes_a_hash_with_older_argon2_parameters(
     assert await passwords.verify_password(new_hash, PASSWORD)
 
 
+async def test_5_4_new_argon2_parameters_between_two_logins_rehash_at_the_second(
+    conn: asyncpg.Connection,
+    throttle: LoginThrottle,
+    pool: asyncpg.Pool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The installation raises its parameters (here: other ones, cheap for the test) between
+    two logins; the second login stores a hash made with them."""
+    await add_client(conn, password_hash=CURRENT_HASH)
+    assert await attempt(pool, throttle, "joe@example.com") is None
+    assert await stored_hash(conn, "joe@example.com") == CURRENT_HASH
+
+    changed = argon2.PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+    monkeypatch.setattr(passwords, "_hasher", changed)
+    assert await attempt(pool, throttle, "joe@example.com") is None
+
+    rehashed = await stored_hash(conn, "joe@example.com")
+    parameters = argon2.extract_parameters(rehashed)
+    assert (parameters.time_cost, parameters.memory_cost, parameters.parallelism) == (1, 8192, 1)
+    assert changed.verify(rehashed, PASSWORD)
+    assert not passwords.needs_rehash(rehashed)
+
+
 async def test_5_4_a_current_hash_or_a_refused_login_is_not_rehashed(
     conn: asyncpg.Connection, throttle: LoginThrottle, pool: asyncpg.Pool
 ) -> None:
@@ -402,8 +425,7 @@ async def test_5_1_login_with_totp_needs_a_valid_code(
     conn: asyncpg.Connection, throttle: LoginThrottle, pool: asyncpg.Pool
 ) -> None:
     await add_client(conn, password_hash=OLD_HASH)
-    secret = pyotp.random_base32()
-    await conn.execute("UPDATE logins SET totp_secret = $1", secret)
+    secret = await turn_on_two_factor(conn, "joe@example.com")
     totp = pyotp.TOTP(secret)
 
     assert await attempt(pool, throttle, "joe@example.com") is ErrorCode.TOTP_REQUIRED
@@ -421,8 +443,7 @@ async def test_5_4_wrong_totp_codes_count_as_failed_logins(
     conn: asyncpg.Connection, throttle: LoginThrottle, pool: asyncpg.Pool
 ) -> None:
     await add_client(conn, password_hash=OLD_HASH)
-    secret = pyotp.random_base32()
-    await conn.execute("UPDATE logins SET totp_secret = $1", secret)
+    secret = await turn_on_two_factor(conn, "joe@example.com")
     for n in range(MAX_FAILURES):
         code = await attempt(pool, throttle, "joe@example.com", totp_code=wrong_code(secret, 5 + n))
         assert code is ErrorCode.INVALID_CREDENTIALS
@@ -434,8 +455,7 @@ async def test_5_4_a_right_password_awaiting_its_totp_code_is_no_failure(
     conn: asyncpg.Connection, throttle: LoginThrottle, pool: asyncpg.Pool
 ) -> None:
     await add_client(conn, password_hash=OLD_HASH)
-    secret = pyotp.random_base32()
-    await conn.execute("UPDATE logins SET totp_secret = $1", secret)
+    secret = await turn_on_two_factor(conn, "joe@example.com")
     for _ in range(MAX_FAILURES):
         assert await attempt(pool, throttle, "joe@example.com") is ErrorCode.TOTP_REQUIRED
     code = await attempt(pool, throttle, "joe@example.com", totp_code=pyotp.TOTP(secret).now())
@@ -447,8 +467,7 @@ async def test_5_1_a_totp_code_is_accepted_only_once(
 ) -> None:
     await add_client(conn)
     await add_client(conn, "ann@example.com")
-    secret = pyotp.random_base32()
-    await conn.execute("UPDATE logins SET totp_secret = $1", secret)
+    secret = await turn_on_two_factor(conn, "joe@example.com")
     code = pyotp.TOTP(secret).now()
     assert await attempt(pool, throttle, "joe@example.com", totp_code=code) is None
     replayed = await attempt(pool, throttle, "joe@example.com", totp_code=code)
