@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from domain.auth.permissions import StaffPermission
@@ -23,14 +24,14 @@ from resolvers.inputs import existing_id, parse_id
 from resolvers.permissions import account_holder, staff
 from schema.clients import Client, ClientPayload
 from schema.common import NotFoundError, OkPayload, user_errors
-from schema.lifecycle import ClientExport, MergeKeep
+from schema.lifecycle import ClientExport
 
 
 async def merge_clients(
     info: Info[Context, None],
     first_id: Annotated[strawberry.ID, strawberry.argument(description="One of the clients.")],
     second_id: Annotated[strawberry.ID, strawberry.argument(description="The other client.")],
-    keep: Annotated[MergeKeep, strawberry.argument(description="Whose profile stays.")],
+    keep: Annotated[merge.MergeKeep, strawberry.argument(description="Whose profile stays.")],
 ) -> ClientPayload:
     ctx = info.context
     viewer = await ctx.get_viewer()
@@ -83,7 +84,7 @@ async def _export(
             )
     except NotFound:
         raise NotFoundError("Client") from None
-    return ClientExport(document=document, generated_at=generated_at)
+    return ClientExport(document=JSON(document), generated_at=generated_at)
 
 
 async def export_client_data(

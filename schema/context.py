@@ -36,6 +36,7 @@ class Loaders(Protocol):
     invoice_items_by_invoice: DataLoader[int, list[InvoiceItem]]
     transactions_by_client: DataLoader[int, list[Transaction]]
     files_by_client: DataLoader[int, list[ClientFile]]
+    merged_from_by_client: DataLoader[int, list[int]]
     card_by_client: DataLoader[int, StoredCard | None]
     tickets_by_client: DataLoader[int, list[Ticket]]
     messages_by_ticket: DataLoader[int, list[TicketMessage]]

@@ -97,7 +97,7 @@ _PROFILE = """SELECT to_jsonb(x) FROM (
            c.currency, c.notes, c.status, c.overdue_notices_disabled, c.late_fees_exempt,
            c.tax_exempt, c.separate_invoices, c.cc_processing_disabled,
            c.default_payment_method, c.billing_contact_id, c.credit_balance,
-           l.totp_secret IS NOT NULL AS two_factor_enabled, l.last_login_at,
+           l.totp_enabled AS two_factor_enabled, l.last_login_at,
            c.created_at, c.updated_at
       FROM clients c JOIN logins l ON l.id = c.owner_login_id WHERE c.id = $1) x"""
 

@@ -410,17 +410,15 @@ async def test_every_table_naming_a_client_or_contact_is_listed(conn: asyncpg.Co
     assert naming_contacts == CONTACT_REFERENCES
 
 
-SECRETS_QUERY = """SELECT l.password_hash, l.totp_secret FROM logins l
-                     JOIN clients c ON c.owner_login_id = l.id WHERE c.id = $1"""
-
-
 async def test_export_holds_every_kind_of_record_and_no_secret(conn: asyncpg.Connection) -> None:
     client = await new_client(conn, "subject")
     token = await populate(conn, client, "subject")
     await save_card(conn, client.id)
     await conn.execute(
-        "UPDATE logins SET password_hash = 'argon2-hash-of-it', totp_secret = 'TOTPSECRETBASE32'"
-        " WHERE id = $1",
+        """UPDATE logins SET password_hash = 'argon2-hash-of-it', totp_key_version = 1,
+                             totp_nonce = '\\x000000000000000000000000',
+                             totp_ciphertext = 'TOTPSECRETBASE32'::bytea
+            WHERE id = $1""",
         client.owner_login_id,
     )
     own_token = await sessions.start_session(conn, client.owner_login_id, ttl=timedelta(hours=1))
@@ -460,6 +458,7 @@ async def test_export_holds_every_kind_of_record_and_no_secret(conn: asyncpg.Con
     for secret in (
         "argon2-hash-of-it",
         "TOTPSECRETBASE32",
+        b"TOTPSECRETBASE32".hex(),
         CARD_NUMBER,
         card["ciphertext"].hex(),
         card["nonce"].hex(),
@@ -467,7 +466,7 @@ async def test_export_holds_every_kind_of_record_and_no_secret(conn: asyncpg.Con
         own_token,
         "RESET-TOKEN-123",
         "password_hash",
-        "totp_secret",
+        "totp_",
         "ciphertext",
         "token_hash",
     ):
