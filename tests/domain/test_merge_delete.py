@@ -447,6 +447,8 @@ async def test_export_holds_every_kind_of_record_and_no_secret(conn: asyncpg.Con
         "invoices",
         "transactions",
         "creditLog",
+        "tickets",
+        "files",
         "emails",
         "auditEntries",
     ):
