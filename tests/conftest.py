@@ -30,7 +30,8 @@ from schema.ids import decode_id, global_id
 # Tables that tests fill; the reference data of the migrations (currencies, gateways) stays.
 TEST_TABLES = (
     "audit_log, emails, sessions, clients, staff, logins, settings, credit_log, idempotency_keys, "
-    "orders, services, addons, domains, invoices, invoice_items, transactions, tax_rules"
+    "orders, services, addons, domains, invoices, invoice_items, transactions, tax_rules, "
+    "automation_runs"
 )
 STAFF_PASSWORD = "staff-password-1"
 # A fixed card key for the suite (version 1); tests of rotation add their own.
