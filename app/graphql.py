@@ -26,6 +26,7 @@ from app.metrics import ObserveOperations
 from app.settings import Settings
 from app.tracing import tracing_extensions
 from resolvers import auth as auth_resolvers
+from resolvers import automation as automation_resolvers
 from resolvers import billing as billing_resolvers
 from resolvers import cards as card_resolvers
 from resolvers import clients as client_resolvers
@@ -45,6 +46,7 @@ Query = strawberry.type(
         "Query",
         (
             auth_resolvers.Queries,
+            automation_resolvers.Queries,
             billing_resolvers.Queries,
             client_resolvers.Queries,
             contact_resolvers.Queries,
@@ -61,6 +63,7 @@ Mutation = strawberry.type(
         "Mutation",
         (
             auth_resolvers.Mutations,
+            automation_resolvers.Mutations,
             billing_resolvers.Mutations,
             client_resolvers.Mutations,
             card_resolvers.Mutations,

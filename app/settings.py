@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     # The longest a worker job may run. A job left behind by a killed worker is run again
     # this long plus 10 s later (arq's in-progress mark expires); it must exceed the SMTP timeout.
     worker_job_timeout_seconds: int = Field(default=120, ge=1)
+    # The workers start the daily automation at its time of day (SPEC 9); off, only
+    # `runAutomation` starts a run (the test suite, whose clients the run would change).
+    automation_schedule: bool = True
+    # How long `runAutomation` waits for the run before answering with what it has so far.
+    automation_wait_seconds: float = Field(default=60, gt=0, le=600)
 
     session_ttl_hours: int = Field(default=24 * 14, ge=1)
     login_max_failures: int = Field(default=10, ge=1)

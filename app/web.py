@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hmac
 import json
 import logging
@@ -37,6 +38,7 @@ from app.settings import Settings
 from domain.auth.throttle import LoginThrottle
 from domain.emails.templates import TemplateRenderer
 from resolvers.context import AppServices, Context
+from workers.automation import enqueue_automation_run
 from workers.email import enqueue_emails
 
 log = logging.getLogger("clientdesk.web")
@@ -190,6 +192,8 @@ def create_app(settings: Settings) -> Starlette:
             renderer=TemplateRenderer(settings.email_templates_dir),
             card_keyring=settings.card_keyring(),
             card_secret=settings.cc_encryption_hash,
+            enqueue_automation_run=functools.partial(enqueue_automation_run, redis),
+            automation_wait_seconds=settings.automation_wait_seconds,
         )
         try:
             yield

@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 
 import asyncpg
 from redis.asyncio import Redis
@@ -48,6 +48,10 @@ class AppServices:
     card_keyring: CardKeyring | None
     # The installation's CC encryption hash that staff present to reveal a card.
     card_secret: str
+    # Hands the daily automation run of a date to the workers (runAutomation).
+    enqueue_automation_run: Callable[[date], Awaitable[None]]
+    # How long runAutomation waits for the run to finish.
+    automation_wait_seconds: float
     # Transactions that hash a password, one per hashing thread at a time.
     hashing_turns: asyncio.Semaphore = field(
         default_factory=lambda: asyncio.Semaphore(passwords.HASHING_THREADS)

@@ -71,6 +71,8 @@ def settings(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Se
         card_encryption_keys=CARD_KEY,
         attachments_dir=tmp_path_factory.mktemp("attachments"),
         login_max_failures=5,
+        automation_schedule=False,  # runs only when a test asks, not at 09:00 in any test
+        automation_wait_seconds=0.05,  # no worker runs beside most tests: answer at once
     )
 
 

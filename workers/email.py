@@ -18,6 +18,7 @@ import asyncpg
 from aiosmtplib import SMTPRecipientsRefused, SMTPResponseException
 from arq.connections import ArqRedis
 
+from domain.automation.runs import RunTools
 from domain.emails import outbox
 from domain.emails.message import build_message
 from domain.emails.outbox import Attempt, RetryPolicy
@@ -67,6 +68,8 @@ class WorkerResources:
     relay_after_seconds: float
     # The longest an attempt may run (the job timeout): no second attempt starts meanwhile.
     attempt_lease_seconds: float
+    # Gateways, card keys and the client-area address of the daily automation.
+    automation: RunTools
 
 
 class Unsendable(Exception):

@@ -17,7 +17,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 import asyncpg
 
@@ -28,6 +27,7 @@ from domain.billing.gateways import PaymentGateway, capture_due_invoices
 from domain.billing.generation import generate_invoices
 from domain.cards.crypto import CardKeyring
 from domain.cards.services import card_number_for_capture
+from domain.errors import DomainError, ErrorCode
 from domain.paging import Keyset, Page, PageRequest, fetch_page
 
 log = logging.getLogger("clientdesk.automation")
@@ -140,6 +140,19 @@ STEPS: dict[str, Step] = {
 _OWN_TRANSACTIONS = frozenset({"capture_payments"})
 
 
+# Staff run a missed day or look ahead; dates further off are a typing mistake.
+MAX_DAYS_FROM_TODAY = 366
+
+
+def check_run_date(as_of: date, today: date) -> None:
+    if abs((as_of - today).days) > MAX_DAYS_FROM_TODAY:
+        raise DomainError.single(
+            ErrorCode.INVALID,
+            f"Runs are for dates within {MAX_DAYS_FROM_TODAY} days of today.",
+            "as_of",
+        )
+
+
 async def get_run(conn: asyncpg.Connection, as_of: date) -> AutomationRun | None:
     row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM automation_runs WHERE as_of = $1", as_of)
     return _run(row) if row else None
@@ -223,20 +236,37 @@ async def perform_run(conn: asyncpg.Connection, as_of: date, tools: RunTools) ->
     Waits while another run works (one at a time in the whole installation)."""
     await conn.execute("SELECT pg_advisory_lock($1)", RUN_LOCK)
     try:
-        run = await _claim(conn, as_of)
-        if run.finished_at is None:
-            settings = await get_automation_settings(conn)
-            for step in STEPS:
-                if step not in run.durations:
-                    await _run_step(conn, run, step, settings, tools)
-            await conn.execute(
-                "UPDATE automation_runs SET finished_at = now() WHERE id = $1", run.id
-            )
-        finished = await get_run(conn, as_of)
-        assert finished is not None
-        return finished
+        return await _finish(conn, await _claim(conn, as_of), tools)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", RUN_LOCK)
+
+
+async def finish_cut_short_runs(conn: asyncpg.Connection, tools: RunTools) -> list[date]:
+    """Finish the runs a dead worker left unfinished, unless a run is working right now;
+    return their dates. A worker does this when it starts, so a run killed half-way ends
+    as soon as a worker is back rather than when arq hands its job out again."""
+    if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RUN_LOCK):
+        return []
+    try:
+        rows = await conn.fetch(
+            f"SELECT {_COLUMNS} FROM automation_runs WHERE finished_at IS NULL ORDER BY as_of"
+        )
+        return [(await _finish(conn, _run(row), tools)).as_of for row in rows]
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", RUN_LOCK)
+
+
+async def _finish(conn: asyncpg.Connection, run: AutomationRun, tools: RunTools) -> AutomationRun:
+    """The steps `run` has not done, in order; the caller holds the run lock."""
+    if run.finished_at is None:
+        settings = await get_automation_settings(conn)
+        for step in STEPS:
+            if step not in run.durations:
+                await _run_step(conn, run, step, settings, tools)
+        await conn.execute("UPDATE automation_runs SET finished_at = now() WHERE id = $1", run.id)
+    finished = await get_run(conn, run.as_of)
+    assert finished is not None
+    return finished
 
 
 async def last_finished_run(conn: asyncpg.Connection) -> AutomationRun | None:
@@ -268,8 +298,3 @@ async def automation_runs(
 async def count_runs(conn: asyncpg.Connection) -> int:
     count: int = await conn.fetchval("SELECT count(*) FROM automation_runs")
     return count
-
-
-def describe(run: AutomationRun) -> dict[str, Any]:
-    """The run's counts by name, zero for those its steps did not reach."""
-    return {name: run.count(name) for name in COUNT_NAMES}
