@@ -18,6 +18,7 @@ import asyncpg
 from domain.errors import DomainError, ErrorCode, FieldError
 
 MAX_OFFSET_DAYS = 365
+MAX_AMOUNT = Decimal("1e12")  # NUMERIC(14,2)
 
 
 class LateFeeType(StrEnum):
@@ -80,6 +81,17 @@ _OFFSETS = (
 )
 
 
+def _amount_problem(amount: Decimal) -> str | None:
+    # In this order: NaN and huge values cannot be compared or rounded safely.
+    if not amount.is_finite() or amount < 0:
+        return "Give an amount of at least 0."
+    if amount >= MAX_AMOUNT:
+        return "The amount is too large."
+    if amount != amount.quantize(Decimal("0.01")):
+        return "Give the amount in cents at most."
+    return None
+
+
 def _problems(value: AutomationSettings) -> list[FieldError]:
     problems = [
         FieldError(name, ErrorCode.INVALID, f"Give a number of days from 0 to {MAX_OFFSET_DAYS}.")
@@ -87,15 +99,13 @@ def _problems(value: AutomationSettings) -> list[FieldError]:
         if not 0 <= getattr(value, name) <= MAX_OFFSET_DAYS
     ]
     for name in ("late_fee_amount", "late_fee_minimum"):
-        amount: Decimal = getattr(value, name)
-        if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
-            problems.append(
-                FieldError(name, ErrorCode.INVALID, "Give an amount of at least 0, in cents.")
-            )
-        elif amount >= Decimal("1e12"):
-            problems.append(FieldError(name, ErrorCode.INVALID, "The amount is too large."))
-    if value.late_fee_type is LateFeeType.PERCENTAGE and not (
-        Decimal(0) <= value.late_fee_amount <= Decimal(100)
+        problem = _amount_problem(getattr(value, name))
+        if problem:
+            problems.append(FieldError(name, ErrorCode.INVALID, problem))
+    if (
+        value.late_fee_type is LateFeeType.PERCENTAGE
+        and value.late_fee_amount.is_finite()
+        and not Decimal(0) <= value.late_fee_amount <= Decimal(100)
     ):
         problems.append(
             FieldError("late_fee_amount", ErrorCode.INVALID, "A percentage is from 0 to 100.")

@@ -434,6 +434,8 @@ async def test_10_2_automation_settings_have_defaults_and_keep_what_is_changed(
         ({"late_fee_amount": D("100.01")}, "late_fee_amount"),
         ({"late_fee_minimum": D("-1")}, "late_fee_minimum"),
         ({"late_fee_amount": D("0.001")}, "late_fee_amount"),
+        ({"late_fee_amount": D("NaN")}, "late_fee_amount"),
+        ({"late_fee_minimum": D("1e30")}, "late_fee_minimum"),
         ({"time_zone": "Mars/Olympus"}, "time_zone"),
     ],
 )
