@@ -27,6 +27,7 @@ from app.settings import Settings
 from app.tracing import tracing_extensions
 from resolvers import audit as audit_resolvers
 from resolvers import auth as auth_resolvers
+from resolvers import automation as automation_resolvers
 from resolvers import billing as billing_resolvers
 from resolvers import cards as card_resolvers
 from resolvers import clients as client_resolvers
@@ -52,6 +53,7 @@ Query = strawberry.type(
         (
             audit_resolvers.Queries,
             auth_resolvers.Queries,
+            automation_resolvers.Queries,
             billing_resolvers.Queries,
             client_resolvers.Queries,
             contact_resolvers.Queries,
@@ -69,6 +71,7 @@ Mutation = strawberry.type(
         "Mutation",
         (
             auth_resolvers.Mutations,
+            automation_resolvers.Mutations,
             billing_resolvers.Mutations,
             client_resolvers.Mutations,
             card_resolvers.Mutations,

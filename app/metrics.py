@@ -1,5 +1,5 @@
 """Prometheus metrics, served at /metrics: HTTP requests, GraphQL operations, the database
-pool and the worker's jobs.
+pool, the worker's jobs, the outbox and the last daily automation run.
 
 With `PROMETHEUS_MULTIPROC_DIR` set (`clientdesk serve --workers N` sets it), every process
 writes its figures there and /metrics adds up all of them; otherwise it reports its own.
@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
 from app.logs import current_request
+from domain.automation import runs
 from domain.emails import outbox
 
 log = logging.getLogger("clientdesk.metrics")
@@ -184,6 +185,22 @@ EMAILS_FAILED = Gauge(
 )
 
 
+# The last finished automation run, read from its record at scrape time: whichever worker
+# ran it, every API process reports the same figures.
+AUTOMATION_COUNTS = Gauge(
+    "clientdesk_automation_last_run_count",
+    "What the last finished daily automation run counted, by count name.",
+    ["name"],
+    multiprocess_mode="mostrecent",
+)
+AUTOMATION_STEP_SECONDS = Gauge(
+    "clientdesk_automation_last_run_step_seconds",
+    "How long each step of the last finished daily automation run took.",
+    ["step"],
+    multiprocess_mode="mostrecent",
+)
+
+
 class MetricsMiddleware:
     """Counts and times requests per route template (not per URL, to bound label values)."""
 
@@ -225,12 +242,18 @@ async def _read_outbox_figures(request: Request) -> None:
     try:
         async with request.app.state.services.pool.acquire(timeout=2) as conn:
             figures = await outbox.outbox_figures(conn)
+            last_run = await runs.last_finished_run(conn)
     except Exception as error:  # the other metrics are still worth serving without them
-        log.warning("outbox figures unavailable: %r", error)
+        log.warning("outbox and automation figures unavailable: %r", error)
         return
     OUTBOX_DEPTH.set(figures.pending)
     EMAILS_SENT.set(figures.sent)
     EMAILS_FAILED.set(figures.failed)
+    if last_run is not None:
+        for name in runs.COUNT_NAMES:
+            AUTOMATION_COUNTS.labels(name).set(last_run.count(name))
+        for step, seconds in last_run.durations.items():
+            AUTOMATION_STEP_SECONDS.labels(step).set(seconds)
 
 
 async def metrics_endpoint(request: Request) -> Response:

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     worker_max_jobs: int = Field(default=20, ge=1)
     worker_poll_delay_seconds: float = Field(default=0.1, gt=0)
     smtp_connections: int = Field(default=8, ge=1)
+    # The workers start the daily automation at its time of day (SPEC 9); off, only
+    # `runAutomation` starts a run (the test suite, whose clients the run would change).
+    automation_schedule: bool = True
+    # How long `runAutomation` waits for the run before answering with what it has so far.
+    automation_wait_seconds: float = Field(default=60, gt=0, le=600)
 
     session_ttl_hours: int = Field(default=24 * 14, ge=1)
     login_max_failures: int = Field(default=10, ge=1)

@@ -4,6 +4,7 @@ metrics."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import hmac
 import json
 import logging
@@ -42,6 +43,7 @@ from app.settings import Settings
 from domain.auth.throttle import LoginThrottle
 from domain.emails.templates import TemplateRenderer
 from resolvers.context import AppServices, Context, is_preflighted
+from workers.automation import enqueue_automation_run
 from workers.email import enqueue_emails
 
 log = logging.getLogger("clientdesk.web")
@@ -226,6 +228,8 @@ def create_app(settings: Settings) -> Starlette:
             card_secret=settings.cc_encryption_hash,
             attachments_dir=settings.attachments_dir,
             max_upload_bytes=settings.max_upload_bytes,
+            enqueue_automation_run=functools.partial(enqueue_automation_run, redis),
+            automation_wait_seconds=settings.automation_wait_seconds,
         )
         try:
             yield

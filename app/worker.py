@@ -21,6 +21,8 @@ from arq.worker import Worker, create_worker
 from app.db import create_pool
 from app.metrics import measured_job
 from app.settings import Settings
+from domain.automation.runs import RunTools
+from domain.billing.gateways import TestCardGateway
 from domain.emails.outbox import RetryPolicy
 from domain.emails.templates import TemplateRenderer
 from workers.email import WorkerResources
@@ -53,6 +55,16 @@ def worker_resources(settings: Settings, pool: asyncpg.Pool) -> WorkerResources:
         ),
         relay_after_seconds=settings.email_relay_interval_seconds,
         attempt_lease_seconds=settings.worker_job_timeout_seconds,
+        automation=automation_tools(settings),
+    )
+
+
+def automation_tools(settings: Settings) -> RunTools:
+    return RunTools(
+        # The one merchant gateway that ships; the payment_gateways table says if it is on.
+        gateways={TestCardGateway.name: TestCardGateway()},
+        card_keyring=settings.card_keyring(),
+        client_area_url=settings.client_area_base_url,
     )
 
 
@@ -87,7 +99,10 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
         # and `run_at_startup` must hold for every worker built here, not only the first.
         "cron_jobs": [
             replace(job, coroutine=measured_job(job.coroutine))
-            for job in cron_jobs(settings.email_relay_interval_seconds)
+            for job in cron_jobs(
+                settings.email_relay_interval_seconds,
+                automation_schedule=settings.automation_schedule,
+            )
         ],
         "job_timeout": settings.worker_job_timeout_seconds,
         "max_jobs": settings.worker_max_jobs,

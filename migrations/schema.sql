@@ -71,6 +71,25 @@ ALTER TABLE public.audit_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.automation_runs (
+    id bigint NOT NULL,
+    as_of date NOT NULL,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    counts jsonb DEFAULT '{}'::jsonb NOT NULL,
+    durations jsonb DEFAULT '{}'::jsonb NOT NULL,
+    failures jsonb DEFAULT '[]'::jsonb NOT NULL
+);
+
+ALTER TABLE public.automation_runs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.automation_runs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.cards (
     client_id bigint NOT NULL,
     card_type text NOT NULL,
@@ -267,6 +286,7 @@ CREATE TABLE public.emails (
     contact_id bigint,
     next_attempt_at timestamp with time zone,
     failed_at timestamp with time zone,
+    dedupe_key text,
     CONSTRAINT emails_category_check CHECK ((category = ANY (ARRAY['GENERAL'::text, 'INVOICE'::text, 'SUPPORT'::text, 'PRODUCT'::text, 'DOMAIN'::text, 'AFFILIATE'::text, 'ACCOUNT'::text]))),
     CONSTRAINT emails_sent_or_failed CHECK (((sent_at IS NULL) OR (failed_at IS NULL)))
 );
@@ -330,6 +350,7 @@ CREATE TABLE public.invoices (
     balance numeric(14,2) GENERATED ALWAYS AS ((((subtotal + tax) - credit) - amount_paid)) STORED,
     paid_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    late_fee_added boolean DEFAULT false NOT NULL,
     CONSTRAINT invoices_amount_paid_check CHECK ((amount_paid >= (0)::numeric)),
     CONSTRAINT invoices_balance_check CHECK ((balance >= (0)::numeric)),
     CONSTRAINT invoices_credit_check CHECK ((credit >= (0)::numeric)),
@@ -580,6 +601,12 @@ ALTER TABLE ONLY public.addons
 ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.automation_runs
+    ADD CONSTRAINT automation_runs_as_of_key UNIQUE (as_of);
+
+ALTER TABLE ONLY public.automation_runs
+    ADD CONSTRAINT automation_runs_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.cards
     ADD CONSTRAINT cards_pkey PRIMARY KEY (client_id);
 
@@ -736,6 +763,8 @@ CREATE INDEX emails_client ON public.emails USING btree (client_id);
 CREATE INDEX emails_client_sent ON public.emails USING btree (client_id, sent_at DESC) WHERE (sent_at IS NOT NULL);
 
 CREATE INDEX emails_created_xid ON public.emails USING btree (created_xid) WHERE (sent_at IS NULL);
+
+CREATE UNIQUE INDEX emails_dedupe_key ON public.emails USING btree (dedupe_key) WHERE (dedupe_key IS NOT NULL);
 
 CREATE INDEX emails_failed ON public.emails USING btree (id DESC) WHERE (failed_at IS NOT NULL);
 

@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -60,6 +60,10 @@ class AppServices:
     # Where client files are stored, and the largest one accepted (SPEC 6.2).
     attachments_dir: Path
     max_upload_bytes: int
+    # Hands the daily automation run of a date to the workers (runAutomation).
+    enqueue_automation_run: Callable[[date], Awaitable[None]]
+    # How long runAutomation waits for the run to finish.
+    automation_wait_seconds: float
     # Transactions that hash a password, one per hashing thread at a time.
     hashing_turns: asyncio.Semaphore = field(
         default_factory=lambda: asyncio.Semaphore(passwords.HASHING_THREADS)

@@ -33,7 +33,8 @@ from schema.ids import decode_id, global_id
 TEST_TABLES = (
     "audit_log, emails, sessions, clients, staff, logins, settings, credit_log, idempotency_keys, "
     "password_tokens, "
-    "orders, services, addons, domains, invoices, invoice_items, transactions, tax_rules"
+    "orders, services, addons, domains, invoices, invoice_items, transactions, tax_rules, "
+    "automation_runs"
 )
 STAFF_PASSWORD = "staff-password-1"
 # A fixed card key for the suite (version 1); tests of rotation add their own.
@@ -87,6 +88,8 @@ def settings(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Se
         card_encryption_keys=CARD_KEY,
         attachments_dir=tmp_path_factory.mktemp("attachments"),
         login_max_failures=5,
+        automation_schedule=False,  # runs only when a test asks, not at 09:00 in any test
+        automation_wait_seconds=0.05,  # no worker runs beside most tests: answer at once
     )
 
 

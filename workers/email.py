@@ -21,6 +21,7 @@ from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
 
+from domain.automation.runs import RunTools
 from domain.emails import outbox
 from domain.emails.message import build_message
 from domain.emails.outbox import Attempt, RetryPolicy
@@ -109,6 +110,8 @@ class WorkerResources:
     relay_after_seconds: float
     # The longest an attempt may run (the job timeout): no second attempt starts meanwhile.
     attempt_lease_seconds: float
+    # Gateways, card keys and the client-area address of the daily automation.
+    automation: RunTools
 
 
 class Unsendable(Exception):

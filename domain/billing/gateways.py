@@ -2,8 +2,8 @@
 
 A merchant gateway captures an amount from a card. The test gateway ships for development
 and tests: like the test modes of real processors, the card number decides the outcome.
-The stored card arrives with a later issue; until then the caller says which card a client
-pays with (`card_number_for`).
+The caller says which card a client pays with (`card_number_for`): the daily automation
+uses the stored card (SPEC 4, 9.5).
 """
 
 from __future__ import annotations

@@ -87,7 +87,11 @@ UPDATE domains t SET next_due_date = (t.next_due_date
 async def generate_invoices(
     conn: asyncpg.Connection, *, as_of: date, days_before: int | None = None
 ) -> GenerationResult:
-    """Invoice what falls due within the setting's days of `as_of` (or `days_before`)."""
+    """Invoice what falls due within the setting's days of `as_of` (or `days_before`).
+
+    Called inside a transaction, its temporary table `due_invoices` (`invoice_id`,
+    `client_id`, `next_due_date`, `payment_method` of each new invoice) lasts until that
+    transaction ends: the daily automation queues the new invoices' emails from it."""
     settings = await get_general_settings(conn)
     ahead = settings.create_invoice_days_before if days_before is None else days_before
     async with conn.transaction():

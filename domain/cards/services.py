@@ -15,7 +15,7 @@ from datetime import date, datetime
 import asyncpg
 
 from domain import audit
-from domain.cards.crypto import CardKeyring, SealedNumber
+from domain.cards.crypto import CardKeyError, CardKeyring, SealedNumber
 from domain.cards.numbers import card_type, luhn_valid, normalise_number, parse_month_year
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.validation import InputCheck
@@ -254,3 +254,24 @@ async def rotate_card_keys(
         rotated += len(rows)
         if on_batch is not None:
             on_batch(len(rows))
+
+
+async def card_number_for_capture(
+    conn: asyncpg.Connection, keyring: CardKeyring | None, client_id: int
+) -> str | None:
+    """The stored card's number for an automatic capture (SPEC 9.5), or None when the client
+    has no card, the installation has no card keys, or the card does not open under them
+    (the invoice is then left for the client to pay). Not audited: no person sees it."""
+    if keyring is None:
+        return None
+    row = await conn.fetchrow(
+        "SELECT key_version, nonce, ciphertext FROM cards WHERE client_id = $1", client_id
+    )
+    if row is None:
+        return None
+    try:
+        return keyring.open(
+            SealedNumber(row["key_version"], row["nonce"], row["ciphertext"]), client_id
+        )
+    except CardKeyError:
+        return None

@@ -34,3 +34,13 @@ def client_area_link(client_area_url: str, route: str, **params: object) -> str:
         )
     encoded = {name: quote(str(value), safe="") for name, value in params.items()}
     return client_area_url.rstrip("/") + template.format(**encoded)
+
+
+def api_id_sql(type_name: str, pk_column: str) -> str:
+    """SQL for the API id of row `pk_column` of `type_name`, for links in emails made in SQL.
+
+    The same Relay global id `schema.ids.global_id` makes (a test compares the two): base64
+    of "TypeName:pk". Short enough that PostgreSQL's base64 never wraps its line."""
+    if not type_name.isidentifier():
+        raise ValueError(f"not a type name: {type_name!r}")
+    return f"encode(convert_to('{type_name}:' || {pk_column}, 'UTF8'), 'base64')"

@@ -60,6 +60,19 @@ _SAMPLE_PASSWORD = {"password": "Sample-Password-1"}
 SECRET_KEY = "secret"  # noqa: S105 -- the name of a context key
 REDACTED = "[removed once sent]"
 
+_SAMPLE_INVOICE = {
+    "client": _SAMPLE_CLIENT,
+    "invoice": {
+        "id": "SW52b2ljZTox",
+        "number": 1,
+        "due_date": "2026-01-31",
+        "total": "21.00",
+        "balance": "21.00",
+        "currency": "USD",
+    },
+    "client_area_url": "https://example.com/clientarea",
+}
+
 TEMPLATES: dict[str, EmailTemplate] = {
     t.key: t
     for t in [
@@ -102,6 +115,19 @@ TEMPLATES: dict[str, EmailTemplate] = {
                 "staff_name": "Sam Staff",
                 "client_area_url": "https://example.com/clientarea",
             },
+        ),
+        # The invoice emails of the daily automation (SPEC 8.1, 9.4, 9.5); their context is
+        # made by `outbox.queue_invoice_emails`.
+        *(
+            EmailTemplate(key, title, EmailCategory.INVOICE, _SAMPLE_INVOICE)
+            for key, title in [
+                ("invoice_created", "Invoice Created"),
+                ("credit_card_invoice_created", "Credit Card Invoice Created"),
+                ("invoice_payment_reminder", "Invoice Payment Reminder"),
+                ("invoice_first_overdue_notice", "First Invoice Overdue Notice"),
+                ("invoice_second_overdue_notice", "Second Invoice Overdue Notice"),
+                ("invoice_third_overdue_notice", "Third Invoice Overdue Notice"),
+            ]
         ),
     ]
 }

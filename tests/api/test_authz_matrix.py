@@ -11,6 +11,8 @@ adding an operation means adding its line here, e.g.
     "invoice": staff(VIEW, "invoice(id: $invoice) { id total }"),
     "transactions": staff(VIEW, "transactions(clientId: $client) { edges { cursor } }"),
     "taxRules": staff(VIEW, "taxRules { id rate }"),
+    "automationSettings": staff(SETTINGS, "automationSettings { runAt lateFeeDays }"),
+    "automationRuns": staff(SETTINGS, "automationRuns(first: 1) { totalCount }"),
     "node": logged_in("node(id: $client) { id }").but(sub_account(set()), NULL),
 
 Sessions are opened on the domain directly: no password is hashed here.
@@ -175,6 +177,7 @@ def public(selection: str) -> Rule:
 ERRORS = "errors { field code message }"
 VIEW, EDIT = StaffPermission.VIEW_CLIENTS, StaffPermission.EDIT_CLIENTS
 BILLING, CARDS = StaffPermission.MANAGE_BILLING, StaffPermission.MANAGE_CARDS
+SETTINGS = StaffPermission.MANAGE_SETTINGS
 CONTACTS, PROFILE = ContactPermission.CONTACTS, ContactPermission.PROFILE
 TICKETS = ContactPermission.TICKETS
 NEW_CLIENT = 'firstName: "New", lastName: "Client", email: "new@example.com"'
@@ -198,6 +201,8 @@ RULES: dict[str, Rule] = {
     "auditLog": staff(
         StaffPermission.VIEW_AUDIT_LOG, "auditLog(clientId: $client) { edges { node { id } } }"
     ),
+    "automationSettings": staff(SETTINGS, "automationSettings { runAt lateFeeDays }"),
+    "automationRuns": staff(SETTINGS, "automationRuns(first: 1) { totalCount }"),
     # Mutation
     "login": public('login(email: "nobody@example.com", password: "wrong") { token }'),
     "logout": public("logout"),
@@ -282,6 +287,11 @@ RULES: dict[str, Rule] = {
         EDIT, f'updateContact(id: $contact, input: {{firstName: "X"}}) {{ {ERRORS} }}'
     ),
     "deleteContact": staff(EDIT, f"deleteContact(id: $contact) {{ ok {ERRORS} }}"),
+    # Without a worker beside this test the run does not finish: its errors say so.
+    "runAutomation": staff(SETTINGS, "runAutomation { run { asOf } }"),
+    "updateAutomationSettings": staff(
+        SETTINGS, f"updateAutomationSettings(input: {{lateFeeDays: 9}}) {{ {ERRORS} }}"
+    ),
     "updateGeneralSettings": staff(
         StaffPermission.MANAGE_SETTINGS,
         f"updateGeneralSettings(input: {{clientDisplayFormat: COMPANY_IF_SET}}) {{ {ERRORS} }}",

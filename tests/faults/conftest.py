@@ -34,6 +34,7 @@ FAST_OUTBOX = {
     "EMAIL_MAX_ATTEMPTS": "100",
     "WORKER_JOB_TIMEOUT_SECONDS": "5",
     "SMTP_TIMEOUT_SECONDS": "2",
+    "AUTOMATION_SCHEDULE": "false",  # the daily run only when a test starts it
 }
 
 

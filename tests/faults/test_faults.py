@@ -1,7 +1,7 @@
-"""SPEC 8.2 under faults: while clients are added (each queues a welcome email) and emails are
-sent, the worker is SIGKILLed, Redis is killed and restarted, PostgreSQL is stopped and
-restarted, and the SMTP server refuses mail for a while. After each, every email arrives
-exactly once and nothing is half-written.
+"""SPEC 8.2 (and 9.6, last) under faults: while clients are added (each queues a welcome
+email) and emails are sent, the worker is SIGKILLed, Redis is killed and restarted,
+PostgreSQL is stopped and restarted, and the SMTP server refuses mail for a while. After
+each, every email arrives exactly once and nothing is half-written.
 
 Exactly once is counted per recipient at the SMTP server as distinct Message-IDs; a crash
 between SMTP acceptance and marking the row sent may deliver a second copy with the same
@@ -14,10 +14,13 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import asyncpg
 import httpx
 import pytest
+from arq import create_pool as create_arq_pool
+from arq.connections import RedisSettings
 
 from tests.faults.conftest import STAFF_EMAIL, STAFF_PASSWORD, Installation
 
@@ -251,3 +254,80 @@ async def test_8_2_smtp_refusing_for_a_while_delays_but_loses_no_email(
     finally:
         await conn.close()
     assert retried > 0
+
+
+async def test_9_6_worker_sigkilled_in_the_middle_of_the_daily_run_finishes_it_once(
+    installation: Installation,
+) -> None:
+    """The run is held at its last step by a row lock, after its emails were queued; the
+    worker is SIGKILLed there, and the one started after it finishes the run: every notice
+    is queued and delivered once."""
+    site, pattern, today = installation, "automation-kill-%", date.today()
+    async with httpx.AsyncClient(base_url=site.api_url, timeout=10) as http:
+        data = await graphql(http, LOGIN, {"email": STAFF_EMAIL, "password": STAFF_PASSWORD})
+        for n in range(3):
+            await add_client(http, data["login"]["token"], f"automation-kill-{n}@example.com")
+    conn = await connect_when_up(site.database_url)
+    blocker = await connect_when_up(site.database_url)
+    redis = await create_arq_pool(RedisSettings.from_dsn(site.redis.url))
+    try:
+        # Each client owes one invoice due in 7 days (a reminder) and one due yesterday (the
+        # first overdue notice).
+        await conn.execute(
+            """INSERT INTO invoices (client_id, due_date, billed_to, subtotal)
+               SELECT c.id, d, '{}', 10 FROM clients c, unnest($2::date[]) d
+                WHERE c.email LIKE $1""",
+            pattern,
+            [today + timedelta(days=7), today - timedelta(days=1)],
+        )
+        held = blocker.transaction()
+        await held.start()
+        # Blocks the status change only: the emails' references to the clients still pass.
+        await blocker.execute(
+            "SELECT 1 FROM clients WHERE email LIKE $1 FOR NO KEY UPDATE", pattern
+        )
+        await redis.enqueue_job("run_automation", today.isoformat(), _job_id="kill-test")
+        deadline = time.monotonic() + 20
+        while not await conn.fetchval(
+            "SELECT durations ? 'add_late_fees' FROM automation_runs WHERE as_of = $1", today
+        ):
+            assert time.monotonic() < deadline, site.log("worker")
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)  # now waiting for the locked clients, in its last step
+        site.kill_worker()
+        await held.rollback()
+        site.start_worker()
+
+        while not await conn.fetchval(
+            "SELECT finished_at IS NOT NULL FROM automation_runs WHERE as_of = $1", today
+        ):
+            assert time.monotonic() < deadline + 20, site.log("worker")
+            await asyncio.sleep(0.1)
+        run = await conn.fetchrow(
+            """SELECT (counts->>'reminders_sent')::int AS reminders,
+                      (counts->>'overdue_notices_sent')::int AS notices,
+                      jsonb_array_length(failures) AS failures FROM automation_runs"""
+        )
+        queued = await conn.fetch(
+            """SELECT to_address, message_id FROM emails
+                WHERE to_address LIKE $1 AND template LIKE 'invoice_%'""",
+            pattern,
+        )
+        statuses = await conn.fetch(
+            "SELECT DISTINCT status FROM clients WHERE email LIKE $1", pattern
+        )
+    finally:
+        await redis.aclose()
+        await blocker.close()
+        await conn.close()
+
+    assert (run["reminders"], run["notices"], run["failures"]) == (3, 3, 0)
+    assert len(queued) == 6 and [r["status"] for r in statuses] == ["INACTIVE"]
+    expected = {(r["to_address"], r["message_id"]) for r in queued}
+    while not expected <= {
+        (address, message_id)
+        for address, ids in site.smtp.message_ids_per_recipient().items()
+        for message_id in ids
+    }:
+        assert time.monotonic() < deadline + 40, site.log("worker")
+        await asyncio.sleep(0.1)
