@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import strawberry
 from strawberry.types import Info
 
 from domain import audit
 from domain.auth.permissions import StaffPermission
 from resolvers.context import Context
-from resolvers.inputs import parse_id
 from resolvers.pagination import (
     After,
     Before,
+    ClientFilter,
     First,
     Last,
-    connection,
-    cursor_errors,
-    looks_behind,
-    page_request,
+    client_list,
 )
 from resolvers.permissions import staff
 from schema.audit import AuditEntry, AuditEntryConnection
-from schema.common import PageInfo
 
 # The key of the audit log in its cursors.
 AUDIT_LOG = "audit-log"
@@ -31,27 +25,24 @@ AUDIT_LOG = "audit-log"
 
 async def audit_log(
     info: Info[Context, None],
-    client_id: Annotated[
-        strawberry.ID | None,
-        strawberry.argument(description="Only this client's, also after it was deleted."),
-    ] = None,
+    client_id: ClientFilter = None,
     first: First = None,
     after: After = None,
     last: Last = None,
     before: Before = None,
 ) -> AuditEntryConnection:
-    request = page_request(AUDIT_LOG, first, after, last, before)
-    client = None
-    if client_id is not None:
-        client = parse_id(client_id, "Client")
-        if client is None:  # an id of nothing: nothing of it
-            return AuditEntryConnection(edges=[], page_info=PageInfo.empty())
-    async with info.context.pool.acquire() as conn:
-        with cursor_errors():
-            page = await audit.audit_entries(
-                conn, request, client_id=client, look_behind=looks_behind(info, request)
-            )
-    return connection(AuditEntryConnection, page, AUDIT_LOG, AuditEntry.build)
+    return await client_list(
+        info,
+        AuditEntryConnection,
+        AUDIT_LOG,
+        audit.audit_entries,
+        AuditEntry.build,
+        client_id,
+        first,
+        after,
+        last,
+        before,
+    )
 
 
 @strawberry.type(description="Root fields of the audit log: what can be read.")

@@ -21,12 +21,10 @@ from resolvers.inputs import existing_id, parse_id
 from resolvers.pagination import (
     After,
     Before,
+    ClientFilter,
     First,
     Last,
-    connection,
-    cursor_errors,
-    looks_behind,
-    page_request,
+    client_list,
 )
 from resolvers.permissions import staff
 from schema.billing import (
@@ -47,7 +45,7 @@ from schema.billing import (
     TransactionConnection,
 )
 from schema.clients import Client, ClientPayload
-from schema.common import OkPayload, PageInfo, user_errors
+from schema.common import OkPayload, user_errors
 
 IdempotencyKey = Annotated[
     str | None,
@@ -281,27 +279,24 @@ TRANSACTIONS = "transactions"
 
 async def transactions(
     info: Info[Context, None],
-    client_id: Annotated[
-        strawberry.ID | None,
-        strawberry.argument(description="Only this client's, also after it was deleted."),
-    ] = None,
+    client_id: ClientFilter = None,
     first: First = None,
     after: After = None,
     last: Last = None,
     before: Before = None,
 ) -> TransactionConnection:
-    request = page_request(TRANSACTIONS, first, after, last, before)
-    client = None
-    if client_id is not None:
-        client = parse_id(client_id, "Client")
-        if client is None:  # an id of nothing: nothing of it
-            return TransactionConnection(edges=[], page_info=PageInfo.empty())
-    async with info.context.pool.acquire() as conn:
-        with cursor_errors():
-            page = await payments.find_transactions(
-                conn, request, client_id=client, look_behind=looks_behind(info, request)
-            )
-    return connection(TransactionConnection, page, TRANSACTIONS, Transaction.build)
+    return await client_list(
+        info,
+        TransactionConnection,
+        TRANSACTIONS,
+        payments.find_transactions,
+        Transaction.build,
+        client_id,
+        first,
+        after,
+        last,
+        before,
+    )
 
 
 async def tax_rules(info: Info[Context, None]) -> list[TaxRule]:

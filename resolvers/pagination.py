@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
@@ -21,6 +21,7 @@ from strawberry.types.nodes import SelectedField, Selection
 
 from domain.errors import DomainError
 from domain.paging import Page, PageRequest, Position
+from resolvers.inputs import parse_id
 from schema.common import PageInfo
 from schema.connections import Connection, Edge
 
@@ -102,6 +103,40 @@ def page_request(
         after=decode_cursor(list_key, after, "after") if after is not None else None,
         before=decode_cursor(list_key, before, "before") if before is not None else None,
     )
+
+
+ClientFilter = Annotated[
+    strawberry.ID | None,
+    strawberry.argument(description="Only this client's, also after it was deleted."),
+]
+
+
+async def client_list(
+    info: Info[Any, Any],
+    kind: type[AConnection],
+    list_key: str,
+    find: Callable[..., Awaitable[Page[Row]]],
+    node: Callable[[Row], Node],
+    client_id: str | None,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+) -> AConnection:
+    """A list of all clients' records, or of one client's (`ClientFilter`), that outlives the
+    client: `find(conn, request, client_id=…, look_behind=…)` reads a page of it."""
+    request = page_request(list_key, first, after, last, before)
+    client = None
+    if client_id is not None:
+        client = parse_id(client_id, "Client")
+        if client is None:  # an id of nothing: nothing of it
+            return kind(edges=[], page_info=PageInfo.empty())
+    async with info.context.pool.acquire() as conn:
+        with cursor_errors():
+            page = await find(
+                conn, request, client_id=client, look_behind=looks_behind(info, request)
+            )
+    return connection(kind, page, list_key, node)
 
 
 def selects(info: Info[Any, Any], *path: str) -> bool:
