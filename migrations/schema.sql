@@ -205,9 +205,11 @@ CREATE TABLE public.contacts (
     permissions text[] DEFAULT '{}'::text[] NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    invited_at timestamp with time zone,
     CONSTRAINT contacts_country_check CHECK ((country ~ '^[A-Z]{2}$'::text)),
     CONSTRAINT contacts_email_preferences_check CHECK ((email_preferences <@ ARRAY['GENERAL'::text, 'INVOICE'::text, 'SUPPORT'::text, 'PRODUCT'::text, 'DOMAIN'::text, 'AFFILIATE'::text])),
     CONSTRAINT contacts_first_name_check CHECK ((first_name <> ''::text)),
+    CONSTRAINT contacts_invited_without_login CHECK (((invited_at IS NULL) OR (login_id IS NULL))),
     CONSTRAINT contacts_last_name_check CHECK ((last_name <> ''::text)),
     CONSTRAINT contacts_permissions_check CHECK ((permissions <@ ARRAY['PROFILE'::text, 'CONTACTS'::text, 'PRODUCTS'::text, 'MANAGE_PRODUCTS'::text, 'DOMAINS'::text, 'MANAGE_DOMAINS'::text, 'INVOICES'::text, 'QUOTES'::text, 'TICKETS'::text, 'AFFILIATES'::text, 'EMAILS'::text, 'ORDERS'::text]))
 );
@@ -424,12 +426,18 @@ ALTER TABLE public.orders ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 CREATE TABLE public.password_tokens (
     id bigint NOT NULL,
     token_hash bytea NOT NULL,
-    login_id bigint NOT NULL,
+    login_id bigint,
     purpose text NOT NULL,
     expires_at timestamp with time zone NOT NULL,
     used_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT password_tokens_purpose_check CHECK ((purpose = 'RESET'::text)),
+    contact_id bigint,
+    CONSTRAINT password_tokens_holder CHECK (
+CASE purpose
+    WHEN 'INVITATION'::text THEN ((login_id IS NULL) AND (contact_id IS NOT NULL))
+    ELSE ((contact_id IS NULL) AND (login_id IS NOT NULL))
+END),
+    CONSTRAINT password_tokens_purpose_check CHECK ((purpose = ANY (ARRAY['RESET'::text, 'INVITATION'::text]))),
     CONSTRAINT password_tokens_token_hash_check CHECK ((length(token_hash) = 32))
 );
 
@@ -784,6 +792,8 @@ CREATE INDEX orders_client ON public.orders USING btree (client_id, id);
 
 CREATE INDEX orders_invoice ON public.orders USING btree (invoice_id);
 
+CREATE INDEX password_tokens_contact_id ON public.password_tokens USING btree (contact_id) WHERE (contact_id IS NOT NULL);
+
 CREATE INDEX password_tokens_login_id ON public.password_tokens USING btree (login_id);
 
 CREATE INDEX services_client ON public.services USING btree (client_id, id);
@@ -897,6 +907,9 @@ ALTER TABLE ONLY public.orders
 
 ALTER TABLE ONLY public.orders
     ADD CONSTRAINT orders_payment_method_fkey FOREIGN KEY (payment_method) REFERENCES public.payment_gateways(name);
+
+ALTER TABLE ONLY public.password_tokens
+    ADD CONSTRAINT password_tokens_contact_id_fkey FOREIGN KEY (contact_id) REFERENCES public.contacts(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.password_tokens
     ADD CONSTRAINT password_tokens_login_id_fkey FOREIGN KEY (login_id) REFERENCES public.logins(id) ON DELETE CASCADE;

@@ -10,7 +10,7 @@ from strawberry.types import Info
 
 from domain.auth.permissions import ContactPermission, StaffPermission
 from domain.auth.viewer import Viewer
-from domain.contacts import services
+from domain.contacts import invitations, services
 from domain.errors import DomainError
 from resolvers.context import Context
 from resolvers.inputs import existing_id, parse_id, provided_fields
@@ -65,17 +65,32 @@ def _reach(viewer: Viewer | None) -> dict[str, Any]:
     }
 
 
+def _logins(ctx: Context, reach: dict[str, Any]) -> dict[str, Any]:
+    """How sub-accounts get their logins: from the client area only by invitation."""
+    return {
+        "client_area": reach["client_scope"] is not None,
+        "client_area_url": ctx.services.client_area_url,
+    }
+
+
+def _hashes(reach: dict[str, Any], input: ContactInput) -> bool:
+    """Whether the change hashes a password: staff giving one (the client area may not)."""
+    return bool(input.password) and reach["client_scope"] is None
+
+
 async def _add(
     info: Info[Context, None], client_id: str | None, input: ContactInput
 ) -> ContactPayload:
     """Add to `client_id` (staff), or to the viewer's own client (client area: None)."""
     ctx = info.context
     reach = _reach(await ctx.get_viewer())
+    logins = _logins(ctx, reach)
+    hashes = _hashes(reach, input)
     scope = reach.pop("client_scope")
     try:
         client = scope if client_id is None else existing_id(client_id, "Client", "client_id")
-        async with ctx.transaction(hashing_password=bool(input.password)) as conn:
-            row = await services.add_contact(conn, client, contact_values(input), **reach)
+        async with ctx.transaction(hashing_password=hashes) as conn:
+            row = await services.add_contact(conn, client, contact_values(input), **reach, **logins)
     except DomainError as error:
         return ContactPayload(contact=None, errors=user_errors(error))
     return ContactPayload(contact=Contact.build(row))
@@ -86,8 +101,10 @@ async def _update(info: Info[Context, None], id: str, input: ContactInput) -> Co
     reach = _reach(await ctx.get_viewer())
     try:
         contact_id = existing_id(id, "Contact")
-        async with ctx.transaction(hashing_password=bool(input.password)) as conn:
-            row = await services.update_contact(conn, contact_id, contact_values(input), **reach)
+        async with ctx.transaction(hashing_password=_hashes(reach, input)) as conn:
+            row = await services.update_contact(
+                conn, contact_id, contact_values(input), **reach, **_logins(ctx, reach)
+            )
     except DomainError as error:
         return ContactPayload(contact=None, errors=user_errors(error))
     return ContactPayload(contact=Contact.build(row))
@@ -133,6 +150,24 @@ async def delete_my_contact(info: Info[Context, None], id: ContactId) -> OkPaylo
     return await _delete(info, id)
 
 
+async def accept_invitation(
+    info: Info[Context, None],
+    token: Annotated[
+        str, strawberry.argument(description="The token from the emailed invitation link.")
+    ],
+    password: Annotated[
+        str, strawberry.argument(description="The sub-account's password (8+ characters).")
+    ],
+) -> OkPayload:
+    ctx = info.context
+    try:
+        async with ctx.transaction(hashing_password=True) as conn:
+            await invitations.accept_invitation(conn, token, password)
+    except DomainError as error:
+        return OkPayload(ok=False, errors=user_errors(error))
+    return OkPayload(ok=True)
+
+
 @strawberry.type(description="Root fields of contacts: what can be read.")
 class Queries:
     contact: Contact | None = strawberry.field(
@@ -147,7 +182,8 @@ class Mutations:
     add_contact: ContactPayload = strawberry.field(
         resolver=add_contact,
         extensions=staff(StaffPermission.EDIT_CLIENTS),
-        description="Add a contact or sub-account to a client.",
+        description="Add a contact or sub-account to a client: a sub-account with a password "
+        "logs in at once; without one, its address is emailed an invitation.",
     )
     update_contact: ContactPayload = strawberry.field(
         resolver=update_contact,
@@ -162,15 +198,26 @@ class Mutations:
     add_my_contact: ContactPayload = strawberry.field(
         resolver=add_my_contact,
         extensions=client_area(ContactPermission.CONTACTS),
-        description="Client area: add a contact (sub-accounts: account holder only).",
+        description="Client area: add a contact (sub-accounts: account holder only). A "
+        "sub-account is invited: its address is emailed a link to choose its password "
+        "(acceptInvitation); the answer is the same whether or not the address is free.",
     )
     update_my_contact: ContactPayload = strawberry.field(
         resolver=update_my_contact,
         extensions=client_area(ContactPermission.CONTACTS),
-        description="Client area: change one of the account's contacts.",
+        description="Client area: change one of the account's contacts. Turning subAccount on "
+        "(again) emails a new invitation; a sub-account's new address is invited as a new "
+        "login, and its old login ends.",
     )
     delete_my_contact: OkPayload = strawberry.field(
         resolver=delete_my_contact,
         extensions=client_area(ContactPermission.CONTACTS),
-        description="Client area: delete a contact (sub-accounts: account holder only).",
+        description="Client area: delete a contact (sub-accounts: account holder only); a "
+        "pending invitation's link stops working.",
+    )
+    accept_invitation: OkPayload = strawberry.field(
+        resolver=accept_invitation,
+        description="Accept a sub-account invitation (the token from its emailed link, valid "
+        "72 hours, once): the invited address becomes a login with this password. Refused "
+        "when the address already has a login here.",
     )

@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 
 from domain.auth import permissions as auth_permissions
+from domain.auth.password_tokens import INVITATION_TOKEN_TTL
 from domain.contacts import models
 from domain.emails.templates import EmailCategory
 from schema.common import UserError
@@ -56,7 +57,16 @@ class Contact(Node):
         description="Which client emails it receives a copy of."
     )
     sub_account: bool = strawberry.field(
-        description="Whether it logs in to the client area with its own password."
+        description="Whether it logs in to the client area with its own password, or is "
+        "invited to (invitationPending)."
+    )
+    invitation_pending: bool = strawberry.field(
+        description="A sub-account that cannot log in yet: its invitation was not accepted."
+    )
+    invitation_expires_at: datetime | None = strawberry.field(
+        description="When the link of its pending invitation stops working (72 hours after "
+        "it was sent); null when no invitation is pending. Turning subAccount on again sends "
+        "a new one."
     )
     permissions: list[auth_permissions.ContactPermission] = strawberry.field(
         description="What it may do in the client area, when a sub-account."
@@ -85,6 +95,10 @@ class Contact(Node):
                 affiliate=EmailCategory.AFFILIATE in ticked,
             ),
             sub_account=row.sub_account,
+            invitation_pending=row.invitation_pending,
+            invitation_expires_at=(
+                row.invited_at + INVITATION_TOKEN_TTL if row.invited_at is not None else None
+            ),
             permissions=sorted(row.permissions),
             created_at=row.created_at,
             updated_at=row.updated_at,
@@ -101,12 +115,16 @@ class ContactInput(PersonChangesInput):
     )
     sub_account: bool | None = strawberry.field(
         default=strawberry.UNSET,
-        description="Make it a sub-account that logs in (needs a password); false removes "
-        "its login. Only the account holder or staff may set it.",
+        description="Make it a sub-account that logs in: with a password (staff) at once, "
+        "otherwise by invitation, its address emailed a link to choose its password (true "
+        "again sends a new link). False removes its login or invitation. Only the account "
+        "holder or staff may set it.",
     )
     password: str | None = strawberry.field(
         default=strawberry.UNSET,
-        description="The sub-account's password (8+ characters); ends its other sessions.",
+        description="The sub-account's password (8+ characters); ends its other sessions. "
+        "Staff only: from the client area it is refused (FORBIDDEN), the sub-account's user "
+        "chooses it from the invitation.",
     )
     permissions: list[auth_permissions.ContactPermission] | None = strawberry.field(
         default=strawberry.UNSET,

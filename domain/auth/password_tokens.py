@@ -1,9 +1,13 @@
-"""One-time password tokens: the links of password resets (SPEC 5.2, 5.3).
+"""One-time password tokens: the links of password resets (SPEC 5.2, 5.3) and of sub-account
+invitations (SPEC 2.4).
 
 A token is 256 random bits from `secrets`; only its SHA-256 hash is stored, so a copy of the
 database opens no account. It expires, and it is spent by the one redemption whose UPDATE
 marks it used: of two concurrent redemptions, the second waits for the first's row lock and
 then finds the token used.
+
+A reset token is held by a login. An invitation's is held by the contact it makes a login for:
+the contact has none until the invitation is accepted.
 """
 
 from __future__ import annotations
@@ -15,36 +19,59 @@ from enum import StrEnum
 
 import asyncpg
 
+from domain.validation import storable_text
+
+# Longer than any token `secrets.token_urlsafe(32)` makes; longer input is no token of ours.
+_MAX_TOKEN_LENGTH = 128
+
 RESET_TOKEN_TTL = timedelta(hours=2)
+# An invitation waits for someone who may not expect it, over a weekend say: three days.
+INVITATION_TOKEN_TTL = timedelta(hours=72)
 
 
 class TokenPurpose(StrEnum):
     """What a token lets its holder do; a token is redeemed only for its own purpose."""
 
     RESET = "RESET"
+    INVITATION = "INVITATION"
+
+    @property
+    def holder(self) -> str:
+        """The column naming what the token belongs to: a login, or an invited contact."""
+        return "contact_id" if self is TokenPurpose.INVITATION else "login_id"
+
+
+def well_formed(token: str) -> bool:
+    """Whether `token` could be one of ours: what could not is refused before any query."""
+    return len(token) <= _MAX_TOKEN_LENGTH and storable_text(token)
 
 
 def _token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-async def issue_token(
-    conn: asyncpg.Connection, login_id: int, purpose: TokenPurpose, *, ttl: timedelta
-) -> str:
-    """A new token for `login_id`; earlier unused ones of the same purpose stop working, so
-    only the newest email's link does anything."""
+async def revoke_tokens(conn: asyncpg.Connection, holder_id: int, purpose: TokenPurpose) -> None:
+    """Void the holder's unused tokens of `purpose`: their links stop working."""
     await conn.execute(
-        """UPDATE password_tokens SET used_at = now()
-            WHERE login_id = $1 AND purpose = $2 AND used_at IS NULL""",
-        login_id,
+        f"""UPDATE password_tokens SET used_at = now()
+             WHERE {purpose.holder} = $1 AND purpose = $2 AND used_at IS NULL""",
+        holder_id,
         purpose.value,
     )
+
+
+async def issue_token(
+    conn: asyncpg.Connection, holder_id: int, purpose: TokenPurpose, *, ttl: timedelta
+) -> str:
+    """A new token for `holder_id` (a login, or a contact for an invitation); earlier unused
+    ones of the same purpose stop working, so only the newest email's link does anything."""
+    await revoke_tokens(conn, holder_id, purpose)
     token = secrets.token_urlsafe(32)
     await conn.execute(
-        """INSERT INTO password_tokens (token_hash, login_id, purpose, expires_at)
-           VALUES ($1, $2, $3, now() + $4)""",
+        f"""INSERT INTO password_tokens (token_hash, {purpose.holder}, purpose, expires_at)
+            VALUES ($1, $2, $3, now() + $4)""",
         _token_hash(token),
-        login_id,
+        holder_id,
         purpose.value,
         ttl,
     )
@@ -52,13 +79,13 @@ async def issue_token(
 
 
 async def redeem_token(conn: asyncpg.Connection, token: str, purpose: TokenPurpose) -> int | None:
-    """Spend a live token of `purpose` in the caller's transaction and return its login's id;
+    """Spend a live token of `purpose` in the caller's transaction and return its holder's id;
     None when unknown, expired or used. Rolled back with that transaction, it is live again."""
-    login_id: int | None = await conn.fetchval(
-        """UPDATE password_tokens SET used_at = now()
-            WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()
-        RETURNING login_id""",
+    holder_id: int | None = await conn.fetchval(
+        f"""UPDATE password_tokens SET used_at = now()
+             WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()
+         RETURNING {purpose.holder}""",
         _token_hash(token),
         purpose.value,
     )
-    return login_id
+    return holder_id

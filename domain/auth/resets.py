@@ -16,15 +16,18 @@ import asyncpg
 
 from domain import audit
 from domain.auth import sessions
-from domain.auth.password_tokens import RESET_TOKEN_TTL, TokenPurpose, issue_token, redeem_token
+from domain.auth.password_tokens import (
+    RESET_TOKEN_TTL,
+    TokenPurpose,
+    issue_token,
+    redeem_token,
+    well_formed,
+)
 from domain.auth.passwords import hash_password, random_password
 from domain.emails.outbox import queue_email
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.settings import PasswordResetMode, get_general_settings
 from domain.validation import InputCheck, normalize_email, storable_text
-
-# Longer than any token `secrets.token_urlsafe(32)` makes; longer input is no token of ours.
-_MAX_TOKEN_LENGTH = 128
 
 _INVALID_TOKEN = DomainError.single(
     ErrorCode.INVALID,
@@ -99,13 +102,10 @@ async def account_login_of(
     )
     if row is None:
         raise DomainError.single(
-            ErrorCode.NOT_FOUND, "No sub-account with this id: it has no login.", "contact_id"
-        )
-    return _account_login(row)
-    row = await conn.fetchrow(f"{_ACCOUNT_LOGIN} WHERE a.contact_id = $1", contact_id)
-    if row is None:
-        raise DomainError.single(
-            ErrorCode.NOT_FOUND, "No sub-account with this id: it has no login.", "contact_id"
+            ErrorCode.NOT_FOUND,
+            "This contact has no login: it is no sub-account, or its invitation is not "
+            "accepted yet (staff may give it a password with updateContact).",
+            "contact_id",
         )
     return _account_login(row)
 
@@ -180,7 +180,7 @@ async def confirm_password_reset(
 
     Under CHOOSE_PASSWORD the token sets `new_password`; under EMAIL_RANDOM a random
     password, which is emailed. Refused input leaves the token live."""
-    if len(token) > _MAX_TOKEN_LENGTH or not storable_text(token):
+    if not well_formed(token):
         raise _INVALID_TOKEN
     check = InputCheck()
     if new_password is not None:

@@ -31,7 +31,7 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
             """SELECT ct.id, ct.first_name, ct.last_name, ct.company_name, ct.email::text,
                       ct.phone_number, ct.address1, ct.address2, ct.city, ct.state, ct.postcode,
                       ct.country, ct.email_preferences, ct.permissions,
-                      ct.login_id IS NOT NULL AS has_login, l.last_login_at,
+                      ct.login_id IS NOT NULL AS has_login, ct.invited_at, l.last_login_at,
                       ct.created_at, ct.updated_at
                  FROM contacts ct LEFT JOIN logins l ON l.id = ct.login_id
                 WHERE ct.client_id = $1"""

@@ -43,5 +43,11 @@ HANDLED_APART: frozenset[tuple[str, str]] = frozenset(
 # so a merge leaves these valid; a delete removes the contacts and each of these must then
 # cascade or be set null by its foreign key.
 CONTACT_REFERENCES: frozenset[tuple[str, str]] = frozenset(
-    {("emails", "contact_id"), ("clients", "billing_contact_id"), ("tickets", "contact_id")}
+    {
+        ("emails", "contact_id"),
+        ("clients", "billing_contact_id"),
+        ("tickets", "contact_id"),
+        # A pending invitation: it moves with its contact, and goes with it (cascade).
+        ("password_tokens", "contact_id"),
+    }
 )

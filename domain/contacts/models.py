@@ -39,13 +39,19 @@ class Contact:
     country: str | None
     email_preferences: frozenset[EmailCategory]
     permissions: frozenset[ContactPermission]
+    invited_at: datetime | None
     created_at: datetime
     updated_at: datetime
 
     @property
     def sub_account(self) -> bool:
-        """A sub-account is a contact with a login of its own."""
-        return self.login_id is not None
+        """A sub-account is a contact with a login of its own, or invited to make one."""
+        return self.login_id is not None or self.invited_at is not None
+
+    @property
+    def invitation_pending(self) -> bool:
+        """A sub-account that cannot log in yet: no one has accepted its invitation."""
+        return self.invited_at is not None
 
     @property
     def full_name(self) -> str:
@@ -54,7 +60,7 @@ class Contact:
 
 CONTACT_COLUMNS = """id, client_id, login_id, first_name, last_name, company_name,
     email::text AS email, phone_number, address1, address2, city, state, postcode, country,
-    email_preferences, permissions, created_at, updated_at"""
+    email_preferences, permissions, invited_at, created_at, updated_at"""
 
 
 def contact_from_row(row: asyncpg.Record) -> Contact:

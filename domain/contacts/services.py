@@ -2,12 +2,19 @@
 
 `client_scope` is the client a client-area caller acts for: a contact outside it is not
 found. `may_grant_access` is false for sub-accounts: only the main account holder (or staff)
-makes sub-accounts, sets their passwords and grants permissions.
+makes sub-accounts and grants permissions.
+
+A sub-account gets its login in one of two ways. Staff may give it a password directly, and
+are told when another login holds its address. Otherwise it is invited
+(`domain.contacts.invitations`): from the client area (`client_area`) always, since the
+account holder must not claim an address it does not control, nor learn whether another
+account uses it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from enum import Enum, auto
 from typing import Any
 
 import asyncpg
@@ -16,6 +23,7 @@ from domain import audit
 from domain.auth import sessions
 from domain.auth.passwords import hash_password
 from domain.auth.permissions import ContactPermission
+from domain.contacts import invitations
 from domain.contacts.models import (
     CONTACT_COLUMNS,
     PREFERENCE_CATEGORIES,
@@ -29,6 +37,10 @@ from domain.validation import InputCheck, normalize_email
 
 ACCESS_FIELDS = ("sub_account", "password", "permissions")
 _ONLY_THE_HOLDER = "Only the main account holder manages sub-accounts and their permissions."
+_INVITATIONS_SET_PASSWORDS = (
+    "Leave the password out: a sub-account's user chooses it, from the invitation emailed to "
+    "its address when it becomes a sub-account."
+)
 CONTACT_FIELDS = PERSON_FIELDS | {"email_preferences", *ACCESS_FIELDS}
 
 
@@ -65,7 +77,11 @@ async def add_contact(
     *,
     staff_id: int | None,
     may_grant_access: bool,
+    client_area: bool = False,
+    client_area_url: str | None = None,
 ) -> Contact:
+    """Add a contact; a sub-account given a password (staff only) gets its login now, one
+    without is invited, through links under `client_area_url`."""
     _check_known_fields(values)
     async with conn.transaction():
         if not await conn.fetchval(
@@ -77,16 +93,20 @@ async def add_contact(
         preferences = _apply_preferences(check, values.get("email_preferences") or {}, frozenset())
         sub_account = bool(values.get("sub_account"))
         password: str = values.get("password") or ""
-        _check_access_change(check, values, may_grant_access)
-        if sub_account and not password:
-            check.fail("password", ErrorCode.REQUIRED, "A sub-account needs a password.")
+        _check_access_change(check, values, may_grant_access, client_area)
         if password:
             check.password("password", password)
-        if sub_account and cleaned["email"] and await _login_email_taken(conn, cleaned["email"]):
+        if (
+            sub_account
+            and not client_area
+            and cleaned["email"]
+            and await _login_email_taken(conn, cleaned["email"])
+        ):
             _email_conflict(check, cleaned["email"])
         check.raise_if_failed()
 
-        login_id = await _create_login(conn, cleaned["email"], password) if sub_account else None
+        has_login = sub_account and bool(password)
+        login_id = await _create_login(conn, cleaned["email"], password) if has_login else None
         columns = [*cleaned, "email_preferences", "permissions"]
         params = [
             *cleaned.values(),
@@ -101,9 +121,14 @@ async def add_contact(
             login_id,
             *params,
         )
+        if sub_account and not has_login:
+            await invitations.invite(conn, contact_id, client_area_url=_url(client_area_url))
         contact = await get_contact(conn, contact_id)
         assert contact is not None
-        await _audit(conn, staff_id, "contact.added", contact, _audited(cleaned, values))
+        audited = _audited(cleaned, values)
+        if contact.invitation_pending:
+            audited["invited"] = contact.email
+        await _audit(conn, staff_id, "contact.added", contact, audited)
         return contact
 
 
@@ -115,7 +140,17 @@ async def update_contact(
     staff_id: int | None,
     may_grant_access: bool,
     client_scope: int | None = None,
+    client_area: bool = False,
+    client_area_url: str | None = None,
 ) -> Contact:
+    """Change a contact; omitted fields stay.
+
+    A sub-account's login follows: turned off, the login (or the invitation) goes; given a
+    password (staff only), it gets a login now. Without one, a contact becoming a sub-account
+    is invited, and an invited one is invited again (a new link voids the old) when it is
+    turned on again or its address changes. From the client area a new address for a
+    sub-account with a login is a new login: the old one goes and the new address is
+    invited; staff move the login to the new address instead."""
     _check_known_fields(values)
     async with conn.transaction():
         current = await _lock_contact(conn, contact_id, client_scope)
@@ -127,41 +162,48 @@ async def update_contact(
             )
         if values.get("permissions") is not None:
             cleaned["permissions"] = _clean_permissions(values["permissions"])
-        _check_access_change(check, values, may_grant_access)
-        new_email = cleaned.get("email")
-        if (
-            not may_grant_access
-            and current.login_id is not None
-            and new_email
-            and normalize_email(new_email) != normalize_email(current.email)
-        ):
+        _check_access_change(check, values, may_grant_access, client_area)
+        new_email: str | None = cleaned.get("email")
+        moves = bool(new_email) and normalize_email(new_email or "") != normalize_email(
+            current.email
+        )
+        if not may_grant_access and current.sub_account and moves:
             # The email is the sub-account's login: whoever owns the new address could take it.
             check.fail("email", ErrorCode.FORBIDDEN, _ONLY_THE_HOLDER)
         password: str = values.get("password") or ""
+        if password:
+            check.password("password", password)
         sub_account = (
             current.sub_account
             if values.get("sub_account") is None
             else bool(values["sub_account"])
         )
-        if password:
-            check.password("password", password)
-        if sub_account and not current.sub_account and not password:
-            check.fail("password", ErrorCode.REQUIRED, "A sub-account needs a password.")
-        email = cleaned.get("email") or current.email
+        email = new_email or current.email
+        step = _login_step(
+            current,
+            sub_account,
+            password=bool(password),
+            moves=moves,
+            client_area=client_area,
+            asked=values.get("sub_account") is not None,
+        )
         if (
             sub_account
-            and email
+            and (step is not _LoginStep.KEEP or moves)
+            and not client_area
             and await _login_email_taken(conn, email, except_login_id=current.login_id)
         ):
             _email_conflict(check, email)
         check.raise_if_failed()
 
         login_id = current.login_id
-        if sub_account and login_id is None:
-            login_id = await _create_login(conn, email, password)
-        elif not sub_account and login_id is not None:
+        if current.invitation_pending and step is not _LoginStep.KEEP:
+            await invitations.withdraw(conn, contact_id)
+        if step in (_LoginStep.REMOVE, _LoginStep.REPLACE_BY_INVITATION) and login_id:
             await conn.execute("DELETE FROM logins WHERE id = $1", login_id)  # ends its sessions
             login_id = None
+        elif step is _LoginStep.CREATE:
+            login_id = await _create_login(conn, email, password)
         elif login_id is not None:
             try:
                 await conn.execute("UPDATE logins SET email = $2 WHERE id = $1", login_id, email)
@@ -184,12 +226,49 @@ async def update_contact(
                 contact_id,
                 *changes.values(),
             )
+        audited = _audited(changes, values)
+        if step in (_LoginStep.INVITE, _LoginStep.REPLACE_BY_INVITATION):
+            await invitations.invite(conn, contact_id, client_area_url=_url(client_area_url))
+            audited["invited"] = email
         contact = await get_contact(conn, contact_id)
         assert contact is not None
-        audited = _audited(changes, values)
         if audited:
             await _audit(conn, staff_id, "contact.updated", contact, audited)
         return contact
+
+
+class _LoginStep(Enum):
+    """What an update does to a contact's login or invitation."""
+
+    KEEP = auto()  # as it is (a login follows a new address, staff's change or a case change)
+    REMOVE = auto()  # no longer a sub-account: the login or the invitation goes
+    CREATE = auto()  # a login now, with the password staff give
+    SET_PASSWORD = auto()  # the login stays (at its new address) with a new password
+    INVITE = auto()  # (again) invited: a new link, the older void
+    REPLACE_BY_INVITATION = auto()  # client area, new address: a new login
+
+
+def _login_step(
+    current: Contact,
+    sub_account: bool,
+    *,
+    password: bool,
+    moves: bool,
+    client_area: bool,
+    asked: bool,
+) -> _LoginStep:
+    """The step for a contact that is to be a sub-account or not, given a password or not,
+    moving to a new address or not, changed from the client area or not, and whether the
+    update names `sub_account` at all (naming it again sends a new invitation)."""
+    if not sub_account:
+        return _LoginStep.REMOVE if current.sub_account else _LoginStep.KEEP
+    if password:
+        return _LoginStep.CREATE if current.login_id is None else _LoginStep.SET_PASSWORD
+    if current.login_id is not None:
+        return _LoginStep.REPLACE_BY_INVITATION if moves and client_area else _LoginStep.KEEP
+    if moves or asked or not current.sub_account:
+        return _LoginStep.INVITE
+    return _LoginStep.KEEP
 
 
 async def delete_contact(
@@ -200,12 +279,13 @@ async def delete_contact(
     client_scope: int | None = None,
     may_grant_access: bool = True,
 ) -> None:
-    """Remove a contact and its login; it stops being the billing contact (SPEC 2.5).
+    """Remove a contact and its login, or its invitation (whose link stops working); it stops
+    being the billing contact (SPEC 2.5).
 
     Without `may_grant_access` (a sub-account acting) a sub-account cannot be removed."""
     async with conn.transaction():
         contact = await _lock_contact(conn, contact_id, client_scope)
-        if not may_grant_access and contact.login_id is not None:
+        if not may_grant_access and contact.sub_account:
             raise DomainError.single(ErrorCode.FORBIDDEN, _ONLY_THE_HOLDER, "id")
         await conn.execute("DELETE FROM contacts WHERE id = $1", contact_id)
         if contact.login_id is not None:
@@ -255,13 +335,21 @@ def _check_known_fields(values: Mapping[str, Any]) -> None:
 
 
 def _check_access_change(
-    check: InputCheck, values: Mapping[str, Any], may_grant_access: bool
+    check: InputCheck, values: Mapping[str, Any], may_grant_access: bool, client_area: bool
 ) -> None:
-    if may_grant_access:
-        return
     for field in ACCESS_FIELDS:
-        if values.get(field) is not None:
+        if values.get(field) is None:
+            continue
+        if not may_grant_access:
             check.fail(field, ErrorCode.FORBIDDEN, _ONLY_THE_HOLDER)
+        elif field == "password" and client_area:
+            check.fail(field, ErrorCode.FORBIDDEN, _INVITATIONS_SET_PASSWORDS)
+
+
+def _url(client_area_url: str | None) -> str:
+    if client_area_url is None:
+        raise ValueError("an invitation links to the client area: give client_area_url")
+    return client_area_url
 
 
 def _apply_preferences(

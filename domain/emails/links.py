@@ -13,6 +13,7 @@ from urllib.parse import quote
 CLIENT_AREA_ROUTES: dict[str, str] = {
     "login": "/login",
     "password_reset": "/password-reset/{token}",
+    "invitation": "/invitation/{token}",
     "invoices": "/invoices",
     "invoice": "/invoices/{invoice_id}",
     "tickets": "/tickets",

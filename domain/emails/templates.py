@@ -101,6 +101,18 @@ TEMPLATES: dict[str, EmailTemplate] = {
             {"user": _SAMPLE_USER, "client_area_url": _SAMPLE_URL, SECRET_KEY: _SAMPLE_PASSWORD},
         ),
         EmailTemplate(
+            "sub_account_invitation",
+            "Sub-Account Invitation",
+            EmailCategory.ACCOUNT,
+            {
+                "invitee": {"first_name": "Jane", "email": "jane@example.com"},
+                "account": {"name": "Joe Bloggs", "company_name": "Demo Company"},
+                "valid_hours": 72,
+                "client_area_url": _SAMPLE_URL,
+                SECRET_KEY: _SAMPLE_TOKEN,
+            },
+        ),
+        EmailTemplate(
             "support_ticket_reply",
             "Support Ticket Reply",
             EmailCategory.SUPPORT,

@@ -328,6 +328,9 @@ RULES: dict[str, Rule] = {
     "requestPasswordReset": public('requestPasswordReset(email: "nobody@example.com") { ok }'),
     # Allowed, though refused as data (ok: false): no such token, no setup to confirm.
     "confirmPasswordReset": public('confirmPasswordReset(token: "no-token") { ok }'),
+    "acceptInvitation": public(
+        'acceptInvitation(token: "no-token", password: "a-long-password") { ok }'
+    ),
     "resetAndSendPassword": staff(EDIT, f"resetAndSendPassword(clientId: $client) {{ {ERRORS} }}"),
     "setPassword": staff(
         EDIT, f'setPassword(clientId: $client, password: "a-long-password") {{ ok {ERRORS} }}'

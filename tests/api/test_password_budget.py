@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from app.settings import Settings
 from app.web import create_app
 from domain.auth import passwords, sessions
-from domain.auth.password_tokens import TokenPurpose, issue_token
+from domain.auth.password_tokens import INVITATION_TOKEN_TTL, TokenPurpose, issue_token
 from domain.auth.permissions import StaffRole
 from domain.clients import services as client_services
 from tests.api.introspection import root_fields_taking
@@ -69,6 +69,25 @@ HASHING = {
              input: {password: "a-long-password-{n}"}) { %s } }""",
         "staff",
     ),
+    "setPassword": Hashing(
+        """mutation($client: ID!) { setPassword(clientId: $client,
+             password: "a-long-password-{n}") { %s } }""",
+        "staff",
+    ),
+    "confirmPasswordReset": Hashing(
+        """mutation($reset{n}: String!) { confirmPasswordReset(token: $reset{n},
+             newPassword: "a-long-password") { %s } }""",
+        "anonymous",
+    ),
+    "acceptInvitation": Hashing(
+        """mutation($invitation{n}: String!) { acceptInvitation(token: $invitation{n},
+             password: "a-long-password") { %s } }""",
+        "anonymous",
+    ),
+}
+# Root fields that take a password but refuse it before hashing anything: in the client area
+# a sub-account's password is chosen by its user, from the invitation (SPEC 2.4).
+REFUSED = {
     "addMyContact": Hashing(
         """mutation { addMyContact(input: {firstName: "New", lastName: "Sub",
              email: "sub{n}@example.com", subAccount: true, password: "a-long-password"}) {
@@ -79,16 +98,6 @@ HASHING = {
         """mutation($sub: ID!) { updateMyContact(id: $sub,
              input: {password: "a-long-password-{n}"}) { %s } }""",
         "owner",
-    ),
-    "setPassword": Hashing(
-        """mutation($client: ID!) { setPassword(clientId: $client,
-             password: "a-long-password-{n}") { %s } }""",
-        "staff",
-    ),
-    "confirmPasswordReset": Hashing(
-        """mutation($reset{n}: String!) { confirmPasswordReset(token: $reset{n},
-             newPassword: "a-long-password") { %s } }""",
-        "anonymous",
     ),
 }
 
@@ -137,6 +146,15 @@ async def world(conn: asyncpg.Connection) -> World:
         client.id,
         sub_login,
     )
+    invited = [
+        await conn.fetchval(
+            """INSERT INTO contacts (client_id, first_name, last_name, email, invited_at)
+               VALUES ($1, 'Invited', 'Sub', $2, now()) RETURNING id""",
+            client.id,
+            f"invited{n}@example.com",
+        )
+        for n in range(BUDGET + 1)
+    ]
     staff_login = await conn.fetchval(
         "INSERT INTO logins (email) VALUES ('admin@staff.example.com') RETURNING id"
     )
@@ -159,6 +177,12 @@ async def world(conn: asyncpg.Connection) -> World:
                 f"reset{n}": await issue_token(conn, login, TokenPurpose.RESET, ttl=TTL)
                 for n, login in enumerate([sub_login, client.owner_login_id, staff_login])
             },
+            **{
+                f"invitation{n}": await issue_token(
+                    conn, contact, TokenPurpose.INVITATION, ttl=INVITATION_TOKEN_TTL
+                )
+                for n, contact in enumerate(invited)
+            },
         },
     )
 
@@ -174,8 +198,10 @@ async def run(api: httpx.AsyncClient, world: World, op: Hashing, n: int) -> list
 
 def test_5_4_every_operation_taking_a_password_has_a_budget_test() -> None:
     taking = root_fields_taking("password")
-    missing = sorted(taking - set(HASHING))
-    assert not missing, f"root fields taking a password without an entry in HASHING: {missing}"
+    missing = sorted(taking - set(HASHING) - set(REFUSED))
+    assert not missing, (
+        f"root fields taking a password without an entry in HASHING or REFUSED: {missing}"
+    )
 
 
 @pytest.mark.parametrize("field", HASHING)
@@ -193,13 +219,27 @@ async def test_5_4_operations_that_hash_a_password_are_budgeted_per_login(
     assert await conn.fetch("SELECT id, password_hash FROM logins ORDER BY id") == hashes
 
 
-async def test_5_4_a_clients_password_changes_leave_other_logins_their_budget(
+@pytest.mark.parametrize("field", REFUSED)
+async def test_2_4_5_4_client_area_sub_account_passwords_are_refused_before_hashing(
+    tight_api: httpx.AsyncClient, conn: asyncpg.Connection, world: World, field: str
+) -> None:
+    """Past the budget too: a refused password spends none of it."""
+    hashes = await conn.fetch("SELECT id, password_hash FROM logins ORDER BY id")
+    for n in range(BUDGET + 1):
+        assert await run(tight_api, world, REFUSED[field], n) == [
+            {"field": "password", "code": "FORBIDDEN"}
+        ]
+    assert await conn.fetch("SELECT id, password_hash FROM logins ORDER BY id") == hashes
+
+
+async def test_5_4_one_logins_password_changes_leave_other_logins_their_budget(
     tight_api: httpx.AsyncClient, world: World
 ) -> None:
-    mine = HASHING["updateMyContact"]
+    staffs = HASHING["updateContact"]
     for n in range(BUDGET + 1):
-        await run(tight_api, world, mine, n)
-    assert await run(tight_api, world, HASHING["updateContact"], 0) == []
+        await run(tight_api, world, staffs, n)
+    assert await run(tight_api, world, HASHING["setPassword"], 0) != []
+    assert await run(tight_api, world, HASHING["acceptInvitation"], 0) == []
 
 
 async def test_5_1_password_changes_waiting_for_the_hashing_threads_hold_no_connection(
@@ -217,7 +257,7 @@ async def test_5_1_password_changes_waiting_for_the_hashing_threads_hold_no_conn
                 await asyncio.sleep(0.005)
 
         sampler = asyncio.create_task(sample())
-        changes = [run(api, world, HASHING["updateMyContact"], n) for n in range(6)]
+        changes = [run(api, world, HASHING["updateContact"], n) for n in range(6)]
         results = await asyncio.gather(*changes)
         sampler.cancel()
     assert results == [[]] * 6

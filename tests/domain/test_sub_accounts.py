@@ -288,18 +288,12 @@ async def test_2_4_a_new_sub_account_gets_an_argon2id_login_and_its_permissions(
     assert PASSWORD not in str(audited) and "argon2" not in str(audited)
 
 
-@pytest.mark.parametrize(
-    ("values", "errors"),
-    [
-        ({"sub_account": True}, {("password", ErrorCode.REQUIRED)}),
-        ({"sub_account": True, "password": ""}, {("password", ErrorCode.REQUIRED)}),
-        ({"sub_account": True, "password": "short"}, {("password", ErrorCode.INVALID)}),
-    ],
-    ids=["no-password", "empty-password", "short-password"],
-)
-async def test_2_4_a_sub_account_needs_a_good_password(
-    conn: asyncpg.Connection, client_id: int, values: dict[str, Any], errors: set[Any]
+async def test_2_4_a_sub_account_password_given_by_staff_must_be_good(
+    conn: asyncpg.Connection, client_id: int
 ) -> None:
+    """Without one the sub-account is invited instead (test_invitations.py)."""
+    values = {"sub_account": True, "password": "short"}
+    errors = {("password", ErrorCode.INVALID)}
     plain = await add_plain_contact(conn, client_id)
     before = await table_state(conn)
 
