@@ -31,6 +31,7 @@ from domain.errors import DomainError, ErrorCode
 from domain.validation import InputCheck
 
 TEMPLATE = "sub_account_invitation"
+INVITATIONS_PER_HOUR = 20
 
 _INVALID_TOKEN = DomainError.single(
     ErrorCode.INVALID,
@@ -48,15 +49,28 @@ _ADDRESS_HAS_A_LOGIN = DomainError.single(
 
 async def invite(conn: asyncpg.Connection, contact_id: int, *, client_area_url: str) -> None:
     """Email the contact's address an invitation to become its sub-account login, voiding any
-    earlier link. The contact must have no login; it is a sub-account from now on."""
-    await conn.execute("UPDATE contacts SET invited_at = now() WHERE id = $1", contact_id)
-    token = await issue_token(conn, contact_id, TokenPurpose.INVITATION, ttl=INVITATION_TOKEN_TTL)
+    earlier link. The contact must have no login; it is a sub-account from now on.
+
+    An account sends at most INVITATIONS_PER_HOUR: invitations go to addresses no one has
+    vouched for, and must not become a way to flood an inbox."""
     row = await conn.fetchrow(
         """SELECT ct.first_name, ct.last_name, ct.email::text AS email, ct.client_id,
-                  c.first_name || ' ' || c.last_name AS holder_name, c.company_name
+                  c.first_name || ' ' || c.last_name AS holder_name, c.company_name,
+                  (SELECT count(*) FROM emails e
+                    WHERE e.client_id = ct.client_id AND e.template = $2
+                      AND e.created_at > now() - interval '1 hour') AS sent_lately
              FROM contacts ct JOIN clients c ON c.id = ct.client_id WHERE ct.id = $1""",
         contact_id,
+        TEMPLATE,
     )
+    if row["sent_lately"] >= INVITATIONS_PER_HOUR:
+        raise DomainError.single(
+            ErrorCode.TOO_MANY_ATTEMPTS,
+            "This account sent too many invitations in the last hour; try again later.",
+            "sub_account",
+        )
+    await conn.execute("UPDATE contacts SET invited_at = now() WHERE id = $1", contact_id)
+    token = await issue_token(conn, contact_id, TokenPurpose.INVITATION, ttl=INVITATION_TOKEN_TTL)
     await queue_email(
         conn,
         template=TEMPLATE,
