@@ -694,6 +694,7 @@ ACCESS_CHANGES = {
     "self-permissions": AccessChange(
         "self", {"permissions": EVERY_PERMISSION}, "self@example.com", EVERY_PERMISSION
     ),
+    # A sub-account's password is refused to the holder too: invitations replace it.
     "self-password": AccessChange("self", {"password": NEW_PASSWORD}, None, []),
     "self-sub-account-off": AccessChange("self", {"subAccount": False}, None, ["CONTACTS"]),
     "other-permissions": AccessChange(
