@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
+
+from domain.emails.message import OutgoingMessage
 
 # An idle connection older than this is checked before use (servers drop idle ones after
 # a minute or more; RFC 5321 asks them to wait at least five).
@@ -75,7 +76,7 @@ class Mailer:
             connections=connections,
         )
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: OutgoingMessage) -> None:
         """Send `message` once; any error leaves its connection closed and is raised."""
         async with self._open.acquire_slot():
             client = await self._idle_connection()
@@ -83,7 +84,7 @@ class Mailer:
                 if client is None:
                     client = self._client()
                     await client.connect()
-                await client.send_message(message)
+                await client.sendmail(message.sender, message.recipients, message.data)
             except BaseException:
                 if client is not None:
                     client.close()

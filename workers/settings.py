@@ -12,7 +12,7 @@ from arq.typing import WorkerSettingsBase
 from arq.worker import Function, func
 
 from workers.automation import finish_cut_short_runs, run_automation, start_daily_automation
-from workers.email import relay_outbox, send_email
+from workers.email import relay_outbox, send_email, send_emails
 from workers.maintenance import purge_expired_idempotency_keys, purge_expired_sessions
 
 
@@ -38,9 +38,10 @@ def cron_jobs(relay_interval_seconds: int, *, automation_schedule: bool = True) 
 
 
 class WorkerSettings(WorkerSettingsBase):
-    # No result is kept for an email job: the outbox row records the outcome, and a kept
-    # result would make arq refuse a later job with the same id.
+    # No result is kept for an email job: the outbox row records the outcome.
     functions: list[Function] = [
+        func(send_emails, keep_result=0),
+        # The job of earlier versions, for what they left queued.
         func(send_email, keep_result=0),
         # The run record keeps the outcome; without a kept result a date can be handed over
         # again (and is found done).

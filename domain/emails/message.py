@@ -1,22 +1,107 @@
-"""Turning an outbox row and its rendered template into an RFC 5322 message."""
+"""Turning an outbox row and its rendered template into the bytes of an RFC 5322 message.
+
+The message is written directly rather than through `email.message.EmailMessage` and its
+generator, which cost about 0.85 ms per email, most of a worker's time on an email. What it
+writes is what that generator wrote for our emails, in 7-bit only: headers with RFC 2047
+encoded-words for non-ASCII names and subjects (folded at 78 characters), one text/plain
+part, or multipart/alternative with the text and HTML parts, each UTF-8 in quoted-printable
+(lines of at most 76 characters, whatever the template wrote), CRLF line ends throughout.
+"""
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+import binascii
+import email.policy
+import secrets
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.utils import format_datetime, parseaddr
+from functools import lru_cache
 
 from domain.emails.outbox import Email
 from domain.emails.templates import RenderedEmail
 
+CRLF = "\r\n"
+# The longest header line RFC 5322 recommends (it requires at most 998).
+MAX_HEADER_LINE = 78
+# The email package's folding, for headers that need it.
+_POLICY = email.policy.SMTP
 
-def build_message(email: Email, rendered: RenderedEmail, *, mail_from: str) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = mail_from
-    message["To"] = formataddr((email.to_name or "", email.to_address))
-    message["Subject"] = rendered.subject
-    message["Message-ID"] = email.message_id
-    message["Date"] = format_datetime(email.created_at)
-    message.set_content(rendered.body)
-    if rendered.html is not None:
-        message.add_alternative(rendered.html, subtype="html")
-    return message
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """A message ready for SMTP: the envelope and the message itself."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    data: bytes
+
+
+def build_message(email: Email, rendered: RenderedEmail, *, mail_from: str) -> OutgoingMessage:
+    """The message for `email`; ValueError when a header cannot be written safely (a line
+    break in a name, an address that is not ASCII)."""
+    sender_name, sender = _sender(mail_from)
+    headers = "".join(
+        (
+            _header("From", _mailbox(sender_name, sender)),
+            _header("To", _mailbox(email.to_name, email.to_address)),
+            _header("Subject", rendered.subject),
+            _header("Message-ID", email.message_id),
+            _header("Date", format_datetime(email.created_at)),
+            f"MIME-Version: 1.0{CRLF}",
+        )
+    ).encode("ascii")
+    recipients = (email.to_address,)
+    if rendered.html is None:
+        return OutgoingMessage(sender, recipients, headers + _text_part("plain", rendered.body))
+    # Quoted-printable never has "==" in it, so no part can contain the boundary.
+    boundary = f"==clientdesk_{secrets.token_hex(12)}=="
+    delimiter = f"{CRLF}--{boundary}{CRLF}".encode("ascii")
+    data = b"".join(
+        (
+            headers,
+            f'Content-Type: multipart/alternative;{CRLF} boundary="{boundary}"{CRLF}'.encode(
+                "ascii"
+            ),
+            delimiter,
+            _text_part("plain", rendered.body),
+            delimiter,
+            _text_part("html", rendered.html),
+            f"{CRLF}--{boundary}--{CRLF}".encode("ascii"),
+        )
+    )
+    return OutgoingMessage(sender, recipients, data)
+
+
+@lru_cache(maxsize=8)
+def _sender(mail_from: str) -> tuple[str, str]:
+    """The display name and the address of MAIL_FROM (the same for every email)."""
+    name, address = parseaddr(mail_from)
+    return name, address or mail_from
+
+
+def _mailbox(name: str | None, address: str) -> str:
+    if not address.isascii() or any(c in address for c in " <>\r\n"):
+        raise ValueError(f"an address the transport cannot encode: {address!r}")
+    if not name:
+        return address
+    return str(Address(display_name=name, addr_spec=address))
+
+
+def _header(field: str, value: str) -> str:
+    """A header, folded: short ASCII ones as they are, the others by the email package (which
+    writes encoded-words for what is not ASCII)."""
+    if "\r" in value or "\n" in value:
+        raise ValueError(f"a header value may not contain a line break: {value!r}")
+    if value.isascii() and len(field) + 2 + len(value) <= MAX_HEADER_LINE:
+        return f"{field}: {value}{CRLF}"
+    folded: str = _POLICY.header_factory(field, value).fold(policy=_POLICY)
+    return folded
+
+
+def _text_part(subtype: str, text: str) -> bytes:
+    content = text.replace(CRLF, "\n").replace("\r", "\n").replace("\n", CRLF).encode("utf-8")
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"{CRLF}'
+        f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}"
+    ).encode("ascii") + binascii.b2a_qp(content, istext=True)

@@ -255,58 +255,74 @@ async def due_attempts(conn: asyncpg.Connection, *, new_after_seconds: float) ->
     return [Attempt(r["id"], r["number"]) for r in rows]
 
 
-async def start_attempt(
-    conn: asyncpg.Connection, attempt: Attempt, *, lease_seconds: float
-) -> Email | None:
-    """Count `attempt` on its email before anything is sent; commit it before sending.
+async def start_attempts(
+    conn: asyncpg.Connection, attempts: Sequence[Attempt], *, lease_seconds: float
+) -> list[Email]:
+    """Count each attempt on its email before anything is sent, in one statement; commit it
+    before sending. Returns the emails whose attempt was started, by id.
 
     No other attempt is handed over for `lease_seconds` (the longest an attempt may run), so
     an attempt cut short by a crash is retried after that, and one still running is not
-    doubled. None when the email is sent, failed, being tried right now, or this attempt is
-    stale (an earlier job that a dead worker left behind)."""
-    row = await conn.fetchrow(
-        f"""UPDATE emails SET attempts = $2, next_attempt_at = now() + make_interval(secs => $3)
-             WHERE id = (SELECT id FROM emails
-                          WHERE id = $1 AND attempts = $2 - 1
-                            AND sent_at IS NULL AND failed_at IS NULL
-                            FOR UPDATE SKIP LOCKED)
+    doubled. An email is left out when it is sent, failed, being tried right now, or its
+    attempt here is stale (an earlier job that a dead worker left behind)."""
+    rows = await conn.fetch(
+        f"""UPDATE emails SET attempts = attempts + 1,
+                              next_attempt_at = now() + make_interval(secs => $3)
+             WHERE id IN (SELECT e.id
+                            FROM emails e
+                            JOIN unnest($1::bigint[], $2::int[]) AS a (id, number)
+                              ON e.id = a.id AND e.attempts = a.number - 1
+                           WHERE e.sent_at IS NULL AND e.failed_at IS NULL
+                           ORDER BY e.id
+                             FOR UPDATE OF e SKIP LOCKED)
             RETURNING {_COLUMNS}""",
-        attempt.email_id,
-        attempt.number,
+        [a.email_id for a in attempts],
+        [a.number for a in attempts],
         lease_seconds,
     )
-    return _email(row) if row else None
+    return sorted(map(_email, rows), key=lambda email: email.id)
 
 
-async def claim_email(conn: asyncpg.Connection, attempt: Attempt) -> Email | None:
-    """Lock a started attempt's email for sending within the caller's transaction.
-
-    None when it was sent meanwhile, or another attempt has been started since.
-    """
-    row = await conn.fetchrow(
-        f"""SELECT {_COLUMNS} FROM emails
-             WHERE id = $1 AND attempts = $2 AND sent_at IS NULL AND failed_at IS NULL
-               FOR UPDATE SKIP LOCKED""",
-        attempt.email_id,
-        attempt.number,
+async def claim_emails(conn: asyncpg.Connection, started: Sequence[Email]) -> set[int]:
+    """Lock started attempts' emails for sending within the caller's transaction; return the
+    ids locked. An email sent meanwhile, or tried again since, is left out."""
+    rows = await conn.fetch(
+        """SELECT e.id
+             FROM emails e JOIN unnest($1::bigint[], $2::int[]) AS a (id, number)
+               ON e.id = a.id AND e.attempts = a.number
+            WHERE e.sent_at IS NULL AND e.failed_at IS NULL
+            ORDER BY e.id
+              FOR UPDATE OF e SKIP LOCKED""",
+        [email.id for email in started],
+        [email.attempts for email in started],
     )
-    return _email(row) if row else None
+    return {row["id"] for row in rows}
 
 
-async def mark_sent(conn: asyncpg.Connection, email_id: int, *, subject: str, body: str) -> None:
-    """Record that the SMTP server accepted the email (a no-op when it is marked sent already).
+class SentEmail(NamedTuple):
+    """What the email log keeps of an email the SMTP server accepted (without its secrets)."""
+
+    email_id: int
+    subject: str
+    body: str
+
+
+async def mark_sent(conn: asyncpg.Connection, sent: Sequence[SentEmail]) -> None:
+    """Record that the SMTP server accepted these emails, in one statement (a no-op for one
+    marked sent already).
 
     Also after the sending session was lost, when a later attempt may have failed meanwhile:
     what the server accepted counts, whatever happened since. The context's secrets (a
     reset token, a new password) are dropped: `body` is given without them."""
     await conn.execute(
-        """UPDATE emails SET sent_at = now(), subject = $2, body = $3, last_error = NULL,
-                            next_attempt_at = NULL, failed_at = NULL,
-                            context = context - $4::text
-            WHERE id = $1 AND sent_at IS NULL""",
-        email_id,
-        subject,
-        body,
+        """UPDATE emails e
+              SET sent_at = now(), subject = s.subject, body = s.body, last_error = NULL,
+                  next_attempt_at = NULL, failed_at = NULL, context = e.context - $4::text
+             FROM unnest($1::bigint[], $2::text[], $3::text[]) AS s (id, subject, body)
+            WHERE e.id = s.id AND e.sent_at IS NULL""",
+        [s.email_id for s in sent],
+        [s.subject for s in sent],
+        [s.body for s in sent],
         SECRET_KEY,
     )
 

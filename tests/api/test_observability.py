@@ -183,15 +183,15 @@ async def test_worker_jobs_are_counted_and_timed_per_function(
     )
     await run_worker()
     after = await scrape(api)
-    labels = {"function": "send_email", "outcome": "complete"}
+    labels = {"function": "send_emails", "outcome": "complete"}
     assert (
         sample(after, "clientdesk_worker_jobs_total", **labels)
         - sample(before, "clientdesk_worker_jobs_total", **labels)
         == 1
     )
     timed = "clientdesk_worker_job_duration_seconds_count"
-    assert sample(after, timed, function="send_email") > sample(
-        before, timed, function="send_email"
+    assert sample(after, timed, function="send_emails") > sample(
+        before, timed, function="send_emails"
     )
     # Periodic jobs are measured under their own name too (the relay runs at start-up).
     assert sample(after, "clientdesk_worker_jobs_total", function="relay_outbox") >= 1

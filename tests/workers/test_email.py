@@ -18,7 +18,6 @@ from aiosmtpd.controller import Controller
 from arq import create_pool as create_arq_pool
 from arq.connections import ArqRedis, RedisSettings
 from arq.constants import default_queue_name
-from arq.jobs import Job, JobStatus
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -37,10 +36,14 @@ from tests.conftest import Services, gid, gql, pk
 from tests.smtp_servers import RefusingSmtpServer
 from workers.email import (
     NOTHING_TO_DO,
+    SENT,
     WorkerResources,
-    email_job_id,
+    enqueue_attempts,
     enqueue_emails,
+    handed_over_key,
+    send_attempts,
     send_email,
+    send_emails,
 )
 from workers.mailer import Mailer
 
@@ -211,10 +214,11 @@ async def test_8_2_committed_change_hands_its_email_to_the_workers_after_commit(
         await add_joe(tx)
         email_id = await tx.fetchval("SELECT id FROM emails")
         # Not before commit: a worker could otherwise look for a row it cannot see yet.
-        job = Job(email_job_id(Attempt(email_id, 1)), arq_redis)
-        assert await job.status() is JobStatus.not_found
+        assert not await arq_redis.exists(handed_over_key(Attempt(email_id, 1)))
+        assert await arq_redis.zcard(default_queue_name) == 0
 
-    assert await job.status() is JobStatus.queued
+    assert await arq_redis.exists(handed_over_key(Attempt(email_id, 1)))
+    assert await arq_redis.zcard(default_queue_name) == 1
     await run_worker()
     assert [m["To"] for m in services.mail.messages] == ["Joe Bloggs <joe@example.com>"]
 
@@ -267,6 +271,71 @@ async def test_8_2_concurrent_runs_of_one_email_job_send_once(
     assert row["attempts"] == 1 and row["sent_at"] is not None
 
 
+async def test_8_2_one_job_makes_each_attempt_of_its_batch_at_most_once(
+    conn, services: Services, arq_redis: ArqRedis, resources: WorkerResources
+) -> None:
+    fresh = [await queue_sample_email(conn, f"reader{n}@example.com") for n in range(2)]
+    sent_before = await queue_sample_email(conn, "sent@example.com")
+    ctx = job_context(resources, arq_redis)
+    assert await send_email(ctx, sent_before) == "sent"
+    injected = await outbox.queue_email(
+        conn,
+        template="client_signup",
+        to_address="joe@example.com",
+        to_name="Joe\r\nBcc: someone@example.com",
+        client_id=None,
+        context=TEMPLATES["client_signup"].sample,
+    )
+    never_tried = await queue_sample_email(conn, "stale@example.com")
+    batch = [
+        Attempt(fresh[0], 1),
+        Attempt(sent_before, 1),
+        Attempt(injected, 1),
+        Attempt(never_tried, 2),  # not its next attempt: a stale job's
+        Attempt(fresh[1], 1),
+    ]
+    assert await enqueue_attempts(arq_redis, batch) == len(batch)
+
+    outcomes = await send_emails(ctx, [tuple(attempt) for attempt in batch])
+
+    assert outcomes == f"{SENT}: 2, {ALREADY_SENT}: 2, not sent: FAILED: 1"
+    rows = {row["id"]: row for row in await email_rows(conn)}
+    assert [rows[i]["attempts"] for i in (*fresh, sent_before, injected, never_tried)] == [
+        1,
+        1,
+        1,
+        1,
+        0,
+    ]
+    assert rows[injected]["failed_at"] is not None and rows[never_tried]["sent_at"] is None
+    assert sorted(m["To"] for m in services.mail.messages) == [
+        "reader0@example.com",
+        "reader1@example.com",
+        "sent@example.com",
+    ]
+    # The job is over: none of its attempts is handed over any more.
+    assert not any([await arq_redis.exists(handed_over_key(a)) for a in batch])
+    # Run again (arq redelivering it), it finds everything done.
+    assert await send_emails(ctx, [tuple(attempt) for attempt in batch]) == f"{ALREADY_SENT}: 5"
+    assert len(services.mail.messages) == 3
+
+
+async def test_8_2_a_job_out_of_time_stops_sending_and_the_rest_is_retried_later(
+    conn, services: Services, arq_redis: ArqRedis, resources: WorkerResources
+) -> None:
+    ids = [await queue_sample_email(conn, f"reader{n}@example.com") for n in range(3)]
+    # A lease of no time: the job is past half of it before its first email.
+    hurried = replace(resources, attempt_lease_seconds=0)
+
+    outcomes = await send_attempts(hurried, [Attempt(email_id, 1) for email_id in ids])
+
+    assert outcomes == ["not sent: QUEUED"] * 3
+    assert services.mail.messages == []
+    rows = await email_rows(conn)
+    assert all(row["attempts"] == 1 and "ran out of time" in row["last_error"] for row in rows)
+    assert all(row["next_attempt_at"] is not None for row in rows)
+
+
 # --- 8.2 a crash or restart loses no email --------------------------------------------------
 
 
@@ -312,10 +381,8 @@ async def test_8_2_unreachable_smtp_keeps_the_email_unsent_and_a_later_run_sends
     assert failed["last_error"] and "connect" in failed["last_error"].lower()
     assert failed["message_id"] == queued["message_id"]
     assert failed["next_attempt_at"] is not None  # the relay hands it over again then
-    # No result is kept for the job: nothing in arq can swallow the next attempt.
-    assert await Job(email_job_id(Attempt(queued["id"], 1)), arq_redis).status() is (
-        JobStatus.not_found
-    )
+    # The job is over, and so is its hand-over: nothing in Redis can swallow a next attempt.
+    assert not await arq_redis.exists(handed_over_key(Attempt(queued["id"], 1)))
 
     # The next attempt with SMTP back sends it once, with the Message-ID it had from the start.
     ctx = job_context(resources, arq_redis)
@@ -400,8 +467,7 @@ async def test_8_2_resend_after_a_crash_between_smtp_acceptance_and_marking_keep
     email_id = await queue_sample_email(conn, "joe@example.com")
     # Attempt 1 by a worker killed right after the SMTP server accepted: counted, sent, and
     # never marked sent.
-    email = await outbox.start_attempt(conn, Attempt(email_id, 1), lease_seconds=60)
-    assert email is not None
+    [email] = await outbox.start_attempts(conn, [Attempt(email_id, 1)], lease_seconds=60)
     rendered = resources.renderer.render(email.template, email.context)
     await resources.mailer.send(build_message(email, rendered, mail_from=resources.mail_from))
     [unmarked] = await email_rows(conn)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from email import message_from_bytes
-from email.message import EmailMessage, Message
+from email.message import Message
 from typing import Any
 
 import pytest
@@ -18,10 +18,11 @@ from arq.constants import default_queue_name
 from app.devservices import free_port
 from app.settings import Settings
 from app.worker import build_worker
+from domain.emails.message import OutgoingMessage
 from domain.emails.outbox import Attempt
 from tests.conftest import Services
 from tests.workers.test_email import email_rows, queue_sample_email
-from workers.email import email_job_id, enqueue_attempts, enqueue_emails
+from workers.email import EMAILS_PER_JOB, enqueue_attempts, enqueue_emails, handed_over_key
 from workers.mailer import Mailer
 
 
@@ -60,13 +61,10 @@ async def arq_redis(settings: Settings) -> AsyncIterator[ArqRedis]:
     await redis.aclose()
 
 
-def message(number: int) -> EmailMessage:
-    sent = EmailMessage()
-    sent["From"] = "billing@example.com"
-    sent["To"] = f"reader{number}@example.com"
-    sent["Subject"] = f"Message {number}"
-    sent.set_content("Hello")
-    return sent
+def message(number: int) -> OutgoingMessage:
+    to = f"reader{number}@example.com"
+    data = f"From: billing@example.com\r\nTo: {to}\r\nSubject: Message {number}\r\n\r\nHello\r\n"
+    return OutgoingMessage("billing@example.com", (to,), data.encode())
 
 
 async def test_8_2_mailer_sends_many_messages_on_one_kept_connection(
@@ -112,18 +110,25 @@ async def test_8_2_mailer_reconnects_when_the_server_dropped_its_connection(
     assert len(set(handler.peers)) == 2
 
 
-async def test_8_2_many_emails_are_handed_over_in_one_batch_each_attempt_once(
+async def test_8_2_many_emails_are_handed_over_in_batches_each_attempt_once(
     conn, arq_redis: ArqRedis
 ) -> None:
     ids = [await queue_sample_email(conn, f"reader{n}@example.com") for n in range(3)]
     attempts = [Attempt(email_id, 1) for email_id in ids]
 
     assert await enqueue_attempts(arq_redis, attempts) == 3
+    assert await arq_redis.zcard(default_queue_name) == 1  # one job for the three
     # Handing the same attempts over again (the relay racing the API) queues nothing more.
+    assert await enqueue_attempts(arq_redis, attempts) == 0
     assert await enqueue_attempts(arq_redis, [*attempts, Attempt(ids[0], 2)]) == 1
-    queued = await arq_redis.zrange(default_queue_name, 0, -1)
-    expected = [*attempts, Attempt(ids[0], 2)]
-    assert sorted(job.decode() for job in queued) == sorted(map(email_job_id, expected))
+    assert await arq_redis.zcard(default_queue_name) == 2
+    for attempt in [*attempts, Attempt(ids[0], 2)]:
+        assert await arq_redis.exists(handed_over_key(attempt))
+
+    # A burst is cut into jobs of EMAILS_PER_JOB attempts.
+    burst = [Attempt(email_id, 1) for email_id in range(10_000, 10_000 + 2 * EMAILS_PER_JOB + 1)]
+    assert await enqueue_attempts(arq_redis, burst) == len(burst)
+    assert await arq_redis.zcard(default_queue_name) == 2 + 3
 
 
 async def test_8_2_a_batch_handed_over_is_sent_once_by_a_worker_from_the_settings(
