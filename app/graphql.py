@@ -22,6 +22,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
 from strawberry.types import ExecutionContext
 
+from app.execution import ClientdeskExecutor
 from app.graphql_guards import RequestGuards, code_errors, limit_rule
 from app.metrics import ObserveOperations
 from app.settings import Settings
@@ -184,6 +185,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=extensions,
+        execution_context_class=ClientdeskExecutor,
         config=StrawberryConfig(
             disable_field_suggestions=True,
             scalar_map={Decimal: money_scalar.DECIMAL},
