@@ -524,7 +524,8 @@ async def measure(
     return totals
 
 
-def report(totals: dict[str, Totals], args: argparse.Namespace, title: str) -> None:
+def report(totals: dict[str, Totals], args: argparse.Namespace, bench: Bench) -> None:
+    title = bench.title
     table = Table(
         title=f"{title}, {args.concurrency} connections",
         caption="CPU used by the endpoint's server, by PostgreSQL and by the load generator "
@@ -554,7 +555,7 @@ def report(totals: dict[str, Totals], args: argparse.Namespace, title: str) -> N
     per_round = [g / r for g, r in zip(graphql.rounds, raw.rounds, strict=True) if r]
     console.print(
         f"GraphQL / raw = [bold]{ratio:.1%}[/] "
-        f"(per round {min(per_round):.1%}–{max(per_round):.1%}; target ≥ 30%)"
+        f"(per round {min(per_round):.1%}–{max(per_round):.1%}{bench.ratio_goal})"
     )
     for name, t in totals.items():
         if name.startswith("graphql×") and graphql.rate:
@@ -669,7 +670,7 @@ def run(
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
         length = runner.run(check_identical(servers, body, headers, bench, args.clients))
         totals = runner.run(measure(servers, args, body, headers, length, postmaster))
-    report(totals, args, bench.title)
+    report(totals, args, bench)
     return totals
 
 
@@ -684,9 +685,16 @@ class Bench:
     check: Callable[[dict[str, Any], int], str]
     variables: dict[str, Any] = field(default_factory=dict)
     add_data: AddData | None = None  # more data after the seed, before VACUUM ANALYZE
+    ratio_goal: str = ""  # after the GraphQL / raw ratio, e.g. "; target ≥ 30%"
 
 
-CLIENTS = Bench(f"clients(first: {PAGE_SIZE})", QUERY, "/raw", check_clients_page)
+CLIENTS = Bench(
+    f"clients(first: {PAGE_SIZE})",
+    QUERY,
+    "/raw",
+    check_clients_page,
+    ratio_goal="; target ≥ 30%",  # docs/PERFORMANCE.md
+)
 
 
 def measure_in_temporary_directory(
