@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import os
 import shutil
 import sys
@@ -79,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="runs per query (best shown)")
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="clientdesk-bench-"))
+    # Also at exit, after the embedded PostgreSQL's own exit hook, which writes in it.
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     try:
         database_url = start_postgres(tmp / "postgres")
         redis = start_redis(tmp / "redis")
