@@ -24,6 +24,17 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """The API pool's reset: no statement, where asyncpg by default sends one round trip
+    (`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`) on every release.
+
+    asyncpg still rolls back a transaction left open before calling this. Nothing else
+    needs undoing: the API's code changes no session state (no SET, set_config, LISTEN,
+    session advisory lock, cursor WITH HOLD or lasting temporary table;
+    tests/app/test_db.py checks its SQL). The workers, which take the automation run's
+    advisory lock, keep asyncpg's reset."""
+
+
 def _server_settings(mail_domain: str | None) -> dict[str, str]:
     # The emails table's Message-ID default reads it (migrations/0009_message_id_mail_domain.sql).
     return {"clientdesk.mail_domain": mail_domain} if mail_domain else {}
@@ -66,8 +77,12 @@ async def create_pool(
     max_size: int = 10,
     mail_domain: str | None = None,
     name: str = "api",
+    reset_sessions: bool = True,
 ) -> asyncpg.Pool:
-    """A pool named `name` in the metrics (asyncpg.create_pool's defaults otherwise)."""
+    """A pool named `name` in the metrics (asyncpg.create_pool's defaults otherwise).
+
+    Without `reset_sessions` a released connection is given to the next user as it is
+    (`keep_session`): for pools whose users change no session state."""
     pool = MeasuredPool(
         database_url,
         min_size=min_size,
@@ -78,6 +93,7 @@ async def create_pool(
         connection_class=asyncpg.Connection,
         record_class=asyncpg.Record,
         init=_init_connection,
+        reset=None if reset_sessions else keep_session,
         server_settings=_server_settings(mail_domain),
     )
     pool.name = name

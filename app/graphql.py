@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -17,10 +18,11 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
-from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.name_converter import NameConverter
 from strawberry.types import ExecutionContext
 
+from app.execution import ClientdeskExecutor
 from app.graphql_guards import RequestGuards, code_errors, limit_rule
 from app.metrics import ObserveOperations
 from app.settings import Settings
@@ -116,6 +118,21 @@ def _request_id(execution_context: ExecutionContext | None) -> str | None:
     return getattr(context, "request_id", None)
 
 
+class RememberingNameConverter(NameConverter):
+    """Strawberry's names, each converted once: it converts the names of a field's
+    arguments again on every call of the field (`client(id)`, `services(statuses)`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._converted: dict[str, str] = {}
+
+    def apply_naming_config(self, name: str) -> str:
+        converted = self._converted.get(name)
+        if converted is None:
+            converted = self._converted[name] = super().apply_naming_config(name)
+        return converted
+
+
 class ClientdeskSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -150,6 +167,10 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             *MaxAliasesLimiter(max_alias_count=settings.max_query_aliases).validation_rules,
         )
     ]
+    if not settings.introspection_enabled:
+        # Strawberry's DisableIntrospection adds this rule as an extension of its own, which
+        # costs its hooks on every request; here it joins the other rules.
+        limit_rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[Any] = [
         lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
@@ -160,13 +181,14 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         ObserveOperations,
         *tracing_extensions(settings),
     ]
-    if not settings.introspection_enabled:
-        extensions.append(DisableIntrospection)
     return ClientdeskSchema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,
+        execution_context_class=ClientdeskExecutor,
         config=StrawberryConfig(
-            disable_field_suggestions=True, scalar_map={Decimal: money_scalar.DECIMAL}
+            disable_field_suggestions=True,
+            scalar_map={Decimal: money_scalar.DECIMAL},
+            name_converter=RememberingNameConverter(),
         ),
     )

@@ -99,7 +99,7 @@ class RequestGuards(SchemaExtension):
             ]
         refused = [
             GraphQLError(f"`{path}` {UNSTORABLE_TEXT}", node, extensions=_bad_input(path))
-            for path, node in _unstorable_literals(document)
+            for path, node in _unstorable_literals_of(document)
         ]
         refused += [
             GraphQLError(f"`${path}` {UNSTORABLE_TEXT}", extensions=_bad_input(f"${path}"))
@@ -123,6 +123,24 @@ def code_errors(errors: list[GraphQLError]) -> None:
 
 def _bad_input(path: str) -> dict[str, Any]:
     return {"code": BAD_USER_INPUT, "argument": path}
+
+
+# The literals found in the documents last checked. Strawberry's parser cache hands the same
+# document object to every request of the same text, so a document is walked once, not on
+# every request; keyed by the object's id, and valid only while it is that very object.
+_LITERALS_OF: dict[int, tuple[DocumentNode, list[tuple[str, StringValueNode]]]] = {}
+_LITERALS_KEPT = 256
+
+
+def _unstorable_literals_of(document: DocumentNode) -> list[tuple[str, StringValueNode]]:
+    known = _LITERALS_OF.get(id(document))
+    if known is not None and known[0] is document:
+        return known[1]
+    found = _unstorable_literals(document)
+    if len(_LITERALS_OF) >= _LITERALS_KEPT:
+        _LITERALS_OF.pop(next(iter(_LITERALS_OF)))
+    _LITERALS_OF[id(document)] = (document, found)
+    return found
 
 
 def _unstorable_literals(document: DocumentNode) -> list[tuple[str, StringValueNode]]:

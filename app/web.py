@@ -42,6 +42,7 @@ from app.request_limits import BodyLimitMiddleware, JSONTooDeep, load_bounded_js
 from app.settings import Settings
 from domain.auth.throttle import LoginThrottle
 from domain.emails.templates import TemplateRenderer
+from domain.reference_cache import ReferenceCache
 from resolvers.context import AppServices, Context, is_preflighted
 from workers.automation import enqueue_automation_run
 from workers.email import enqueue_emails
@@ -60,6 +61,10 @@ GRAPHIQL_ASSETS = (
 )
 
 
+# Where `GraphQLEndpoint.get_context` leaves the request's context in the ASGI scope.
+_CONTEXT_KEY = "clientdesk.context"
+
+
 class GraphQLEndpoint(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, JSON encoder and offline GraphiQL."""
 
@@ -75,19 +80,25 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         self._services_of = services_of
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        return Context(
+        context = Context(
             request=request,  # type: ignore[arg-type]
             response=response,
             services=self._services_of(request),
             request_id=request.scope.get("request_id") or uuid.uuid4().hex,
         )
+        request.scope[_CONTEXT_KEY] = context  # for `run` to give its connection back
+        return context
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
-        """Strawberry's, then the temporary files of a multipart request's uploads closed
-        (and deleted) once it is answered."""
+        """Strawberry's, then the request's database connection given back to the pool and
+        the temporary files of a multipart request's uploads closed (and deleted) once it is
+        answered."""
         try:
             return await super().run(request, context, root_value)
         finally:
+            made: Context | None = request.scope.pop(_CONTEXT_KEY, None)
+            if made is not None:
+                await made.db.give_back()
             if isinstance(request, Request):
                 await request.close()
 
@@ -198,8 +209,11 @@ def create_app(settings: Settings) -> Starlette:
             min_size=settings.db_pool_min,
             max_size=settings.db_pool_max,
             mail_domain=settings.message_id_domain,
+            reset_sessions=False,  # see `keep_session`
         )
         redis: ArqRedis = await create_arq_pool(RedisSettings.from_dsn(settings.redis_url))
+        reference = ReferenceCache(settings.database_url)
+        await reference.start()
 
         async def hand_to_workers(email_ids: list[int]) -> None:
             try:
@@ -230,10 +244,12 @@ def create_app(settings: Settings) -> Starlette:
             max_upload_bytes=settings.max_upload_bytes,
             enqueue_automation_run=functools.partial(enqueue_automation_run, redis),
             automation_wait_seconds=settings.automation_wait_seconds,
+            reference=reference,
         )
         try:
             yield
         finally:
+            await reference.stop()
             await redis.aclose()
             await pool.close()
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import orjson
 import psutil
@@ -45,10 +46,12 @@ from app.devservices import free_port, start_postgres, start_redis, stop_postgre
 from app.migrate import migrate
 from app.seed import seed_clients_with_progress
 from app.server import usable_cores
+from bench.targets import Target, print_targets
 from domain.auth.permissions import StaffRole
 from domain.auth.staff import create_staff
 
 ROOT = Path(__file__).resolve().parent.parent
+AddData = Callable[[asyncpg.Connection], Awaitable[None]]
 console = Console()
 
 STAFF_EMAIL = "bench@localhost"
@@ -97,13 +100,17 @@ def _postmaster_pid(data_dir: Path) -> int | None:
         return None
 
 
-async def prepare_database(database_url: str, clients: int) -> None:
+async def prepare_database(
+    database_url: str, clients: int, add_data: AddData | None = None
+) -> None:
     conn = await db.connect(database_url)
     try:
         await migrate(conn)
         await seed_clients_with_progress(conn, clients, console=console, seed=42)
         emails = await conn.execute(EMAILS_SQL)
         console.print(f"Added {emails.split()[-1]} sent emails (one per client).")
+        if add_data is not None:
+            await add_data(conn)
         await create_staff(
             conn,
             email=STAFF_EMAIL,
@@ -254,7 +261,7 @@ async def login(app: Server) -> str:
 
 
 async def check_identical(
-    servers: list[Server], body: bytes, headers: dict[str, str], clients: int
+    servers: list[Server], body: bytes, headers: dict[str, str], bench: Bench, clients: int
 ) -> int:
     """Both endpoints must answer with the same data; return the body length in bytes."""
     async with httpx.AsyncClient() as client:
@@ -270,21 +277,28 @@ async def check_identical(
         difference = _first_difference(documents[0], document)
         if difference:
             raise RuntimeError(f"{server.name} disagrees with graphql at {difference}")
-    page = graphql["data"]["clients"]
+    what = bench.check(graphql["data"], clients)
+    lengths = {len(r.content) for r in responses}
+    same_bytes = len({r.content for r in responses}) == 1
+    console.print(
+        f"Both endpoints return the same data: {what}; "
+        f"bodies {'byte-identical' if same_bytes else 'equal as JSON'}, "
+        f"{'/'.join(str(n) for n in sorted(lengths))} bytes."
+    )
+    return len(responses[0].content)
+
+
+def check_clients_page(data: dict[str, Any], clients: int) -> str:
+    page = data["clients"]
     edges = page["edges"]
     if page["totalCount"] != clients or len(edges) != PAGE_SIZE:
         raise RuntimeError(f"unexpected page: totalCount {page['totalCount']}, {len(edges)} edges")
     if any(len(edge["node"]["emails"]) != 1 for edge in edges):
         raise RuntimeError("each client should show its one sent email")
-    lengths = {len(r.content) for r in responses}
-    same_bytes = len({r.content for r in responses}) == 1
-    console.print(
-        f"Both endpoints return the same data: totalCount {page['totalCount']}, "
-        f"{len(edges)} clients with their emails, cursors and pageInfo equal; "
-        f"bodies {'byte-identical' if same_bytes else 'equal as JSON'}, "
-        f"{'/'.join(str(n) for n in sorted(lengths))} bytes."
+    return (
+        f"totalCount {page['totalCount']}, {len(edges)} clients with their emails, cursors "
+        "and pageInfo equal"
     )
-    return len(responses[0].content)
 
 
 # --------------------------------------------------------------------------- load
@@ -510,9 +524,10 @@ async def measure(
     return totals
 
 
-def report(totals: dict[str, Totals], args: argparse.Namespace) -> None:
+def report(totals: dict[str, Totals], args: argparse.Namespace, bench: Bench) -> None:
+    title = bench.title
     table = Table(
-        title=f"clients(first: {PAGE_SIZE}), {args.concurrency} connections",
+        title=f"{title}, {args.concurrency} connections",
         caption="CPU used by the endpoint's server, by PostgreSQL and by the load generator "
         "(1 = a core); server CPU ms per request",
         box=box.SIMPLE_HEAD,
@@ -540,7 +555,7 @@ def report(totals: dict[str, Totals], args: argparse.Namespace) -> None:
     per_round = [g / r for g, r in zip(graphql.rounds, raw.rounds, strict=True) if r]
     console.print(
         f"GraphQL / raw = [bold]{ratio:.1%}[/] "
-        f"(per round {min(per_round):.1%}–{max(per_round):.1%}; target ≥ 30%)"
+        f"(per round {min(per_round):.1%}–{max(per_round):.1%}{bench.ratio_goal})"
     )
     for name, t in totals.items():
         if name.startswith("graphql×") and graphql.rate:
@@ -608,14 +623,17 @@ def _event_loop_factory() -> Any:
     return None
 
 
-def run(args: argparse.Namespace, stack: contextlib.ExitStack, tmp: Path) -> int:
+def run(
+    args: argparse.Namespace, stack: contextlib.ExitStack, tmp: Path, bench: Bench
+) -> dict[str, Totals]:
+    """Start everything (stopped by `stack`), check, measure and report; the totals."""
     console.print(f"Starting PostgreSQL and Redis in {tmp} …")
     pg_dir = tmp / "postgres"
     stack.callback(stop_postgres, pg_dir)
     database_url = start_postgres(pg_dir)
     redis = start_redis(tmp / "redis")
     stack.callback(redis.stop)
-    asyncio.run(prepare_database(database_url, args.clients))
+    asyncio.run(prepare_database(database_url, args.clients, bench.add_data))
 
     env = {
         **os.environ,
@@ -629,7 +647,7 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, tmp: Path) -> int
     servers = []
     endpoints = [
         ("graphql", "app.main:create_app_from_env", "/graphql", 1),
-        ("raw", "bench.raw_app:create_app", "/raw", 1),
+        ("raw", "bench.raw_app:create_app", bench.raw_path, 1),
     ]
     if args.workers > 1:
         name = f"graphql×{args.workers}"
@@ -648,29 +666,53 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, tmp: Path) -> int
     postmaster = psutil.Process(pid) if pid else None
     with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
         token = runner.run(login(servers[0]))
-        body = orjson.dumps({"query": QUERY})
+        body = orjson.dumps({"query": bench.query, "variables": bench.variables})
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
-        length = runner.run(check_identical(servers, body, headers, args.clients))
+        length = runner.run(check_identical(servers, body, headers, bench, args.clients))
         totals = runner.run(measure(servers, args, body, headers, length, postmaster))
-    report(totals, args)
-    return 1 if any(t.errors for t in totals.values()) else 0
+    report(totals, args, bench)
+    return totals
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+@dataclass(frozen=True)
+class Bench:
+    """What a benchmark of this harness sends, checks and compares with."""
+
+    title: str
+    query: str
+    raw_path: str  # the raw endpoint's route answering the same body (bench/raw_app.py)
+    # The GraphQL answer's `data` checked (it raises RuntimeError); says what was checked.
+    check: Callable[[dict[str, Any], int], str]
+    variables: dict[str, Any] = field(default_factory=dict)
+    add_data: AddData | None = None  # more data after the seed, before VACUUM ANALYZE
+    ratio_goal: str = ""  # after the GraphQL / raw ratio, e.g. "; target ≥ 30%"
+
+
+CLIENTS = Bench(
+    f"clients(first: {PAGE_SIZE})",
+    QUERY,
+    "/raw",
+    check_clients_page,
+    ratio_goal="; target ≥ 30%",  # docs/PERFORMANCE.md
+)
+
+
+def measure_in_temporary_directory(
+    args: argparse.Namespace, bench: Bench
+) -> dict[str, Totals] | None:
+    """`run` in a temporary directory removed at the end (also on Ctrl-C or SIGTERM);
+    None when it was interrupted or failed (said on the console)."""
     tmp = Path(tempfile.mkdtemp(prefix="clientdesk-bench-"))
     if not args.keep:
         # Also at exit, after the embedded PostgreSQL's own exit hook (registered later, so
         # run earlier), which touches files in the directory.
         atexit.register(shutil.rmtree, tmp, ignore_errors=True)
-    status = 1
     with sigterm_as_exit():
         try:
             with contextlib.ExitStack() as stack:
-                status = run(args, stack, tmp)
+                return run(args, stack, tmp, bench)
         except KeyboardInterrupt:
             console.print("[yellow]Interrupted; stopped the servers.[/]")
-            status = 130
         except RuntimeError as error:
             console.print(f"[red]{error}[/]")
         finally:
@@ -678,7 +720,72 @@ def main(argv: list[str] | None = None) -> int:
                 console.print(f"Kept {tmp}")
             else:
                 shutil.rmtree(tmp, ignore_errors=True)
-    return status
+    return None
+
+
+def cpu_per_request_ms(totals: Totals) -> float:
+    return totals.server_cpu / totals.requests * 1000 if totals.requests else float("nan")
+
+
+def cpu_target(name: str, goal_ms: float, totals: dict[str, Totals], start: str = "") -> Target:
+    """Server CPU per request of the GraphQL endpoint beside the raw one's, same run."""
+    graphql = cpu_per_request_ms(totals["graphql"])
+    raw = cpu_per_request_ms(totals["raw"])
+    return Target(
+        name=f"server CPU per request, {name}",
+        goal=f"≤ {goal_ms:g} ms",
+        baseline=f"raw endpoint {raw:.2f} ms{start}",
+        measured=f"{graphql:.2f} ms",
+        met=graphql <= goal_ms,
+    )
+
+
+def workers_target(totals: dict[str, Totals]) -> Target | None:
+    """req/s of N uvicorn processes against one, same run; None without the N endpoint."""
+    one = totals["graphql"]
+    several = [(name, t) for name, t in totals.items() if name.startswith("graphql×")]
+    if not several:
+        return None
+    name, n = several[0]
+    workers = name.removeprefix("graphql×")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return Target(
+        name=f"req/s with {workers} workers",
+        goal=f"{workers} workers faster than 1",
+        baseline=f"1 worker {one.rate:,.1f} req/s",
+        measured=f"{n.rate:,.1f} req/s ({n.rate / one.rate:.0%}; load average {load})"
+        if one.rate
+        else f"{n.rate:,.1f} req/s",
+        met=n.rate > one.rate,
+    )
+
+
+QUICK = ["--clients", "2000", "--duration", "6", "--rounds", "2", "--warmup", "1"]
+
+
+def targets(quick: bool) -> list[Target]:
+    """Issue 12, target 1: server CPU per request of `clients(first: 50)`; target 4: req/s
+    with one uvicorn process and with one per core (at least two), in the same run."""
+    args = parse_args([*(QUICK if quick else []), "--workers", str(max(2, usable_cores()))])
+    totals = measure_in_temporary_directory(args, CLIENTS)
+    if totals is None:
+        raise RuntimeError("bench.clients_query did not finish")
+    return clients_targets(totals)
+
+
+def clients_targets(totals: dict[str, Totals]) -> list[Target]:
+    rows = [cpu_target(CLIENTS.title, 2.5, totals, "; 5.1 ms at the start of issue 12")]
+    several = workers_target(totals)
+    return rows + ([several] if several else [])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    totals = measure_in_temporary_directory(args, CLIENTS)
+    if totals is None:
+        return 1
+    print_targets(clients_targets(totals), console)
+    return 1 if any(t.errors for t in totals.values()) else 0
 
 
 if __name__ == "__main__":

@@ -10,6 +10,15 @@ CREATE FUNCTION public.billing_cycle_interval(cycle text) RETURNS interval
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     RETURN CASE cycle WHEN 'MONTHLY'::text THEN '1 mon'::interval WHEN 'QUARTERLY'::text THEN '3 mons'::interval WHEN 'SEMI_ANNUALLY'::text THEN '6 mons'::interval WHEN 'ANNUALLY'::text THEN '1 year'::interval WHEN 'BIENNIALLY'::text THEN '2 years'::interval WHEN 'TRIENNIALLY'::text THEN '3 years'::interval ELSE NULL::interval END;
 
+CREATE FUNCTION public.notify_reference_change() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM pg_notify('clientdesk_reference', TG_TABLE_NAME);
+    RETURN NULL;
+END;
+$$;
+
 CREATE TABLE public.services (
     id bigint NOT NULL,
     client_id bigint NOT NULL,
@@ -817,6 +826,10 @@ CREATE INDEX transactions_client ON public.transactions USING btree (client_id, 
 CREATE UNIQUE INDEX transactions_gateway_id ON public.transactions USING btree (gateway, transaction_id) WHERE (transaction_id IS NOT NULL);
 
 CREATE INDEX transactions_invoice ON public.transactions USING btree (invoice_id);
+
+CREATE TRIGGER currencies_changed AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.currencies FOR EACH STATEMENT EXECUTE FUNCTION public.notify_reference_change();
+
+CREATE TRIGGER settings_changed AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.settings FOR EACH STATEMENT EXECUTE FUNCTION public.notify_reference_change();
 
 ALTER TABLE ONLY public.addons
     ADD CONSTRAINT addons_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;

@@ -61,7 +61,7 @@ async def logout(info: Info[Context, None]) -> bool:
     ctx.response.delete_cookie(SESSION_COOKIE)
     if token is None:
         return False
-    async with ctx.pool.acquire() as conn:
+    async with ctx.connection() as conn:
         await sessions.end_session(conn, token)
     ctx.set_viewer(None)
     return True

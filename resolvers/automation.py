@@ -44,7 +44,7 @@ AUTOMATION_RUNS = "automation-runs"
 
 
 async def get_automation_settings(info: Info[Context, None]) -> AutomationSettings:
-    async with info.context.pool.acquire() as conn:
+    async with info.context.connection() as conn:
         return AutomationSettings.build(await automation_settings.get_automation_settings(conn))
 
 
@@ -57,7 +57,7 @@ async def update_automation_settings(
     # A null for a setting means "keep it", like an omitted one: no setting can be unset.
     changes = {k: v for k, v in provided_fields(input).items() if v is not None}
     try:
-        async with info.context.pool.acquire() as conn:
+        async with info.context.connection() as conn:
             updated = await automation_settings.update_automation_settings(conn, **changes)
     except DomainError as error:
         return AutomationSettingsPayload(settings=None, errors=user_errors(error))
@@ -73,7 +73,7 @@ async def automation_runs(
 ) -> AutomationRunConnection:
     """Every run, newest date first."""
     request = page_request(AUTOMATION_RUNS, first, after, last, before)
-    async with info.context.pool.acquire() as conn:
+    async with info.context.connection() as conn:
         with cursor_errors():
             page = await runs.automation_runs(
                 conn, request, look_behind=looks_behind(info, request)
@@ -96,7 +96,7 @@ async def run_automation(
 ) -> AutomationRunPayload:
     """Hand the run to a worker and wait for it (a date already run is not run again)."""
     ctx = info.context
-    async with ctx.pool.acquire() as conn:
+    async with ctx.connection() as conn:
         zone = (await automation_settings.get_automation_settings(conn)).zone
     today = datetime.now(zone).date()
     day = as_of or today
@@ -107,12 +107,14 @@ async def run_automation(
     await ctx.services.enqueue_automation_run(day)
     deadline = time.monotonic() + ctx.services.automation_wait_seconds
     while True:
-        async with ctx.pool.acquire() as conn:
+        async with ctx.connection() as conn:
             run = await runs.get_run(conn, day)
         if run is not None and run.finished_at is not None:
             return AutomationRunPayload(run=AutomationRun.build(run))
         if time.monotonic() >= deadline:
             break
+        # Waiting for the run may take seconds: the connection goes back to the pool meanwhile.
+        await ctx.db.give_back()
         await asyncio.sleep(POLL_SECONDS)
     return AutomationRunPayload(
         run=AutomationRun.build(run) if run else None,

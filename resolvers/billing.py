@@ -268,7 +268,7 @@ async def invoice(
     invoice_id = parse_id(id, "Invoice")
     if invoice_id is None:
         return None
-    async with info.context.pool.acquire() as conn:
+    async with info.context.connection() as conn:
         row = await invoices.get_invoice(conn, invoice_id)
     return Invoice.build(row) if row else None
 
@@ -300,7 +300,7 @@ async def transactions(
 
 
 async def tax_rules(info: Info[Context, None]) -> list[TaxRule]:
-    async with info.context.pool.acquire() as conn:
+    async with info.context.connection() as conn:
         return [TaxRule.build(row) for row in await tax.tax_rules(conn)]
 
 

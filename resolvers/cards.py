@@ -23,7 +23,7 @@ ClientIdArgument = Annotated[strawberry.ID, strawberry.argument(description="The
 
 
 async def _client_payload(ctx: Context, client_id: int) -> ClientPayload:
-    async with ctx.pool.acquire() as conn:
+    async with ctx.connection() as conn:
         row = await get_client(conn, client_id)
     assert row is not None
     return ClientPayload(client=Client.build(row, await presentation(ctx)))

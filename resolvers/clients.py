@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
-import asyncpg
 import strawberry
 from strawberry.types import Info
 
@@ -15,7 +14,6 @@ from domain.clients.models import ClientStatus
 from domain.contacts import services as contact_services
 from domain.emails import outbox
 from domain.errors import DomainError
-from domain.settings import get_general_settings
 from resolvers.context import Context
 from resolvers.inputs import existing_id, parse_id, provided_fields
 from resolvers.pagination import (
@@ -47,18 +45,14 @@ from schema.common import OkPayload, user_errors
 from schema.node import Owned
 
 
-async def presentation(ctx: Context, conn: asyncpg.Connection | None = None) -> ClientPresentation:
-    """How this request shows clients; fetched once per request, on `conn` when given (the
-    caller then has loaded the viewer already, so that it holds one connection at a time)."""
+async def presentation(ctx: Context) -> ClientPresentation:
+    """How this request shows clients; made once per request, from the settings and
+    currencies the process keeps (`ReferenceCache`)."""
     if ctx.client_presentation is None:
         viewer = await ctx.get_viewer()
-        if conn is None:
-            async with ctx.pool.acquire() as own:
-                settings = await get_general_settings(own)
-                currencies = await queries.all_currencies(own)
-        else:
-            settings = await get_general_settings(conn)
-            currencies = await queries.all_currencies(conn)
+        reference = ctx.services.reference
+        settings = await reference.general_settings(ctx.connection)
+        currencies = await reference.currencies(ctx.connection)
         ctx.client_presentation = ClientPresentation(
             display_format=settings.client_display_format,
             currencies=currencies,
@@ -84,7 +78,7 @@ async def client(
     client_id = parse_id(id, "Client")
     if client_id is None:
         return None
-    async with info.context.pool.acquire() as conn:
+    async with info.context.connection() as conn:
         row = await queries.get_client(conn, client_id)
         if row is None:
             # The id of a client merged away leads to the client it went into (SPEC 7.1).
@@ -124,7 +118,7 @@ async def clients(
     with_emails = may_read_emails(await ctx.get_viewer()) and selects(
         info, "edges", "node", "emails"
     )
-    async with ctx.pool.acquire() as conn:
+    async with ctx.connection() as conn:
         with cursor_errors():
             page = await queries.find_clients(
                 conn,
@@ -134,7 +128,7 @@ async def clients(
                 descending=order.direction is OrderDirection.DESC,
                 look_behind=looks_behind(info, request),
             )
-        shown = await presentation(ctx, conn)
+        shown = await presentation(ctx)
         total = await queries.count_clients(conn, client_filter) if with_total else None
         emails = (
             await outbox.sent_emails_by_client(conn, [row.id for row in page.items])
@@ -155,7 +149,7 @@ async def me(info: Info[Context, None]) -> Client | None:
     viewer = await info.context.get_viewer()
     if viewer is None or viewer.client_id is None:
         return None
-    async with info.context.pool.acquire() as conn:
+    async with info.context.connection() as conn:
         row = await queries.get_client(conn, viewer.client_id)
     return Client.build(row, await presentation(info.context)) if row else None
 

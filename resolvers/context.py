@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -25,6 +25,8 @@ from domain.cards.crypto import CardKeyring
 from domain.emails import outbox
 from domain.emails.templates import TemplateRenderer
 from domain.errors import DomainError, ErrorCode
+from domain.reference_cache import ReferenceCache
+from resolvers.connection import RequestConnection
 from resolvers.loaders import Loaders
 from schema.clients import ClientPresentation
 
@@ -64,6 +66,8 @@ class AppServices:
     enqueue_automation_run: Callable[[date], Awaitable[None]]
     # How long runAutomation waits for the run to finish.
     automation_wait_seconds: float
+    # The general settings and currencies, kept until PostgreSQL notifies a change.
+    reference: ReferenceCache
     # Transactions that hash a password, one per hashing thread at a time.
     hashing_turns: asyncio.Semaphore = field(
         default_factory=lambda: asyncio.Semaphore(passwords.HASHING_THREADS)
@@ -76,6 +80,8 @@ class Context:
     response: Response
     services: AppServices
     request_id: str
+    # The one pooled connection of the request (`connection()`); given back when it ends.
+    db: RequestConnection = field(init=False)
     loaders: Loaders = field(init=False)
     client_presentation: ClientPresentation | None = field(default=None, init=False)
     _viewer: Viewer | None = field(default=None, init=False)
@@ -86,11 +92,18 @@ class Context:
     _service_statuses_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.services.pool)
+        self.db = RequestConnection(self.services.pool)
+        self.loaders = Loaders(self.db)
 
     @property
     def pool(self) -> asyncpg.Pool:
+        """The pool itself, for work that takes and gives back connections on its own
+        terms (a login holds none while its password hash waits)."""
         return self.services.pool
+
+    def connection(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        """The request's connection, held alone until the block ends (`RequestConnection`)."""
+        return self.db.use()
 
     def session_token(self) -> str | None:
         """The bearer token, else the session cookie when the request is CSRF-safe.
@@ -116,7 +129,7 @@ class Context:
         if not self._viewer_loaded:
             token = self.session_token()
             if token:
-                async with self.pool.acquire() as conn:
+                async with self.connection() as conn:
                     self._viewer = await sessions.viewer_for_token(conn, token)
             self._viewer_loaded = True
         return self._viewer
@@ -137,11 +150,11 @@ class Context:
             if wanted is not None and (
                 not self._service_statuses_known or wanted != self._service_statuses
             ):
-                async with self.pool.acquire() as conn:
+                async with self.connection() as conn:
                     await items.remember_service_status_filter(conn, viewer.session_id, wanted)
                 self._service_statuses, self._service_statuses_known = wanted, True
             elif not self._service_statuses_known:
-                async with self.pool.acquire() as conn:
+                async with self.connection() as conn:
                     self._service_statuses = await items.service_status_filter(
                         conn, viewer.session_id
                     )
@@ -167,6 +180,8 @@ class Context:
                 "Too many password changes. Try again later.",
                 "password",
             )
+        # The wait may be long: the request's connection goes back to the pool meanwhile.
+        await self.db.give_back()
         async with self.services.hashing_turns:
             yield
 
@@ -179,7 +194,7 @@ class Context:
         One that hashes a password (`hashing_password`) is budgeted, and takes its connection
         only when the hashing threads are free for it: password changes queued for them
         would otherwise hold connections other requests wait for."""
-        async with self._turn_to_hash(hashing_password), self.pool.acquire() as conn:
+        async with self._turn_to_hash(hashing_password), self.connection() as conn:
             tx = conn.transaction()
             await tx.start()
             try:

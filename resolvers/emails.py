@@ -74,7 +74,7 @@ async def failed_emails(
 ) -> EmailConnection:
     """The outbox rows given up on, newest first."""
     request = page_request(FAILED_EMAILS, first, after, last, before)
-    async with info.context.pool.acquire() as conn:
+    async with info.context.connection() as conn:
         with cursor_errors():
             page = await outbox.failed_emails(
                 conn, request, look_behind=looks_behind(info, request)

@@ -50,7 +50,7 @@ async def upload_client_file(
         stored = await storage.store_upload(
             ctx.services.attachments_dir, file, ctx.services.max_upload_bytes
         )
-        async with ctx.pool.acquire() as conn:
+        async with ctx.connection() as conn:
             row = await services.add_file(
                 conn,
                 ctx.services.attachments_dir,
@@ -79,7 +79,7 @@ async def update_client_file(
     viewer = await ctx.get_viewer()
     try:
         pk = existing_id(id, "ClientFile")
-        async with ctx.pool.acquire() as conn:
+        async with ctx.connection() as conn:
             row = await services.update_file(
                 conn,
                 pk,
@@ -97,7 +97,7 @@ async def delete_client_file(info: Info[Context, None], id: FileIdArgument) -> O
     viewer = await ctx.get_viewer()
     try:
         pk = existing_id(id, "ClientFile")
-        async with ctx.pool.acquire() as conn:
+        async with ctx.connection() as conn:
             stored_name = await services.delete_file(
                 conn, pk, staff_id=viewer.staff_id if viewer else None
             )

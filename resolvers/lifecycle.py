@@ -78,7 +78,7 @@ async def _export(
     try:
         if client_id is None:
             raise NotFound("Client")
-        async with ctx.pool.acquire() as conn:
+        async with ctx.connection() as conn:
             document, generated_at = await export.export_client_data(
                 conn, client_id, staff_id=staff_id, for_staff=for_staff
             )

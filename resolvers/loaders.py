@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 
-import asyncpg
 from strawberry.dataloader import DataLoader
 
 from domain.billing import invoices, items, payments
@@ -23,149 +23,182 @@ from domain.files import services as file_services
 from domain.files.services import ClientFile
 from domain.tickets import services as tickets
 from domain.tickets.models import Ticket, TicketMessage
+from resolvers.connection import RequestConnection
 
 
 class Loaders:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-        self.sent_emails_by_client: DataLoader[int, list[Email]] = DataLoader(
-            self._load_sent_emails_by_client
-        )
-        self.contacts_by_client: DataLoader[int, list[Contact]] = DataLoader(
-            self._load_contacts_by_client
-        )
-        self.contact_by_id: DataLoader[int, Contact | None] = DataLoader(self._load_contact_by_id)
-        self.client_by_id: DataLoader[int, Client | None] = DataLoader(self._load_client_by_id)
-        self.sent_email_by_id: DataLoader[int, Email | None] = DataLoader(
-            self._load_sent_email_by_id
-        )
-        self.credit_log_by_client: DataLoader[int, list[CreditEntry]] = DataLoader(
-            self._load_credit_log_by_client
-        )
-        self.services_by_client = self._items_loader(ItemKind.SERVICE)
-        self.addons_by_client = self._items_loader(ItemKind.ADDON)
-        self.domains_by_client = self._items_loader(ItemKind.DOMAIN)
-        self.invoices_by_client: DataLoader[int, list[Invoice]] = DataLoader(
-            self._load_invoices_by_client
-        )
-        self.invoice_items_by_invoice: DataLoader[int, list[InvoiceItem]] = DataLoader(
-            self._load_invoice_items_by_invoice
-        )
-        self.transactions_by_client: DataLoader[int, list[Transaction]] = DataLoader(
-            self._load_transactions_by_client
-        )
-        self.card_by_client: DataLoader[int, StoredCard | None] = DataLoader(
-            self._load_card_by_client
-        )
-        self.tickets_by_client: DataLoader[int, list[Ticket]] = DataLoader(
-            self._load_tickets_by_client
-        )
-        self.ticket_by_id: DataLoader[int, Ticket | None] = DataLoader(self._load_ticket_by_id)
-        self.messages_by_ticket: DataLoader[int, list[TicketMessage]] = DataLoader(
-            self._load_messages_by_ticket
-        )
-        self.message_by_id: DataLoader[int, TicketMessage | None] = DataLoader(
-            self._load_message_by_id
-        )
-        self.merged_from_by_client: DataLoader[int, list[int]] = DataLoader(
-            self._load_merged_from_by_client
-        )
-        self.files_by_client: DataLoader[int, list[ClientFile]] = DataLoader(
-            self._load_files_by_client
-        )
+    def __init__(self, db: RequestConnection) -> None:
+        self._db = db
+
+    # Made when first used: most requests use one or two of them.
+    @cached_property
+    def sent_emails_by_client(self) -> DataLoader[int, list[Email]]:
+        return DataLoader(self._load_sent_emails_by_client)
+
+    @cached_property
+    def contacts_by_client(self) -> DataLoader[int, list[Contact]]:
+        return DataLoader(self._load_contacts_by_client)
+
+    @cached_property
+    def contact_by_id(self) -> DataLoader[int, Contact | None]:
+        return DataLoader(self._load_contact_by_id)
+
+    @cached_property
+    def client_by_id(self) -> DataLoader[int, Client | None]:
+        return DataLoader(self._load_client_by_id)
+
+    @cached_property
+    def sent_email_by_id(self) -> DataLoader[int, Email | None]:
+        return DataLoader(self._load_sent_email_by_id)
+
+    @cached_property
+    def credit_log_by_client(self) -> DataLoader[int, list[CreditEntry]]:
+        return DataLoader(self._load_credit_log_by_client)
+
+    @cached_property
+    def services_by_client(self) -> DataLoader[int, list[BillableItem]]:
+        return self._items_loader(ItemKind.SERVICE)
+
+    @cached_property
+    def addons_by_client(self) -> DataLoader[int, list[BillableItem]]:
+        return self._items_loader(ItemKind.ADDON)
+
+    @cached_property
+    def domains_by_client(self) -> DataLoader[int, list[BillableItem]]:
+        return self._items_loader(ItemKind.DOMAIN)
+
+    @cached_property
+    def invoices_by_client(self) -> DataLoader[int, list[Invoice]]:
+        return DataLoader(self._load_invoices_by_client)
+
+    @cached_property
+    def invoice_items_by_invoice(self) -> DataLoader[int, list[InvoiceItem]]:
+        return DataLoader(self._load_invoice_items_by_invoice)
+
+    @cached_property
+    def transactions_by_client(self) -> DataLoader[int, list[Transaction]]:
+        return DataLoader(self._load_transactions_by_client)
+
+    @cached_property
+    def card_by_client(self) -> DataLoader[int, StoredCard | None]:
+        return DataLoader(self._load_card_by_client)
+
+    @cached_property
+    def tickets_by_client(self) -> DataLoader[int, list[Ticket]]:
+        return DataLoader(self._load_tickets_by_client)
+
+    @cached_property
+    def ticket_by_id(self) -> DataLoader[int, Ticket | None]:
+        return DataLoader(self._load_ticket_by_id)
+
+    @cached_property
+    def messages_by_ticket(self) -> DataLoader[int, list[TicketMessage]]:
+        return DataLoader(self._load_messages_by_ticket)
+
+    @cached_property
+    def message_by_id(self) -> DataLoader[int, TicketMessage | None]:
+        return DataLoader(self._load_message_by_id)
+
+    @cached_property
+    def merged_from_by_client(self) -> DataLoader[int, list[int]]:
+        return DataLoader(self._load_merged_from_by_client)
+
+    @cached_property
+    def files_by_client(self) -> DataLoader[int, list[ClientFile]]:
+        return DataLoader(self._load_files_by_client)
 
     async def _load_sent_emails_by_client(self, client_ids: Sequence[int]) -> list[list[Email]]:
-        async with self._pool.acquire() as conn:
+        async with self._db.use() as conn:
             by_client = await outbox.sent_emails_by_client(conn, list(client_ids))
         return [by_client[cid] for cid in client_ids]
 
     async def _load_contacts_by_client(self, client_ids: Sequence[int]) -> list[list[Contact]]:
-        async with self._pool.acquire() as conn:
+        async with self._db.use() as conn:
             by_client = await contact_services.contacts_by_client(conn, client_ids)
         return [by_client[cid] for cid in client_ids]
 
     async def _load_contact_by_id(self, contact_ids: Sequence[int]) -> list[Contact | None]:
-        async with self._pool.acquire() as conn:
+        async with self._db.use() as conn:
             by_id = await contact_services.contacts_by_ids(conn, contact_ids)
         return [by_id.get(cid) for cid in contact_ids]
 
     async def _load_client_by_id(self, client_ids: Sequence[int]) -> list[Client | None]:
-        async with self._pool.acquire() as conn:
+        async with self._db.use() as conn:
             by_id = await client_queries.clients_by_ids(conn, client_ids)
         return [by_id.get(cid) for cid in client_ids]
 
     async def _load_sent_email_by_id(self, email_ids: Sequence[int]) -> list[Email | None]:
-        async with self._pool.acquire() as conn:
+        async with self._db.use() as conn:
             by_id = await outbox.sent_emails_by_ids(conn, email_ids)
         return [by_id.get(eid) for eid in email_ids]
 
     async def _load_credit_log_by_client(
         self, client_ids: Sequence[int]
     ) -> list[list[CreditEntry]]:
-        async with self._pool.acquire() as conn:
+        async with self._db.use() as conn:
             by_client = await ledger.entries_by_client(conn, client_ids)
         return [by_client[cid] for cid in client_ids]
 
     def _items_loader(self, kind: ItemKind) -> DataLoader[int, list[BillableItem]]:
         async def load(client_ids: Sequence[int]) -> list[list[BillableItem]]:
-            async with self._pool.acquire() as conn:
+            async with self._db.use() as conn:
                 by_client = await items.items_by_client(conn, kind, client_ids)
             return [by_client[cid] for cid in client_ids]
 
         return DataLoader(load)
 
     async def _load_invoices_by_client(self, client_ids: Sequence[int]) -> list[list[Invoice]]:
-        async with self._pool.acquire() as conn:
+        async with self._db.use() as conn:
             by_client = await invoices.invoices_by_client(conn, client_ids)
         return [by_client[cid] for cid in client_ids]
 
     async def _load_invoice_items_by_invoice(
         self, invoice_ids: Sequence[int]
     ) -> list[list[InvoiceItem]]:
-        async with self._pool.acquire() as conn:
+        async with self._db.use() as conn:
             by_invoice = await invoices.items_by_invoice(conn, invoice_ids)
         return [by_invoice[iid] for iid in invoice_ids]
 
     async def _load_transactions_by_client(
         self, client_ids: Sequence[int]
     ) -> list[list[Transaction]]:
-        async with self._pool.acquire() as conn:
+        async with self._db.use() as conn:
             by_client = await payments.transactions_by_client(conn, client_ids)
         return [by_client[cid] for cid in client_ids]
 
     async def _load_merged_from_by_client(self, client_ids: Sequence[int]) -> list[list[int]]:
-        async with self._pool.acquire() as conn:
+        async with self._db.use() as conn:
             by_client = await merge.merged_from_by_client(conn, list(client_ids))
         return [by_client[cid] for cid in client_ids]
 
     async def _load_card_by_client(self, client_ids: Sequence[int]) -> list[StoredCard | None]:
-        async with self._pool.acquire() as conn:
+        async with self._db.use() as conn:
             by_client = await cards_by_client(conn, client_ids)
         return [by_client.get(cid) for cid in client_ids]
 
     async def _load_tickets_by_client(self, client_ids: Sequence[int]) -> list[list[Ticket]]:
-        async with self._pool.acquire() as conn:
+        async with self._db.use() as conn:
             by_client = await tickets.tickets_by_client(conn, client_ids)
         return [by_client[cid] for cid in client_ids]
 
     async def _load_ticket_by_id(self, ticket_ids: Sequence[int]) -> list[Ticket | None]:
-        async with self._pool.acquire() as conn:
+        async with self._db.use() as conn:
             by_id = await tickets.tickets_by_ids(conn, ticket_ids)
         return [by_id.get(tid) for tid in ticket_ids]
 
     async def _load_messages_by_ticket(
         self, ticket_ids: Sequence[int]
     ) -> list[list[TicketMessage]]:
-        async with self._pool.acquire() as conn:
+        async with self._db.use() as conn:
             by_ticket = await tickets.messages_by_ticket(conn, ticket_ids)
         return [by_ticket[tid] for tid in ticket_ids]
 
     async def _load_message_by_id(self, message_ids: Sequence[int]) -> list[TicketMessage | None]:
-        async with self._pool.acquire() as conn:
+        async with self._db.use() as conn:
             by_id = await tickets.messages_by_ids(conn, message_ids)
         return [by_id.get(mid) for mid in message_ids]
 
     async def _load_files_by_client(self, client_ids: Sequence[int]) -> list[list[ClientFile]]:
-        async with self._pool.acquire() as conn:
+        async with self._db.use() as conn:
             by_client = await file_services.files_by_client(conn, client_ids)
         return [by_client[cid] for cid in client_ids]

@@ -131,7 +131,7 @@ async def client_list(
         client = parse_id(client_id, "Client")
         if client is None:  # an id of nothing: nothing of it
             return kind(edges=[], page_info=PageInfo.empty())
-    async with info.context.pool.acquire() as conn:
+    async with info.context.connection() as conn:
         with cursor_errors():
             page = await find(
                 conn, request, client_id=client, look_behind=looks_behind(info, request)

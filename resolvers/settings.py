@@ -18,7 +18,7 @@ from schema.settings import GeneralSettings, GeneralSettingsInput, GeneralSettin
 
 
 async def general_settings(info: Info[Context, None]) -> GeneralSettings:
-    async with info.context.pool.acquire() as conn:
+    async with info.context.connection() as conn:
         return GeneralSettings.build(await settings.get_general_settings(conn))
 
 
@@ -31,10 +31,13 @@ async def update_general_settings(
     # A null for a setting means "keep it", like an omitted one: no setting can be unset.
     changes = {k: v for k, v in provided_fields(input).items() if v is not None}
     try:
-        async with info.context.pool.acquire() as conn:
+        async with info.context.connection() as conn:
             updated = await settings.update_general_settings(conn, **changes)
     except DomainError as error:
         return GeneralSettingsPayload(settings=None, errors=user_errors(error))
+    # Its own notification reaches this process a moment later: the next request of this
+    # client, which may come sooner, must already see the change.
+    info.context.services.reference.drop()
     return GeneralSettingsPayload(settings=GeneralSettings.build(updated))
 
 

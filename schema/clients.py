@@ -379,7 +379,7 @@ class ClientConnection(Connection[Client]):
         return self._count(info)
 
     async def _count(self, info: Info[SchemaContext, None]) -> int:
-        async with info.context.pool.acquire() as conn:
+        async with info.context.connection() as conn:
             return await queries.count_clients(conn, self.filter)
 
 

@@ -6,6 +6,7 @@ DataLoaders without the schema layer importing the resolvers layer.
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 import asyncpg
@@ -23,28 +24,62 @@ from domain.tickets.models import Ticket, TicketMessage
 
 
 class Loaders(Protocol):
-    sent_emails_by_client: DataLoader[int, list[Email]]
-    contacts_by_client: DataLoader[int, list[Contact]]
-    contact_by_id: DataLoader[int, Contact | None]
-    client_by_id: DataLoader[int, Client | None]
-    sent_email_by_id: DataLoader[int, Email | None]
-    credit_log_by_client: DataLoader[int, list[CreditEntry]]
-    services_by_client: DataLoader[int, list[BillableItem]]
-    addons_by_client: DataLoader[int, list[BillableItem]]
-    domains_by_client: DataLoader[int, list[BillableItem]]
-    invoices_by_client: DataLoader[int, list[Invoice]]
-    invoice_items_by_invoice: DataLoader[int, list[InvoiceItem]]
-    transactions_by_client: DataLoader[int, list[Transaction]]
-    files_by_client: DataLoader[int, list[ClientFile]]
-    merged_from_by_client: DataLoader[int, list[int]]
-    card_by_client: DataLoader[int, StoredCard | None]
-    tickets_by_client: DataLoader[int, list[Ticket]]
-    messages_by_ticket: DataLoader[int, list[TicketMessage]]
+    @property
+    def sent_emails_by_client(self) -> DataLoader[int, list[Email]]: ...
+
+    @property
+    def contacts_by_client(self) -> DataLoader[int, list[Contact]]: ...
+
+    @property
+    def contact_by_id(self) -> DataLoader[int, Contact | None]: ...
+
+    @property
+    def client_by_id(self) -> DataLoader[int, Client | None]: ...
+
+    @property
+    def sent_email_by_id(self) -> DataLoader[int, Email | None]: ...
+
+    @property
+    def credit_log_by_client(self) -> DataLoader[int, list[CreditEntry]]: ...
+
+    @property
+    def services_by_client(self) -> DataLoader[int, list[BillableItem]]: ...
+
+    @property
+    def addons_by_client(self) -> DataLoader[int, list[BillableItem]]: ...
+
+    @property
+    def domains_by_client(self) -> DataLoader[int, list[BillableItem]]: ...
+
+    @property
+    def invoices_by_client(self) -> DataLoader[int, list[Invoice]]: ...
+
+    @property
+    def invoice_items_by_invoice(self) -> DataLoader[int, list[InvoiceItem]]: ...
+
+    @property
+    def transactions_by_client(self) -> DataLoader[int, list[Transaction]]: ...
+
+    @property
+    def files_by_client(self) -> DataLoader[int, list[ClientFile]]: ...
+
+    @property
+    def merged_from_by_client(self) -> DataLoader[int, list[int]]: ...
+
+    @property
+    def card_by_client(self) -> DataLoader[int, StoredCard | None]: ...
+
+    @property
+    def tickets_by_client(self) -> DataLoader[int, list[Ticket]]: ...
+
+    @property
+    def messages_by_ticket(self) -> DataLoader[int, list[TicketMessage]]: ...
 
 
 class SchemaContext(Protocol):
-    pool: asyncpg.Pool
     loaders: Loaders
+
+    def connection(self) -> AbstractAsyncContextManager[asyncpg.Connection]: ...
 
     async def get_viewer(self) -> Viewer | None: ...
 

@@ -152,21 +152,16 @@ class CountedApi:
 async def counted_api(
     settings: Settings, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[CountedApi]:
-    """The real app whose pool logs every statement its connections send to PostgreSQL."""
+    """The real app (its own pool, as configured) whose connections log every statement
+    they send to PostgreSQL."""
     statements: list[str] = []
+    app_init = db._init_connection
 
     async def init(conn: asyncpg.Connection) -> None:
-        await db._init_connection(conn)  # the app's own setup (type codecs), not counted
+        await app_init(conn)  # the app's own setup (type codecs), not counted
         conn.add_query_logger(lambda record: statements.append(record.query))
 
-    async def create_counted_pool(
-        database_url: str, *, min_size: int, max_size: int, **options: Any
-    ) -> Any:
-        return await asyncpg.create_pool(
-            database_url, min_size=min_size, max_size=max_size, init=init
-        )
-
-    monkeypatch.setattr(web, "create_pool", create_counted_pool)
+    monkeypatch.setattr(db, "_init_connection", init)
     app = web.create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

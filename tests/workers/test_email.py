@@ -167,12 +167,14 @@ async def request_context(settings: Settings, pool: asyncpg.Pool) -> AsyncIterat
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         request = Request({"type": "http", "method": "POST", "path": "/graphql", "headers": []})
-        yield Context(
+        context = Context(
             request=request,
             response=Response(),
             services=app.state.services,
             request_id="test",
         )
+        yield context
+        await context.db.give_back()  # as the endpoint does when a request ends
 
 
 async def add_joe(conn: asyncpg.Connection) -> int:

@@ -1,0 +1,54 @@
+"""A request takes one connection from the pool, however many resolvers and DataLoaders
+read through it, and gives it back without a reset round trip."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import pytest
+
+from app import db
+from domain.auth import sessions
+from tests.api.test_authz_matrix import TTL
+from tests.api.test_query_growth import add_client_with_everything, root_document
+from tests.conftest import CountedApi, gid
+
+
+@pytest.fixture
+def acquisitions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per connection the app's pool hands out."""
+    taken: list[int] = []
+    acquire = db.MeasuredPool._acquire
+
+    async def counted(self: db.MeasuredPool, timeout: float | None) -> Any:  # noqa: ASYNC109
+        taken.append(1)
+        return await acquire(self, timeout)
+
+    monkeypatch.setattr(db.MeasuredPool, "_acquire", counted)
+    return taken
+
+
+async def test_a_request_takes_one_connection_and_resets_nothing(
+    conn: asyncpg.Connection, counted_api: CountedApi, acquisitions: list[int]
+) -> None:
+    ids = [await add_client_with_everything(conn, n, 2) for n in range(2)]
+    staff_login = await conn.fetchval(
+        "INSERT INTO logins (email) VALUES ('one@staff.ex.com') RETURNING id"
+    )
+    await conn.execute(
+        "INSERT INTO staff (login_id, first_name, last_name, role) "
+        "VALUES ($1, 'Sam', 'Staff', 'ADMIN')",
+        staff_login,
+    )
+    token = await sessions.start_session(conn, staff_login, ttl=TTL)
+    for root, variables in (
+        ("clients", {"first": 2}),
+        ("client", {"id": gid("Client", ids[0])}),
+    ):
+        acquisitions.clear()
+        # Every field reachable from the root: a dozen DataLoaders, run concurrently.
+        await counted_api.count(root_document(root), variables, token)
+        assert "errors" not in counted_api.last_body, counted_api.last_body
+        assert len(acquisitions) == 1, root
+        assert not any("pg_advisory_unlock_all" in s for s in counted_api.statements)
