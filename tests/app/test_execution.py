@@ -1,13 +1,30 @@
-"""The executor's shortcut for leaf values changes no answer: strings and booleans pass as
-they are, anything else is completed (and refused) by graphql-core as before."""
+"""The executor's shortcut for plain leaf fields changes no answer: values that coerce pass
+in the order of the selection, anything else is completed (and refused) by graphql-core
+exactly as before, with the same errors and paths."""
 
 from __future__ import annotations
 
+import enum
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
+import pytest
 import strawberry
 
 from app.execution import ClientdeskExecutor
+
+
+@strawberry.enum
+class Colour(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@strawberry.type
+class Inner:
+    label: str
+    when: datetime | None
 
 
 @strawberry.type
@@ -16,57 +33,83 @@ class Thing:
     code: strawberry.ID
     flag: bool
     number: int
+    amount: Decimal
+    colour: Colour
     maybe: str | None
+    inner: Inner
     # Values of the wrong Python type, as a resolver might hand them over.
     number_as_name: str
+    too_big: int | None
+    not_a_colour: Colour | None
     missing: str
+
+    @strawberry.field
+    def computed(self) -> str:
+        return self.name.upper()
 
 
 @strawberry.type
 class Query:
     @strawberry.field
-    def thing(self) -> Thing:
+    def things(self) -> list[Thing]:
         values: dict[str, Any] = {
             "name": "Ada",
             "code": "VGhpbmc6MQ==",
             "flag": False,
             "number": 7,
+            "amount": Decimal("12.50"),
+            "colour": Colour.BLUE,
             "maybe": None,
+            "inner": Inner(label="in", when=datetime(2026, 11, 25, 9, tzinfo=UTC)),
             "number_as_name": 12,
+            "too_big": 2**40,
+            "not_a_colour": "green",
             "missing": None,
         }
-        return Thing(**values)
+        return [Thing(**values), Thing(**{**values, "name": "Bo", "missing": "here"})]
 
 
-DOCUMENT = "{ thing { name code flag number maybe numberAsName missing } }"
-
-
-async def test_leaf_values_are_completed_as_graphql_core_completes_them() -> None:
+def executed(document: str) -> tuple[Any, Any]:
     ours = strawberry.Schema(Query, execution_context_class=ClientdeskExecutor)
     theirs = strawberry.Schema(Query)
-    result, expected = await ours.execute(DOCUMENT), await theirs.execute(DOCUMENT)
+    return ours.execute_sync(document), theirs.execute_sync(document)
+
+
+def errors(result: Any) -> list[tuple[str, list[Any]]]:
+    return [(e.message, e.path) for e in result.errors or ()]
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "{ things { name code flag number amount colour maybe numberAsName computed } }",
+        # Plain leaves between computed and object fields, aliased and repeated.
+        "{ things { computed first: name inner { when label } colour n: number name } }",
+        "{ things { tooBig notAColour name } }",
+        # A null for a non-null field nulls the item, up to the nullable list... and beyond.
+        "{ things { name missing } }",
+        "{ things { __typename name ...F } } fragment F on Thing { flag name amount }",
+    ],
+)
+def test_answers_errors_and_key_order_are_graphql_cores(document: str) -> None:
+    result, expected = executed(document)
     assert result.data == expected.data
-    assert [(e.message, e.path) for e in result.errors or ()] == [
-        (e.message, e.path) for e in expected.errors or ()
-    ]
-    # A null for a non-null field is still refused, up to the nullable root.
-    assert result.data is None
-    assert [e.path for e in result.errors or ()] == [["thing", "missing"]]
+    if result.data is not None:
+        # Dicts compare equal whatever their order; the answer's keys follow the selection.
+        for ours, theirs in zip(result.data["things"], expected.data["things"], strict=True):
+            assert list(ours) == list(theirs)
+    assert errors(result) == errors(expected)
 
 
-async def test_values_of_every_kind_reach_the_answer() -> None:
-    document = "{ thing { name code flag number maybe numberAsName } }"
-    result = await strawberry.Schema(Query, execution_context_class=ClientdeskExecutor).execute(
-        document
-    )
+def test_values_of_every_kind_reach_the_answer() -> None:
+    result, _ = executed("{ things { name flag number amount colour maybe inner { when } } }")
     assert result.errors is None
-    assert result.data == {
-        "thing": {
-            "name": "Ada",
-            "code": "VGhpbmc6MQ==",
-            "flag": False,
-            "number": 7,
-            "maybe": None,
-            "numberAsName": "12",
-        }
+    assert result.data["things"][0] == {
+        "name": "Ada",
+        "flag": False,
+        "number": 7,
+        "amount": "12.50",
+        "colour": "BLUE",
+        "maybe": None,
+        "inner": {"when": "2026-11-25T09:00:00+00:00"},
     }
