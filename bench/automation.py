@@ -20,7 +20,7 @@ What it does:
 With `--reuse DIR` the PostgreSQL data stays in DIR: the first time, the seed goes into a
 template database; every run then works on a fresh copy of it (a file copy, seconds instead
 of the minutes seeding 1,000,000 clients takes), so the steps can be timed again after a
-change. The template is seeded again when the sizes or the date differ.
+change. The template is seeded again when the sizes, the date or the migrations differ.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
+import hashlib
 import shutil
 import sys
 import tempfile
@@ -43,7 +44,7 @@ from rich.table import Table
 
 from app import db
 from app.devservices import start_postgres, stop_postgres
-from app.migrate import migrate
+from app.migrate import load_migrations, migrate
 from app.seed import seed_clients_with_progress
 from domain.automation import runs
 from domain.automation.settings import update_automation_settings
@@ -90,7 +91,12 @@ def _with_database(url: str, database: str) -> str:
 
 
 def _seed_fingerprint(args: argparse.Namespace, as_of: date) -> str:
-    return f"clients={args.clients} due={args.due} invoices={args.invoices} as_of={as_of}"
+    # The schema too: a seed made before a migration changed the tables is made again.
+    schema = hashlib.sha256("".join(m.checksum for m in load_migrations()).encode()).hexdigest()
+    return (
+        f"clients={args.clients} due={args.due} invoices={args.invoices} as_of={as_of} "
+        f"schema={schema[:12]}"
+    )
 
 
 async def fresh_copy_of_seed(database_url: str, args: argparse.Namespace, as_of: date) -> None:
