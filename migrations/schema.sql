@@ -743,6 +743,8 @@ CREATE INDEX clients_order_name ON public.clients USING btree (lower(((last_name
 
 CREATE INDEX clients_search_text ON public.clients USING gin (search_text public.gin_trgm_ops);
 
+CREATE INDEX clients_with_credit ON public.clients USING btree (id) WHERE (credit_balance > (0)::numeric);
+
 CREATE INDEX contacts_client_id ON public.contacts USING btree (client_id, id);
 
 CREATE INDEX credit_log_client ON public.credit_log USING btree (client_id, created_at DESC, id DESC);

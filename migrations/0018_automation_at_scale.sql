@@ -9,3 +9,8 @@ DROP INDEX clients_status;
 -- New pages are filled to 80 %; pages written before keep their fill until rewritten
 -- (VACUUM FULL clients, or pg_repack without the lock).
 ALTER TABLE clients SET (fillfactor = 80);
+
+-- Credit is spent on new invoices (SPEC 3.5) by reading the few clients who have some:
+-- without this index each generation run read all clients twice to find them (1.2 s at
+-- 1,000,000 clients).
+CREATE INDEX clients_with_credit ON clients (id) WHERE credit_balance > 0;
