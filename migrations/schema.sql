@@ -184,7 +184,8 @@ CREATE TABLE public.clients (
     CONSTRAINT clients_first_name_check CHECK ((first_name <> ''::text)),
     CONSTRAINT clients_last_name_check CHECK ((last_name <> ''::text)),
     CONSTRAINT clients_status_check CHECK ((status = ANY (ARRAY['ACTIVE'::text, 'INACTIVE'::text, 'CLOSED'::text])))
-);
+)
+WITH (fillfactor='80');
 
 ALTER TABLE public.clients ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.clients_id_seq
@@ -759,7 +760,7 @@ CREATE INDEX clients_order_name ON public.clients USING btree (lower(((last_name
 
 CREATE INDEX clients_search_text ON public.clients USING gin (search_text public.gin_trgm_ops);
 
-CREATE INDEX clients_status ON public.clients USING btree (status, id);
+CREATE INDEX clients_with_credit ON public.clients USING btree (id) WHERE (credit_balance > (0)::numeric);
 
 CREATE INDEX contacts_client_id ON public.contacts USING btree (client_id, id);
 

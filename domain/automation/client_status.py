@@ -1,7 +1,12 @@
-"""Client status from what the client holds (SPEC 9.1–9.3), two statements over all clients.
+"""Client status from what the client holds (SPEC 9.1–9.3), one statement over all clients.
 
 Active items are ACTIVE or SUSPENDED services and addons and ACTIVE or PENDING_TRANSFER
 domains. CLOSED clients are never touched; staff close and reopen accounts by hand.
+
+The statement reads every client once against the set of clients holding an active item
+(hash or merge joins, no probe per client) and writes only the clients whose status really
+changes. Those writes are HOT updates: `status` is in no index and the table keeps room on
+its pages (migration 0018), so a status change leaves the clients' indexes alone.
 """
 
 from __future__ import annotations
@@ -13,18 +18,36 @@ import asyncpg
 
 from domain.automation.settings import AutomationSettings
 
-_HOLDS_ACTIVE_ITEMS = """(
-    EXISTS (SELECT 1 FROM services s
-             WHERE s.client_id = c.id AND s.status IN ('ACTIVE', 'SUSPENDED'))
-    OR EXISTS (SELECT 1 FROM addons a
-                WHERE a.client_id = c.id AND a.status IN ('ACTIVE', 'SUSPENDED'))
-    OR EXISTS (SELECT 1 FROM domains d
-                WHERE d.client_id = c.id AND d.status IN ('ACTIVE', 'PENDING_TRANSFER')))"""
+_HOLDERS = """
+    SELECT client_id FROM services WHERE status IN ('ACTIVE', 'SUSPENDED')
+    UNION SELECT client_id FROM addons WHERE status IN ('ACTIVE', 'SUSPENDED')
+    UNION SELECT client_id FROM domains WHERE status IN ('ACTIVE', 'PENDING_TRANSFER')"""
 
 # With the option on (SPEC 9.2), a client whose owner has not logged in to the client area
 # for three months counts as inactive too; a client who never logged in counts from signup.
-_AWAY = """($1 AND coalesce((SELECT l.last_login_at FROM logins l WHERE l.id = c.owner_login_id),
-                           c.created_at) < ($2::date - interval '3 months'))"""
+_AWAY_JOIN = "LEFT JOIN logins l ON l.id = c.owner_login_id"
+_AWAY = "coalesce(l.last_login_at, c.created_at) < ($1::date - interval '3 months')"
+
+
+def _status_sql(away: bool) -> str:
+    return f"""
+WITH holders AS ({_HOLDERS}),
+wanted AS (
+    SELECT c.id, CASE WHEN h.client_id IS NOT NULL {f"AND NOT {_AWAY}" if away else ""}
+                      THEN 'ACTIVE' ELSE 'INACTIVE' END AS status
+      FROM clients c LEFT JOIN holders h ON h.client_id = c.id {_AWAY_JOIN if away else ""}
+     WHERE c.status IN ('ACTIVE', 'INACTIVE')
+),
+changed AS (
+    -- The status is checked again on the row written: one closed meanwhile stays CLOSED.
+    UPDATE clients c SET status = w.status, updated_at = now()
+      FROM wanted w
+     WHERE c.id = w.id AND c.status IN ('ACTIVE', 'INACTIVE') AND c.status <> w.status
+    RETURNING c.status
+)
+SELECT count(*) FILTER (WHERE status = 'INACTIVE') AS deactivated,
+       count(*) FILTER (WHERE status = 'ACTIVE') AS activated
+  FROM changed"""
 
 
 @dataclass(frozen=True)
@@ -41,22 +64,5 @@ async def update_client_statuses(
     if not settings.change_client_status:
         return StatusChanges(deactivated=0, activated=0)
     away = settings.inactive_after_three_months_without_login
-    deactivated = await conn.fetchval(
-        f"""WITH changed AS (
-                UPDATE clients c SET status = 'INACTIVE', updated_at = now()
-                 WHERE c.status = 'ACTIVE' AND (NOT {_HOLDS_ACTIVE_ITEMS} OR {_AWAY})
-                RETURNING 1)
-            SELECT count(*) FROM changed""",
-        away,
-        as_of,
-    )
-    activated = await conn.fetchval(
-        f"""WITH changed AS (
-                UPDATE clients c SET status = 'ACTIVE', updated_at = now()
-                 WHERE c.status = 'INACTIVE' AND {_HOLDS_ACTIVE_ITEMS} AND NOT {_AWAY}
-                RETURNING 1)
-            SELECT count(*) FROM changed""",
-        away,
-        as_of,
-    )
-    return StatusChanges(deactivated=deactivated, activated=activated)
+    row = await conn.fetchrow(_status_sql(away), *([as_of] if away else []))
+    return StatusChanges(deactivated=row["deactivated"], activated=row["activated"])

@@ -19,7 +19,8 @@ from domain.billing.invoices import (
     BILLING_JOIN,
     TAX_RATE_SQL,
     period_description_sql,
-    settle_new_invoices,
+    settle_priced_invoices,
+    tax_sql,
 )
 from domain.settings import get_general_settings
 
@@ -53,16 +54,23 @@ SELECT due.*,
   FROM due JOIN clients c ON c.id = due.client_id"""
 
 # Invoice ids are drawn up front, in group order, so items can be joined to their invoice.
+# Every line of a generated invoice is taxed: its subtotal is also the taxed amount.
 _NUMBER_GROUPS = """
 CREATE TEMP TABLE due_invoices ON COMMIT DROP AS
 SELECT nextval(pg_get_serial_sequence('invoices', 'id')) AS invoice_id, g.*
-  FROM (SELECT DISTINCT ON (group_no) group_no, client_id, next_due_date, payment_method
-          FROM due_items ORDER BY group_no) g"""
+  FROM (SELECT group_no, client_id, next_due_date, payment_method, sum(amount) AS subtotal
+          FROM due_items GROUP BY group_no, client_id, next_due_date, payment_method
+         ORDER BY group_no) g"""
 
+# Written priced: an invoice row updated after its insert is a second row version, with
+# its index entries, per invoice.
 _INSERT_INVOICES = f"""
-INSERT INTO invoices (id, client_id, due_date, payment_method, billed_to, tax_rate)
-SELECT di.invoice_id, c.id, di.next_due_date, di.payment_method, {BILLED_TO_SQL}, {TAX_RATE_SQL}
+INSERT INTO invoices
+    (id, client_id, due_date, payment_method, billed_to, tax_rate, subtotal, tax)
+SELECT di.invoice_id, c.id, di.next_due_date, di.payment_method, {BILLED_TO_SQL}, t.rate,
+       di.subtotal, {tax_sql("di.subtotal", "t.rate")}
   FROM due_invoices di JOIN clients c ON c.id = di.client_id {BILLING_JOIN}
+ CROSS JOIN LATERAL (SELECT {TAX_RATE_SQL} AS rate OFFSET 0) t  -- once per row, not twice
  ORDER BY di.invoice_id"""
 
 _INSERT_ITEMS = f"""
@@ -106,7 +114,7 @@ async def generate_invoices(
                  FROM due_invoices"""
         )
         if row["ids"]:
-            await settle_new_invoices(
+            await settle_priced_invoices(
                 conn, row["ids"], apply_credit=settings.apply_credit_automatically
             )
         return GenerationResult(invoices_created=len(row["ids"]), items_invoiced=row["items"])

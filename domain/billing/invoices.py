@@ -1,8 +1,9 @@
 """Invoices: made from an order, by staff, or by the generation run; their totals, tax and the
 credit applied to them (SPEC 2.5, 3.5), and reading them back.
 
-Every way of making invoices goes through the same set-based steps (`settle_new_invoices`),
-so that one invoice and a hundred thousand are priced by the same SQL.
+Every way of making invoices goes through the same set-based steps (`settle_new_invoices`,
+or `settle_priced_invoices` after pricing them as they are written, with `tax_sql`), so that
+one invoice and a hundred thousand are priced by the same SQL.
 """
 
 from __future__ import annotations
@@ -65,6 +66,11 @@ def invoice_from_row(row: asyncpg.Record) -> Invoice:
     )
 
 
+def tax_sql(taxed_amount: str, rate: str) -> str:
+    """SQL for the tax of an invoice: its taxed lines' sum at its rate, rounded to cents."""
+    return f"round({taxed_amount} * {rate} / 100, 2)"
+
+
 async def settle_new_invoices(
     conn: asyncpg.Connection, invoice_ids: Sequence[int], *, apply_credit: bool
 ) -> None:
@@ -72,14 +78,23 @@ async def settle_new_invoices(
     when `apply_credit` (SPEC 3.5), and mark those with nothing left to pay PAID."""
     ids = list(invoice_ids)
     await conn.execute(
-        """UPDATE invoices i SET subtotal = s.subtotal, tax = round(s.taxed * i.tax_rate / 100, 2)
-             FROM (SELECT invoice_id, sum(amount) AS subtotal,
-                          coalesce(sum(amount) FILTER (WHERE taxed), 0) AS taxed
-                     FROM invoice_items WHERE invoice_id = ANY($1::bigint[])
-                    GROUP BY invoice_id) s
-            WHERE i.id = s.invoice_id""",
+        f"""UPDATE invoices i SET subtotal = s.subtotal, tax = {tax_sql("s.taxed", "i.tax_rate")}
+              FROM (SELECT invoice_id, sum(amount) AS subtotal,
+                           coalesce(sum(amount) FILTER (WHERE taxed), 0) AS taxed
+                      FROM invoice_items WHERE invoice_id = ANY($1::bigint[])
+                     GROUP BY invoice_id) s
+             WHERE i.id = s.invoice_id""",
         ids,
     )
+    await settle_priced_invoices(conn, ids, apply_credit=apply_credit)
+
+
+async def settle_priced_invoices(
+    conn: asyncpg.Connection, invoice_ids: Sequence[int], *, apply_credit: bool
+) -> None:
+    """`settle_new_invoices` for invoices written with their subtotal and tax already (the
+    generation run prices its invoices in the insert rather than writing each row twice)."""
+    ids = list(invoice_ids)
     if apply_credit:
         await _apply_credit(conn, ids)
     await conn.execute(
