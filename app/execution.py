@@ -60,7 +60,7 @@ class PlainLeaf:
             return value
         try:
             coerced = self.leaf_type.coerce_output_value(value)
-        except Exception:
+        except Exception:  # graphql-core coerces again and makes the error, with its path
             return Undefined
         return Undefined if coerced is None else coerced
 
