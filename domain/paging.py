@@ -63,15 +63,6 @@ class Page(Generic[Item]):
     has_previous_page: bool
 
 
-def total_of_whole_list(request: PageRequest, page: Page[Any]) -> Total | None:
-    """The exact total when the page holds the whole list (no cursor, nothing beyond it): a
-    search for one person needs no count."""
-    if request.after is not None or request.before is not None:
-        return None
-    beyond = page.has_previous_page if request.backwards else page.has_next_page
-    return None if beyond else Total(len(page.items), is_estimate=False)
-
-
 @dataclass(frozen=True)
 class Keyset:
     """A sorted list as SQL: `SELECT {columns} {source} WHERE … ORDER BY {expression}, {id}`.

@@ -9,7 +9,6 @@ import asyncpg
 import strawberry
 from strawberry.types import Info
 
-from domain import paging
 from domain.auth.permissions import ContactPermission, StaffPermission
 from domain.clients import merge, queries, services
 from domain.clients.models import ClientStatus
@@ -139,9 +138,7 @@ async def clients(
                 look_behind=looks_behind(info, request),
             )
         shown = await presentation(ctx, conn)
-        total = paging.total_of_whole_list(request, page) if with_total else None
-        if with_total and total is None:
-            total = await queries.count_clients(conn, client_filter)
+        total = await queries.count_clients(conn, client_filter) if with_total else None
         emails = (
             await outbox.sent_emails_by_client(conn, [row.id for row in page.items])
             if with_emails and page.items

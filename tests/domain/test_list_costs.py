@@ -11,11 +11,9 @@ from domain.clients.models import ClientStatus
 from domain.clients.queries import ClientFilter
 from domain.paging import (
     TOTAL_COUNT_CAP,
-    PageRequest,
     Total,
     count_rows,
     custom_plans,
-    total_of_whole_list,
 )
 
 MANY = TOTAL_COUNT_CAP + 500  # the clients of the `many_clients` fixture
@@ -121,21 +119,3 @@ async def test_a_total_expected_far_above_the_cap_is_estimated_without_counting(
     )
     assert total.is_estimate and abs(total.count - MANY) <= ESTIMATE_ERROR * MANY, total
     assert counted == 0
-
-
-async def test_a_page_holding_the_whole_list_gives_the_exact_total_without_a_count(
-    conn: asyncpg.Connection, many_clients: int
-) -> None:
-    joe = ClientFilter(search="joe@")  # joe@… and bigjoe@…
-    whole = await queries.find_clients(conn, joe, PageRequest(size=5))
-    from_the_end = await queries.find_clients(conn, joe, PageRequest(size=5, backwards=True))
-    first_of_two = await queries.find_clients(conn, joe, PageRequest(size=1))
-    after = PageRequest(size=5, after=first_of_two.positions[0])
-    second = await queries.find_clients(conn, joe, after)
-
-    assert total_of_whole_list(PageRequest(size=5), whole) == Total(2, is_estimate=False)
-    assert total_of_whole_list(PageRequest(size=5, backwards=True), from_the_end) == Total(
-        2, is_estimate=False
-    )
-    assert total_of_whole_list(PageRequest(size=1), first_of_two) is None
-    assert total_of_whole_list(after, second) is None
