@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
 import os
 import shutil
@@ -512,6 +513,10 @@ def targets_of(results: Results) -> list[Target]:
 
 def bench(args: argparse.Namespace) -> Results:
     tmp = Path(tempfile.mkdtemp(prefix="clientdesk-bench-scale-"))
+    if not args.keep:
+        # Also at exit, after the embedded PostgreSQL's own exit hook, which touches files in
+        # the directory (as bench.clients_query does).
+        atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     try:
         with sigterm_as_exit(), contextlib.ExitStack() as stack:
             return run(args, stack, tmp)

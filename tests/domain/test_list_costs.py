@@ -8,9 +8,12 @@ import pytest
 
 from domain.clients import queries
 from domain.clients.models import ClientStatus
-from domain.clients.queries import ClientFilter
+from domain.clients.queries import ClientFilter, ClientOrderField
+from domain.errors import DomainError
 from domain.paging import (
     TOTAL_COUNT_CAP,
+    PageRequest,
+    Position,
     Total,
     count_rows,
     custom_plans,
@@ -119,3 +122,16 @@ async def test_a_total_expected_far_above_the_cap_is_estimated_without_counting(
     )
     assert total.is_estimate and abs(total.count - MANY) <= ESTIMATE_ERROR * MANY, total
     assert counted == 0
+
+
+async def test_a_position_refused_inside_a_search_leaves_no_transaction_open(
+    conn: asyncpg.Connection, many_clients: int
+) -> None:
+    smiths = ClientFilter(search="smith")
+    request = PageRequest(5, after=Position("not a date", 1))
+
+    with pytest.raises(DomainError):
+        await queries.find_clients(conn, smiths, request, order=ClientOrderField.CREATED_AT)
+
+    assert not conn.is_in_transaction()
+    assert (await queries.count_clients(conn, smiths)).count == MANY // 3
