@@ -160,18 +160,38 @@ def create_staff(
 def seed(
     clients: int = typer.Option(1000, "--clients", min=1, help="How many demo clients to add."),
     random_seed: int | None = typer.Option(None, "--seed", help="Make the data reproducible."),
+    billing: bool = typer.Option(
+        False,
+        "--billing",
+        help="Also give the new clients services (nine in ten, a tenth due within 14 days) "
+        "and one unpaid invoice each on average.",
+    ),
 ) -> None:
     """Add realistic demo clients (password of each: demo-password)."""
-    from app.seed import DEMO_PASSWORD, seed_clients_with_progress
+    from datetime import date
+
+    from app.seed import DEMO_PASSWORD, seed_clients_with_progress, seed_services_and_invoices
 
     settings = _settings(needs=("database_url",))
 
     async def run() -> int:
         conn = await db.connect(settings.database_url)
         try:
-            return await seed_clients_with_progress(
+            before = await conn.fetchval("SELECT coalesce(max(id), 0) FROM clients")
+            added = await seed_clients_with_progress(
                 conn, clients, console=console, seed=random_seed
             )
+            if billing:
+                with console.status("Adding services and invoices …"):
+                    made = await seed_services_and_invoices(
+                        conn,
+                        due=added // 10,
+                        invoices=added,
+                        as_of=date.today(),
+                        after_client_id=before,
+                    )
+                console.print(f"Added {made.services} services and {made.invoices} invoices.")
+            return added
         finally:
             await conn.close()
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
 
 import asyncpg
 from rich.console import Console
@@ -138,3 +140,51 @@ async def seed_clients_with_progress(
         return await seed_clients(
             conn, count, seed=seed, progress=lambda n: progress.advance(task, n)
         )
+
+
+# Nine clients in ten (among those with an id above `$3`) hold an ACTIVE monthly service;
+# the first `$1` of them fall due within 14 days of `$2`, the others 60 days after it.
+SERVICES_SQL = """
+INSERT INTO services (client_id, name, amount, billing_cycle, status, payment_method,
+                      next_due_date)
+SELECT c.id, 'Hosting', 9.99, 'MONTHLY', 'ACTIVE',
+       CASE WHEN c.id % 5 = 0 THEN 'banktransfer' ELSE 'testcard' END,
+       CASE WHEN c.n < $1 THEN $2::date + (c.n % 14)::int ELSE $2::date + 60 END
+  FROM (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM clients
+         WHERE id % 10 <> 0 AND id > $3) c"""
+
+# `$1` unpaid invoices of the clients with an id above `$3` (ids without gaps, as seeded),
+# due from 10 days after `$2` to 10 days before it.
+INVOICES_SQL = """
+INSERT INTO invoices (client_id, due_date, payment_method, billed_to, subtotal)
+SELECT c.id, $2::date + 10 - (g % 21)::int, 'banktransfer',
+       jsonb_build_object('name', c.first_name || ' ' || c.last_name,
+                          'company_name', c.company_name, 'address1', c.address1,
+                          'city', c.city, 'postcode', c.postcode, 'country', c.country),
+       20.00
+  FROM generate_series(0, $1 - 1) AS g
+  JOIN clients c ON c.id = $3 + 1 + g * 7 % (SELECT max(id) - $3 FROM clients)"""
+
+
+@dataclass(frozen=True)
+class Billing:
+    services: int
+    invoices: int
+
+
+async def seed_services_and_invoices(
+    conn: asyncpg.Connection,
+    *,
+    due: int,
+    invoices: int,
+    as_of: date,
+    after_client_id: int = 0,
+) -> Billing:
+    """Give the clients with an id above `after_client_id` (all by default; the ones added
+    since, when a database grows) services and unpaid invoices, set-wise: nine in ten hold an
+    ACTIVE service, `due` of those due within 14 days of `as_of`; `invoices` unpaid invoices
+    due around `as_of`, spread over those clients."""
+    async with conn.transaction():
+        services = await conn.execute(SERVICES_SQL, due, as_of, after_client_id)
+        added = await conn.execute(INVOICES_SQL, invoices, as_of, after_client_id)
+    return Billing(int(services.split()[-1]), int(added.split()[-1]))

@@ -49,7 +49,7 @@ from rich.table import Table
 from app import db
 from app.devservices import start_postgres, stop_postgres
 from app.migrate import load_migrations, migrate
-from app.seed import seed_clients_with_progress
+from app.seed import seed_clients_with_progress, seed_services_and_invoices
 from bench.targets import Target, print_targets
 from domain.automation import runs
 from domain.automation.settings import update_automation_settings
@@ -58,30 +58,12 @@ from domain.settings import get_general_settings
 
 console = Console()
 
-# Nine clients in ten hold an ACTIVE service; `$1` of them are due within 14 days of `$2`.
-SERVICES_SQL = """
-INSERT INTO services (client_id, name, amount, billing_cycle, status, payment_method,
-                      next_due_date)
-SELECT c.id, 'Hosting', 9.99, 'MONTHLY', 'ACTIVE',
-       CASE WHEN c.id % 5 = 0 THEN 'banktransfer' ELSE 'testcard' END,
-       CASE WHEN c.n < $1 THEN $2::date + (c.n % 14)::int ELSE $2::date + 60 END
-  FROM (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM clients
-         WHERE id % 10 <> 0) c"""
-
-# Unpaid invoices due from 10 days after `$2` to 10 days before it.
-INVOICES_SQL = """
-INSERT INTO invoices (client_id, due_date, payment_method, billed_to, subtotal)
-SELECT c.id, $2::date + 10 - (g % 21)::int, 'banktransfer', '{}', 20.00
-  FROM generate_series(0, $1 - 1) AS g
-  JOIN clients c ON c.id = 1 + g * 7 % (SELECT max(id) FROM clients)"""
-
 
 async def prepare(conn: asyncpg.Connection, args: argparse.Namespace, as_of: date) -> None:
     await migrate(conn)
     await seed_clients_with_progress(conn, args.clients, console=console, seed=42)
     started = time.perf_counter()
-    await conn.execute(SERVICES_SQL, args.due, as_of)
-    await conn.execute(INVOICES_SQL, args.invoices, as_of)
+    await seed_services_and_invoices(conn, due=args.due, invoices=args.invoices, as_of=as_of)
     await update_automation_settings(conn, late_fee_amount=Decimal("10.00"))
     console.print(f"Added services and invoices in {time.perf_counter() - started:.1f} s.")
     await conn.execute("VACUUM ANALYZE")

@@ -186,6 +186,7 @@ CREATE TABLE public.clients (
     CONSTRAINT clients_status_check CHECK ((status = ANY (ARRAY['ACTIVE'::text, 'INACTIVE'::text, 'CLOSED'::text])))
 )
 WITH (fillfactor='80');
+ALTER TABLE ONLY public.clients ALTER COLUMN search_text SET STATISTICS 1000;
 
 ALTER TABLE public.clients ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.clients_id_seq

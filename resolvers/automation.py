@@ -80,7 +80,7 @@ async def automation_runs(
             )
         total = await runs.count_runs(conn)
     return connection(
-        AutomationRunConnection, page, AUTOMATION_RUNS, AutomationRun.build, total_count=total
+        AutomationRunConnection, page, AUTOMATION_RUNS, AutomationRun.build, total=total
     )
 
 

@@ -95,7 +95,10 @@ async def clients(
     before: Before = None,
     search: Annotated[
         str | None,
-        strawberry.argument(description="Part of a name, company or email (any case)."),
+        strawberry.argument(
+            description="Part of a name, company or email (any case). A whole email address "
+            "(name@domain.tld) finds the client with exactly that address."
+        ),
     ] = None,
     status: Annotated[
         list[ClientStatus] | None, strawberry.argument(description="Only these statuses.")
@@ -114,7 +117,7 @@ async def clients(
     # What is asked for comes with the page, on one connection: the total, and the email logs
     # when the viewer may read them (otherwise each `emails` field checks and loads on its own,
     # as it does for a single client). The viewer is loaded before taking the connection.
-    with_total = selects(info, "totalCount")
+    with_total = selects(info, "totalCount") or selects(info, "totalCountIsEstimate")
     with_emails = may_read_emails(await ctx.get_viewer()) and selects(
         info, "edges", "node", "emails"
     )
@@ -141,7 +144,7 @@ async def clients(
         list_key,
         lambda row: Client.build(row, shown, sent_emails=emails.get(row.id)),
         filter=client_filter,
-        total=total,
+        counted=total,
     )
 
 

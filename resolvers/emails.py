@@ -80,7 +80,7 @@ async def failed_emails(
                 conn, request, look_behind=looks_behind(info, request)
             )
         total = await outbox.count_failed_emails(conn)
-    return connection(EmailConnection, page, FAILED_EMAILS, Email.from_row, total_count=total)
+    return connection(EmailConnection, page, FAILED_EMAILS, Email.from_row, total=total)
 
 
 async def retry_email(

@@ -20,7 +20,7 @@ from strawberry.types import Info
 from strawberry.types.nodes import SelectedField, Selection
 
 from domain.errors import DomainError
-from domain.paging import Page, PageRequest, Position
+from domain.paging import Page, PageRequest, Position, Total
 from resolvers.inputs import parse_id
 from schema.common import PageInfo
 from schema.connections import Connection, Edge
@@ -171,10 +171,14 @@ def connection(
     page: Page[Row],
     list_key: str,
     node: Callable[[Row], Node],
+    *,
+    total: Total | None = None,
     **fields: Any,
 ) -> AConnection:
     """The page as a connection of type `kind` (with its own `fields`), each row shown as
-    `node(row)`."""
+    `node(row)`; with `total`, its `totalCount` and `totalCountIsEstimate`."""
+    if total is not None:
+        fields.update(total_count=total.count, total_count_is_estimate=total.is_estimate)
     edges = [
         Edge(cursor=encode_cursor(list_key, position), node=node(row))
         for row, position in zip(page.items, page.positions, strict=True)

@@ -9,7 +9,7 @@ import strawberry
 
 from domain.automation import runs, settings
 from schema.common import UserError
-from schema.connections import Connection
+from schema.connections import Connection, total_count_field, total_count_is_estimate_field
 
 LateFeeType = strawberry.enum(
     settings.LateFeeType,
@@ -75,7 +75,8 @@ class AutomationRun:
 
 @strawberry.type(description="A page of automation runs, newest date first.")
 class AutomationRunConnection(Connection[AutomationRun]):
-    total_count: int = strawberry.field(description="How many runs there are, all pages.")
+    total_count: int = total_count_field("How many runs there are")
+    total_count_is_estimate: bool = total_count_is_estimate_field("runs")
 
 
 @strawberry.type(description="The result of running the daily automation now.")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import strawberry
 from strawberry.types import Info
@@ -18,12 +18,17 @@ from domain.billing import models as billing_models
 from domain.clients import models, queries
 from domain.emails.outbox import Email as EmailRow
 from domain.files import services as file_services
+from domain.paging import Total
 from domain.settings import ClientDisplayFormat
 from schema.access import may_read, require
 from schema.billing import Domain, Invoice, Service, Transaction
 from schema.cards import Card
 from schema.common import Forbidden, UserError
-from schema.connections import Connection
+from schema.connections import (
+    Connection,
+    total_count_description,
+    total_count_is_estimate_description,
+)
 from schema.contacts import Contact
 from schema.context import SchemaContext
 from schema.credit import CreditEntry
@@ -364,23 +369,33 @@ class Client(Node):
         return client
 
 
+T = TypeVar("T")
+
+
 @strawberry.type(description="A page of clients.")
 class ClientConnection(Connection[Client]):
     filter: strawberry.Private[queries.ClientFilter]
     # Counted by the parent resolver with the page when asked for; None: counted here.
-    total: strawberry.Private[int | None] = None
+    counted: strawberry.Private[Total | None] = None
 
     @strawberry.field(
-        description="How many clients match the search and filter, all pages.", graphql_type=int
+        description=total_count_description("How many clients match the search and filter"),
+        graphql_type=int,
     )
     def total_count(self, info: Info[SchemaContext, None]) -> int | Awaitable[int]:
-        if self.total is not None:
-            return self.total
-        return self._count(info)
+        if self.counted is not None:
+            return self.counted.count
+        return self._count(info, lambda total: total.count)
 
-    async def _count(self, info: Info[SchemaContext, None]) -> int:
+    @strawberry.field(description=total_count_is_estimate_description("clients"), graphql_type=bool)
+    def total_count_is_estimate(self, info: Info[SchemaContext, None]) -> bool | Awaitable[bool]:
+        if self.counted is not None:
+            return self.counted.is_estimate
+        return self._count(info, lambda total: total.is_estimate)
+
+    async def _count(self, info: Info[SchemaContext, None], part: Callable[[Total], T]) -> T:
         async with info.context.connection() as conn:
-            return await queries.count_clients(conn, self.filter)
+            return part(await queries.count_clients(conn, self.filter))
 
 
 @strawberry.input(description="How to sort the client list.")

@@ -8,7 +8,7 @@ import strawberry
 
 from domain.emails import outbox
 from domain.emails.outbox import Email as EmailRow
-from schema.connections import Connection
+from schema.connections import Connection, total_count_field, total_count_is_estimate_field
 from schema.ids import global_id
 from schema.node import Node
 
@@ -67,7 +67,8 @@ class Email(Node):
 
 @strawberry.type(description="A page of emails.")
 class EmailConnection(Connection[Email]):
-    total_count: int = strawberry.field(description="How many emails the list has, all pages.")
+    total_count: int = total_count_field("How many emails the list has")
+    total_count_is_estimate: bool = total_count_is_estimate_field("emails")
 
 
 @strawberry.type(description="An email template of the installation, rendered with sample data.")

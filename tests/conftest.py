@@ -27,6 +27,7 @@ from domain.auth import two_factor
 from domain.auth.permissions import StaffRole
 from domain.auth.staff import create_staff
 from domain.cards.crypto import CardKeyring
+from domain.paging import TOTAL_COUNT_CAP
 from schema.ids import decode_id, global_id
 
 # Tables that tests fill; the reference data of the migrations (currencies, gateways) stays.
@@ -120,6 +121,32 @@ async def clean_state(request: pytest.FixtureRequest, services: Services) -> Asy
 async def conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     async with pool.acquire() as connection:
         yield connection
+
+
+@pytest.fixture
+async def many_clients(conn: asyncpg.Connection) -> int:
+    """More clients than a total counts exactly (`domain.paging.TOTAL_COUNT_CAP` + 500), set-
+    wise and analysed: every tenth CLOSED, every third named Smith (the others Jones<n>), and
+    one address inside another (joe@shop.example inside bigjoe@shop.example)."""
+    many = TOTAL_COUNT_CAP + 500
+    await conn.execute(
+        """WITH people AS (
+               SELECT n, CASE WHEN n = 1 THEN 'joe@shop.example'
+                              WHEN n = 2 THEN 'bigjoe@shop.example'
+                              ELSE 'client' || n || '@mail.example' END AS email,
+                      CASE WHEN n % 3 = 0 THEN 'Smith' ELSE 'Jones' || n END AS last_name,
+                      CASE WHEN n % 10 = 0 THEN 'CLOSED' ELSE 'ACTIVE' END AS status
+                 FROM generate_series(1, $1) AS n
+           ), new_logins AS (
+               INSERT INTO logins (email) SELECT email FROM people RETURNING id, email
+           )
+           INSERT INTO clients (owner_login_id, email, first_name, last_name, currency, status)
+           SELECT l.id, p.email, 'Pat', p.last_name, 'EUR', p.status
+             FROM people p JOIN new_logins l ON l.email = p.email""",
+        many,
+    )
+    await conn.execute("ANALYZE clients")
+    return many
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from domain.billing.generation import generate_invoices
 from domain.cards.crypto import CardKeyring
 from domain.cards.services import card_number_for_capture
 from domain.errors import DomainError, ErrorCode
-from domain.paging import Keyset, Page, PageRequest, fetch_page
+from domain.paging import Keyset, Page, PageRequest, Total, count_rows, fetch_page
 
 log = logging.getLogger("clientdesk.automation")
 
@@ -295,6 +295,5 @@ async def automation_runs(
     )
 
 
-async def count_runs(conn: asyncpg.Connection) -> int:
-    count: int = await conn.fetchval("SELECT count(*) FROM automation_runs")
-    return count
+async def count_runs(conn: asyncpg.Connection) -> Total:
+    return await count_rows(conn, "FROM automation_runs")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -10,7 +11,8 @@ from typing import Any
 import asyncpg
 
 from domain.clients.models import Client, ClientStatus, Currency
-from domain.paging import Keyset, Page, PageRequest, fetch_page
+from domain.paging import Keyset, Page, PageRequest, Total, count_rows, custom_plans, fetch_page
+from domain.validation import normalize_email
 
 CLIENT_COLUMNS = """
            c.id, c.owner_login_id, c.first_name, c.last_name, c.company_name, c.email::text,
@@ -91,16 +93,37 @@ _ORDER_EXPRESSIONS: dict[ClientOrderField, tuple[str, str]] = {
 }
 
 
+# A search that is one whole address (something@domain.tld, no spaces) looks for it exactly.
+_WHOLE_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
 @dataclass(frozen=True)
 class ClientFilter:
     search: str | None = None
     statuses: tuple[ClientStatus, ...] = ()
 
+    @property
+    def by_address(self) -> bool:
+        """Whether the search is a whole email address, found on the address's own index."""
+        return bool(_WHOLE_ADDRESS.match((self.search or "").strip()))
+
+    @property
+    def plan_depends_on_values(self) -> bool:
+        """Whether the best plan depends on the values: a search fragment may match one client
+        (the trigram index) or half of them (the sort order's index, stopping early), a
+        status one in two or one in a thousand (its own index, or the order's)."""
+        searches = bool((self.search or "").strip()) and not self.by_address
+        return searches or bool(self.statuses)
+
     def where(self, params: list[Any]) -> list[str]:
         """SQL conditions for this filter, appending their parameters to `params`."""
         conditions = []
         term = (self.search or "").strip().lower()
-        if term:
+        if self.by_address:
+            # The btree on the lower-cased address (clients_order_email), not a trigram scan.
+            params.append(normalize_email(term))
+            conditions.append(f"lower(c.email::text) = ${len(params)}")
+        elif term:
             escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             params.append(f"%{escaped}%")
             conditions.append(f"c.search_text LIKE ${len(params)}")
@@ -127,9 +150,10 @@ async def find_clients(
     expression, sql_type = _ORDER_EXPRESSIONS[order]
     params: list[Any] = []
     conditions = client_filter.where(params)
-    return await fetch_page(
+    keyset = Keyset(CLIENT_COLUMNS, CLIENT_FROM, expression, sql_type, "c.id")
+    fetch = fetch_page(
         conn,
-        Keyset(CLIENT_COLUMNS, CLIENT_FROM, expression, sql_type, "c.id"),
+        keyset,
         request,
         client_from_row,
         conditions=conditions,
@@ -137,11 +161,18 @@ async def find_clients(
         descending=descending,
         look_behind=look_behind,
     )
+    if not client_filter.plan_depends_on_values:
+        return await fetch
+    async with custom_plans(conn):
+        return await fetch
 
 
-async def count_clients(conn: asyncpg.Connection, client_filter: ClientFilter) -> int:
+async def count_clients(conn: asyncpg.Connection, client_filter: ClientFilter) -> Total:
+    """How many clients match: exact up to `domain.paging.TOTAL_COUNT_CAP`, estimated above."""
     params: list[Any] = []
     conditions = client_filter.where(params)
-    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    count: int = await conn.fetchval(f"SELECT count(*) FROM clients c {where}", *params)
-    return count
+    count = count_rows(conn, "FROM clients c", conditions=conditions, params=params)
+    if not client_filter.plan_depends_on_values:
+        return await count
+    async with custom_plans(conn):
+        return await count

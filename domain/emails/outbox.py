@@ -21,7 +21,7 @@ import asyncpg
 from domain.emails.links import api_id_sql
 from domain.emails.templates import SECRET_KEY, TEMPLATES, EmailCategory
 from domain.errors import NotFound
-from domain.paging import Keyset, Page, PageRequest, fetch_page
+from domain.paging import Keyset, Page, PageRequest, Total, count_rows, fetch_page
 
 
 @dataclass(frozen=True)
@@ -391,9 +391,8 @@ async def failed_emails(
     )
 
 
-async def count_failed_emails(conn: asyncpg.Connection) -> int:
-    count: int = await conn.fetchval("SELECT count(*) FROM emails WHERE failed_at IS NOT NULL")
-    return count
+async def count_failed_emails(conn: asyncpg.Connection) -> Total:
+    return await count_rows(conn, "FROM emails", conditions=["failed_at IS NOT NULL"])
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ query Clients($first: Int, $after: String, $last: Int, $before: String, $search:
     edges { cursor node { email displayName } }
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
     totalCount
+    totalCountIsEstimate
   }
 }"""
 GENERAL_SETTINGS = "query { generalSettings { clientDisplayFormat passwordResetMode } }"
@@ -649,7 +650,19 @@ async def test_1_8_total_count_respects_search_and_status_filter_across_pages(
     seen = await walk_pages(api, admin_token, page_size=2, orderBy={"field": "EMAIL"}, **narrowed)
 
     assert first_page["totalCount"] == len(expected)
+    assert first_page["totalCountIsEstimate"] is False
     assert seen == expected
+
+
+async def test_1_8_total_count_beyond_the_cap_is_flagged_as_an_estimate(
+    api: httpx.AsyncClient, admin_token: str, many_clients: int
+) -> None:
+    everyone = await list_clients(api, admin_token, first=1)
+    closed = await list_clients(api, admin_token, first=1, status=["CLOSED"])
+
+    assert everyone["totalCountIsEstimate"] is True
+    assert abs(everyone["totalCount"] - many_clients) <= 0.1 * many_clients
+    assert (closed["totalCount"], closed["totalCountIsEstimate"]) == (many_clients // 10, False)
 
 
 def cursor(order: str, sort_value: Any, client_id: Any) -> str:
@@ -728,6 +741,7 @@ async def test_1_8_page_size_of_200_is_allowed(api: httpx.AsyncClient, admin_tok
             "endCursor": None,
         },
         "totalCount": 0,
+        "totalCountIsEstimate": False,
     }
 
 

@@ -115,3 +115,11 @@ def test_seed_command_reports_what_it_added(run_cli) -> None:
     result = run_cli("seed", "--clients", "25", "--seed", "1")
     assert result.exit_code == 0, result.output
     assert "Added 25 clients" in result.output
+
+
+def test_seed_command_adds_services_and_invoices_to_the_new_clients_only(run_cli) -> None:
+    run_cli("seed", "--clients", "10", "--seed", "1")
+    result = run_cli("seed", "--clients", "20", "--seed", "2", "--billing")
+    assert result.exit_code == 0, result.output
+    # Nine clients in ten of the 20 new ones (ids 11–30: all but 20 and 30), one invoice each.
+    assert "Added 18 services and 20 invoices" in result.output
