@@ -11,9 +11,10 @@ A field Strawberry calls basic (no resolver, no field extensions: no permission 
 its own) of a scalar or enum type that takes no arguments is a plain leaf. Its value is read
 as Strawberry reads it (the config's default resolver, `getattr`) and coerced by its type
 as graphql-core does; when that gives a value (or a null the field allows), the value goes
-straight into the result. Anything else — an error in coercing, a null on a non-null
-field — and every other field goes through graphql-core's own execution, which answers as
-before, errors and paths included (a test compares both executors on such values).
+straight into the result. Anything else — an error returned as the value, an error in
+coercing, a null on a non-null field — and every other field goes through graphql-core's
+own execution, which answers as before, errors and paths included (a test compares both
+executors on such values).
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ class PlainLeaf:
             return None if self.nullable else Undefined
         if type(value) is self.unchanged:
             return value
+        if isinstance(value, Exception):
+            # graphql-core raises a returned error as the field's (schema/access.py uses it).
+            return Undefined
         try:
             coerced = self.leaf_type.coerce_output_value(value)
         except Exception:  # graphql-core coerces again and makes the error, with its path

@@ -13,10 +13,11 @@ from app import db
 from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-# SQL that would leave state in a session for the next user of a pooled connection.
+# SQL that would leave state in a session for the next user of a pooled connection
+# (`SET LOCAL` ends with its transaction, which asyncpg rolls back on release if open).
 SESSION_CHANGES = re.compile(
     r"pg_advisory_lock\(|pg_try_advisory_lock\(|set_config\(|\bLISTEN\b|WITH HOLD"
-    r"|[\"'](?:SET|RESET) |CREATE TEMP(?:ORARY)? TABLE (?![^;]*ON COMMIT DROP)"
+    r"|(?:[\"']|; )(?:SET (?!LOCAL )|RESET )|CREATE TEMP(?:ORARY)? TABLE (?![^;]*ON COMMIT DROP)"
 )
 # Run on connections of their own: the workers' pool (which resets), migrations, the cache.
 OWN_CONNECTIONS = {

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import strawberry
+from graphql import GraphQLError
 
 from app.execution import ClientdeskExecutor
 
@@ -42,6 +43,8 @@ class Thing:
     too_big: int | None
     not_a_colour: Colour | None
     missing: str
+    # A refusal held as the value, as schema/access.py withholds a field.
+    withheld: str | None
 
     @strawberry.field
     def computed(self) -> str:
@@ -65,6 +68,7 @@ class Query:
             "too_big": 2**40,
             "not_a_colour": "green",
             "missing": None,
+            "withheld": GraphQLError("This needs the permission PROFILE."),
         }
         return [Thing(**values), Thing(**{**values, "name": "Bo", "missing": "here"})]
 
@@ -86,6 +90,7 @@ def errors(result: Any) -> list[tuple[str, list[Any]]]:
         # Plain leaves between computed and object fields, aliased and repeated.
         "{ things { computed first: name inner { when label } colour n: number name } }",
         "{ things { tooBig notAColour name } }",
+        "{ things { name withheld flag } }",
         # A null for a non-null field nulls the item, up to the nullable list... and beyond.
         "{ things { name missing } }",
         "{ things { __typename name ...F } } fragment F on Thing { flag name amount }",
