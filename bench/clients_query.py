@@ -100,6 +100,18 @@ def _postmaster_pid(data_dir: Path) -> int | None:
         return None
 
 
+async def create_bench_staff(conn: asyncpg.Connection) -> None:
+    """The staff login (ADMIN) every benchmark of the API logs in with."""
+    await create_staff(
+        conn,
+        email=STAFF_EMAIL,
+        password=STAFF_PASSWORD,
+        first_name="Bench",
+        last_name="Staff",
+        role=StaffRole.ADMIN,
+    )
+
+
 async def prepare_database(
     database_url: str, clients: int, add_data: AddData | None = None
 ) -> None:
@@ -111,14 +123,7 @@ async def prepare_database(
         console.print(f"Added {emails.split()[-1]} sent emails (one per client).")
         if add_data is not None:
             await add_data(conn)
-        await create_staff(
-            conn,
-            email=STAFF_EMAIL,
-            password=STAFF_PASSWORD,
-            first_name="Bench",
-            last_name="Staff",
-            role=StaffRole.ADMIN,
-        )
+        await create_bench_staff(conn)
         await conn.execute("VACUUM ANALYZE")
     finally:
         await conn.close()

@@ -53,20 +53,17 @@ from app.migrate import migrate
 from app.seed import seed_clients_with_progress, seed_services_and_invoices
 from bench.clients_query import (
     ROOT,
-    STAFF_EMAIL,
-    STAFF_PASSWORD,
     KeepAliveConnection,
     Server,
     _db_cpu_seconds,
     _event_loop_factory,
     _postmaster_pid,
+    create_bench_staff,
     login,
     sigterm_as_exit,
     start_server,
 )
 from bench.targets import Target, print_targets
-from domain.auth.permissions import StaffRole
-from domain.auth.staff import create_staff
 from domain.paging import TOTAL_COUNT_CAP
 from schema.ids import global_id
 
@@ -399,14 +396,7 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, tmp: Path) -> Res
         conn = await db.connect(database_url)
         try:
             await migrate(conn)
-            await create_staff(
-                conn,
-                email=STAFF_EMAIL,
-                password=STAFF_PASSWORD,
-                first_name="Bench",
-                last_name="Staff",
-                role=StaffRole.ADMIN,
-            )
+            await create_bench_staff(conn)
         finally:
             await conn.close()
 
