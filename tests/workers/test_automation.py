@@ -4,6 +4,7 @@ workers run it, and the API waits for it; /metrics shows the last run."""
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date, timedelta
@@ -35,8 +36,14 @@ async def workers(settings: Settings, count: int) -> AsyncIterator[None]:
     finally:
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         for worker in running:
+            worker.handle_sig(signal.SIGUSR1)  # cancels the jobs it runs
+        jobs = [job for worker in running for job in worker.tasks.values()]
+        await asyncio.gather(*tasks, *jobs, return_exceptions=True)
+        for worker in running:
+            # arq's close() awaits the cancelled jobs again without return_exceptions: a job
+            # cancelled before its own try block would raise CancelledError out of it.
+            worker.tasks.clear()
             await worker.close()
 
 
