@@ -26,6 +26,7 @@ from domain.auth.password_tokens import (
     well_formed,
 )
 from domain.auth.passwords import hash_password
+from domain.clients.models import ClientStatus
 from domain.emails.outbox import queue_email
 from domain.errors import DomainError, ErrorCode
 from domain.validation import InputCheck
@@ -43,6 +44,13 @@ _ADDRESS_HAS_A_LOGIN = DomainError.single(
     ErrorCode.CONFLICT,
     "This address already has a login here, and a login belongs to one account: ask the "
     "account holder to invite another address.",
+    "token",
+)
+
+_ACCOUNT_CLOSED = DomainError.single(
+    ErrorCode.ACCOUNT_CLOSED,
+    "This account is closed, so its sub-accounts cannot sign in; the invitation stays valid "
+    "until it expires should the account be reopened.",
     "token",
 )
 
@@ -108,9 +116,13 @@ async def accept_invitation(conn: asyncpg.Connection, token: str, password: str)
         if contact_id is None:
             raise _INVALID_TOKEN
         contact = await conn.fetchrow(
-            "SELECT client_id, email::text AS email FROM contacts WHERE id = $1 FOR UPDATE",
+            """SELECT ct.client_id, ct.email::text AS email, c.status
+                 FROM contacts ct JOIN clients c ON c.id = ct.client_id
+                WHERE ct.id = $1 FOR UPDATE OF ct""",
             contact_id,
         )
+        if contact["status"] == ClientStatus.CLOSED:
+            raise _ACCOUNT_CLOSED  # no login of a closed account may sign in (SPEC 1.3)
         if await conn.fetchval(
             "SELECT EXISTS (SELECT 1 FROM logins WHERE email = $1)", contact["email"]
         ):

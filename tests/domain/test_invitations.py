@@ -161,6 +161,21 @@ async def test_2_4_a_refused_password_or_a_taken_address_leaves_the_invitation_l
     assert await login_of(conn, contact.id) is not None
 
 
+async def test_1_3_2_4_an_invitation_of_a_closed_account_makes_no_login_until_reopened(
+    conn: asyncpg.Connection, client_id: int
+) -> None:
+    contact = await invite(conn, client_id)
+    [token] = await tokens(conn)
+    await conn.execute("UPDATE clients SET status = 'CLOSED' WHERE id = $1", client_id)
+
+    assert await refused(conn, token) == {("token", ErrorCode.ACCOUNT_CLOSED)}
+    assert await login_of(conn, contact.id) is None
+
+    await conn.execute("UPDATE clients SET status = 'ACTIVE' WHERE id = $1", client_id)
+    await accept(conn, token)
+    assert await login_of(conn, contact.id) is not None
+
+
 async def test_2_4_turning_sub_account_on_again_sends_a_new_link_and_voids_the_old(
     conn: asyncpg.Connection, client_id: int
 ) -> None:
