@@ -3,6 +3,7 @@
     python -m bench.scale                              # 10k, 100k, 1M clients
     python -m bench.scale --sizes 10000 30000 100000   # what `make bench` quick runs
     python -m bench.scale --keep                       # keep the database directory
+    python -m bench.scale --sizes 1000000 --reuse DIR  # seed once into DIR, measure again
 
 What it does (see bench/README.md for how to read the output):
 1. starts a private PostgreSQL and Redis in a temporary directory, migrates and creates a
@@ -53,6 +54,7 @@ from app.migrate import migrate
 from app.seed import seed_clients_with_progress, seed_services_and_invoices
 from bench.clients_query import (
     ROOT,
+    STAFF_EMAIL,
     KeepAliveConnection,
     Server,
     _db_cpu_seconds,
@@ -196,10 +198,16 @@ def list_queries(sdl: str) -> list[ListQuery]:
 
 
 async def grow(conn: asyncpg.Connection, size: int) -> float:
-    """Add clients (and their data) until there are `size`; the seconds it took."""
+    """Add clients (and their data) until there are `size`; the seconds it took. A database
+    kept by `--reuse` may hold them already; one holding more cannot be measured at `size`."""
     started = time.perf_counter()
     have = await conn.fetchval("SELECT coalesce(max(id), 0) FROM clients")
     count = size - await conn.fetchval("SELECT count(*) FROM clients")
+    if count < 0:
+        raise RuntimeError(f"The database holds {size - count:,} clients, more than {size:,}.")
+    if count == 0:
+        console.print(f"Reusing {size:,} clients.")
+        return 0.0
     # Each growth step its own random seed: the seed's email addresses differ per seed.
     await seed_clients_with_progress(conn, count, console=console, seed=size)
     billing = await seed_services_and_invoices(
@@ -396,7 +404,9 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, tmp: Path) -> Res
         conn = await db.connect(database_url)
         try:
             await migrate(conn)
-            await create_bench_staff(conn)
+            # A database kept by `--reuse` has its staff login from the first run.
+            if not await conn.fetchval("SELECT 1 FROM logins WHERE email = $1", STAFF_EMAIL):
+                await create_bench_staff(conn)
         finally:
             await conn.close()
 
@@ -502,6 +512,10 @@ def targets_of(results: Results) -> list[Target]:
 
 
 def bench(args: argparse.Namespace) -> Results:
+    if args.reuse:
+        args.reuse.mkdir(parents=True, exist_ok=True)
+        with sigterm_as_exit(), contextlib.ExitStack() as stack:
+            return run(args, stack, args.reuse.resolve())
     tmp = Path(tempfile.mkdtemp(prefix="clientdesk-bench-scale-"))
     if not args.keep:
         # Also at exit, after the embedded PostgreSQL's own exit hook, which touches files in
@@ -534,6 +548,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=21, help="timed rounds (each query once)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed rounds first")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        metavar="DIR",
+        help="keep the database in DIR: the first run seeds it, later runs measure it as it is "
+        "(sizes below what it holds are refused)",
+    )
     args = parser.parse_args(argv)
     if args.sizes != sorted(args.sizes):
         parser.error("--sizes must grow")

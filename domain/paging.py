@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 import asyncpg
@@ -34,6 +34,10 @@ TOTAL_COUNT_CAP = 1000
 # (its trigram bitmap is built in full first). The statistics would have to be wrong tenfold
 # for a total within the cap to be reported as an estimate.
 ESTIMATE_ONLY_ABOVE = 10
+# Where the planner expects at most this many times the cap, a page and its total are read
+# from all the matches, collected once (`fetch_page_and_total`); the collection stops one
+# beyond this many times the cap, and only then is the page read again, on its own.
+COLLECT_BELOW = 5
 
 
 @dataclass(frozen=True)
@@ -94,35 +98,22 @@ async def fetch_page(
     small query, made only when `look_behind` and that cursor is given.
     """
     page_params = list(params)
-    in_range = list(conditions)
-    if request.after is not None:
-        in_range.append(_compare(keyset, ">", request.after, page_params, descending))
-    if request.before is not None:
-        in_range.append(_compare(keyset, "<", request.before, page_params, descending))
-    # A backward page is read from its end, in the opposite order, then turned round.
-    direction = "DESC" if descending != request.backwards else "ASC"
+    in_range, direction = _range(keyset, request, page_params, descending)
     page_params.append(request.size + 1)
     rows = await _fetch(
         conn,
         f"""SELECT ({keyset.expression})::text AS page_sort_value, {keyset.id_column} AS page_id,
-                   {keyset.columns} {keyset.source} {_where(in_range)}
+                   {keyset.columns} {keyset.source} {_where([*conditions, *in_range])}
              ORDER BY {keyset.expression} {direction}, {keyset.id_column} {direction}
              LIMIT ${len(page_params)}""",
         page_params,
         request,
     )
-    beyond_far_side = len(rows) > request.size
-    rows = rows[: request.size]
-    if request.backwards:
-        rows.reverse()
     near_cursor = request.before if request.backwards else request.after
     beyond_near_side = False
     if look_behind and near_cursor is not None:
-        # Not after `after` (going forward), or not before `before` (going back).
         near_params = list(params)
-        outside = _compare(
-            keyset, ">=" if request.backwards else "<=", near_cursor, near_params, descending
-        )
+        outside = _outside(keyset, request, near_cursor, near_params, descending)
         beyond_near_side = await _fetch(
             conn,
             f"SELECT EXISTS (SELECT 1 {keyset.source} {_where([*conditions, outside])})",
@@ -130,6 +121,163 @@ async def fetch_page(
             request,
             value=True,
         )
+    return _page(rows, request, build, beyond_near_side)
+
+
+async def fetch_page_and_total(
+    conn: asyncpg.Connection,
+    keyset: Keyset,
+    request: PageRequest,
+    build: Callable[[asyncpg.Record], Item],
+    *,
+    matching: str,
+    conditions: Sequence[str] = (),
+    params: Sequence[Any] = (),
+    descending: bool = False,
+    look_behind: bool = True,
+    cap: int = TOTAL_COUNT_CAP,
+    estimate: int | None = None,
+    narrowing: Sequence[str] = (),
+    narrowing_params: Sequence[Any] = (),
+) -> tuple[Page[Item], Total]:
+    """A page (as `fetch_page`) and the total (as `count_rows` of `matching`, a FROM clause
+    in which `conditions` and the keyset's expression and id can be read: its table).
+
+    Where the planner expects at most `COLLECT_BELOW` times the cap, one statement collects
+    every match (their ids and sort values, up to that many) once, on the filter's index,
+    and both the page and the total come from those rows: an index whose scan costs more
+    than the page (a search fragment's trigrams) is read once, not for the page and again
+    for the count, and a rare match is never looked for by walking the list's order. The
+    total is exact up to the cap; beyond it, flagged an estimate, it is the number
+    collected. Otherwise the page is read as `fetch_page` does and the total made as
+    `count_rows` makes it.
+
+    `estimate`, when the caller has it, is the planner's for `conditions`. `narrowing` are
+    conditions that `conditions` imply (numbered after `params`, with `narrowing_params`),
+    put before them where the matches are collected: the index is entered by the first, so
+    a rarer part of a search term spares reading what its common parts match."""
+    if estimate is None:
+        estimate = await estimate_rows(conn, matching, conditions=conditions, params=params)
+    total = None
+    collect = COLLECT_BELOW * cap
+    if estimate <= collect:
+        collected = await _page_of_all_matches(
+            conn,
+            keyset,
+            request,
+            build,
+            matching,
+            [*narrowing, *conditions],
+            [*params, *narrowing_params],
+            descending,
+            look_behind,
+            collect,
+        )
+        if collected is not None:
+            page, count = collected
+            return page, Total(count, is_estimate=count > cap)
+        total = Total(max(estimate, collect + 1), is_estimate=True)
+    page = await fetch_page(
+        conn,
+        keyset,
+        request,
+        build,
+        conditions=conditions,
+        params=params,
+        descending=descending,
+        look_behind=look_behind,
+    )
+    if total is None:
+        total = await _capped_count(conn, matching, conditions, params, estimate, cap)
+    return page, total
+
+
+async def _page_of_all_matches(
+    conn: asyncpg.Connection,
+    keyset: Keyset,
+    request: PageRequest,
+    build: Callable[[asyncpg.Record], Item],
+    matching: str,
+    conditions: Sequence[str],
+    params: Sequence[Any],
+    descending: bool,
+    look_behind: bool,
+    collect: int,
+) -> tuple[Page[Item], int] | None:
+    """The page and the number of matches, from the matches collected once; None when more
+    than `collect` match (the collected rows are then only some of them)."""
+    # The matches, collected once: their ids and sort values, the page ranged over those.
+    matched = replace(keyset, expression="matched.sort_key", id_column="matched.id")
+    statement_params = list(params)
+    in_range, direction = _range(matched, request, statement_params, descending)
+    statement_params.append(request.size + 1)
+    page_size = len(statement_params)
+    near_cursor = request.before if request.backwards else request.after
+    behind = "false"
+    if look_behind and near_cursor is not None:
+        outside = _outside(matched, request, near_cursor, statement_params, descending)
+        behind = f"EXISTS (SELECT 1 FROM matched WHERE {outside})"
+    rows = await _fetch(
+        conn,
+        f"""WITH matched AS MATERIALIZED (
+                 SELECT {keyset.id_column} AS id, {keyset.expression} AS sort_key
+                        {matching} {_where(conditions)} LIMIT {collect + 1}
+             ), page AS (
+                 SELECT matched.id, matched.sort_key FROM matched {_where(in_range)}
+                  ORDER BY matched.sort_key {direction}, matched.id {direction}
+                  LIMIT ${page_size}
+             )
+             SELECT counted.total AS page_total, {behind} AS page_behind,
+                    page.sort_key::text AS page_sort_value, page.id AS page_id, item.*
+               FROM (SELECT count(*) AS total FROM matched) AS counted
+               LEFT JOIN (page CROSS JOIN LATERAL (
+                     SELECT {keyset.columns} {keyset.source} WHERE {keyset.id_column} = page.id
+                   ) AS item) ON true
+              ORDER BY page.sort_key {direction}, page.id {direction}""",
+        statement_params,
+        request,
+    )
+    # One row at least (the total's), with no page item when the page is empty.
+    count: int = rows[0]["page_total"]
+    if count > collect:
+        return None
+    items = [row for row in rows if row["page_id"] is not None]
+    return _page(items, request, build, rows[0]["page_behind"]), count
+
+
+def _range(
+    keyset: Keyset, request: PageRequest, params: list[Any], descending: bool
+) -> tuple[list[str], str]:
+    """The conditions keeping a page between its cursors (their parameters appended to
+    `params`), and the direction to read it in: a backward page is read from its end."""
+    in_range = []
+    if request.after is not None:
+        in_range.append(_compare(keyset, ">", request.after, params, descending))
+    if request.before is not None:
+        in_range.append(_compare(keyset, "<", request.before, params, descending))
+    return in_range, "DESC" if descending != request.backwards else "ASC"
+
+
+def _outside(
+    keyset: Keyset, request: PageRequest, near_cursor: Position, params: list[Any], descending: bool
+) -> str:
+    """Not after `after` (going forward), or not before `before` (going back)."""
+    operator = ">=" if request.backwards else "<="
+    return _compare(keyset, operator, near_cursor, params, descending)
+
+
+def _page(
+    rows: list[asyncpg.Record],
+    request: PageRequest,
+    build: Callable[[asyncpg.Record], Item],
+    beyond_near_side: bool,
+) -> Page[Item]:
+    """The page of `rows` read in the page's direction, one more than its size if there is
+    more beyond its far side."""
+    beyond_far_side = len(rows) > request.size
+    rows = rows[: request.size]
+    if request.backwards:
+        rows.reverse()
     return Page(
         items=[build(row) for row in rows],
         positions=[Position(row["page_sort_value"], row["page_id"]) for row in rows],
@@ -203,19 +351,45 @@ async def count_rows(
     statistics of the filtered columns): a planning step, not a scan. When it expects more
     than `ESTIMATE_ONLY_ABOVE` times the cap, that is the answer; otherwise counting stops
     after `cap + 1` rows, so its cost does not grow with the table either."""
-    where = _where(conditions)
-    plan = await conn.fetchval(f"EXPLAIN (FORMAT JSON) SELECT 1 {source} {where}", *params)
-    if isinstance(plan, str):  # a connection without the application's json codec
-        plan = json.loads(plan)
-    estimate = round(plan[0]["Plan"]["Plan Rows"])
+    estimate = await estimate_rows(conn, source, conditions=conditions, params=params)
+    return await _capped_count(conn, source, conditions, params, estimate, cap)
+
+
+async def _capped_count(
+    conn: asyncpg.Connection,
+    source: str,
+    conditions: Sequence[str],
+    params: Sequence[Any],
+    estimate: int,
+    cap: int,
+) -> Total:
     if estimate <= ESTIMATE_ONLY_ABOVE * cap:
         counted: int = await conn.fetchval(
-            f"SELECT count(*) FROM (SELECT 1 {source} {where} LIMIT {cap + 1}) AS capped",
+            f"SELECT count(*) FROM (SELECT 1 {source} {_where(conditions)} LIMIT {cap + 1})"
+            " AS capped",
             *params,
         )
         if counted <= cap:
             return Total(counted, is_estimate=False)
     return Total(max(estimate, cap + 1), is_estimate=True)
+
+
+async def estimate_rows(
+    conn: asyncpg.Connection,
+    source: str,
+    *,
+    conditions: Sequence[str] = (),
+    params: Sequence[Any] = (),
+) -> int:
+    """How many rows of `source` the planner expects to match `conditions`: a planning step
+    (about 0.3 ms), no scan."""
+    plan = await conn.fetchval(
+        f"EXPLAIN (FORMAT JSON) SELECT 1 {source} {_where(conditions)}", *params
+    )
+    if isinstance(plan, str):  # a connection without the application's json codec
+        plan = json.loads(plan)
+    rows: float = plan[0]["Plan"]["Plan Rows"]
+    return round(rows)
 
 
 @asynccontextmanager

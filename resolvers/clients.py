@@ -14,6 +14,7 @@ from domain.clients.models import ClientStatus
 from domain.contacts import services as contact_services
 from domain.emails import outbox
 from domain.errors import DomainError
+from domain.paging import Total
 from resolvers.context import Context
 from resolvers.inputs import existing_id, parse_id, provided_fields
 from resolvers.pagination import (
@@ -123,16 +124,29 @@ async def clients(
     )
     async with ctx.connection() as conn:
         with cursor_errors():
-            page = await queries.find_clients(
-                conn,
-                client_filter,
-                request,
-                order=field,
-                descending=order.direction is OrderDirection.DESC,
-                look_behind=looks_behind(info, request),
-            )
+            # With the total, the page and the count share one scan of a rare filter's index.
+            descending = order.direction is OrderDirection.DESC
+            look_behind = looks_behind(info, request)
+            total: Total | None = None
+            if with_total:
+                page, total = await queries.find_and_count_clients(
+                    conn,
+                    client_filter,
+                    request,
+                    order=field,
+                    descending=descending,
+                    look_behind=look_behind,
+                )
+            else:
+                page = await queries.find_clients(
+                    conn,
+                    client_filter,
+                    request,
+                    order=field,
+                    descending=descending,
+                    look_behind=look_behind,
+                )
         shown = await presentation(ctx)
-        total = await queries.count_clients(conn, client_filter) if with_total else None
         emails = (
             await outbox.sent_emails_by_client(conn, [row.id for row in page.items])
             if with_emails and page.items

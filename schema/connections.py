@@ -38,8 +38,9 @@ def total_count_description(how_many: str) -> str:
     """`how_many`: what the figure counts, e.g. "How many emails the list has"."""
     return (
         f"{how_many}, all pages: exact up to {TOTAL_COUNT_CAP:,}; beyond "
-        "that an estimate from the database's statistics, never below "
-        f"{TOTAL_COUNT_CAP + 1:,} (then `totalCountIsEstimate` is true)."
+        "that an estimate (from the database's statistics, or the number of matches found "
+        f"where a few thousand were gathered), never below {TOTAL_COUNT_CAP + 1:,} (then "
+        "`totalCountIsEstimate` is true)."
     )
 
 

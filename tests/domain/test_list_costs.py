@@ -3,20 +3,33 @@ its own index, and search statements planned for their values (docs/scale.md).""
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 import pytest
 
 from domain.clients import queries
 from domain.clients.models import ClientStatus
-from domain.clients.queries import ClientFilter, ClientOrderField
+from domain.clients.queries import (
+    CLIENT_COLUMNS,
+    CLIENT_FROM,
+    CLIENT_TABLE,
+    ClientFilter,
+    ClientOrderField,
+    _plan_search,
+    client_from_row,
+)
 from domain.errors import DomainError
 from domain.paging import (
+    COLLECT_BELOW,
     TOTAL_COUNT_CAP,
+    Keyset,
     PageRequest,
     Position,
     Total,
     count_rows,
     custom_plans,
+    fetch_page_and_total,
 )
 
 MANY = TOTAL_COUNT_CAP + 500  # the clients of the `many_clients` fixture
@@ -63,8 +76,13 @@ PREPARED_STATEMENTS = """FROM pg_prepared_statements
 
 
 async def _plan(conn: asyncpg.Connection, fragment: str, *args: str | int) -> str:
-    """EXPLAIN of the prepared statement (asyncpg's) whose text holds `fragment`."""
-    name = await conn.fetchval(f"SELECT name {PREPARED_STATEMENTS}", f"%{fragment}%")
+    """EXPLAIN of the prepared statement (asyncpg's) whose text holds `fragment`, taking
+    as many parameters as `args` (a page after a cursor takes more)."""
+    name = await conn.fetchval(
+        f"SELECT name {PREPARED_STATEMENTS} AND cardinality(parameter_types) = $2",
+        f"%{fragment}%",
+        len(args),
+    )
     assert name is not None, f"no prepared statement with {fragment!r}"
     # EXECUTE takes no bind parameters: the test's own values, as literals.
     literals = ", ".join(f"'{a}'" if isinstance(a, str) else str(a) for a in args)
@@ -97,15 +115,16 @@ async def test_search_statements_keep_custom_plans_after_five_executions(
     for client_filter in [rare, common] * 4:
         await queries.find_clients(conn, client_filter)
         await queries.count_clients(conn, client_filter)
-    page_sql = "search_text LIKE $1 ORDER BY"
+    # The statement collecting the matches once for the page and the total.
+    page_sql = f"search_text LIKE $1 LIMIT {COLLECT_BELOW * TOTAL_COUNT_CAP + 1}"
 
     async with custom_plans(conn):
-        page_plan = await _plan(conn, page_sql, "%jones17%", 51)
+        page_plan = await _plan(conn, page_sql, "%jones17%", "%es17%", 51)
         counts = await conn.fetchrow(
             f"SELECT generic_plans, custom_plans {PREPARED_STATEMENTS}", f"%{page_sql}%"
         )
     # Without the setting the same prepared statement runs on a plan made without the term.
-    generic_plan = await _plan(conn, page_sql, "%jones17%", 51)
+    generic_plan = await _plan(conn, page_sql, "%jones17%", "%es17%", 51)
 
     assert counts["generic_plans"] == 0 and counts["custom_plans"] >= 8, dict(counts)
     assert "'%jones17%'" in page_plan and "$1" not in page_plan, page_plan
@@ -135,3 +154,152 @@ async def test_a_position_refused_inside_a_search_leaves_no_transaction_open(
 
     assert not conn.is_in_transaction()
     assert (await queries.count_clients(conn, smiths)).count == MANY // 3
+
+
+async def _walk(
+    conn: asyncpg.Connection, client_filter: ClientFilter, size: int, *, backwards: bool = False
+) -> tuple[list[int], set[Total]]:
+    """Every client of the filter in NAME order, page by page (from the end when
+    `backwards`), as `find_and_count_clients` serves them; and the totals it gave."""
+    pages: list[list[int]] = []
+    totals: set[Total] = set()
+    cursor = None
+    while True:
+        request = (
+            PageRequest(size, backwards=True, before=cursor)
+            if backwards
+            else PageRequest(size, after=cursor)
+        )
+        page, total = await queries.find_and_count_clients(
+            conn, client_filter, request, order=ClientOrderField.NAME
+        )
+        totals.add(total)
+        pages.append([c.id for c in page.items])
+        behind = page.has_next_page if backwards else page.has_previous_page
+        assert behind is (len(pages) > 1)
+        if not (page.has_previous_page if backwards else page.has_next_page):
+            if backwards:
+                pages.reverse()
+            return [pk for ids in pages for pk in ids], totals
+        cursor = page.positions[0] if backwards else page.positions[-1]
+
+
+# Prepared statements that search for a page, a look behind it or a total on their own.
+SEPARATE_SCANS = (
+    "SELECT (%)::text AS page_sort_value%search_text LIKE $1%",
+    "SELECT EXISTS (SELECT 1 %search_text LIKE $1%",
+    "%search_text LIKE $1 LIMIT 1001) AS capped%",
+)
+
+
+async def _executions(conn: asyncpg.Connection, statements: tuple[str, ...]) -> int:
+    """How many times this connection has run its prepared statements LIKE `statements`."""
+    executions: int = await conn.fetchval(
+        """SELECT coalesce(sum(generic_plans + custom_plans), 0)::int
+              FROM pg_prepared_statements
+             WHERE NOT from_sql
+               AND regexp_replace(statement, '\\s+', ' ', 'g') LIKE ANY($1::text[])""",
+        list(statements),
+    )
+    return executions
+
+
+@pytest.mark.parametrize(
+    ("term", "matches", "is_estimate"),
+    [
+        pytest.param("smith", MANY // 3, False, id="below-the-cap"),
+        pytest.param("jones", TOTAL_COUNT_CAP, False, id="at-the-cap"),
+        pytest.param("pat", MANY, True, id="above-the-cap"),
+    ],
+)
+async def test_1_8_a_search_is_paged_and_counted_from_its_matches_found_once(
+    conn: asyncpg.Connection, many_clients: int, term: str, matches: int, is_estimate: bool
+) -> None:
+    search = ClientFilter(search=term)
+    in_order = [
+        row["id"]
+        for row in await conn.fetch(
+            """SELECT id FROM clients WHERE search_text LIKE $1
+                ORDER BY lower(last_name || ', ' || first_name), id""",
+            f"%{term}%",
+        )
+    ]
+
+    scans_before = await _executions(conn, SEPARATE_SCANS)
+    forwards, totals = await _walk(conn, search, 400)
+    backwards, back_totals = await _walk(conn, search, 400, backwards=True)
+
+    assert len(in_order) == matches
+    assert forwards == in_order and backwards == in_order
+    # Exact up to the cap; beyond it flagged an estimate, the number of matches found.
+    assert totals == back_totals == {Total(matches, is_estimate)}
+    assert await _executions(conn, SEPARATE_SCANS) == scans_before
+
+
+async def test_1_8_a_search_matching_more_than_are_collected_reads_its_page_and_estimates(
+    conn: asyncpg.Connection, many_clients: int
+) -> None:
+    # With a cap of 100, up to 500 matches are collected; "pat" matches all 1,500.
+    keyset = Keyset(CLIENT_COLUMNS, CLIENT_FROM, "c.id", "bigint", "c.id")
+    params: list[Any] = []
+    conditions = ClientFilter(search="pat").where(params)
+    scans_before = await _executions(conn, SEPARATE_SCANS[:1])
+
+    page, total = await fetch_page_and_total(
+        conn,
+        keyset,
+        PageRequest(50, after=Position("10", 10)),
+        client_from_row,
+        matching=CLIENT_TABLE,
+        conditions=conditions,
+        params=params,
+        cap=100,
+    )
+
+    assert [c.id for c in page.items] == list(range(11, 61))
+    assert (page.has_previous_page, page.has_next_page) == (True, True)
+    assert total.is_estimate and total.count > COLLECT_BELOW * 100, total
+    assert await _executions(conn, SEPARATE_SCANS[:1]) == scans_before + 1
+
+
+async def test_1_8_a_fragment_whose_matches_are_collected_is_never_searched_along_the_order(
+    conn: asyncpg.Connection, many_clients: int
+) -> None:
+    smiths = ClientFilter(search="smith")  # a third of the clients: the page alone would walk
+    await queries.find_and_count_clients(conn, smiths, order=ClientOrderField.NAME)
+    collecting = f"search_text LIKE $1 LIMIT {COLLECT_BELOW * TOTAL_COUNT_CAP + 1}"
+
+    async with conn.transaction():
+        # As at a million clients, where reading the whole table is out of the question.
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        plan = await _plan(conn, collecting, "%smith%", "%mith%", 51)
+        # The page alone, as it was read before, walks the order's index and filters.
+        alone = await conn.fetch(
+            f"""EXPLAIN SELECT c.id {CLIENT_FROM} WHERE c.search_text LIKE '%smith%'
+                 ORDER BY lower(c.last_name || ', ' || c.first_name), c.id LIMIT 51"""
+        )
+
+    # Entered by a part of the fragment first (the narrowing), then the whole fragment.
+    assert "Index Cond: ((search_text ~~ '%mith%'::text) AND (search_text ~~ '%smith%'" in plan
+    assert "clients_order_name" not in plan, plan
+    assert "clients_order_name" in "\n".join(row[0] for row in alone)
+
+
+async def test_1_8_a_long_fragment_enters_the_index_by_its_rarest_part(
+    conn: asyncpg.Connection, many_clients: int
+) -> None:
+    # Every client's address has "@mail"; few have "nt17" (client17, client170 to 179).
+    search = ClientFilter(search="NT17@Mail")
+    params: list[Any] = []
+    conditions = search.where(params)
+
+    estimate, narrowing, narrowing_params = await _plan_search(
+        conn, conditions, params, search.fragment
+    )
+    page, total = await queries.find_and_count_clients(conn, search)
+
+    assert narrowing == ["c.search_text LIKE $2"]
+    assert narrowing_params[0] in ("%nt17%", "%t17@%", "%17@m%"), narrowing_params
+    assert total == Total(1, is_estimate=False)
+    assert [c.email for c in page.items] == ["client17@mail.example"]
+    assert estimate <= TOTAL_COUNT_CAP
