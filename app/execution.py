@@ -42,6 +42,8 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+from schema.prefetched import PREFETCHED_IN
+
 ResolveInfo = GraphQLResolveInfo[Any]
 
 # Values that coercing for output returns unchanged, skipped without a call.
@@ -84,6 +86,9 @@ class PlainObject:
     # The list's item type (with its non-null wrapper) for a list, else None.
     item_type: GraphQLOutputType | None
     nullable: bool
+    # A field with a resolver, read from the attribute its parent may have prefetched it in
+    # (schema/prefetched.py): None there means "call the resolver", not null.
+    prefetched: bool = False
 
 
 def basic_reader(field: GraphQLField) -> Callable[[Any], Any] | None:
@@ -108,11 +113,26 @@ def plain_leaf(field: GraphQLField) -> PlainLeaf | None:
     )
 
 
+def prefetched_reader(field: GraphQLField) -> Callable[[Any], Any] | None:
+    """How to read the prefetched value of a field that declares one (schema/prefetched.py)
+    and has no extension (such as a permission check) that answering without a call of its
+    resolver would skip."""
+    definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if not isinstance(definition, StrawberryField) or definition.extensions or field.args:
+        return None
+    attribute = definition.metadata.get(PREFETCHED_IN)
+    return None if attribute is None else attrgetter(attribute)
+
+
 def plain_object(field: GraphQLField) -> PlainObject | None:
     nullable_type = get_nullable_type(field.type)
     item_type = nullable_type.of_type if isinstance(nullable_type, GraphQLList) else None
     object_type = nullable_type if item_type is None else get_nullable_type(item_type)
-    if not isinstance(object_type, GraphQLObjectType) or (read := basic_reader(field)) is None:
+    if not isinstance(object_type, GraphQLObjectType):
+        return None
+    basic = basic_reader(field)
+    read = basic or prefetched_reader(field)
+    if read is None:
         return None
     return PlainObject(
         read=read,
@@ -120,6 +140,7 @@ def plain_object(field: GraphQLField) -> PlainObject | None:
         object_type=object_type,
         item_type=item_type,
         nullable=type(field.type) is not GraphQLNonNull,
+        prefetched=basic is None,
     )
 
 
@@ -282,7 +303,7 @@ class ClientdeskExecutor(StrawberryGraphQLCoreExecutionContext):
         except Exception:  # graphql-core reads it again and reports the error, with its path
             return Undefined
         if value is None:
-            return None if plain.nullable else Undefined
+            return None if plain.nullable and not plain.prefetched else Undefined
         is_list = plain.item_type is not None
         if is_list and (
             (type(value) is not list and type(value) is not tuple)
