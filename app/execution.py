@@ -59,13 +59,11 @@ class PlainLeaf:
     unchanged: type | None
     nullable: bool
 
-    def value(self, source: Any) -> Any:
-        """The value as graphql-core would complete it, or Undefined to let it decide."""
-        value = self.read(source)
+    def completed(self, value: Any) -> Any:
+        """The value read as graphql-core would complete it, or Undefined to let it decide
+        (`execute_fields` takes a value of the `unchanged` type as it is, without this call)."""
         if value is None:
             return None if self.nullable else Undefined
-        if type(value) is self.unchanged:
-            return value
         if isinstance(value, Exception):
             # graphql-core raises a returned error as the field's (schema/access.py uses it).
             return Undefined
@@ -227,8 +225,8 @@ class ClientdeskExecutor(StrawberryGraphQLCoreExecutionContext):
         values = plan.keys.copy()  # every key in place, in the order of the selection
         rest = plan.others
         for response_name, leaf in plan.leaves:
-            value = leaf.value(source_value)
-            if value is Undefined:
+            value = leaf.read(source_value)
+            if type(value) is not leaf.unchanged and (value := leaf.completed(value)) is Undefined:
                 if rest is plan.others:
                     rest = dict(rest)
                 rest[response_name] = grouped_field_set[response_name]
