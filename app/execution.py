@@ -1,20 +1,32 @@
 """How the schema executes an operation: Strawberry's executor (graphql-core's, through the
-`execution_context_class` Strawberry's schema takes), with a shortcut for plain leaf fields.
+`execution_context_class` Strawberry's schema takes), with shortcuts for plain fields.
 
 Most values of a response are strings, booleans, enums, dates and amounts read from
-attributes (a page of 50 clients is about a thousand of them). For each, graphql-core makes
-a response path and a resolve info, calls Strawberry's resolver (which reads the attribute),
-completes the non-null wrapper, then the leaf type, then coerces the value for output: about
-4 µs per field, most of a list's cost.
+attributes (a page of 50 clients is about a thousand of them), and most of its objects are
+read from attributes too (each edge, its node, the node's currency and address). For each
+field, graphql-core makes a response path and a resolve info, calls Strawberry's resolver
+(which reads the attribute), completes the non-null wrapper, then the list, each item, the
+object or the leaf type: about 4 µs per leaf, more per object.
 
 A field Strawberry calls basic (no resolver, no field extensions: no permission check of
-its own) of a scalar or enum type that takes no arguments is a plain leaf. Its value is read
-as Strawberry reads it (the config's default resolver, `getattr`) and coerced by its type
-as graphql-core does; when that gives a value (or a null the field allows), the value goes
-straight into the result. Anything else — an error returned as the value, an error in
-coercing, a null on a non-null field — and every other field goes through graphql-core's
-own execution, which answers as before, errors and paths included (a test compares both
-executors on such values).
+its own) that takes no arguments is plain. Its value is read as Strawberry reads it (the
+config's default resolver, `getattr`):
+- a plain leaf (scalar or enum) is coerced by its type as graphql-core does; when that gives
+  a value (or a null the field allows), the value goes straight into the result;
+- a plain object, or list of objects (no interface or union), is completed through
+  graphql-core's own methods for an object (`complete_object_value` when the type checks its
+  values with `is_type_of`, else `collect_and_execute_subfields`), item by item for a list,
+  with the paths graphql-core gives and its handling of errors raised inside (an item's
+  error nulls the item, or the list when items are non-null, through `handle_field_error`).
+A list of objects that a resolver returns is completed the same way (`complete_list_value`),
+and so is a field that declares where its parent may hold a prefetched value
+(schema/prefetched.py), when the parent holds one.
+
+Anything else — an error returned as the value, a value that does not coerce, a null in a
+non-null position (of the field or of a list item), an awaitable, an iterable that is not a
+list or tuple, `@stream`, middleware — and every other field goes through graphql-core's own
+execution before anything of it ran, which answers as before, errors and paths included
+(tests/app/test_execution.py compares both executors' answers, key order and errors).
 """
 
 from __future__ import annotations

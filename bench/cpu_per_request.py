@@ -47,8 +47,14 @@ async def cpu_per_request(
         token = await sessions.start_session(conn, login, ttl=timedelta(hours=1))
     finally:
         await conn.close()
-    # Built as a serving process builds it (app.main), with production settings.
-    os.environ.update(DATABASE_URL=database_url, REDIS_URL=redis_url, ENVIRONMENT="production")
+    # Built as a serving process builds it (app.main), with production settings; warnings
+    # only, or the in-process client would log each request (a server has no such line).
+    os.environ.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        ENVIRONMENT="production",
+        LOG_LEVEL="WARNING",
+    )
     app = create_app_from_env()
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     runs: dict[str, list[float]] = {}
