@@ -425,6 +425,8 @@ class ClientdeskExecutor(StrawberryGraphQLCoreExecutionContext):
                     return Undefined
             elif isinstance(item, Exception) or is_awaitable(item):
                 return Undefined
+        # The items share one selection: collected once (graphql-core memoizes it per item).
+        grouped_field_set, defer_usages, _ = self.collect_subfields(object_type, field_details_list)
         completed: list[Any] = []
         pending: list[int] = []
         try:
@@ -434,13 +436,19 @@ class ClientdeskExecutor(StrawberryGraphQLCoreExecutionContext):
                     completed.append(None)
                     continue
                 try:
-                    value = self._complete_plain_object(
-                        object_type,
-                        field_details_list,
-                        info,
-                        item_path,
-                        item,
-                        position_context,
+                    value = (
+                        self.execute_collected_subfields(
+                            object_type,
+                            item,
+                            item_path,
+                            grouped_field_set,
+                            defer_usages,
+                            position_context,
+                        )
+                        if info is None
+                        else self.complete_object_value(  # the type checks its values
+                            object_type, field_details_list, info, item_path, item, position_context
+                        )
                     )
                 except Exception as raw_error:
                     self.handle_field_error(raw_error, item_type, field_details_list, item_path)
