@@ -1,20 +1,32 @@
 """How the schema executes an operation: Strawberry's executor (graphql-core's, through the
-`execution_context_class` Strawberry's schema takes), with a shortcut for plain leaf fields.
+`execution_context_class` Strawberry's schema takes), with shortcuts for plain fields.
 
 Most values of a response are strings, booleans, enums, dates and amounts read from
-attributes (a page of 50 clients is about a thousand of them). For each, graphql-core makes
-a response path and a resolve info, calls Strawberry's resolver (which reads the attribute),
-completes the non-null wrapper, then the leaf type, then coerces the value for output: about
-4 µs per field, most of a list's cost.
+attributes (a page of 50 clients is about a thousand of them), and most of its objects are
+read from attributes too (each edge, its node, the node's currency and address). For each
+field, graphql-core makes a response path and a resolve info, calls Strawberry's resolver
+(which reads the attribute), completes the non-null wrapper, then the list, each item, the
+object or the leaf type: about 4 µs per leaf, more per object.
 
 A field Strawberry calls basic (no resolver, no field extensions: no permission check of
-its own) of a scalar or enum type that takes no arguments is a plain leaf. Its value is read
-as Strawberry reads it (the config's default resolver, `getattr`) and coerced by its type
-as graphql-core does; when that gives a value (or a null the field allows), the value goes
-straight into the result. Anything else — an error returned as the value, an error in
-coercing, a null on a non-null field — and every other field goes through graphql-core's
-own execution, which answers as before, errors and paths included (a test compares both
-executors on such values).
+its own) that takes no arguments is plain. Its value is read as Strawberry reads it (the
+config's default resolver, `getattr`):
+- a plain leaf (scalar or enum) is coerced by its type as graphql-core does; when that gives
+  a value (or a null the field allows), the value goes straight into the result;
+- a plain object, or list of objects (no interface or union), is completed through
+  graphql-core's own methods for an object (`complete_object_value` when the type checks its
+  values with `is_type_of`, else `collect_and_execute_subfields`), item by item for a list,
+  with the paths graphql-core gives and its handling of errors raised inside (an item's
+  error nulls the item, or the list when items are non-null, through `handle_field_error`).
+A list of objects that a resolver returns is completed the same way (`complete_list_value`),
+and so is a field that declares where its parent may hold a prefetched value
+(schema/prefetched.py), when the parent holds one.
+
+Anything else — an error returned as the value, a value that does not coerce, a null in a
+non-null position (of the field or of a list item), an awaitable, an iterable that is not a
+list or tuple, `@stream`, middleware — and every other field goes through graphql-core's own
+execution before anything of it ran, which answers as before, errors and paths included
+(tests/app/test_execution.py compares both executors' answers, key order and errors).
 """
 
 from __future__ import annotations
@@ -28,8 +40,11 @@ from typing import Any
 from graphql import (
     GraphQLField,
     GraphQLLeafType,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
     Undefined,
     get_nullable_type,
     is_leaf_type,
@@ -38,6 +53,10 @@ from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
+
+from schema.prefetched import PREFETCHED_IN
+
+ResolveInfo = GraphQLResolveInfo[Any]
 
 # Values that coercing for output returns unchanged, skipped without a call.
 UNCHANGED_BY_COERCING: dict[str, type] = {"String": str, "ID": str, "Boolean": bool}
@@ -52,13 +71,11 @@ class PlainLeaf:
     unchanged: type | None
     nullable: bool
 
-    def value(self, source: Any) -> Any:
-        """The value as graphql-core would complete it, or Undefined to let it decide."""
-        value = self.read(source)
+    def completed(self, value: Any) -> Any:
+        """The value read as graphql-core would complete it, or Undefined to let it decide
+        (`execute_fields` takes a value of the `unchanged` type as it is, without this call)."""
         if value is None:
             return None if self.nullable else Undefined
-        if type(value) is self.unchanged:
-            return value
         if isinstance(value, Exception):
             # graphql-core raises a returned error as the field's (schema/access.py uses it).
             return Undefined
@@ -69,41 +86,137 @@ class PlainLeaf:
         return Undefined if coerced is None else coerced
 
 
-def plain_leaf(field: GraphQLField) -> PlainLeaf | None:
+@dataclass(frozen=True, slots=True)
+class PlainObject:
+    """A basic Strawberry field of an object type or of a list of one, taking no arguments."""
+
+    read: Callable[[Any], Any]
+    field: GraphQLField
+    object_type: GraphQLObjectType
+    # The list's item type (with its non-null wrapper) for a list, else None.
+    item_type: GraphQLOutputType | None
+    nullable: bool
+    # A field with a resolver, read from the attribute its parent may have prefetched it in
+    # (schema/prefetched.py): None there means "call the resolver", not null.
+    prefetched: bool = False
+
+
+def basic_reader(field: GraphQLField) -> Callable[[Any], Any] | None:
+    """How Strawberry reads a basic field without arguments (None: not such a field)."""
     definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
-        return None
-    leaf_type = get_nullable_type(field.type)
-    if field.args or not is_leaf_type(leaf_type):
+    if not isinstance(definition, StrawberryField) or not definition.is_basic_field or field.args:
         return None
     read = definition.default_resolver
     name = definition.python_name
+    return attrgetter(name) if read is getattr else lambda source: read(source, name)
+
+
+def plain_leaf(field: GraphQLField) -> PlainLeaf | None:
+    leaf_type = get_nullable_type(field.type)
+    if not is_leaf_type(leaf_type) or (read := basic_reader(field)) is None:
+        return None
     return PlainLeaf(
-        read=attrgetter(name) if read is getattr else lambda source: read(source, name),
+        read=read,
         leaf_type=leaf_type,
         unchanged=UNCHANGED_BY_COERCING.get(leaf_type.name),
         nullable=type(field.type) is not GraphQLNonNull,
     )
 
 
-# Per object type of a schema, its plain leaves, found once.
-_plain_leaves: weakref.WeakKeyDictionary[GraphQLObjectType, dict[str, PlainLeaf]] = (
+def prefetched_reader(field: GraphQLField) -> Callable[[Any], Any] | None:
+    """How to read the prefetched value of a field that declares one (schema/prefetched.py)
+    and has no extension (such as a permission check) that answering without a call of its
+    resolver would skip."""
+    definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if not isinstance(definition, StrawberryField) or definition.extensions or field.args:
+        return None
+    attribute = definition.metadata.get(PREFETCHED_IN)
+    return None if attribute is None else attrgetter(attribute)
+
+
+def plain_object(field: GraphQLField) -> PlainObject | None:
+    nullable_type = get_nullable_type(field.type)
+    item_type = nullable_type.of_type if isinstance(nullable_type, GraphQLList) else None
+    object_type = nullable_type if item_type is None else get_nullable_type(item_type)
+    if not isinstance(object_type, GraphQLObjectType):
+        return None
+    basic = basic_reader(field)
+    read = basic or prefetched_reader(field)
+    if read is None:
+        return None
+    return PlainObject(
+        read=read,
+        field=field,
+        object_type=object_type,
+        item_type=item_type,
+        nullable=type(field.type) is not GraphQLNonNull,
+        prefetched=basic is None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PlainFields:
+    leaves: dict[str, PlainLeaf]
+    objects: dict[str, PlainObject]
+
+
+# Per object type of a schema, its plain fields, found once.
+_plain_fields: weakref.WeakKeyDictionary[GraphQLObjectType, PlainFields] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def plain_leaves(parent_type: GraphQLObjectType) -> dict[str, PlainLeaf]:
-    leaves = _plain_leaves.get(parent_type)
-    if leaves is None:
-        leaves = {}
+def plain_fields(parent_type: GraphQLObjectType) -> PlainFields:
+    found = _plain_fields.get(parent_type)
+    if found is None:
+        found = PlainFields(leaves={}, objects={})
         for name, field in parent_type.fields.items():
             if (leaf := plain_leaf(field)) is not None:
-                leaves[name] = leaf
-        _plain_leaves[parent_type] = leaves
-    return leaves
+                found.leaves[name] = leaf
+            elif (plain := plain_object(field)) is not None:
+                found.objects[name] = plain
+        _plain_fields[parent_type] = found
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class SelectionPlan:
+    """How `execute_fields` takes one collected selection of an object type: its plain leaves
+    in order, the other fields for graphql-core, and the answer's keys in selection order."""
+
+    # Kept alive for as long as the plan: its id is the plan's key.
+    grouped_field_set: dict[str, Any]
+    leaves: tuple[tuple[str, PlainLeaf], ...]
+    others: dict[str, Any]
+    keys: dict[str, None]
+
+
+def selection_plan(
+    parent_type: GraphQLObjectType, grouped_field_set: dict[str, Any]
+) -> SelectionPlan:
+    plain = plain_fields(parent_type).leaves
+    leaves: list[tuple[str, PlainLeaf]] = []
+    others: dict[str, Any] = {}
+    for response_name, field_details_list in grouped_field_set.items():
+        node = field_details_list[0].node
+        leaf = None if node.arguments else plain.get(node.name.value)
+        if leaf is None:
+            others[response_name] = field_details_list
+        else:
+            leaves.append((response_name, leaf))
+    return SelectionPlan(grouped_field_set, tuple(leaves), others, dict.fromkeys(grouped_field_set))
 
 
 class ClientdeskExecutor(StrawberryGraphQLCoreExecutionContext):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Middleware would wrap every resolver (Strawberry passes an empty manager).
+        middleware = self.middleware_manager
+        self._shortcuts = not middleware or not middleware.middlewares
+        # graphql-core collects a selection once per execution and hands the same grouped
+        # field set to every object it completes with it (each item of a list).
+        self._plans: dict[int, SelectionPlan] = {}
+
     def execute_fields(
         self,
         parent_type: GraphQLObjectType,
@@ -113,38 +226,259 @@ class ClientdeskExecutor(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         """Plain leaves first, without a path or a resolve info; graphql-core the rest."""
-        middleware = self.middleware_manager
-        # Middleware would wrap every resolver (Strawberry passes an empty manager).
-        leaves = plain_leaves(parent_type) if not middleware or not middleware.middlewares else {}
-        if not leaves:
+        plan = self._plans.get(id(grouped_field_set))
+        if plan is None or plan.grouped_field_set is not grouped_field_set:
+            plan = selection_plan(parent_type, grouped_field_set)
+            self._plans[id(grouped_field_set)] = plan
+        if not plan.leaves or not self._shortcuts:
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
-        values: dict[str, Any] = {}
-        rest: dict[str, Any] = {}
-        for response_name, field_details_list in grouped_field_set.items():
-            node = field_details_list[0].node
-            leaf = None if node.arguments else leaves.get(node.name.value)
-            value = Undefined if leaf is None else leaf.value(source_value)
-            if value is Undefined:
-                rest[response_name] = field_details_list
+        values = plan.keys.copy()  # every key in place, in the order of the selection
+        rest = plan.others
+        for response_name, leaf in plan.leaves:
+            value = leaf.read(source_value)
+            if type(value) is not leaf.unchanged and (value := leaf.completed(value)) is Undefined:
+                if rest is plan.others:
+                    rest = dict(rest)
+                rest[response_name] = grouped_field_set[response_name]
             else:
                 values[response_name] = value
         if not rest:
             return values
         others = super().execute_fields(parent_type, source_value, path, rest, position_context)
         if isinstance(others, dict):
-            return self._in_order(grouped_field_set, values, others)
+            return self._merged(values, rest, others)
 
-        async def in_order() -> dict[str, Any]:
-            return self._in_order(grouped_field_set, values, await others)
+        async def merged() -> dict[str, Any]:
+            return self._merged(values, rest, await others)
 
-        return in_order()
+        return merged()
 
     @staticmethod
-    def _in_order(
-        grouped_field_set: dict[str, Any], values: dict[str, Any], others: dict[str, Any]
+    def _merged(
+        values: dict[str, Any], rest: dict[str, Any], others: dict[str, Any]
     ) -> dict[str, Any]:
-        """The response keys in the order of the selection, as the spec orders them."""
+        """The leaves' values with graphql-core's, each key where the selection puts it."""
         values.update(others)
-        return {name: values[name] for name in grouped_field_set if name in values}
+        if len(others) < len(rest):  # a field graphql-core left out of the answer
+            for response_name in rest.keys() - others.keys():
+                del values[response_name]
+        return values
+
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        """A plain object field completed from its value, without a resolve info (unless its
+        type checks values with one), Strawberry's resolver call or graphql-core's completion
+        chain; anything else, and any value it would not take, goes to graphql-core."""
+        node = field_details_list[0].node
+        plain = (
+            None
+            if node.arguments or not self._shortcuts
+            else plain_fields(parent_type).objects.get(node.name.value)
+        )
+        completed = (
+            Undefined
+            if plain is None
+            else self._complete_plain_field(
+                plain, parent_type, source, field_details_list, path, position_context
+            )
+        )
+        if completed is Undefined:
+            return super().execute_field(
+                parent_type, source, field_details_list, path, position_context
+            )
+        return completed
+
+    def _complete_plain_field(
+        self,
+        plain: PlainObject,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        """The field's answer (or an awaitable of it), its errors handled as graphql-core's
+        `execute_field` handles them; Undefined before anything ran for a value graphql-core
+        should take."""
+        try:
+            value = plain.read(source)
+        except Exception:  # graphql-core reads it again and reports the error, with its path
+            return Undefined
+        if value is None:
+            return None if plain.nullable and not plain.prefetched else Undefined
+        is_list = plain.item_type is not None
+        if is_list and (
+            (type(value) is not list and type(value) is not tuple)
+            or field_details_list[0].node.directives  # @stream
+        ):
+            return Undefined
+        info = (
+            self.build_resolve_info(
+                plain.field, [details.node for details in field_details_list], parent_type, path
+            )
+            if plain.object_type.is_type_of
+            else None
+        )
+        try:
+            if plain.item_type is None:
+                completed = self._complete_plain_object(
+                    plain.object_type, field_details_list, info, path, value, position_context
+                )
+            else:
+                completed = self._complete_objects(
+                    plain.item_type,
+                    plain.object_type,
+                    field_details_list,
+                    info,
+                    path,
+                    value,
+                    position_context,
+                )
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, plain.field.type, field_details_list, path)
+            return None
+        if self.is_awaitable(completed):
+            return self._settled(completed, plain.field.type, field_details_list, path)
+        return completed
+
+    def complete_list_value(
+        self,
+        return_type: GraphQLList[GraphQLOutputType],
+        field_details_list: Any,
+        info: ResolveInfo,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        """A list of objects (a resolver's, as `emails` or `contacts`) completed item by item
+        without graphql-core's per-item completion chain; other lists by graphql-core."""
+        item_type = return_type.of_type
+        object_type = get_nullable_type(item_type)
+        if (
+            isinstance(object_type, GraphQLObjectType)
+            and (type(result) is list or type(result) is tuple)
+            and not field_details_list[0].node.directives  # @stream
+        ):
+            completed = self._complete_objects(
+                item_type,
+                object_type,
+                field_details_list,
+                info if object_type.is_type_of else None,
+                path,
+                result,
+                position_context,
+            )
+            if completed is not Undefined:
+                return completed
+        return super().complete_list_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
+    def _complete_plain_object(
+        self,
+        object_type: GraphQLObjectType,
+        field_details_list: Any,
+        info: ResolveInfo | None,
+        path: Path,
+        value: Any,
+        position_context: Any,
+    ) -> Any:
+        """The object's sub-selection, as graphql-core completes an object (Undefined: a value
+        it should complete itself: an error held as the value, an awaitable)."""
+        if isinstance(value, Exception) or self.is_awaitable(value):
+            return Undefined
+        if info is not None:  # the type checks the value: graphql-core completes it
+            return self.complete_object_value(
+                object_type, field_details_list, info, path, value, position_context
+            )
+        return self.collect_and_execute_subfields(
+            object_type, field_details_list, path, value, position_context
+        )
+
+    def _complete_objects(
+        self,
+        item_type: GraphQLOutputType,
+        object_type: GraphQLObjectType,
+        field_details_list: Any,
+        info: ResolveInfo | None,
+        path: Path,
+        items: list[Any] | tuple[Any, ...],
+        position_context: Any,
+    ) -> Any:
+        """Each item's sub-selection, an item's error handled as graphql-core handles it
+        (nulled, or raised for a non-null item); Undefined before anything ran when an item
+        is one graphql-core should complete itself (a null in a non-null position, an error
+        held as the item, an awaitable)."""
+        is_awaitable = self.is_awaitable
+        items_nullable = type(item_type) is not GraphQLNonNull
+        for item in items:
+            if item is None:
+                if not items_nullable:
+                    return Undefined
+            elif isinstance(item, Exception) or is_awaitable(item):
+                return Undefined
+        # The items share one selection: collected once (graphql-core memoizes it per item).
+        grouped_field_set, defer_usages, _ = self.collect_subfields(object_type, field_details_list)
+        completed: list[Any] = []
+        pending: list[int] = []
+        try:
+            for index, item in enumerate(items):
+                item_path = path.add_key(index, None)
+                if item is None:
+                    completed.append(None)
+                    continue
+                try:
+                    value = (
+                        self.execute_collected_subfields(
+                            object_type,
+                            item,
+                            item_path,
+                            grouped_field_set,
+                            defer_usages,
+                            position_context,
+                        )
+                        if info is None
+                        else self.complete_object_value(  # the type checks its values
+                            object_type, field_details_list, info, item_path, item, position_context
+                        )
+                    )
+                except Exception as raw_error:
+                    self.handle_field_error(raw_error, item_type, field_details_list, item_path)
+                    value = None
+                else:
+                    if is_awaitable(value):
+                        value = self._settled(value, item_type, field_details_list, item_path)
+                        pending.append(index)
+                completed.append(value)
+        except Exception:
+            # A non-null item's error ends the list: what earlier items started still settles.
+            self.track_async_work([completed[index] for index in pending])
+            raise
+        if not pending:
+            return completed
+
+        async def gathered() -> list[Any]:
+            values = await self.gather_async_work([completed[index] for index in pending])
+            for index, value in zip(pending, values, strict=True):
+                completed[index] = value
+            return completed
+
+        return gathered()
+
+    async def _settled(
+        self, completing: Any, return_type: GraphQLOutputType, field_details_list: Any, path: Path
+    ) -> Any:
+        """An awaited completion, its error handled as graphql-core handles a field's."""
+        try:
+            return await completing
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None

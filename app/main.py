@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
+from app.collector import settle_startup_objects
 from app.logs import configure_logging
 from app.settings import Settings
 from app.web import create_app
@@ -13,4 +14,7 @@ def create_app_from_env() -> Starlette:
     # Each uvicorn worker process starts here, so each configures its own logging.
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
-    return create_app(settings)
+    app = create_app(settings)
+    # What start-up made lives as long as the process: no collection need walk it again.
+    settle_startup_objects()
+    return app

@@ -5,8 +5,8 @@
 
 Under load on a shared machine the CPU a server spends per request grows with its
 neighbours (caches, hyper-threads, 32 connections queued): bench.clients_query's raw endpoint
-went from 0.49 to 0.66 ms between a quiet and a busy minute. Here the real app (as
-`ENVIRONMENT=production` builds it) answers the requests of bench.clients_query and
+went from 0.49 to 0.66 ms between a quiet and a busy minute. Here the real app (as a
+serving process builds it, `ENVIRONMENT=production`) answers the requests of bench.clients_query and
 bench.client_detail one after the other through httpx's in-process ASGI transport, on the
 same seeded data, and the best of `--repeats` runs of `--requests` is printed. The figure
 includes the in-process client's own work (building the request, reading the answer), the
@@ -31,8 +31,7 @@ import orjson
 
 from app import db
 from app.devservices import start_postgres, start_redis, stop_postgres
-from app.settings import Settings
-from app.web import create_app
+from app.main import create_app_from_env
 from bench.client_detail import DETAIL, add_detail
 from bench.clients_query import CLIENTS, STAFF_EMAIL, Bench, console, prepare_database
 from domain.auth import sessions
@@ -48,8 +47,15 @@ async def cpu_per_request(
         token = await sessions.start_session(conn, login, ttl=timedelta(hours=1))
     finally:
         await conn.close()
-    settings = Settings(database_url=database_url, redis_url=redis_url, environment="production")
-    app = create_app(settings)
+    # Built as a serving process builds it (app.main), with production settings; warnings
+    # only, or the in-process client would log each request (a server has no such line).
+    os.environ.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        ENVIRONMENT="production",
+        LOG_LEVEL="WARNING",
+    )
+    app = create_app_from_env()
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     runs: dict[str, list[float]] = {}
     async with app.router.lifespan_context(app):

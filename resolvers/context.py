@@ -130,7 +130,15 @@ class Context:
             token = self.session_token()
             if token:
                 async with self.connection() as conn:
-                    self._viewer = await sessions.viewer_for_token(conn, token)
+                    session = await sessions.session_for_token(conn, token)
+                if session is not None:
+                    self._viewer = session.viewer
+                    if session.viewer.is_staff:
+                        # Read with the session, in the same statement, for this request only.
+                        self._service_statuses = items.service_statuses(
+                            session.service_status_filter
+                        )
+                        self._service_statuses_known = True
             self._viewer_loaded = True
         return self._viewer
 

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
+import orjson
 import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
@@ -61,7 +62,9 @@ def bad_input(message: str) -> GraphQLError:
 
 def encode_cursor(list_key: str, position: Position) -> str:
     """A cursor: opaque to clients, it names the list (and order) it belongs to."""
-    raw = json.dumps([list_key, position.sort_value, position.id]).encode()
+    # orjson: compact JSON in a tenth of `json.dumps`'s time (50 cursors a page); any JSON
+    # array decodes, so cursors made before (with spaces) stay valid.
+    raw = orjson.dumps([list_key, position.sort_value, position.id])
     return base64.urlsafe_b64encode(raw).decode()
 
 

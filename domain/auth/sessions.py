@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 import asyncpg
@@ -37,11 +38,21 @@ async def start_session(
     return token
 
 
-async def viewer_for_token(conn: asyncpg.Connection, token: str) -> Viewer | None:
-    """The viewer a live session token belongs to; None for unknown, expired or closed ones."""
+@dataclass(frozen=True)
+class Session:
+    """A live session as a request finds it, in one statement."""
+
+    viewer: Viewer
+    # The service statuses this (staff) session chose to see, as stored: what
+    # `domain.billing.items.service_status_filter` reads; None: all of them (SPEC 1.9).
+    service_status_filter: list[str] | None
+
+
+async def session_for_token(conn: asyncpg.Connection, token: str) -> Session | None:
+    """The live session a token opens; None for unknown, expired or closed ones."""
     row = await conn.fetchrow(
-        """SELECT se.id AS session_id, l.id AS login_id, l.email::text AS email,
-                  st.id AS staff_id, st.role, c.id AS client_id,
+        """SELECT se.id AS session_id, se.service_status_filter, l.id AS login_id,
+                  l.email::text AS email, st.id AS staff_id, st.role, c.id AS client_id,
                   ct.id AS contact_id, ct.client_id AS contact_client_id, ct.permissions
              FROM sessions se
              JOIN logins l ON l.id = se.login_id
@@ -53,8 +64,17 @@ async def viewer_for_token(conn: asyncpg.Connection, token: str) -> Viewer | Non
             WHERE se.token_hash = $1 AND se.expires_at > now()""",
         _token_hash(token),
     )
-    if row is None:
-        return None
+    viewer = None if row is None else _viewer(row)
+    return None if viewer is None else Session(viewer, row["service_status_filter"])
+
+
+async def viewer_for_token(conn: asyncpg.Connection, token: str) -> Viewer | None:
+    """The viewer a live session token belongs to; None for unknown, expired or closed ones."""
+    session = await session_for_token(conn, token)
+    return None if session is None else session.viewer
+
+
+def _viewer(row: asyncpg.Record) -> Viewer | None:
     common = {"login_id": row["login_id"], "session_id": row["session_id"], "email": row["email"]}
     if row["staff_id"] is not None:
         return Viewer(

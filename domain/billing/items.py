@@ -111,6 +111,11 @@ async def service_status_filter(
     chosen = await conn.fetchval(
         "SELECT service_status_filter FROM sessions WHERE id = $1", session_id
     )
+    return service_statuses(chosen)
+
+
+def service_statuses(chosen: Iterable[str] | None) -> frozenset[ServiceStatus] | None:
+    """A session's stored service status filter (`sessions.Session`), read; None: all."""
     return None if chosen is None else frozenset(ServiceStatus(s) for s in chosen)
 
 

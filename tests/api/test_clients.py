@@ -14,6 +14,8 @@ import pytest
 from domain.auth import sessions
 from domain.auth.permissions import StaffRole
 from domain.clients.queries import ClientOrderField
+from domain.paging import Position
+from resolvers.pagination import decode_cursor, encode_cursor
 from tests.conftest import LOGIN, CountedApi, Services, gid, gql, login, pk
 from tests.domain.test_clients import (
     PEOPLE,
@@ -669,6 +671,15 @@ def cursor(order: str, sort_value: Any, client_id: Any) -> str:
     """A cursor as the API makes them, with any content."""
     raw = json.dumps([f"clients/{order}", sort_value, client_id]).encode()
     return base64.urlsafe_b64encode(raw).decode()
+
+
+def test_cursors_made_before_with_spaced_json_still_decode() -> None:
+    position = Position("Bloggs, Jöe", 7)
+    made_before = cursor("NAME", "Bloggs, Jöe", 7)  # json.dumps: spaces, ASCII escapes
+    assert decode_cursor("clients/NAME", made_before, "after") == position
+    made_now = encode_cursor("clients/NAME", position)
+    assert made_now != made_before
+    assert decode_cursor("clients/NAME", made_now, "after") == position
 
 
 @pytest.mark.parametrize("argument", ["after", "before"])

@@ -52,3 +52,33 @@ async def test_a_request_takes_one_connection_and_resets_nothing(
         assert "errors" not in counted_api.last_body, counted_api.last_body
         assert len(acquisitions) == 1, root
         assert not any("pg_advisory_unlock_all" in s for s in counted_api.statements)
+
+
+async def test_a_staff_request_reads_its_service_filter_with_its_session(
+    conn: asyncpg.Connection, counted_api: CountedApi
+) -> None:
+    client_id = await add_client_with_everything(conn, 0, 2)
+    staff_login = await conn.fetchval(
+        "INSERT INTO logins (email) VALUES ('filter@staff.ex.com') RETURNING id"
+    )
+    await conn.execute(
+        "INSERT INTO staff (login_id, first_name, last_name, role) "
+        "VALUES ($1, 'Sam', 'Staff', 'ADMIN')",
+        staff_login,
+    )
+    token = await sessions.start_session(conn, staff_login, ttl=TTL)
+    document = "query($id: ID!) { client(id: $id) { services { status } } }"
+    variables = {"id": gid("Client", client_id)}
+
+    async def statuses() -> list[str]:
+        await counted_api.count(document, variables, token)
+        assert "errors" not in counted_api.last_body, counted_api.last_body
+        # The session and its remembered filter (SPEC 1.9) come in the session's statement.
+        assert sum("sessions" in s for s in counted_api.statements) == 1
+        return [s["status"] for s in counted_api.last_body["data"]["client"]["services"]]
+
+    assert set(await statuses()) == {"PENDING"}
+    await conn.execute(
+        "UPDATE sessions SET service_status_filter = '{ACTIVE}' WHERE login_id = $1", staff_login
+    )
+    assert await statuses() == []

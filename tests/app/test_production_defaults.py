@@ -1,8 +1,10 @@
-"""Defaults sized for production: one API process per core, access lines off or sampled, and
-the embedded PostgreSQL's shared buffers sized for the machine."""
+"""Defaults sized for production: one API process per core, access lines off or sampled, the
+embedded PostgreSQL's shared buffers sized for the machine, and a serving process's start-up
+objects kept out of the garbage collector's walks."""
 
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 from typing import Any
@@ -16,8 +18,10 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from typer.testing import CliRunner
 
+import app.main
 import app.server
 from app.cli import cli
+from app.collector import YOUNG_THRESHOLD
 from app.devservices import shared_buffers_mb
 from app.server import ServerConfig, usable_cores
 from app.settings import Settings
@@ -42,6 +46,24 @@ def test_serve_runs_one_process_per_core_unless_told(
     assert CliRunner().invoke(cli, ["serve", "--workers", "3"]).exit_code == 0
     assert started == [usable_cores(), 3]
     assert usable_cores() >= 1
+
+
+def test_a_serving_process_keeps_its_start_up_objects_out_of_collections(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db.invalid/clientdesk")
+    monkeypatch.setenv("REDIS_URL", "redis://redis.invalid")
+    monkeypatch.setattr(app.main, "configure_logging", lambda *args: None)  # the test's own
+    threshold = gc.get_threshold()
+    try:
+        served = app.main.create_app_from_env()
+        # The schema the app was built with is among the objects no collection walks again.
+        assert gc.get_freeze_count() > 10_000
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, *threshold[1:])
+        assert isinstance(served, Starlette)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
 
 
 def test_access_lines_are_off_in_production_and_on_in_development() -> None:
