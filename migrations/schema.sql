@@ -185,7 +185,7 @@ CREATE TABLE public.clients (
     CONSTRAINT clients_last_name_check CHECK ((last_name <> ''::text)),
     CONSTRAINT clients_status_check CHECK ((status = ANY (ARRAY['ACTIVE'::text, 'INACTIVE'::text, 'CLOSED'::text])))
 )
-WITH (fillfactor='80');
+WITH (fillfactor='70');
 ALTER TABLE ONLY public.clients ALTER COLUMN search_text SET STATISTICS 1000;
 
 ALTER TABLE public.clients ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (

@@ -6,7 +6,7 @@ domains. CLOSED clients are never touched; staff close and reopen accounts by ha
 The statement reads every client once against the set of clients holding an active item
 (hash or merge joins, no probe per client) and writes only the clients whose status really
 changes. Those writes are HOT updates: `status` is in no index and the table keeps room on
-its pages (migration 0018), so a status change leaves the clients' indexes alone.
+its pages (migrations 0018, 0020), so a status change leaves the clients' indexes alone.
 """
 
 from __future__ import annotations

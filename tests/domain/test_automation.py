@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from app.seed import seed_clients
 from domain.automation import runs
 from domain.automation.client_status import StatusChanges, update_client_statuses
 from domain.automation.settings import (
@@ -125,6 +126,32 @@ async def test_9_1_a_status_change_writes_only_changed_clients_and_no_index(
     assert changes == StatusChanges(deactivated=1, activated=0)
     assert after["n_tup_upd"] - before["n_tup_upd"] == 1
     assert after["n_tup_hot_upd"] - before["n_tup_hot_upd"] == 1
+
+
+async def test_9_1_a_quarter_of_every_page_changing_status_stays_on_its_pages(
+    conn: asyncpg.Connection,
+) -> None:
+    """The first run on an installation can change a quarter of all clients: each page keeps
+    room for that many new row versions (migration 0020), or the rest are written elsewhere
+    with an entry in every index of clients (at 80 % fill, a million clients: twice the time
+    and WAL)."""
+    await seed_clients(conn, 400, seed=1)
+    await conn.execute(
+        "UPDATE clients SET status = CASE WHEN id % 4 = 0 THEN 'ACTIVE' ELSE 'INACTIVE' END"
+    )
+    await conn.execute("VACUUM FULL clients")  # pages as the seed wrote them, statuses set
+    settings = await get_automation_settings(conn)
+
+    count_updates = """SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables
+                        WHERE relname = 'clients'"""
+    async with conn.transaction():
+        before = await conn.fetchrow(count_updates)
+        changes = await update_client_statuses(conn, as_of=TODAY, settings=settings)
+        after = await conn.fetchrow(count_updates)
+
+    assert changes == StatusChanges(deactivated=100, activated=0)
+    assert after["n_tup_upd"] - before["n_tup_upd"] == 100
+    assert after["n_tup_hot_upd"] - before["n_tup_hot_upd"] == 100
 
 
 @pytest.mark.parametrize(("days_before_three_months", "status"), [(1, "INACTIVE"), (-1, "ACTIVE")])
