@@ -105,6 +105,22 @@ async def test_9_1_clients_without_active_items_become_inactive_and_closed_ones_
     assert result.count("clients_deactivated") == 2
 
 
+async def updates_of_status_change(
+    conn: asyncpg.Connection,
+) -> tuple[StatusChanges, int, int]:
+    """The status step's changes, and how many clients rows it updated, how many of those HOT."""
+    settings = await get_automation_settings(conn)
+    # The backend's counts not flushed yet, earlier transactions' included: compare.
+    count_updates = """SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables
+                        WHERE relname = 'clients'"""
+    async with conn.transaction():
+        before = await conn.fetchrow(count_updates)
+        changes = await update_client_statuses(conn, as_of=TODAY, settings=settings)
+        after = await conn.fetchrow(count_updates)
+    updated = after["n_tup_upd"] - before["n_tup_upd"]
+    return changes, updated, after["n_tup_hot_upd"] - before["n_tup_hot_upd"]
+
+
 async def test_9_1_a_status_change_writes_only_changed_clients_and_no_index(
     conn: asyncpg.Connection,
 ) -> None:
@@ -113,19 +129,11 @@ async def test_9_1_a_status_change_writes_only_changed_clients_and_no_index(
     await add(conn, email="nothing@example.com")
     holder = await add(conn, email="holder@example.com")
     await active_order(conn, holder, (ItemKind.SERVICE, "Hosting", "10.00"))
-    settings = await get_automation_settings(conn)
 
-    # The backend's counts not flushed yet, earlier transactions' included: compare.
-    count_updates = """SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables
-                        WHERE relname = 'clients'"""
-    async with conn.transaction():
-        before = await conn.fetchrow(count_updates)
-        changes = await update_client_statuses(conn, as_of=TODAY, settings=settings)
-        after = await conn.fetchrow(count_updates)
+    changes, updated, hot = await updates_of_status_change(conn)
 
     assert changes == StatusChanges(deactivated=1, activated=0)
-    assert after["n_tup_upd"] - before["n_tup_upd"] == 1
-    assert after["n_tup_hot_upd"] - before["n_tup_hot_upd"] == 1
+    assert (updated, hot) == (1, 1)
 
 
 async def test_9_1_a_quarter_of_every_page_changing_status_stays_on_its_pages(
@@ -140,18 +148,11 @@ async def test_9_1_a_quarter_of_every_page_changing_status_stays_on_its_pages(
         "UPDATE clients SET status = CASE WHEN id % 4 = 0 THEN 'ACTIVE' ELSE 'INACTIVE' END"
     )
     await conn.execute("VACUUM FULL clients")  # pages as the seed wrote them, statuses set
-    settings = await get_automation_settings(conn)
 
-    count_updates = """SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables
-                        WHERE relname = 'clients'"""
-    async with conn.transaction():
-        before = await conn.fetchrow(count_updates)
-        changes = await update_client_statuses(conn, as_of=TODAY, settings=settings)
-        after = await conn.fetchrow(count_updates)
+    changes, updated, hot = await updates_of_status_change(conn)
 
     assert changes == StatusChanges(deactivated=100, activated=0)
-    assert after["n_tup_upd"] - before["n_tup_upd"] == 100
-    assert after["n_tup_hot_upd"] - before["n_tup_hot_upd"] == 100
+    assert (updated, hot) == (100, 100)
 
 
 @pytest.mark.parametrize(("days_before_three_months", "status"), [(1, "INACTIVE"), (-1, "ACTIVE")])
