@@ -9,24 +9,28 @@ field, graphql-core makes a response path and a resolve info, calls Strawberry's
 object or the leaf type: about 4 µs per leaf, more per object.
 
 A field Strawberry calls basic (no resolver, no field extensions: no permission check of
-its own) that takes no arguments is plain. Its value is read as Strawberry reads it (the
-config's default resolver, `getattr`):
+its own) that takes no arguments is plain. `execute_fields` takes an object's fields in the
+order of the selection, as graphql-core does, and reads a plain one's value as Strawberry
+reads it (the config's default resolver, `getattr`):
 - a plain leaf (scalar or enum) is coerced by its type as graphql-core does; when that gives
-  a value (or a null the field allows), the value goes straight into the result;
-- a plain object, or list of objects (no interface or union), is completed through
-  graphql-core's own methods for an object (`complete_object_value` when the type checks its
-  values with `is_type_of`, else `collect_and_execute_subfields`), item by item for a list,
-  with the paths graphql-core gives and its handling of errors raised inside (an item's
-  error nulls the item, or the list when items are non-null, through `handle_field_error`).
+  a value (or a null the field allows), the value goes straight into the result, without a
+  response path or a resolve info;
+- a plain object, or list of objects (no interface or union), is completed item by item
+  through graphql-core's own methods for a collected selection (`collect_subfields`,
+  `execute_collected_subfields`), with the paths graphql-core gives and its handling of
+  errors raised inside (an item's error nulls the item, or the list when items are non-null,
+  through `handle_field_error`). A type that checks its values (`is_type_of`, as every Node
+  type does) is asked first, with the field's resolve info.
 A list of objects that a resolver returns is completed the same way (`complete_list_value`),
 and so is a field that declares where its parent may hold a prefetched value
 (schema/prefetched.py), when the parent holds one.
 
-Anything else — an error returned as the value, a value that does not coerce, a null in a
-non-null position (of the field or of a list item), an awaitable, an iterable that is not a
-list or tuple, `@stream`, middleware — and every other field goes through graphql-core's own
-execution before anything of it ran, which answers as before, errors and paths included
-(tests/app/test_execution.py compares both executors' answers, key order and errors).
+Anything else — an error returned as the value, a value that does not coerce or that its
+type does not take, a null in a non-null position (of the field or of a list item), an
+awaitable, an iterable that is not a list or tuple, `@stream`, `@defer`, middleware — and
+every other field goes through graphql-core's `execute_field` before anything of it ran,
+which answers as before, errors and paths included (tests/app/test_execution.py compares
+both executors' answers, key order and errors).
 """
 
 from __future__ import annotations
@@ -181,30 +185,27 @@ def plain_fields(parent_type: GraphQLObjectType) -> PlainFields:
 
 @dataclass(frozen=True, slots=True)
 class SelectionPlan:
-    """How `execute_fields` takes one collected selection of an object type: its plain leaves
-    in order, the other fields for graphql-core, and the answer's keys in selection order."""
+    """How `execute_fields` takes one collected selection of an object type: each response
+    key in the order of the selection, with the plain leaf or object it is (None: a field
+    graphql-core executes)."""
 
     # Kept alive for as long as the plan: its id is the plan's key.
     grouped_field_set: dict[str, Any]
-    leaves: tuple[tuple[str, PlainLeaf], ...]
-    others: dict[str, Any]
-    keys: dict[str, None]
+    fields: tuple[tuple[str, PlainLeaf | PlainObject | None, Any], ...]
+    keys: dict[str, Any]
 
 
 def selection_plan(
     parent_type: GraphQLObjectType, grouped_field_set: dict[str, Any]
 ) -> SelectionPlan:
-    plain = plain_fields(parent_type).leaves
-    leaves: list[tuple[str, PlainLeaf]] = []
-    others: dict[str, Any] = {}
+    plain = plain_fields(parent_type)
+    fields: list[tuple[str, PlainLeaf | PlainObject | None, Any]] = []
     for response_name, field_details_list in grouped_field_set.items():
         node = field_details_list[0].node
-        leaf = None if node.arguments else plain.get(node.name.value)
-        if leaf is None:
-            others[response_name] = field_details_list
-        else:
-            leaves.append((response_name, leaf))
-    return SelectionPlan(grouped_field_set, tuple(leaves), others, dict.fromkeys(grouped_field_set))
+        name = node.name.value
+        found = None if node.arguments else plain.leaves.get(name) or plain.objects.get(name)
+        fields.append((response_name, found, field_details_list))
+    return SelectionPlan(grouped_field_set, tuple(fields), dict.fromkeys(grouped_field_set))
 
 
 class ClientdeskExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -225,76 +226,67 @@ class ClientdeskExecutor(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: Any,
         position_context: Any,
     ) -> Any:
-        """Plain leaves first, without a path or a resolve info; graphql-core the rest."""
+        """The fields in the order of the selection, as graphql-core executes them: plain
+        leaves without a path or a resolve info, plain objects without Strawberry's resolver
+        call, the rest (and any value a shortcut would not take) by graphql-core's
+        `execute_field`. Under `@defer` (a delivery group as the position), graphql-core's."""
+        if not self._shortcuts or position_context is not None:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
         plan = self._plans.get(id(grouped_field_set))
         if plan is None or plan.grouped_field_set is not grouped_field_set:
             plan = selection_plan(parent_type, grouped_field_set)
             self._plans[id(grouped_field_set)] = plan
-        if not plan.leaves or not self._shortcuts:
-            return super().execute_fields(
-                parent_type, source_value, path, grouped_field_set, position_context
-            )
-        values = plan.keys.copy()  # every key in place, in the order of the selection
-        rest = plan.others
-        for response_name, leaf in plan.leaves:
-            value = leaf.read(source_value)
-            if type(value) is not leaf.unchanged and (value := leaf.completed(value)) is Undefined:
-                if rest is plan.others:
-                    rest = dict(rest)
-                rest[response_name] = grouped_field_set[response_name]
-            else:
-                values[response_name] = value
-        if not rest:
+        values: dict[str, Any] = plan.keys.copy()  # every key in place, in selection order
+        is_awaitable = self.is_awaitable
+        awaited: list[str] = []
+        try:
+            for response_name, plain, field_details_list in plan.fields:
+                if isinstance(plain, PlainLeaf):
+                    try:
+                        value = plain.read(source_value)
+                    except Exception:  # graphql-core reads it again and reports the error
+                        value = Undefined
+                    else:
+                        if type(value) is not plain.unchanged:
+                            value = plain.completed(value)
+                    if value is not Undefined:
+                        values[response_name] = value
+                        continue
+                    plain = None  # graphql-core completes it, or says why it cannot
+                field_path = Path(path, response_name, parent_type.name)
+                result = (
+                    Undefined
+                    if plain is None
+                    else self._complete_plain_field(
+                        plain, parent_type, source_value, field_details_list, field_path
+                    )
+                )
+                if result is Undefined:
+                    result = super().execute_field(
+                        parent_type, source_value, field_details_list, field_path, None
+                    )
+                    if result is Undefined:  # not a field of the type: left out of the answer
+                        del values[response_name]
+                        continue
+                values[response_name] = result
+                if is_awaitable(result):
+                    awaited.append(response_name)
+        except Exception:
+            # A non-null field's error ends the object: what other fields started still settles.
+            if awaited:
+                self.settle_in_background([values[name] for name in awaited])
+            raise
+        if not awaited:
             return values
-        others = super().execute_fields(parent_type, source_value, path, rest, position_context)
-        if isinstance(others, dict):
-            return self._merged(values, rest, others)
 
-        async def merged() -> dict[str, Any]:
-            return self._merged(values, rest, await others)
+        async def gathered() -> dict[str, Any]:
+            results = await self.gather_async_work([values[name] for name in awaited])
+            values.update(zip(awaited, results, strict=True))
+            return values
 
-        return merged()
-
-    @staticmethod
-    def _merged(
-        values: dict[str, Any], rest: dict[str, Any], others: dict[str, Any]
-    ) -> dict[str, Any]:
-        """The leaves' values with graphql-core's, each key where the selection puts it."""
-        values.update(others)
-        if len(others) < len(rest):  # a field graphql-core left out of the answer
-            for response_name in rest.keys() - others.keys():
-                del values[response_name]
-        return values
-
-    def execute_field(
-        self,
-        parent_type: GraphQLObjectType,
-        source: Any,
-        field_details_list: Any,
-        path: Path,
-        position_context: Any,
-    ) -> Any:
-        """A plain object field completed from its value, without a resolve info (unless its
-        type checks values with one), Strawberry's resolver call or graphql-core's completion
-        chain; anything else, and any value it would not take, goes to graphql-core."""
-        node = field_details_list[0].node
-        plain = (
-            None
-            if node.arguments or not self._shortcuts
-            else plain_fields(parent_type).objects.get(node.name.value)
-        )
-        completed = (
-            Undefined
-            if plain is None
-            else self._complete_plain_field(
-                plain, parent_type, source, field_details_list, path, position_context
-            )
-        )
-        if completed is Undefined:
-            return super().execute_field(
-                parent_type, source, field_details_list, path, position_context
-            )
-        return completed
+        return gathered()
 
     def _complete_plain_field(
         self,
@@ -303,7 +295,6 @@ class ClientdeskExecutor(StrawberryGraphQLCoreExecutionContext):
         source: Any,
         field_details_list: Any,
         path: Path,
-        position_context: Any,
     ) -> Any:
         """The field's answer (or an awaitable of it), its errors handled as graphql-core's
         `execute_field` handles them; Undefined before anything ran for a value graphql-core
@@ -330,7 +321,7 @@ class ClientdeskExecutor(StrawberryGraphQLCoreExecutionContext):
         try:
             if plain.item_type is None:
                 completed = self._complete_plain_object(
-                    plain.object_type, field_details_list, info, path, value, position_context
+                    plain.object_type, field_details_list, info, path, value, None
                 )
             else:
                 completed = self._complete_objects(
@@ -340,7 +331,7 @@ class ClientdeskExecutor(StrawberryGraphQLCoreExecutionContext):
                     info,
                     path,
                     value,
-                    position_context,
+                    None,
                 )
         except Exception as raw_error:
             self.handle_field_error(raw_error, plain.field.type, field_details_list, path)
@@ -395,13 +386,18 @@ class ClientdeskExecutor(StrawberryGraphQLCoreExecutionContext):
         it should complete itself: an error held as the value, an awaitable)."""
         if isinstance(value, Exception) or self.is_awaitable(value):
             return Undefined
-        if info is not None:  # the type checks the value: graphql-core completes it
-            return self.complete_object_value(
-                object_type, field_details_list, info, path, value, position_context
-            )
+        if info is not None and not self._takes(object_type, value, info):
+            return Undefined
         return self.collect_and_execute_subfields(
             object_type, field_details_list, path, value, position_context
         )
+
+    @staticmethod
+    def _takes(object_type: GraphQLObjectType, value: Any, info: ResolveInfo) -> bool:
+        """Whether a type that checks its values takes this one: its `is_type_of` says so
+        (not an awaitable of it). Otherwise graphql-core checks it again, and refuses it."""
+        is_type_of = object_type.is_type_of
+        return is_type_of is None or is_type_of(value, info) is True
 
     def _complete_objects(
         self,
@@ -416,14 +412,18 @@ class ClientdeskExecutor(StrawberryGraphQLCoreExecutionContext):
         """Each item's sub-selection, an item's error handled as graphql-core handles it
         (nulled, or raised for a non-null item); Undefined before anything ran when an item
         is one graphql-core should complete itself (a null in a non-null position, an error
-        held as the item, an awaitable)."""
+        held as the item, an awaitable, one its type does not take)."""
         is_awaitable = self.is_awaitable
         items_nullable = type(item_type) is not GraphQLNonNull
         for item in items:
             if item is None:
                 if not items_nullable:
                     return Undefined
-            elif isinstance(item, Exception) or is_awaitable(item):
+            elif (
+                isinstance(item, Exception)
+                or is_awaitable(item)
+                or (info is not None and not self._takes(object_type, item, info))
+            ):
                 return Undefined
         # The items share one selection: collected once (graphql-core memoizes it per item).
         grouped_field_set, defer_usages, _ = self.collect_subfields(object_type, field_details_list)
@@ -436,19 +436,13 @@ class ClientdeskExecutor(StrawberryGraphQLCoreExecutionContext):
                     completed.append(None)
                     continue
                 try:
-                    value = (
-                        self.execute_collected_subfields(
-                            object_type,
-                            item,
-                            item_path,
-                            grouped_field_set,
-                            defer_usages,
-                            position_context,
-                        )
-                        if info is None
-                        else self.complete_object_value(  # the type checks its values
-                            object_type, field_details_list, info, item_path, item, position_context
-                        )
+                    value = self.execute_collected_subfields(
+                        object_type,
+                        item,
+                        item_path,
+                        grouped_field_set,
+                        defer_usages,
+                        position_context,
                     )
                 except Exception as raw_error:
                     self.handle_field_error(raw_error, item_type, field_details_list, item_path)

@@ -91,6 +91,9 @@ class Thing:
     null_in_pieces: list[Piece] | None
     parts: list[Part]
     named: Named
+    # Values a type that checks its values (`is_type_of`) refuses.
+    mistaken_part: Part | None
+    mistaken_parts: list[Part] | None
     held: strawberry.Private[list[Piece] | None] = None
 
     @strawberry.field(metadata=prefetched_in("held"))
@@ -143,6 +146,8 @@ class Query:
             "null_in_pieces": [piece("n1"), None],
             "parts": [Part(label="q1"), Part(label="q2")],
             "named": Part(label="n"),
+            "mistaken_part": piece("not a part"),
+            "mistaken_parts": [Part(label="r1"), piece("not a part")],
         }
         return [
             Thing(**values),
@@ -206,6 +211,8 @@ def test_answers_errors_and_key_order_are_graphql_cores(document: str) -> None:
         "{ things { name maybePieces { label strict } } }",
         "{ things { name brokenPieces { label strict } } }",
         "{ things { name nullInPieces { label } } }",
+        # Values of another type where the type checks its values: refused, with the path.
+        "{ things { name mistakenPart { label } mistakenParts { label } flag } }",
         # Lists a resolver returns, and a field answered from what its parent prefetched.
         "{ things { computedPieces { label strict } loaded { label } maybeLoaded { label } } }",
         # The same list twice under aliases, and through a fragment.
