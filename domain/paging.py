@@ -97,12 +97,85 @@ async def fetch_page(
     near side (before `after` going forward, after `before` going back) it takes a second,
     small query, made only when `look_behind` and that cursor is given.
     """
+    page, _ = await _fetch_page(
+        conn, keyset, request, build, conditions, params, descending, look_behind
+    )
+    return page
+
+
+async def fetch_page_and_count(
+    conn: asyncpg.Connection,
+    keyset: Keyset,
+    request: PageRequest,
+    build: Callable[[asyncpg.Record], Item],
+    *,
+    matching: str,
+    conditions: Sequence[str] = (),
+    params: Sequence[Any] = (),
+    descending: bool = False,
+    look_behind: bool = True,
+    cap: int = TOTAL_COUNT_CAP,
+) -> tuple[Page[Item], Total]:
+    """A page (as `fetch_page`) and the total (as `count_rows` of `matching`, a FROM clause
+    in which `conditions` can be read), counted by the page's own statement: one round trip
+    where the planner's estimate, the page and the count took three.
+
+    Without conditions, counting stops after `cap + 1` rows of the table, whatever its size,
+    and the estimate is asked for only when the count reached beyond the cap. With
+    conditions, the estimate comes first, as in `count_rows`: rows are counted only where it
+    expects few enough matches for the count to stay cheap."""
+    estimate = None
+    if conditions:
+        estimate = await estimate_rows(conn, matching, conditions=conditions, params=params)
+    counting = estimate is None or estimate <= ESTIMATE_ONLY_ABOVE * cap
+    page, counted = await _fetch_page(
+        conn,
+        keyset,
+        request,
+        build,
+        conditions,
+        params,
+        descending,
+        look_behind,
+        count_in=matching if counting else None,
+        cap=cap,
+    )
+    if counted is not None and counted <= cap:
+        return page, Total(counted, is_estimate=False)
+    if estimate is None:
+        estimate = await estimate_rows(conn, matching, conditions=conditions, params=params)
+    if counting and counted is None:  # an empty page: no row carried the count
+        return page, await _capped_count(conn, matching, conditions, params, estimate, cap)
+    return page, Total(max(estimate, cap + 1), is_estimate=True)
+
+
+async def _fetch_page(
+    conn: asyncpg.Connection,
+    keyset: Keyset,
+    request: PageRequest,
+    build: Callable[[asyncpg.Record], Item],
+    conditions: Sequence[str],
+    params: Sequence[Any],
+    descending: bool,
+    look_behind: bool,
+    *,
+    count_in: str | None = None,
+    cap: int = TOTAL_COUNT_CAP,
+) -> tuple[Page[Item], int | None]:
+    """The page, and with `count_in` (a FROM clause) how many of its rows match
+    `conditions`, counted up to `cap + 1` in the page's statement (None for an empty page:
+    no row carries the count)."""
     page_params = list(params)
     in_range, direction = _range(keyset, request, page_params, descending)
     page_params.append(request.size + 1)
+    # An uncorrelated sub-select: PostgreSQL counts once, not for each row of the page.
+    counted = ""
+    if count_in is not None:
+        counted = f"({_capped_count_sql(count_in, conditions, cap)}) AS page_total,"
     rows = await _fetch(
         conn,
-        f"""SELECT ({keyset.expression})::text AS page_sort_value, {keyset.id_column} AS page_id,
+        f"""SELECT {counted} ({keyset.expression})::text AS page_sort_value,
+                   {keyset.id_column} AS page_id,
                    {keyset.columns} {keyset.source} {_where([*conditions, *in_range])}
              ORDER BY {keyset.expression} {direction}, {keyset.id_column} {direction}
              LIMIT ${len(page_params)}""",
@@ -121,7 +194,8 @@ async def fetch_page(
             request,
             value=True,
         )
-    return _page(rows, request, build, beyond_near_side)
+    count = rows[0]["page_total"] if count_in is not None and rows else None
+    return _page(rows, request, build, beyond_near_side), count
 
 
 async def fetch_page_and_total(
@@ -364,14 +438,16 @@ async def _capped_count(
     cap: int,
 ) -> Total:
     if estimate <= ESTIMATE_ONLY_ABOVE * cap:
-        counted: int = await conn.fetchval(
-            f"SELECT count(*) FROM (SELECT 1 {source} {_where(conditions)} LIMIT {cap + 1})"
-            " AS capped",
-            *params,
-        )
+        counted: int = await conn.fetchval(_capped_count_sql(source, conditions, cap), *params)
         if counted <= cap:
             return Total(counted, is_estimate=False)
     return Total(max(estimate, cap + 1), is_estimate=True)
+
+
+def _capped_count_sql(source: str, conditions: Sequence[str], cap: int) -> str:
+    """How many rows of `source` match `conditions`, counting stopped after `cap + 1`."""
+    limited = f"SELECT 1 {source} {_where(conditions)} LIMIT {cap + 1}"
+    return f"SELECT count(*) FROM ({limited}) AS capped"
 
 
 async def estimate_rows(

@@ -20,6 +20,7 @@ from domain.paging import (
     count_rows,
     custom_plans,
     fetch_page,
+    fetch_page_and_count,
     fetch_page_and_total,
 )
 from domain.validation import normalize_email
@@ -250,19 +251,22 @@ async def find_and_count_clients(
     """A page of the matching clients and how many match, exact up to
     `domain.paging.TOTAL_COUNT_CAP`. A filter whose matches may be few is read by
     `domain.paging.fetch_page_and_total`: a rare search fragment's matches are found once,
-    on its index, for both; other lists read their page and count as ever."""
+    on its index, for both; other lists are counted by their page's statement
+    (`domain.paging.fetch_page_and_count`)."""
+    params: list[Any] = []
+    conditions = client_filter.where(params)
     if not client_filter.plan_depends_on_values:
-        page = await find_clients(
+        return await fetch_page_and_count(
             conn,
-            client_filter,
+            _keyset(order),
             request,
-            order=order,
+            client_from_row,
+            matching=CLIENT_TABLE,
+            conditions=conditions,
+            params=params,
             descending=descending,
             look_behind=look_behind,
         )
-        return page, await count_clients(conn, client_filter)
-    params: list[Any] = []
-    conditions = client_filter.where(params)
     async with custom_plans(conn):
         estimate, narrowing, narrowing_params = await _plan_search(
             conn, conditions, params, client_filter.fragment

@@ -3,6 +3,7 @@ its own index, and search statements planned for their values (docs/scale.md).""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import asyncpg
@@ -29,6 +30,7 @@ from domain.paging import (
     Total,
     count_rows,
     custom_plans,
+    fetch_page_and_count,
     fetch_page_and_total,
 )
 
@@ -68,6 +70,97 @@ async def test_an_estimate_is_never_below_what_was_counted(
     total = await count_rows(conn, "FROM clients c", conditions=["c.id % 2 = 0"], cap=100)
 
     assert total == Total(101, is_estimate=True)
+
+
+BY_ID = Keyset(CLIENT_COLUMNS, CLIENT_FROM, "c.id", "bigint", "c.id")
+
+
+async def _page_and_count(
+    conn: asyncpg.Connection,
+    request: PageRequest,
+    conditions: list[str],
+    cap: int,
+) -> tuple[list[int], Total, list[str]]:
+    """The ids of the page `fetch_page_and_count` reads, its total, and the statements it
+    sent."""
+    statements: list[str] = []
+
+    def log(record: Any) -> None:
+        statements.append(record.query)
+
+    conn.add_query_logger(log)
+    try:
+        page, total = await fetch_page_and_count(
+            conn,
+            BY_ID,
+            request,
+            client_from_row,
+            matching=CLIENT_TABLE,
+            conditions=conditions,
+            look_behind=False,
+            cap=cap,
+        )
+        await asyncio.sleep(0)  # a logger runs soon after its statement
+    finally:
+        conn.remove_query_logger(log)
+    return [c.id for c in page.items], total, statements
+
+
+@pytest.mark.parametrize(
+    ("request_", "ids"),
+    [
+        pytest.param(PageRequest(3), [1, 2, 3], id="first-page"),
+        pytest.param(PageRequest(3, after=Position(str(MANY), MANY)), [], id="past-the-end"),
+    ],
+)
+async def test_1_8_a_list_counted_to_its_cap_is_paged_and_counted_by_one_statement(
+    conn: asyncpg.Connection, many_clients: int, request_: PageRequest, ids: list[int]
+) -> None:
+    ids_read, total, statements = await _page_and_count(conn, request_, [], cap=MANY)
+
+    assert (ids_read, total) == (ids, Total(MANY, is_estimate=False))
+    # An empty page has no row to carry the count: counted as `count_rows` counts.
+    assert len(statements) == (1 if ids else 3), statements
+    assert "AS page_total" in statements[0]
+
+
+async def test_1_8_a_list_counted_beyond_its_cap_gets_the_estimate_only_then(
+    conn: asyncpg.Connection, many_clients: int
+) -> None:
+    ids, total, statements = await _page_and_count(conn, PageRequest(3), [], TOTAL_COUNT_CAP)
+
+    assert ids == [1, 2, 3]
+    assert total.is_estimate and total.count > TOTAL_COUNT_CAP
+    assert abs(total.count - MANY) <= ESTIMATE_ERROR * MANY, total
+    assert [s.split()[0] for s in statements] == ["SELECT", "EXPLAIN"]
+
+
+@pytest.mark.parametrize(
+    ("condition", "total", "counted_in_page"),
+    [
+        # A tenth of the clients: the estimate expects few enough to count.
+        pytest.param("c.status = 'CLOSED'", Total(MANY // 10, False), True, id="few"),
+        # Nine tenths: the planner expects more than 10 × the cap of 100, no rows counted.
+        pytest.param("c.status = 'ACTIVE'", None, False, id="many"),
+    ],
+)
+async def test_1_8_a_filtered_list_is_counted_with_its_page_where_the_estimate_allows(
+    conn: asyncpg.Connection,
+    many_clients: int,
+    condition: str,
+    total: Total | None,
+    counted_in_page: bool,
+) -> None:
+    cap = MANY if counted_in_page else 100
+    ids, counted, statements = await _page_and_count(conn, PageRequest(3), [condition], cap)
+
+    assert len(ids) == 3
+    assert statements[0].startswith("EXPLAIN") and len(statements) == 2, statements
+    assert ("AS page_total" in statements[1]) is counted_in_page
+    if total is not None:
+        assert counted == total
+    else:
+        assert counted.is_estimate and counted.count > 10 * cap, counted
 
 
 # asyncpg's prepared statements whose text, spaces collapsed, is LIKE $1.
