@@ -117,18 +117,29 @@ async def fetch_page_and_count(
     cap: int = TOTAL_COUNT_CAP,
 ) -> tuple[Page[Item], Total]:
     """A page (as `fetch_page`) and the total (as `count_rows` of `matching`, a FROM clause
-    in which `conditions` can be read), counted by the page's own statement: one round trip
-    where the planner's estimate, the page and the count took three.
+    in which `conditions` can be read), made by the page's own statement.
 
-    Without conditions, counting stops after `cap + 1` rows of the table, whatever its size,
-    and the estimate is asked for only when the count reached beyond the cap. With
-    conditions, the estimate comes first, as in `count_rows`: rows are counted only where it
-    expects few enough matches for the count to stay cheap."""
+    Without conditions, the page's statement counts up to `cap + 1` rows, whatever the
+    table's size, and only beyond the cap asks the planner's estimate instead (migration
+    0021's `planner_row_estimate`): one round trip where the estimate, the page and the count
+    took three. With conditions, the estimate comes first, as in `count_rows`: the page's
+    statement counts only where it expects few enough matches for counting to stay cheap."""
     estimate = None
     if conditions:
         estimate = await estimate_rows(conn, matching, conditions=conditions, params=params)
-    counting = estimate is None or estimate <= ESTIMATE_ONLY_ABOVE * cap
-    page, counted = await _fetch_page(
+        if estimate > ESTIMATE_ONLY_ABOVE * cap:
+            page = await fetch_page(
+                conn,
+                keyset,
+                request,
+                build,
+                conditions=conditions,
+                params=params,
+                descending=descending,
+                look_behind=look_behind,
+            )
+            return page, Total(estimate, is_estimate=True)
+    page, total = await _fetch_page(
         conn,
         keyset,
         request,
@@ -137,16 +148,25 @@ async def fetch_page_and_count(
         params,
         descending,
         look_behind,
-        count_in=matching if counting else None,
-        cap=cap,
+        total=_total_sql(matching, conditions, cap),
     )
-    if counted is not None and counted <= cap:
-        return page, Total(counted, is_estimate=False)
-    if estimate is None:
-        estimate = await estimate_rows(conn, matching, conditions=conditions, params=params)
-    if counting and counted is None:  # an empty page: no row carried the count
-        return page, await _capped_count(conn, matching, conditions, params, estimate, cap)
-    return page, Total(max(estimate, cap + 1), is_estimate=True)
+    if total is None:  # an empty page: no row carried the total
+        return page, await count_rows(conn, matching, conditions=conditions, params=params, cap=cap)
+    if total <= cap:
+        return page, Total(total, is_estimate=False)
+    return page, Total(total if estimate is None else max(estimate, cap + 1), is_estimate=True)
+
+
+def _total_sql(matching: str, conditions: Sequence[str], cap: int) -> str:
+    """The rows of `matching` that meet `conditions`, counted up to `cap + 1`, as one
+    expression; without conditions, beyond the cap, the planner's estimate of all of them
+    (at least `cap + 1`) instead."""
+    counted = _capped_count_sql(matching, conditions, cap)
+    if conditions:
+        return f"({counted})"
+    whole = "'" + f"SELECT 1 {matching}".replace("'", "''") + "'"
+    estimated = f"greatest(planner_row_estimate({whole}), {cap + 1})"
+    return f"(SELECT CASE WHEN n <= {cap} THEN n ELSE {estimated} END FROM ({counted}) AS c(n))"
 
 
 async def _fetch_page(
@@ -159,22 +179,18 @@ async def _fetch_page(
     descending: bool,
     look_behind: bool,
     *,
-    count_in: str | None = None,
-    cap: int = TOTAL_COUNT_CAP,
+    total: str | None = None,
 ) -> tuple[Page[Item], int | None]:
-    """The page, and with `count_in` (a FROM clause) how many of its rows match
-    `conditions`, counted up to `cap + 1` in the page's statement (None for an empty page:
-    no row carries the count)."""
+    """The page, and with `total` (an SQL expression of `params`) its value, read by the
+    page's statement (None for an empty page: no row carries it)."""
     page_params = list(params)
     in_range, direction = _range(keyset, request, page_params, descending)
     page_params.append(request.size + 1)
-    # An uncorrelated sub-select: PostgreSQL counts once, not for each row of the page.
-    counted = ""
-    if count_in is not None:
-        counted = f"({_capped_count_sql(count_in, conditions, cap)}) AS page_total,"
+    # An uncorrelated sub-select: PostgreSQL reads it once, not for each row of the page.
+    total_column = "" if total is None else f"{total} AS page_total,"
     rows = await _fetch(
         conn,
-        f"""SELECT {counted} ({keyset.expression})::text AS page_sort_value,
+        f"""SELECT {total_column} ({keyset.expression})::text AS page_sort_value,
                    {keyset.id_column} AS page_id,
                    {keyset.columns} {keyset.source} {_where([*conditions, *in_range])}
              ORDER BY {keyset.expression} {direction}, {keyset.id_column} {direction}
@@ -194,8 +210,8 @@ async def _fetch_page(
             request,
             value=True,
         )
-    count = rows[0]["page_total"] if count_in is not None and rows else None
-    return _page(rows, request, build, beyond_near_side), count
+    value = rows[0]["page_total"] if total is not None and rows else None
+    return _page(rows, request, build, beyond_near_side), value
 
 
 async def fetch_page_and_total(

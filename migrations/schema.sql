@@ -19,6 +19,17 @@ BEGIN
 END;
 $$;
 
+CREATE FUNCTION public.planner_row_estimate(query text) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    plan json;
+BEGIN
+    EXECUTE 'EXPLAIN (FORMAT JSON) ' || query INTO plan;
+    RETURN round((plan -> 0 -> 'Plan' ->> 'Plan Rows')::numeric);
+END;
+$$;
+
 CREATE TABLE public.services (
     id bigint NOT NULL,
     client_id bigint NOT NULL,
