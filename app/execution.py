@@ -39,6 +39,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from operator import attrgetter
+from types import GeneratorType
 from typing import Any
 
 from graphql import (
@@ -217,6 +218,8 @@ class ClientdeskExecutor(StrawberryGraphQLCoreExecutionContext):
         # graphql-core collects a selection once per execution and hands the same grouped
         # field set to every object it completes with it (each item of a list).
         self._plans: dict[int, SelectionPlan] = {}
+        # Types whose values were found to be neither errors nor awaitables (see `_settled`).
+        self._settled_types: set[type] = set()
 
     def execute_fields(
         self,
@@ -271,7 +274,7 @@ class ClientdeskExecutor(StrawberryGraphQLCoreExecutionContext):
                         del values[response_name]
                         continue
                 values[response_name] = result
-                if is_awaitable(result):
+                if type(result) is not dict and is_awaitable(result):  # an object's is a dict
                     awaited.append(response_name)
         except Exception:
             # A non-null field's error ends the object: what other fields started still settles.
@@ -336,7 +339,7 @@ class ClientdeskExecutor(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, plain.field.type, field_details_list, path)
             return None
-        if self.is_awaitable(completed):
+        if type(completed) is not dict and self.is_awaitable(completed):
             return self._settled(completed, plain.field.type, field_details_list, path)
         return completed
 
@@ -384,13 +387,27 @@ class ClientdeskExecutor(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         """The object's sub-selection, as graphql-core completes an object (Undefined: a value
         it should complete itself: an error held as the value, an awaitable)."""
-        if isinstance(value, Exception) or self.is_awaitable(value):
+        if not self._is_settled(value):
             return Undefined
         if info is not None and not self._takes(object_type, value, info):
             return Undefined
-        return self.collect_and_execute_subfields(
-            object_type, field_details_list, path, value, position_context
+        grouped_field_set, defer_usages, _ = self.collect_subfields(object_type, field_details_list)
+        return self.execute_collected_subfields(
+            object_type, value, path, grouped_field_set, defer_usages, position_context
         )
+
+    def _is_settled(self, value: Any) -> bool:
+        """Neither an error held as the value nor an awaitable: a value the shortcuts complete.
+        Known per type once one of its values was (`await` looks `__await__` up on the type;
+        a generator is told by its code's flags), as most values are the schema's objects."""
+        kind = type(value)
+        if kind in self._settled_types:
+            return True
+        if isinstance(value, Exception) or self.is_awaitable(value):
+            return False
+        if kind is not GeneratorType:
+            self._settled_types.add(kind)
+        return True
 
     @staticmethod
     def _takes(object_type: GraphQLObjectType, value: Any, info: ResolveInfo) -> bool:
@@ -419,10 +436,8 @@ class ClientdeskExecutor(StrawberryGraphQLCoreExecutionContext):
             if item is None:
                 if not items_nullable:
                     return Undefined
-            elif (
-                isinstance(item, Exception)
-                or is_awaitable(item)
-                or (info is not None and not self._takes(object_type, item, info))
+            elif not self._is_settled(item) or (
+                info is not None and not self._takes(object_type, item, info)
             ):
                 return Undefined
         # The items share one selection: collected once (graphql-core memoizes it per item).
@@ -448,7 +463,7 @@ class ClientdeskExecutor(StrawberryGraphQLCoreExecutionContext):
                     self.handle_field_error(raw_error, item_type, field_details_list, item_path)
                     value = None
                 else:
-                    if is_awaitable(value):
+                    if type(value) is not dict and is_awaitable(value):
                         value = self._settled(value, item_type, field_details_list, item_path)
                         pending.append(index)
                 completed.append(value)
