@@ -18,7 +18,7 @@ from domain.contacts.models import Contact
 from domain.credit import ledger
 from domain.credit.ledger import CreditEntry
 from domain.emails import outbox
-from domain.emails.outbox import Email
+from domain.emails.outbox import ShownEmail
 from domain.files import services as file_services
 from domain.files.services import ClientFile
 from domain.tickets import services as tickets
@@ -32,7 +32,7 @@ class Loaders:
 
     # Made when first used: most requests use one or two of them.
     @cached_property
-    def sent_emails_by_client(self) -> DataLoader[int, list[Email]]:
+    def sent_emails_by_client(self) -> DataLoader[int, list[ShownEmail]]:
         return DataLoader(self._load_sent_emails_by_client)
 
     @cached_property
@@ -48,7 +48,7 @@ class Loaders:
         return DataLoader(self._load_client_by_id)
 
     @cached_property
-    def sent_email_by_id(self) -> DataLoader[int, Email | None]:
+    def sent_email_by_id(self) -> DataLoader[int, ShownEmail | None]:
         return DataLoader(self._load_sent_email_by_id)
 
     @cached_property
@@ -107,7 +107,9 @@ class Loaders:
     def files_by_client(self) -> DataLoader[int, list[ClientFile]]:
         return DataLoader(self._load_files_by_client)
 
-    async def _load_sent_emails_by_client(self, client_ids: Sequence[int]) -> list[list[Email]]:
+    async def _load_sent_emails_by_client(
+        self, client_ids: Sequence[int]
+    ) -> list[list[ShownEmail]]:
         async with self._db.use() as conn:
             by_client = await outbox.sent_emails_by_client(conn, list(client_ids))
         return [by_client[cid] for cid in client_ids]
@@ -127,7 +129,7 @@ class Loaders:
             by_id = await client_queries.clients_by_ids(conn, client_ids)
         return [by_id.get(cid) for cid in client_ids]
 
-    async def _load_sent_email_by_id(self, email_ids: Sequence[int]) -> list[Email | None]:
+    async def _load_sent_email_by_id(self, email_ids: Sequence[int]) -> list[ShownEmail | None]:
         async with self._db.use() as conn:
             by_id = await outbox.sent_emails_by_ids(conn, email_ids)
         return [by_id.get(eid) for eid in email_ids]

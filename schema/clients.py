@@ -16,7 +16,7 @@ from domain.auth.permissions import ContactPermission, StaffPermission
 from domain.auth.viewer import Viewer
 from domain.billing import models as billing_models
 from domain.clients import models, queries
-from domain.emails.outbox import Email as EmailRow
+from domain.emails.outbox import ShownEmail as EmailRow
 from domain.files import services as file_services
 from domain.paging import Total
 from domain.settings import ClientDisplayFormat

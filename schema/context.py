@@ -18,14 +18,14 @@ from domain.cards.services import StoredCard
 from domain.clients.models import Client
 from domain.contacts.models import Contact
 from domain.credit.ledger import CreditEntry
-from domain.emails.outbox import Email
+from domain.emails.outbox import ShownEmail
 from domain.files.services import ClientFile
 from domain.tickets.models import Ticket, TicketMessage
 
 
 class Loaders(Protocol):
     @property
-    def sent_emails_by_client(self) -> DataLoader[int, list[Email]]: ...
+    def sent_emails_by_client(self) -> DataLoader[int, list[ShownEmail]]: ...
 
     @property
     def contacts_by_client(self) -> DataLoader[int, list[Contact]]: ...
@@ -37,7 +37,7 @@ class Loaders(Protocol):
     def client_by_id(self) -> DataLoader[int, Client | None]: ...
 
     @property
-    def sent_email_by_id(self) -> DataLoader[int, Email | None]: ...
+    def sent_email_by_id(self) -> DataLoader[int, ShownEmail | None]: ...
 
     @property
     def credit_log_by_client(self) -> DataLoader[int, list[CreditEntry]]: ...

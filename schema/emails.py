@@ -7,7 +7,7 @@ from datetime import datetime
 import strawberry
 
 from domain.emails import outbox
-from domain.emails.outbox import Email as EmailRow
+from domain.emails.outbox import ShownEmail as EmailRow
 from schema.connections import Connection, total_count_field, total_count_is_estimate_field
 from schema.ids import global_id
 from schema.node import Node

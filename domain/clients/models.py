@@ -16,7 +16,10 @@ class ClientStatus(StrEnum):
     CLOSED = "CLOSED"
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass sets each field through `object.__setattr__`, 2 µs for a
+# client's 29, a tenth of a millisecond for a page of 50 (bench.cpu_per_request). Slots: a
+# misspelt attribute is an error, as it was.
+@dataclass(slots=True)
 class Client:
     id: int
     owner_login_id: int

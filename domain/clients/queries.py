@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
 
@@ -25,52 +25,54 @@ from domain.paging import (
 )
 from domain.validation import normalize_email
 
-CLIENT_COLUMNS = """
-           c.id, c.owner_login_id, c.first_name, c.last_name, c.company_name, c.email::text,
-           c.phone_number, c.address1, c.address2, c.city, c.state, c.postcode, c.country,
-           c.language, c.currency, c.notes, c.status, c.overdue_notices_disabled,
-           c.late_fees_exempt, c.tax_exempt, c.separate_invoices, c.cc_processing_disabled,
-           c.default_payment_method, c.billing_contact_id, c.credit_balance,
-           l.totp_enabled AS two_factor,
-           l.last_login_at, c.created_at, c.updated_at"""
+# The SQL that reads each field of `Client`: CLIENT_COLUMNS selects them in the fields' order,
+# so that `client_from_row` reads a row by position.
+_CLIENT_FIELD_SQL = {
+    "id": "c.id",
+    "owner_login_id": "c.owner_login_id",
+    "first_name": "c.first_name",
+    "last_name": "c.last_name",
+    "company_name": "c.company_name",
+    "email": "c.email::text",
+    "phone_number": "c.phone_number",
+    "address1": "c.address1",
+    "address2": "c.address2",
+    "city": "c.city",
+    "state": "c.state",
+    "postcode": "c.postcode",
+    "country": "c.country",
+    "language": "c.language",
+    "currency": "c.currency",
+    "notes": "c.notes",
+    "status": "c.status",
+    "overdue_notices_disabled": "c.overdue_notices_disabled",
+    "late_fees_exempt": "c.late_fees_exempt",
+    "tax_exempt": "c.tax_exempt",
+    "separate_invoices": "c.separate_invoices",
+    "cc_processing_disabled": "c.cc_processing_disabled",
+    "default_payment_method": "c.default_payment_method",
+    "billing_contact_id": "c.billing_contact_id",
+    "credit_balance": "c.credit_balance",
+    "two_factor_enabled": "l.totp_enabled AS two_factor_enabled",
+    "last_login_at": "l.last_login_at",
+    "created_at": "c.created_at",
+    "updated_at": "c.updated_at",
+}
+_CLIENT_FIELDS = [f.name for f in fields(Client)]
+CLIENT_COLUMNS = ", ".join(_CLIENT_FIELD_SQL[name] for name in _CLIENT_FIELDS)
 CLIENT_FROM = "FROM clients c JOIN logins l ON l.id = c.owner_login_id"
 # Where a filter's matches are found and counted: the clients alone.
 CLIENT_TABLE = "FROM clients c"
 CLIENT_SELECT = f"SELECT {CLIENT_COLUMNS} {CLIENT_FROM}"
+_STATUS = _CLIENT_FIELDS.index("status")
 
 
 def client_from_row(row: asyncpg.Record) -> Client:
-    return Client(
-        id=row["id"],
-        owner_login_id=row["owner_login_id"],
-        first_name=row["first_name"],
-        last_name=row["last_name"],
-        company_name=row["company_name"],
-        email=row["email"],
-        phone_number=row["phone_number"],
-        address1=row["address1"],
-        address2=row["address2"],
-        city=row["city"],
-        state=row["state"],
-        postcode=row["postcode"],
-        country=row["country"],
-        language=row["language"],
-        currency=row["currency"],
-        notes=row["notes"],
-        status=ClientStatus(row["status"]),
-        overdue_notices_disabled=row["overdue_notices_disabled"],
-        late_fees_exempt=row["late_fees_exempt"],
-        tax_exempt=row["tax_exempt"],
-        separate_invoices=row["separate_invoices"],
-        cc_processing_disabled=row["cc_processing_disabled"],
-        default_payment_method=row["default_payment_method"],
-        billing_contact_id=row["billing_contact_id"],
-        credit_balance=row["credit_balance"],
-        two_factor_enabled=row["two_factor"],
-        last_login_at=row["last_login_at"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
+    """The client of a row that ends with CLIENT_COLUMNS (after a page's own columns, in a
+    page), read by position: by name, the 29 lookups cost more than making the client."""
+    values = list(row[-len(_CLIENT_FIELDS) :])
+    values[_STATUS] = ClientStatus(values[_STATUS])
+    return Client(*values)
 
 
 async def get_client(conn: asyncpg.Connection, client_id: int) -> Client | None:

@@ -10,11 +10,11 @@ retry policy gives up; the row is then FAILED and waits for staff (`requeue_fail
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import asyncpg
 
@@ -25,21 +25,21 @@ from domain.paging import Keyset, Page, PageRequest, Total, count_rows, fetch_pa
 
 
 @dataclass(frozen=True)
-class Email:
+class ShownEmail:
+    """An outbox row as the API shows it (a client's email log, the failed list, `node`):
+    without what only composing it needs, so that reading a log decodes no template
+    context."""
+
     id: int
     client_id: int | None
     template: str
-    category: str
     to_address: str
-    to_name: str | None
-    context: dict[str, Any]
     message_id: str
     subject: str | None
     body: str | None
     attempts: int
     last_error: str | None
     next_attempt_at: datetime | None
-    created_at: datetime
     sent_at: datetime | None
     failed_at: datetime | None
 
@@ -48,6 +48,16 @@ class Email:
         if self.sent_at is not None:
             return EmailStatus.SENT
         return EmailStatus.QUEUED if self.failed_at is None else EmailStatus.FAILED
+
+
+@dataclass(frozen=True)
+class Email(ShownEmail):
+    """A whole outbox row, as the worker composes and sends it."""
+
+    category: str
+    to_name: str | None
+    context: dict[str, Any]
+    created_at: datetime
 
 
 class EmailStatus(StrEnum):
@@ -76,16 +86,21 @@ class RetryPolicy:
         return float(min(self.cap_seconds, self.base_seconds * 2 ** (attempts - 1)))
 
 
-_COLUMNS = """id, client_id, template, category, to_address, to_name, context, message_id,
-              subject, body, attempts, last_error, next_attempt_at, created_at, sent_at,
-              failed_at"""
+Row = TypeVar("Row", bound=ShownEmail)
 
 
-_EMAIL_FIELDS = tuple(f.name for f in fields(Email))
+def _reading(kind: type[Row]) -> tuple[str, Callable[[asyncpg.Record], Row]]:
+    """The columns a statement selects for rows of `kind`, and how a fetched row becomes one."""
+    names = tuple(f.name for f in fields(kind))
+
+    def read(row: asyncpg.Record) -> Row:
+        return kind(*[row[name] for name in names])
+
+    return ", ".join(names), read
 
 
-def _email(row: asyncpg.Record) -> Email:
-    return Email(**{name: row[name] for name in _EMAIL_FIELDS})
+_COLUMNS, _email = _reading(Email)
+_SHOWN_COLUMNS, _shown_email = _reading(ShownEmail)
 
 
 async def queue_email(
@@ -372,19 +387,19 @@ async def requeue_failed_email(conn: asyncpg.Connection, email_id: int) -> Attem
 
 # The emails given up on, newest first (by id, on the partial index of failed emails).
 FAILED_EMAILS = Keyset(
-    columns=_COLUMNS, source="FROM emails", expression="id", sql_type="bigint", id_column="id"
+    columns=_SHOWN_COLUMNS, source="FROM emails", expression="id", sql_type="bigint", id_column="id"
 )
 
 
 async def failed_emails(
     conn: asyncpg.Connection, request: PageRequest, *, look_behind: bool = True
-) -> Page[Email]:
+) -> Page[ShownEmail]:
     """A page of the emails given up on, newest first."""
     return await fetch_page(
         conn,
         FAILED_EMAILS,
         request,
-        _email,
+        _shown_email,
         conditions=["failed_at IS NOT NULL"],
         descending=True,
         look_behind=look_behind,
@@ -415,10 +430,10 @@ async def outbox_figures(conn: asyncpg.Connection) -> OutboxFigures:
 
 async def sent_emails_by_client(
     conn: asyncpg.Connection, client_ids: list[int], *, limit_per_client: int = 100
-) -> dict[int, list[Email]]:
+) -> dict[int, list[ShownEmail]]:
     """The email log of several clients at once, newest first."""
     rows = await conn.fetch(
-        f"""SELECT {_COLUMNS} FROM (
+        f"""SELECT {_SHOWN_COLUMNS} FROM (
                 SELECT e.*, row_number() OVER (PARTITION BY client_id ORDER BY sent_at DESC) AS n
                   FROM emails e
                  WHERE client_id = ANY($1::bigint[]) AND sent_at IS NOT NULL
@@ -426,16 +441,16 @@ async def sent_emails_by_client(
         client_ids,
         limit_per_client,
     )
-    by_client: dict[int, list[Email]] = {cid: [] for cid in client_ids}
+    by_client: dict[int, list[ShownEmail]] = {cid: [] for cid in client_ids}
     for row in rows:
-        by_client[row["client_id"]].append(_email(row))
+        by_client[row["client_id"]].append(_shown_email(row))
     return by_client
 
 
-async def sent_emails_by_ids(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, Email]:
+async def sent_emails_by_ids(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, ShownEmail]:
     """Sent emails by id (one that is not sent yet, or failed, is not in the log)."""
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM emails WHERE id = ANY($1::bigint[]) AND sent_at IS NOT NULL",
+        f"SELECT {_SHOWN_COLUMNS} FROM emails WHERE id = ANY($1::bigint[]) AND sent_at IS NOT NULL",
         list(ids),
     )
-    return {row["id"]: _email(row) for row in rows}
+    return {row["id"]: _shown_email(row) for row in rows}

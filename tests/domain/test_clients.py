@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -720,3 +720,49 @@ async def test_1_8_a_page_between_two_positions_holds_what_lies_between_them(
     assert (forwards.has_previous_page, forwards.has_next_page) == (True, True)
     assert [c.email for c in backwards.items] == between[-2:]
     assert (backwards.has_previous_page, backwards.has_next_page) == (True, True)
+
+
+async def test_1_8_every_way_of_reading_a_client_reads_each_field_from_its_column(
+    conn: asyncpg.Connection,
+) -> None:
+    """Client rows are read by position (`queries.client_from_row`): by id, in a batch, on a
+    page (after the page's own columns) and among a search's collected matches (after the
+    total's): each field holds its own column, as read by name."""
+    client = await add(conn, email="sam@columns.example")
+    await conn.execute(
+        """UPDATE clients SET company_name = 'Columns Ltd', phone_number = '+44 1',
+                  address1 = '1 Row St', address2 = 'Flat 2', city = 'Leeds',
+                  state = 'West Yorkshire', postcode = 'LS1 1AA', country = 'GB',
+                  language = 'en', notes = 'Staff note', status = 'INACTIVE',
+                  overdue_notices_disabled = true, late_fees_exempt = false, tax_exempt = true,
+                  separate_invoices = false, cc_processing_disabled = true,
+                  credit_balance = 12.34
+            WHERE id = $1""",
+        client.id,
+    )
+    await conn.execute(
+        "UPDATE logins SET last_login_at = now() - interval '1 day' WHERE id = $1",
+        client.owner_login_id,
+    )
+    row = await conn.fetchrow(
+        """SELECT c.*, c.email::text AS email, l.totp_enabled AS two_factor_enabled,
+                  l.last_login_at
+             FROM clients c JOIN logins l ON l.id = c.owner_login_id WHERE c.id = $1""",
+        client.id,
+    )
+    expected = {name: row[name] for name in asdict(client)} | {"status": ClientStatus.INACTIVE}
+    one = PageRequest(size=1)
+
+    read = {
+        "by id": await queries.get_client(conn, client.id),
+        "in a batch": (await queries.clients_by_ids(conn, [client.id]))[client.id],
+        "on a page": (await queries.find_clients(conn, ClientFilter(), one)).items[0],
+        "among a search's matches": (
+            await queries.find_and_count_clients(conn, ClientFilter(search="columns"), one)
+        )[0].items[0],
+    }
+
+    assert len(set(map(repr, expected.values()))) >= 20  # distinct enough to catch a shift
+    for way, found in read.items():
+        assert found is not None
+        assert asdict(found) == expected, way

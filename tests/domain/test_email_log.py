@@ -1,0 +1,58 @@
+"""SPEC 8.2 at the domain layer: the client's email log as the API reads it from the outbox."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import asyncpg
+
+from domain.clients import services
+from domain.emails import outbox
+from domain.emails.outbox import Attempt, SentEmail, ShownEmail
+
+
+async def sent_email(conn: asyncpg.Connection) -> tuple[int, int]:
+    """A client and an email sent to it whose template context holds a value; their ids."""
+    client = await services.add_client(
+        conn,
+        {"first_name": "Joe", "last_name": "Bloggs", "email": "joe@example.com"},
+        password=None,
+        staff_id=None,
+        send_welcome_email=False,
+        client_area_url="https://clients.example.com",
+    )
+    email_id = await outbox.queue_email(
+        conn,
+        template="client_signup",
+        to_address="joe@example.com",
+        to_name="Joe Bloggs",
+        client_id=client.id,
+        context={"first_name": "Joe"},
+    )
+    [started] = await outbox.start_attempts(conn, [Attempt(email_id, 1)], lease_seconds=60)
+    # The worker composes from the whole row, context included.
+    assert started.context == {"first_name": "Joe"}
+    await outbox.mark_sent(conn, [SentEmail(email_id, "Welcome, Joe", "Dear Joe,\n")])
+    return client.id, email_id
+
+
+async def test_8_2_the_email_log_shows_what_was_sent_and_reads_no_template_context(
+    conn: asyncpg.Connection,
+) -> None:
+    client_id, email_id = await sent_email(conn)
+
+    [logged] = (await outbox.sent_emails_by_client(conn, [client_id]))[client_id]
+    by_id = (await outbox.sent_emails_by_ids(conn, [email_id]))[email_id]
+
+    for shown in (logged, by_id):
+        assert type(shown) is ShownEmail
+        assert (shown.id, shown.client_id, shown.subject, shown.body) == (
+            email_id,
+            client_id,
+            "Welcome, Joe",
+            "Dear Joe,\n",
+        )
+        assert shown.status is outbox.EmailStatus.SENT
+        assert shown.sent_at is not None
+        # What only composing an email needs is not read (nor its JSON decoded) for the log.
+        assert not {"context", "to_name", "category"} & {f.name for f in dataclasses.fields(shown)}
