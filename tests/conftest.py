@@ -27,6 +27,8 @@ from domain.auth import two_factor
 from domain.auth.permissions import StaffRole
 from domain.auth.staff import create_staff
 from domain.cards.crypto import CardKeyring
+from domain.clients import services as client_services
+from domain.clients.models import Client
 from domain.paging import TOTAL_COUNT_CAP
 from schema.ids import decode_id, global_id
 
@@ -288,6 +290,28 @@ def run_worker(settings: Settings) -> Any:
             await worker.close()
 
     return run
+
+
+async def add_client(
+    conn: asyncpg.Connection,
+    *,
+    first_name: str = "Joe",
+    last_name: str = "Bloggs",
+    email: str = "joe@example.com",
+    send_welcome_email: bool = False,
+    password: str | None = None,
+    staff_id: int | None = None,
+    **values: Any,
+) -> Client:
+    """Add a client through the domain use case; Joe Bloggs, no welcome email, unless told."""
+    return await client_services.add_client(
+        conn,
+        {"first_name": first_name, "last_name": last_name, "email": email, **values},
+        password=password,
+        staff_id=staff_id,
+        send_welcome_email=send_welcome_email,
+        client_area_url="https://clients.example.com",
+    )
 
 
 async def turn_on_two_factor(conn: asyncpg.Connection, email: str) -> str:

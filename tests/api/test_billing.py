@@ -20,8 +20,7 @@ from domain.auth.permissions import ContactPermission, StaffRole
 from domain.billing import generation
 from domain.contacts import services as contact_services
 from tests.api.test_credit import open_staff_session, payload_of
-from tests.conftest import CountedApi, gid, gql
-from tests.domain.test_clients import add
+from tests.conftest import CountedApi, add_client, gid, gql
 
 TTL = timedelta(hours=1)
 ERRORS = "errors { field code message }"
@@ -128,7 +127,7 @@ async def place(
 async def test_orders_are_placed_with_their_invoice_and_accepted(
     api: httpx.AsyncClient, conn: asyncpg.Connection, staff_token: str
 ) -> None:
-    client = await add(conn, city="London", country="GB")
+    client = await add_client(conn, city="London", country="GB")
 
     placed = await place(
         api,
@@ -187,7 +186,7 @@ async def test_orders_are_placed_with_their_invoice_and_accepted(
 async def test_orders_are_refused_per_field(
     api: httpx.AsyncClient, conn: asyncpg.Connection, staff_token: str
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
 
     refused = await place(
         api, staff_token, client.id, ("SERVICE", "", "1.001"), paymentMethod="nosuch"
@@ -206,7 +205,7 @@ async def test_orders_are_refused_per_field(
 async def test_service_addon_and_domain_status_are_set(
     api: httpx.AsyncClient, conn: asyncpg.Connection, staff_token: str
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     order = (
         await place(
             api,
@@ -235,7 +234,7 @@ async def test_service_addon_and_domain_status_are_set(
 async def test_3_4_invoices_payments_and_overpayment_through_the_api(
     api: httpx.AsyncClient, conn: asyncpg.Connection, staff_token: str
 ) -> None:
-    client = await add(conn, currency="EUR")
+    client = await add_client(conn, currency="EUR")
     created = await payload_of(
         api,
         staff_token,
@@ -304,7 +303,7 @@ async def test_3_4_invoices_payments_and_overpayment_through_the_api(
 async def test_3_5_credit_is_applied_to_a_staff_invoice(
     api: httpx.AsyncClient, conn: asyncpg.Connection, staff_token: str
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     await gql(
         api,
         'mutation($id: ID!) { addCredit(clientId: $id, amount: "150", description: "Gift")'
@@ -327,7 +326,7 @@ async def test_3_5_credit_is_applied_to_a_staff_invoice(
 async def test_money_mutations_with_an_idempotency_key_have_one_effect(
     api: httpx.AsyncClient, conn: asyncpg.Connection, staff_token: str
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
 
     first = await place(api, staff_token, client.id, ("SERVICE", "Hosting", "10"), key="k-1")
     retry = await place(api, staff_token, client.id, ("SERVICE", "Hosting", "10.00"), key="k-1")
@@ -366,7 +365,7 @@ async def test_money_mutations_with_an_idempotency_key_have_one_effect(
 async def test_1_5_set_client_payment_method_through_the_api(
     api: httpx.AsyncClient, conn: asyncpg.Connection, staff_token: str
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     await place(
         api,
         staff_token,
@@ -395,7 +394,7 @@ async def test_1_5_set_client_payment_method_through_the_api(
 async def test_1_6_changing_a_billed_clients_currency_warns(
     api: httpx.AsyncClient, conn: asyncpg.Connection, staff_token: str
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     first = await place(api, staff_token, client.id, ("SERVICE", "Hosting", "10"), currency="EUR")
     later = await place(api, staff_token, client.id, ("SERVICE", "More", "1"), currency="GBP")
 
@@ -416,8 +415,8 @@ async def test_1_6_changing_a_billed_clients_currency_warns(
 async def test_1_9_the_service_status_filter_is_remembered_for_the_staff_session(
     api: httpx.AsyncClient, conn: asyncpg.Connection
 ) -> None:
-    first = await add(conn)
-    second = await add(conn, email="second@example.com")
+    first = await add_client(conn)
+    second = await add_client(conn, email="second@example.com")
     for client in (first, second):
         order = (
             await place_as_admin(
@@ -489,7 +488,7 @@ NEEDS = {
 async def test_client_area_billing_fields_follow_the_sub_account_permissions(
     api: httpx.AsyncClient, conn: asyncpg.Connection, staff_token: str
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     await place(api, staff_token, client.id, ("SERVICE", "Hosting", "1"), ("DOMAIN", "a.com", "1"))
     owner = await sessions.start_session(conn, client.owner_login_id, ttl=TTL)
     contact = await contact_services.add_contact(
@@ -524,8 +523,8 @@ async def test_client_area_billing_fields_follow_the_sub_account_permissions(
 async def test_transactions_are_paged_newest_first_and_filtered_by_client(
     api: httpx.AsyncClient, conn: asyncpg.Connection, staff_token: str
 ) -> None:
-    client = await add(conn)
-    other = await add(conn, email="other@example.com")
+    client = await add_client(conn)
+    other = await add_client(conn, email="other@example.com")
     for who, amount in ((client, "1"), (client, "2"), (other, "3"), (client, "4")):
         invoice = await payload_of(
             api,
@@ -621,7 +620,7 @@ async def test_9_5_billing_settings_are_read_and_changed_and_drive_generation(
     }
     assert changed["settings"] == {"createInvoiceDaysBefore": 40, "applyCreditAutomatically": False}
     assert codes(refused) == {("createInvoiceDaysBefore", "INVALID")}
-    client = await add(conn)
+    client = await add_client(conn)
     order = (await place(api, staff_token, client.id, ("SERVICE", "Hosting", "1")))["order"]
     await payload_of(api, staff_token, ACCEPT_ORDER, id=order["id"])
     # A month ahead falls within the 40 days now set.
@@ -635,7 +634,7 @@ async def test_billing_lists_of_a_page_of_clients_take_one_query_per_level(
     staff_token: str,
 ) -> None:
     for n in range(10):
-        client = await add(conn, email=f"c{n}@example.com")
+        client = await add_client(conn, email=f"c{n}@example.com")
         await place(
             counted_api.api,
             staff_token,

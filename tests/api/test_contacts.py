@@ -19,9 +19,9 @@ import pytest
 
 from domain.auth import sessions
 from domain.auth.permissions import StaffRole
-from domain.clients import services as client_services
 from domain.contacts import services as contact_services
 from domain.emails.templates import TEMPLATES, EmailCategory
+from tests import conftest
 from tests.conftest import CountedApi, Services, gid, gql, pk
 
 TTL = timedelta(hours=1)
@@ -89,14 +89,7 @@ async def state(conn: asyncpg.Connection) -> dict[str, list[dict[str, Any]]]:
 async def add_client(
     conn: asyncpg.Connection, email: str = "joe@example.com", first_name: str = "Joe"
 ) -> int:
-    client = await client_services.add_client(
-        conn,
-        {"first_name": first_name, "last_name": "Bloggs", "email": email},
-        password=None,
-        staff_id=None,
-        send_welcome_email=False,
-        client_area_url="https://clients.example.com",
-    )
+    client = await conftest.add_client(conn, first_name=first_name, email=email)
     return client.id
 
 
@@ -813,13 +806,8 @@ async def test_2_1_a_page_of_clients_loads_contacts_in_a_constant_number_of_stat
     # 50 clients, each with two contacts (one its billing contact) and a sent email.
     expected: list[dict[str, Any]] = []
     for n in range(50):
-        client = await client_services.add_client(
-            conn,
-            {"first_name": f"Client{n}", "last_name": "Bloggs", "email": f"c{n}@example.com"},
-            password=None,
-            staff_id=None,
-            send_welcome_email=True,
-            client_area_url="https://clients.example.com",
+        client = await conftest.add_client(
+            conn, first_name=f"Client{n}", email=f"c{n}@example.com", send_welcome_email=True
         )
         other = await add_contact_row(conn, client.id, f"other{n}@example.com")
         billing = await add_contact_row(conn, client.id, f"billing{n}@example.com")

@@ -17,8 +17,7 @@ import pytest
 
 from domain.auth import sessions
 from domain.auth.permissions import ContactPermission, StaffRole
-from domain.clients import services as client_services
-from tests.conftest import CountedApi, gid, gql
+from tests.conftest import CountedApi, add_client, gid, gql
 
 TTL = timedelta(hours=1)
 ERRORS = "errors { field code message }"
@@ -65,14 +64,7 @@ async def staff_token(conn: asyncpg.Connection) -> str:
 
 @pytest.fixture
 async def client_pk(conn: asyncpg.Connection) -> int:
-    client = await client_services.add_client(
-        conn,
-        {"first_name": "Joe", "last_name": "Bloggs", "email": "joe@example.com"},
-        password=None,
-        staff_id=None,
-        send_welcome_email=False,
-        client_area_url="https://clients.example.com",
-    )
+    client = await add_client(conn)
     return client.id
 
 
@@ -388,14 +380,7 @@ async def test_3_1_a_page_of_clients_loads_their_credit_logs_in_one_statement(
     staff_token: str,
 ) -> None:
     for n in range(20):
-        client = await client_services.add_client(
-            conn,
-            {"first_name": f"Client{n}", "last_name": "Bloggs", "email": f"c{n}@example.com"},
-            password=None,
-            staff_id=None,
-            send_welcome_email=False,
-            client_area_url="https://clients.example.com",
-        )
+        client = await add_client(conn, first_name=f"Client{n}", email=f"c{n}@example.com")
         await add_credit(counted_api.api, staff_token, client.id, f"{n + 1}")
     document = "query { clients(first: 50) { edges { node { creditLog { amount } } } } }"
     await counted_api.count(document, {}, staff_token)

@@ -20,9 +20,8 @@ from app.settings import Settings
 from app.web import create_app
 from domain.auth import sessions
 from domain.auth.permissions import ContactPermission, StaffRole
-from domain.clients import services as client_services
 from resolvers.context import CSRF_HEADERS
-from tests.conftest import gid, gql, pk
+from tests.conftest import add_client, gid, gql, pk
 
 TTL = timedelta(hours=1)
 # Two levels up, then /etc/passwd: joined, so that the repository's check for paths
@@ -50,14 +49,7 @@ class World:
 
 
 async def _client(conn: asyncpg.Connection, email: str) -> tuple[int, str]:
-    client = await client_services.add_client(
-        conn,
-        {"first_name": "Joe", "last_name": "Bloggs", "email": email},
-        password=None,
-        staff_id=None,
-        send_welcome_email=False,
-        client_area_url="https://clients.example.com",
-    )
+    client = await add_client(conn, email=email)
     return client.id, await sessions.start_session(conn, client.owner_login_id, ttl=TTL)
 
 

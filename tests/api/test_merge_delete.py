@@ -12,10 +12,9 @@ from app.settings import Settings
 from domain.auth import sessions
 from domain.billing import orders, payments
 from domain.billing.models import ItemKind
-from domain.clients import services as client_services
 from domain.clients.models import Client
 from tests.api.test_files import stored_files, upload
-from tests.conftest import gid, gql
+from tests.conftest import add_client, gid, gql
 
 TTL = timedelta(hours=1)
 ERRORS = "errors { field code message }"
@@ -38,14 +37,7 @@ EXPORT_MINE = "mutation { exportMyData { document generatedAt } }"
 
 
 async def add(conn: asyncpg.Connection, tag: str, **values: str) -> Client:
-    return await client_services.add_client(
-        conn,
-        {"first_name": tag.title(), "last_name": "Bloggs", "email": f"{tag}@example.com"} | values,
-        password=None,
-        staff_id=None,
-        send_welcome_email=False,
-        client_area_url="https://clients.example.com",
-    )
+    return await add_client(conn, first_name=tag.title(), email=f"{tag}@example.com", **values)
 
 
 @pytest.fixture

@@ -27,8 +27,8 @@ from strawberry.utils.str_converters import to_camel_case
 from app.graphql import Mutation, Query
 from domain.auth import passwords, sessions
 from domain.auth.permissions import ContactPermission, StaffRole
-from domain.clients import services as client_services
 from resolvers.permissions import IsClientArea
+from tests import conftest
 from tests.api.introspection import type_fields
 from tests.conftest import gid, gql, pk
 
@@ -118,14 +118,7 @@ async def state(conn: asyncpg.Connection) -> dict[str, list[dict[str, Any]]]:
 
 
 async def add_client(conn: asyncpg.Connection, email: str) -> int:
-    client = await client_services.add_client(
-        conn,
-        {"first_name": "Joe", "last_name": "Bloggs", "email": email},
-        password=None,
-        staff_id=None,
-        send_welcome_email=False,
-        client_area_url="https://clients.example.com",
-    )
+    client = await conftest.add_client(conn, email=email)
     return client.id
 
 

@@ -26,9 +26,9 @@ from domain.cards.services import save_card
 from domain.clients.models import Client
 from domain.contacts import services as contacts
 from domain.errors import DomainError
-from tests.conftest import CARD_KEY, gid
+from tests.conftest import CARD_KEY, add_client, gid
 from tests.domain.test_billing_generation import active_order, due_date_of
-from tests.domain.test_clients import add, field_errors
+from tests.domain.test_clients import field_errors
 
 D = Decimal
 TODAY = date.today()
@@ -77,18 +77,18 @@ async def unpaid_invoice(
 async def test_9_1_clients_without_active_items_become_inactive_and_closed_ones_are_left(
     conn: asyncpg.Connection,
 ) -> None:
-    await add(conn, email="nothing@example.com")
-    await add(conn, email="closed@example.com")
+    await add_client(conn, email="nothing@example.com")
+    await add_client(conn, email="closed@example.com")
     await conn.execute("UPDATE clients SET status = 'CLOSED' WHERE email = 'closed@example.com'")
     for email, kind, status in [
         ("suspended@example.com", ItemKind.SERVICE, ServiceStatus.SUSPENDED),
         ("addon@example.com", ItemKind.ADDON, ServiceStatus.ACTIVE),
         ("terminated@example.com", ItemKind.SERVICE, ServiceStatus.TERMINATED),
     ]:
-        client = await add(conn, email=email)
+        client = await add_client(conn, email=email)
         order = await active_order(conn, client, (kind, "Item", "1.00"))
         await items.set_service_status(conn, order.items[0].id, status, staff_id=None)
-    transferring = await add(conn, email="transfer@example.com")
+    transferring = await add_client(conn, email="transfer@example.com")
     order = await active_order(conn, transferring, (ItemKind.DOMAIN, "a.com", "9.00"))
     await conn.execute("UPDATE domains SET status = 'PENDING_TRANSFER'")
 
@@ -126,8 +126,8 @@ async def test_9_1_a_status_change_writes_only_changed_clients_and_no_index(
 ) -> None:
     """At a million clients, status changes that rewrote every index of the table (the
     trigram one too) cost seconds; they are HOT updates now, and only of changed clients."""
-    await add(conn, email="nothing@example.com")
-    holder = await add(conn, email="holder@example.com")
+    await add_client(conn, email="nothing@example.com")
+    holder = await add_client(conn, email="holder@example.com")
     await active_order(conn, holder, (ItemKind.SERVICE, "Hosting", "10.00"))
 
     changes, updated, hot = await updates_of_status_change(conn)
@@ -159,7 +159,7 @@ async def test_9_1_a_quarter_of_every_page_changing_status_stays_on_its_pages(
 async def test_9_2_option_sets_clients_without_a_login_for_three_months_inactive(
     conn: asyncpg.Connection, days_before_three_months: int, status: str
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     await active_order(conn, client, (ItemKind.SERVICE, "Hosting", "10.00"))
     three_months_ago = date(TODAY.year - (TODAY.month <= 3), (TODAY.month - 4) % 12 + 1, 1)
     as_of = date(TODAY.year, TODAY.month, 1)
@@ -177,7 +177,7 @@ async def test_9_2_option_sets_clients_without_a_login_for_three_months_inactive
 
 
 async def test_9_2_the_switch_turns_the_status_change_off(conn: asyncpg.Connection) -> None:
-    await add(conn)
+    await add_client(conn)
     await update_automation_settings(conn, change_client_status=False)
 
     result = await run(conn, TODAY)
@@ -189,7 +189,7 @@ async def test_9_2_the_switch_turns_the_status_change_off(conn: asyncpg.Connecti
 async def test_9_3_a_client_who_buys_again_is_active_on_the_next_run(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     await run(conn, TODAY - timedelta(days=1))
     assert await statuses(conn) == {"joe@example.com": "INACTIVE"}
 
@@ -207,7 +207,7 @@ async def test_9_3_a_client_who_buys_again_is_active_on_the_next_run(
 async def test_9_4_the_payment_reminder_goes_from_seven_days_before_the_due_date(
     conn: asyncpg.Connection, days_before_due: int, sent: int
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     due = TODAY + timedelta(days=30)
     await unpaid_invoice(conn, client, due)
 
@@ -220,7 +220,7 @@ async def test_9_4_the_payment_reminder_goes_from_seven_days_before_the_due_date
 async def test_9_4_overdue_notices_go_once_each_on_their_day_and_a_repeated_run_adds_none(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     due = TODAY - timedelta(days=30)
     await unpaid_invoice(conn, client, due)
     sent_by_day = {}
@@ -246,7 +246,7 @@ async def test_9_4_overdue_notices_go_once_each_on_their_day_and_a_repeated_run_
 async def test_9_4_a_missed_day_catches_up_with_the_latest_notice_only(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     due = TODAY - timedelta(days=30)
     await unpaid_invoice(conn, client, due)
 
@@ -258,8 +258,8 @@ async def test_9_4_a_missed_day_catches_up_with_the_latest_notice_only(
 async def test_1_5_overdue_notices_disabled_still_gets_the_reminder_and_zero_turns_a_notice_off(
     conn: asyncpg.Connection,
 ) -> None:
-    quiet = await add(conn, email="quiet@example.com", overdue_notices_disabled=True)
-    other = await add(conn, email="other@example.com")
+    quiet = await add_client(conn, email="quiet@example.com", overdue_notices_disabled=True)
+    other = await add_client(conn, email="other@example.com")
     due = TODAY - timedelta(days=30)
     for client in (quiet, other):
         await unpaid_invoice(conn, client, due)
@@ -279,7 +279,7 @@ async def test_1_5_overdue_notices_disabled_still_gets_the_reminder_and_zero_tur
 async def test_8_3_invoice_notices_go_to_the_billing_contact_with_copies_to_invoice_contacts(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     billing = await contacts.add_contact(
         conn,
         client.id,
@@ -319,8 +319,8 @@ async def test_8_3_invoice_notices_go_to_the_billing_contact_with_copies_to_invo
 async def test_9_4_a_late_fee_is_added_once_after_n_days_with_its_minimum(
     conn: asyncpg.Connection, days_late: int, fee: str | None
 ) -> None:
-    client = await add(conn)
-    exempt = await add(conn, email="exempt@example.com", late_fees_exempt=True)
+    client = await add_client(conn)
+    exempt = await add_client(conn, email="exempt@example.com", late_fees_exempt=True)
     due = TODAY - timedelta(days=30)
     invoice = await unpaid_invoice(conn, client, due, "50.00")
     spared = await unpaid_invoice(conn, exempt, due, "50.00")
@@ -341,7 +341,7 @@ async def test_9_4_a_late_fee_is_added_once_after_n_days_with_its_minimum(
 
 
 async def test_9_4_a_percentage_late_fee_above_the_minimum(conn: asyncpg.Connection) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     due = TODAY - timedelta(days=30)
     invoice = await unpaid_invoice(conn, client, due, "250.00")
     await update_automation_settings(conn, late_fee_amount=D("10.00"), late_fee_minimum=D("1.00"))
@@ -359,7 +359,7 @@ async def test_9_4_a_percentage_late_fee_above_the_minimum(conn: asyncpg.Connect
 async def test_9_5_the_run_invoices_due_items_and_emails_invoice_created(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     order = await active_order(conn, client, (ItemKind.SERVICE, "Hosting", "10.00"))
     due = due_date_of(order)
 
@@ -374,9 +374,9 @@ async def test_9_5_the_run_invoices_due_items_and_emails_invoice_created(
 async def test_9_5_card_invoices_are_captured_with_the_stored_card_and_declines_counted(
     conn: asyncpg.Connection,
 ) -> None:
-    payer = await add(conn, email="payer@example.com")
-    decliner = await add(conn, email="decliner@example.com")
-    by_hand = await add(conn, email="manual@example.com", cc_processing_disabled=True)
+    payer = await add_client(conn, email="payer@example.com")
+    decliner = await add_client(conn, email="decliner@example.com")
+    by_hand = await add_client(conn, email="manual@example.com", cc_processing_disabled=True)
     for client, number in [
         (payer, "4242424242424242"),
         (decliner, "4000000000000002"),
@@ -415,7 +415,7 @@ async def test_9_6_two_runs_for_one_date_at_once_make_one_record_and_one_email_e
     pool: asyncpg.Pool,
 ) -> None:
     async with pool.acquire() as conn:
-        client = await add(conn)
+        client = await add_client(conn)
         await unpaid_invoice(conn, client, TODAY + timedelta(days=7))
 
     async def run_on_own_connection() -> runs.AutomationRun:
@@ -433,7 +433,7 @@ async def test_9_6_two_runs_for_one_date_at_once_make_one_record_and_one_email_e
 async def test_9_6_a_run_cut_short_resumes_after_its_last_committed_step(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     await unpaid_invoice(conn, client, TODAY + timedelta(days=7))
     # As a run killed after its first two steps leaves it.
     await conn.execute(
@@ -454,7 +454,7 @@ async def test_9_6_a_run_cut_short_resumes_after_its_last_committed_step(
 async def test_9_6_a_failing_step_is_recorded_and_the_others_still_run(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     await unpaid_invoice(conn, client, TODAY + timedelta(days=7))
     # An as_of whose invoicing horizon no date can hold makes the generation step fail.
     result = await run(conn, date.max - timedelta(days=3))

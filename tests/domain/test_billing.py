@@ -29,7 +29,8 @@ from domain.contacts import services as contact_services
 from domain.credit.ledger import entries_by_client, record_entry
 from domain.errors import DomainError, ErrorCode
 from domain.settings import update_general_settings
-from tests.domain.test_clients import add, field_errors
+from tests.conftest import add_client
+from tests.domain.test_clients import field_errors
 
 D = Decimal
 
@@ -102,7 +103,7 @@ async def give_credit(conn: asyncpg.Connection, client: Client, amount: str) -> 
 async def test_placing_an_order_creates_pending_items_and_invoices_their_first_period(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
 
     order = await place(
         conn,
@@ -149,7 +150,7 @@ async def test_placing_an_order_creates_pending_items_and_invoices_their_first_p
 async def test_placing_an_order_refuses_bad_lines_per_field_and_changes_nothing(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
 
     with pytest.raises(DomainError) as refused:
         await orders.place_order(
@@ -177,7 +178,7 @@ async def test_placing_an_order_refuses_bad_lines_per_field_and_changes_nothing(
 async def test_an_order_without_a_payment_method_uses_the_clients_default(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn, default_payment_method="mailin")
+    client = await add_client(conn, default_payment_method="mailin")
 
     order = await place(conn, client, (ItemKind.SERVICE, "Hosting", "10.00"))
 
@@ -187,7 +188,7 @@ async def test_an_order_without_a_payment_method_uses_the_clients_default(
 
 
 async def test_accepting_an_order_activates_its_items_once(conn: asyncpg.Connection) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     order = await place(
         conn, client, (ItemKind.SERVICE, "Hosting", "10.00"), (ItemKind.DOMAIN, "a.com", "9.00")
     )
@@ -202,7 +203,7 @@ async def test_accepting_an_order_activates_its_items_once(conn: asyncpg.Connect
 
 
 async def test_service_addon_and_domain_statuses_are_set_by_id(conn: asyncpg.Connection) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     service, addon, domain = (
         await place(
             conn,
@@ -233,7 +234,7 @@ async def test_service_addon_and_domain_statuses_are_set_by_id(conn: asyncpg.Con
 
 
 async def test_1_6_the_first_order_fixes_the_clients_currency(conn: asyncpg.Connection) -> None:
-    client = await add(conn)  # USD, the installation's default
+    client = await add_client(conn)  # USD, the installation's default
 
     first = await place(conn, client, (ItemKind.SERVICE, "Hosting", "10.00"), currency="EUR")
     later = await place(conn, client, (ItemKind.SERVICE, "Mail", "3.00"))
@@ -249,8 +250,8 @@ async def test_1_6_the_first_order_fixes_the_clients_currency(conn: asyncpg.Conn
 async def test_1_6_changing_the_currency_of_a_billed_client_warns_and_converts_nothing(
     conn: asyncpg.Connection,
 ) -> None:
-    billed = await add(conn)
-    unbilled = await add(conn, email="new@example.com")
+    billed = await add_client(conn)
+    unbilled = await add_client(conn, email="new@example.com")
     order = await place(conn, billed, (ItemKind.SERVICE, "Hosting", "10.00"))
 
     changed = await services.update_client(conn, billed.id, {"currency": "GBP"}, staff_id=None)
@@ -270,7 +271,7 @@ async def test_1_6_changing_the_currency_of_a_billed_client_warns_and_converts_n
 async def test_staff_invoice_has_numbered_items_subtotal_tax_total_and_balance(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn, country="GB")
+    client = await add_client(conn, country="GB")
     await tax.set_tax_rule(conn, country="GB", state=None, name="VAT", rate="20")
 
     first = await create_invoice(
@@ -308,8 +309,8 @@ async def test_staff_invoice_has_numbered_items_subtotal_tax_total_and_balance(
 async def test_a_state_tax_rule_wins_over_the_countrys_and_a_rule_can_change(
     conn: asyncpg.Connection,
 ) -> None:
-    texan = await add(conn, country="US", state="tx")
-    ohioan = await add(conn, email="oh@example.com", country="US", state="OH")
+    texan = await add_client(conn, country="US", state="tx")
+    ohioan = await add_client(conn, email="oh@example.com", country="US", state="OH")
     await tax.set_tax_rule(conn, country="US", state=None, name="Federal", rate="5")
     rule = await tax.set_tax_rule(conn, country="us", state="TX", name="Texas", rate="6.25")
 
@@ -338,8 +339,8 @@ async def test_tax_rules_refuse_bad_input_per_field(conn: asyncpg.Connection) ->
 
 async def test_1_5_a_tax_exempt_client_pays_no_tax(conn: asyncpg.Connection) -> None:
     await tax.set_tax_rule(conn, country="GB", state=None, name="VAT", rate="20")
-    taxed = await add(conn, country="GB")
-    exempt = await add(conn, email="charity@example.com", country="GB", tax_exempt=True)
+    taxed = await add_client(conn, country="GB")
+    exempt = await add_client(conn, email="charity@example.com", country="GB", tax_exempt=True)
 
     assert (await create_invoice(conn, taxed)).tax == D("20.00")
     untaxed = await create_invoice(conn, exempt)
@@ -349,7 +350,7 @@ async def test_1_5_a_tax_exempt_client_pays_no_tax(conn: asyncpg.Connection) -> 
 async def test_2_5_invoices_are_addressed_to_the_default_billing_contact(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn, company_name="Demo Company", city="London", country="GB")
+    client = await add_client(conn, company_name="Demo Company", city="London", country="GB")
     before = await create_invoice(conn, client)
     contact = await contact_services.add_contact(
         conn,
@@ -387,7 +388,7 @@ async def test_2_5_invoices_are_addressed_to_the_default_billing_contact(
 
 
 async def test_staff_invoices_refuse_bad_input_per_field(conn: asyncpg.Connection) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
 
     with pytest.raises(DomainError) as empty:
         await create_invoice(conn, client, [])
@@ -414,7 +415,7 @@ async def test_staff_invoices_refuse_bad_input_per_field(conn: asyncpg.Connectio
 async def test_3_5_credit_is_applied_to_a_new_invoice_and_lowers_the_amount_due(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     await give_credit(conn, client, "30.00")
 
     invoice = await create_invoice(conn, client)
@@ -436,7 +437,7 @@ async def test_3_5_credit_is_applied_to_a_new_invoice_and_lowers_the_amount_due(
 async def test_3_5_credit_covering_the_total_marks_the_invoice_paid(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     await give_credit(conn, client, "250.00")
 
     invoice = await create_invoice(conn, client)
@@ -453,7 +454,7 @@ async def test_3_5_credit_covering_the_total_marks_the_invoice_paid(
 
 
 async def test_3_5_automatic_credit_can_be_switched_off(conn: asyncpg.Connection) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     await give_credit(conn, client, "30.00")
     await update_general_settings(conn, apply_credit_automatically=False)
 
@@ -469,7 +470,7 @@ async def test_3_5_automatic_credit_can_be_switched_off(conn: asyncpg.Connection
 async def test_a_payment_is_a_transaction_and_covering_the_balance_marks_the_invoice_paid(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn, currency="EUR")
+    client = await add_client(conn, currency="EUR")
     invoice = await create_invoice(conn, client)
 
     part = await payments.record_payment(
@@ -496,7 +497,7 @@ async def test_a_payment_is_a_transaction_and_covering_the_balance_marks_the_inv
 async def test_3_4_an_overpayment_credits_the_excess_naming_the_invoice(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     invoice = await create_invoice(conn, client)
 
     paid = await payments.record_payment(
@@ -517,7 +518,7 @@ async def test_3_4_an_overpayment_credits_the_excess_naming_the_invoice(
 async def test_payments_refuse_bad_input_paid_invoices_and_repeated_gateway_transactions(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     invoice = await create_invoice(conn, client)
     other = await create_invoice(conn, client)
     await payments.record_payment(
@@ -569,8 +570,8 @@ async def payment_methods(conn: asyncpg.Connection, client_id: int) -> dict[str,
 async def test_1_5_changing_the_payment_method_reaches_items_and_unpaid_invoices(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
-    other = await add(conn, email="other@example.com")
+    client = await add_client(conn)
+    other = await add_client(conn, email="other@example.com")
     order = await place(
         conn,
         client,
@@ -605,7 +606,7 @@ async def test_1_5_changing_the_payment_method_reaches_items_and_unpaid_invoices
 async def test_1_5_the_client_wide_update_also_sets_the_payment_method_everywhere(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     await place(conn, client, (ItemKind.SERVICE, "Hosting", "10.00"), payment_method="mailin")
 
     await services.update_client(
@@ -621,7 +622,7 @@ async def test_1_5_the_client_wide_update_also_sets_the_payment_method_everywher
 
 
 async def test_1_5_an_unknown_payment_method_changes_nothing(conn: asyncpg.Connection) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     await place(conn, client, (ItemKind.SERVICE, "Hosting", "10.00"), payment_method="mailin")
 
     with pytest.raises(DomainError) as refused:
@@ -640,7 +641,7 @@ async def test_1_5_an_unknown_payment_method_changes_nothing(conn: asyncpg.Conne
 async def test_1_9_the_service_status_filter_is_kept_with_the_session(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     session_id = await conn.fetchval(
         """INSERT INTO sessions (token_hash, login_id, expires_at)
            VALUES ('\\x01', $1, now() + interval '1 hour') RETURNING id""",
@@ -664,7 +665,7 @@ async def test_1_9_the_service_status_filter_is_kept_with_the_session(
 async def test_a_retried_order_invoice_or_payment_with_its_key_has_one_effect(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     login = client.owner_login_id
     line = [{"kind": ItemKind.SERVICE, "name": "Hosting", "amount": "10.00"}]
 

@@ -14,8 +14,8 @@ from domain.billing.gateways import TestCardGateway, capture_due_invoices, luhn_
 from domain.billing.models import InvoiceStatus, ItemKind, Order, ServiceStatus
 from domain.clients.models import Client
 from domain.settings import update_general_settings
+from tests.conftest import add_client
 from tests.domain.test_billing import balance_and_log, give_credit, place
-from tests.domain.test_clients import add
 
 D = Decimal
 TODAY = date.today()
@@ -53,7 +53,7 @@ async def invoiced_items(conn: asyncpg.Connection, invoice_id: int) -> list[str]
 async def test_9_5_items_due_within_the_setting_are_invoiced_once_and_move_on(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     order = await active_order(
         conn,
         client,
@@ -86,7 +86,7 @@ async def test_9_5_items_due_within_the_setting_are_invoiced_once_and_move_on(
 async def test_9_5_the_days_before_setting_decides_how_far_ahead(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     due = due_date_of(await active_order(conn, client, (ItemKind.SERVICE, "Hosting", "10.00")))
     await update_general_settings(conn, create_invoice_days_before=20)
 
@@ -96,7 +96,7 @@ async def test_9_5_the_days_before_setting_decides_how_far_ahead(
 
 
 async def test_9_5_only_active_items_are_invoiced(conn: asyncpg.Connection) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     pending = await place(conn, client, (ItemKind.SERVICE, "Pending", "1.00"))
     cancelled = await active_order(conn, client, (ItemKind.SERVICE, "Cancelled", "1.00"))
     await items.set_service_status(
@@ -116,7 +116,7 @@ async def test_9_5_only_active_items_are_invoiced(conn: asyncpg.Connection) -> N
 async def test_9_5_items_due_on_other_dates_or_by_other_methods_get_their_own_invoices(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     monthly = await active_order(conn, client, (ItemKind.SERVICE, "Monthly", "1.00"))
     await active_order(conn, client, (ItemKind.SERVICE, "Quarterly", "3.00", "QUARTERLY"))
     await active_order(conn, client, (ItemKind.SERVICE, "By post", "2.00"), payment_method="mailin")
@@ -136,8 +136,8 @@ async def test_9_5_items_due_on_other_dates_or_by_other_methods_get_their_own_in
 async def test_1_5_separate_invoices_gives_each_item_its_own_invoice(
     conn: asyncpg.Connection,
 ) -> None:
-    grouped = await add(conn)
-    separate = await add(conn, email="separate@example.com", separate_invoices=True)
+    grouped = await add_client(conn)
+    separate = await add_client(conn, email="separate@example.com", separate_invoices=True)
     lines = ((ItemKind.SERVICE, "Hosting", "10.00"), (ItemKind.ADDON, "Backups", "2.00"))
     due = due_date_of(await active_order(conn, grouped, *lines))
     await active_order(conn, separate, *lines)
@@ -156,8 +156,8 @@ async def test_1_5_tax_exempt_clients_get_generated_invoices_without_tax(
     conn: asyncpg.Connection,
 ) -> None:
     await tax.set_tax_rule(conn, country="DE", state=None, name="MwSt", rate="19")
-    taxed = await add(conn, country="DE")
-    exempt = await add(conn, email="exempt@example.com", country="DE", tax_exempt=True)
+    taxed = await add_client(conn, country="DE")
+    exempt = await add_client(conn, email="exempt@example.com", country="DE", tax_exempt=True)
     due = due_date_of(await active_order(conn, taxed, (ItemKind.SERVICE, "Hosting", "10.00")))
     await active_order(conn, exempt, (ItemKind.SERVICE, "Hosting", "10.00"))
 
@@ -172,7 +172,7 @@ async def test_1_5_tax_exempt_clients_get_generated_invoices_without_tax(
 async def test_9_5_credit_is_applied_to_generated_invoices_in_due_order(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     due = due_date_of(await active_order(conn, client, (ItemKind.SERVICE, "Monthly", "10.00")))
     await active_order(conn, client, (ItemKind.SERVICE, "Quarterly", "30.00", "QUARTERLY"))
     await give_credit(conn, client, "25.00")
@@ -192,7 +192,7 @@ async def test_9_5_credit_is_applied_to_generated_invoices_in_due_order(
 async def test_9_5_credit_is_not_applied_when_the_installation_turns_it_off(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     due = due_date_of(await active_order(conn, client, (ItemKind.SERVICE, "Hosting", "10.00")))
     await give_credit(conn, client, "25.00")
     await update_general_settings(conn, apply_credit_automatically=False)
@@ -206,7 +206,7 @@ async def test_9_5_credit_is_not_applied_when_the_installation_turns_it_off(
 
 async def test_9_5_two_runs_at_once_invoice_each_period_once(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
-        client = await add(conn)
+        client = await add_client(conn)
         due = due_date_of(await active_order(conn, client, (ItemKind.SERVICE, "Hosting", "1.00")))
     async with pool.acquire() as first, pool.acquire() as second:
         results = await asyncio.gather(
@@ -243,7 +243,7 @@ async def test_9_5_the_test_gateway_approves_and_declines_by_card_number() -> No
 async def test_1_5_cc_processing_disabled_keeps_card_invoices_out_of_capture(
     conn: asyncpg.Connection, cc_processing_disabled: bool
 ) -> None:
-    client = await add(conn, cc_processing_disabled=cc_processing_disabled)
+    client = await add_client(conn, cc_processing_disabled=cc_processing_disabled)
     order = await place(
         conn, client, (ItemKind.SERVICE, "Hosting", "10.00"), payment_method="testcard"
     )
@@ -270,8 +270,8 @@ async def test_1_5_cc_processing_disabled_keeps_card_invoices_out_of_capture(
 async def test_9_5_a_declined_card_leaves_the_invoice_unpaid_and_manual_methods_are_skipped(
     conn: asyncpg.Connection,
 ) -> None:
-    declined = await add(conn)
-    manual = await add(conn, email="manual@example.com")
+    declined = await add_client(conn)
+    manual = await add_client(conn, email="manual@example.com")
     card = await place(
         conn, declined, (ItemKind.SERVICE, "Hosting", "10.00"), payment_method="testcard"
     )

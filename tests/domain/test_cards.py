@@ -11,8 +11,8 @@ from domain.cards import services
 from domain.cards.crypto import CardKeyError, CardKeyring, SealedNumber, generate_key
 from domain.cards.numbers import card_type, luhn_valid
 from domain.errors import DomainError, ErrorCode
-from tests.conftest import CARD_KEY
-from tests.domain.test_clients import add, field_errors
+from tests.conftest import CARD_KEY, add_client
+from tests.domain.test_clients import field_errors
 
 VISA = "4111 1111 1111 1111"
 VISA_DIGITS = "4111111111111111"
@@ -67,7 +67,7 @@ def test_4_1_card_type_is_derived_from_the_number(number: str, scheme: str) -> N
 async def test_4_1_staff_see_type_last_four_expiry_issue_number_and_start_date(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     card = await save(conn, client.id, issue_number="2", start_date="01/25")
     assert (card.card_type, card.last_four, card.expiry) == ("Visa", "1111", "12/28")
     assert (card.issue_number, card.start_date) == ("2", "01/25")
@@ -95,7 +95,7 @@ async def test_4_1_staff_see_type_last_four_expiry_issue_number_and_start_date(
 async def test_4_2_invalid_cards_are_refused_per_field_and_nothing_is_stored(
     conn: asyncpg.Connection, fields: dict[str, str], expected: set[tuple[str, ErrorCode]]
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     with pytest.raises(DomainError) as refused:
         await save(conn, client.id, **fields)
     assert field_errors(refused.value) == expected
@@ -103,12 +103,12 @@ async def test_4_2_invalid_cards_are_refused_per_field_and_nothing_is_stored(
 
 
 async def test_4_2_a_card_expiring_this_month_is_still_valid(conn: asyncpg.Connection) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     assert (await save(conn, client.id, expiry="11/26")).expiry == "11/26"
 
 
 async def test_4_2_saving_again_replaces_the_card(conn: asyncpg.Connection) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     await save(conn, client.id, issue_number="3")
     card = await save(conn, client.id, number="5555555555554444", expiry="01/30")
     assert (card.card_type, card.last_four, card.issue_number) == ("Mastercard", "4444", None)
@@ -116,7 +116,7 @@ async def test_4_2_saving_again_replaces_the_card(conn: asyncpg.Connection) -> N
 
 
 async def test_4_2_without_card_keys_cards_are_refused(conn: asyncpg.Connection) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     with pytest.raises(DomainError) as refused:
         await services.save_card(
             conn, None, client.id, number=VISA, expiry="12/28", staff_id=None, today=TODAY
@@ -125,7 +125,7 @@ async def test_4_2_without_card_keys_cards_are_refused(conn: asyncpg.Connection)
 
 
 async def test_4_3_the_full_number_is_stored_only_encrypted(conn: asyncpg.Connection) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     await save(conn, client.id)
     dump = await database_text(conn)
     assert VISA_DIGITS not in dump and VISA_DIGITS[:12] not in dump
@@ -137,7 +137,7 @@ async def test_4_3_the_full_number_is_stored_only_encrypted(conn: asyncpg.Connec
 async def test_4_3_the_right_secret_reveals_the_number_and_is_audited(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     await save(conn, client.id)
     number = await services.reveal_card_number(
         conn,
@@ -159,7 +159,7 @@ async def test_4_3_the_right_secret_reveals_the_number_and_is_audited(
 async def test_4_3_a_wrong_secret_reveals_nothing_and_is_audited_too(
     conn: asyncpg.Connection, presented: str
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     await save(conn, client.id)
     number = await services.reveal_card_number(
         conn,
@@ -178,7 +178,7 @@ async def test_4_3_a_wrong_secret_reveals_nothing_and_is_audited_too(
 async def test_4_3_an_installation_without_a_secret_reveals_nothing(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     await save(conn, client.id)
     revealed = await services.reveal_card_number(
         conn, KEYRING, client.id, presented_secret="", installation_secret="", staff_id=None
@@ -189,8 +189,8 @@ async def test_4_3_an_installation_without_a_secret_reveals_nothing(
 async def test_4_3_a_ciphertext_moved_to_another_client_does_not_decrypt(
     conn: asyncpg.Connection,
 ) -> None:
-    joe = await add(conn)
-    ann = await add(conn, email="ann@example.com")
+    joe = await add_client(conn)
+    ann = await add_client(conn, email="ann@example.com")
     await save(conn, joe.id)
     # Someone with database access copies Joe's encrypted card onto Ann's account.
     await conn.execute(
@@ -215,7 +215,7 @@ async def test_4_3_a_ciphertext_moved_to_another_client_does_not_decrypt(
 async def test_4_4_clearing_the_card_leaves_nothing_of_the_number(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     await save(conn, client.id)
     assert await services.clear_card(conn, client.id, staff_id=None) is True
     assert await conn.fetchval("SELECT count(*) FROM cards") == 0
@@ -236,7 +236,7 @@ async def test_rotation_re_encrypts_every_card_under_the_newest_key(
     conn: asyncpg.Connection, pool: asyncpg.Pool
 ) -> None:
     numbers = ["4111111111111111", "5555555555554444", "378282246310005"]
-    clients = [await add(conn, email=f"c{i}@example.com") for i in range(len(numbers))]
+    clients = [await add_client(conn, email=f"c{i}@example.com") for i in range(len(numbers))]
     for client, number in zip(clients, numbers, strict=True):
         await save(conn, client.id, number=number)
     rotated_keyring = CardKeyring.parse(f"{generate_key(2)},{CARD_KEY}")

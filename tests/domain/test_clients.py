@@ -19,6 +19,7 @@ from domain.clients.queries import ClientFilter, ClientOrderField
 from domain.errors import DomainError, ErrorCode
 from domain.paging import PageRequest, Position, Total
 from domain.settings import ClientDisplayFormat
+from tests.conftest import add_client
 
 REQUIRED = ErrorCode.REQUIRED
 INVALID = ErrorCode.INVALID
@@ -33,25 +34,6 @@ async def table_state(conn: asyncpg.Connection) -> dict[str, list[dict[str, Any]
         table: [dict(row) for row in await conn.fetch(f"SELECT * FROM {table} ORDER BY id")]
         for table in STATE_TABLES
     }
-
-
-async def add(
-    conn: asyncpg.Connection,
-    *,
-    password: str | None = None,
-    staff_id: int | None = None,
-    send_welcome_email: bool = False,
-    **values: Any,
-) -> Client:
-    """Add a client; Joe Bloggs unless told otherwise."""
-    return await services.add_client(
-        conn,
-        {"first_name": "Joe", "last_name": "Bloggs", "email": "joe@example.com", **values},
-        password=password,
-        staff_id=staff_id,
-        send_welcome_email=send_welcome_email,
-        client_area_url="https://clients.example.com",
-    )
 
 
 def field_errors(error: DomainError) -> set[tuple[str | None, ErrorCode]]:
@@ -84,7 +66,7 @@ async def audit_entries(conn: asyncpg.Connection, client_id: int) -> list[dict[s
 async def test_1_1_add_client_stores_the_profile_normalised_with_its_owner_login(
     conn: asyncpg.Connection, staff: Staff
 ) -> None:
-    added = await add(
+    added = await add_client(
         conn,
         staff_id=staff.id,
         password="client-password-1",
@@ -131,7 +113,7 @@ async def test_1_1_add_client_stores_the_profile_normalised_with_its_owner_login
 
 
 async def test_1_1_optional_fields_default_sensibly(conn: asyncpg.Connection) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
 
     assert client.currency == "USD"  # the installation's default currency
     assert client.status is ClientStatus.ACTIVE
@@ -184,11 +166,11 @@ async def test_1_1_invalid_new_client_is_refused_per_field_and_nothing_is_stored
     password: str | None,
     expected: set[tuple[str, ErrorCode]],
 ) -> None:
-    await add(conn, email="someone@example.com", send_welcome_email=True)
+    await add_client(conn, email="someone@example.com", send_welcome_email=True)
     before = await table_state(conn)
 
     with pytest.raises(DomainError) as refused:
-        await add(conn, password=password, send_welcome_email=True, **values)
+        await add_client(conn, password=password, send_welcome_email=True, **values)
 
     assert field_errors(refused.value) == expected
     assert all(e.message for e in refused.value.errors)
@@ -202,11 +184,11 @@ async def test_1_1_invalid_new_client_is_refused_per_field_and_nothing_is_stored
 async def test_1_1_email_already_used_by_a_client_in_any_case_is_a_conflict(
     conn: asyncpg.Connection, existing: str, new: str
 ) -> None:
-    await add(conn, email=existing)
+    await add_client(conn, email=existing)
     before = await table_state(conn)
 
     with pytest.raises(DomainError) as refused:
-        await add(conn, first_name="Other", email=new, send_welcome_email=True)
+        await add_client(conn, first_name="Other", email=new, send_welcome_email=True)
 
     assert field_errors(refused.value) == {("email", CONFLICT)}
     assert await table_state(conn) == before
@@ -218,7 +200,7 @@ async def test_1_1_email_of_a_staff_login_is_a_conflict(
     before = await table_state(conn)
 
     with pytest.raises(DomainError) as refused:
-        await add(conn, email=staff.email.upper())
+        await add_client(conn, email=staff.email.upper())
 
     assert field_errors(refused.value) == {("email", CONFLICT)}
     assert await table_state(conn) == before
@@ -229,7 +211,7 @@ async def test_1_1_two_staff_adding_the_same_email_at_once_only_one_succeeds(
 ) -> None:
     async def add_on_own_connection(email: str) -> Client:
         async with pool.acquire() as own:
-            return await add(own, email=email)
+            return await add_client(own, email=email)
 
     results = await asyncio.gather(
         add_on_own_connection("joe@example.com"),
@@ -248,7 +230,7 @@ async def test_1_1_two_staff_adding_the_same_email_at_once_only_one_succeeds(
 async def test_1_1_welcome_email_is_queued_with_the_client_unless_told_not_to(
     conn: asyncpg.Connection, send: bool, queued: int
 ) -> None:
-    client = await add(conn, send_welcome_email=send)
+    client = await add_client(conn, send_welcome_email=send)
 
     rows = await conn.fetch("SELECT * FROM emails")
     assert len(rows) == queued
@@ -264,7 +246,7 @@ async def test_1_1_welcome_email_is_queued_with_the_client_unless_told_not_to(
 async def test_1_2_update_changes_only_the_given_fields_and_audits_them(
     conn: asyncpg.Connection, staff: Staff
 ) -> None:
-    client = await add(conn, city="Leeds", country="GB", notes="Old note")
+    client = await add_client(conn, city="Leeds", country="GB", notes="Old note")
 
     update = await services.update_client(
         conn,
@@ -326,8 +308,8 @@ async def test_1_2_update_changes_only_the_given_fields_and_audits_them(
 async def test_1_2_invalid_update_is_refused_per_field_and_nothing_changes(
     conn: asyncpg.Connection, values: dict[str, Any], expected: set[tuple[str, ErrorCode]]
 ) -> None:
-    client = await add(conn, city="Leeds")
-    await add(conn, first_name="Ann", email="ann@example.com")
+    client = await add_client(conn, city="Leeds")
+    await add_client(conn, first_name="Ann", email="ann@example.com")
     before = await table_state(conn)
 
     with pytest.raises(DomainError) as refused:
@@ -338,7 +320,7 @@ async def test_1_2_invalid_update_is_refused_per_field_and_nothing_changes(
 
 
 async def test_1_2_update_of_an_unknown_client_is_not_found(conn: asyncpg.Connection) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     before = await table_state(conn)
 
     with pytest.raises(DomainError) as refused:
@@ -349,7 +331,7 @@ async def test_1_2_update_of_an_unknown_client_is_not_found(conn: asyncpg.Connec
 
 
 async def test_1_2_new_email_becomes_the_owner_login_email(conn: asyncpg.Connection) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
 
     update = await services.update_client(
         conn, client.id, {"email": "joe@bloggs.example"}, staff_id=None
@@ -365,7 +347,7 @@ async def test_1_2_new_email_becomes_the_owner_login_email(conn: asyncpg.Connect
 async def test_1_2_keeping_the_own_email_in_another_case_is_no_conflict(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
 
     update = await services.update_client(
         conn, client.id, {"email": "JOE@example.com"}, staff_id=None
@@ -389,7 +371,7 @@ async def test_1_2_keeping_the_own_email_in_another_case_is_no_conflict(
 async def test_1_3_staff_set_the_status_explicitly_and_it_is_audited(
     conn: asyncpg.Connection, staff: Staff, start: ClientStatus, target: ClientStatus
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     await services.set_client_status(conn, client.id, start, staff_id=None)
 
     changed = await services.set_client_status(conn, client.id, target, staff_id=staff.id)
@@ -431,7 +413,7 @@ async def test_1_4_display_name_follows_the_display_format(
     company: str | None,
     expected: str,
 ) -> None:
-    client = await add(conn, company_name=company)
+    client = await add_client(conn, company_name=company)
 
     assert client.display_name(display_format) == expected
 
@@ -453,7 +435,7 @@ def flags_of(client: Client) -> dict[str, bool]:
 
 @pytest.mark.parametrize("flag", FLAGS)
 async def test_1_5_each_flag_is_stored_on_its_own(conn: asyncpg.Connection, flag: str) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
     only_this = {f: f == flag for f in FLAGS}
 
     turned_on = await services.update_client(conn, client.id, {flag: True}, staff_id=None)
@@ -468,7 +450,7 @@ async def test_1_5_each_flag_is_stored_on_its_own(conn: asyncpg.Connection, flag
 async def test_1_5_default_payment_method_is_an_enabled_gateway_or_none(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add(conn)
+    client = await add_client(conn)
 
     chosen = await services.update_client(
         conn, client.id, {"default_payment_method": "testcard"}, staff_id=None
@@ -525,7 +507,7 @@ def emails_where(predicate: Callable[[dict[str, Any]], bool]) -> list[str]:
 async def add_people(conn: asyncpg.Connection) -> None:
     """The directory of PEOPLE, with their status and signup date."""
     for person in PEOPLE:
-        client = await add(
+        client = await add_client(
             conn,
             first_name=person["first"],
             last_name=person["last"],
@@ -728,7 +710,7 @@ async def test_1_8_every_way_of_reading_a_client_reads_each_field_from_its_colum
     """Client rows are read by position (`queries.client_from_row`): by id, in a batch, on a
     page (after the page's own columns) and among a search's collected matches (after the
     total's): each field holds its own column, as read by name."""
-    client = await add(conn, email="sam@columns.example")
+    client = await add_client(conn, email="sam@columns.example")
     await conn.execute(
         """UPDATE clients SET company_name = 'Columns Ltd', phone_number = '+44 1',
                   address1 = '1 Row St', address2 = 'Flat 2', city = 'Leeds',

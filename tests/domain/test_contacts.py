@@ -10,13 +10,12 @@ import asyncpg
 import pytest
 
 from domain.clients import queries
-from domain.clients import services as client_services
-from domain.clients.models import Client
 from domain.contacts import services
 from domain.contacts.models import PREFERENCE_CATEGORIES, Contact
 from domain.emails.outbox import queue_client_email
 from domain.emails.templates import TEMPLATES, EmailCategory
 from domain.errors import DomainError, ErrorCode
+from tests.conftest import add_client
 
 REQUIRED = ErrorCode.REQUIRED
 INVALID = ErrorCode.INVALID
@@ -31,19 +30,6 @@ async def table_state(conn: asyncpg.Connection) -> dict[str, list[dict[str, Any]
         table: [dict(row) for row in await conn.fetch(f"SELECT * FROM {table} ORDER BY id")]
         for table in STATE_TABLES
     }
-
-
-async def add_client(
-    conn: asyncpg.Connection, email: str = "joe@example.com", first_name: str = "Joe"
-) -> Client:
-    return await client_services.add_client(
-        conn,
-        {"first_name": first_name, "last_name": "Bloggs", "email": email},
-        password=None,
-        staff_id=None,
-        send_welcome_email=False,
-        client_area_url="https://clients.example.com",
-    )
 
 
 async def add_contact(
@@ -286,8 +272,8 @@ async def test_2_1_update_or_delete_of_an_unknown_contact_is_not_found(
 async def test_2_1_a_client_scope_never_reaches_another_clients_contact(
     conn: asyncpg.Connection,
 ) -> None:
-    mine = await add_client(conn, "a@example.com")
-    theirs = await add_client(conn, "b@example.com")
+    mine = await add_client(conn, email="a@example.com")
+    theirs = await add_client(conn, email="b@example.com")
     my_contact = await add_contact(conn, mine.id, email="mine@example.com")
     their_contact = await add_contact(conn, theirs.id, email="theirs@example.com")
     before = await table_state(conn)
@@ -383,8 +369,8 @@ async def test_2_5_client_names_one_of_its_contacts_and_null_resets_it(
 async def test_2_5_another_clients_contact_is_refused_and_nothing_changes(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add_client(conn, "a@example.com")
-    other = await add_client(conn, "b@example.com")
+    client = await add_client(conn, email="a@example.com")
+    other = await add_client(conn, email="b@example.com")
     own = await add_contact(conn, client.id, email="own@example.com")
     foreign = await add_contact(conn, other.id, email="foreign@example.com")
     await services.set_billing_contact(conn, client.id, own.id, staff_id=None)
@@ -452,7 +438,7 @@ async def test_8_3_contacts_ticking_the_category_get_copies_and_others_do_not(
         conn, client.id, email="all@example.com", email_preferences=ALL_CATEGORIES
     )
     # Another client's contact ticking everything is not this client's.
-    other = await add_client(conn, "other@example.com", first_name="Olga")
+    other = await add_client(conn, email="other@example.com", first_name="Olga")
     await add_contact(conn, other.id, email="foreign@example.com", email_preferences=ALL_CATEGORIES)
     # A GENERAL email goes to the client even when a billing contact is set.
     await services.set_billing_contact(conn, client.id, everything.id, staff_id=None)

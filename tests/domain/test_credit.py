@@ -11,12 +11,12 @@ import pytest
 
 from domain.auth.permissions import StaffRole
 from domain.auth.staff import Staff, create_staff
-from domain.clients import services as client_services
 from domain.clients.models import Client
 from domain.credit import ledger, services
 from domain.errors import DomainError, ErrorCode
 from domain.idempotency import delete_expired_keys, idempotent
 from domain.money import format_amount, parse_amount
+from tests.conftest import add_client
 
 
 @pytest.fixture
@@ -33,14 +33,7 @@ async def staff(conn: asyncpg.Connection) -> Staff:
 
 @pytest.fixture
 async def client(conn: asyncpg.Connection) -> Client:
-    return await client_services.add_client(
-        conn,
-        {"first_name": "Joe", "last_name": "Bloggs", "email": "joe@example.com"},
-        password=None,
-        staff_id=None,
-        send_welcome_email=False,
-        client_area_url="https://clients.example.com",
-    )
+    return await add_client(conn)
 
 
 async def add(

@@ -25,10 +25,10 @@ from domain.auth.staff import Staff, create_staff
 from domain.billing.invoices import create_invoice
 from domain.billing.models import InvoiceStatus
 from domain.billing.payments import record_payment
-from domain.clients import services as client_services
 from domain.credit import services as credit
 from domain.errors import DomainError, ErrorCode
 from domain.settings import update_general_settings
+from tests.conftest import add_client
 
 CENT = Decimal("0.01")
 cents = st.integers(min_value=1, max_value=40_000).map(lambda n: n * CENT)
@@ -79,14 +79,7 @@ async def staff(conn: asyncpg.Connection) -> Staff:
 
 
 async def new_client(conn: asyncpg.Connection) -> int:
-    client = await client_services.add_client(
-        conn,
-        {"first_name": "Joe", "last_name": "Bloggs", "email": f"joe{next(_emails)}@example.com"},
-        password=None,
-        staff_id=None,
-        send_welcome_email=False,
-        client_area_url="https://clients.example.com",
-    )
+    client = await add_client(conn, email=f"joe{next(_emails)}@example.com")
     return client.id
 
 

@@ -6,21 +6,14 @@ import dataclasses
 
 import asyncpg
 
-from domain.clients import services
 from domain.emails import outbox
 from domain.emails.outbox import Attempt, SentEmail, ShownEmail
+from tests.conftest import add_client
 
 
 async def sent_email(conn: asyncpg.Connection) -> tuple[int, int]:
     """A client and an email sent to it whose template context holds a value; their ids."""
-    client = await services.add_client(
-        conn,
-        {"first_name": "Joe", "last_name": "Bloggs", "email": "joe@example.com"},
-        password=None,
-        staff_id=None,
-        send_welcome_email=False,
-        client_area_url="https://clients.example.com",
-    )
+    client = await add_client(conn)
     email_id = await outbox.queue_email(
         conn,
         template="client_signup",

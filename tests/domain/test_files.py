@@ -9,9 +9,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from domain.clients import services as client_services
 from domain.errors import DomainError
 from domain.files import services, storage
+from tests import conftest
 from tests.api.test_files import CLIMBING_NAME
 
 
@@ -33,14 +33,7 @@ def files_in(directory: Path) -> dict[str, bytes]:
 
 
 async def add_client(conn: asyncpg.Connection) -> int:
-    client = await client_services.add_client(
-        conn,
-        {"first_name": "Joe", "last_name": "Bloggs", "email": "joe@example.com"},
-        password=None,
-        staff_id=None,
-        send_welcome_email=False,
-        client_area_url="https://clients.example.com",
-    )
+    client = await conftest.add_client(conn)
     return client.id
 
 

@@ -26,20 +26,19 @@ from domain.contacts import services as contact_services
 from domain.credit import services as credit
 from domain.errors import DomainError, ErrorCode
 from domain.tickets import services as tickets
-from tests.conftest import CARD_KEY
+from tests.conftest import CARD_KEY, add_client
 
 KEYRING = CardKeyring.parse(CARD_KEY)
 CARD_NUMBER = "4111111111111111"
 
 
 async def new_client(conn: asyncpg.Connection, tag: str, **values: Any) -> Client:
-    return await client_services.add_client(
+    return await add_client(
         conn,
-        {"first_name": tag.title(), "last_name": "Bloggs", "email": f"{tag}@example.com"} | values,
-        password=None,
-        staff_id=None,
+        first_name=tag.title(),
+        email=f"{tag}@example.com",
         send_welcome_email=True,  # an email log row
-        client_area_url="https://clients.example.com",
+        **values,
     )
 
 

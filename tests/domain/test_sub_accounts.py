@@ -29,6 +29,7 @@ from domain.clients.models import ClientStatus
 from domain.contacts import services
 from domain.contacts.models import Contact
 from domain.errors import DomainError, ErrorCode
+from tests import conftest
 from tests.conftest import Services
 
 TTL = timedelta(hours=1)
@@ -46,14 +47,7 @@ async def table_state(conn: asyncpg.Connection) -> dict[str, list[dict[str, Any]
 
 
 async def add_client(conn: asyncpg.Connection, email: str = "owner@example.com") -> int:
-    client = await client_services.add_client(
-        conn,
-        {"first_name": "Joe", "last_name": "Bloggs", "email": email},
-        password=None,
-        staff_id=None,
-        send_welcome_email=False,
-        client_area_url="https://clients.example.com",
-    )
+    client = await conftest.add_client(conn, email=email)
     return client.id
 
 

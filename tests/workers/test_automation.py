@@ -18,9 +18,8 @@ from prometheus_client import REGISTRY
 from app.settings import Settings
 from app.web import create_app
 from app.worker import build_worker
-from tests.conftest import gql
+from tests.conftest import add_client, gql
 from tests.domain.test_automation import unpaid_invoice
-from tests.domain.test_clients import add
 from workers.automation import RUN_AUTOMATION
 
 TODAY = date.today()
@@ -75,7 +74,7 @@ async def test_9_6_two_workers_given_one_date_twice_make_one_run_and_one_email_p
 ) -> None:
     async with pool.acquire() as conn:
         for n in range(3):
-            client = await add(conn, email=f"client{n}@example.com")
+            client = await add_client(conn, email=f"client{n}@example.com")
             await unpaid_invoice(conn, client, TODAY + timedelta(days=7))
 
     async with workers(settings, 2), arq_redis(settings) as redis:
@@ -99,7 +98,7 @@ async def test_9_6_run_automation_waits_for_the_worker_and_metrics_show_the_run(
     settings: Settings, pool: asyncpg.Pool, admin_token: str
 ) -> None:
     async with pool.acquire() as conn:
-        client = await add(conn)
+        client = await add_client(conn)
         await unpaid_invoice(conn, client, TODAY - timedelta(days=1))
     waiting = settings.model_copy(update={"automation_wait_seconds": 30})
     app = create_app(waiting)
@@ -132,7 +131,7 @@ async def test_9_6_a_worker_hands_today_over_once_its_time_has_come(
     settings: Settings, pool: asyncpg.Pool
 ) -> None:
     async with pool.acquire() as conn:
-        await add(conn)
+        await add_client(conn)
         await conn.execute(
             """INSERT INTO settings (key, value) VALUES ('automation', '{"run_at": "00:00"}')"""
         )

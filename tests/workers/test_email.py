@@ -26,13 +26,12 @@ from app.settings import Settings
 from app.web import create_app
 from app.worker import build_worker, worker_resources
 from domain.auth.permissions import StaffRole
-from domain.clients import services as client_services
 from domain.emails import outbox
 from domain.emails.message import build_message
 from domain.emails.outbox import Attempt
 from domain.emails.templates import BUILTIN_DIR, TEMPLATES, EmailTemplateError, TemplateRenderer
 from resolvers.context import Context
-from tests.conftest import Services, gid, gql, pk
+from tests.conftest import Services, add_client, gid, gql, pk
 from tests.smtp_servers import RefusingSmtpServer
 from workers.email import (
     NOTHING_TO_DO,
@@ -178,14 +177,7 @@ async def request_context(settings: Settings, pool: asyncpg.Pool) -> AsyncIterat
 
 
 async def add_joe(conn: asyncpg.Connection) -> int:
-    client = await client_services.add_client(
-        conn,
-        {"first_name": "Joe", "last_name": "Bloggs", "email": "joe@example.com", "country": "GB"},
-        password=None,
-        staff_id=None,
-        send_welcome_email=True,
-        client_area_url="https://clients.example.com",
-    )
+    client = await add_client(conn, country="GB", send_welcome_email=True)
     return client.id
 
 
