@@ -73,12 +73,16 @@ SELECT di.invoice_id, c.id, di.next_due_date, di.payment_method, {BILLED_TO_SQL}
  CROSS JOIN LATERAL (SELECT {TAX_RATE_SQL} AS rate OFFSET 0) t  -- once per row, not twice
  ORDER BY di.invoice_id"""
 
+# An invoice lists its services, then its addons, then its domains, each kind in the order
+# it was ordered (ids): the lines' ids follow this order, which is the order they are read in.
+# Without it they followed the join's output, which changes with the plan.
 _INSERT_ITEMS = f"""
 INSERT INTO invoice_items
     (invoice_id, item_kind, item_id, period_start, description, amount, taxed)
 SELECT di.invoice_id, i.kind, i.id, i.next_due_date,
        {period_description_sql("i.name", "i.next_due_date", "i.billing_cycle")}, i.amount, true
-  FROM due_items i JOIN due_invoices di USING (group_no)"""
+  FROM due_items i JOIN due_invoices di USING (group_no)
+ ORDER BY di.invoice_id, array_position(ARRAY['SERVICE', 'ADDON', 'DOMAIN'], i.kind), i.id"""
 
 _ADVANCE = """
 WITH s AS (UPDATE services t SET next_due_date = (t.next_due_date
