@@ -218,7 +218,7 @@ class ClientdeskExecutor(StrawberryGraphQLCoreExecutionContext):
         # graphql-core collects a selection once per execution and hands the same grouped
         # field set to every object it completes with it (each item of a list).
         self._plans: dict[int, SelectionPlan] = {}
-        # Types whose values were found to be neither errors nor awaitables (see `_settled`).
+        # Types whose values were found to be neither errors nor awaitables (`_is_settled`).
         self._settled_types: set[type] = set()
 
     def execute_fields(
