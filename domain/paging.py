@@ -103,60 +103,6 @@ async def fetch_page(
     return page
 
 
-async def fetch_page_and_count(
-    conn: asyncpg.Connection,
-    keyset: Keyset,
-    request: PageRequest,
-    build: Callable[[asyncpg.Record], Item],
-    *,
-    matching: str,
-    conditions: Sequence[str] = (),
-    params: Sequence[Any] = (),
-    descending: bool = False,
-    look_behind: bool = True,
-    cap: int = TOTAL_COUNT_CAP,
-) -> tuple[Page[Item], Total]:
-    """A page (as `fetch_page`) and the total (as `count_rows` of `matching`, a FROM clause
-    in which `conditions` can be read), made by the page's own statement.
-
-    Without conditions, the page's statement counts up to `cap + 1` rows, whatever the
-    table's size, and only beyond the cap asks the planner's estimate instead (migration
-    0021's `planner_row_estimate`): one round trip where the estimate, the page and the count
-    took three. With conditions, the estimate comes first, as in `count_rows`: the page's
-    statement counts only where it expects few enough matches for counting to stay cheap."""
-    estimate = None
-    if conditions:
-        estimate = await estimate_rows(conn, matching, conditions=conditions, params=params)
-        if estimate > ESTIMATE_ONLY_ABOVE * cap:
-            page = await fetch_page(
-                conn,
-                keyset,
-                request,
-                build,
-                conditions=conditions,
-                params=params,
-                descending=descending,
-                look_behind=look_behind,
-            )
-            return page, Total(estimate, is_estimate=True)
-    page, total = await _fetch_page(
-        conn,
-        keyset,
-        request,
-        build,
-        conditions,
-        params,
-        descending,
-        look_behind,
-        total=_total_sql(matching, conditions, cap),
-    )
-    if total is None:  # an empty page: no row carried the total
-        return page, await count_rows(conn, matching, conditions=conditions, params=params, cap=cap)
-    if total <= cap:
-        return page, Total(total, is_estimate=False)
-    return page, Total(total if estimate is None else max(estimate, cap + 1), is_estimate=True)
-
-
 def _total_sql(matching: str, conditions: Sequence[str], cap: int) -> str:
     """The rows of `matching` that meet `conditions`, counted up to `cap + 1`, as one
     expression; without conditions, beyond the cap, the planner's estimate of all of them
@@ -226,6 +172,7 @@ async def fetch_page_and_total(
     descending: bool = False,
     look_behind: bool = True,
     cap: int = TOTAL_COUNT_CAP,
+    collect: bool = False,
     estimate: int | None = None,
     narrowing: Sequence[str] = (),
     narrowing_params: Sequence[Any] = (),
@@ -233,24 +180,30 @@ async def fetch_page_and_total(
     """A page (as `fetch_page`) and the total (as `count_rows` of `matching`, a FROM clause
     in which `conditions` and the keyset's expression and id can be read: its table).
 
-    Where the planner expects at most `COLLECT_BELOW` times the cap, one statement collects
-    every match (their ids and sort values, up to that many) once, on the filter's index,
-    and both the page and the total come from those rows: an index whose scan costs more
-    than the page (a search fragment's trigrams) is read once, not for the page and again
-    for the count, and a rare match is never looked for by walking the list's order. The
-    total is exact up to the cap; beyond it, flagged an estimate, it is the number
-    collected. Otherwise the page is read as `fetch_page` does and the total made as
-    `count_rows` makes it.
+    With `collect` (a filter whose matches may be few), where the planner expects at most
+    `COLLECT_BELOW` times the cap, one statement collects every match (their ids and sort
+    values, up to that many) once, on the filter's index, and both the page and the total
+    come from those rows: an index whose scan costs more than the page (a search fragment's
+    trigrams) is read once, not for the page and again for the count, and a rare match is
+    never looked for by walking the list's order. The total is exact up to the cap; beyond
+    it, flagged an estimate, it is the number collected.
+
+    Otherwise the page's own statement counts: one round trip where the estimate, the page
+    and the count took three. Without conditions it counts up to `cap + 1` rows, whatever
+    the table's size, and only beyond the cap asks the planner's estimate instead
+    (`planner_row_estimate`, migration 0021). With conditions, the estimate comes first, as
+    in `count_rows`: rows are counted only where it expects few enough for counting to stay
+    cheap.
 
     `estimate`, when the caller has it, is the planner's for `conditions`. `narrowing` are
     conditions that `conditions` imply (numbered after `params`, with `narrowing_params`),
     put before them where the matches are collected: the index is entered by the first, so
     a rarer part of a search term spares reading what its common parts match."""
-    if estimate is None:
+    if estimate is None and conditions:
         estimate = await estimate_rows(conn, matching, conditions=conditions, params=params)
-    total = None
-    collect = COLLECT_BELOW * cap
-    if estimate <= collect:
+    # The total when nothing is counted: beyond the matches collected, or far beyond the cap.
+    uncounted = None
+    if collect and estimate is not None and estimate <= COLLECT_BELOW * cap:
         collected = await _page_of_all_matches(
             conn,
             keyset,
@@ -261,25 +214,32 @@ async def fetch_page_and_total(
             [*params, *narrowing_params],
             descending,
             look_behind,
-            collect,
+            COLLECT_BELOW * cap,
         )
         if collected is not None:
             page, count = collected
             return page, Total(count, is_estimate=count > cap)
-        total = Total(max(estimate, collect + 1), is_estimate=True)
-    page = await fetch_page(
+        uncounted = Total(max(estimate, COLLECT_BELOW * cap + 1), is_estimate=True)
+    elif estimate is not None and estimate > ESTIMATE_ONLY_ABOVE * cap:
+        uncounted = Total(estimate, is_estimate=True)
+    page, counted = await _fetch_page(
         conn,
         keyset,
         request,
         build,
-        conditions=conditions,
-        params=params,
-        descending=descending,
-        look_behind=look_behind,
+        conditions,
+        params,
+        descending,
+        look_behind,
+        total=None if uncounted else _total_sql(matching, conditions, cap),
     )
-    if total is None:
-        total = await _capped_count(conn, matching, conditions, params, estimate, cap)
-    return page, total
+    if uncounted is not None:
+        return page, uncounted
+    if counted is None:  # an empty page: no row carried the total
+        return page, await count_rows(conn, matching, conditions=conditions, params=params, cap=cap)
+    if counted <= cap:
+        return page, Total(counted, is_estimate=False)
+    return page, Total(counted if estimate is None else max(estimate, cap + 1), is_estimate=True)
 
 
 async def _page_of_all_matches(

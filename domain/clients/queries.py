@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
@@ -20,7 +21,6 @@ from domain.paging import (
     count_rows,
     custom_plans,
     fetch_page,
-    fetch_page_and_count,
     fetch_page_and_total,
 )
 from domain.validation import normalize_email
@@ -253,25 +253,15 @@ async def find_and_count_clients(
     """A page of the matching clients and how many match, exact up to
     `domain.paging.TOTAL_COUNT_CAP`. A filter whose matches may be few is read by
     `domain.paging.fetch_page_and_total`: a rare search fragment's matches are found once,
-    on its index, for both; other lists are counted by their page's statement
-    (`domain.paging.fetch_page_and_count`)."""
+    on its index, for both; other lists are counted by their page's statement."""
     params: list[Any] = []
     conditions = client_filter.where(params)
-    if not client_filter.plan_depends_on_values:
-        return await fetch_page_and_count(
-            conn,
-            _keyset(order),
-            request,
-            client_from_row,
-            matching=CLIENT_TABLE,
-            conditions=conditions,
-            params=params,
-            descending=descending,
-            look_behind=look_behind,
-        )
-    async with custom_plans(conn):
-        estimate, narrowing, narrowing_params = await _plan_search(
-            conn, conditions, params, client_filter.fragment
+    searching = client_filter.plan_depends_on_values
+    async with custom_plans(conn) if searching else nullcontext():
+        estimate, narrowing, narrowing_params = (
+            await _plan_search(conn, conditions, params, client_filter.fragment)
+            if searching
+            else (None, [], [])
         )
         return await fetch_page_and_total(
             conn,
@@ -283,6 +273,7 @@ async def find_and_count_clients(
             params=params,
             descending=descending,
             look_behind=look_behind,
+            collect=searching,
             estimate=estimate,
             narrowing=narrowing,
             narrowing_params=narrowing_params,

@@ -31,7 +31,6 @@ from domain.paging import (
     count_rows,
     custom_plans,
     estimate_rows,
-    fetch_page_and_count,
     fetch_page_and_total,
 )
 
@@ -82,7 +81,7 @@ async def _page_and_count(
     conditions: list[str],
     cap: int,
 ) -> tuple[list[int], Total, list[str]]:
-    """The ids of the page `fetch_page_and_count` reads, its total, and the statements it
+    """The ids of the page `fetch_page_and_total` reads, its total, and the statements it
     sent."""
     statements: list[str] = []
 
@@ -91,7 +90,7 @@ async def _page_and_count(
 
     conn.add_query_logger(log)
     try:
-        page, total = await fetch_page_and_count(
+        page, total = await fetch_page_and_total(
             conn,
             BY_ID,
             request,
@@ -355,6 +354,7 @@ async def test_1_8_a_search_matching_more_than_are_collected_reads_its_page_and_
         conditions=conditions,
         params=params,
         cap=100,
+        collect=True,
     )
 
     assert [c.id for c in page.items] == list(range(11, 61))
