@@ -57,7 +57,10 @@ async def log_in(
         raise DomainError.single(
             ErrorCode.TOO_MANY_ATTEMPTS, "Too many failed logins. Try again later."
         )
-    if not await throttle.spend_password_hash(f"email:{email}", request.ip_address):
+    # Budgeted per account and address, like its failures: a budget of the account's alone,
+    # spent by anyone, would refuse its owner everywhere.
+    hashing = f"email:{email} from {request.ip_address or 'unknown'}"
+    if not await throttle.spend_password_hash(hashing, request.ip_address):
         await throttle.cancel_attempt(email, request.ip_address)
         raise DomainError.single(ErrorCode.TOO_MANY_ATTEMPTS, "Too many logins. Try again later.")
     # Stored addresses are ASCII without controls (domain.validation); any other matches no

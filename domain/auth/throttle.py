@@ -1,5 +1,11 @@
-"""Failed-login counting per account and per address, shared by every API process (SPEC 5.4),
-and the budget of password hashes per login and per address.
+"""Failed-login counting per account and address, per account and per address, shared by
+every API process (SPEC 5.4), and the budget of password hashes per login and per address.
+
+An address that guesses an account's password is refused that account after
+`max_failures`; the account's owner logs in from anywhere else meanwhile, so that nobody can
+lock a named account out by guessing wrong on purpose. The account's own bound, across all
+addresses, is ACCOUNT_BUDGET_FACTOR times higher: it still limits a guesser spread over many
+addresses to a fixed number of guesses per account and cool-down.
 
 Counters live in Redis so that N API processes, GraphQL aliases and batched requests all
 count against the same budget. Each failure restarts the cool-down window.
@@ -22,6 +28,9 @@ from domain.validation import normalize_email
 
 # An address is shared by many people behind one NAT, so it gets a larger budget.
 ADDRESS_BUDGET_FACTOR = 5
+# Failures of one account from all addresses together, in multiples of those allowed from
+# one address: past it, the account is refused from every address for the cool-down.
+ACCOUNT_BUDGET_FACTOR = 10
 
 # Password hashes a login may cause per window (5× per address), by default.
 PASSWORD_HASH_BUDGET = 30
@@ -35,15 +44,15 @@ RESET_REQUEST_WINDOW_SECONDS = 3600
 # How long a used TOTP code is remembered: longer than the three 30-second steps accepted.
 USED_CODE_SECONDS = 120
 
-# KEYS: account counter, address counter. ARGV: account budget, address budget, cool-down.
+# KEYS: counters. ARGV: each counter's budget, then the window. Counts on every counter, or
+# (when one is spent) on none.
 _BEGIN_ATTEMPT = """
-if tonumber(redis.call('GET', KEYS[1]) or '0') >= tonumber(ARGV[1])
-   or tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[2]) then
-  return 0
+for i, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[i]) then return 0 end
 end
 for _, key in ipairs(KEYS) do
   redis.call('INCR', key)
-  redis.call('EXPIRE', key, ARGV[3])
+  redis.call('EXPIRE', key, ARGV[#KEYS + 1])
 end
 return 1
 """
@@ -76,26 +85,35 @@ class LoginThrottle:
         self._give_back = redis.register_script(_GIVE_BACK)
 
     @staticmethod
-    def _keys(email: str, ip_address: str | None) -> tuple[str, str]:
+    def _keys(email: str, ip_address: str | None) -> tuple[str, str, str]:
+        """The counters of the account from this address, of the account, of the address."""
+        # The account's form of the address: every spelling that reaches one account
+        # shares its budget (SPEC 5.4), `vİctim@…` and `VICTIM@…` included.
+        account = normalize_email(email)
+        address = ip_address or "unknown"
         return (
-            # The account's form of the address: every spelling that reaches one account
-            # shares its budget (SPEC 5.4), `vİctim@…` and `VICTIM@…` included.
-            f"login-failures:account:{normalize_email(email)}",
-            f"login-failures:address:{ip_address or 'unknown'}",
+            f"login-failures:account-from-address:{account} {address}",
+            f"login-failures:account:{account}",
+            f"login-failures:address:{address}",
         )
 
     async def begin_attempt(self, email: str, ip_address: str | None) -> bool:
         """Count an attempt as failed until it succeeds; False (nothing counted) when blocked."""
         allowed = await self._begin_attempt(
             keys=list(self._keys(email, ip_address)),
-            args=[self._max_failures, self._max_failures * ADDRESS_BUDGET_FACTOR, self._cooldown],
+            args=[
+                self._max_failures,
+                self._max_failures * ACCOUNT_BUDGET_FACTOR,
+                self._max_failures * ADDRESS_BUDGET_FACTOR,
+                self._cooldown,
+            ],
         )
         return bool(allowed)
 
     async def spend_password_hash(self, login: str, ip_address: str | None) -> bool:
-        """Count one password hash against `login`'s budget (an email for a login attempt, a
-        login id for a password change) and the address's; False (nothing counted) when
-        either is spent. The window restarts with each hash counted."""
+        """Count one password hash against `login`'s budget (an email and address for a login
+        attempt, a login id for a password change) and the address's; False (nothing
+        counted) when either is spent. The window restarts with each hash counted."""
         allowed = await self._begin_attempt(
             keys=[
                 f"password-hashes:login:{login.lower()}",
@@ -127,9 +145,11 @@ class LoginThrottle:
         await self._give_back(keys=list(self._keys(email, ip_address)))
 
     async def record_success(self, email: str, ip_address: str | None) -> None:
-        account_key, address_key = self._keys(email, ip_address)
-        await self._redis.delete(account_key)
-        await self._give_back(keys=[address_key])
+        """The owner's earlier failures from this address are forgiven; those from other
+        addresses, which may be someone else's guesses, still count."""
+        from_address_key, account_key, address_key = self._keys(email, ip_address)
+        await self._redis.delete(from_address_key)
+        await self._give_back(keys=[account_key, address_key])
 
     async def claim_totp_code(self, login_id: int, code: str) -> bool:
         """True the first time a login's TOTP code is used; a replayed code is refused
