@@ -44,6 +44,12 @@ LATENCY = Histogram(
     "clientdesk_http_request_duration_seconds", "Time to serve an HTTP request.", ["route"]
 )
 EMAILS_ENQUEUED = Counter("clientdesk_emails_enqueued_total", "Emails handed to the workers.")
+CARD_SECRET_REFUSALS = Counter(
+    "clientdesk_card_secret_refusals_total",
+    "Card reveals refused for the card secret: wrong (compared, and wrong) or "
+    "backing_off (refused uncompared after repeated wrong ones).",
+    ["reason"],
+)
 
 OPERATION_LABELS = ["operation", "type"]
 OPERATIONS = Counter(

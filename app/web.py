@@ -36,11 +36,17 @@ from app.downloads import download_file
 from app.graphql import build_schema
 from app.inbound import inbound_email_endpoint
 from app.logs import RequestLog, current_request
-from app.metrics import EMAILS_ENQUEUED, MetricsMiddleware, metrics_endpoint
+from app.metrics import (
+    CARD_SECRET_REFUSALS,
+    EMAILS_ENQUEUED,
+    MetricsMiddleware,
+    metrics_endpoint,
+)
 from app.migrate import load_migrations, pending_migrations
 from app.request_limits import BodyLimitMiddleware, JSONTooDeep, load_bounded_json
 from app.settings import Settings
 from domain.auth.throttle import LoginThrottle
+from domain.cards.secret_attempts import CardSecretAttempts
 from domain.emails.templates import TemplateRenderer
 from domain.reference_cache import ReferenceCache
 from resolvers.context import AppServices, Context, is_preflighted
@@ -240,6 +246,9 @@ def create_app(settings: Settings) -> Starlette:
             renderer=TemplateRenderer(settings.email_templates_dir),
             card_keyring=settings.card_keyring(),
             card_secret=settings.cc_encryption_hash,
+            card_secret_attempts=CardSecretAttempts(
+                redis, on_refusal=lambda reason: CARD_SECRET_REFUSALS.labels(reason.value).inc()
+            ),
             attachments_dir=settings.attachments_dir,
             max_upload_bytes=settings.max_upload_bytes,
             enqueue_automation_run=functools.partial(enqueue_automation_run, redis),

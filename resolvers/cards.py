@@ -74,22 +74,33 @@ async def reveal_card_number(
         strawberry.argument(description="The installation's card secret (CC encryption hash)."),
     ],
 ) -> RevealCardPayload:
+    """Wrong secrets back off per staff member (SPEC 4.3): during a back-off the secret is
+    neither compared nor audited."""
     ctx = info.context
     viewer = await ctx.get_viewer()
+    assert viewer is not None  # the field's permission lets only staff through
+    attempts = ctx.services.card_secret_attempts
     try:
         pk = existing_id(client_id, "Client", "client_id")
-        async with ctx.transaction() as conn:
-            number = await services.reveal_card_number(
-                conn,
-                ctx.services.card_keyring,
-                pk,
-                presented_secret=encryption_secret,
-                installation_secret=ctx.services.card_secret,
-                staff_id=viewer.staff_id if viewer else None,
-            )
+        if wait := await attempts.begin(viewer.login_id):
+            return _backing_off(wait)
+        try:
+            async with ctx.transaction() as conn:
+                number = await services.reveal_card_number(
+                    conn,
+                    ctx.services.card_keyring,
+                    pk,
+                    presented_secret=encryption_secret,
+                    installation_secret=ctx.services.card_secret,
+                    staff_id=viewer.staff_id,
+                )
+        except DomainError:
+            await attempts.give_back(viewer.login_id)  # no such card: no secret was compared
+            raise
     except DomainError as error:
         return RevealCardPayload(errors=user_errors(error))
     if number is None:
+        await attempts.wrong(viewer.login_id)
         return RevealCardPayload(
             errors=[
                 UserError(
@@ -99,7 +110,16 @@ async def reveal_card_number(
                 )
             ]
         )
+    await attempts.right(viewer.login_id)
     return RevealCardPayload(number=number)
+
+
+def _backing_off(wait: int) -> RevealCardPayload:
+    message = f"Too many wrong card secrets. Try again in {wait} seconds."
+    return RevealCardPayload(
+        retry_after_seconds=wait,
+        errors=[UserError(field=None, code=ErrorCode.TOO_MANY_ATTEMPTS.value, message=message)],
+    )
 
 
 @strawberry.type(description="Root fields of stored cards: what can be changed.")

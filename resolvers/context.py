@@ -22,6 +22,7 @@ from domain.auth.viewer import Viewer
 from domain.billing import items
 from domain.billing.models import ServiceStatus
 from domain.cards.crypto import CardKeyring
+from domain.cards.secret_attempts import CardSecretAttempts
 from domain.emails import outbox
 from domain.emails.templates import TemplateRenderer
 from domain.errors import DomainError, ErrorCode
@@ -59,6 +60,8 @@ class AppServices:
     card_keyring: CardKeyring | None
     # The installation's CC encryption hash that staff present to reveal a card.
     card_secret: str
+    # Wrong card secrets per staff member, and the back-off after them (SPEC 4.3).
+    card_secret_attempts: CardSecretAttempts
     # Where client files are stored, and the largest one accepted (SPEC 6.2).
     attachments_dir: Path
     max_upload_bytes: int

@@ -48,6 +48,11 @@ class RevealCardPayload:
     number: str | None = strawberry.field(
         default=None, description="The full card number; null when refused."
     )
+    retry_after_seconds: int | None = strawberry.field(
+        default=None,
+        description="Refused after repeated wrong secrets (TOO_MANY_ATTEMPTS): the seconds "
+        "until this staff member may present one again; null otherwise.",
+    )
     errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why it was refused; empty on success."
     )
