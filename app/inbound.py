@@ -1,11 +1,15 @@
 """`POST /inbound/email` (SPEC 2.3): the mail relay hands over an email to a support address
-as JSON `{from, subject, text}`; it opens a ticket, or adds to the one its subject refers to.
+as JSON `{from, subject, text, authentication}`; it opens a ticket, or adds to the one whose
+reference (number and reply token) its subject carries. `authentication`, optional, holds
+the relay's verdicts on the From: `{"spf": "pass", "dkim": "pass", "dmarc": "pass"}`, each
+method optional, each an RFC 8601 result (domain/tickets/inbound.py reads them).
 
 The relay proves itself with the `X-Inbound-Secret` header, compared in constant time with
 INBOUND_EMAIL_SECRET; without that setting the route takes nothing. Refusals are JSON
 `{"errors": [{field, code, message}]}`: 503 while the secret is unset, 401 for a wrong or
 missing secret, 400 for a body that is not such an object, 422 for an email that cannot
-become a ticket (an unknown sender among them: an email never creates a client), 413 (the
+become a ticket (an unknown sender, a From that is not exactly one well-formed address, or
+one the relay found forged, among them: an email never creates a client), 413 (the
 app's body limit) for a body too large. 201 answers a new ticket, 200 an addition to one;
 the body names the ticket.
 """
@@ -29,7 +33,10 @@ from schema.ids import global_id
 FIELDS = ("from", "subject", "text")
 _NO_SECRET = "Inbound email is off: INBOUND_EMAIL_SECRET is not set."  # noqa: S105
 _BAD_SECRET = "A valid X-Inbound-Secret header is required."  # noqa: S105
-_BAD_BODY = 'The body must be a JSON object {"from", "subject", "text"} of strings.'
+_BAD_BODY = (
+    'The body must be a JSON object {"from", "subject", "text"} of strings, with an optional'
+    ' "authentication" object of strings.'
+)
 
 
 def _refusal(status: int, errors: list[FieldError]) -> JSONResponse:
@@ -48,6 +55,17 @@ def _authorised(request: Request, secret: str) -> bool:
     return hmac.compare_digest(given.encode(), secret.encode())
 
 
+def _is_email(body: Any) -> bool:
+    """Whether a decoded body is an email object: the strings of FIELDS, and an
+    `authentication` that is absent, null, or an object of strings."""
+    if not isinstance(body, dict) or not all(isinstance(body.get(name), str) for name in FIELDS):
+        return False
+    verdicts = body.get("authentication")
+    return verdicts is None or (
+        isinstance(verdicts, dict) and all(isinstance(v, str) for v in verdicts.values())
+    )
+
+
 def inbound_email_endpoint(settings: Settings) -> Any:
     async def inbound_email(request: Request) -> JSONResponse:
         if not settings.inbound_email_secret:
@@ -58,15 +76,18 @@ def inbound_email_endpoint(settings: Settings) -> Any:
             email = load_bounded_json(await request.body(), settings.max_json_depth)
         except (orjson.JSONDecodeError, JSONTooDeep):
             email = None
-        if not isinstance(email, dict) or not all(
-            isinstance(email.get(name), str) for name in FIELDS
-        ):
+        if not _is_email(email):
             return _refusal(400, [FieldError(None, ErrorCode.INVALID, _BAD_BODY)])
         app_services: AppServices = request.app.state.services
         try:
             async with app_services.pool.acquire() as conn:
                 received = await services.receive_email(
-                    conn, email["from"], email["subject"], email["text"]
+                    conn,
+                    email["from"],
+                    email["subject"],
+                    email["text"],
+                    authentication=email.get("authentication"),
+                    require_authentication=settings.inbound_email_require_authentication,
                 )
         except DomainError as error:
             return _refusal(422, error.errors)

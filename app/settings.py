@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # highest version encrypting (`clientdesk rotate-card-key` adds one and re-encrypts).
     card_encryption_keys: str = ""
     inbound_email_secret: str = ""
+    # Take inbound email only with the relay's DMARC pass; otherwise an email without one
+    # is taken, flagged (docs: README "Support tickets").
+    inbound_email_require_authentication: bool = False
     attachments_dir: Path = Path("var/attachments")
     email_templates_dir: Path | None = None
     mail_from: str = "Clientdesk <billing@localhost>"

@@ -559,6 +559,7 @@ CREATE TABLE public.ticket_messages (
     author text NOT NULL,
     body text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    unverified_sender boolean DEFAULT false NOT NULL,
     CONSTRAINT ticket_messages_body_check CHECK (((body <> ''::text) AND (length(body) <= 20000)))
 );
 
@@ -581,8 +582,10 @@ CREATE TABLE public.tickets (
     status text DEFAULT 'OPEN'::text NOT NULL,
     opened_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    reply_token text DEFAULT "left"(encode(sha256(((gen_random_uuid())::text)::bytea), 'hex'::text), 16) NOT NULL,
     CONSTRAINT tickets_check CHECK (((opened_by = 'CONTACT'::text) OR (contact_id IS NULL))),
     CONSTRAINT tickets_opened_by_check CHECK ((opened_by = ANY (ARRAY['CLIENT'::text, 'CONTACT'::text]))),
+    CONSTRAINT tickets_reply_token_check CHECK ((reply_token ~ '^[0-9a-f]{16}$'::text)),
     CONSTRAINT tickets_status_check CHECK ((status = ANY (ARRAY['OPEN'::text, 'ANSWERED'::text, 'CUSTOMER_REPLY'::text]))),
     CONSTRAINT tickets_subject_check CHECK (((subject <> ''::text) AND (length(subject) <= 255)))
 );

@@ -29,6 +29,11 @@ class TicketMessage(Node):
         description="Who wrote it: a client's or contact's name and address, or a staff name.",
     )
     body: str = strawberry.field(description="The text, as written.")
+    unverified_sender: bool = strawberry.field(
+        description="True for a message received by email without the mail relay's DMARC "
+        "pass: its sender may be forged. False for the rest, and for messages received "
+        "before the relay's verdict was asked."
+    )
 
     @classmethod
     def build(cls, row: models.TicketMessage) -> TicketMessage:
@@ -37,6 +42,7 @@ class TicketMessage(Node):
             at=row.created_at,
             from_=row.author,
             body=row.body,
+            unverified_sender=row.unverified_sender,
         )
 
 
@@ -46,7 +52,8 @@ class Ticket(Node):
     # The row id behind `id`, for the loader of `messages`.
     pk: strawberry.Private[int]
     reference: str = strawberry.field(
-        description='What an email subject carries to add to this ticket, e.g. "[Ticket #12]".'
+        description="What an email subject carries to add to this ticket: its number and its "
+        'random reply token, e.g. "[Ticket #12-3f9c2a7e5b1d8c04]".'
     )
     subject: str = strawberry.field(description="The subject it was opened with.")
     status: TicketStatus = strawberry.field(  # type: ignore[valid-type]

@@ -120,7 +120,8 @@ TEMPLATES: dict[str, EmailTemplate] = {
                 "recipient": {"first_name": "Joe"},
                 "ticket": {
                     "id": "VGlja2V0OjEyMw==",
-                    "reference": "[Ticket #123]",
+                    "number": 123,
+                    "reference": "[Ticket #123-3f9c2a7e5b1d8c04]",
                     "subject": "My website is down",
                 },
                 "message": "We have restarted your server; the site is back.",

@@ -35,11 +35,15 @@ class Ticket:
     status: TicketStatus
     opened_at: datetime
     updated_at: datetime
+    # Random, per ticket: an emailed answer joins the ticket only when its subject carries
+    # it, so the sequential number alone lets nobody write into another's ticket.
+    reply_token: str
 
     @property
     def reference(self) -> str:
-        """What a subject carries so that an emailed answer joins this ticket."""
-        return f"[Ticket #{self.id}]"
+        """What a subject carries so that an emailed answer joins this ticket: the number
+        people read, and the reply token."""
+        return f"[Ticket #{self.id}-{self.reply_token}]"
 
 
 @dataclass(frozen=True)
@@ -51,8 +55,11 @@ class TicketMessage:
     author: str
     body: str
     created_at: datetime
+    # Received by email without the relay's DMARC pass: its From may be forged.
+    unverified_sender: bool
 
 
 TICKET_COLUMNS = """t.id, t.client_id, t.opened_by, t.contact_id, t.opener, t.subject, t.status,
-    t.opened_at, t.updated_at"""
-MESSAGE_COLUMNS = "m.id, m.ticket_id, t.client_id, m.staff_id, m.author, m.body, m.created_at"
+    t.opened_at, t.updated_at, t.reply_token"""
+MESSAGE_COLUMNS = """m.id, m.ticket_id, t.client_id, m.staff_id, m.author, m.body, m.created_at,
+    m.unverified_sender"""

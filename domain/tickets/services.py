@@ -2,23 +2,24 @@
 
 A ticket is opened by the account holder or one of its contacts, in the client area or by
 inbound email from their address; an email whose subject carries a ticket's reference
-("[Ticket #123]") adds to that ticket instead. Staff replies go, as "Support Ticket Reply",
-to the ticket's opener only: a SUPPORT contact is emailed about tickets it opened, never
-copied on every ticket, so replies bypass the category copies of `queue_client_email`.
+("[Ticket #123-<reply token>]") adds to that ticket instead, when its sender may write in
+it. Staff replies go, as "Support Ticket Reply", to the ticket's opener only: a SUPPORT
+contact is emailed about tickets it opened, never copied on every ticket, so replies bypass
+the category copies of `queue_client_email`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+import hmac
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from email.utils import parseaddr
 
 import asyncpg
 
 from domain import audit
 from domain.emails.outbox import queue_email
 from domain.errors import DomainError, ErrorCode, NotFound
+from domain.tickets import inbound
 from domain.tickets.models import (
     MAX_MESSAGE,
     MAX_SUBJECT,
@@ -29,11 +30,7 @@ from domain.tickets.models import (
     TicketMessage,
     TicketStatus,
 )
-from domain.validation import InputCheck, normalize_email, storable_text
-
-# The longest address that SMTP carries (RFC 5321: a 256-octet path, less its brackets).
-MAX_ADDRESS = 254
-_REFERENCE = re.compile(r"\[Ticket #(\d{1,18})\]", re.IGNORECASE)
+from domain.validation import InputCheck, normalize_email
 
 
 @dataclass(frozen=True)
@@ -110,21 +107,35 @@ async def writer_of_viewer(
 
 
 async def _add_message(
-    conn: asyncpg.Connection, ticket_id: int, *, author: str, body: str, staff_id: int | None
+    conn: asyncpg.Connection,
+    ticket_id: int,
+    *,
+    author: str,
+    body: str,
+    staff_id: int | None,
+    unverified_sender: bool = False,
 ) -> None:
     await conn.execute(
-        "INSERT INTO ticket_messages (ticket_id, staff_id, author, body) VALUES ($1, $2, $3, $4)",
+        """INSERT INTO ticket_messages (ticket_id, staff_id, author, body, unverified_sender)
+           VALUES ($1, $2, $3, $4, $5)""",
         ticket_id,
         staff_id,
         author,
         body,
+        unverified_sender,
     )
 
 
 async def open_ticket(
-    conn: asyncpg.Connection, writer: Writer, subject: str | None, message: str | None
+    conn: asyncpg.Connection,
+    writer: Writer,
+    subject: str | None,
+    message: str | None,
+    *,
+    unverified_sender: bool = False,
 ) -> Ticket:
-    """Open a ticket for the writer's client with its first message; status OPEN."""
+    """Open a ticket for the writer's client with its first message; status OPEN. An
+    emailed one whose sender the relay did not authenticate has that message flagged."""
     check = InputCheck()
     subject = _check_subject(check, "subject", subject)
     message = _check_message(check, "message", message)
@@ -139,18 +150,24 @@ async def open_ticket(
             writer.author,
             subject,
         )
-        await _add_message(conn, row["id"], author=writer.author, body=message, staff_id=None)
+        await _add_message(
+            conn,
+            row["id"],
+            author=writer.author,
+            body=message,
+            staff_id=None,
+            unverified_sender=unverified_sender,
+        )
     return _ticket(row)
 
 
 async def sender_of(conn: asyncpg.Connection, address: str) -> Writer:
-    """Who wrote from `address`: the client with that address, else the one contact with it.
+    """Who wrote from `address` (one address, as `inbound.sender_address` reads a From): the
+    client with that address, else the one contact with it.
 
     An address no client or contact has is refused (NOT_FOUND), and so is one that contacts
     of several clients share (CONFLICT): an email never makes a client, nor guesses one."""
-    email = normalize_email(parseaddr(address)[1] or address)
-    if "@" not in email or len(email) > MAX_ADDRESS or not storable_text(email):
-        raise DomainError.single(ErrorCode.INVALID, "The sender's address is not valid.", "from")
+    email = normalize_email(address)
     client = await conn.fetchrow(
         "SELECT id, first_name || ' ' || last_name AS name, email::text AS email "
         "FROM clients WHERE email = $1",
@@ -176,35 +193,72 @@ async def sender_of(conn: asyncpg.Connection, address: str) -> Writer:
     return Writer(contact["client_id"], contact["id"], contact["name"], contact["email"])
 
 
+async def _ticket_answered(conn: asyncpg.Connection, writer: Writer, subject: str) -> int | None:
+    """The ticket an emailed answer joins, locked: the one whose reference the subject
+    carries, number and reply token alike, provided the writer may write in it (the account
+    holder in any of its client's tickets, a contact in those it opened)."""
+    reference = inbound.reference_in(subject)
+    if reference is None:
+        return None
+    ticket_id, token = reference
+    row = await conn.fetchrow(
+        """SELECT reply_token FROM tickets
+            WHERE id = $1 AND client_id = $2 AND ($3::bigint IS NULL OR contact_id = $3)
+              FOR UPDATE""",
+        ticket_id,
+        writer.client_id,
+        writer.contact_id,
+    )
+    if row is None or not hmac.compare_digest(row["reply_token"], token):
+        return None
+    return ticket_id
+
+
 async def receive_email(
-    conn: asyncpg.Connection, sender: str | None, subject: str | None, text: str | None
+    conn: asyncpg.Connection,
+    sender: str | None,
+    subject: str | None,
+    text: str | None,
+    *,
+    authentication: Mapping[str, str] | None,
+    require_authentication: bool,
 ) -> Received:
-    """An inbound email: added to the sender's client's ticket its subject refers to, else
-    a new ticket. A reference to another client's ticket is ignored (it opens a new one)."""
+    """An inbound email: added to the ticket its subject refers to (`_ticket_answered`),
+    else a new ticket. `authentication` is the mail relay's verdicts by method ("spf",
+    "dkim", "dmarc"), None when it sent none: a forged sender is refused, an unverified one
+    flagged, or refused too with `require_authentication` (`inbound.unverified_sender`).
+    A reference without the right token, or to a ticket the sender may not write in, is
+    ignored (a new ticket is opened)."""
     check = InputCheck()
     subject = _check_subject(check, "subject", subject)
     text = _check_message(check, "text", text)
-    if not (sender or "").strip():
-        check.fail("from", ErrorCode.REQUIRED, "The sender's address is required.")
+    address = inbound.sender_address(check, sender)
+    unverified = inbound.unverified_sender(check, authentication, required=require_authentication)
     check.raise_if_failed()
-    writer = await sender_of(conn, sender or "")
-    reference = _REFERENCE.search(subject)
+    writer = await sender_of(conn, address)
     async with conn.transaction():
-        if reference is not None:
+        ticket_id = await _ticket_answered(conn, writer, subject)
+        if ticket_id is not None:
             row = await conn.fetchrow(
                 f"""UPDATE tickets AS t
                        SET status = CASE WHEN status = 'ANSWERED' THEN 'CUSTOMER_REPLY'
                                          ELSE status END,
                            updated_at = now()
-                     WHERE id = $1 AND client_id = $2
+                     WHERE id = $1
                  RETURNING {TICKET_COLUMNS}""",
-                int(reference.group(1)),
-                writer.client_id,
+                ticket_id,
             )
-            if row is not None:
-                await _add_message(conn, row["id"], author=writer.author, body=text, staff_id=None)
-                return Received(_ticket(row), opened=False)
-        return Received(await open_ticket(conn, writer, subject, text), opened=True)
+            await _add_message(
+                conn,
+                ticket_id,
+                author=writer.author,
+                body=text,
+                staff_id=None,
+                unverified_sender=unverified,
+            )
+            return Received(_ticket(row), opened=False)
+        ticket = await open_ticket(conn, writer, subject, text, unverified_sender=unverified)
+        return Received(ticket, opened=True)
 
 
 async def reply_to_ticket(
@@ -257,6 +311,7 @@ async def reply_to_ticket(
                 "recipient": {"first_name": recipient["first_name"]},
                 "ticket": {
                     "id": page_id,
+                    "number": ticket.id,
                     "reference": ticket.reference,
                     "subject": ticket.subject,
                 },

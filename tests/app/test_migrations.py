@@ -208,3 +208,26 @@ async def test_concurrent_migrate_calls_apply_each_file_exactly_once(
         "0002",
     ]
     assert await first.fetchval("SELECT count(*) FROM schema_migrations") == 2
+
+
+async def test_0023_gives_each_existing_ticket_a_reply_token_of_its_own(connect: Connect) -> None:
+    """Tickets opened before reply tokens get one each as the column is added (their emailed
+    references were "[Ticket #N]", which now joins nothing)."""
+    files = load_migrations()
+    conn = await connect()
+    await migrate(conn, [m for m in files if m.version < "0023"])
+    await conn.execute(
+        """WITH login AS (INSERT INTO logins (email) VALUES ('joe@example.com') RETURNING id),
+                client AS (
+                  INSERT INTO clients (owner_login_id, first_name, last_name, email, currency)
+                  SELECT id, 'Joe', 'Bloggs', 'joe@example.com', 'USD' FROM login RETURNING id)
+           INSERT INTO tickets (client_id, opened_by, opener, subject)
+           SELECT client.id, 'CLIENT', 'Joe Bloggs <joe@example.com>', 'Help ' || n
+             FROM client, generate_series(1, 50) n"""
+    )
+
+    await migrate(conn, files)
+
+    tokens = [r["reply_token"] for r in await conn.fetch("SELECT reply_token FROM tickets")]
+    assert len(set(tokens)) == 50
+    assert all(re.fullmatch("[0-9a-f]{16}", token) for token in tokens)

@@ -8,8 +8,10 @@ import pytest
 
 from domain.clients import services as client_services
 from domain.errors import DomainError
-from domain.tickets import services
+from domain.tickets import inbound, services
+from domain.tickets.inbound import SenderAuthentication
 from domain.tickets.models import Opener, TicketStatus
+from domain.validation import InputCheck, normalize_email
 
 CLIENT_AREA = "https://clients.example.com"
 
@@ -48,6 +50,20 @@ async def add_staff(conn: asyncpg.Connection) -> int:
     return staff_id
 
 
+async def receive(
+    conn: asyncpg.Connection, sender: str, subject: str, text: str
+) -> services.Received:
+    """An inbound email whose sender the relay authenticated."""
+    return await services.receive_email(
+        conn,
+        sender,
+        subject,
+        text,
+        authentication={"dmarc": "pass"},
+        require_authentication=False,
+    )
+
+
 async def reply(conn: asyncpg.Connection, ticket_id: int, staff_id: int) -> None:
     await services.reply_to_ticket(
         conn, ticket_id, "Done.", staff_id=staff_id, client_area_url=CLIENT_AREA, page_id="T"
@@ -61,7 +77,7 @@ async def test_2_3_the_clients_own_address_wins_over_a_contact_with_the_same_add
     other = await add_client(conn, "other@example.com")
     await add_contact(conn, other, "joe@example.com")
 
-    writer = await services.sender_of(conn, "Joe <JOE@Example.com>")
+    writer = await services.sender_of(conn, "JOE@Example.com")
 
     assert (writer.client_id, writer.contact_id) == (holder, None)
 
@@ -73,7 +89,7 @@ async def test_2_3_an_address_that_contacts_of_several_clients_share_is_refused(
         await add_contact(conn, await add_client(conn, email), "shared@example.com")
 
     with pytest.raises(DomainError) as refused:
-        await services.receive_email(conn, "shared@example.com", "Help", "Hi")
+        await receive(conn, "shared@example.com", "Help", "Hi")
 
     assert [(e.field, e.code) for e in refused.value.errors] == [("from", "CONFLICT")]
     assert await conn.fetchval("SELECT count(*) FROM tickets") == 0
@@ -84,11 +100,9 @@ async def test_2_3_a_reference_to_another_clients_ticket_opens_a_new_ticket(
 ) -> None:
     mine = await add_client(conn, "joe@example.com")
     theirs = await add_client(conn, "other@example.com")
-    their_ticket = (await services.receive_email(conn, "other@example.com", "Theirs", "x")).ticket
+    their_ticket = (await receive(conn, "other@example.com", "Theirs", "x")).ticket
 
-    received = await services.receive_email(
-        conn, "joe@example.com", f"Re: {their_ticket.reference}", "Let me in"
-    )
+    received = await receive(conn, "joe@example.com", f"Re: {their_ticket.reference}", "Let me in")
 
     assert received.opened and received.ticket.client_id == mine
     assert (
@@ -103,13 +117,13 @@ async def test_2_3_a_reference_to_another_clients_ticket_opens_a_new_ticket(
 async def test_2_3_statuses_follow_whose_turn_it_is(conn: asyncpg.Connection) -> None:
     await add_client(conn, "joe@example.com")
     staff_id = await add_staff(conn)
-    ticket = (await services.receive_email(conn, "joe@example.com", "Help", "Hi")).ticket
+    ticket = (await receive(conn, "joe@example.com", "Help", "Hi")).ticket
     assert ticket.status is TicketStatus.OPEN
-    follow_up = await services.receive_email(conn, "joe@example.com", ticket.reference, "And?")
+    follow_up = await receive(conn, "joe@example.com", ticket.reference, "And?")
     assert follow_up.ticket.status is TicketStatus.OPEN  # still waiting for a first answer
 
     await reply(conn, ticket.id, staff_id)
-    answered = await services.receive_email(
+    answered = await receive(
         conn, "joe@example.com", f"RE: {ticket.reference.lower()} Help", "Thanks"
     )
 
@@ -123,7 +137,7 @@ async def test_2_3_a_reply_goes_to_the_holder_once_the_opening_contact_is_delete
     client_id = await add_client(conn, "joe@example.com")
     contact_id = await add_contact(conn, client_id, "jane@example.com")
     staff_id = await add_staff(conn)
-    ticket = (await services.receive_email(conn, "jane@example.com", "Help", "Hi")).ticket
+    ticket = (await receive(conn, "jane@example.com", "Help", "Hi")).ticket
     assert (ticket.opened_by, ticket.contact_id) == (Opener.CONTACT, contact_id)
     await reply(conn, ticket.id, staff_id)
     await conn.execute("DELETE FROM contacts WHERE id = $1", contact_id)
@@ -135,7 +149,19 @@ async def test_2_3_a_reply_goes_to_the_holder_once_the_opening_contact_is_delete
 
 
 @pytest.mark.parametrize(
-    "sender", ["not an address", "<>", "joe\x00@example.com", "j" * 250 + "@example.com"]
+    "sender",
+    [
+        "not an address",
+        "<>",
+        "joe\x00@example.com",
+        "j" * 250 + "@example.com",
+        # Headers on which the stdlib parser raises rather than records a defect.
+        ".:",
+        '"',
+        " .,",
+        "a<@[ ",
+        "(" * 900 + "joe@example.com",
+    ],
 )
 async def test_2_3_an_inbound_email_without_a_usable_sender_address_is_refused(
     conn: asyncpg.Connection, sender: str
@@ -143,6 +169,91 @@ async def test_2_3_an_inbound_email_without_a_usable_sender_address_is_refused(
     await add_client(conn, "joe@example.com")
 
     with pytest.raises(DomainError) as refused:
-        await services.receive_email(conn, sender, "Help", "Hi")
+        await receive(conn, sender, "Help", "Hi")
 
     assert [(e.field, e.code) for e in refused.value.errors] == [("from", "INVALID")]
+
+
+async def test_2_3_an_answer_joins_a_ticket_only_with_its_token_from_a_sender_allowed_on_it(
+    conn: asyncpg.Connection,
+) -> None:
+    """A contact's ticket takes answers from that contact and from the account holder, with
+    the reply token; without it, or from another contact or client, a new ticket opens."""
+    client_id = await add_client(conn, "joe@example.com")
+    await add_contact(conn, client_id, "jane@example.com")
+    await add_contact(conn, client_id, "other-contact@example.com")
+    await add_client(conn, "other@example.com")
+    ticket = (await receive(conn, "jane@example.com", "Help", "Hi")).ticket
+    wrong_token = f"[Ticket #{ticket.id}-{int(ticket.reply_token, 16) ^ 1:016x}]"
+
+    refused = [
+        await receive(conn, sender, f"Re: {subject} Help", "Let me in")
+        for sender, subject in [
+            ("jane@example.com", wrong_token),
+            ("jane@example.com", f"[Ticket #{ticket.id}]"),
+            ("other-contact@example.com", ticket.reference),
+            ("other@example.com", ticket.reference),
+        ]
+    ]
+    joined = [
+        await receive(conn, sender, f"Re: {ticket.reference.upper()} Help", "Me too")
+        for sender in ("jane@example.com", "joe@example.com")
+    ]
+
+    assert all(r.opened and r.ticket.id != ticket.id for r in refused)
+    assert [(r.opened, r.ticket.id) for r in joined] == [(False, ticket.id)] * 2
+    assert (
+        await conn.fetchval("SELECT count(*) FROM ticket_messages WHERE ticket_id = $1", ticket.id)
+        == 3
+    )
+
+
+async def test_2_3_every_ticket_gets_a_reply_token_of_its_own(conn: asyncpg.Connection) -> None:
+    await add_client(conn, "joe@example.com")
+
+    tickets = [(await receive(conn, "joe@example.com", "Help", str(n))).ticket for n in range(20)]
+
+    assert len({t.reply_token for t in tickets}) == 20
+    assert all(t.reference == f"[Ticket #{t.id}-{t.reply_token}]" for t in tickets)
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "joe@example.com",
+        "Joe Bloggs <JOE@Example.com>",
+        '"Bloggs, Joe" <joe@example.com>',
+        "joe@example.com (Joe Bloggs)",
+        "=?utf-8?q?J=C3=B6e?= <joe@example.com>",
+        " joe@EXAMPLE.COM ",
+    ],
+)
+def test_2_3_a_from_of_one_address_is_read_whatever_its_display_name(sender: str) -> None:
+    check = InputCheck()
+
+    address = inbound.sender_address(check, sender)
+
+    assert check.errors == []
+    assert normalize_email(address) == "joe@example.com"
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "expected"),
+    [
+        (None, SenderAuthentication.UNVERIFIED),
+        ({"dmarc": "pass"}, SenderAuthentication.PASSED),
+        ({"DMARC": " Pass ", "spf": "fail", "dkim": "fail"}, SenderAuthentication.PASSED),
+        ({"dmarc": "fail", "spf": "pass", "dkim": "pass"}, SenderAuthentication.FAILED),
+        ({"spf": "fail"}, SenderAuthentication.FAILED),
+        ({"spf": "fail", "dkim": "none", "dmarc": "none"}, SenderAuthentication.FAILED),
+        ({"spf": "fail", "dkim": "pass"}, SenderAuthentication.UNVERIFIED),
+        ({"spf": "softfail"}, SenderAuthentication.UNVERIFIED),
+        ({"spf": "pass", "dkim": "pass"}, SenderAuthentication.UNVERIFIED),
+        ({"dmarc": "permerror"}, SenderAuthentication.UNVERIFIED),
+        ({"arc": "fail"}, SenderAuthentication.UNVERIFIED),
+    ],
+)
+def test_2_3_only_dmarc_authenticates_a_sender_and_a_failed_check_refutes_one(
+    verdicts: dict[str, str] | None, expected: SenderAuthentication
+) -> None:
+    assert inbound.authentication_of(verdicts) is expected
