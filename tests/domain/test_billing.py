@@ -515,6 +515,23 @@ async def test_3_4_an_overpayment_credits_the_excess_naming_the_invoice(
     )
 
 
+async def test_3_4_fees_are_never_more_than_the_payment(conn: asyncpg.Connection) -> None:
+    client = await add_client(conn)
+    invoice = await create_invoice(conn, client)
+
+    with pytest.raises(DomainError) as refused:
+        await payments.record_payment(
+            conn, invoice.id, amount="1.00", gateway="banktransfer", fees="50.00", staff_id=None
+        )
+
+    assert field_errors(refused.value) == {("fees", ErrorCode.INVALID)}
+    assert await conn.fetchval("SELECT count(*) FROM transactions") == 0
+    paid = await payments.record_payment(
+        conn, invoice.id, amount="1.00", gateway="banktransfer", fees="1.00", staff_id=None
+    )
+    assert paid.transaction.fees == D("1.00")
+
+
 async def test_payments_refuse_bad_input_paid_invoices_and_repeated_gateway_transactions(
     conn: asyncpg.Connection,
 ) -> None:

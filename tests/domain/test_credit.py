@@ -82,7 +82,7 @@ def errors_of(error: DomainError) -> set[tuple[str | None, ErrorCode]]:
     ("given", "expected"),
     [
         ("1.5", Decimal("1.50")),
-        (" 12.34 ", Decimal("12.34")),
+        ("12.340", Decimal("12.34")),
         (7, Decimal("7.00")),
         (Decimal("1.500"), Decimal("1.50")),  # trailing zeros are not precision
         ("999999999999.99", Decimal("999999999999.99")),
@@ -104,6 +104,13 @@ def test_3_6_amounts_are_exact_decimals_with_two_places(given: Any, expected: De
         "-5",
         "1000000000000.00",  # absurd: more than NUMERIC(14, 2) holds
         "1e40",
+        "1e3",  # what Decimal() reads besides plain ASCII decimals: never an amount
+        "1_000",
+        "\u0661\u0662",
+        " 12.34 ",
+        "+12",
+        "+-1",
+        "12.",
         "abc",
         "",
         "NaN",
