@@ -61,5 +61,12 @@ def read_decimal(text: str) -> Decimal | None:
     return Decimal(text) if _PLAIN_DECIMAL.fullmatch(text) else None
 
 
+def check_storable(total: Decimal, field: str, what: str) -> None:
+    """Refuse (INVALID on `field`) a sum about to be stored that NUMERIC(14, 2) cannot hold,
+    rather than let the database fail the statement; `what` names it ("The credit balance")."""
+    if total > MAX_AMOUNT:
+        raise _invalid(field, f"{what} would be {total:,}; it can be at most {MAX_AMOUNT:,}.")
+
+
 def _invalid(field: str, message: str) -> DomainError:
     return DomainError.single(ErrorCode.INVALID, message, field)

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from domain.auth.permissions import StaffRole
-from tests.api.test_billing import CREATE_INVOICE, RECORD_PAYMENT
+from tests.api.test_billing import CREATE_INVOICE, RECORD_PAYMENT, place
 from tests.api.test_credit import (
     ERRORS,
     add_credit,
@@ -24,6 +24,7 @@ from tests.api.test_credit import (
 from tests.conftest import add_client, gid
 
 MAX = "999999999999.99"
+ABOVE_MAX = [("amount", "INVALID")]
 
 
 @pytest.fixture
@@ -46,6 +47,87 @@ async def create_invoice(
     items = [{"description": f"Line {n}", "amount": a} for n, a in enumerate(amounts)]
     return await payload_of(
         api, token, CREATE_INVOICE, clientId=gid("Client", client_pk), input={"items": items}
+    )
+
+
+async def invoice_rows(conn: asyncpg.Connection) -> list[tuple[Any, ...]]:
+    rows = await conn.fetch(
+        "SELECT number, status, total, credit, amount_paid, balance FROM invoices ORDER BY id"
+    )
+    return [tuple(row) for row in rows]
+
+
+# --- the three reported 500s ------------------------------------------------------------------
+
+
+async def test_3_6_credit_added_onto_the_largest_balance_is_a_field_error(
+    api: httpx.AsyncClient, conn: asyncpg.Connection, staff_token: str, client_pk: int
+) -> None:
+    assert (await add_credit(api, staff_token, client_pk, MAX))["client"] == {
+        "id": gid("Client", client_pk),
+        "creditBalance": MAX,
+    }
+
+    refused = await add_credit(api, staff_token, client_pk, "0.01")
+
+    assert refused["client"] is None
+    assert field_codes(refused) == ABOVE_MAX
+    assert "999,999,999,999.99" in refused["errors"][0]["message"]
+    assert await ledger_state(conn, client_pk) == (Decimal(MAX), Decimal(MAX), 1)
+
+
+async def test_3_6_an_invoice_of_two_maximal_items_is_a_field_error_and_uses_no_number(
+    api: httpx.AsyncClient, conn: asyncpg.Connection, staff_token: str, client_pk: int
+) -> None:
+    refused = await create_invoice(api, staff_token, client_pk, MAX, MAX)
+
+    assert refused["invoice"] is None
+    assert field_codes(refused) == [("items", "INVALID")]
+    assert await invoice_rows(conn) == []
+    assert await conn.fetchval("SELECT count(*) FROM invoice_items") == 0
+
+    # The largest total that fits is taken, and it is the first invoice number.
+    made = await create_invoice(api, staff_token, client_pk, "999999999999.00", "0.99")
+    assert (made["invoice"]["number"], made["invoice"]["total"]) == (1, MAX)
+
+
+async def test_3_6_an_order_whose_invoice_cannot_be_stored_is_a_field_error(
+    api: httpx.AsyncClient, conn: asyncpg.Connection, staff_token: str, client_pk: int
+) -> None:
+    refused = await place(
+        api, staff_token, client_pk, ("SERVICE", "Big", MAX), ("DOMAIN", "big.example", MAX)
+    )
+
+    assert refused["order"] is None
+    assert field_codes(refused) == [("items", "INVALID")]
+    for table in ("orders", "services", "domains", "invoices"):
+        assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0, table
+
+
+async def test_3_6_an_overpayment_past_the_largest_balance_is_a_field_error(
+    api: httpx.AsyncClient, conn: asyncpg.Connection, staff_token: str, client_pk: int
+) -> None:
+    invoice = (await create_invoice(api, staff_token, client_pk, "10.00"))["invoice"]
+    await add_credit(api, staff_token, client_pk, "999999999995.00")
+    before = await invoice_rows(conn)
+
+    refused = await payload_of(
+        api,
+        staff_token,
+        RECORD_PAYMENT,
+        invoiceId=invoice["id"],
+        amount="20.00",
+        gateway="banktransfer",
+    )
+
+    assert refused["invoice"] is None
+    assert field_codes(refused) == ABOVE_MAX
+    assert await invoice_rows(conn) == before
+    assert await conn.fetchval("SELECT count(*) FROM transactions") == 0
+    assert await ledger_state(conn, client_pk) == (
+        Decimal("999999999995.00"),
+        Decimal("999999999995.00"),
+        1,
     )
 
 
