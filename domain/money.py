@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 from domain.errors import DomainError, ErrorCode
 
 CENT = Decimal("0.01")
 # The largest amount NUMERIC(14, 2) holds; anything above is a typo, not a price.
 MAX_AMOUNT = Decimal("999999999999.99")
+# How an amount is written: ASCII digits, an optional point followed by digits, a minus sign
+# at most. Decimal() alone would also read "1_000", Arabic-Indic or fullwidth digits, "1e3",
+# " 12", "+12", "NaN" and "Infinity", none of which a person means as a price.
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 
 def parse_amount(value: Decimal | str | int, field: str, *, allow_zero: bool = False) -> Decimal:
@@ -20,7 +25,7 @@ def parse_amount(value: Decimal | str | int, field: str, *, allow_zero: bool = F
     """
     amount = exact_decimal(value)
     if amount is None or not amount.is_finite():
-        raise _invalid(field, "Amount must be a number, e.g. 12.50.")
+        raise _invalid(field, "Amount must be a number written with the digits 0-9, e.g. 12.50.")
     if amount < 0 or (amount == 0 and not allow_zero):
         limit = "zero or more" if allow_zero else "greater than zero"
         raise _invalid(field, f"Amount must be {limit}.")
@@ -47,11 +52,20 @@ def exact_decimal(value: object) -> Decimal | None:
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, str):
-        try:
-            return Decimal(value.strip())
-        except InvalidOperation:
-            return None
+        return read_decimal(value)
     return None
+
+
+def read_decimal(text: str) -> Decimal | None:
+    """The text as a Decimal when it is a plain decimal ("12.50", "-3", "7.125"), else None."""
+    return Decimal(text) if _PLAIN_DECIMAL.fullmatch(text) else None
+
+
+def check_storable(total: Decimal, field: str, what: str) -> None:
+    """Refuse (INVALID on `field`) a sum about to be stored that NUMERIC(14, 2) cannot hold,
+    rather than let the database fail the statement; `what` names it ("The credit balance")."""
+    if total > MAX_AMOUNT:
+        raise _invalid(field, f"{what} would be {total:,}; it can be at most {MAX_AMOUNT:,}.")
 
 
 def _invalid(field: str, message: str) -> DomainError:

@@ -23,7 +23,10 @@ class AutomationStepTime:
     seconds: float = strawberry.field(description="Its duration in seconds.")
 
 
-@strawberry.type(description="A step of a run that failed; its work was undone.")
+@strawberry.type(
+    description="A step of a run that failed, its work undone; or work a step left undone "
+    "while the rest of it was done (an invoice too large to store)."
+)
 class AutomationFailure:
     step: str = strawberry.field(description="The step that failed.")
     message: str = strawberry.field(description="What went wrong.")
@@ -52,7 +55,7 @@ class AutomationRun:
         description="The steps that have run, in order, with their durations."
     )
     failures: list[AutomationFailure] = strawberry.field(
-        description="Steps that failed (each undone; the others ran)."
+        description="Steps that failed (each undone; the others ran), and work steps left undone."
     )
 
     @classmethod

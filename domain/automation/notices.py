@@ -8,12 +8,14 @@ weeks overdue gets the third notice, not all three at once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import asyncpg
 
 from domain.automation.settings import AutomationSettings, LateFeeType
 from domain.emails.outbox import queue_invoice_emails
+from domain.money import MAX_AMOUNT
 
 # Invoices the current transaction's `generate_invoices` made (its temporary table).
 _NEW_INVOICES = """
@@ -74,24 +76,34 @@ async def queue_overdue_notices(
     )
 
 
+@dataclass(frozen=True)
+class LateFees:
+    added: int
+    # Numbers of the invoices left without their fee: their total would be more than an
+    # invoice can hold. They are tried again on the next run.
+    too_large: list[int]
+
+
 async def add_late_fees(
     conn: asyncpg.Connection, *, as_of: date, settings: AutomationSettings
-) -> int:
+) -> LateFees:
     """Add the late fee, once, to invoices unpaid `late_fee_days` after their due date,
-    except those of `lateFeesExempt` clients; return how many got one. The fee is a line of
-    the invoice (untaxed), so its total and balance rise by it."""
+    except those of `lateFeesExempt` clients. The fee is a line of the invoice (untaxed), so
+    its total and balance rise by it; an invoice whose total it would take past what
+    NUMERIC(14, 2) holds is left out, rather than fail the statement for every invoice."""
     if settings.late_fee_days == 0:
-        return 0
-    added: int = await conn.fetchval(
+        return LateFees(added=0, too_large=[])
+    row = await conn.fetchrow(
         """WITH due AS (
-               SELECT i.id, greatest($4::numeric, CASE WHEN $2 THEN round(i.total * $3 / 100, 2)
-                                                       ELSE $3::numeric END) AS fee
+               SELECT i.id, i.number, i.total,
+                      greatest($4::numeric, CASE WHEN $2 THEN round(i.total * $3 / 100, 2)
+                                                 ELSE $3::numeric END) AS fee
                  FROM invoices i JOIN clients c ON c.id = i.client_id
                 WHERE i.status = 'UNPAID' AND i.balance > 0 AND NOT i.late_fee_added
                   AND NOT c.late_fees_exempt AND i.due_date <= $1::date - $5::int
                   FOR UPDATE OF i
            ), fees AS (
-               SELECT * FROM due WHERE fee > 0
+               SELECT * FROM due WHERE fee > 0 AND total + fee <= $6
            ), lines AS (
                INSERT INTO invoice_items (invoice_id, description, amount, taxed)
                SELECT id, 'Late Fee', fee, false FROM fees
@@ -100,11 +112,14 @@ async def add_late_fees(
                  FROM fees f WHERE i.id = f.id
                RETURNING 1
            )
-           SELECT count(*) FROM charged""",
+           SELECT (SELECT count(*) FROM charged) AS added,
+                  (SELECT coalesce(array_agg(number ORDER BY number), '{}') FROM due
+                    WHERE fee > 0 AND total + fee > $6) AS too_large""",
         as_of,
         settings.late_fee_type is LateFeeType.PERCENTAGE,
         settings.late_fee_amount,
         settings.late_fee_minimum,
         settings.late_fee_days,
+        MAX_AMOUNT,
     )
-    return added
+    return LateFees(added=row["added"], too_large=row["too_large"])

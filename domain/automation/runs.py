@@ -28,6 +28,7 @@ from domain.billing.generation import generate_invoices
 from domain.cards.crypto import CardKeyring
 from domain.cards.services import card_number_for_capture
 from domain.errors import DomainError, ErrorCode
+from domain.money import MAX_AMOUNT
 from domain.paging import Keyset, Page, PageRequest, Total, count_rows, fetch_page
 
 log = logging.getLogger("clientdesk.automation")
@@ -79,54 +80,83 @@ def _run(row: asyncpg.Record) -> AutomationRun:
     return AutomationRun(**dict(row))
 
 
-Step = Callable[[asyncpg.Connection, date, AutomationSettings, RunTools], Awaitable[dict[str, int]]]
+@dataclass(frozen=True)
+class StepResult:
+    counts: dict[str, int]
+    # Recorded among the run's failures, for staff to see: why the step failed, or what it
+    # left undone while the rest of its work committed (an invoice too large to store).
+    failures: tuple[str, ...] = ()
+
+
+Step = Callable[[asyncpg.Connection, date, AutomationSettings, RunTools], Awaitable[StepResult]]
 
 
 async def _generate_invoices(
     conn: asyncpg.Connection, as_of: date, settings: AutomationSettings, tools: RunTools
-) -> dict[str, int]:
+) -> StepResult:
     result = await generate_invoices(conn, as_of=as_of)
     await notices.queue_new_invoice_emails(conn, client_area_url=tools.client_area_url)
-    return {"invoices_generated": result.invoices_created}
+    return StepResult(
+        {"invoices_generated": result.invoices_created},
+        tuple(
+            f"Client {t.client_id}: the invoice due {t.due_date} would total {t.total:,}, more "
+            f"than an invoice can hold ({MAX_AMOUNT:,}); its items were left uninvoiced."
+            for t in result.too_large
+        ),
+    )
 
 
 async def _capture_payments(
     conn: asyncpg.Connection, as_of: date, settings: AutomationSettings, tools: RunTools
-) -> dict[str, int]:
+) -> StepResult:
     async def stored_card(client_id: int) -> str | None:
         return await card_number_for_capture(conn, tools.card_keyring, client_id)
 
     summary = await capture_due_invoices(
         conn, as_of=as_of, gateways=tools.gateways, card_number_for=stored_card
     )
-    return {"invoices_captured": len(summary.captured), "invoices_declined": len(summary.declined)}
+    return StepResult(
+        {"invoices_captured": len(summary.captured), "invoices_declined": len(summary.declined)}
+    )
 
 
 async def _send_notices(
     conn: asyncpg.Connection, as_of: date, settings: AutomationSettings, tools: RunTools
-) -> dict[str, int]:
+) -> StepResult:
     url = tools.client_area_url
-    return {
-        "reminders_sent": await notices.queue_payment_reminders(
-            conn, as_of=as_of, settings=settings, client_area_url=url
-        ),
-        "overdue_notices_sent": await notices.queue_overdue_notices(
-            conn, as_of=as_of, settings=settings, client_area_url=url
-        ),
-    }
+    return StepResult(
+        {
+            "reminders_sent": await notices.queue_payment_reminders(
+                conn, as_of=as_of, settings=settings, client_area_url=url
+            ),
+            "overdue_notices_sent": await notices.queue_overdue_notices(
+                conn, as_of=as_of, settings=settings, client_area_url=url
+            ),
+        }
+    )
 
 
 async def _add_late_fees(
     conn: asyncpg.Connection, as_of: date, settings: AutomationSettings, tools: RunTools
-) -> dict[str, int]:
-    return {"late_fees_applied": await notices.add_late_fees(conn, as_of=as_of, settings=settings)}
+) -> StepResult:
+    fees = await notices.add_late_fees(conn, as_of=as_of, settings=settings)
+    return StepResult(
+        {"late_fees_applied": fees.added},
+        tuple(
+            f"Invoice #{number}: its late fee would take the total above {MAX_AMOUNT:,}; "
+            "none was added."
+            for number in fees.too_large
+        ),
+    )
 
 
 async def _update_client_statuses(
     conn: asyncpg.Connection, as_of: date, settings: AutomationSettings, tools: RunTools
-) -> dict[str, int]:
+) -> StepResult:
     changes = await update_client_statuses(conn, as_of=as_of, settings=settings)
-    return {"clients_deactivated": changes.deactivated, "clients_activated": changes.activated}
+    return StepResult(
+        {"clients_deactivated": changes.deactivated, "clients_activated": changes.activated}
+    )
 
 
 # The steps in the order they run (SPEC 9); each in one transaction but card capture.
@@ -171,22 +201,23 @@ async def _record_step(
     conn: asyncpg.Connection,
     run_id: int,
     step: str,
-    counts: dict[str, int],
+    result: StepResult,
     seconds: float,
-    failure: str | None = None,
 ) -> None:
     await conn.execute(
         """UPDATE automation_runs
               SET counts = counts || $2::jsonb,
                   durations = durations || jsonb_build_object($3::text, $4::float8),
-                  failures = failures || CASE WHEN $5::text IS NULL THEN '[]'::jsonb ELSE
-                      jsonb_build_array(jsonb_build_object('step', $3::text, 'message', $5)) END
+                  failures = failures || coalesce(
+                      (SELECT jsonb_agg(jsonb_build_object('step', $3::text, 'message', m)
+                                        ORDER BY n)
+                         FROM unnest($5::text[]) WITH ORDINALITY AS f (m, n)), '[]'::jsonb)
             WHERE id = $1""",
         run_id,
-        counts,
+        result.counts,
         step,
         round(seconds, 3),
-        failure,
+        list(result.failures),
     )
 
 
@@ -200,21 +231,20 @@ async def _run_step(
     started = time.perf_counter()
     try:
         if step in _OWN_TRANSACTIONS:
-            counts = await STEPS[step](conn, run.as_of, settings, tools)
-            await _record_step(conn, run.id, step, counts, time.perf_counter() - started)
+            result = await STEPS[step](conn, run.as_of, settings, tools)
+            await _record_step(conn, run.id, step, result, time.perf_counter() - started)
         else:
             async with conn.transaction():
-                counts = await STEPS[step](conn, run.as_of, settings, tools)
-                await _record_step(conn, run.id, step, counts, time.perf_counter() - started)
+                result = await STEPS[step](conn, run.as_of, settings, tools)
+                await _record_step(conn, run.id, step, result, time.perf_counter() - started)
     except (asyncpg.InterfaceError, OSError):
         raise  # the connection is gone: the next attempt resumes at this step
     except Exception as error:
         # Rolled back and recorded; the other steps still run. Staff see it in the run.
         log.exception("automation step %s failed", step, extra={"as_of": str(run.as_of)})
-        counts = {}
-        await _record_step(
-            conn, run.id, step, counts, time.perf_counter() - started, failure=repr(error)[:1000]
-        )
+        result = StepResult({}, (repr(error)[:1000],))
+        await _record_step(conn, run.id, step, result, time.perf_counter() - started)
+    counts = result.counts
     log.info(
         "automation step %s for %s: %s in %.3f s",
         step,

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import asyncpg
 
 from domain.errors import DomainError, ErrorCode, FieldError
+from domain.money import MAX_AMOUNT
 
 MAX_OFFSET_DAYS = 365
-MAX_AMOUNT = Decimal("1e12")  # NUMERIC(14,2)
 
 
 class LateFeeType(StrEnum):
@@ -85,7 +85,7 @@ def _amount_problem(amount: Decimal) -> str | None:
     # In this order: NaN and huge values cannot be compared or rounded safely.
     if not amount.is_finite() or amount < 0:
         return "Give an amount of at least 0."
-    if amount >= MAX_AMOUNT:
+    if amount > MAX_AMOUNT:
         return "The amount is too large."
     if amount != amount.quantize(Decimal("0.01")):
         return "Give the amount in cents at most."

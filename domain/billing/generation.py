@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
 import asyncpg
 
@@ -22,13 +23,25 @@ from domain.billing.invoices import (
     settle_priced_invoices,
     tax_sql,
 )
+from domain.money import MAX_AMOUNT
 from domain.settings import get_general_settings
+
+
+@dataclass(frozen=True)
+class TooLargeInvoice:
+    """An invoice the run did not make: its total is more than an invoice can hold."""
+
+    client_id: int
+    due_date: date
+    total: Decimal
 
 
 @dataclass(frozen=True)
 class GenerationResult:
     invoices_created: int
     items_invoiced: int
+    # Their items stay due (not moved on), to be invoiced once staff correct their prices.
+    too_large: tuple[TooLargeInvoice, ...] = ()
 
 
 def _due(table: str, kind: str, statuses: str) -> str:
@@ -61,6 +74,25 @@ SELECT nextval(pg_get_serial_sequence('invoices', 'id')) AS invoice_id, g.*
   FROM (SELECT group_no, client_id, next_due_date, payment_method, sum(amount) AS subtotal
           FROM due_items GROUP BY group_no, client_id, next_due_date, payment_method
          ORDER BY group_no) g"""
+
+# Invoices whose total NUMERIC(14, 2) cannot hold are left out, with their items, rather
+# than fail the whole statement below (and with it every client's invoices, every day).
+# A rate is at most 100 %, so only a subtotal above half the maximum can get there: the
+# tax rate is looked up for those alone.
+_LEAVE_OUT_TOO_LARGE = f"""
+WITH priced AS (
+    SELECT di.group_no, di.client_id, di.next_due_date,
+           di.subtotal + {tax_sql("di.subtotal", f"({TAX_RATE_SQL})")} AS total
+      FROM due_invoices di JOIN clients c ON c.id = di.client_id
+     WHERE di.subtotal * 2 > $1
+), too_large AS (
+    DELETE FROM due_invoices di USING priced p WHERE di.group_no = p.group_no AND p.total > $1
+    RETURNING p.client_id, p.next_due_date, p.total, p.group_no
+), items_left AS (
+    DELETE FROM due_items i USING too_large t WHERE i.group_no = t.group_no
+)
+SELECT client_id, next_due_date AS due_date, total FROM too_large
+ ORDER BY client_id, next_due_date"""
 
 # Written priced: an invoice row updated after its insert is a second row version, with
 # its index entries, per invoice.
@@ -109,6 +141,7 @@ async def generate_invoices(
     async with conn.transaction():
         await conn.execute(_SELECT_DUE_ITEMS, as_of + timedelta(days=ahead))
         await conn.execute(_NUMBER_GROUPS)
+        too_large = await conn.fetch(_LEAVE_OUT_TOO_LARGE, MAX_AMOUNT)
         await conn.execute(_INSERT_INVOICES)
         await conn.execute(_INSERT_ITEMS)
         await conn.execute(_ADVANCE)
@@ -121,4 +154,8 @@ async def generate_invoices(
             await settle_priced_invoices(
                 conn, row["ids"], apply_credit=settings.apply_credit_automatically
             )
-        return GenerationResult(invoices_created=len(row["ids"]), items_invoiced=row["items"])
+        return GenerationResult(
+            invoices_created=len(row["ids"]),
+            items_invoiced=row["items"],
+            too_large=tuple(TooLargeInvoice(**dict(r)) for r in too_large),
+        )

@@ -20,7 +20,7 @@ from domain import audit
 from domain.billing.models import BilledTo, Invoice, InvoiceItem, InvoiceStatus, ItemKind
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.idempotency import idempotent
-from domain.money import parse_amount
+from domain.money import check_storable, parse_amount
 from domain.settings import get_general_settings
 from domain.validation import InputCheck
 
@@ -161,18 +161,34 @@ async def insert_invoice(
     payment_method: str | None,
     items: Sequence[NewItem],
 ) -> int:
-    """Write one invoice with its items, priced, with credit applied per the setting."""
-    invoice_id: int | None = await conn.fetchval(
+    """Write one invoice with its items, priced, with credit applied per the setting.
+
+    Refused (INVALID on "items") when its total would be more than an invoice can hold,
+    before anything is written: a refused invoice takes no invoice number."""
+    subtotal = sum((i.amount for i in items), Decimal(0))
+    taxed = sum((i.amount for i in items if i.taxed), Decimal(0))
+    # The total as `settle_new_invoices` will price it, by the same SQL, with the rate stored.
+    priced = await conn.fetchrow(
+        f"""SELECT t.rate, $2::numeric + {tax_sql("$3::numeric", "t.rate")} AS total
+              FROM clients c CROSS JOIN LATERAL (SELECT {TAX_RATE_SQL} AS rate) t
+             WHERE c.id = $1""",
+        client_id,
+        subtotal,
+        taxed,
+    )
+    if priced is None:
+        raise NotFound("Client", "client_id")
+    check_storable(priced["total"], "items", "The invoice total")
+    invoice_id: int = await conn.fetchval(
         f"""INSERT INTO invoices (client_id, due_date, payment_method, billed_to, tax_rate)
-            SELECT c.id, $2, $3, {BILLED_TO_SQL}, {TAX_RATE_SQL}
+            SELECT c.id, $2, $3, {BILLED_TO_SQL}, $4
               FROM clients c {BILLING_JOIN} WHERE c.id = $1
             RETURNING id""",
         client_id,
         due_date,
         payment_method,
+        priced["rate"],
     )
-    if invoice_id is None:
-        raise NotFound("Client", "client_id")
     await conn.execute(
         """INSERT INTO invoice_items
                (invoice_id, description, amount, taxed, item_kind, item_id, period_start)

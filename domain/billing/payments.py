@@ -92,6 +92,8 @@ async def _record_payment(
     check = InputCheck()
     paid = _amount(check, amount, "amount", allow_zero=False)
     fee = _amount(check, fees, "fees", allow_zero=True)
+    if paid is not None and fee is not None and fee > paid:
+        check.fail("fees", ErrorCode.INVALID, "Fees cannot be more than the amount received.")
     reference = check.optional_text("transaction_id", transaction_id, "Transaction id")
     async with conn.transaction():
         invoice = await conn.fetchrow(

@@ -27,6 +27,7 @@ from domain.clients.models import Client
 from domain.clients.queries import get_client
 from domain.clients.related import CLIENT_TABLES
 from domain.errors import DomainError, ErrorCode, FieldError
+from domain.money import check_storable
 
 
 class MergeKeep(StrEnum):
@@ -68,8 +69,9 @@ async def merge_clients(
     staff_id: int | None,
 ) -> Client:
     """Move everything of the client not kept to the kept one and remove it; return the kept
-    client. Refused, with nothing changed, for the same client twice, an unknown client, or
-    currencies that would mix billing history."""
+    client. Refused, with nothing changed, for the same client twice, an unknown client,
+    currencies that would mix billing history, or credit balances whose sum is more than a
+    balance can hold."""
     if first_id == second_id:
         raise DomainError.single(
             ErrorCode.INVALID, "A client cannot be merged with itself.", "second_id"
@@ -99,6 +101,9 @@ async def merge_clients(
                 " they cannot be merged.",
                 "second_id",
             )
+        check_storable(
+            kept.credit_balance + other.credit_balance, "second_id", "The merged credit balance"
+        )
         card_moved = await _move_card(conn, keyring, other.id, kept.id)
         # The removed client's billing contact points at (contact, its own id): let go of it
         # before its contacts move.

@@ -11,6 +11,7 @@ from decimal import Decimal
 import asyncpg
 
 from domain.errors import DomainError, ErrorCode, NotFound
+from domain.money import check_storable
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,8 @@ async def record_entry(
 ) -> CreditEntry:
     """Add a signed ledger row and move the balance by it, in the caller's transaction.
 
-    Refused with INSUFFICIENT_CREDIT (field "amount") when the balance would go below zero.
+    Refused with INSUFFICIENT_CREDIT (field "amount") when the balance would go below zero,
+    and INVALID when it would go above what NUMERIC(14, 2) holds.
     """
     async with conn.transaction():
         await _move_balance(conn, client_id, amount)
@@ -79,8 +81,9 @@ async def record_entry(
 async def delete_entry(conn: asyncpg.Connection, entry_id: int) -> CreditEntry:
     """Remove a ledger row and take its amount back out of the balance (SPEC 3.3).
 
-    Refused when the balance would go below zero, and for credit applied to an invoice: that
-    row is the invoice's payment, and deleting it would hand the credit out a second time.
+    Refused when the balance would go below zero (or, deleting a removal, above what it can
+    hold), and for credit applied to an invoice: that row is the invoice's payment, and
+    deleting it would hand the credit out a second time.
     """
     async with conn.transaction():
         client_id = await conn.fetchval("SELECT client_id FROM credit_log WHERE id = $1", entry_id)
@@ -138,6 +141,7 @@ async def _move_balance(
             f"The credit balance is {balance}; it cannot go below zero.",
             field,
         )
+    check_storable(balance + amount, field, "The credit balance")
     new_balance: Decimal = await conn.fetchval(
         "UPDATE clients SET credit_balance = credit_balance + $2 WHERE id = $1"
         " RETURNING credit_balance",

@@ -353,6 +353,30 @@ async def test_9_4_a_percentage_late_fee_above_the_minimum(conn: asyncpg.Connect
     assert result.count("late_fees_applied") == 1
 
 
+async def test_9_4_a_late_fee_that_would_overflow_the_invoice_is_left_out_and_recorded(
+    conn: asyncpg.Connection,
+) -> None:
+    client = await add_client(conn)
+    due = TODAY - timedelta(days=30)
+    huge = await unpaid_invoice(conn, client, due, "999999999000.00")
+    normal = await unpaid_invoice(conn, client, due, "50.00")
+    await update_automation_settings(conn, late_fee_amount=D("10.00"), late_fee_minimum=D("1.00"))
+
+    result = await run(conn, due + timedelta(days=5))
+
+    assert result.count("late_fees_applied") == 1
+    assert result.failures == [
+        {
+            "step": "add_late_fees",
+            "message": f"Invoice #{huge.number}: its late fee would take the total above "
+            "999,999,999,999.99; none was added.",
+        }
+    ]
+    assert await invoices.get_invoice(conn, huge.id) == huge
+    charged = await invoices.get_invoice(conn, normal.id)
+    assert charged is not None and charged.total == D("55.00")
+
+
 # --- 9.5 invoice generation and capture ----------------------------------------------------
 
 
@@ -369,6 +393,31 @@ async def test_9_5_the_run_invoices_due_items_and_emails_invoice_created(
 
     assert [r.count("invoices_generated") for r in (early, on_time, later)] == [0, 1, 0]
     assert await emails(conn, "invoice_created") == [("invoice_created", "joe@example.com")]
+
+
+async def test_9_5_an_invoice_too_large_to_store_is_recorded_and_the_others_are_made(
+    conn: asyncpg.Connection,
+) -> None:
+    big = await add_client(conn, email="big@example.com")
+    small = await add_client(conn)
+    order = await active_order(conn, big, (ItemKind.SERVICE, "Big", "999999999999.99"))
+    await active_order(conn, big, (ItemKind.DOMAIN, "big.example", "0.01"))
+    await active_order(conn, small, (ItemKind.SERVICE, "Hosting", "10.00"))
+    due = due_date_of(order)
+
+    result = await run(conn, due - timedelta(days=14))
+
+    assert result.count("invoices_generated") == 1
+    assert result.failures == [
+        {
+            "step": "generate_invoices",
+            "message": f"Client {big.id}: the invoice due {due} would total "
+            "1,000,000,000,000.00, more than an invoice can hold (999,999,999,999.99); its "
+            "items were left uninvoiced.",
+        }
+    ]
+    assert await emails(conn, "invoice_created") == [("invoice_created", "joe@example.com")]
+    assert result.finished_at is not None
 
 
 async def test_9_5_card_invoices_are_captured_with_the_stored_card_and_declines_counted(

@@ -28,6 +28,7 @@ from domain.clients.models import Client
 from domain.contacts import services as contact_services
 from domain.credit.ledger import entries_by_client, record_entry
 from domain.errors import DomainError, ErrorCode
+from domain.money import MAX_AMOUNT
 from domain.settings import update_general_settings
 from tests.conftest import add_client
 from tests.domain.test_clients import field_errors
@@ -409,6 +410,55 @@ async def test_staff_invoices_refuse_bad_input_per_field(conn: asyncpg.Connectio
     assert await conn.fetchval("SELECT count(*) FROM invoices") == 0
 
 
+async def test_3_6_an_invoice_whose_tax_takes_it_past_the_largest_total_is_refused(
+    conn: asyncpg.Connection,
+) -> None:
+    client = await add_client(conn, country="GB")
+    await tax.set_tax_rule(conn, country="GB", state=None, name="VAT", rate="20")
+
+    with pytest.raises(DomainError) as refused:
+        # 833,333,333,333.33 and 20 % are 999,999,999,999.996, rounded up past the maximum.
+        await create_invoice(conn, client, [{"description": "Big", "amount": "833333333333.33"}])
+
+    assert field_errors(refused.value) == {("items", ErrorCode.INVALID)}
+    assert await conn.fetchval("SELECT count(*) FROM invoices") == 0
+    largest = await create_invoice(
+        conn, client, [{"description": "Big", "amount": "833333333333.32"}]
+    )
+    assert (largest.number, largest.tax, largest.total) == (
+        1,
+        D("166666666666.66"),
+        D("999999999999.98"),
+    )
+    untaxed = await create_invoice(
+        conn,
+        client,
+        [
+            {"description": "Big", "amount": "0.01"},
+            {"description": "Untaxed", "amount": "999999999999.98", "taxed": False},
+        ],
+    )
+    assert (untaxed.tax, untaxed.total) == (D("0.00"), MAX_AMOUNT)
+
+
+async def test_3_6_an_order_of_two_maximal_items_is_refused_and_changes_nothing(
+    conn: asyncpg.Connection,
+) -> None:
+    client = await add_client(conn)
+
+    with pytest.raises(DomainError) as refused:
+        await place(
+            conn,
+            client,
+            (ItemKind.SERVICE, "Big", "999999999999.99"),
+            (ItemKind.ADDON, "Bigger", "999999999999.99"),
+        )
+
+    assert field_errors(refused.value) == {("items", ErrorCode.INVALID)}
+    for table in ("orders", "services", "addons", "invoices"):
+        assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0, table
+
+
 # --- 3.5 credit applied to new invoices --------------------------------------------------------
 
 
@@ -513,6 +563,46 @@ async def test_3_4_an_overpayment_credits_the_excess_naming_the_invoice(
         invoice.id,
         f"Credit for Overpayment of Invoice #{invoice.number}",
     )
+
+
+async def test_3_6_an_overpayment_past_the_largest_balance_is_refused_and_changes_nothing(
+    conn: asyncpg.Connection,
+) -> None:
+    client = await add_client(conn)
+    invoice = await create_invoice(conn, client)
+    await give_credit(conn, client, "999999999950.00")
+
+    with pytest.raises(DomainError) as refused:
+        await payments.record_payment(
+            conn, invoice.id, amount="150.00", gateway="banktransfer", staff_id=None
+        )
+
+    assert field_errors(refused.value) == {("amount", ErrorCode.INVALID)}
+    assert await invoices.get_invoice(conn, invoice.id) == invoice
+    assert await conn.fetchval("SELECT count(*) FROM transactions") == 0
+    assert await balance_and_log(conn, client.id) == (D("999999999950.00"), D("999999999950.00"))
+    paid = await payments.record_payment(
+        conn, invoice.id, amount="149.99", gateway="banktransfer", staff_id=None
+    )
+    assert paid.invoice.status == InvoiceStatus.PAID
+    assert await balance_and_log(conn, client.id) == (MAX_AMOUNT, MAX_AMOUNT)
+
+
+async def test_3_4_fees_are_never_more_than_the_payment(conn: asyncpg.Connection) -> None:
+    client = await add_client(conn)
+    invoice = await create_invoice(conn, client)
+
+    with pytest.raises(DomainError) as refused:
+        await payments.record_payment(
+            conn, invoice.id, amount="1.00", gateway="banktransfer", fees="50.00", staff_id=None
+        )
+
+    assert field_errors(refused.value) == {("fees", ErrorCode.INVALID)}
+    assert await conn.fetchval("SELECT count(*) FROM transactions") == 0
+    paid = await payments.record_payment(
+        conn, invoice.id, amount="1.00", gateway="banktransfer", fees="1.00", staff_id=None
+    )
+    assert paid.transaction.fees == D("1.00")
 
 
 async def test_payments_refuse_bad_input_paid_invoices_and_repeated_gateway_transactions(

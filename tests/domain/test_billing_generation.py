@@ -169,6 +169,48 @@ async def test_1_5_tax_exempt_clients_get_generated_invoices_without_tax(
     assert (without_tax.tax, without_tax.total) == (D("0.00"), D("10.00"))
 
 
+async def test_3_6_an_invoice_too_large_to_store_is_left_out_and_the_others_are_made(
+    conn: asyncpg.Connection,
+) -> None:
+    largest = "999999999999.99"
+    big = await add_client(conn, email="big@example.com")
+    taxed = await add_client(conn, email="taxed@example.com", country="GB")
+    small = await add_client(conn)
+    # Each order's own invoice fits; the period they fall due together does not.
+    due = due_date_of(await active_order(conn, big, (ItemKind.SERVICE, "Big", largest)))
+    await active_order(conn, big, (ItemKind.ADDON, "Bigger", largest))
+    await active_order(conn, big, (ItemKind.SERVICE, "Separate", "5.00"), payment_method="mailin")
+    await active_order(conn, taxed, (ItemKind.SERVICE, "Almost", "900000000000.00"))
+    await active_order(conn, small, (ItemKind.SERVICE, "Hosting", "10.00"))
+    await tax.set_tax_rule(conn, country="GB", state=None, name="VAT", rate="20")
+    numbers = await conn.fetchval("SELECT max(number) FROM invoices")
+
+    result = await generation.generate_invoices(conn, as_of=due)
+
+    assert result == generation.GenerationResult(
+        invoices_created=2,
+        items_invoiced=2,
+        too_large=(
+            generation.TooLargeInvoice(big.id, due, D("1999999999999.98")),
+            generation.TooLargeInvoice(taxed.id, due, D("1080000000000.00")),
+        ),
+    )
+    assert [i.total for i in await generated(conn, small)] == [D("10.00")]
+    assert [i.number for i in await generated(conn, big)] == [numbers + 1]
+    assert await generated(conn, taxed) == []
+    # Still due, so that the run invoices them once their prices are put right.
+    left = await conn.fetch(
+        "SELECT name FROM services WHERE next_due_date = $1 UNION ALL"
+        " SELECT name FROM addons WHERE next_due_date = $1 ORDER BY name",
+        due,
+    )
+    assert [row["name"] for row in left] == ["Almost", "Big", "Bigger"]
+    await conn.execute("UPDATE addons SET amount = 0")
+    again = await generation.generate_invoices(conn, as_of=due)
+    assert (again.invoices_created, len(again.too_large)) == (1, 1)
+    assert [i.total for i in await generated(conn, big)] == [D("5.00"), D(largest)]
+
+
 async def test_9_5_credit_is_applied_to_generated_invoices_in_due_order(
     conn: asyncpg.Connection,
 ) -> None:

@@ -15,7 +15,7 @@ from domain.clients.models import Client
 from domain.credit import ledger, services
 from domain.errors import DomainError, ErrorCode
 from domain.idempotency import delete_expired_keys, idempotent
-from domain.money import format_amount, parse_amount
+from domain.money import MAX_AMOUNT, format_amount, parse_amount
 from tests.conftest import add_client
 
 
@@ -82,7 +82,7 @@ def errors_of(error: DomainError) -> set[tuple[str | None, ErrorCode]]:
     ("given", "expected"),
     [
         ("1.5", Decimal("1.50")),
-        (" 12.34 ", Decimal("12.34")),
+        ("12.340", Decimal("12.34")),
         (7, Decimal("7.00")),
         (Decimal("1.500"), Decimal("1.50")),  # trailing zeros are not precision
         ("999999999999.99", Decimal("999999999999.99")),
@@ -104,6 +104,13 @@ def test_3_6_amounts_are_exact_decimals_with_two_places(given: Any, expected: De
         "-5",
         "1000000000000.00",  # absurd: more than NUMERIC(14, 2) holds
         "1e40",
+        "1e3",  # what Decimal() reads besides plain ASCII decimals: never an amount
+        "1_000",
+        "\u0661\u0662",
+        " 12.34 ",
+        "+12",
+        "+-1",
+        "12.",
         "abc",
         "",
         "NaN",
@@ -204,6 +211,18 @@ async def test_3_2_removing_credit_never_takes_the_balance_below_zero(
     assert change.client.credit_balance == Decimal("0.00")
 
 
+async def test_3_6_credit_up_to_the_largest_balance_is_taken_and_past_it_refused(
+    conn: asyncpg.Connection, client: Client, staff: Staff
+) -> None:
+    await add(conn, client, staff, "999999999999.00")
+    await add(conn, client, staff, "0.99")
+    with pytest.raises(DomainError) as refused:
+        await add(conn, client, staff, "0.01")
+    assert errors_of(refused.value) == {("amount", ErrorCode.INVALID)}
+    assert await balance_and_sum(conn, client.id) == (MAX_AMOUNT, MAX_AMOUNT)
+    assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action LIKE 'credit.%'") == 2
+
+
 async def test_3_3_deleting_a_credit_entry_deducts_it(
     conn: asyncpg.Connection, client: Client, staff: Staff
 ) -> None:
@@ -237,6 +256,19 @@ async def test_3_3_deleting_a_removal_gives_the_credit_back(
     removal = await remove(conn, client, staff, "4")
     change = await services.delete_credit_entry(conn, removal.entry.id, staff_id=staff.id)
     assert change.client.credit_balance == Decimal("10.00")
+
+
+async def test_3_3_deleting_a_removal_never_takes_the_balance_past_the_largest(
+    conn: asyncpg.Connection, client: Client, staff: Staff
+) -> None:
+    await add(conn, client, staff, "10")
+    removal = await remove(conn, client, staff, "4")
+    await add(conn, client, staff, "999999999993.99")
+    with pytest.raises(DomainError) as refused:
+        await services.delete_credit_entry(conn, removal.entry.id, staff_id=staff.id)
+    assert errors_of(refused.value) == {("id", ErrorCode.INVALID)}
+    assert await balance_and_sum(conn, client.id) == (MAX_AMOUNT, MAX_AMOUNT)
+    assert await ledger.get_entry(conn, removal.entry.id) == removal.entry
 
 
 async def test_3_3_deleting_an_unknown_entry_is_refused(

@@ -246,6 +246,32 @@ async def test_7_1_merge_refusals_change_nothing(conn: asyncpg.Connection) -> No
     assert await conn.fetchval("SELECT count(*) FROM cards WHERE client_id = $1", second.id) == 1
 
 
+async def test_7_1_a_merge_whose_credit_balance_cannot_be_stored_is_refused(
+    conn: asyncpg.Connection,
+) -> None:
+    first = await new_client(conn, "first")
+    second = await new_client(conn, "second")
+    for client, amount in ((first, "999999999999.00"), (second, "1.00")):
+        await credit.add_credit(
+            conn,
+            client.id,
+            amount=amount,
+            description="x",
+            staff_id=None,
+            login_id=client.owner_login_id,
+        )
+
+    with pytest.raises(DomainError) as caught:
+        await merge.merge_clients(
+            conn, first.id, second.id, MergeKeep.FIRST, keyring=KEYRING, staff_id=None
+        )
+
+    assert [(e.field, e.code) for e in caught.value.errors] == [("second_id", ErrorCode.INVALID)]
+    assert await conn.fetchval("SELECT count(*) FROM clients") == 2
+    assert await balance_and_ledger(conn, first.id) == (Decimal("999999999999.00"),) * 2
+    assert await balance_and_ledger(conn, second.id) == (Decimal("1.00"),) * 2
+
+
 async def test_7_1_a_closed_client_merges_and_the_kept_one_takes_the_billing_currency(
     conn: asyncpg.Connection,
 ) -> None:
