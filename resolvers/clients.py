@@ -28,8 +28,9 @@ from resolvers.pagination import (
     page_request,
     selects,
 )
-from resolvers.permissions import client_area, staff
+from resolvers.permissions import client_area, input_fields_needing, staff
 from schema.clients import (
+    BILLING_SETTINGS,
     AddClientInput,
     Client,
     ClientConnection,
@@ -314,6 +315,14 @@ async def update_my_profile(
     return ClientPayload(client=Client.build(update.client, await presentation(ctx)))
 
 
+# The billing part of a client: its billing settings (SPEC 1.5) and the currency its credit
+# and invoices are in (1.6). It is MANAGE_BILLING's, as setClientPaymentMethod is, not part of
+# editing the profile.
+CLIENT_BILLING_FIELDS = input_fields_needing(
+    StaffPermission.MANAGE_BILLING, UpdateClientInput, "currency", *BILLING_SETTINGS
+)
+
+
 @strawberry.type(description="Root fields of clients: what can be read.")
 class Queries:
     clients: ClientConnection = strawberry.field(
@@ -342,8 +351,9 @@ class Mutations:
     )
     update_client: ClientPayload = strawberry.field(
         resolver=update_client,
-        extensions=staff(StaffPermission.EDIT_CLIENTS),
-        description="Change a client's profile fields and flags; omitted fields stay.",
+        extensions=staff(StaffPermission.EDIT_CLIENTS, input_fields=CLIENT_BILLING_FIELDS),
+        description="Change a client's profile fields and flags; omitted fields stay. The "
+        "currency and the billing flags (the payment method too) need MANAGE_BILLING.",
     )
     set_client_status: ClientPayload = strawberry.field(
         resolver=set_client_status,
