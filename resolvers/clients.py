@@ -28,7 +28,12 @@ from resolvers.pagination import (
     page_request,
     selects,
 )
-from resolvers.permissions import client_area, input_fields_needing, staff
+from resolvers.permissions import (
+    client_area,
+    input_fields_needing,
+    require_two_factor_override,
+    staff,
+)
 from schema.clients import (
     BILLING_SETTINGS,
     AddClientInput,
@@ -208,6 +213,10 @@ async def update_client(
     try:
         client_id = existing_id(id, "Client")
         async with ctx.transaction(hashing_password=bool(input.password)) as conn:
+            if input.password:
+                current = await queries.get_client(conn, client_id)
+                owner = current.owner_login_id if current else None
+                await require_two_factor_override(viewer, conn, owner, in_input=True)
             update = await services.update_client(
                 conn,
                 client_id,
@@ -353,7 +362,8 @@ class Mutations:
         resolver=update_client,
         extensions=staff(StaffPermission.EDIT_CLIENTS, input_fields=CLIENT_BILLING_FIELDS),
         description="Change a client's profile fields and flags; omitted fields stay. The "
-        "currency and the billing flags (the payment method too) need MANAGE_BILLING.",
+        "currency and the billing flags (the payment method too) need MANAGE_BILLING, and "
+        "the password of a login with two-factor on MANAGE_LOGIN_SECURITY.",
     )
     set_client_status: ClientPayload = strawberry.field(
         resolver=set_client_status,

@@ -4,7 +4,8 @@ They are checked once at the root field, so nested fields of the result need no 
 their own (and hot lists stay free of per-field extensions). A staff mutation may also name
 fields of its `input` that need a stronger permission than the mutation itself
 (`input_fields_needing`): given at all, even unchanged, they are refused without it, before
-anything runs.
+anything runs. What depends on the target rather than on the input (a login's two-factor)
+is checked by the resolver, in its transaction (`require_two_factor_override`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+import asyncpg
 import strawberry
 from strawberry.extensions import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types import Info
 from strawberry.utils.str_converters import to_camel_case
 
+from domain.auth import two_factor
 from domain.auth.permissions import ContactPermission, StaffPermission
 from domain.auth.viewer import Viewer, ViewerKind
 from resolvers.context import Context
@@ -74,6 +77,28 @@ def input_fields_needing(
     if unknown:
         raise ValueError(f"{input_type.__name__} has no field {', '.join(sorted(unknown))}.")
     return dict.fromkeys(names, permission)
+
+
+async def require_two_factor_override(
+    viewer: Viewer | None, conn: asyncpg.Connection, login_id: int | None, *, in_input: bool
+) -> None:
+    """Setting the password of a login that has two-factor on needs MANAGE_LOGIN_SECURITY
+    too: with EDIT_CLIENTS alone, staff would take the login over (as turning two-factor off
+    would). `in_input`: the password is the `input.password` field of the operation.
+
+    Not locked: two-factor turned on by the login meanwhile is as if it came just after."""
+    assert viewer is not None  # the root field's permission class saw to that
+    needed = StaffPermission.MANAGE_LOGIN_SECURITY
+    if login_id is None or viewer.has_staff_permission(needed):
+        return
+    if await two_factor.two_factor_enabled(conn, login_id):
+        fields = ["input.password"] if in_input else []
+        named = f" ({fields[0]})" if fields else ""
+        raise Forbidden(
+            f"Setting the password{named} of a login with two-factor on needs the staff "
+            f"permission {needed.value}.",
+            fields=fields,
+        )
 
 
 class IsClientArea(BasePermission):

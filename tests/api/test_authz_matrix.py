@@ -47,7 +47,7 @@ from domain.tickets import services as tickets
 from resolvers.permissions import input_fields_needing
 from schema.clients import UpdateClientInput
 from tests.api.introspection import root_fields
-from tests.conftest import CARD_KEY, gid, gql
+from tests.conftest import CARD_KEY, gid, gql, turn_on_two_factor
 
 TTL = timedelta(hours=1)
 # ALLOWED: no error and a result; NULL / EMPTY: no error, but null (or only nulls) / an
@@ -68,6 +68,7 @@ VARIABLES = {
     "$taxRule": "ID!",
     "$ticket": "ID!",
     "$file": "ID!",
+    "$subAccount": "ID!",
     "$upload": "Upload!",  # sent as a multipart request with a small file
 }
 STATE_TABLES = (
@@ -348,7 +349,8 @@ RULES: dict[str, Rule] = {
     "beginTwoFactorSetup": client_area(None, f"beginTwoFactorSetup {{ secret {ERRORS} }}"),
     "confirmTwoFactorSetup": client_area(None, 'confirmTwoFactorSetup(code: "000000") { ok }'),
     "disableClientTwoFactor": staff(
-        EDIT, f"disableClientTwoFactor(id: $client) {{ client {{ id }} {ERRORS} }}"
+        StaffPermission.MANAGE_LOGIN_SECURITY,
+        f"disableClientTwoFactor(id: $client) {{ client {{ id }} {ERRORS} }}",
     ),
 }
 
@@ -646,4 +648,128 @@ async def test_10_1_input_fields_needing_a_stronger_permission_are_refused_witho
         assert guarded.permission.value in error["message"], error
         assert error["extensions"]["fields"] == [f"input.{field_name}"], error
     assert (body.get("data") or {}).get(mutation) is None
+    assert await state(conn) == before
+
+
+@dataclass(frozen=True)
+class Override:
+    """A staff operation that, on a login with two-factor on (the client's holder's or a
+    sub-account's), overrides it: allowed only with every permission in `needs`, and then
+    audited as `audited`. `password`: it sets a password, which a login without two-factor
+    lets the mutation's own permission do."""
+
+    root: str
+    selection: str
+    login: str
+    needs: frozenset[StaffPermission]
+    audited: str
+    password: bool = True
+
+
+LOGIN_SECURITY = StaffPermission.MANAGE_LOGIN_SECURITY
+NEW_PASSWORD = '"another-long-password"'
+OVERRIDES: dict[str, Override] = {
+    "disableClientTwoFactor": Override(
+        "disableClientTwoFactor",
+        f"disableClientTwoFactor(id: $client) {{ client {{ id }} {ERRORS} }}",
+        "holder",
+        frozenset({LOGIN_SECURITY}),
+        "client.two_factor_disabled",
+        password=False,
+    ),
+    "setPassword.clientId": Override(
+        "setPassword",
+        f"setPassword(clientId: $client, password: {NEW_PASSWORD}) {{ ok {ERRORS} }}",
+        "holder",
+        frozenset({EDIT, LOGIN_SECURITY}),
+        "client.password_set",
+    ),
+    "setPassword.contactId": Override(
+        "setPassword",
+        f"setPassword(contactId: $subAccount, password: {NEW_PASSWORD}) {{ ok {ERRORS} }}",
+        "sub_account",
+        frozenset({EDIT, LOGIN_SECURITY}),
+        "client.password_set",
+    ),
+    "updateClient.input.password": Override(
+        "updateClient",
+        f"updateClient(id: $client, input: {{password: {NEW_PASSWORD}}}) {{ {ERRORS} }}",
+        "holder",
+        frozenset({EDIT, LOGIN_SECURITY}),
+        "client.updated",
+    ),
+    "updateContact.input.password": Override(
+        "updateContact",
+        f"updateContact(id: $subAccount, input: {{password: {NEW_PASSWORD}}}) {{ {ERRORS} }}",
+        "sub_account",
+        frozenset({EDIT, LOGIN_SECURITY}),
+        "contact.updated",
+    ),
+}
+OVERRIDE_CASES = [
+    (name, role, two_factor)
+    for name, override in OVERRIDES.items()
+    for role in StaffRole
+    for two_factor in ((True, False) if override.password else (True,))
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "role", "two_factor"),
+    OVERRIDE_CASES,
+    ids=[f"{n}-{r}-{'2fa' if t else 'no_2fa'}" for n, r, t in OVERRIDE_CASES],
+)
+async def test_1_7_5_3_overriding_a_logins_two_factor_needs_manage_login_security(
+    api: httpx.AsyncClient,
+    conn: asyncpg.Connection,
+    world: World,
+    name: str,
+    role: StaffRole,
+    two_factor: bool,
+) -> None:
+    override = OVERRIDES[name]
+    sub_login = await conn.fetchval(
+        "INSERT INTO logins (email) VALUES ('sub-2fa@example.com') RETURNING id"
+    )
+    sub_contact = await conn.fetchval(
+        """INSERT INTO contacts (client_id, login_id, first_name, last_name, email)
+           VALUES ($1, $2, 'Sub', 'TwoFactor', 'sub-2fa@example.com') RETURNING id""",
+        world.client_id,
+        sub_login,
+    )
+    if two_factor:
+        await turn_on_two_factor(conn, "holder@example.com")
+        await turn_on_two_factor(conn, "sub-2fa@example.com")
+    target = world.holder_login if override.login == "holder" else sub_login
+    token = await session_of(conn, world, staff_member(role))
+    query = document(override.root, override.selection)
+    variables = {**world.variables, "subAccount": gid("Contact", sub_contact)}
+    used = {k: v for k, v in variables.items() if f"${k}" in query}
+    before = await state(conn)
+    login_row = "SELECT password_hash, totp_enabled FROM logins WHERE id = $1"
+    login_before = await conn.fetchrow(login_row, target)
+
+    body = await send(api, query, used, token)
+
+    held = ROLE_PERMISSIONS[role]
+    needs = override.needs if two_factor else override.needs - {LOGIN_SECURITY}
+    if needs <= held:
+        assert "errors" not in body, body
+        assert body["data"][override.root]["errors"] == []
+        assert await conn.fetchrow(login_row, target) != login_before
+        staff_id = await conn.fetchval("SELECT id FROM staff")
+        assert await conn.fetchval(
+            "SELECT count(*) FROM audit_log WHERE action = $1 AND staff_id = $2",
+            override.audited,
+            staff_id,
+        )
+        return
+    [error] = body.get("errors") or [{"extensions": {}, "message": f"allowed: {body}"}]
+    assert error["extensions"].get("code") == FORBIDDEN, error
+    assert error["path"] == [override.root], error
+    if needs - {LOGIN_SECURITY} <= held:  # refused for the two-factor alone: it says why
+        assert LOGIN_SECURITY.value in error["message"], error
+        named = ["input.password"] if name.endswith(".input.password") else None
+        assert error["extensions"].get("fields") == named, error
+    assert (body.get("data") or {}).get(override.root) is None
     assert await state(conn) == before
