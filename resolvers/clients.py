@@ -28,8 +28,14 @@ from resolvers.pagination import (
     page_request,
     selects,
 )
-from resolvers.permissions import client_area, staff
+from resolvers.permissions import (
+    client_area,
+    input_fields_needing,
+    require_two_factor_override,
+    staff,
+)
 from schema.clients import (
+    BILLING_SETTINGS,
     AddClientInput,
     Client,
     ClientConnection,
@@ -207,6 +213,10 @@ async def update_client(
     try:
         client_id = existing_id(id, "Client")
         async with ctx.transaction(hashing_password=bool(input.password)) as conn:
+            if input.password:
+                current = await queries.get_client(conn, client_id)
+                owner = current.owner_login_id if current else None
+                await require_two_factor_override(viewer, conn, owner, in_input=True)
             update = await services.update_client(
                 conn,
                 client_id,
@@ -314,6 +324,14 @@ async def update_my_profile(
     return ClientPayload(client=Client.build(update.client, await presentation(ctx)))
 
 
+# The billing part of a client: its billing settings (SPEC 1.5) and the currency its credit
+# and invoices are in (1.6). It is MANAGE_BILLING's, as setClientPaymentMethod is, not part of
+# editing the profile.
+CLIENT_BILLING_FIELDS = input_fields_needing(
+    StaffPermission.MANAGE_BILLING, UpdateClientInput, "currency", *BILLING_SETTINGS
+)
+
+
 @strawberry.type(description="Root fields of clients: what can be read.")
 class Queries:
     clients: ClientConnection = strawberry.field(
@@ -342,8 +360,10 @@ class Mutations:
     )
     update_client: ClientPayload = strawberry.field(
         resolver=update_client,
-        extensions=staff(StaffPermission.EDIT_CLIENTS),
-        description="Change a client's profile fields and flags; omitted fields stay.",
+        extensions=staff(StaffPermission.EDIT_CLIENTS, input_fields=CLIENT_BILLING_FIELDS),
+        description="Change a client's profile fields and flags; omitted fields stay. The "
+        "currency and the billing flags (the payment method too) need MANAGE_BILLING, and "
+        "the password of a login with two-factor on MANAGE_LOGIN_SECURITY.",
     )
     set_client_status: ClientPayload = strawberry.field(
         resolver=set_client_status,

@@ -14,7 +14,7 @@ from domain.contacts import invitations, services
 from domain.errors import DomainError
 from resolvers.context import Context
 from resolvers.inputs import existing_id, parse_id, provided_fields
-from resolvers.permissions import client_area, staff
+from resolvers.permissions import client_area, require_two_factor_override, staff
 from schema.common import OkPayload, user_errors
 from schema.contacts import Contact, ContactInput, ContactPayload
 from schema.node import Owned
@@ -98,10 +98,16 @@ async def _add(
 
 async def _update(info: Info[Context, None], id: str, input: ContactInput) -> ContactPayload:
     ctx = info.context
-    reach = _reach(await ctx.get_viewer())
+    viewer = await ctx.get_viewer()
+    reach = _reach(viewer)
+    hashes = _hashes(reach, input)
     try:
         contact_id = existing_id(id, "Contact")
-        async with ctx.transaction(hashing_password=_hashes(reach, input)) as conn:
+        async with ctx.transaction(hashing_password=hashes) as conn:
+            if hashes:
+                current = await services.get_contact(conn, contact_id)
+                login_id = current.login_id if current else None
+                await require_two_factor_override(viewer, conn, login_id, in_input=True)
             row = await services.update_contact(
                 conn, contact_id, contact_values(input), **reach, **_logins(ctx, reach)
             )
@@ -188,7 +194,8 @@ class Mutations:
     update_contact: ContactPayload = strawberry.field(
         resolver=update_contact,
         extensions=staff(StaffPermission.EDIT_CLIENTS),
-        description="Change a contact; omitted fields stay.",
+        description="Change a contact; omitted fields stay. The password of a login with "
+        "two-factor on also needs MANAGE_LOGIN_SECURITY.",
     )
     delete_contact: OkPayload = strawberry.field(
         resolver=delete_contact,

@@ -12,7 +12,7 @@ from domain.auth.permissions import StaffPermission
 from domain.errors import DomainError, ErrorCode
 from resolvers.context import Context
 from resolvers.inputs import existing_id
-from resolvers.permissions import staff
+from resolvers.permissions import require_two_factor_override, staff
 from schema.auth import ConfirmPasswordResetPayload, RequestPasswordResetPayload
 from schema.common import OkPayload, user_errors
 
@@ -110,6 +110,8 @@ async def set_password(
     try:
         target = _target(client_id, contact_id)
         async with ctx.transaction(hashing_password=True) as conn:
+            account = await resets.account_login_of(conn, **target)
+            await require_two_factor_override(viewer, conn, account.login_id, in_input=False)
             await resets.set_account_password(
                 conn, **target, password=password, staff_id=viewer.staff_id if viewer else None
             )
@@ -138,5 +140,6 @@ class Mutations:
     set_password: OkPayload = strawberry.field(
         resolver=set_password,
         extensions=staff(StaffPermission.EDIT_CLIENTS),
-        description="Set a client's or sub-account's password (staff); its sessions end.",
+        description="Set a client's or sub-account's password (staff); its sessions end. A "
+        "login with two-factor on also needs MANAGE_LOGIN_SECURITY.",
     )

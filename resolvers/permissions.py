@@ -1,21 +1,34 @@
 """Permission classes declared on root fields; each raises UNAUTHENTICATED or FORBIDDEN.
 
 They are checked once at the root field, so nested fields of the result need no check of
-their own (and hot lists stay free of per-field extensions).
+their own (and hot lists stay free of per-field extensions). A staff mutation may also name
+fields of its `input` that need a stronger permission than the mutation itself
+(`input_fields_needing`): given at all, even unchanged, they are refused without it, before
+anything runs. What depends on the target rather than on the input (a login's two-factor)
+is checked by the resolver, in its transaction (`require_two_factor_override`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
+import asyncpg
+import strawberry
 from strawberry.extensions import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types import Info
+from strawberry.utils.str_converters import to_camel_case
 
+from domain.auth import two_factor
 from domain.auth.permissions import ContactPermission, StaffPermission
 from domain.auth.viewer import Viewer, ViewerKind
 from resolvers.context import Context
 from schema.common import Forbidden, Unauthenticated
+
+# The input fields a mutation guards beyond its own permission, by their Python name.
+InputFieldPermissions = Mapping[str, StaffPermission]
 
 
 async def _logged_in_viewer(info: Info[Context, Any]) -> Viewer:
@@ -26,16 +39,66 @@ async def _logged_in_viewer(info: Info[Context, Any]) -> Viewer:
 
 
 class IsStaff(BasePermission):
-    """A staff member holding `permission`."""
+    """A staff member holding `permission`, and the permission of each of `input_fields`
+    that the `input` argument gives."""
 
-    def __init__(self, permission: StaffPermission) -> None:
+    def __init__(
+        self, permission: StaffPermission, input_fields: InputFieldPermissions | None = None
+    ) -> None:
         self.permission = permission
+        self.input_fields = input_fields or {}
 
     async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
         viewer = await _logged_in_viewer(info)
         if not viewer.has_staff_permission(self.permission):
             raise Forbidden(f"This needs the staff permission {self.permission.value}.")
+        lacking = {
+            name: needed
+            for name, needed in self.input_fields.items()
+            if getattr(kwargs["input"], name) is not strawberry.UNSET
+            and not viewer.has_staff_permission(needed)
+        }
+        if lacking:
+            fields = [f"input.{to_camel_case(name)}" for name in lacking]
+            needs = " and ".join(sorted({needed.value for needed in lacking.values()}))
+            raise Forbidden(
+                f"Changing {', '.join(fields)} needs the staff permission {needs}.", fields=fields
+            )
         return True
+
+
+def input_fields_needing(
+    permission: StaffPermission, input_type: Any, *names: str
+) -> dict[str, StaffPermission]:
+    """Fields `names` of the strawberry input `input_type`, each needing `permission`, for
+    `staff(..., input_fields=...)`. A name the input lacks would guard nothing: it fails here,
+    when the schema is built."""
+    unknown = set(names) - {f.name for f in dataclasses.fields(input_type)}
+    if unknown:
+        raise ValueError(f"{input_type.__name__} has no field {', '.join(sorted(unknown))}.")
+    return dict.fromkeys(names, permission)
+
+
+async def require_two_factor_override(
+    viewer: Viewer | None, conn: asyncpg.Connection, login_id: int | None, *, in_input: bool
+) -> None:
+    """Setting the password of a login that has two-factor on needs MANAGE_LOGIN_SECURITY
+    too: with EDIT_CLIENTS alone, staff would take the login over (as turning two-factor off
+    would). `in_input`: the password is the `input.password` field of the operation.
+
+    Not locked: two-factor turned on by the login meanwhile is as if it came just after."""
+    assert viewer is not None  # the root field's permission class saw to that
+    needed = StaffPermission.MANAGE_LOGIN_SECURITY
+    if login_id is None or viewer.has_staff_permission(needed):
+        return
+    if await two_factor.two_factor_enabled(conn, login_id):
+        fields = ["input.password"] if in_input else []
+        named = f" ({fields[0]})" if fields else ""
+        raise Forbidden(
+            f"Setting the password{named} of a login with two-factor on needs the staff "
+            f"permission {needed.value}.",
+            fields=fields,
+        )
 
 
 class IsClientArea(BasePermission):
@@ -69,8 +132,12 @@ class IsLoggedIn(BasePermission):
         return True
 
 
-def staff(permission: StaffPermission) -> list[FieldExtension]:
-    return [PermissionExtension(permissions=[IsStaff(permission)], use_directives=False)]
+def staff(
+    permission: StaffPermission, *, input_fields: InputFieldPermissions | None = None
+) -> list[FieldExtension]:
+    return [
+        PermissionExtension(permissions=[IsStaff(permission, input_fields)], use_directives=False)
+    ]
 
 
 def client_area(permission: ContactPermission | None = None) -> list[FieldExtension]:

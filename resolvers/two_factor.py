@@ -95,6 +95,7 @@ class Mutations:
     )
     disable_client_two_factor: ClientPayload = strawberry.field(
         resolver=disable_client_two_factor,
-        extensions=staff(StaffPermission.EDIT_CLIENTS),
-        description="Turn a client's two-factor login off (staff); staff can never turn it on.",
+        extensions=staff(StaffPermission.MANAGE_LOGIN_SECURITY),
+        description="Turn a client's two-factor login off (staff with MANAGE_LOGIN_SECURITY); "
+        "staff can never turn it on.",
     )

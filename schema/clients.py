@@ -63,6 +63,16 @@ class Currency:
     suffix: str = strawberry.field(description="Shown after amounts, e.g. ' USD'.")
 
 
+# A client's billing settings (SPEC 1.5): how it is charged, taxed, invoiced and chased. A
+# sub-account reads them with INVOICES; staff change them with MANAGE_BILLING.
+BILLING_SETTINGS = (
+    "overdue_notices_disabled",
+    "late_fees_exempt",
+    "tax_exempt",
+    "separate_invoices",
+    "cc_processing_disabled",
+    "default_payment_method",
+)
 # What a sub-account must have been granted to read each part of its own client (SPEC 2.4).
 # Staff who reached a client through a root field, and the account holder, read all of it;
 # the parts not named here (id, status, currency, createdAt) come with reaching the client,
@@ -85,15 +95,7 @@ CLIENT_AREA_FIELD_PERMISSIONS: dict[str, ContactPermission] = {
         ContactPermission.PROFILE,
     ),
     **dict.fromkeys(
-        (
-            "credit_balance",
-            "overdue_notices_disabled",
-            "late_fees_exempt",
-            "tax_exempt",
-            "separate_invoices",
-            "cc_processing_disabled",
-            "default_payment_method",
-        ),
+        ("credit_balance", *BILLING_SETTINGS),
         ContactPermission.INVOICES,
     ),
 }

@@ -72,7 +72,13 @@ class NotFoundError(GraphQLError):
 
 
 class Forbidden(GraphQLError):
-    """Raised when the viewer is logged in but may not do this."""
+    """Raised when the viewer is logged in but may not do this; `fields` names the input
+    fields refused (as `input.taxExempt`) when the operation itself would be allowed."""
 
-    def __init__(self, message: str = "You are not allowed to do this.") -> None:
-        super().__init__(message, extensions={"code": "FORBIDDEN"})
+    def __init__(
+        self, message: str = "You are not allowed to do this.", *, fields: list[str] | None = None
+    ) -> None:
+        extensions: dict[str, object] = {"code": "FORBIDDEN"}
+        if fields:
+            extensions["fields"] = fields
+        super().__init__(message, extensions=extensions)

@@ -26,6 +26,10 @@ class StaffPermission(StrEnum):
     # Merge and delete clients (SPEC 7): both remove a client and its login for good, so
     # only administrators (who hold every permission) do it.
     DELETE_CLIENTS = "DELETE_CLIENTS"
+    # Override a login's two-factor (SPEC 1.7, 11.2): turn it off, and set the password of a
+    # login that has it on. With both, anyone could take over that login, so it is not part
+    # of EDIT_CLIENTS: only administrators hold it among the built-in roles.
+    MANAGE_LOGIN_SECURITY = "MANAGE_LOGIN_SECURITY"
 
 
 ROLE_PERMISSIONS: dict[StaffRole, frozenset[StaffPermission]] = {

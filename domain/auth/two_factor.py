@@ -1,7 +1,8 @@
 """Two-factor login with TOTP (RFC 6238), SPEC 1.7.
 
 Only the login itself turns it on, from the client area: a setup stores a new secret and
-shows it once; a code from the authenticator confirms it. Staff may only turn it off. The
+shows it once; a code from the authenticator confirms it. Staff may only turn it off (with
+MANAGE_LOGIN_SECURITY, which setting the password of a login that has it also needs). The
 secret is kept AES-GCM-encrypted under the card keys (`domain.cards.crypto`), bound to its
 login's id, and is never shown again after the setup.
 """
@@ -107,6 +108,11 @@ async def confirm_two_factor_setup(
                 ErrorCode.INVALID_CREDENTIALS, "The authentication code is wrong.", "code"
             )
         await conn.execute("UPDATE logins SET totp_enabled = true WHERE id = $1", login_id)
+
+
+async def two_factor_enabled(conn: asyncpg.Connection, login_id: int) -> bool:
+    """Whether the login has two-factor turned on (false when there is no such login)."""
+    return bool(await conn.fetchval("SELECT totp_enabled FROM logins WHERE id = $1", login_id))
 
 
 async def disable_client_two_factor(

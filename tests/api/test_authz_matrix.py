@@ -21,6 +21,7 @@ Sessions are opened on the domain directly: no password is hashed here.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -43,8 +44,10 @@ from domain.cards.crypto import CardKeyring
 from domain.clients import services as client_services
 from domain.credit import services as credit_services
 from domain.tickets import services as tickets
+from resolvers.permissions import input_fields_needing
+from schema.clients import UpdateClientInput
 from tests.api.introspection import root_fields
-from tests.conftest import CARD_KEY, gid, gql
+from tests.conftest import CARD_KEY, gid, gql, turn_on_two_factor
 
 TTL = timedelta(hours=1)
 # ALLOWED: no error and a result; NULL / EMPTY: no error, but null (or only nulls) / an
@@ -65,10 +68,18 @@ VARIABLES = {
     "$taxRule": "ID!",
     "$ticket": "ID!",
     "$file": "ID!",
+    "$subAccount": "ID!",
     "$upload": "Upload!",  # sent as a multipart request with a small file
 }
 STATE_TABLES = (
     "clients",
+    "services",
+    "addons",
+    "domains",
+    "invoices",
+    "credit_log",
+    "cards",
+    "audit_log",
     "contacts",
     "logins",
     "sessions",
@@ -338,7 +349,8 @@ RULES: dict[str, Rule] = {
     "beginTwoFactorSetup": client_area(None, f"beginTwoFactorSetup {{ secret {ERRORS} }}"),
     "confirmTwoFactorSetup": client_area(None, 'confirmTwoFactorSetup(code: "000000") { ok }'),
     "disableClientTwoFactor": staff(
-        EDIT, f"disableClientTwoFactor(id: $client) {{ client {{ id }} {ERRORS} }}"
+        StaffPermission.MANAGE_LOGIN_SECURITY,
+        f"disableClientTwoFactor(id: $client) {{ client {{ id }} {ERRORS} }}",
     ),
 }
 
@@ -481,8 +493,9 @@ async def session_of(conn: asyncpg.Connection, world: World, viewer: As) -> str 
     return await sessions.start_session(conn, login_id, ttl=TTL)
 
 
-def document(name: str) -> str:
-    selection = RULES[name].selection
+def document(name: str, selection: str | None = None) -> str:
+    """The operation of root field `name`: RULES' selection, or `selection`."""
+    selection = RULES[name].selection if selection is None else selection
     used = [f"{var}: {kind}" for var, kind in VARIABLES.items() if var in selection]
     declared = f"({', '.join(used)})" if used else ""
     return f"{root_fields()[name].lower()}{declared} {{ {selection} }}"
@@ -544,3 +557,219 @@ async def test_10_1_2_4_each_root_field_refuses_or_allows_each_viewer(
     assert result is not None
     if isinstance(result, dict) and "errors" in result:
         assert result["errors"] == [], result
+
+
+@dataclass(frozen=True)
+class GuardedField:
+    """An input field that needs a stronger staff permission than its mutation: `value` is
+    what the test gives it, `changed` SQL that is true of the client ($1) once it took."""
+
+    permission: StaffPermission
+    value: str
+    changed: str
+
+
+# The mutations whose input has guarded fields: their permission, and their selection given
+# a guarded field with an unguarded one (so that a refusal must change neither).
+GUARDED_INPUTS: dict[str, tuple[StaffPermission, Callable[[str], str]]] = {
+    "updateClient": (
+        EDIT,
+        lambda given: (
+            f'updateClient(id: $client, input: {{notes: "changed", {given}}}) '
+            f"{{ client {{ id }} {ERRORS} }}"
+        ),
+    ),
+}
+# What needs a stronger permission than its mutation, by "mutation.input.field". The billing
+# part of a client (SPEC 1.5, 1.6; what a sub-account reads with INVOICES) is MANAGE_BILLING's,
+# as setClientPaymentMethod is: how it is charged, taxed, invoiced and chased, and the currency
+# its credit and invoices are in.
+GUARDED_FIELDS: dict[str, GuardedField] = {
+    "updateClient.input.defaultPaymentMethod": GuardedField(
+        BILLING,
+        '"mailin"',
+        """SELECT c.default_payment_method = 'mailin' AND bool_and(i.payment_method = 'mailin')
+             FROM clients c JOIN invoices i ON i.client_id = c.id AND i.status = 'UNPAID'
+            WHERE c.id = $1 GROUP BY c.id""",
+    ),
+    "updateClient.input.taxExempt": GuardedField(
+        BILLING, "true", "SELECT tax_exempt FROM clients WHERE id = $1"
+    ),
+    "updateClient.input.lateFeesExempt": GuardedField(
+        BILLING, "true", "SELECT late_fees_exempt FROM clients WHERE id = $1"
+    ),
+    "updateClient.input.ccProcessingDisabled": GuardedField(
+        BILLING, "true", "SELECT cc_processing_disabled FROM clients WHERE id = $1"
+    ),
+    "updateClient.input.overdueNoticesDisabled": GuardedField(
+        BILLING, "true", "SELECT overdue_notices_disabled FROM clients WHERE id = $1"
+    ),
+    "updateClient.input.separateInvoices": GuardedField(
+        BILLING, "true", "SELECT separate_invoices FROM clients WHERE id = $1"
+    ),
+    "updateClient.input.currency": GuardedField(
+        BILLING, '"EUR"', "SELECT currency = 'EUR' FROM clients WHERE id = $1"
+    ),
+}
+FIELD_CASES = [(path, role) for path in GUARDED_FIELDS for role in StaffRole]
+
+
+def test_a_guarded_input_field_must_be_a_field_of_its_input() -> None:
+    # A misspelt name would guard nothing: the schema is not built with it.
+    with pytest.raises(ValueError, match="UpdateClientInput has no field tax_exmpt"):
+        input_fields_needing(BILLING, UpdateClientInput, "tax_exempt", "tax_exmpt")
+
+
+@pytest.mark.parametrize(("path", "role"), FIELD_CASES, ids=[f"{p}-{r}" for p, r in FIELD_CASES])
+async def test_10_1_input_fields_needing_a_stronger_permission_are_refused_without_it(
+    api: httpx.AsyncClient, conn: asyncpg.Connection, world: World, path: str, role: StaffRole
+) -> None:
+    mutation, _, field_name = path.split(".")
+    guarded = GUARDED_FIELDS[path]
+    needs, selection = GUARDED_INPUTS[mutation]
+    token = await session_of(conn, world, staff_member(role))
+    query = document(mutation, selection(f"{field_name}: {guarded.value}"))
+    used = {k: v for k, v in world.variables.items() if f"${k}" in query}
+    before = await state(conn)
+
+    body = await send(api, query, used, token)
+
+    held = ROLE_PERMISSIONS[role]
+    if needs in held and guarded.permission in held:
+        assert "errors" not in body, body
+        assert body["data"][mutation]["errors"] == []
+        assert await conn.fetchval(guarded.changed, world.client_id) is True
+        return
+    [error] = body.get("errors") or [{"extensions": {}, "message": f"allowed: {body}"}]
+    assert error["extensions"].get("code") == FORBIDDEN and error["path"] == [mutation], error
+    if needs in held:
+        # Named, with the permission it needs, in the error and its extensions.
+        assert f"input.{field_name}" in error["message"], error
+        assert guarded.permission.value in error["message"], error
+        assert error["extensions"]["fields"] == [f"input.{field_name}"], error
+    assert (body.get("data") or {}).get(mutation) is None
+    assert await state(conn) == before
+
+
+@dataclass(frozen=True)
+class Override:
+    """A staff operation that, on a login with two-factor on (the client's holder's or a
+    sub-account's), overrides it: allowed only with every permission in `needs`, and then
+    audited as `audited`. `password`: it sets a password, which a login without two-factor
+    lets the mutation's own permission do."""
+
+    root: str
+    selection: str
+    login: str
+    needs: frozenset[StaffPermission]
+    audited: str
+    password: bool = True
+
+
+LOGIN_SECURITY = StaffPermission.MANAGE_LOGIN_SECURITY
+NEW_PASSWORD = '"another-long-password"'
+OVERRIDES: dict[str, Override] = {
+    "disableClientTwoFactor": Override(
+        "disableClientTwoFactor",
+        f"disableClientTwoFactor(id: $client) {{ client {{ id }} {ERRORS} }}",
+        "holder",
+        frozenset({LOGIN_SECURITY}),
+        "client.two_factor_disabled",
+        password=False,
+    ),
+    "setPassword.clientId": Override(
+        "setPassword",
+        f"setPassword(clientId: $client, password: {NEW_PASSWORD}) {{ ok {ERRORS} }}",
+        "holder",
+        frozenset({EDIT, LOGIN_SECURITY}),
+        "client.password_set",
+    ),
+    "setPassword.contactId": Override(
+        "setPassword",
+        f"setPassword(contactId: $subAccount, password: {NEW_PASSWORD}) {{ ok {ERRORS} }}",
+        "sub_account",
+        frozenset({EDIT, LOGIN_SECURITY}),
+        "client.password_set",
+    ),
+    "updateClient.input.password": Override(
+        "updateClient",
+        f"updateClient(id: $client, input: {{password: {NEW_PASSWORD}}}) {{ {ERRORS} }}",
+        "holder",
+        frozenset({EDIT, LOGIN_SECURITY}),
+        "client.updated",
+    ),
+    "updateContact.input.password": Override(
+        "updateContact",
+        f"updateContact(id: $subAccount, input: {{password: {NEW_PASSWORD}}}) {{ {ERRORS} }}",
+        "sub_account",
+        frozenset({EDIT, LOGIN_SECURITY}),
+        "contact.updated",
+    ),
+}
+OVERRIDE_CASES = [
+    (name, role, two_factor)
+    for name, override in OVERRIDES.items()
+    for role in StaffRole
+    for two_factor in ((True, False) if override.password else (True,))
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "role", "two_factor"),
+    OVERRIDE_CASES,
+    ids=[f"{n}-{r}-{'2fa' if t else 'no_2fa'}" for n, r, t in OVERRIDE_CASES],
+)
+async def test_1_7_5_3_overriding_a_logins_two_factor_needs_manage_login_security(
+    api: httpx.AsyncClient,
+    conn: asyncpg.Connection,
+    world: World,
+    name: str,
+    role: StaffRole,
+    two_factor: bool,
+) -> None:
+    override = OVERRIDES[name]
+    sub_login = await conn.fetchval(
+        "INSERT INTO logins (email) VALUES ('sub-2fa@example.com') RETURNING id"
+    )
+    sub_contact = await conn.fetchval(
+        """INSERT INTO contacts (client_id, login_id, first_name, last_name, email)
+           VALUES ($1, $2, 'Sub', 'TwoFactor', 'sub-2fa@example.com') RETURNING id""",
+        world.client_id,
+        sub_login,
+    )
+    if two_factor:
+        await turn_on_two_factor(conn, "holder@example.com")
+        await turn_on_two_factor(conn, "sub-2fa@example.com")
+    target = world.holder_login if override.login == "holder" else sub_login
+    token = await session_of(conn, world, staff_member(role))
+    query = document(override.root, override.selection)
+    variables = {**world.variables, "subAccount": gid("Contact", sub_contact)}
+    used = {k: v for k, v in variables.items() if f"${k}" in query}
+    before = await state(conn)
+    login_row = "SELECT password_hash, totp_enabled FROM logins WHERE id = $1"
+    login_before = await conn.fetchrow(login_row, target)
+
+    body = await send(api, query, used, token)
+
+    held = ROLE_PERMISSIONS[role]
+    needs = override.needs if two_factor else override.needs - {LOGIN_SECURITY}
+    if needs <= held:
+        assert "errors" not in body, body
+        assert body["data"][override.root]["errors"] == []
+        assert await conn.fetchrow(login_row, target) != login_before
+        staff_id = await conn.fetchval("SELECT id FROM staff")
+        assert await conn.fetchval(
+            "SELECT count(*) FROM audit_log WHERE action = $1 AND staff_id = $2",
+            override.audited,
+            staff_id,
+        )
+        return
+    [error] = body.get("errors") or [{"extensions": {}, "message": f"allowed: {body}"}]
+    assert error["extensions"].get("code") == FORBIDDEN, error
+    assert error["path"] == [override.root], error
+    if needs - {LOGIN_SECURITY} <= held:  # refused for the two-factor alone: it says why
+        assert LOGIN_SECURITY.value in error["message"], error
+        named = ["input.password"] if name.endswith(".input.password") else None
+        assert error["extensions"].get("fields") == named, error
+    assert (body.get("data") or {}).get(override.root) is None
+    assert await state(conn) == before

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from domain.auth.permissions import ROLE_PERMISSIONS, StaffRole
+
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT_DOCUMENTS = ["SPEC.md", "API.md", "DESIGN.md", "PERFORMANCE.md", "client-area.md"]
 # A path that climbs out of the checkout, or the folder the documents used to be read from.
@@ -68,3 +70,13 @@ def test_every_spec_rule_a_test_is_named_after_is_in_docs_spec() -> None:
     assert rules, "no test is named after a SPEC rule"
     missing = sorted(rule for rule in rules if not re.search(rf"^{re.escape(rule)} ", spec, re.M))
     assert missing == []
+
+
+def test_10_1_the_readme_lists_each_staff_roles_permissions() -> None:
+    rows = re.findall(r"^\| `(\w+)` \| (.+) \|$", (ROOT / "README.md").read_text(), re.M)
+    listed = {
+        role: set(re.findall(r"`(\w+)`", permissions))
+        for role, permissions in rows
+        if role in set(StaffRole)
+    }
+    assert listed == {role.value: set(ROLE_PERMISSIONS[role]) for role in StaffRole}
