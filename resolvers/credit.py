@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import Annotated
 
+import asyncpg
 import strawberry
 from strawberry.types import Info
 
 from domain.auth.permissions import StaffPermission
+from domain.auth.viewer import Viewer
 from domain.credit import services
 from domain.credit.services import CreditChange
-from domain.errors import DomainError
 from resolvers.clients import presentation
 from resolvers.context import Context
 from resolvers.inputs import existing_id
+from resolvers.mutation import perform
 from resolvers.permissions import staff
 from schema.clients import Client
-from schema.common import user_errors
 from schema.credit import CreditEntry, CreditPayload
 
 ClientId = Annotated[strawberry.ID, strawberry.argument(description="The client's id.")]
@@ -33,7 +35,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-async def _payload(ctx: Context, change: CreditChange) -> CreditPayload:
+async def _present(ctx: Context, change: CreditChange) -> CreditPayload:
     return CreditPayload(
         client=Client.build(change.client, await presentation(ctx)),
         entry=CreditEntry.build(change.entry) if change.entry else None,
@@ -49,24 +51,20 @@ async def add_credit(
     ],
     idempotency_key: IdempotencyKey = None,
 ) -> CreditPayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    assert viewer is not None  # the root field's permission class saw to that
-    try:
-        client = existing_id(client_id, "Client", "clientId")
-        async with ctx.transaction() as conn:
-            change = await services.add_credit(
-                conn,
-                client,
-                amount=amount,
-                description=description,
-                staff_id=viewer.staff_id,
-                login_id=viewer.login_id,
-                idempotency_key=idempotency_key,
-            )
-    except DomainError as error:
-        return CreditPayload(client=None, entry=None, errors=user_errors(error))
-    return await _payload(ctx, change)
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> CreditChange:
+        return await services.add_credit(
+            conn,
+            existing_id(client_id, "Client", "clientId"),
+            amount=amount,
+            description=description,
+            staff_id=viewer.staff_id,
+            login_id=viewer.login_id,
+            idempotency_key=idempotency_key,
+        )
+
+    return await perform(
+        info, work, CreditPayload, present=functools.partial(_present, info.context)
+    )
 
 
 async def remove_credit(
@@ -76,40 +74,33 @@ async def remove_credit(
     reason: Annotated[str, strawberry.argument(description="Why; shown in the log.")],
     idempotency_key: IdempotencyKey = None,
 ) -> CreditPayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    assert viewer is not None
-    try:
-        client = existing_id(client_id, "Client", "clientId")
-        async with ctx.transaction() as conn:
-            change = await services.remove_credit(
-                conn,
-                client,
-                amount=amount,
-                reason=reason,
-                staff_id=viewer.staff_id,
-                login_id=viewer.login_id,
-                idempotency_key=idempotency_key,
-            )
-    except DomainError as error:
-        return CreditPayload(client=None, entry=None, errors=user_errors(error))
-    return await _payload(ctx, change)
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> CreditChange:
+        return await services.remove_credit(
+            conn,
+            existing_id(client_id, "Client", "clientId"),
+            amount=amount,
+            reason=reason,
+            staff_id=viewer.staff_id,
+            login_id=viewer.login_id,
+            idempotency_key=idempotency_key,
+        )
+
+    return await perform(
+        info, work, CreditPayload, present=functools.partial(_present, info.context)
+    )
 
 
 async def delete_credit_entry(
     info: Info[Context, None],
     id: Annotated[strawberry.ID, strawberry.argument(description="The credit entry's id.")],
 ) -> CreditPayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    assert viewer is not None
-    try:
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> CreditChange:
         entry_id = existing_id(id, "CreditEntry")
-        async with ctx.transaction() as conn:
-            change = await services.delete_credit_entry(conn, entry_id, staff_id=viewer.staff_id)
-    except DomainError as error:
-        return CreditPayload(client=None, entry=None, errors=user_errors(error))
-    return await _payload(ctx, change)
+        return await services.delete_credit_entry(conn, entry_id, staff_id=viewer.staff_id)
+
+    return await perform(
+        info, work, CreditPayload, present=functools.partial(_present, info.context)
+    )
 
 
 @strawberry.type(description="Root fields of the credit ledger: what can be changed.")

@@ -43,10 +43,10 @@ class CreditEntry:
 @strawberry.type(description="The result of a credit mutation.")
 class CreditPayload:
     client: Annotated[Client, strawberry.lazy("schema.clients")] | None = strawberry.field(
-        description="The client with its new balance; null when refused."
+        default=None, description="The client with its new balance; null when refused."
     )
     entry: CreditEntry | None = strawberry.field(
-        description="The entry added or deleted; null when refused."
+        default=None, description="The entry added or deleted; null when refused."
     )
     errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why it was refused; empty on success."
