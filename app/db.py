@@ -40,8 +40,17 @@ def _server_settings(mail_domain: str | None) -> dict[str, str]:
     return {"clientdesk.mail_domain": mail_domain} if mail_domain else {}
 
 
+class DatabaseUnreachable(ConnectionError):
+    """No connection could be made to PostgreSQL: refused, no socket, or none in time.
+
+    asyncpg lets the socket's OSError (or the connect timeout) through as it is; named
+    here, it tells an outage (app/outages.py) from any other OSError, such as a file's.
+    Still an OSError, for the code that catches those."""
+
+
 class MeasuredPool(asyncpg.Pool):
-    """An asyncpg pool that keeps its gauges current and counts the waits for a connection.
+    """An asyncpg pool that keeps its gauges current and counts the waits for a connection,
+    and raises DatabaseUnreachable when none can be made.
 
     `_acquire` is asyncpg's one path for every acquisition (`acquire()` and `async with`);
     tests/api/test_observability.py notices if a release of asyncpg changes that."""
@@ -53,6 +62,8 @@ class MeasuredPool(asyncpg.Pool):
         started = time.perf_counter()
         try:
             return await super()._acquire(timeout)
+        except OSError as error:  # TimeoutError too: an OSError since Python 3.10
+            raise DatabaseUnreachable(f"PostgreSQL cannot be reached: {error!r}") from error
         finally:
             if exhausted:
                 POOL_WAITS.labels(self.name).inc()

@@ -25,6 +25,7 @@ from strawberry.types import ExecutionContext
 from app.execution import ClientdeskExecutor
 from app.graphql_guards import RequestGuards, code_errors, limit_rule
 from app.metrics import ObserveOperations
+from app.outages import OUTAGE_MESSAGE, SERVICE_UNAVAILABLE, is_outage, log_failure
 from app.settings import Settings
 from app.tracing import tracing_extensions
 from resolvers import audit as audit_resolvers
@@ -99,17 +100,18 @@ def _is_unexpected(error: GraphQLError) -> bool:
 
 
 class MaskUnexpectedErrors(MaskErrors):
-    """Replace unexpected errors by a generic message with the request id to quote."""
+    """Replace unexpected errors by a generic message with the request id to quote; an
+    outage's says to try again (SERVICE_UNAVAILABLE, which the view answers with 503)."""
 
     def __init__(self) -> None:
         super().__init__(should_mask_error=_is_unexpected, error_message="Internal error.")
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
-        masked.extensions = {
-            "code": "INTERNAL_SERVER_ERROR",
-            "requestId": _request_id(self.execution_context),
-        }
+        code = "INTERNAL_SERVER_ERROR"
+        if is_outage(error.original_error):
+            masked.message, code = OUTAGE_MESSAGE, SERVICE_UNAVAILABLE
+        masked.extensions = {"code": code, "requestId": _request_id(self.execution_context)}
         return masked
 
 
@@ -143,12 +145,13 @@ class ClientdeskSchema(strawberry.Schema):
         request_id = _request_id(execution_context)
         for error in errors:
             if _is_unexpected(error):
-                log.error(
+                log_failure(
+                    log,
+                    error.original_error,
                     "request %s: %s at %s",
                     request_id,
                     error.message,
                     error.path,
-                    exc_info=error.original_error,
                 )
             else:
                 log.debug("request %s: %s", request_id, error.message)

@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     http_request_timeout: float = Field(default=30, gt=0)
     http_max_header_bytes: int = Field(default=16 * 1024, ge=1024)
 
+    # What a request that met a PostgreSQL or Redis outage is told to wait before it tries
+    # again (seconds, the 503's Retry-After).
+    outage_retry_after_seconds: int = Field(default=5, ge=1)
+
     db_pool_min: int = 2
     db_pool_max: int = 10
 

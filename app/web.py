@@ -28,6 +28,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.types.unset import UNSET
 
 from app.cors import CORSMiddleware
@@ -43,6 +44,13 @@ from app.metrics import (
     metrics_endpoint,
 )
 from app.migrate import load_migrations, pending_migrations
+from app.outages import (
+    OUTAGE_MESSAGE,
+    SERVICE_UNAVAILABLE,
+    is_outage,
+    log_failure,
+    reports_outage,
+)
 from app.request_limits import BodyLimitMiddleware, JSONTooDeep, load_bounded_json
 from app.settings import Settings
 from domain.auth.throttle import LoginThrottle
@@ -72,10 +80,12 @@ _CONTEXT_KEY = "clientdesk.context"
 
 
 class GraphQLEndpoint(GraphQL[Context, None]):
-    """Strawberry's ASGI view with our context, JSON encoder and offline GraphiQL."""
+    """Strawberry's ASGI view with our context, JSON encoder and offline GraphiQL, and 503
+    for an outage."""
 
     def __init__(self, services_of: Any, settings: Settings) -> None:
         self._max_json_depth = settings.max_json_depth
+        self._retry_after = str(settings.outage_retry_after_seconds)
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
@@ -124,6 +134,17 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             raise HTTPException(
                 400, "The multipart request's map does not fit its operations and files."
             ) from None
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Any
+    ) -> Response:
+        """Strawberry's, answered with 503 and Retry-After when a dependency's outage failed
+        part of it (app/outages.py): HTTP clients and proxies know to try it again later."""
+        response = super().create_response(response_data, sub_response)
+        if reports_outage(response_data):
+            response.status_code = 503
+            response.headers["Retry-After"] = self._retry_after
+        return response
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(GRAPHIQL_PAGE)
@@ -186,22 +207,59 @@ class RequestIdMiddleware:
             current_request.reset(request_token)
 
 
+def error_response(
+    status: int, code: str, message: str, request_id: str, headers: dict[str, str]
+) -> Response:
+    """A failure's answer in JSON like every GraphQL error, with the request id to quote."""
+    error = {"message": message, "extensions": {"code": code, "requestId": request_id}}
+    return JSONResponse({"errors": [error]}, status_code=status, headers=headers)
+
+
+class OutageMiddleware:
+    """Answers a request that failed outside GraphQL on an outage (app/outages.py) with a
+    503 to retry, logged as a warning: past here Starlette's last resort (`internal_error`)
+    would answer, then re-raise, and uvicorn would log the traceback and drop the
+    connection."""
+
+    def __init__(self, app: Any, *, retry_after_seconds: int) -> None:
+        self.app = app
+        self.retry_after = str(retry_after_seconds)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched_send(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched_send)
+        except Exception as exc:
+            if started or not is_outage(exc):
+                raise
+            request_id = scope.get("request_id") or uuid.uuid4().hex
+            log_failure(log, exc, "request %s: failed", request_id)
+            response = error_response(
+                503,
+                SERVICE_UNAVAILABLE,
+                OUTAGE_MESSAGE,
+                request_id,
+                {"Retry-After": self.retry_after},
+            )
+            await response(scope, receive, send)
+
+
 async def internal_error(request: Request, exc: Exception) -> Response:
-    """Any failure outside GraphQL execution: JSON like every other error, with the request
-    id to quote (this handler runs outside RequestIdMiddleware, so it sets the header too)."""
+    """Any other failure outside GraphQL execution (this handler runs outside
+    RequestIdMiddleware, so it sets the header too)."""
     request_id = request.scope.get("request_id") or uuid.uuid4().hex
     log.error("request %s: unhandled %s", request_id, type(exc).__name__, exc_info=exc)
-    return JSONResponse(
-        {
-            "errors": [
-                {
-                    "message": "Internal error.",
-                    "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
-                }
-            ]
-        },
-        status_code=500,
-        headers={"X-Request-ID": request_id},
+    return error_response(
+        500, "INTERNAL_SERVER_ERROR", "Internal error.", request_id, {"X-Request-ID": request_id}
     )
 
 
@@ -225,9 +283,10 @@ def create_app(settings: Settings) -> Starlette:
             try:
                 await enqueue_emails(redis, email_ids)
                 EMAILS_ENQUEUED.inc(len(email_ids))
-            except Exception:
+            except Exception as error:
                 # Committed emails are never lost: the workers' relay picks them up later.
-                log.exception("could not enqueue emails %s; the relay will", email_ids)
+                # The mutation committed, so it answers its success even with Redis down.
+                log_failure(log, error, "could not enqueue emails %s; the relay will", email_ids)
 
         app.state.services = AppServices(
             pool=pool,
@@ -308,6 +367,7 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
         exception_handlers={Exception: internal_error},
     )
+    app.add_middleware(OutageMiddleware, retry_after_seconds=settings.outage_retry_after_seconds)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_request_bytes,

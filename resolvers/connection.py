@@ -34,7 +34,7 @@ class RequestConnection:
             yield self._conn
             return
         async with self._turn:
-            if self._conn is not None and self._conn.is_closed():
+            if self._conn is not None and _lost(self._conn):
                 await self._give_back()
             if self._conn is None:
                 self._conn = await self._pool.acquire()
@@ -55,3 +55,12 @@ class RequestConnection:
         conn, self._conn = self._conn, None
         if conn is not None:
             await self._pool.release(conn)
+
+
+def _lost(conn: asyncpg.Connection) -> bool:
+    """Whether the server closed `conn` (a restart, an outage). asyncpg then takes it back
+    into the pool at once, and the proxy we hold refuses every call, is_closed() too."""
+    try:
+        return bool(conn.is_closed())
+    except asyncpg.InterfaceError:
+        return True

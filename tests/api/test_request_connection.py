@@ -10,6 +10,7 @@ import pytest
 
 from app import db
 from domain.auth import sessions
+from resolvers.connection import RequestConnection
 from tests.api.test_authz_matrix import TTL
 from tests.api.test_query_growth import add_client_with_everything, root_document
 from tests.conftest import CountedApi, gid
@@ -82,3 +83,18 @@ async def test_a_staff_request_reads_its_service_filter_with_its_session(
         "UPDATE sessions SET service_status_filter = '{ACTIVE}' WHERE login_id = $1", staff_login
     )
     assert await statuses() == []
+
+
+async def test_a_request_whose_connection_the_server_ended_takes_another(
+    pool: asyncpg.Pool,
+) -> None:
+    """PostgreSQL ending the request's connection (a restart) puts it back in the pool
+    behind the request's back: the next use takes a new one, rather than failing on it."""
+    request = RequestConnection(pool)
+    with pytest.raises(asyncpg.PostgresError):
+        async with request.use() as conn:
+            await conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+    async with request.use() as conn:
+        assert await conn.fetchval("SELECT 1") == 1
+    await request.give_back()
+    assert request.acquired == 2
