@@ -11,13 +11,15 @@ import strawberry
 from strawberry.types import Info
 
 from domain.auth.permissions import StaffPermission
+from domain.auth.viewer import Viewer
 from domain.billing import invoices, items, models, orders, payments, tax
 from domain.billing.models import DomainStatus, ServiceStatus
 from domain.clients import services as client_services
-from domain.errors import DomainError
+from domain.clients.services import ClientUpdate
 from resolvers.clients import presentation
 from resolvers.context import Context
 from resolvers.inputs import existing_id, parse_id
+from resolvers.mutation import perform
 from resolvers.pagination import (
     After,
     Before,
@@ -45,7 +47,7 @@ from schema.billing import (
     TransactionConnection,
 )
 from schema.clients import Client, ClientPayload
-from schema.common import OkPayload, user_errors
+from schema.common import OkPayload
 
 IdempotencyKey = Annotated[
     str | None,
@@ -67,49 +69,39 @@ async def place_order(
     input: Annotated[OrderInput, strawberry.argument(description="What is ordered.")],
     idempotency_key: IdempotencyKey = None,
 ) -> OrderPayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    assert viewer is not None  # the root field's permission class saw to that
-    try:
-        client = existing_id(client_id, "Client", "client_id")
-        async with ctx.transaction() as conn:
-            order = await orders.place_order(
-                conn,
-                client,
-                items=[
-                    {
-                        "kind": item.kind,
-                        "name": item.name,
-                        "amount": item.amount,
-                        "billing_cycle": item.billing_cycle,
-                    }
-                    for item in input.items
-                ],
-                payment_method=input.payment_method,
-                currency=input.currency,
-                staff_id=viewer.staff_id,
-                login_id=viewer.login_id,
-                idempotency_key=idempotency_key,
-            )
-            return await _order_payload(conn, order)
-    except DomainError as error:
-        return OrderPayload(order=None, errors=user_errors(error))
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> OrderPayload:
+        order = await orders.place_order(
+            conn,
+            existing_id(client_id, "Client", "client_id"),
+            items=[
+                {
+                    "kind": item.kind,
+                    "name": item.name,
+                    "amount": item.amount,
+                    "billing_cycle": item.billing_cycle,
+                }
+                for item in input.items
+            ],
+            payment_method=input.payment_method,
+            currency=input.currency,
+            staff_id=viewer.staff_id,
+            login_id=viewer.login_id,
+            idempotency_key=idempotency_key,
+        )
+        return await _order_payload(conn, order)
+
+    return await perform(info, work, OrderPayload)
 
 
 async def accept_order(
     info: Info[Context, None],
     id: Annotated[strawberry.ID, strawberry.argument(description="The order's id.")],
 ) -> OrderPayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    assert viewer is not None
-    try:
-        order_id = existing_id(id, "Order")
-        async with ctx.transaction() as conn:
-            order = await orders.accept_order(conn, order_id, staff_id=viewer.staff_id)
-            return await _order_payload(conn, order)
-    except DomainError as error:
-        return OrderPayload(order=None, errors=user_errors(error))
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> OrderPayload:
+        order = await orders.accept_order(conn, existing_id(id, "Order"), staff_id=viewer.staff_id)
+        return await _order_payload(conn, order)
+
+    return await perform(info, work, OrderPayload)
 
 
 async def set_service_status(
@@ -117,16 +109,13 @@ async def set_service_status(
     id: Annotated[strawberry.ID, strawberry.argument(description="A service's or addon's id.")],
     status: Annotated[ServiceStatus, strawberry.argument(description="The new status.")],
 ) -> ServicePayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    assert viewer is not None
-    try:
-        item_id = existing_id(id, "Service")
-        async with ctx.transaction() as conn:
-            row = await items.set_service_status(conn, item_id, status, staff_id=viewer.staff_id)
-    except DomainError as error:
-        return ServicePayload(service=None, errors=user_errors(error))
-    return ServicePayload(service=Service.build(row))
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> ServicePayload:
+        row = await items.set_service_status(
+            conn, existing_id(id, "Service"), status, staff_id=viewer.staff_id
+        )
+        return ServicePayload(service=Service.build(row))
+
+    return await perform(info, work, ServicePayload)
 
 
 async def set_domain_status(
@@ -134,16 +123,13 @@ async def set_domain_status(
     id: Annotated[strawberry.ID, strawberry.argument(description="The domain's id.")],
     status: Annotated[DomainStatus, strawberry.argument(description="The new status.")],
 ) -> DomainPayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    assert viewer is not None
-    try:
-        domain_id = existing_id(id, "Domain")
-        async with ctx.transaction() as conn:
-            row = await items.set_domain_status(conn, domain_id, status, staff_id=viewer.staff_id)
-    except DomainError as error:
-        return DomainPayload(domain=None, errors=user_errors(error))
-    return DomainPayload(domain=Domain.build(row))
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> DomainPayload:
+        row = await items.set_domain_status(
+            conn, existing_id(id, "Domain"), status, staff_id=viewer.staff_id
+        )
+        return DomainPayload(domain=Domain.build(row))
+
+    return await perform(info, work, DomainPayload)
 
 
 async def create_invoice(
@@ -152,28 +138,23 @@ async def create_invoice(
     input: Annotated[InvoiceInput, strawberry.argument(description="The invoice.")],
     idempotency_key: IdempotencyKey = None,
 ) -> InvoicePayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    assert viewer is not None
-    try:
-        client = existing_id(client_id, "Client", "client_id")
-        async with ctx.transaction() as conn:
-            row = await invoices.create_invoice(
-                conn,
-                client,
-                items=[
-                    {"description": item.description, "amount": item.amount, "taxed": item.taxed}
-                    for item in input.items
-                ],
-                due_date=input.due_date,
-                payment_method=input.payment_method,
-                staff_id=viewer.staff_id,
-                login_id=viewer.login_id,
-                idempotency_key=idempotency_key,
-            )
-    except DomainError as error:
-        return InvoicePayload(invoice=None, errors=user_errors(error))
-    return InvoicePayload(invoice=Invoice.build(row))
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> InvoicePayload:
+        row = await invoices.create_invoice(
+            conn,
+            existing_id(client_id, "Client", "client_id"),
+            items=[
+                {"description": item.description, "amount": item.amount, "taxed": item.taxed}
+                for item in input.items
+            ],
+            due_date=input.due_date,
+            payment_method=input.payment_method,
+            staff_id=viewer.staff_id,
+            login_id=viewer.login_id,
+            idempotency_key=idempotency_key,
+        )
+        return InvoicePayload(invoice=Invoice.build(row))
+
+    return await perform(info, work, InvoicePayload)
 
 
 async def record_payment(
@@ -189,28 +170,24 @@ async def record_payment(
     ] = Decimal("0.00"),
     idempotency_key: IdempotencyKey = None,
 ) -> InvoicePayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    assert viewer is not None
-    try:
-        invoice = existing_id(invoice_id, "Invoice", "invoice_id")
-        async with ctx.transaction() as conn:
-            payment = await payments.record_payment(
-                conn,
-                invoice,
-                amount=amount,
-                gateway=gateway,
-                transaction_id=transaction_id,
-                fees=fees,
-                staff_id=viewer.staff_id,
-                login_id=viewer.login_id,
-                idempotency_key=idempotency_key,
-            )
-    except DomainError as error:
-        return InvoicePayload(invoice=None, errors=user_errors(error))
-    return InvoicePayload(
-        invoice=Invoice.build(payment.invoice), transaction=Transaction.build(payment.transaction)
-    )
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> InvoicePayload:
+        payment = await payments.record_payment(
+            conn,
+            existing_id(invoice_id, "Invoice", "invoice_id"),
+            amount=amount,
+            gateway=gateway,
+            transaction_id=transaction_id,
+            fees=fees,
+            staff_id=viewer.staff_id,
+            login_id=viewer.login_id,
+            idempotency_key=idempotency_key,
+        )
+        return InvoicePayload(
+            invoice=Invoice.build(payment.invoice),
+            transaction=Transaction.build(payment.transaction),
+        )
+
+    return await perform(info, work, InvoicePayload)
 
 
 async def set_client_payment_method(
@@ -220,45 +197,39 @@ async def set_client_payment_method(
         str, strawberry.argument(description="Name of an enabled payment gateway.")
     ],
 ) -> ClientPayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    assert viewer is not None
-    try:
-        client_id = existing_id(id, "Client")
-        async with ctx.transaction() as conn:
-            update = await client_services.set_client_payment_method(
-                conn, client_id, payment_method, staff_id=viewer.staff_id
-            )
-    except DomainError as error:
-        return ClientPayload(client=None, errors=user_errors(error))
-    return ClientPayload(client=Client.build(update.client, await presentation(ctx)))
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> ClientUpdate:
+        return await client_services.set_client_payment_method(
+            conn, existing_id(id, "Client"), payment_method, staff_id=viewer.staff_id
+        )
+
+    async def present(update: ClientUpdate) -> ClientPayload:
+        return ClientPayload(client=Client.build(update.client, await presentation(info.context)))
+
+    return await perform(info, work, ClientPayload, present=present)
 
 
 async def set_tax_rule(
     info: Info[Context, None],
     input: Annotated[TaxRuleInput, strawberry.argument(description="The rule.")],
 ) -> TaxRulePayload:
-    try:
-        async with info.context.transaction() as conn:
-            row = await tax.set_tax_rule(
-                conn, country=input.country, state=input.state, name=input.name, rate=input.rate
-            )
-    except DomainError as error:
-        return TaxRulePayload(tax_rule=None, errors=user_errors(error))
-    return TaxRulePayload(tax_rule=TaxRule.build(row))
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> TaxRulePayload:
+        row = await tax.set_tax_rule(
+            conn, country=input.country, state=input.state, name=input.name, rate=input.rate
+        )
+        return TaxRulePayload(tax_rule=TaxRule.build(row))
+
+    return await perform(info, work, TaxRulePayload)
 
 
 async def delete_tax_rule(
     info: Info[Context, None],
     id: Annotated[strawberry.ID, strawberry.argument(description="The rule's id.")],
 ) -> OkPayload:
-    try:
-        rule_id = existing_id(id, "TaxRule")
-        async with info.context.transaction() as conn:
-            await tax.delete_tax_rule(conn, rule_id)
-    except DomainError as error:
-        return OkPayload(ok=False, errors=user_errors(error))
-    return OkPayload(ok=True)
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> OkPayload:
+        await tax.delete_tax_rule(conn, existing_id(id, "TaxRule"))
+        return OkPayload(ok=True)
+
+    return await perform(info, work, OkPayload)
 
 
 async def invoice(

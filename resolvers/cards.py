@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 
+import asyncpg
 import strawberry
 from strawberry.types import Info
 
 from domain.auth.permissions import StaffPermission
+from domain.auth.viewer import Viewer
 from domain.cards import services
 from domain.clients.queries import get_client
 from domain.errors import DomainError, ErrorCode
 from resolvers.clients import presentation
 from resolvers.context import Context
 from resolvers.inputs import existing_id
+from resolvers.mutation import perform
 from resolvers.permissions import staff
 from schema.cards import CardInput, RevealCardPayload
 from schema.clients import Client, ClientPayload
@@ -35,35 +39,33 @@ async def save_card(
     input: Annotated[CardInput, strawberry.argument(description="The card to store.")],
 ) -> ClientPayload:
     ctx = info.context
-    viewer = await ctx.get_viewer()
-    try:
+
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> int:
         pk = existing_id(client_id, "Client", "client_id")
-        async with ctx.transaction() as conn:
-            await services.save_card(
-                conn,
-                ctx.services.card_keyring,
-                pk,
-                number=input.number,
-                expiry=input.expiry,
-                issue_number=input.issue_number,
-                start_date=input.start_date,
-                staff_id=viewer.staff_id if viewer else None,
-            )
-    except DomainError as error:
-        return ClientPayload(client=None, errors=user_errors(error))
-    return await _client_payload(ctx, pk)
+        await services.save_card(
+            conn,
+            ctx.services.card_keyring,
+            pk,
+            number=input.number,
+            expiry=input.expiry,
+            issue_number=input.issue_number,
+            start_date=input.start_date,
+            staff_id=viewer.staff_id,
+        )
+        return pk
+
+    return await perform(info, work, ClientPayload, present=functools.partial(_client_payload, ctx))
 
 
 async def clear_card(info: Info[Context, None], client_id: ClientIdArgument) -> ClientPayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    try:
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> int:
         pk = existing_id(client_id, "Client", "client_id")
-        async with ctx.transaction() as conn:
-            await services.clear_card(conn, pk, staff_id=viewer.staff_id if viewer else None)
-    except DomainError as error:
-        return ClientPayload(client=None, errors=user_errors(error))
-    return await _client_payload(ctx, pk)
+        await services.clear_card(conn, pk, staff_id=viewer.staff_id)
+        return pk
+
+    return await perform(
+        info, work, ClientPayload, present=functools.partial(_client_payload, info.context)
+    )
 
 
 async def reveal_card_number(

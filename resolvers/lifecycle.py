@@ -10,20 +10,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import asyncpg
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from domain.auth.permissions import StaffPermission
-from domain.clients import deletion, export, merge
-from domain.errors import DomainError, NotFound
+from domain.auth.viewer import Viewer
+from domain.clients import deletion, export, merge, models
+from domain.errors import NotFound
 from domain.files.storage import remove_stored_files
 from resolvers.clients import presentation
 from resolvers.context import Context
 from resolvers.inputs import existing_id, parse_id
+from resolvers.mutation import perform
 from resolvers.permissions import account_holder, staff
 from schema.clients import Client, ClientPayload
-from schema.common import NotFoundError, OkPayload, user_errors
+from schema.common import NotFoundError, OkPayload
 from schema.lifecycle import ClientExport
 
 
@@ -34,22 +37,21 @@ async def merge_clients(
     keep: Annotated[merge.MergeKeep, strawberry.argument(description="Whose profile stays.")],
 ) -> ClientPayload:
     ctx = info.context
-    viewer = await ctx.get_viewer()
-    try:
-        first = existing_id(first_id, "Client", "first_id")
-        second = existing_id(second_id, "Client", "second_id")
-        async with ctx.transaction() as conn:
-            row = await merge.merge_clients(
-                conn,
-                first,
-                second,
-                merge.MergeKeep(keep),
-                keyring=ctx.services.card_keyring,
-                staff_id=viewer.staff_id if viewer else None,
-            )
-    except DomainError as error:
-        return ClientPayload(client=None, errors=user_errors(error))
-    return ClientPayload(client=Client.build(row, await presentation(ctx)))
+
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> models.Client:
+        return await merge.merge_clients(
+            conn,
+            existing_id(first_id, "Client", "first_id"),
+            existing_id(second_id, "Client", "second_id"),
+            merge.MergeKeep(keep),
+            keyring=ctx.services.card_keyring,
+            staff_id=viewer.staff_id,
+        )
+
+    async def present(row: models.Client) -> ClientPayload:
+        return ClientPayload(client=Client.build(row, await presentation(ctx)))
+
+    return await perform(info, work, ClientPayload, present=present)
 
 
 async def delete_client(
@@ -57,18 +59,18 @@ async def delete_client(
     id: Annotated[strawberry.ID, strawberry.argument(description="The client's id.")],
 ) -> OkPayload:
     ctx = info.context
-    viewer = await ctx.get_viewer()
-    try:
-        client_id = existing_id(id, "Client")
-        async with ctx.transaction() as conn:
-            stored_files = await deletion.delete_client(
-                conn, client_id, staff_id=viewer.staff_id if viewer else None
-            )
-    except DomainError as error:
-        return OkPayload(ok=False, errors=user_errors(error))
-    # Only now that the deletion has committed: a rolled-back one still needs its bytes.
-    remove_stored_files(ctx.services.attachments_dir, stored_files)
-    return OkPayload(ok=True)
+
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> list[str]:
+        return await deletion.delete_client(
+            conn, existing_id(id, "Client"), staff_id=viewer.staff_id
+        )
+
+    async def present(stored_files: list[str]) -> OkPayload:
+        # Only now that the deletion has committed: a rolled-back one still needs its bytes.
+        remove_stored_files(ctx.services.attachments_dir, stored_files)
+        return OkPayload(ok=True)
+
+    return await perform(info, work, OkPayload, present=present)
 
 
 async def _export(

@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
+import asyncpg
 import strawberry
 from strawberry.types import Info
 
 from domain.auth.permissions import ContactPermission, StaffPermission
-from domain.errors import DomainError
+from domain.auth.viewer import Viewer
 from domain.tickets import services
 from resolvers.context import Context
 from resolvers.inputs import existing_id
+from resolvers.mutation import perform
 from resolvers.permissions import client_area, staff
-from schema.common import user_errors
 from schema.ids import global_id
 from schema.node import Owned
 from schema.tickets import Ticket, TicketMessage, TicketPayload
@@ -39,16 +40,14 @@ async def open_ticket(
     subject: Annotated[str, strawberry.argument(description="What the ticket is about.")],
     message: Message,
 ) -> TicketPayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    assert viewer is not None and viewer.client_id is not None  # the permission class saw to it
-    try:
-        async with ctx.transaction() as conn:
-            writer = await services.writer_of_viewer(conn, viewer.client_id, viewer.contact_id)
-            row = await services.open_ticket(conn, writer, subject, message)
-    except DomainError as error:
-        return TicketPayload(ticket=None, errors=user_errors(error))
-    return TicketPayload(ticket=Ticket.build(row))
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> TicketPayload:
+        assert viewer.client_id is not None  # the permission class saw to it
+        writer = await services.writer_of_viewer(conn, viewer.client_id, viewer.contact_id)
+        return TicketPayload(
+            ticket=Ticket.build(await services.open_ticket(conn, writer, subject, message))
+        )
+
+    return await perform(info, work, TicketPayload)
 
 
 async def reply_to_ticket(
@@ -56,23 +55,20 @@ async def reply_to_ticket(
     ticket_id: Annotated[strawberry.ID, strawberry.argument(description="The ticket's id.")],
     message: Message,
 ) -> TicketPayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    assert viewer is not None and viewer.staff_id is not None  # the permission class saw to it
-    try:
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> TicketPayload:
+        assert viewer.staff_id is not None  # the permission class saw to it
         ticket = existing_id(ticket_id, "Ticket", "ticket_id")
-        async with ctx.transaction() as conn:
-            row = await services.reply_to_ticket(
-                conn,
-                ticket,
-                message,
-                staff_id=viewer.staff_id,
-                client_area_url=ctx.services.client_area_url,
-                page_id=global_id("Ticket", ticket),
-            )
-    except DomainError as error:
-        return TicketPayload(ticket=None, errors=user_errors(error))
-    return TicketPayload(ticket=Ticket.build(row))
+        row = await services.reply_to_ticket(
+            conn,
+            ticket,
+            message,
+            staff_id=viewer.staff_id,
+            client_area_url=info.context.services.client_area_url,
+            page_id=global_id("Ticket", ticket),
+        )
+        return TicketPayload(ticket=Ticket.build(row))
+
+    return await perform(info, work, TicketPayload)
 
 
 @strawberry.type(description="Root fields of support tickets: what can be changed.")

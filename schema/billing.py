@@ -322,7 +322,9 @@ class TaxRuleInput:
 
 @strawberry.type(description="The result of an order mutation.")
 class OrderPayload:
-    order: Order | None = strawberry.field(description="The order; null when refused.")
+    order: Order | None = strawberry.field(
+        default=None, description="The order; null when refused."
+    )
     errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why it was refused; empty on success."
     )
@@ -330,7 +332,9 @@ class OrderPayload:
 
 @strawberry.type(description="The result of changing a service's or addon's status.")
 class ServicePayload:
-    service: Service | None = strawberry.field(description="The service; null when refused.")
+    service: Service | None = strawberry.field(
+        default=None, description="The service; null when refused."
+    )
     errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why it was refused; empty on success."
     )
@@ -338,7 +342,9 @@ class ServicePayload:
 
 @strawberry.type(description="The result of changing a domain's status.")
 class DomainPayload:
-    domain: Domain | None = strawberry.field(description="The domain; null when refused.")
+    domain: Domain | None = strawberry.field(
+        default=None, description="The domain; null when refused."
+    )
     errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why it was refused; empty on success."
     )
@@ -346,7 +352,9 @@ class DomainPayload:
 
 @strawberry.type(description="The result of an invoice mutation.")
 class InvoicePayload:
-    invoice: Invoice | None = strawberry.field(description="The invoice; null when refused.")
+    invoice: Invoice | None = strawberry.field(
+        default=None, description="The invoice; null when refused."
+    )
     transaction: Transaction | None = strawberry.field(
         default=None, description="The payment recorded, for recordPayment."
     )
@@ -357,7 +365,9 @@ class InvoicePayload:
 
 @strawberry.type(description="The result of a tax rule mutation.")
 class TaxRulePayload:
-    tax_rule: TaxRule | None = strawberry.field(description="The rule; null when refused.")
+    tax_rule: TaxRule | None = strawberry.field(
+        default=None, description="The rule; null when refused."
+    )
     errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why it was refused; empty on success."
     )

@@ -469,7 +469,9 @@ class UpdateMyProfileInput(PersonChangesInput):
 
 @strawberry.type(description="The result of a client mutation.")
 class ClientPayload:
-    client: Client | None = strawberry.field(description="The client; null when refused.")
+    client: Client | None = strawberry.field(
+        default=None, description="The client; null when refused."
+    )
     warnings: list[str] = strawberry.field(
         default_factory=list, description="Things staff should know although it succeeded."
     )

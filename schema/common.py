@@ -34,7 +34,9 @@ def user_errors(error: DomainError) -> list[UserError]:
 
 @strawberry.type(description="The result of a mutation that returns nothing else.")
 class OkPayload:
-    ok: bool = strawberry.field(description="True when the operation was carried out.")
+    ok: bool = strawberry.field(
+        default=False, description="True when the operation was carried out."
+    )
     errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why it was refused; empty on success."
     )

@@ -134,7 +134,9 @@ class ContactInput(PersonChangesInput):
 
 @strawberry.type(description="The result of a contact mutation.")
 class ContactPayload:
-    contact: Contact | None = strawberry.field(description="The contact; null when refused.")
+    contact: Contact | None = strawberry.field(
+        default=None, description="The contact; null when refused."
+    )
     errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why it was refused; empty on success."
     )

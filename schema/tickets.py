@@ -86,7 +86,9 @@ class Ticket(Node):
 
 @strawberry.type(description="The result of a ticket mutation.")
 class TicketPayload:
-    ticket: Ticket | None = strawberry.field(description="The ticket; null when refused.")
+    ticket: Ticket | None = strawberry.field(
+        default=None, description="The ticket; null when refused."
+    )
     errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why it was refused; empty on success."
     )
