@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Annotated
 
+import asyncpg
 import strawberry
 from strawberry.types import Info
 
 from domain.auth.permissions import ContactPermission, StaffPermission
-from domain.clients import merge, queries, services
+from domain.auth.viewer import Viewer
+from domain.clients import merge, models, queries, services
 from domain.clients.models import ClientStatus
 from domain.contacts import services as contact_services
 from domain.emails import outbox
@@ -17,6 +20,7 @@ from domain.errors import DomainError
 from domain.paging import Total
 from resolvers.context import Context
 from resolvers.inputs import existing_id, parse_id, provided_fields
+from resolvers.mutation import perform
 from resolvers.pagination import (
     After,
     Before,
@@ -177,6 +181,10 @@ async def me(info: Info[Context, None]) -> Client | None:
     return Client.build(row, await presentation(info.context)) if row else None
 
 
+async def _client_payload(ctx: Context, row: models.Client) -> ClientPayload:
+    return ClientPayload(client=Client.build(row, await presentation(ctx)))
+
+
 async def add_client(
     info: Info[Context, None],
     input: Annotated[AddClientInput, strawberry.argument(description="The new client.")],
@@ -184,22 +192,23 @@ async def add_client(
         bool, strawberry.argument(description="Queue the Client Signup Email.")
     ] = True,
 ) -> ClientPayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    values = provided_fields(input, exclude=("password",))
-    try:
-        async with ctx.transaction(hashing_password=bool(input.password)) as conn:
-            row = await services.add_client(
-                conn,
-                values,
-                password=input.password or None,
-                staff_id=viewer.staff_id if viewer else None,
-                send_welcome_email=send_welcome_email,
-                client_area_url=ctx.services.client_area_url,
-            )
-    except DomainError as error:
-        return ClientPayload(client=None, errors=user_errors(error))
-    return ClientPayload(client=Client.build(row, await presentation(ctx)))
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> models.Client:
+        return await services.add_client(
+            conn,
+            provided_fields(input, exclude=("password",)),
+            password=input.password or None,
+            staff_id=viewer.staff_id,
+            send_welcome_email=send_welcome_email,
+            client_area_url=info.context.services.client_area_url,
+        )
+
+    return await perform(
+        info,
+        work,
+        ClientPayload,
+        present=functools.partial(_client_payload, info.context),
+        hashing_password=bool(input.password),
+    )
 
 
 async def update_client(
@@ -207,27 +216,26 @@ async def update_client(
     id: Annotated[strawberry.ID, strawberry.argument(description="The client's id.")],
     input: Annotated[UpdateClientInput, strawberry.argument(description="The fields to change.")],
 ) -> ClientPayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    values = provided_fields(input, exclude=("password",))
-    try:
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> services.ClientUpdate:
         client_id = existing_id(id, "Client")
-        async with ctx.transaction(hashing_password=bool(input.password)) as conn:
-            if input.password:
-                current = await queries.get_client(conn, client_id)
-                owner = current.owner_login_id if current else None
-                await require_two_factor_override(viewer, conn, owner, in_input=True)
-            update = await services.update_client(
-                conn,
-                client_id,
-                values,
-                password=input.password or None,
-                staff_id=viewer.staff_id if viewer else None,
-            )
-    except DomainError as error:
-        return ClientPayload(client=None, errors=user_errors(error))
-    return ClientPayload(
-        client=Client.build(update.client, await presentation(ctx)), warnings=update.warnings
+        if input.password:
+            current = await queries.get_client(conn, client_id)
+            owner = current.owner_login_id if current else None
+            await require_two_factor_override(viewer, conn, owner, in_input=True)
+        return await services.update_client(
+            conn,
+            client_id,
+            provided_fields(input, exclude=("password",)),
+            password=input.password or None,
+            staff_id=viewer.staff_id,
+        )
+
+    async def present(update: services.ClientUpdate) -> ClientPayload:
+        client = Client.build(update.client, await presentation(info.context))
+        return ClientPayload(client=client, warnings=update.warnings)
+
+    return await perform(
+        info, work, ClientPayload, present=present, hashing_password=bool(input.password)
     )
 
 
@@ -236,17 +244,14 @@ async def set_client_status(
     id: Annotated[strawberry.ID, strawberry.argument(description="The client's id.")],
     status: Annotated[ClientStatus, strawberry.argument(description="The new status.")],
 ) -> ClientPayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    try:
-        client_id = existing_id(id, "Client")
-        async with ctx.transaction() as conn:
-            row = await services.set_client_status(
-                conn, client_id, status, staff_id=viewer.staff_id if viewer else None
-            )
-    except DomainError as error:
-        return ClientPayload(client=None, errors=user_errors(error))
-    return ClientPayload(client=Client.build(row, await presentation(ctx)))
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> models.Client:
+        return await services.set_client_status(
+            conn, existing_id(id, "Client"), status, staff_id=viewer.staff_id
+        )
+
+    return await perform(
+        info, work, ClientPayload, present=functools.partial(_client_payload, info.context)
+    )
 
 
 async def set_default_billing_contact(
@@ -257,22 +262,19 @@ async def set_default_billing_contact(
         strawberry.argument(description="One of its contacts; null addresses the client again."),
     ] = None,
 ) -> ClientPayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    try:
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> models.Client:
         client = existing_id(client_id, "Client", "client_id")
         contact = (
             existing_id(contact_id, "Contact", "contact_id") if contact_id is not None else None
         )
-        async with ctx.transaction() as conn:
-            await contact_services.set_billing_contact(
-                conn, client, contact, staff_id=viewer.staff_id if viewer else None
-            )
-            row = await queries.get_client(conn, client)
-    except DomainError as error:
-        return ClientPayload(client=None, errors=user_errors(error))
-    assert row is not None
-    return ClientPayload(client=Client.build(row, await presentation(ctx)))
+        await contact_services.set_billing_contact(conn, client, contact, staff_id=viewer.staff_id)
+        row = await queries.get_client(conn, client)
+        assert row is not None
+        return row
+
+    return await perform(
+        info, work, ClientPayload, present=functools.partial(_client_payload, info.context)
+    )
 
 
 async def send_client_email(
@@ -283,21 +285,18 @@ async def send_client_email(
     ],
 ) -> OkPayload:
     """Email the client (and the contacts who tick the template's category) now."""
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    try:
-        client = existing_id(client_id, "Client", "client_id")
-        async with ctx.transaction() as conn:
-            await services.send_client_email(
-                conn,
-                client,
-                template,
-                staff_id=viewer.staff_id if viewer else None,
-                client_area_url=ctx.services.client_area_url,
-            )
-    except DomainError as error:
-        return OkPayload(ok=False, errors=user_errors(error))
-    return OkPayload(ok=True)
+
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> OkPayload:
+        await services.send_client_email(
+            conn,
+            existing_id(client_id, "Client", "client_id"),
+            template,
+            staff_id=viewer.staff_id,
+            client_area_url=info.context.services.client_area_url,
+        )
+        return OkPayload(ok=True)
+
+    return await perform(info, work, OkPayload)
 
 
 async def update_my_profile(
