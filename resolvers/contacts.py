@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any
 
+import asyncpg
 import strawberry
 from strawberry.types import Info
 
@@ -14,6 +15,7 @@ from domain.contacts import invitations, services
 from domain.errors import DomainError
 from resolvers.context import Context
 from resolvers.inputs import existing_id, parse_id, provided_fields
+from resolvers.mutation import perform
 from resolvers.permissions import client_area, require_two_factor_override, staff
 from schema.common import OkPayload, user_errors
 from schema.contacts import Contact, ContactInput, ContactPayload
@@ -84,48 +86,42 @@ async def _add(
     """Add to `client_id` (staff), or to the viewer's own client (client area: None)."""
     ctx = info.context
     reach = _reach(await ctx.get_viewer())
-    logins = _logins(ctx, reach)
-    hashes = _hashes(reach, input)
-    scope = reach.pop("client_scope")
-    try:
+
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> ContactPayload:
+        logins = _logins(ctx, reach)
+        scope = reach.pop("client_scope")
         client = scope if client_id is None else existing_id(client_id, "Client", "client_id")
-        async with ctx.transaction(hashing_password=hashes) as conn:
-            row = await services.add_contact(conn, client, contact_values(input), **reach, **logins)
-    except DomainError as error:
-        return ContactPayload(contact=None, errors=user_errors(error))
-    return ContactPayload(contact=Contact.build(row))
+        row = await services.add_contact(conn, client, contact_values(input), **reach, **logins)
+        return ContactPayload(contact=Contact.build(row))
+
+    return await perform(info, work, ContactPayload, hashing_password=_hashes(reach, input))
 
 
 async def _update(info: Info[Context, None], id: str, input: ContactInput) -> ContactPayload:
     ctx = info.context
-    viewer = await ctx.get_viewer()
-    reach = _reach(viewer)
+    reach = _reach(await ctx.get_viewer())
     hashes = _hashes(reach, input)
-    try:
+
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> ContactPayload:
         contact_id = existing_id(id, "Contact")
-        async with ctx.transaction(hashing_password=hashes) as conn:
-            if hashes:
-                current = await services.get_contact(conn, contact_id)
-                login_id = current.login_id if current else None
-                await require_two_factor_override(viewer, conn, login_id, in_input=True)
-            row = await services.update_contact(
-                conn, contact_id, contact_values(input), **reach, **_logins(ctx, reach)
-            )
-    except DomainError as error:
-        return ContactPayload(contact=None, errors=user_errors(error))
-    return ContactPayload(contact=Contact.build(row))
+        if hashes:
+            current = await services.get_contact(conn, contact_id)
+            login_id = current.login_id if current else None
+            await require_two_factor_override(viewer, conn, login_id, in_input=True)
+        row = await services.update_contact(
+            conn, contact_id, contact_values(input), **reach, **_logins(ctx, reach)
+        )
+        return ContactPayload(contact=Contact.build(row))
+
+    return await perform(info, work, ContactPayload, hashing_password=hashes)
 
 
 async def _delete(info: Info[Context, None], id: str) -> OkPayload:
-    ctx = info.context
-    reach = _reach(await ctx.get_viewer())
-    try:
-        contact_id = existing_id(id, "Contact")
-        async with ctx.transaction() as conn:
-            await services.delete_contact(conn, contact_id, **reach)
-    except DomainError as error:
-        return OkPayload(ok=False, errors=user_errors(error))
-    return OkPayload(ok=True)
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> OkPayload:
+        await services.delete_contact(conn, existing_id(id, "Contact"), **_reach(viewer))
+        return OkPayload(ok=True)
+
+    return await perform(info, work, OkPayload)
 
 
 async def add_contact(
