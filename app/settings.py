@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.auth.throttle import STAFF_PASSWORD_HASH_BUDGET
 from domain.cards.crypto import CardKeyring
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -84,6 +85,9 @@ class Settings(BaseSettings):
     login_cooldown_seconds: int = Field(default=900, ge=1)
     # Password hashes (logins, password changes) per login per window; 5× per address.
     password_hash_budget: int = Field(default=30, ge=1)
+    # The same for staff (and other trusted principals), per login only: bulk onboarding
+    # hashes a password per client added.
+    staff_password_hash_budget: int = Field(default=STAFF_PASSWORD_HASH_BUDGET, ge=1)
     password_hash_window_seconds: int = Field(default=300, ge=1)
 
     max_query_depth: int = 12

@@ -297,6 +297,7 @@ def create_app(settings: Settings) -> Starlette:
                 max_failures=settings.login_max_failures,
                 cooldown_seconds=settings.login_cooldown_seconds,
                 hash_budget=settings.password_hash_budget,
+                trusted_hash_budget=settings.staff_password_hash_budget,
                 hash_window_seconds=settings.password_hash_window_seconds,
             ),
             session_ttl=timedelta(hours=settings.session_ttl_hours),
