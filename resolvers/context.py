@@ -58,8 +58,9 @@ class AppServices:
     renderer: TemplateRenderer
     # Encrypts stored cards; None when CARD_ENCRYPTION_KEYS is not set (cards refused).
     card_keyring: CardKeyring | None
-    # The installation's CC encryption hash that staff present to reveal a card.
-    card_secret: str
+    # The installation's CC encryption hashes that staff present to reveal a card (the
+    # current one first, then those still accepted while the secret rotates).
+    card_secrets: tuple[str, ...]
     # Wrong card secrets per staff member, and the back-off after them (SPEC 4.3).
     card_secret_attempts: CardSecretAttempts
     # Where client files are stored, and the largest one accepted (SPEC 6.2).
