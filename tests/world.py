@@ -36,6 +36,8 @@ from tests.conftest import TEST_TABLES, add_client
 
 PASSWORD = "fuzz-password-1"
 CLIENT_AREA = "http://127.0.0.1:8000"
+# What an automation run of the world uses: the test gateway, no stored cards.
+RUN_TOOLS = runs.RunTools({"testcard": TestCardGateway()}, None, CLIENT_AREA)
 # Besides the tables tests fill, what the world fills and no truncated table cascades to.
 TABLES = f"{TEST_TABLES}, client_files"
 
@@ -158,9 +160,8 @@ async def _fill_lists(
     await _ticket(conn, client_id, staff_id)
     for title, admin_only in (("Terms", False), ("Staff notes", True)):
         await _file(conn, attachments_dir, client_id, title, admin_only, staff_id)
-    tools = runs.RunTools({"testcard": TestCardGateway()}, None, CLIENT_AREA)
     for as_of in (date.today() - timedelta(days=1), date.today()):
-        await runs.perform_run(conn, as_of, tools)
+        await runs.perform_run(conn, as_of, RUN_TOOLS)
     await _emails(conn)
     return order.id, unpaid
 
