@@ -15,7 +15,7 @@ total costs about as much at a million rows as at a thousand (docs/scale.md).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
@@ -84,14 +84,15 @@ async def fetch_page(
     conn: asyncpg.Connection,
     keyset: Keyset,
     request: PageRequest,
-    build: Callable[[asyncpg.Record], Item],
+    build: Callable[[Mapping[str, Any]], Item],
     *,
     conditions: Sequence[str] = (),
     params: Sequence[Any] = (),
     descending: bool = False,
     look_behind: bool = True,
 ) -> Page[Item]:
-    """One page of the rows matching `conditions` (numbered from $1 with `params`).
+    """One page of the rows matching `conditions` (numbered from $1 with `params`), each
+    made an item by `build` from its own columns (the keyset's, by name, in their order).
 
     Whether items lie beyond the page on its far side is known from one extra row. On the
     near side (before `after` going forward, after `before` going back) it takes a second,
@@ -119,7 +120,7 @@ async def _fetch_page(
     conn: asyncpg.Connection,
     keyset: Keyset,
     request: PageRequest,
-    build: Callable[[asyncpg.Record], Item],
+    build: Callable[[Mapping[str, Any]], Item],
     conditions: Sequence[str],
     params: Sequence[Any],
     descending: bool,
@@ -164,7 +165,7 @@ async def fetch_page_and_total(
     conn: asyncpg.Connection,
     keyset: Keyset,
     request: PageRequest,
-    build: Callable[[asyncpg.Record], Item],
+    build: Callable[[Mapping[str, Any]], Item],
     *,
     matching: str,
     conditions: Sequence[str] = (),
@@ -246,7 +247,7 @@ async def _page_of_all_matches(
     conn: asyncpg.Connection,
     keyset: Keyset,
     request: PageRequest,
-    build: Callable[[asyncpg.Record], Item],
+    build: Callable[[Mapping[str, Any]], Item],
     matching: str,
     conditions: Sequence[str],
     params: Sequence[Any],
@@ -319,7 +320,7 @@ def _outside(
 def _page(
     rows: list[asyncpg.Record],
     request: PageRequest,
-    build: Callable[[asyncpg.Record], Item],
+    build: Callable[[Mapping[str, Any]], Item],
     beyond_near_side: bool,
 ) -> Page[Item]:
     """The page of `rows` read in the page's direction, one more than its size if there is
@@ -329,11 +330,22 @@ def _page(
     if request.backwards:
         rows.reverse()
     return Page(
-        items=[build(row) for row in rows],
+        items=[build(_item_row(row)) for row in rows],
         positions=[Position(row["page_sort_value"], row["page_id"]) for row in rows],
         has_next_page=beyond_near_side if request.backwards else beyond_far_side,
         has_previous_page=beyond_far_side if request.backwards else beyond_near_side,
     )
+
+
+# The columns the page's statements add to the item's own (`_fetch_page`,
+# `_page_of_all_matches`). `build` never sees them: a builder that takes its row whole
+# (`Item(**dict(row))`) would otherwise fail on the first row of every page.
+_PAGE_COLUMNS = frozenset({"page_total", "page_behind", "page_sort_value", "page_id"})
+
+
+def _item_row(row: asyncpg.Record) -> Mapping[str, Any]:
+    """The item's own columns of a page's row, in their order."""
+    return {name: value for name, value in row.items() if name not in _PAGE_COLUMNS}
 
 
 _MIRRORED = {">": "<", "<": ">", ">=": "<=", "<=": ">="}

@@ -68,9 +68,9 @@ _STATUS = _CLIENT_FIELDS.index("status")
 
 
 def client_from_row(row: asyncpg.Record) -> Client:
-    """The client of a row that ends with CLIENT_COLUMNS (after a page's own columns, in a
-    page), read by position: by name, the 29 lookups cost more than making the client."""
-    values = list(row[-len(_CLIENT_FIELDS) :])
+    """The client of a row that ends with CLIENT_COLUMNS (a record, or a page's mapping of
+    them), read by position: by name, the 29 lookups cost more than making the client."""
+    values = list(row.values())[-len(_CLIENT_FIELDS) :]
     values[_STATUS] = ClientStatus(values[_STATUS])
     return Client(*values)
 
