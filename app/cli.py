@@ -15,6 +15,7 @@ import typer
 
 from app import db
 from app.cli_database import database_cli
+from app.cli_import import import_cli
 from app.cli_support import command_settings, console
 from app.logs import configure_logging
 from app.settings import Settings
@@ -26,6 +27,7 @@ cli = typer.Typer(
     help="clientdesk: client management for hosting businesses.", no_args_is_help=True
 )
 cli.add_typer(database_cli)
+cli.add_typer(import_cli, name="import")
 
 
 def _configure_logging() -> None:
