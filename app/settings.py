@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain import secret_lists
@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     automation_schedule: bool = True
     # How long `runAutomation` waits for the run before answering with what it has so far.
     automation_wait_seconds: float = Field(default=60, gt=0, le=600)
+    # How long one HTTP request may run before it is stopped and answered 503; longer than
+    # runAutomation's wait, which is the longest a request waits by design.
+    request_time_budget_seconds: float = Field(default=90, gt=0)
 
     session_ttl_hours: int = Field(default=24 * 14, ge=1)
     login_max_failures: int = Field(default=10, ge=1)
@@ -96,6 +99,9 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_query_tokens: int = 4000
     max_query_aliases: int = 30
+    # Fields an operation selects once its fragments are expanded (each spread as often as it
+    # is spread): what running it can cost, however small its text (app/query_limits.py).
+    max_query_fields: int = Field(default=2000, ge=10)
     # Request bodies are refused (413) beyond these sizes, before they are read in full:
     # JSON (GraphQL) bodies, and multipart uploads, which may be larger.
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
@@ -139,6 +145,15 @@ class Settings(BaseSettings):
     # Dashboards that may call the API from a browser, with credentials: comma-separated
     # origins such as `https://dash.example.com`. None by default.
     cors_origins: str = ""
+
+    @model_validator(mode="after")
+    def _budget_outlasts_the_automation_wait(self) -> Settings:
+        if self.request_time_budget_seconds <= self.automation_wait_seconds:
+            raise ValueError(
+                "REQUEST_TIME_BUDGET_SECONDS must be longer than AUTOMATION_WAIT_SECONDS: "
+                "runAutomation would be stopped before its wait is over"
+            )
+        return self
 
     @field_validator("cors_origins")
     @classmethod

@@ -3,6 +3,7 @@ metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import json
@@ -34,6 +35,7 @@ from app.cors import CORSMiddleware
 from app.db import create_pool
 from app.downloads import download_file
 from app.graphql import build_schema
+from app.graphql_codes import TIME_BUDGET_EXCEEDED
 from app.inbound import inbound_email_endpoint
 from app.logs import RequestLog, current_request
 from app.metrics import (
@@ -86,6 +88,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     def __init__(self, services_of: Any, settings: Settings) -> None:
         self._max_json_depth = settings.max_json_depth
         self._retry_after = str(settings.outage_retry_after_seconds)
+        self._time_budget = settings.request_time_budget_seconds
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
@@ -106,11 +109,24 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         return context
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
-        """Strawberry's, then the request's database connection given back to the pool and
-        the temporary files of a multipart request's uploads closed (and deleted) once it is
-        answered."""
+        """Strawberry's within the request's time budget, then the request's database
+        connection given back to the pool and the temporary files of a multipart request's
+        uploads closed (and deleted) once it is answered.
+
+        Past the budget the request is cancelled where it waits (a transaction it holds
+        rolls back) and answered TIME_BUDGET_EXCEEDED, 503: a slow request must not hold a
+        connection and a share of the process without end. What runs without waiting (the
+        parse and the validation) is bounded by the query limits instead
+        (app/query_limits.py)."""
         try:
-            return await super().run(request, context, root_value)
+            async with asyncio.timeout(self._time_budget):
+                return await super().run(request, context, root_value)
+        except TimeoutError:
+            request_id = request.scope.get("request_id") or uuid.uuid4().hex
+            log.warning("request %s: stopped after its %s s budget", request_id, self._time_budget)
+            message = f"The request took longer than its {self._time_budget:g} s budget."
+            headers = {"Retry-After": self._retry_after}
+            return error_response(503, TIME_BUDGET_EXCEEDED, message, request_id, headers)
         finally:
             made: Context | None = request.scope.pop(_CONTEXT_KEY, None)
             if made is not None:
