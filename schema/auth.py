@@ -34,9 +34,7 @@ class Viewer:
     def build(cls, viewer: viewer_model.Viewer) -> Viewer:
         permissions = sorted(
             p.value
-            for p in (
-                viewer.staff_permissions if viewer.is_staff else viewer.client_permissions
-            )
+            for p in (viewer.staff_permissions if viewer.is_staff else viewer.client_permissions)
         )
         return cls(
             kind=viewer.kind,
