@@ -73,7 +73,10 @@ def _staff_payload(member: members.StaffMember) -> StaffPayload:
     return StaffPayload(staff=Staff.build(member))
 
 
-async def invite_staff(info: Info[Context, None], input: InviteStaffInput) -> StaffPayload:
+async def invite_staff(
+    info: Info[Context, None],
+    input: Annotated[InviteStaffInput, strawberry.argument(description="Whom to invite.")],
+) -> StaffPayload:
     async def work(conn: asyncpg.Connection, viewer: Viewer) -> StaffPayload:
         member = await invitations.invite_staff(
             conn,
@@ -90,7 +93,9 @@ async def invite_staff(info: Info[Context, None], input: InviteStaffInput) -> St
 
 
 async def update_staff(
-    info: Info[Context, None], id: StaffId, input: UpdateStaffInput
+    info: Info[Context, None],
+    id: StaffId,
+    input: Annotated[UpdateStaffInput, strawberry.argument(description="What to change.")],
 ) -> StaffPayload:
     async def work(conn: asyncpg.Connection, viewer: Viewer) -> StaffPayload:
         changes: dict[str, Any] = provided_fields(input)
@@ -135,7 +140,10 @@ async def reset_staff_password(info: Info[Context, None], id: StaffId) -> OkPayl
     return await perform(info, work, OkPayload)
 
 
-async def save_staff_role(info: Info[Context, None], input: StaffRoleInput) -> StaffRolePayload:
+async def save_staff_role(
+    info: Info[Context, None],
+    input: Annotated[StaffRoleInput, strawberry.argument(description="The role to save.")],
+) -> StaffRolePayload:
     async def work(conn: asyncpg.Connection, viewer: Viewer) -> StaffRolePayload:
         role = await roles.save_role(
             conn,
