@@ -14,8 +14,9 @@ from domain.errors import DomainError, ErrorCode
 
 async def end_staff_access(conn: asyncpg.Connection, staff_id: int) -> None:
     """End everything a member could act through, at once, in the caller's transaction: its
-    sessions, and the set-password links of its login not yet followed. Whatever else lets a
-    member act (API keys it owns) is ended here too, so disabling stops it in one place."""
+    sessions, and the set-password links of its login not yet followed. The one place that
+    does so: whatever else comes to act for a member (API keys it owns) ends here as well,
+    so that disabling stops all of it together."""
     login_id = await conn.fetchval("SELECT login_id FROM staff WHERE id = $1", staff_id)
     await end_sessions_of_login(conn, login_id)
     for purpose in (TokenPurpose.RESET, TokenPurpose.STAFF_INVITATION):

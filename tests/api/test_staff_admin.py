@@ -248,6 +248,8 @@ async def test_11_1_disabling_a_member_ends_its_open_session_at_once(
         == 0
     )
     assert (await log_in(api, "bill@staff.example.com", STAFF_PASSWORD))["token"] is None
+    no_reset = await payload(api, admin_token, RESET, id=member)
+    assert refusals(no_reset) == {("id", "CONFLICT")}
     listed = (await gql(api, MEMBERS, {"all": False}, token=admin_token))["data"]
     assert [e["node"]["email"] for e in listed["staffMembers"]["edges"]] == [
         "admin@staff.example.com"
