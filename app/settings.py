@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain import secret_lists
+from domain.auth.throttle import STAFF_PASSWORD_HASH_BUDGET
 from domain.cards.crypto import CardKeyring
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -42,6 +44,8 @@ class Settings(BaseSettings):
     client_area_url: str = ""
 
     # The installation's card secret ("CC encryption hash"): staff present it to reveal a card.
+    # This and INBOUND_EMAIL_SECRET and METRICS_TOKEN rotate: each is a comma-separated list,
+    # the first current, the others still accepted (`domain.secret_lists`).
     cc_encryption_hash: str = ""
     # The keys stored card numbers are encrypted with: comma-separated `version:key`, the
     # highest version encrypting (`clientdesk rotate-card-key` adds one and re-encrypts).
@@ -84,6 +88,9 @@ class Settings(BaseSettings):
     login_cooldown_seconds: int = Field(default=900, ge=1)
     # Password hashes (logins, password changes) per login per window; 5× per address.
     password_hash_budget: int = Field(default=30, ge=1)
+    # The same for staff (and other trusted principals), per login only: bulk onboarding
+    # hashes a password per client added.
+    staff_password_hash_budget: int = Field(default=STAFF_PASSWORD_HASH_BUDGET, ge=1)
     password_hash_window_seconds: int = Field(default=300, ge=1)
 
     max_query_depth: int = 12
@@ -97,7 +104,7 @@ class Settings(BaseSettings):
     # How deeply JSON bodies and variables may nest; no input of the API needs more.
     max_json_depth: int = Field(default=32, ge=4)
 
-    # When set, /metrics answers only requests with `Authorization: Bearer <this token>`.
+    # When set, /metrics answers only requests with `Authorization: Bearer <one of these>`.
     metrics_token: str = ""
 
     # HTTP limits per API process. Slow or idle clients must not hold connections forever.
@@ -155,6 +162,18 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return _split(self.cors_origins)
+
+    @property
+    def card_secrets(self) -> tuple[str, ...]:
+        return secret_lists.parse(self.cc_encryption_hash)
+
+    @property
+    def inbound_email_secrets(self) -> tuple[str, ...]:
+        return secret_lists.parse(self.inbound_email_secret)
+
+    @property
+    def metrics_tokens(self) -> tuple[str, ...]:
+        return secret_lists.parse(self.metrics_token)
 
     @property
     def base_url(self) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hmac
 import json
 import logging
 import random
@@ -53,6 +52,7 @@ from app.outages import (
 )
 from app.request_limits import BodyLimitMiddleware, JSONTooDeep, load_bounded_json
 from app.settings import Settings
+from domain import secret_lists
 from domain.auth.throttle import LoginThrottle
 from domain.cards.secret_attempts import CardSecretAttempts
 from domain.emails.templates import TemplateRenderer
@@ -297,6 +297,7 @@ def create_app(settings: Settings) -> Starlette:
                 max_failures=settings.login_max_failures,
                 cooldown_seconds=settings.login_cooldown_seconds,
                 hash_budget=settings.password_hash_budget,
+                trusted_hash_budget=settings.staff_password_hash_budget,
                 hash_window_seconds=settings.password_hash_window_seconds,
             ),
             session_ttl=timedelta(hours=settings.session_ttl_hours),
@@ -304,7 +305,7 @@ def create_app(settings: Settings) -> Starlette:
             secure_cookies=settings.secure_cookies,
             renderer=TemplateRenderer(settings.email_templates_dir),
             card_keyring=settings.card_keyring(),
-            card_secret=settings.cc_encryption_hash,
+            card_secrets=settings.card_secrets,
             card_secret_attempts=CardSecretAttempts(
                 redis, on_refusal=lambda reason: CARD_SECRET_REFUSALS.labels(reason.value).inc()
             ),
@@ -344,9 +345,9 @@ def create_app(settings: Settings) -> Starlette:
         return JSONResponse(checks, status_code=200 if ready else 503)
 
     async def metrics(request: Request) -> Response:
-        if settings.metrics_token and not hmac.compare_digest(
-            request.headers.get("authorization", "").encode(),
-            f"Bearer {settings.metrics_token}".encode(),
+        if settings.metrics_tokens and not secret_lists.matches_any(
+            request.headers.get("authorization", ""),
+            [f"Bearer {token}" for token in settings.metrics_tokens],
         ):
             return PlainTextResponse(
                 "A bearer token is required.", 401, headers={"WWW-Authenticate": "Bearer"}

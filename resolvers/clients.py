@@ -17,7 +17,7 @@ from domain.clients.models import ClientStatus
 from domain.contacts import services as contact_services
 from domain.emails import outbox
 from domain.errors import DomainError
-from domain.paging import Total
+from domain.totals import Total
 from resolvers.context import Context
 from resolvers.inputs import existing_id, parse_id, provided_fields
 from resolvers.mutation import perform

@@ -6,6 +6,7 @@ that would leave nobody able to manage staff is refused (`access.keep_a_staff_ma
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,7 +39,7 @@ class StaffMember:
 
 
 _COLUMNS = (
-    "st.login_id, l.email::text AS email, st.first_name, st.last_name, NOT st.active AS "
+    "st.id, st.login_id, l.email::text AS email, st.first_name, st.last_name, NOT st.active AS "
     "disabled, l.totp_enabled, l.password_hash IS NOT NULL AS password_set, l.last_login_at, "
     f"st.created_at, {ROLE_COLUMNS}"
 )
@@ -50,9 +51,9 @@ STAFF_LIST = Keyset(
 )
 
 
-def _member(row: asyncpg.Record, staff_id: int | None = None) -> StaffMember:
+def _member(row: Mapping[str, Any]) -> StaffMember:
     return StaffMember(
-        id=row["page_id"] if staff_id is None else staff_id,
+        id=row["id"],
         login_id=row["login_id"],
         email=row["email"],
         first_name=row["first_name"],
@@ -91,7 +92,7 @@ async def staff_member(
         f"SELECT {_COLUMNS} {_SOURCE} WHERE st.id = $1" + (" FOR UPDATE OF st" if lock else ""),
         staff_id,
     )
-    return None if row is None else _member(row, staff_id)
+    return None if row is None else _member(row)
 
 
 async def existing_member(conn: asyncpg.Connection, staff_id: int) -> StaffMember:

@@ -7,8 +7,9 @@ holds a built-in role by name (`staff.role`) or a custom one by id (`staff.custo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -39,7 +40,7 @@ ROLE_COLUMNS = (
 )
 
 
-def role(row: asyncpg.Record) -> Role:
+def role(row: Mapping[str, Any]) -> Role:
     """The role of a row holding ROLE_COLUMNS."""
     built_in = row["role_built_in"]
     return Role(

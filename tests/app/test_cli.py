@@ -14,7 +14,7 @@ from app.migrate import MigrationError, load_migrations
 from app.seed import DEMO_PASSWORD, seed_clients
 from app.settings import Settings
 from domain.auth.passwords import verify_password
-from domain.paging import estimate_rows
+from domain.totals import estimate_rows
 
 
 @pytest.fixture(autouse=True)
