@@ -21,7 +21,9 @@ from app.logs import configure_logging
 from app.settings import Settings
 from domain.auth.permissions import StaffRole
 from domain.auth.staff import create_staff as create_staff_account
+from domain.auth.staff import set_staff_password, staff_exists
 from domain.errors import DomainError
+from domain.validation import normalize_email
 
 cli = typer.Typer(
     help="clientdesk: client management for hosting businesses.", no_args_is_help=True
@@ -69,13 +71,23 @@ def create_staff(
         envvar="CLIENTDESK_STAFF_PASSWORD",
         help="Password (prompted when not given).",
     ),
+    reset: bool = typer.Option(
+        False,
+        "--reset",
+        help="When the address is a staff member's already, give it this password instead "
+        "(its sessions end); names and role stay as they are.",
+    ),
 ) -> None:
-    """Create a staff account."""
+    """Create a staff account, or with --reset set an existing member's password."""
     settings = command_settings(needs=("database_url",))
 
     async def run() -> None:
         conn = await db.connect(settings.database_url)
         try:
+            if reset and await staff_exists(conn, normalize_email(email)):
+                await set_staff_password(conn, normalize_email(email), password)
+                console.print(f"Set a new password for staff member {normalize_email(email)}.")
+                return
             staff = await create_staff_account(
                 conn,
                 email=email,

@@ -41,6 +41,7 @@ from resolvers import lifecycle as lifecycle_resolvers
 from resolvers import node as node_resolvers
 from resolvers import passwords as password_resolvers
 from resolvers import settings as settings_resolvers
+from resolvers import staff as staff_resolvers
 from resolvers import tickets as ticket_resolvers
 from resolvers import two_factor as two_factor_resolvers
 from schema import money as money_scalar
@@ -63,6 +64,7 @@ Query = strawberry.type(
             lifecycle_resolvers.Queries,
             node_resolvers.Queries,
             settings_resolvers.Queries,
+            staff_resolvers.Queries,
         ),
         {},
     ),
@@ -84,6 +86,7 @@ Mutation = strawberry.type(
             file_resolvers.Mutations,
             password_resolvers.Mutations,
             settings_resolvers.Mutations,
+            staff_resolvers.Mutations,
             ticket_resolvers.Mutations,
             two_factor_resolvers.Mutations,
         ),

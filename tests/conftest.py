@@ -112,6 +112,8 @@ async def clean_state(request: pytest.FixtureRequest, services: Services) -> Asy
     if "pool" in request.fixturenames:
         pool: asyncpg.Pool = request.getfixturevalue("pool")
         await pool.execute(f"TRUNCATE {TEST_TABLES} RESTART IDENTITY CASCADE")
+        # The built-in roles' rows come with the migrations and stay (SPEC 11.1).
+        await pool.execute("DELETE FROM staff_roles WHERE NOT built_in")
         redis = Redis.from_url(services.redis_url)
         await redis.flushdb()
         await redis.aclose()

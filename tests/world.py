@@ -243,6 +243,8 @@ query EveryList($client: ID!) {
   failedEmails { edges { node { id } } }
   taxRules { id }
   emailTemplatePreviews { key }
+  staffMembers { edges { node { id role { permissions } } } }
+  staffRoles { id permissions }
   nodes(ids: [$client]) { id }
   client(id: $client) {
     emails { id } creditLog { id } services { id } addons { id } domains { id }

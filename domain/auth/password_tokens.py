@@ -1,13 +1,14 @@
-"""One-time password tokens: the links of password resets (SPEC 5.2, 5.3) and of sub-account
-invitations (SPEC 2.4).
+"""One-time password tokens: the links of password resets (SPEC 5.2, 5.3), of sub-account
+invitations (SPEC 2.4) and of staff invitations (SPEC 11.1).
 
 A token is 256 random bits from `secrets`; only its SHA-256 hash is stored, so a copy of the
 database opens no account. It expires, and it is spent by the one redemption whose UPDATE
 marks it used: of two concurrent redemptions, the second waits for the first's row lock and
 then finds the token used.
 
-A reset token is held by a login. An invitation's is held by the contact it makes a login for:
-the contact has none until the invitation is accepted.
+A reset token is held by a login. A sub-account invitation's is held by the contact it makes a
+login for: the contact has none until the invitation is accepted. A staff invitation's is held
+by the member's login, made without a password.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class TokenPurpose(StrEnum):
 
     RESET = "RESET"
     INVITATION = "INVITATION"
+    # A new staff member's set-password link, held by its login (domain/staff/invitations.py).
+    STAFF_INVITATION = "STAFF_INVITATION"
 
     @property
     def holder(self) -> str:
