@@ -188,9 +188,7 @@ async def test_11_2_an_authenticator_code_is_still_good_only_once(
     assert codes_of(replayed) == ["INVALID_CREDENTIALS"]
     code = next_code(begun["secret"])
     assert (await log_in(api, "joe@example.com", PASSWORD, code))["errors"] == []
-    assert codes_of(await log_in(api, "joe@example.com", PASSWORD, code)) == [
-        "INVALID_CREDENTIALS"
-    ]
+    assert codes_of(await log_in(api, "joe@example.com", PASSWORD, code)) == ["INVALID_CREDENTIALS"]
 
 
 async def test_11_2_turning_ones_own_two_factor_off_needs_a_valid_code(
