@@ -16,8 +16,10 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from domain.auth import sessions
 from domain.files import services as file_services
 from domain.files.storage import stored_path
+from domain.settings import get_general_settings
 from resolvers.context import SESSION_COOKIE, AppServices
 from resolvers.inputs import parse_id
+from schema.common import TwoFactorRequired
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +50,20 @@ async def download_file(request: Request) -> Response:
     file_id = parse_id(request.path_params["id"], "ClientFile")
     async with services.pool.acquire() as conn:
         viewer = await sessions.viewer_for_token(conn, token) if token else None
-        row = await file_services.get_file(conn, file_id) if viewer and file_id else None
+        # As in the API: such a staff session may only set two-factor up (SPEC 11.2).
+        second_factor_missing = (
+            viewer is not None
+            and viewer.staff_without_second_factor
+            and (await get_general_settings(conn)).require_staff_two_factor
+        )
+        allowed = viewer is not None and not second_factor_missing
+        row = await file_services.get_file(conn, file_id) if allowed and file_id else None
     if viewer is None:
         return _error(
             401, "UNAUTHENTICATED", "Log in to download files.", **{"WWW-Authenticate": "Bearer"}
         )
+    if second_factor_missing:
+        return _error(403, TwoFactorRequired.CODE, TwoFactorRequired.MESSAGE)
     if row is None or not file_services.may_see(viewer, row):
         return _error(404, "NOT_FOUND", "File not found.")
     path = stored_path(services.attachments_dir, row.stored_name)

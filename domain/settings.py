@@ -32,6 +32,8 @@ class GeneralSettings:
     # and whether available credit is applied to new invoices (SPEC 3.5).
     create_invoice_days_before: int = 14
     apply_credit_automatically: bool = True
+    # SPEC 11.2: staff sessions without a second factor may only set two-factor up.
+    require_staff_two_factor: bool = False
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> GeneralSettings:
@@ -48,6 +50,9 @@ class GeneralSettings:
             ),
             apply_credit_automatically=bool(
                 value.get("apply_credit_automatically", defaults.apply_credit_automatically)
+            ),
+            require_staff_two_factor=bool(
+                value.get("require_staff_two_factor", defaults.require_staff_two_factor)
             ),
         )
 

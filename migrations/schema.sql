@@ -480,6 +480,14 @@ CREATE TABLE public.payment_gateways (
     CONSTRAINT payment_gateways_kind_check CHECK ((kind = ANY (ARRAY['MERCHANT'::text, 'MANUAL'::text])))
 );
 
+CREATE TABLE public.recovery_codes (
+    login_id bigint NOT NULL,
+    salt bytea NOT NULL,
+    code_hashes bytea[] NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT recovery_codes_salt_check CHECK ((length(salt) = 16))
+);
+
 CREATE TABLE public.schema_migrations (
     version text NOT NULL,
     name text NOT NULL,
@@ -495,7 +503,8 @@ CREATE TABLE public.sessions (
     expires_at timestamp with time zone NOT NULL,
     ip_address text,
     user_agent text,
-    service_status_filter text[]
+    service_status_filter text[],
+    two_factor_passed boolean DEFAULT false NOT NULL
 );
 
 ALTER TABLE public.sessions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -736,6 +745,9 @@ ALTER TABLE ONLY public.password_tokens
 ALTER TABLE ONLY public.payment_gateways
     ADD CONSTRAINT payment_gateways_pkey PRIMARY KEY (name);
 
+ALTER TABLE ONLY public.recovery_codes
+    ADD CONSTRAINT recovery_codes_pkey PRIMARY KEY (login_id);
+
 ALTER TABLE ONLY public.schema_migrations
     ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
 
@@ -971,6 +983,9 @@ ALTER TABLE ONLY public.password_tokens
 
 ALTER TABLE ONLY public.password_tokens
     ADD CONSTRAINT password_tokens_login_id_fkey FOREIGN KEY (login_id) REFERENCES public.logins(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.recovery_codes
+    ADD CONSTRAINT recovery_codes_login_id_fkey FOREIGN KEY (login_id) REFERENCES public.logins(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.services
     ADD CONSTRAINT services_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;

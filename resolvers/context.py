@@ -146,6 +146,15 @@ class Context:
             self._viewer_loaded = True
         return self._viewer
 
+    async def second_factor_missing(self) -> bool:
+        """Whether this is a staff session without the second factor that the general
+        settings require of staff (SPEC 11.2); the settings are read only for such a one."""
+        viewer = await self.get_viewer()
+        if viewer is None or not viewer.staff_without_second_factor:
+            return False
+        general = await self.services.reference.general_settings(self.connection)
+        return general.require_staff_two_factor
+
     async def service_statuses(
         self, chosen: list[ServiceStatus] | None
     ) -> frozenset[ServiceStatus] | None:

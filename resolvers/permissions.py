@@ -25,16 +25,23 @@ from domain.auth import two_factor
 from domain.auth.permissions import ContactPermission, StaffPermission
 from domain.auth.viewer import Viewer, ViewerKind
 from resolvers.context import Context
-from schema.common import Forbidden, Unauthenticated
+from schema.common import Forbidden, TwoFactorRequired, Unauthenticated
 
 # The input fields a mutation guards beyond its own permission, by their Python name.
 InputFieldPermissions = Mapping[str, StaffPermission]
 
 
-async def _logged_in_viewer(info: Info[Context, Any]) -> Viewer:
+async def _logged_in_viewer(
+    info: Info[Context, Any], *, setting_up_two_factor: bool = False
+) -> Viewer:
+    """The viewer, logged in. A staff session without the second factor the settings require
+    may only set two-factor up (SPEC 11.2): every other field is refused it here, the one
+    place each permission class passes (card reveal included)."""
     viewer = await info.context.get_viewer()
     if viewer is None:
         raise Unauthenticated()
+    if not setting_up_two_factor and await info.context.second_factor_missing():
+        raise TwoFactorRequired()
     return viewer
 
 
@@ -127,8 +134,14 @@ class IsAccountHolder(BasePermission):
 
 
 class IsLoggedIn(BasePermission):
+    """Any login; with `setting_up_two_factor`, also a staff session still without the second
+    factor the settings require (it may do nothing else)."""
+
+    def __init__(self, *, setting_up_two_factor: bool = False) -> None:
+        self.setting_up_two_factor = setting_up_two_factor
+
     async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
-        await _logged_in_viewer(info)
+        await _logged_in_viewer(info, setting_up_two_factor=self.setting_up_two_factor)
         return True
 
 
@@ -150,3 +163,12 @@ def account_holder() -> list[FieldExtension]:
 
 def logged_in() -> list[FieldExtension]:
     return [PermissionExtension(permissions=[IsLoggedIn()], use_directives=False)]
+
+
+def setting_up_two_factor() -> list[FieldExtension]:
+    """Any login, including a staff session that may do nothing but set two-factor up."""
+    return [
+        PermissionExtension(
+            permissions=[IsLoggedIn(setting_up_two_factor=True)], use_directives=False
+        )
+    ]

@@ -29,6 +29,10 @@ class Viewer:
     permissions: list[str] = strawberry.field(
         description="What this viewer may do: staff permissions, or client-area permissions."
     )
+    two_factor_passed: bool = strawberry.field(
+        description="Whether this session was opened with a second factor (or confirmed one). "
+        "While requireStaffTwoFactor is on, a staff session without may only set it up."
+    )
 
     @classmethod
     def build(cls, viewer: viewer_model.Viewer) -> Viewer:
@@ -43,6 +47,7 @@ class Viewer:
             contact_id=global_id("Contact", viewer.contact_id) if viewer.contact_id else None,
             staff_role=viewer.staff_role,
             permissions=permissions,
+            two_factor_passed=viewer.two_factor_passed,
         )
 
 
@@ -86,4 +91,27 @@ class BeginTwoFactorSetupPayload:
     )
     errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why the setup was refused; empty on success."
+    )
+
+
+RECOVERY_CODES = (
+    "Ten single-use recovery codes, shown only this once: each logs in (or turns two-factor "
+    "off) in place of an authenticator code. Keep them somewhere safe."
+)
+
+
+@strawberry.type(description="The result of confirming a two-factor setup.")
+class ConfirmTwoFactorSetupPayload:
+    ok: bool = strawberry.field(default=False, description="True when two-factor login is on.")
+    recovery_codes: list[str] = strawberry.field(default_factory=list, description=RECOVERY_CODES)
+    errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Why it was refused; empty on success."
+    )
+
+
+@strawberry.type(description="New recovery codes of two-factor login; the earlier ones are void.")
+class RecoveryCodesPayload:
+    recovery_codes: list[str] = strawberry.field(default_factory=list, description=RECOVERY_CODES)
+    errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Why it was refused; empty on success."
     )

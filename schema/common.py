@@ -73,6 +73,20 @@ class NotFoundError(GraphQLError):
         super().__init__(f"{what} not found.", extensions={"code": "NOT_FOUND"})
 
 
+class TwoFactorRequired(GraphQLError):
+    """Raised for a staff session without the second factor the settings require of staff:
+    it may only set two-factor up (SPEC 11.2)."""
+
+    CODE = "TWO_FACTOR_REQUIRED"
+    MESSAGE = (
+        "Staff must use two-factor login here: set it up (beginTwoFactorSetup, then "
+        "confirmTwoFactorSetup), or log in again with your authentication code."
+    )
+
+    def __init__(self) -> None:
+        super().__init__(self.MESSAGE, extensions={"code": self.CODE})
+
+
 class Forbidden(GraphQLError):
     """Raised when the viewer is logged in but may not do this; `fields` names the input
     fields refused (as `input.taxExempt`) when the operation itself would be allowed."""

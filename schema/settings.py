@@ -33,6 +33,10 @@ class GeneralSettings:
     apply_credit_automatically: bool = strawberry.field(
         description="Whether available credit is applied to new invoices (SPEC 3.5)."
     )
+    require_staff_two_factor: bool = strawberry.field(
+        description="Whether staff must use two-factor login: a staff session that did not "
+        "pass it may only set it up, and reveals no card number (SPEC 11.2)."
+    )
 
     @classmethod
     def build(cls, value: settings_model.GeneralSettings) -> GeneralSettings:
@@ -41,6 +45,7 @@ class GeneralSettings:
             password_reset_mode=value.password_reset_mode,
             create_invoice_days_before=value.create_invoice_days_before,
             apply_credit_automatically=value.apply_credit_automatically,
+            require_staff_two_factor=value.require_staff_two_factor,
         )
 
 
@@ -58,6 +63,11 @@ class GeneralSettingsInput:
     )
     apply_credit_automatically: bool | None = strawberry.field(
         default=strawberry.UNSET, description="Apply available credit to new invoices."
+    )
+    require_staff_two_factor: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Require two-factor login of staff (staff sessions without it may only "
+        "set it up).",
     )
 
 

@@ -1,4 +1,5 @@
-"""Logging in with email + password (+ TOTP when enabled), SPEC 5.1 and 5.4."""
+"""Logging in with email + password (+ TOTP or a recovery code when two-factor is on),
+SPEC 5.1, 5.4 and 11.2."""
 
 from __future__ import annotations
 
@@ -6,11 +7,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import asyncpg
-import pyotp
 
 from domain.auth import passwords, sessions
 from domain.auth.throttle import LoginThrottle
-from domain.auth.two_factor import open_totp_secret
+from domain.auth.two_factor import code_is_good
 from domain.auth.viewer import Viewer
 from domain.cards.crypto import CardKeyring
 from domain.errors import DomainError, ErrorCode
@@ -87,10 +87,17 @@ async def log_in(
             raise DomainError.single(
                 ErrorCode.TOTP_REQUIRED, "Enter the code from your authenticator app.", "totp_code"
             )
-        secret = open_totp_secret(keyring, row["id"], row)
-        code_ok = pyotp.TOTP(secret).verify(request.totp_code, valid_window=1)
-        # A code is good once: one seen over a shoulder or in transit cannot be replayed.
-        if not (code_ok and await throttle.claim_totp_code(row["id"], request.totp_code)):
+        # The authenticator's code or a recovery code, each good once (`code_is_good`).
+        async with pool.acquire() as conn:
+            code_ok = await code_is_good(
+                conn,
+                keyring,
+                row["id"],
+                row,
+                request.totp_code,
+                code_unused=lambda used: throttle.claim_totp_code(row["id"], used),
+            )
+        if not code_ok:
             raise DomainError.single(
                 ErrorCode.INVALID_CREDENTIALS, "The authentication code is wrong.", "totp_code"
             )
@@ -111,6 +118,7 @@ async def log_in(
             conn,
             row["id"],
             ttl=session_ttl,
+            two_factor_passed=row["totp_enabled"],
             ip_address=request.ip_address,
             user_agent=request.user_agent,
         )

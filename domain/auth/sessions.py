@@ -22,18 +22,22 @@ async def start_session(
     login_id: int,
     *,
     ttl: timedelta,
+    two_factor_passed: bool = False,
     ip_address: str | None = None,
     user_agent: str | None = None,
 ) -> str:
+    """A new session of the login; `two_factor_passed`: it was opened with a second factor."""
     token = secrets.token_urlsafe(32)
     await conn.execute(
-        """INSERT INTO sessions (token_hash, login_id, expires_at, ip_address, user_agent)
-           VALUES ($1, $2, now() + $3, $4, $5)""",
+        """INSERT INTO sessions (token_hash, login_id, expires_at, ip_address, user_agent,
+                                 two_factor_passed)
+           VALUES ($1, $2, now() + $3, $4, $5, $6)""",
         _token_hash(token),
         login_id,
         ttl,
         ip_address,
         (user_agent or "")[:255] or None,
+        two_factor_passed,
     )
     return token
 
@@ -52,6 +56,7 @@ async def session_for_token(conn: asyncpg.Connection, token: str) -> Session | N
     """The live session a token opens; None for unknown, expired or closed ones."""
     row = await conn.fetchrow(
         """SELECT se.id AS session_id, se.service_status_filter, l.id AS login_id,
+                  se.two_factor_passed,
                   l.email::text AS email, st.id AS staff_id, st.role,
                   sr.name::text AS custom_role, sr.permissions AS custom_role_permissions,
                   c.id AS client_id, ct.id AS contact_id, ct.client_id AS contact_client_id,
@@ -78,7 +83,12 @@ async def viewer_for_token(conn: asyncpg.Connection, token: str) -> Viewer | Non
 
 
 def _viewer(row: asyncpg.Record) -> Viewer | None:
-    common = {"login_id": row["login_id"], "session_id": row["session_id"], "email": row["email"]}
+    common = {
+        "login_id": row["login_id"],
+        "session_id": row["session_id"],
+        "email": row["email"],
+        "two_factor_passed": row["two_factor_passed"],
+    }
     if row["staff_id"] is not None:
         return Viewer(
             ViewerKind.STAFF,

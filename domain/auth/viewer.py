@@ -28,10 +28,18 @@ class Viewer:
     client_id: int | None = None
     contact_id: int | None = None
     contact_permissions: frozenset[ContactPermission] = frozenset()
+    # Whether this session was opened with a second factor (or confirmed one), SPEC 11.2.
+    two_factor_passed: bool = False
 
     @property
     def is_staff(self) -> bool:
         return self.kind is ViewerKind.STAFF
+
+    @property
+    def staff_without_second_factor(self) -> bool:
+        """A staff session that passed no second factor: while the general setting
+        requireStaffTwoFactor is on, it may only set two-factor up (SPEC 11.2)."""
+        return self.is_staff and not self.two_factor_passed
 
     def has_staff_permission(self, permission: StaffPermission) -> bool:
         return self.is_staff and permission in self.staff_permissions

@@ -94,6 +94,7 @@ STATE_TABLES = (
     "tickets",
     "ticket_messages",
     "client_files",
+    "recovery_codes",
 )
 
 
@@ -374,8 +375,18 @@ RULES: dict[str, Rule] = {
     "setPassword": staff(
         EDIT, f'setPassword(clientId: $client, password: "a-long-password") {{ ok {ERRORS} }}'
     ),
-    "beginTwoFactorSetup": client_area(None, f"beginTwoFactorSetup {{ secret {ERRORS} }}"),
-    "confirmTwoFactorSetup": client_area(None, 'confirmTwoFactorSetup(code: "000000") { ok }'),
+    # Every login kind, staff included (SPEC 11.2).
+    "beginTwoFactorSetup": logged_in(f"beginTwoFactorSetup {{ secret {ERRORS} }}"),
+    # Allowed, though refused as data (ok: false): no setup to confirm, no two-factor on.
+    "confirmTwoFactorSetup": logged_in('confirmTwoFactorSetup(code: "000000") { ok }'),
+    "disableMyTwoFactor": logged_in('disableMyTwoFactor(code: "000000") { ok }'),
+    "regenerateRecoveryCodes": logged_in(
+        'regenerateRecoveryCodes(code: "000000") { recoveryCodes }'
+    ),
+    "disableTwoFactor": staff(
+        StaffPermission.MANAGE_LOGIN_SECURITY,
+        f"disableTwoFactor(clientId: $client) {{ ok {ERRORS} }}",
+    ),
     "disableClientTwoFactor": staff(
         StaffPermission.MANAGE_LOGIN_SECURITY,
         f"disableClientTwoFactor(id: $client) {{ client {{ id }} {ERRORS} }}",
@@ -749,6 +760,22 @@ OVERRIDES: dict[str, Override] = {
         "holder",
         frozenset({LOGIN_SECURITY}),
         "client.two_factor_disabled",
+        password=False,
+    ),
+    "disableTwoFactor.clientId": Override(
+        "disableTwoFactor",
+        f"disableTwoFactor(clientId: $client) {{ ok {ERRORS} }}",
+        "holder",
+        frozenset({LOGIN_SECURITY}),
+        "client.two_factor_disabled",
+        password=False,
+    ),
+    "disableTwoFactor.contactId": Override(
+        "disableTwoFactor",
+        f"disableTwoFactor(contactId: $subAccount) {{ ok {ERRORS} }}",
+        "sub_account",
+        frozenset({LOGIN_SECURITY}),
+        "contact.two_factor_disabled",
         password=False,
     ),
     "setPassword.clientId": Override(

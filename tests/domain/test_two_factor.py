@@ -3,6 +3,7 @@ secret encrypted at rest."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -10,7 +11,7 @@ import pyotp
 import pytest
 from redis.asyncio import Redis
 
-from domain.auth import two_factor
+from domain.auth import recovery_codes, two_factor
 from domain.auth.throttle import LoginThrottle
 from domain.cards.crypto import CardKeyring, generate_key
 from domain.clients import services as client_services
@@ -150,3 +151,25 @@ async def test_4_3_rotating_the_keys_re_encrypts_totp_secrets(
     row = await conn.fetchrow("SELECT * FROM logins WHERE id = $1", login_id)
     assert row["totp_key_version"] == 2
     assert two_factor.open_totp_secret(CardKeyring.parse(new_key), login_id, row) == setup.secret
+
+
+async def test_11_2_a_recovery_code_works_once_even_used_twice_at_the_same_moment(
+    conn: asyncpg.Connection, pool: asyncpg.Pool
+) -> None:
+    _, login_id = await add_client(conn)
+    codes = await recovery_codes.issue(conn, login_id)
+
+    async def use(code: str) -> bool:
+        async with pool.acquire() as other, other.transaction():
+            return await recovery_codes.use(other, login_id, code)
+
+    # Each on its own connection: the row lock of one makes the other see the code spent.
+    assert sorted(await asyncio.gather(*(use(codes[0]) for _ in range(4)))) == [
+        False,
+        False,
+        False,
+        True,
+    ]
+    assert not await recovery_codes.use(conn, login_id, codes[0])
+    assert await recovery_codes.use(conn, login_id, codes[1].upper().replace("-", ""))
+    assert not await recovery_codes.use(conn, login_id, "123456")  # an authenticator's code
