@@ -72,7 +72,9 @@ def _account_login(row: asyncpg.Record) -> AccountLogin:
 
 
 async def _open_account_login(conn: asyncpg.Connection, email: str) -> AccountLogin | None:
-    row = await conn.fetchrow(f"{_ACCOUNT_LOGIN} WHERE l.email = $1 AND a.status <> 'CLOSED'", email)
+    row = await conn.fetchrow(
+        f"{_ACCOUNT_LOGIN} WHERE l.email = $1 AND a.status <> 'CLOSED'", email
+    )
     return _account_login(row) if row else None
 
 
