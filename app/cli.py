@@ -1,4 +1,5 @@
-"""The `clientdesk` command: dev, serve, worker, migrate, export-schema, create-staff, seed."""
+"""The `clientdesk` command: dev, serve, worker, create-staff, seed, export-schema, rotate-card-key;
+the database's commands (migrate, backup, restore) come from app/cli_database.py."""
 
 from __future__ import annotations
 
@@ -11,41 +12,24 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 
 from app import db
-from app.devstate import running_state
+from app.cli_database import database_cli
+from app.cli_import import import_cli
+from app.cli_support import command_settings, console
 from app.logs import configure_logging
-from app.migrate import MigrationError
-from app.migrate import migrate as apply_migrations
 from app.settings import Settings
 from domain.auth.permissions import StaffRole
 from domain.auth.staff import create_staff as create_staff_account
+from domain.auth.staff import set_staff_password, staff_exists
 from domain.errors import DomainError
+from domain.validation import normalize_email
 
 cli = typer.Typer(
     help="clientdesk: client management for hosting businesses.", no_args_is_help=True
 )
-console = Console()
-
-
-def _settings(needs: tuple[str, ...] = ("database_url", "redis_url")) -> Settings:
-    """The settings, with the services a command `needs`: from the environment, else from
-    the `clientdesk dev` running in this directory."""
-    settings = Settings()
-    missing = [name for name in needs if not getattr(settings, name)]
-    dev = running_state(settings.var_dir) if missing else None
-    if dev is not None:
-        settings = settings.model_copy(update={name: dev[name] for name in missing})
-        missing = []
-    if missing:
-        names = ", ".join(m.upper() for m in missing)
-        console.print(
-            f"[red]{names} not set.[/] Set {'them' if len(missing) > 1 else 'it'}, or start "
-            "`make dev` (`clientdesk dev`) in this directory: commands find its services."
-        )
-        raise typer.Exit(2)
-    return settings
+cli.add_typer(database_cli)
+cli.add_typer(import_cli, name="import")
 
 
 def _configure_logging() -> None:
@@ -57,48 +41,6 @@ def _share_metrics_between_processes() -> None:
     """Let /metrics of any uvicorn worker report every worker process (app/metrics.py)."""
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="clientdesk-metrics-")
-
-
-async def _migrate(database_url: str) -> list[str]:
-    conn = await db.connect(database_url)
-    try:
-        return [m.name for m in await apply_migrations(conn)]
-    finally:
-        await conn.close()
-
-
-@cli.command()
-def migrate(
-    dump_schema: bool = typer.Option(
-        False,
-        "--dump-schema",
-        help="Then write the migrated schema to migrations/schema.sql (after adding a "
-        "migration). Without DATABASE_URL it uses the embedded PostgreSQL of `clientdesk dev`.",
-    ),
-) -> None:
-    """Apply pending database migrations."""
-    settings = Settings()
-    if dump_schema and not settings.database_url and running_state(settings.var_dir) is None:
-        from app.devservices import start_postgres
-
-        url = start_postgres(settings.var_dir / "postgres")
-        settings = settings.model_copy(update={"database_url": url})
-    else:
-        settings = _settings(needs=("database_url",))
-    try:
-        applied = asyncio.run(_migrate(settings.database_url))
-    except MigrationError as error:
-        console.print(f"[red]Migrations failed:[/] {error}")
-        raise typer.Exit(1) from None
-    for name in applied:
-        console.print(f"applied [bold]{name}[/]")
-    console.print(f"{len(applied)} migration(s) applied; the database is up to date.")
-    if dump_schema:
-        from app.schema_dump import SCHEMA_FILE
-        from app.schema_dump import dump_schema as dump
-
-        SCHEMA_FILE.write_text(asyncio.run(dump(settings.database_url)), encoding="utf-8")
-        console.print(f"wrote {SCHEMA_FILE}")
 
 
 @cli.command("export-schema")
@@ -129,13 +71,23 @@ def create_staff(
         envvar="CLIENTDESK_STAFF_PASSWORD",
         help="Password (prompted when not given).",
     ),
+    reset: bool = typer.Option(
+        False,
+        "--reset",
+        help="When the address is a staff member's already, give it this password instead "
+        "(its sessions end); names and role stay as they are.",
+    ),
 ) -> None:
-    """Create a staff account."""
-    settings = _settings(needs=("database_url",))
+    """Create a staff account, or with --reset set an existing member's password."""
+    settings = command_settings(needs=("database_url",))
 
     async def run() -> None:
         conn = await db.connect(settings.database_url)
         try:
+            if reset and await staff_exists(conn, normalize_email(email)):
+                await set_staff_password(conn, normalize_email(email), password)
+                console.print(f"Set a new password for staff member {normalize_email(email)}.")
+                return
             staff = await create_staff_account(
                 conn,
                 email=email,
@@ -172,7 +124,7 @@ def seed(
 
     from app.seed import DEMO_PASSWORD, seed_clients_with_progress, seed_services_and_invoices
 
-    settings = _settings(needs=("database_url",))
+    settings = command_settings(needs=("database_url",))
 
     async def run() -> int:
         conn = await db.connect(settings.database_url)
@@ -215,7 +167,7 @@ def serve(
     from app.server import serve as run_server
     from app.server import server_config, usable_cores
 
-    settings = _settings()
+    settings = command_settings()
     workers = workers or usable_cores()
     listen = {"host": host, "port": port}
     settings = settings.model_copy(update={k: v for k, v in listen.items() if v is not None})
@@ -237,7 +189,7 @@ def worker(burst: bool = typer.Option(False, help="Run queued jobs, then exit.")
     from app.worker import run_worker
 
     _configure_logging()
-    settings = _settings()
+    settings = command_settings()
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr=settings.host)
     with contextlib.suppress(asyncio.CancelledError):

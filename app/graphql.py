@@ -7,15 +7,13 @@ from decimal import Decimal
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
@@ -23,9 +21,10 @@ from strawberry.schema.name_converter import NameConverter
 from strawberry.types import ExecutionContext
 
 from app.execution import ClientdeskExecutor
-from app.graphql_guards import RequestGuards, code_errors, limit_rule
+from app.graphql_guards import RequestGuards, code_errors
 from app.metrics import ObserveOperations
 from app.outages import OUTAGE_MESSAGE, SERVICE_UNAVAILABLE, is_outage, log_failure
+from app.query_limits import QueryLimits
 from app.settings import Settings
 from app.tracing import tracing_extensions
 from resolvers import audit as audit_resolvers
@@ -43,6 +42,7 @@ from resolvers import node as node_resolvers
 from resolvers import passwords as password_resolvers
 from resolvers import profile as profile_resolvers
 from resolvers import settings as settings_resolvers
+from resolvers import staff as staff_resolvers
 from resolvers import tickets as ticket_resolvers
 from resolvers import two_factor as two_factor_resolvers
 from schema import money as money_scalar
@@ -65,6 +65,7 @@ Query = strawberry.type(
             lifecycle_resolvers.Queries,
             node_resolvers.Queries,
             settings_resolvers.Queries,
+            staff_resolvers.Queries,
         ),
         {},
     ),
@@ -87,6 +88,7 @@ Mutation = strawberry.type(
             password_resolvers.Mutations,
             profile_resolvers.Mutations,
             settings_resolvers.Mutations,
+            staff_resolvers.Mutations,
             ticket_resolvers.Mutations,
             two_factor_resolvers.Mutations,
         ),
@@ -162,26 +164,23 @@ class ClientdeskSchema(strawberry.Schema):
 def build_schema(settings: Settings) -> strawberry.Schema:
     # Factories, so each request gets fresh extension instances; the parser and validation
     # caches are shared across instances by Strawberry itself. The validation cache is keyed
-    # by the rule classes, and the depth and alias limiters create a new rule class each time
-    # they are instantiated: their rules are made once here (and added by one extension, in
-    # the same order), so that the cache can hit.
-    limit_rules = [
-        limit_rule(rule)
-        for rule in (
-            *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
-            *MaxAliasesLimiter(max_alias_count=settings.max_query_aliases).validation_rules,
-        )
-    ]
-    if not settings.introspection_enabled:
-        # Strawberry's DisableIntrospection adds this rule as an extension of its own, which
-        # costs its hooks on every request; here it joins the other rules.
-        limit_rules.append(NoSchemaIntrospectionCustomRule)
+    # by the rule classes: the rules are made once here, so that it can hit.
+    limits = QueryLimits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_query_aliases,
+        max_fields=settings.max_query_fields,
+    )
+    rules: list[type[ASTValidationRule]] = (
+        [] if settings.introspection_enabled else [NoSchemaIntrospectionCustomRule]
+    )
     extensions: list[Any] = [
-        lambda: AddValidationRules(limit_rules),
+        lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
-        RequestGuards,  # after the validation cache: see RequestGuards.on_validate
+        # After the validation cache (see RequestGuards.on_validate); the depth, alias and
+        # expanded-field limits are its own, measured in one pass (app/query_limits.py).
+        lambda: RequestGuards(limits),
         MaskUnexpectedErrors,
         ObserveOperations,
         *tracing_extensions(settings),

@@ -4,11 +4,11 @@ and an `extensions.code` on every error, as Apollo clients expect."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
     ArgumentNode,
-    ASTValidationRule,
     DocumentNode,
     GraphQLError,
     GraphQLSyntaxError,
@@ -16,48 +16,24 @@ from graphql import (
     ObjectFieldNode,
     OperationDefinitionNode,
     StringValueNode,
-    ValidationContext,
     VariableDefinitionNode,
 )
 from strawberry.extensions import SchemaExtension
 
+from app.graphql_codes import (
+    BAD_USER_INPUT,
+    LIMIT_EXCEEDED,
+    OPERATION_RESOLUTION_FAILURE,
+    PARSE_FAILED,
+    VALIDATION_FAILED,
+)
+from app.query_limits import QueryLimits
 from domain.validation import storable_text
-
-PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
-VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
-# Depth, alias and token limits: the operation may be fine, but is too big to be run here.
-LIMIT_EXCEEDED = "QUERY_LIMIT_EXCEEDED"
-OPERATION_RESOLUTION_FAILURE = "OPERATION_RESOLUTION_FAILURE"
-BAD_USER_INPUT = "BAD_USER_INPUT"
 
 # How graphql-core's parser words the refusal of a document over the token limit.
 _TOKEN_LIMIT_MESSAGE = "Document contains more than"  # noqa: S105 -- not a secret
 
 UNSTORABLE_TEXT = "may not contain NUL characters or invalid Unicode."
-
-
-def limit_rule(rule: type[ASTValidationRule]) -> type[ASTValidationRule]:
-    """`rule` with LIMIT_EXCEEDED as the code of the errors it reports."""
-
-    def __init__(self: ASTValidationRule, context: ValidationContext) -> None:
-        rule.__init__(self, _Coding(context, LIMIT_EXCEEDED))  # type: ignore[arg-type]
-
-    return type(rule.__name__, (rule,), {"__init__": __init__})
-
-
-class _Coding:
-    """A validation context whose reported errors get `code`; otherwise the context itself."""
-
-    def __init__(self, context: ValidationContext, code: str) -> None:
-        self._context = context
-        self._code = code
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._context, name)
-
-    def report_error(self, error: GraphQLError) -> None:
-        _code(error, self._code)
-        self._context.report_error(error)
 
 
 def _code(error: GraphQLError, code: str) -> None:
@@ -70,6 +46,10 @@ class RequestGuards(SchemaExtension):
     `operationName` (the GraphQL spec's GetOperation), and text in arguments or variables
     that no text column can store (NUL, lone surrogates), per argument as BAD_USER_INPUT.
     Codes the validation errors (`code_errors` codes the others)."""
+
+    def __init__(self, limits: QueryLimits) -> None:
+        super().__init__()
+        self._limits = limits
 
     def on_validate(self) -> Iterator[None]:
         # After the validation cache's own pre-step (it sets the errors it remembers), so
@@ -97,9 +77,12 @@ class RequestGuards(SchemaExtension):
                     extensions={"code": OPERATION_RESOLUTION_FAILURE},
                 )
             ]
+        checked = _checked(document, self._limits)
+        if checked.too_big:
+            return checked.too_big  # before anything else walks its expansion
         refused = [
             GraphQLError(f"`{path}` {UNSTORABLE_TEXT}", node, extensions=_bad_input(path))
-            for path, node in _unstorable_literals_of(document)
+            for path, node in checked.unstorable
         ]
         refused += [
             GraphQLError(f"`${path}` {UNSTORABLE_TEXT}", extensions=_bad_input(f"${path}"))
@@ -125,21 +108,31 @@ def _bad_input(path: str) -> dict[str, Any]:
     return {"code": BAD_USER_INPUT, "argument": path}
 
 
-# The literals found in the documents last checked. Strawberry's parser cache hands the same
-# document object to every request of the same text, so a document is walked once, not on
-# every request; keyed by the object's id, and valid only while it is that very object.
-_LITERALS_OF: dict[int, tuple[DocumentNode, list[tuple[str, StringValueNode]]]] = {}
-_LITERALS_KEPT = 256
+@dataclass(frozen=True)
+class _Checked:
+    """What is wrong with a document whatever its variables: the limits it goes over, and
+    its string literals that no text column can store (with their argument paths)."""
+
+    too_big: list[GraphQLError]
+    unstorable: list[tuple[str, StringValueNode]]
 
 
-def _unstorable_literals_of(document: DocumentNode) -> list[tuple[str, StringValueNode]]:
-    known = _LITERALS_OF.get(id(document))
+# The documents last checked. Strawberry's parser cache hands the same document object to
+# every request of the same text, so a document is checked once, not on every request;
+# keyed by the object's id, and valid only while it is that very object.
+_CHECKED: dict[int, tuple[DocumentNode, _Checked]] = {}
+_CHECKED_KEPT = 256
+
+
+def _checked(document: DocumentNode, limits: QueryLimits) -> _Checked:
+    known = _CHECKED.get(id(document))
     if known is not None and known[0] is document:
         return known[1]
-    found = _unstorable_literals(document)
-    if len(_LITERALS_OF) >= _LITERALS_KEPT:
-        _LITERALS_OF.pop(next(iter(_LITERALS_OF)))
-    _LITERALS_OF[id(document)] = (document, found)
+    too_big = limits.refusals(document)
+    found = _Checked(too_big, [] if too_big else _unstorable_literals(document))
+    if len(_CHECKED) >= _CHECKED_KEPT:
+        _CHECKED.pop(next(iter(_CHECKED)))
+    _CHECKED[id(document)] = (document, found)
     return found
 
 

@@ -5,18 +5,18 @@ the relay's verdicts on the From: `{"spf": "pass", "dkim": "pass", "dmarc": "pas
 method optional, each an RFC 8601 result (domain/tickets/inbound.py reads them).
 
 The relay proves itself with the `X-Inbound-Secret` header, compared in constant time with
-INBOUND_EMAIL_SECRET; without that setting the route takes nothing. Refusals are JSON
-`{"errors": [{field, code, message}]}`: 503 while the secret is unset, 401 for a wrong or
-missing secret, 400 for a body that is not such an object, 422 for an email that cannot
-become a ticket (an unknown sender, a From that is not exactly one well-formed address, or
-one the relay found forged, among them: an email never creates a client), 413 (the
-app's body limit) for a body too large. 201 answers a new ticket, 200 an addition to one;
+each of INBOUND_EMAIL_SECRET's comma-separated secrets (the first current, the others still
+accepted while the relay moves over); without that setting the route takes nothing.
+Refusals are JSON `{"errors": [{field, code, message}]}`: 503 while the secret is unset, 401
+for a wrong or missing secret, 400 for a body that is not such an object, 422 for an email
+that cannot become a ticket (an unknown sender, a From that is not exactly one well-formed
+address, or one the relay found forged, among them: an email never creates a client), 413
+(the app's body limit) for a body too large. 201 answers a new ticket, 200 an addition to one;
 the body names the ticket.
 """
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 import orjson
@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse
 
 from app.request_limits import JSONTooDeep, load_bounded_json
 from app.settings import Settings
+from domain import secret_lists
 from domain.errors import DomainError, ErrorCode, FieldError
 from domain.tickets import services
 from resolvers.context import AppServices
@@ -50,11 +51,6 @@ def _refusal(status: int, errors: list[FieldError]) -> JSONResponse:
     )
 
 
-def _authorised(request: Request, secret: str) -> bool:
-    given = request.headers.get("x-inbound-secret", "")
-    return hmac.compare_digest(given.encode(), secret.encode())
-
-
 def _is_email(body: Any) -> bool:
     """Whether a decoded body is an email object: the strings of FIELDS, and an
     `authentication` that is absent, null, or an object of strings."""
@@ -68,9 +64,10 @@ def _is_email(body: Any) -> bool:
 
 def inbound_email_endpoint(settings: Settings) -> Any:
     async def inbound_email(request: Request) -> JSONResponse:
-        if not settings.inbound_email_secret:
+        if not settings.inbound_email_secrets:
             return _refusal(503, [FieldError(None, ErrorCode.NOT_CONFIGURED, _NO_SECRET)])
-        if not _authorised(request, settings.inbound_email_secret):
+        given = request.headers.get("x-inbound-secret", "")
+        if not secret_lists.matches_any(given, settings.inbound_email_secrets):
             return _refusal(401, [FieldError(None, ErrorCode.INVALID_CREDENTIALS, _BAD_SECRET)])
         try:
             email = load_bounded_json(await request.body(), settings.max_json_depth)

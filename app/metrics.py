@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import re
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
@@ -96,21 +95,30 @@ JOB_LATENCY = Histogram(
     "clientdesk_worker_job_duration_seconds", "Time a worker job ran.", ["function"]
 )
 
-# Operation names come from clients: only well-formed names, and a bounded number of them,
-# become label values, so a client cannot make the metrics grow without end.
+# Operation names come from clients. Only operations the schema validated are named (any
+# other is "unvalidated"), and a bounded number of names become label values, of which
+# anonymous requests may take only a few: nobody can make the metrics grow without end, and
+# an anonymous sender of made-up names cannot use up the names of the real clients.
 MAX_OPERATION_NAMES = 300
-_GRAPHQL_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
+MAX_ANONYMOUS_OPERATION_NAMES = 50
 _operation_names: set[str] = set()
+_anonymous_operation_names: set[str] = set()
 
 
-def operation_label(name: str | None) -> str:
+def operation_label(name: str | None, *, validated: bool, anonymous: bool) -> str:
+    if not validated:
+        return "unvalidated"
     if name is None:
         return "anonymous"
-    if not _GRAPHQL_NAME.fullmatch(name):
-        return "invalid"
-    if name not in _operation_names and len(_operation_names) >= MAX_OPERATION_NAMES:
+    if name in _operation_names:
+        return name
+    if anonymous and len(_anonymous_operation_names) >= MAX_ANONYMOUS_OPERATION_NAMES:
+        return "other"
+    if len(_operation_names) >= MAX_OPERATION_NAMES:
         return "other"
     _operation_names.add(name)
+    if anonymous:
+        _anonymous_operation_names.add(name)
     return name
 
 
@@ -125,7 +133,13 @@ class ObserveOperations(SchemaExtension):
             kind = context.operation_type.value
         except RuntimeError:  # no document, or no operation of that name
             kind = "unknown"
-        labels = (operation_label(context.operation_name), kind)
+        request = current_request.get()
+        label = operation_label(
+            context.operation_name,
+            validated=kind != "unknown" and not context.pre_execution_errors,
+            anonymous=request is None or request.viewer_kind in (None, "ANONYMOUS"),
+        )
+        labels = (label, kind)
         OPERATIONS.labels(*labels).inc()
         OPERATION_LATENCY.labels(*labels).observe(time.perf_counter() - started)
         result = context.result

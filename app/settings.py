@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain import secret_lists
+from domain.auth.throttle import STAFF_PASSWORD_HASH_BUDGET
 from domain.cards.crypto import CardKeyring
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -42,6 +44,8 @@ class Settings(BaseSettings):
     client_area_url: str = ""
 
     # The installation's card secret ("CC encryption hash"): staff present it to reveal a card.
+    # This and INBOUND_EMAIL_SECRET and METRICS_TOKEN rotate: each is a comma-separated list,
+    # the first current, the others still accepted (`domain.secret_lists`).
     cc_encryption_hash: str = ""
     # The keys stored card numbers are encrypted with: comma-separated `version:key`, the
     # highest version encrypting (`clientdesk rotate-card-key` adds one and re-encrypts).
@@ -78,17 +82,26 @@ class Settings(BaseSettings):
     automation_schedule: bool = True
     # How long `runAutomation` waits for the run before answering with what it has so far.
     automation_wait_seconds: float = Field(default=60, gt=0, le=600)
+    # How long one HTTP request may run before it is stopped and answered 503; longer than
+    # runAutomation's wait, which is the longest a request waits by design.
+    request_time_budget_seconds: float = Field(default=90, gt=0)
 
     session_ttl_hours: int = Field(default=24 * 14, ge=1)
     login_max_failures: int = Field(default=10, ge=1)
     login_cooldown_seconds: int = Field(default=900, ge=1)
     # Password hashes (logins, password changes) per login per window; 5× per address.
     password_hash_budget: int = Field(default=30, ge=1)
+    # The same for staff (and other trusted principals), per login only: bulk onboarding
+    # hashes a password per client added.
+    staff_password_hash_budget: int = Field(default=STAFF_PASSWORD_HASH_BUDGET, ge=1)
     password_hash_window_seconds: int = Field(default=300, ge=1)
 
     max_query_depth: int = 12
     max_query_tokens: int = 4000
     max_query_aliases: int = 30
+    # Fields an operation selects once its fragments are expanded (each spread as often as it
+    # is spread): what running it can cost, however small its text (app/query_limits.py).
+    max_query_fields: int = Field(default=2000, ge=10)
     # Request bodies are refused (413) beyond these sizes, before they are read in full:
     # JSON (GraphQL) bodies, and multipart uploads, which may be larger.
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
@@ -97,7 +110,7 @@ class Settings(BaseSettings):
     # How deeply JSON bodies and variables may nest; no input of the API needs more.
     max_json_depth: int = Field(default=32, ge=4)
 
-    # When set, /metrics answers only requests with `Authorization: Bearer <this token>`.
+    # When set, /metrics answers only requests with `Authorization: Bearer <one of these>`.
     metrics_token: str = ""
 
     # HTTP limits per API process. Slow or idle clients must not hold connections forever.
@@ -133,6 +146,15 @@ class Settings(BaseSettings):
     # origins such as `https://dash.example.com`. None by default.
     cors_origins: str = ""
 
+    @model_validator(mode="after")
+    def _budget_outlasts_the_automation_wait(self) -> Settings:
+        if self.request_time_budget_seconds <= self.automation_wait_seconds:
+            raise ValueError(
+                "REQUEST_TIME_BUDGET_SECONDS must be longer than AUTOMATION_WAIT_SECONDS: "
+                "runAutomation would be stopped before its wait is over"
+            )
+        return self
+
     @field_validator("cors_origins")
     @classmethod
     def _exact_origins(cls, value: str) -> str:
@@ -155,6 +177,18 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return _split(self.cors_origins)
+
+    @property
+    def card_secrets(self) -> tuple[str, ...]:
+        return secret_lists.parse(self.cc_encryption_hash)
+
+    @property
+    def inbound_email_secrets(self) -> tuple[str, ...]:
+        return secret_lists.parse(self.inbound_email_secret)
+
+    @property
+    def metrics_tokens(self) -> tuple[str, ...]:
+        return secret_lists.parse(self.metrics_token)
 
     @property
     def base_url(self) -> str:

@@ -3,9 +3,9 @@ metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
-import hmac
 import json
 import logging
 import random
@@ -35,6 +35,7 @@ from app.cors import CORSMiddleware
 from app.db import create_pool
 from app.downloads import download_file
 from app.graphql import build_schema
+from app.graphql_codes import TIME_BUDGET_EXCEEDED
 from app.inbound import inbound_email_endpoint
 from app.logs import RequestLog, current_request
 from app.metrics import (
@@ -53,6 +54,7 @@ from app.outages import (
 )
 from app.request_limits import BodyLimitMiddleware, JSONTooDeep, load_bounded_json
 from app.settings import Settings
+from domain import secret_lists
 from domain.auth.throttle import LoginThrottle
 from domain.cards.secret_attempts import CardSecretAttempts
 from domain.emails.templates import TemplateRenderer
@@ -87,6 +89,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     def __init__(self, services_of: Any, settings: Settings) -> None:
         self._max_json_depth = settings.max_json_depth
         self._retry_after = str(settings.outage_retry_after_seconds)
+        self._time_budget = settings.request_time_budget_seconds
         super().__init__(
             build_schema(settings),
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
@@ -107,11 +110,24 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         return context
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
-        """Strawberry's, then the request's database connection given back to the pool and
-        the temporary files of a multipart request's uploads closed (and deleted) once it is
-        answered."""
+        """Strawberry's within the request's time budget, then the request's database
+        connection given back to the pool and the temporary files of a multipart request's
+        uploads closed (and deleted) once it is answered.
+
+        Past the budget the request is cancelled where it waits (a transaction it holds
+        rolls back) and answered TIME_BUDGET_EXCEEDED, 503: a slow request must not hold a
+        connection and a share of the process without end. What runs without waiting (the
+        parse and the validation) is bounded by the query limits instead
+        (app/query_limits.py)."""
         try:
-            return await super().run(request, context, root_value)
+            async with asyncio.timeout(self._time_budget):
+                return await super().run(request, context, root_value)
+        except TimeoutError:
+            request_id = request.scope.get("request_id") or uuid.uuid4().hex
+            log.warning("request %s: stopped after its %s s budget", request_id, self._time_budget)
+            message = f"The request took longer than its {self._time_budget:g} s budget."
+            headers = {"Retry-After": self._retry_after}
+            return error_response(503, TIME_BUDGET_EXCEEDED, message, request_id, headers)
         finally:
             made: Context | None = request.scope.pop(_CONTEXT_KEY, None)
             if made is not None:
@@ -308,6 +324,7 @@ def create_app(settings: Settings) -> Starlette:
                 max_failures=settings.login_max_failures,
                 cooldown_seconds=settings.login_cooldown_seconds,
                 hash_budget=settings.password_hash_budget,
+                trusted_hash_budget=settings.staff_password_hash_budget,
                 hash_window_seconds=settings.password_hash_window_seconds,
             ),
             session_ttl=timedelta(hours=settings.session_ttl_hours),
@@ -315,7 +332,7 @@ def create_app(settings: Settings) -> Starlette:
             secure_cookies=settings.secure_cookies,
             renderer=TemplateRenderer(settings.email_templates_dir),
             card_keyring=settings.card_keyring(),
-            card_secret=settings.cc_encryption_hash,
+            card_secrets=settings.card_secrets,
             card_secret_attempts=CardSecretAttempts(
                 redis, on_refusal=lambda reason: CARD_SECRET_REFUSALS.labels(reason.value).inc()
             ),
@@ -355,9 +372,9 @@ def create_app(settings: Settings) -> Starlette:
         return JSONResponse(checks, status_code=200 if ready else 503)
 
     async def metrics(request: Request) -> Response:
-        if settings.metrics_token and not hmac.compare_digest(
-            request.headers.get("authorization", "").encode(),
-            f"Bearer {settings.metrics_token}".encode(),
+        if settings.metrics_tokens and not secret_lists.matches_any(
+            request.headers.get("authorization", ""),
+            [f"Bearer {token}" for token in settings.metrics_tokens],
         ):
             return PlainTextResponse(
                 "A bearer token is required.", 401, headers={"WWW-Authenticate": "Bearer"}

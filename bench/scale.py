@@ -66,7 +66,7 @@ from bench.clients_query import (
     start_server,
 )
 from bench.targets import Target, print_targets
-from domain.paging import TOTAL_COUNT_CAP
+from domain.totals import TOTAL_COUNT_CAP
 from schema.ids import global_id
 
 console = Console()

@@ -3,6 +3,7 @@ in the transaction of its change, and read a page at a time, newest first."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,7 +45,7 @@ class AuditEntry:
 # Newest first is highest id first (identity ids grow with time), which the
 # (client_id, id DESC) index serves.
 AUDIT_LOG = Keyset(
-    columns="a.at, a.staff_id, s.first_name || ' ' || s.last_name AS staff_name, a.action, "
+    columns="a.id, a.at, a.staff_id, s.first_name || ' ' || s.last_name AS staff_name, a.action, "
     "a.client_id, a.changes",
     source="FROM audit_log a LEFT JOIN staff s ON s.id = a.staff_id",
     expression="a.id",
@@ -53,16 +54,8 @@ AUDIT_LOG = Keyset(
 )
 
 
-def _entry(row: asyncpg.Record) -> AuditEntry:
-    return AuditEntry(
-        id=row["page_id"],
-        at=row["at"],
-        staff_id=row["staff_id"],
-        staff_name=row["staff_name"],
-        action=row["action"],
-        client_id=row["client_id"],
-        changes=row["changes"],
-    )
+def _entry(row: Mapping[str, Any]) -> AuditEntry:
+    return AuditEntry(**row)
 
 
 async def audit_entries(

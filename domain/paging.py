@@ -8,32 +8,30 @@ second, small one only when asked whether items lie behind the cursor paged from
 A new paged list (audit log, transactions, failed emails, …) writes its `Keyset` and
 conditions here, and its resolver uses `resolvers.pagination`.
 
-Totals (`count_rows`) are exact up to `TOTAL_COUNT_CAP` and estimated beyond it, so that a
-total costs about as much at a million rows as at a thousand (docs/scale.md).
+A page's total comes with it (`fetch_page_and_total`), counted as domain/totals.py counts.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 import asyncpg
 
 from domain.errors import DomainError, ErrorCode
+from domain.totals import (
+    ESTIMATE_ONLY_ABOVE,
+    TOTAL_COUNT_CAP,
+    Total,
+    capped_count_sql,
+    count_rows,
+    estimate_rows,
+    where_clause,
+)
 
 Item = TypeVar("Item")
 
-# Totals up to this many rows are counted exactly; above it they are the planner's estimate.
-# Counting stops at the cap, so a total costs at most ~a thousand index entries to count.
-TOTAL_COUNT_CAP = 1000
-# Where the planner expects more than this many times the cap, the rows are not counted at
-# all: finding the cap's worth of a common search term's rows costs more than the whole page
-# (its trigram bitmap is built in full first). The statistics would have to be wrong tenfold
-# for a total within the cap to be reported as an estimate.
-ESTIMATE_ONLY_ABOVE = 10
 # Where the planner expects at most this many times the cap, a page and its total are read
 # from all the matches, collected once (`fetch_page_and_total`); the collection stops one
 # beyond this many times the cap, and only then is the page read again, on its own.
@@ -84,14 +82,15 @@ async def fetch_page(
     conn: asyncpg.Connection,
     keyset: Keyset,
     request: PageRequest,
-    build: Callable[[asyncpg.Record], Item],
+    build: Callable[[Mapping[str, Any]], Item],
     *,
     conditions: Sequence[str] = (),
     params: Sequence[Any] = (),
     descending: bool = False,
     look_behind: bool = True,
 ) -> Page[Item]:
-    """One page of the rows matching `conditions` (numbered from $1 with `params`).
+    """One page of the rows matching `conditions` (numbered from $1 with `params`), each
+    made an item by `build` from its own columns (the keyset's, by name, in their order).
 
     Whether items lie beyond the page on its far side is known from one extra row. On the
     near side (before `after` going forward, after `before` going back) it takes a second,
@@ -107,7 +106,7 @@ def _total_sql(matching: str, conditions: Sequence[str], cap: int) -> str:
     """The rows of `matching` that meet `conditions`, counted up to `cap + 1`, as one
     expression; without conditions, beyond the cap, the planner's estimate of all of them
     (at least `cap + 1`) instead."""
-    counted = _capped_count_sql(matching, conditions, cap)
+    counted = capped_count_sql(matching, conditions, cap)
     if conditions:
         return f"({counted})"
     whole = "'" + f"SELECT 1 {matching}".replace("'", "''") + "'"
@@ -119,7 +118,7 @@ async def _fetch_page(
     conn: asyncpg.Connection,
     keyset: Keyset,
     request: PageRequest,
-    build: Callable[[asyncpg.Record], Item],
+    build: Callable[[Mapping[str, Any]], Item],
     conditions: Sequence[str],
     params: Sequence[Any],
     descending: bool,
@@ -138,7 +137,7 @@ async def _fetch_page(
         conn,
         f"""SELECT {total_column} ({keyset.expression})::text AS page_sort_value,
                    {keyset.id_column} AS page_id,
-                   {keyset.columns} {keyset.source} {_where([*conditions, *in_range])}
+                   {keyset.columns} {keyset.source} {where_clause([*conditions, *in_range])}
              ORDER BY {keyset.expression} {direction}, {keyset.id_column} {direction}
              LIMIT ${len(page_params)}""",
         page_params,
@@ -151,7 +150,7 @@ async def _fetch_page(
         outside = _outside(keyset, request, near_cursor, near_params, descending)
         beyond_near_side = await _fetch(
             conn,
-            f"SELECT EXISTS (SELECT 1 {keyset.source} {_where([*conditions, outside])})",
+            f"SELECT EXISTS (SELECT 1 {keyset.source} {where_clause([*conditions, outside])})",
             near_params,
             request,
             value=True,
@@ -164,7 +163,7 @@ async def fetch_page_and_total(
     conn: asyncpg.Connection,
     keyset: Keyset,
     request: PageRequest,
-    build: Callable[[asyncpg.Record], Item],
+    build: Callable[[Mapping[str, Any]], Item],
     *,
     matching: str,
     conditions: Sequence[str] = (),
@@ -246,7 +245,7 @@ async def _page_of_all_matches(
     conn: asyncpg.Connection,
     keyset: Keyset,
     request: PageRequest,
-    build: Callable[[asyncpg.Record], Item],
+    build: Callable[[Mapping[str, Any]], Item],
     matching: str,
     conditions: Sequence[str],
     params: Sequence[Any],
@@ -271,9 +270,9 @@ async def _page_of_all_matches(
         conn,
         f"""WITH matched AS MATERIALIZED (
                  SELECT {keyset.id_column} AS id, {keyset.expression} AS sort_key
-                        {matching} {_where(conditions)} LIMIT {collect + 1}
+                        {matching} {where_clause(conditions)} LIMIT {collect + 1}
              ), page AS (
-                 SELECT matched.id, matched.sort_key FROM matched {_where(in_range)}
+                 SELECT matched.id, matched.sort_key FROM matched {where_clause(in_range)}
                   ORDER BY matched.sort_key {direction}, matched.id {direction}
                   LIMIT ${page_size}
              )
@@ -319,7 +318,7 @@ def _outside(
 def _page(
     rows: list[asyncpg.Record],
     request: PageRequest,
-    build: Callable[[asyncpg.Record], Item],
+    build: Callable[[Mapping[str, Any]], Item],
     beyond_near_side: bool,
 ) -> Page[Item]:
     """The page of `rows` read in the page's direction, one more than its size if there is
@@ -329,11 +328,22 @@ def _page(
     if request.backwards:
         rows.reverse()
     return Page(
-        items=[build(row) for row in rows],
+        items=[build(_item_row(row)) for row in rows],
         positions=[Position(row["page_sort_value"], row["page_id"]) for row in rows],
         has_next_page=beyond_near_side if request.backwards else beyond_far_side,
         has_previous_page=beyond_far_side if request.backwards else beyond_near_side,
     )
+
+
+# The columns the page's statements add to the item's own (`_fetch_page`,
+# `_page_of_all_matches`). `build` never sees them: a builder that takes its row whole
+# (`Item(**dict(row))`) would otherwise fail on the first row of every page.
+_PAGE_COLUMNS = frozenset({"page_total", "page_behind", "page_sort_value", "page_id"})
+
+
+def _item_row(row: asyncpg.Record) -> Mapping[str, Any]:
+    """The item's own columns of a page's row, in their order."""
+    return {name: value for name, value in row.items() if name not in _PAGE_COLUMNS}
 
 
 _MIRRORED = {">": "<", "<": ">", ">=": "<=", "<=": ">="}
@@ -351,10 +361,6 @@ def _compare(
         f"({keyset.expression}, {keyset.id_column}) {operator} "
         f"(${len(params) - 1}::text::{keyset.sql_type}, ${len(params)}::bigint)"
     )
-
-
-def _where(conditions: Sequence[str]) -> str:
-    return f"WHERE {' AND '.join(conditions)}" if conditions else ""
 
 
 async def _fetch(
@@ -375,92 +381,3 @@ async def _fetch(
         field = "before" if request.before is not None and request.after is None else "after"
         message = "Not a position in this order."
         raise DomainError.single(ErrorCode.INVALID, message, field) from None
-
-
-@dataclass(frozen=True)
-class Total:
-    """How many rows match: exact when not `is_estimate`; otherwise the planner's estimate,
-    never below `TOTAL_COUNT_CAP + 1` (the rows counted before stopping)."""
-
-    count: int
-    is_estimate: bool
-
-
-async def count_rows(
-    conn: asyncpg.Connection,
-    source: str,
-    *,
-    conditions: Sequence[str] = (),
-    params: Sequence[Any] = (),
-    cap: int = TOTAL_COUNT_CAP,
-) -> Total:
-    """How many rows of `source` (a FROM clause) match `conditions`: exact up to `cap`, an
-    estimate beyond it.
-
-    The estimate is the planner's (row counts scaled to the table's current size, the
-    statistics of the filtered columns): a planning step, not a scan. When it expects more
-    than `ESTIMATE_ONLY_ABOVE` times the cap, that is the answer; otherwise counting stops
-    after `cap + 1` rows, so its cost does not grow with the table either."""
-    estimate = await estimate_rows(conn, source, conditions=conditions, params=params)
-    return await _capped_count(conn, source, conditions, params, estimate, cap)
-
-
-async def _capped_count(
-    conn: asyncpg.Connection,
-    source: str,
-    conditions: Sequence[str],
-    params: Sequence[Any],
-    estimate: int,
-    cap: int,
-) -> Total:
-    if estimate <= ESTIMATE_ONLY_ABOVE * cap:
-        counted: int = await conn.fetchval(_capped_count_sql(source, conditions, cap), *params)
-        if counted <= cap:
-            return Total(counted, is_estimate=False)
-    return Total(max(estimate, cap + 1), is_estimate=True)
-
-
-def _capped_count_sql(source: str, conditions: Sequence[str], cap: int) -> str:
-    """How many rows of `source` match `conditions`, counting stopped after `cap + 1`."""
-    limited = f"SELECT 1 {source} {_where(conditions)} LIMIT {cap + 1}"
-    return f"SELECT count(*) FROM ({limited}) AS capped"
-
-
-async def estimate_rows(
-    conn: asyncpg.Connection,
-    source: str,
-    *,
-    conditions: Sequence[str] = (),
-    params: Sequence[Any] = (),
-) -> int:
-    """How many rows of `source` the planner expects to match `conditions`: a planning step
-    (about 0.3 ms), no scan."""
-    plan = await conn.fetchval(
-        f"EXPLAIN (FORMAT JSON) SELECT 1 {source} {_where(conditions)}", *params
-    )
-    if isinstance(plan, str):  # a connection without the application's json codec
-        plan = json.loads(plan)
-    rows: float = plan[0]["Plan"]["Plan Rows"]
-    return round(rows)
-
-
-@asynccontextmanager
-async def custom_plans(conn: asyncpg.Connection) -> AsyncIterator[None]:
-    """Around statements whose best plan depends on their parameters' values (a search term
-    matching one row or half the table): plan them for the values of each execution.
-
-    asyncpg prepares every statement, and after five executions PostgreSQL may keep one
-    generic plan, made without the values, for all later ones. `force_custom_plan`, set for
-    one read-only transaction, keeps it from doing so for these statements only (inside a
-    caller's transaction: for the rest of it). Two round trips: BEGIN with the SET, COMMIT."""
-    if conn.is_in_transaction():
-        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
-        yield
-        return
-    await conn.execute("BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_custom_plan")
-    try:
-        yield
-    except BaseException:
-        await conn.execute("ROLLBACK")
-        raise
-    await conn.execute("COMMIT")

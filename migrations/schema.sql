@@ -477,7 +477,7 @@ CASE purpose
     ELSE ((contact_id IS NULL) AND (login_id IS NOT NULL))
 END),
     CONSTRAINT password_tokens_new_email CHECK (((purpose = 'EMAIL_CHANGE'::text) = (new_email IS NOT NULL))),
-    CONSTRAINT password_tokens_purpose_check CHECK ((purpose = ANY (ARRAY['RESET'::text, 'INVITATION'::text, 'EMAIL_CHANGE'::text]))),
+    CONSTRAINT password_tokens_purpose_check CHECK ((purpose = ANY (ARRAY['RESET'::text, 'INVITATION'::text, 'STAFF_INVITATION'::text, 'EMAIL_CHANGE'::text]))),
     CONSTRAINT password_tokens_token_hash_check CHECK ((length(token_hash) = 32))
 );
 
@@ -535,14 +535,35 @@ CREATE TABLE public.staff (
     login_id bigint NOT NULL,
     first_name text NOT NULL,
     last_name text NOT NULL,
-    role text NOT NULL,
+    role text,
     active boolean DEFAULT true NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    custom_role_id bigint,
+    CONSTRAINT staff_one_role CHECK (((role IS NULL) <> (custom_role_id IS NULL))),
     CONSTRAINT staff_role_check CHECK ((role = ANY (ARRAY['ADMIN'::text, 'BILLING'::text, 'SUPPORT'::text, 'READ_ONLY'::text])))
 );
 
 ALTER TABLE public.staff ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.staff_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.staff_roles (
+    id bigint NOT NULL,
+    name public.citext NOT NULL,
+    built_in boolean DEFAULT false NOT NULL,
+    permissions text[],
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT staff_roles_name_check CHECK (((length((name)::text) >= 1) AND (length((name)::text) <= 255))),
+    CONSTRAINT staff_roles_permissions_of_custom CHECK ((built_in = (permissions IS NULL)))
+);
+
+ALTER TABLE public.staff_roles ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.staff_roles_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
@@ -757,6 +778,12 @@ ALTER TABLE ONLY public.staff
 ALTER TABLE ONLY public.staff
     ADD CONSTRAINT staff_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.staff_roles
+    ADD CONSTRAINT staff_roles_name_key UNIQUE (name);
+
+ALTER TABLE ONLY public.staff_roles
+    ADD CONSTRAINT staff_roles_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.tax_rules
     ADD CONSTRAINT tax_rules_country_state_key UNIQUE (country, state);
 
@@ -851,6 +878,8 @@ CREATE INDEX services_order ON public.services USING btree (order_id);
 CREATE INDEX sessions_expires_at ON public.sessions USING btree (expires_at);
 
 CREATE INDEX sessions_login_id ON public.sessions USING btree (login_id);
+
+CREATE INDEX staff_custom_role_id ON public.staff USING btree (custom_role_id) WHERE (custom_role_id IS NOT NULL);
 
 CREATE INDEX ticket_messages_ticket_id ON public.ticket_messages USING btree (ticket_id, id);
 
@@ -975,6 +1004,9 @@ ALTER TABLE ONLY public.services
 
 ALTER TABLE ONLY public.sessions
     ADD CONSTRAINT sessions_login_id_fkey FOREIGN KEY (login_id) REFERENCES public.logins(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.staff
+    ADD CONSTRAINT staff_custom_role_id_fkey FOREIGN KEY (custom_role_id) REFERENCES public.staff_roles(id) ON DELETE RESTRICT;
 
 ALTER TABLE ONLY public.staff
     ADD CONSTRAINT staff_login_id_fkey FOREIGN KEY (login_id) REFERENCES public.logins(id) ON DELETE CASCADE;

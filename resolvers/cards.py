@@ -93,7 +93,7 @@ async def reveal_card_number(
                     ctx.services.card_keyring,
                     pk,
                     presented_secret=encryption_secret,
-                    installation_secret=ctx.services.card_secret,
+                    installation_secrets=ctx.services.card_secrets,
                     staff_id=viewer.staff_id,
                 )
         except DomainError:

@@ -16,7 +16,7 @@ from domain.clients import merge, models, queries, services
 from domain.clients.models import ClientStatus
 from domain.contacts import services as contact_services
 from domain.emails import outbox
-from domain.paging import Total
+from domain.totals import Total
 from resolvers.context import Context
 from resolvers.inputs import existing_id, parse_id, provided_fields
 from resolvers.mutation import perform

@@ -60,8 +60,9 @@ class AppServices:
     renderer: TemplateRenderer
     # Encrypts stored cards; None when CARD_ENCRYPTION_KEYS is not set (cards refused).
     card_keyring: CardKeyring | None
-    # The installation's CC encryption hash that staff present to reveal a card.
-    card_secret: str
+    # The installation's CC encryption hashes that staff present to reveal a card (the
+    # current one first, then those still accepted while the secret rotates).
+    card_secrets: tuple[str, ...]
     # Wrong card secrets per staff member, and the back-off after them (SPEC 4.3).
     card_secret_attempts: CardSecretAttempts
     # Where client files are stored, and the largest one accepted (SPEC 6.2).
@@ -179,15 +180,16 @@ class Context:
 
     @asynccontextmanager
     async def _turn_to_hash(self, hashing: bool) -> AsyncIterator[None]:
-        """For a transaction that hashes a password: spend from the viewer's and the
-        address's budgets (SPEC 5.4; a DomainError TOO_MANY_ATTEMPTS when either is spent),
-        then wait, holding no connection, until the hashing threads are free for it."""
+        """For a transaction that hashes a password: spend from the budgets of the viewer's
+        kind (SPEC 5.4, `throttle.HASH_BUDGET_OF`; a DomainError TOO_MANY_ATTEMPTS when one is
+        spent), then wait, holding no connection, until the hashing threads are free for it."""
         if not hashing:
             yield
             return
         viewer = await self.get_viewer()
         login = f"login:{viewer.login_id}" if viewer else "anonymous"
-        if not await self.services.throttle.spend_password_hash(login, self.client_ip):
+        kind = viewer.kind if viewer else None
+        if not await self.services.throttle.spend_password_hash(login, self.client_ip, kind):
             raise DomainError.single(
                 ErrorCode.TOO_MANY_ATTEMPTS,
                 "Too many password changes. Try again later.",

@@ -21,7 +21,8 @@ from strawberry.types import Info
 from strawberry.types.nodes import SelectedField, Selection
 
 from domain.errors import DomainError
-from domain.paging import Page, PageRequest, Position, Total
+from domain.paging import Page, PageRequest, Position
+from domain.totals import Total
 from resolvers.inputs import parse_id
 from schema.common import PageInfo
 from schema.connections import Connection, Edge

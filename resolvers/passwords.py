@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import asyncpg
 import strawberry
 from strawberry.types import Info
 
 from domain.auth import resets
 from domain.auth.permissions import StaffPermission
+from domain.auth.viewer import Viewer
 from domain.errors import DomainError, ErrorCode
 from resolvers.context import Context
 from resolvers.inputs import existing_id
-from resolvers.permissions import require_two_factor_override, staff
+from resolvers.mutation import perform
+from resolvers.permissions import logged_in, require_two_factor_override, staff
 from schema.auth import ConfirmPasswordResetPayload, RequestPasswordResetPayload
 from schema.common import OkPayload, user_errors
 
@@ -81,6 +84,20 @@ def _target(client_id: str | None, contact_id: str | None) -> dict[str, int | No
     }
 
 
+async def change_my_password(
+    info: Info[Context, None],
+    current_password: Annotated[
+        str, strawberry.argument(description="The password the login has now.")
+    ],
+    new_password: Annotated[str, strawberry.argument(description="The password it gets.")],
+) -> OkPayload:
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> OkPayload:
+        await resets.change_own_password(conn, viewer, current_password, new_password)
+        return OkPayload(ok=True)
+
+    return await perform(info, work, OkPayload, hashing_password=True)
+
+
 async def reset_and_send_password(
     info: Info[Context, None], client_id: ClientId = None, contact_id: ContactId = None
 ) -> OkPayload:
@@ -131,6 +148,12 @@ class Mutations:
     confirm_password_reset: ConfirmPasswordResetPayload = strawberry.field(
         resolver=confirm_password_reset,
         description="Set a password with the token of a reset link (once).",
+    )
+    change_my_password: OkPayload = strawberry.field(
+        resolver=change_my_password,
+        extensions=logged_in(),
+        description="Change the password of the login making the request (staff, account "
+        "holder or sub-account), given its current one; its other sessions end.",
     )
     reset_and_send_password: OkPayload = strawberry.field(
         resolver=reset_and_send_password,

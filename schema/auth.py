@@ -5,7 +5,6 @@ from __future__ import annotations
 import strawberry
 
 from domain.auth import viewer as viewer_model
-from domain.auth.permissions import ROLE_PERMISSIONS
 from schema.common import UserError
 from schema.ids import global_id
 
@@ -35,18 +34,14 @@ class Viewer:
     def build(cls, viewer: viewer_model.Viewer) -> Viewer:
         permissions = sorted(
             p.value
-            for p in (
-                ROLE_PERMISSIONS[viewer.staff_role]
-                if viewer.staff_role
-                else viewer.client_permissions
-            )
+            for p in (viewer.staff_permissions if viewer.is_staff else viewer.client_permissions)
         )
         return cls(
             kind=viewer.kind,
             email=viewer.email,
             client_id=global_id("Client", viewer.client_id) if viewer.client_id else None,
             contact_id=global_id("Contact", viewer.contact_id) if viewer.contact_id else None,
-            staff_role=viewer.staff_role.value if viewer.staff_role else None,
+            staff_role=viewer.staff_role,
             permissions=permissions,
         )
 

@@ -18,8 +18,8 @@ from domain.billing import models as billing_models
 from domain.clients import models, queries
 from domain.emails.outbox import ShownEmail as EmailRow
 from domain.files import services as file_services
-from domain.paging import Total
 from domain.settings import ClientDisplayFormat
+from domain.totals import Total
 from schema.access import may_read, require
 from schema.billing import Domain, Invoice, Service, Transaction
 from schema.cards import Card

@@ -3,7 +3,7 @@
 A list's connection is `Connection[X]` (named `XConnection` in the schema, its edges
 `XEdge`), or a subclass of it that adds fields such as `totalCount`.
 
-A list's `totalCount` is exact up to `domain.paging.TOTAL_COUNT_CAP` and an estimate beyond,
+A list's `totalCount` is exact up to `domain.totals.TOTAL_COUNT_CAP` and an estimate beyond,
 flagged by `totalCountIsEstimate` beside it (docs/scale.md): `total_count_field` and
 `total_count_is_estimate_field` declare the two with their descriptions.
 """
@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 
-from domain.paging import TOTAL_COUNT_CAP
+from domain.totals import TOTAL_COUNT_CAP
 from schema.common import PageInfo
 
 Item = TypeVar("Item")

@@ -29,7 +29,7 @@ from domain.auth.staff import create_staff
 from domain.cards.crypto import CardKeyring
 from domain.clients import services as client_services
 from domain.clients.models import Client
-from domain.paging import TOTAL_COUNT_CAP
+from domain.totals import TOTAL_COUNT_CAP
 from schema.ids import decode_id, global_id
 
 # Tables that tests fill; the reference data of the migrations (currencies, gateways) stays.
@@ -112,6 +112,8 @@ async def clean_state(request: pytest.FixtureRequest, services: Services) -> Asy
     if "pool" in request.fixturenames:
         pool: asyncpg.Pool = request.getfixturevalue("pool")
         await pool.execute(f"TRUNCATE {TEST_TABLES} RESTART IDENTITY CASCADE")
+        # The built-in roles' rows come with the migrations and stay (SPEC 11.1).
+        await pool.execute("DELETE FROM staff_roles WHERE NOT built_in")
         redis = Redis.from_url(services.redis_url)
         await redis.flushdb()
         await redis.aclose()
@@ -127,7 +129,7 @@ async def conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
 
 @pytest.fixture
 async def many_clients(conn: asyncpg.Connection) -> int:
-    """More clients than a total counts exactly (`domain.paging.TOTAL_COUNT_CAP` + 500), set-
+    """More clients than a total counts exactly (`domain.totals.TOTAL_COUNT_CAP` + 500), set-
     wise and analysed: every tenth CLOSED, every third named Smith (the others Jones<n>), and
     one address inside another (joe@shop.example inside bigjoe@shop.example)."""
     many = TOTAL_COUNT_CAP + 500

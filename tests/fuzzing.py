@@ -11,11 +11,11 @@ Redis pools), on an event loop of its own thread and each request is handed to t
 from __future__ import annotations
 
 import asyncio
-import functools
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
@@ -34,15 +34,11 @@ from schemathesis.specs.graphql.scalars import get_extra_scalar_strategies
 from app.graphql import build_schema
 from app.settings import Settings
 from app.web import create_app
-from domain.auth import passwords, sessions
-from domain.auth.permissions import ContactPermission, StaffRole
-from domain.clients import services as client_services
+from domain.auth import sessions
+from tests.world import World, make_world
 
 T = TypeVar("T")
 ROLES = ("staff", "client", "sub-account")
-PASSWORD = "fuzz-password-1"
-# Emptied before each operation is fuzzed; the migrations' reference data stays.
-TABLES = "audit_log, emails, sessions, clients, staff, logins, settings"
 
 
 class InProcessAPI:
@@ -75,6 +71,14 @@ class InProcessAPI:
         redis: Redis = self.app.state.services.redis
         return redis
 
+    @property
+    def attachments_dir(self) -> Path:
+        return self.app.state.services.attachments_dir  # type: ignore[no-any-return]
+
+    async def make_world(self) -> World:
+        """The world of tests/world.py, made anew: rows in every list."""
+        return await make_world(self.pool, self.redis, self.attachments_dir)
+
     def close(self) -> None:
         self.run(self._client.aclose())
         self.run(self._lifespan.__aexit__(None, None, None))
@@ -83,62 +87,10 @@ class InProcessAPI:
         self._loop.close()
 
 
-@dataclass(frozen=True)
-class World:
-    """The login each role acts as."""
-
-    login_ids: dict[str, int]
-
-
-async def make_world(pool: asyncpg.Pool, redis: Redis) -> World:
-    """Empty tables and Redis, then a staff admin, two clients and a sub-account of the first
-    with every permission; every login's password is PASSWORD (hashed once)."""
-    await redis.flushdb()
-    async with pool.acquire() as conn:
-        await conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
-        clients = [
-            await client_services.add_client(
-                conn,
-                {"first_name": "Joe", "last_name": "Bloggs", "email": email},
-                password=None,
-                staff_id=None,
-                send_welcome_email=False,
-                client_area_url="http://127.0.0.1:8000",
-            )
-            for email in ("joe@example.com", "ann@example.com")
-        ]
-        staff_login, sub_login = [
-            await conn.fetchval("INSERT INTO logins (email) VALUES ($1) RETURNING id", email)
-            for email in ("admin@staff.example.com", "sub@example.com")
-        ]
-        await conn.execute("UPDATE logins SET password_hash = $1", _password_hash())
-        await conn.execute(
-            "INSERT INTO staff (login_id, first_name, last_name, role) VALUES ($1, 'A', 'M', $2)",
-            staff_login,
-            StaffRole.ADMIN.value,
-        )
-        await conn.execute(
-            """INSERT INTO contacts (client_id, login_id, first_name, last_name, email,
-                                     permissions)
-               VALUES ($1, $2, 'Sub', 'Account', 'sub@example.com', $3)""",
-            clients[0].id,
-            sub_login,
-            sorted(p.value for p in ContactPermission),
-        )
-    return World(
-        {"staff": staff_login, "client": clients[0].owner_login_id, "sub-account": sub_login}
-    )
-
-
-@functools.cache
-def _password_hash() -> str:
-    return passwords.hash_password_blocking(PASSWORD)
-
-
-async def open_sessions(pool: asyncpg.Pool, redis: Redis, world: World) -> dict[str, str]:
+async def open_sessions(api: InProcessAPI, world: World) -> dict[str, str]:
     """A fresh session per role (a generated `logout` or password change ends the last one),
     in a world made anew when generated cases deleted a login or closed the account."""
-    async with pool.acquire() as conn:
+    async with api.pool.acquire() as conn:
         intact = await conn.fetchval(
             """SELECT count(*) = $2 FROM logins WHERE id = ANY($1::bigint[])
                  AND NOT EXISTS (SELECT 1 FROM clients WHERE status = 'CLOSED')""",
@@ -146,8 +98,8 @@ async def open_sessions(pool: asyncpg.Pool, redis: Redis, world: World) -> dict[
             len(world.login_ids),
         )
     if not intact:
-        world = await make_world(pool, redis)
-    async with pool.acquire() as conn:
+        world = await api.make_world()
+    async with api.pool.acquire() as conn:
         return {
             role: await sessions.start_session(conn, login_id, ttl=timedelta(hours=1))
             for role, login_id in world.login_ids.items()
@@ -220,14 +172,14 @@ def fuzz_operation(
     stop_at_first: bool = True,
 ) -> None:
     """Run `max_examples` generated cases of `operation`, each as every role, from a fresh
-    world: valid documents (POSITIVE) or documents with arguments of the wrong type or
-    missing (NEGATIVE). With `random_seed` None the run is derandomised: the same cases
-    every time."""
-    world = api.run(make_world(api.pool, api.redis))
+    world (tests/world.py: rows in every list): valid documents (POSITIVE) or documents
+    with arguments of the wrong type or missing (NEGATIVE). With `random_seed` None the run
+    is derandomised: the same cases every time."""
+    world = api.run(api.make_world())
 
     def check(case: Any) -> None:
         campaign.cases += 1
-        tokens = api.run(open_sessions(api.pool, api.redis, world))
+        tokens = api.run(open_sessions(api, world))
         for role in ROLES:
             campaign.requests += 1
             # The generated case is the GraphQL document; the request body as schemathesis

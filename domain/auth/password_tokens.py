@@ -1,14 +1,15 @@
 """One-time tokens: the links of password resets (SPEC 5.2, 5.3), of sub-account invitations
-(SPEC 2.4) and of login address changes (SPEC 5.5).
+(SPEC 2.4), of staff invitations (SPEC 11.1) and of login address changes (SPEC 5.5).
 
 A token is 256 random bits from `secrets`; only its SHA-256 hash is stored, so a copy of the
 database opens no account. It expires, and it is spent by the one redemption whose UPDATE
 marks it used: of two concurrent redemptions, the second waits for the first's row lock and
 then finds the token used.
 
-A reset token is held by a login. An invitation's is held by the contact it makes a login for:
-the contact has none until the invitation is accepted. An address change's is held by the
-login and carries the new address, which the login gets when the token is spent.
+A reset token is held by a login. A sub-account invitation's is held by the contact it makes a
+login for: the contact has none until the invitation is accepted. A staff invitation's is held
+by the member's login, made without a password. An address change's is held by the login and
+carries the new address, which the login gets when the token is spent.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class TokenPurpose(StrEnum):
 
     RESET = "RESET"
     INVITATION = "INVITATION"
+    # A new staff member's set-password link, held by its login (domain/staff/invitations.py).
+    STAFF_INVITATION = "STAFF_INVITATION"
     EMAIL_CHANGE = "EMAIL_CHANGE"
 
     @property

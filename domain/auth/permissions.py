@@ -1,7 +1,8 @@
-"""Staff roles and what each may do (SPEC 10.1)."""
+"""Staff roles and what each may do (SPEC 10.1, 11.1)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -49,6 +50,18 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[StaffPermission]] = {
     ),
     StaffRole.READ_ONLY: frozenset({StaffPermission.VIEW_CLIENTS}),
 }
+
+
+def role_permissions(
+    built_in: str | None, custom: Iterable[str] | None
+) -> frozenset[StaffPermission]:
+    """What a role may do, from its row: a built-in role by its name (its permissions live
+    here, in ROLE_PERMISSIONS), a custom role by the permissions stored with it. A stored
+    name this release no longer knows grants nothing rather than failing every request."""
+    if built_in is not None:
+        return ROLE_PERMISSIONS[StaffRole(built_in)]
+    known = set(StaffPermission)
+    return frozenset(StaffPermission(p) for p in custom or () if p in known)
 
 
 class ContactPermission(StrEnum):

@@ -1,7 +1,8 @@
 """Forgotten passwords and staff password actions (SPEC 5.2, 5.3).
 
 Only client-area logins (account holders of clients that are not CLOSED, and sub-accounts)
-reset their password by email; staff passwords are set with `clientdesk create-staff`.
+ask for a reset link themselves; a staff member gets one from staff administration
+(`domain.staff.invitations`) or a new password from `clientdesk create-staff --reset`.
 
 Emails that carry a secret (a reset link, a new password) put it under the context key
 `secret`: the outbox keeps it only until the email is sent (`domain.emails.outbox`).
@@ -28,7 +29,8 @@ from domain.auth.password_tokens import (
     redeem_token,
     well_formed,
 )
-from domain.auth.passwords import hash_password, random_password
+from domain.auth.passwords import hash_password, random_password, verify_password
+from domain.auth.viewer import Viewer
 from domain.emails.outbox import queue_email
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.settings import PasswordResetMode, get_general_settings
@@ -227,7 +229,10 @@ async def confirm_password_reset(
         login_id = await redeem_token(conn, token, TokenPurpose.RESET)
         if login_id is None:
             raise _INVALID_TOKEN
-        emails_password = mode is PasswordResetMode.EMAIL_RANDOM
+        # Staff choose their password whatever the mode: theirs is never sent by email.
+        emails_password = mode is PasswordResetMode.EMAIL_RANDOM and not await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM staff WHERE login_id = $1)", login_id
+        )
         if emails_password and new_password is not None:
             raise DomainError.single(
                 ErrorCode.INVALID,
@@ -315,3 +320,31 @@ async def set_account_password(
 
 def _audited_login(account: AccountLogin, **more: Any) -> dict[str, Any]:
     return {"login": account.email, "contact_id": account.contact_id, **more}
+
+
+async def change_own_password(
+    conn: asyncpg.Connection, viewer: Viewer, current_password: str, new_password: str
+) -> None:
+    """Any login (staff, account holder, sub-account) changes its own password, proving it
+    knows the current one; its other sessions end, the one asking stays."""
+    check = InputCheck()
+    check.password("new_password", new_password)
+    check.raise_if_failed()
+    async with conn.transaction():
+        stored = await conn.fetchval(
+            "SELECT password_hash FROM logins WHERE id = $1 FOR UPDATE", viewer.login_id
+        )
+        if not await verify_password(stored, current_password):
+            raise DomainError.single(
+                ErrorCode.INVALID_CREDENTIALS, "The current password is wrong.", "current_password"
+            )
+        await set_login_password(
+            conn, viewer.login_id, new_password, keep_session_id=viewer.session_id
+        )
+        await audit.record(
+            conn,
+            staff_id=viewer.staff_id,
+            action="login.password_changed",
+            client_id=viewer.client_id,
+            changes={"login": viewer.email, "contact_id": viewer.contact_id},
+        )

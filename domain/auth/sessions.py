@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import asyncpg
 
-from domain.auth.permissions import ContactPermission, StaffRole
+from domain.auth.permissions import ContactPermission, role_permissions
 from domain.auth.viewer import Viewer, ViewerKind
 
 
@@ -52,11 +52,14 @@ async def session_for_token(conn: asyncpg.Connection, token: str) -> Session | N
     """The live session a token opens; None for unknown, expired or closed ones."""
     row = await conn.fetchrow(
         """SELECT se.id AS session_id, se.service_status_filter, l.id AS login_id,
-                  l.email::text AS email, st.id AS staff_id, st.role, c.id AS client_id,
-                  ct.id AS contact_id, ct.client_id AS contact_client_id, ct.permissions
+                  l.email::text AS email, st.id AS staff_id, st.role,
+                  sr.name::text AS custom_role, sr.permissions AS custom_role_permissions,
+                  c.id AS client_id, ct.id AS contact_id, ct.client_id AS contact_client_id,
+                  ct.permissions
              FROM sessions se
              JOIN logins l ON l.id = se.login_id
              LEFT JOIN staff st ON st.login_id = l.id AND st.active
+             LEFT JOIN staff_roles sr ON sr.id = st.custom_role_id
              LEFT JOIN clients c ON c.owner_login_id = l.id AND c.status <> 'CLOSED'
              LEFT JOIN contacts ct ON ct.login_id = l.id
                   AND EXISTS (SELECT 1 FROM clients cc
@@ -78,7 +81,11 @@ def _viewer(row: asyncpg.Record) -> Viewer | None:
     common = {"login_id": row["login_id"], "session_id": row["session_id"], "email": row["email"]}
     if row["staff_id"] is not None:
         return Viewer(
-            ViewerKind.STAFF, staff_id=row["staff_id"], staff_role=StaffRole(row["role"]), **common
+            ViewerKind.STAFF,
+            staff_id=row["staff_id"],
+            staff_role=row["role"] or row["custom_role"],
+            staff_permissions=role_permissions(row["role"], row["custom_role_permissions"]),
+            **common,
         )
     if row["client_id"] is not None:
         return Viewer(ViewerKind.CLIENT, client_id=row["client_id"], **common)

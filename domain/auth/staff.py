@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from domain import audit
 from domain.auth.passwords import hash_password, verify_password
 from domain.auth.permissions import StaffRole
 from domain.auth.sessions import end_sessions_of_login
@@ -92,3 +93,10 @@ async def set_staff_password(conn: asyncpg.Connection, email: str, password: str
         if login_id is None:
             raise DomainError.single(ErrorCode.NOT_FOUND, f"No staff member {email}.", "email")
         await end_sessions_of_login(conn, login_id)
+        await audit.record(
+            conn,
+            staff_id=None,
+            action="staff.password_set",
+            client_id=None,
+            changes={"login": email, "by": "command line"},
+        )

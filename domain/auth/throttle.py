@@ -17,13 +17,20 @@ requests all pass the check before any of them is counted.
 Every operation that hashes a password (a login, setting a password) also spends from a
 budget per login and per address, whether it succeeds or not: a hash costs about 0.1 s of
 CPU, and a logged-in account could otherwise keep the hashing threads of every API process
-busy by setting a sub-account's password in a loop.
+busy by setting a sub-account's password in a loop. That budget is small for the principals
+anyone can become (anonymous callers, clients, sub-accounts), and large but still bounded for
+trusted ones made by staff, whose ordinary work (adding clients in bulk) hashes a password
+per client: HASH_BUDGET_OF says which kind gets which.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from enum import StrEnum
+
 from redis.asyncio import Redis
 
+from domain.auth.viewer import ViewerKind
 from domain.validation import normalize_email
 
 # An address is shared by many people behind one NAT, so it gets a larger budget.
@@ -32,9 +39,33 @@ ADDRESS_BUDGET_FACTOR = 5
 # one address: past it, the account is refused from every address for the cool-down.
 ACCOUNT_BUDGET_FACTOR = 10
 
-# Password hashes a login may cause per window (5× per address), by default.
+# Password hashes a login may cause per window (5× per address), by default; and a trusted
+# login (HashBudget.TRUSTED): enough for a staff session to add a thousand clients with
+# passwords in a row, still a bound on a stolen session.
 PASSWORD_HASH_BUDGET = 30
+STAFF_PASSWORD_HASH_BUDGET = 2000
 PASSWORD_HASH_WINDOW_SECONDS = 300
+
+
+class HashBudget(StrEnum):
+    """Which budget a principal's password hashes are spent from."""
+
+    # Principals anyone can become: PASSWORD_HASH_BUDGET per login, 5× per address.
+    LIMITED = "LIMITED"
+    # Principals only staff make, whose hashes the hashing threads bound anyway:
+    # STAFF_PASSWORD_HASH_BUDGET per login, and none of the address's, so that an office's
+    # staff onboarding clients never spend the budget its own clients log in from.
+    TRUSTED = "TRUSTED"
+
+
+# The budget of each kind of viewer (None: an anonymous request). A new kind of principal
+# (an API key, say) gets its entry here; a test checks that every kind has one.
+HASH_BUDGET_OF: Mapping[ViewerKind | None, HashBudget] = {
+    None: HashBudget.LIMITED,
+    ViewerKind.CLIENT: HashBudget.LIMITED,
+    ViewerKind.CONTACT: HashBudget.LIMITED,
+    ViewerKind.STAFF: HashBudget.TRUSTED,
+}
 
 # Reset emails one address may be sent per window (5× per requesting address): enough for a
 # lost email or two, too few to flood anyone's inbox.
@@ -74,12 +105,14 @@ class LoginThrottle:
         max_failures: int,
         cooldown_seconds: int,
         hash_budget: int = PASSWORD_HASH_BUDGET,
+        trusted_hash_budget: int = STAFF_PASSWORD_HASH_BUDGET,
         hash_window_seconds: int = PASSWORD_HASH_WINDOW_SECONDS,
     ) -> None:
         self._redis = redis
         self._max_failures = max_failures
         self._cooldown = cooldown_seconds
         self._hash_budget = hash_budget
+        self._trusted_hash_budget = trusted_hash_budget
         self._hash_window = hash_window_seconds
         self._begin_attempt = redis.register_script(_BEGIN_ATTEMPT)
         self._give_back = redis.register_script(_GIVE_BACK)
@@ -110,17 +143,20 @@ class LoginThrottle:
         )
         return bool(allowed)
 
-    async def spend_password_hash(self, login: str, ip_address: str | None) -> bool:
+    async def spend_password_hash(
+        self, login: str, ip_address: str | None, kind: ViewerKind | None = None
+    ) -> bool:
         """Count one password hash against `login`'s budget (an email and address for a login
-        attempt, a login id for a password change) and the address's; False (nothing
-        counted) when either is spent. The window restarts with each hash counted."""
-        allowed = await self._begin_attempt(
-            keys=[
-                f"password-hashes:login:{login.lower()}",
-                f"password-hashes:address:{ip_address or 'unknown'}",
-            ],
-            args=[self._hash_budget, self._hash_budget * ADDRESS_BUDGET_FACTOR, self._hash_window],
-        )
+        attempt, a login id for a password change) and, unless `kind` is trusted, the
+        address's; False (nothing counted) when either is spent. The window restarts with
+        each hash counted."""
+        login_key = f"password-hashes:login:{login.lower()}"
+        if HASH_BUDGET_OF[kind] is HashBudget.TRUSTED:
+            keys, budgets = [login_key], [self._trusted_hash_budget]
+        else:
+            keys = [login_key, f"password-hashes:address:{ip_address or 'unknown'}"]
+            budgets = [self._hash_budget, self._hash_budget * ADDRESS_BUDGET_FACTOR]
+        allowed = await self._begin_attempt(keys=keys, args=[*budgets, self._hash_window])
         return bool(allowed)
 
     async def spend_reset_request(self, email: str, ip_address: str | None) -> bool:

@@ -29,7 +29,8 @@ from domain.cards.crypto import CardKeyring
 from domain.cards.services import card_number_for_capture
 from domain.errors import DomainError, ErrorCode
 from domain.money import MAX_AMOUNT
-from domain.paging import Keyset, Page, PageRequest, Total, count_rows, fetch_page
+from domain.paging import Keyset, Page, PageRequest, fetch_page
+from domain.totals import Total, count_rows
 
 log = logging.getLogger("clientdesk.automation")
 

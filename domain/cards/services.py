@@ -6,15 +6,13 @@ stored, logged or audited is the card type, the last four digits and the dates.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 import asyncpg
 
-from domain import audit
+from domain import audit, secret_lists
 from domain.cards.crypto import CardKeyError, CardKeyring, SealedNumber
 from domain.cards.numbers import card_type, luhn_valid, normalise_number, parse_month_year
 from domain.errors import DomainError, ErrorCode, NotFound
@@ -164,26 +162,13 @@ async def clear_card(conn: asyncpg.Connection, client_id: int, *, staff_id: int 
     return removed is not None
 
 
-def secret_matches(presented: str, installation_secret: str) -> bool:
-    """Constant-time comparison of the presented card secret with the installation's.
-
-    Both are hashed first so the comparison takes the same time whatever their lengths; an
-    installation without a secret reveals nothing."""
-    if not installation_secret:
-        return False
-    return hmac.compare_digest(
-        hashlib.sha256(presented.encode()).digest(),
-        hashlib.sha256(installation_secret.encode()).digest(),
-    )
-
-
 async def reveal_card_number(
     conn: asyncpg.Connection,
     keyring: CardKeyring | None,
     client_id: int,
     *,
     presented_secret: str,
-    installation_secret: str,
+    installation_secrets: Sequence[str],
     staff_id: int | None,
 ) -> str | None:
     """The full number for staff presenting the card secret (SPEC 4.3), else None.
@@ -197,7 +182,7 @@ async def reveal_card_number(
     )
     if row is None:
         raise DomainError.single(ErrorCode.NOT_FOUND, "The client has no stored card.", "client_id")
-    granted = secret_matches(presented_secret, installation_secret)
+    granted = secret_lists.matches_any(presented_secret, installation_secrets)
     await audit.record(
         conn,
         staff_id=staff_id,

@@ -122,6 +122,7 @@ async def export_client_data(
             document[section] = await conn.fetchval(query, client_id)
         if not for_staff:
             _withhold_staff_notes(document)
+            _withhold_admin_only_files(document)
         await audit.record(
             conn, staff_id=staff_id, action="client.data_exported", client_id=client_id
         )
@@ -134,3 +135,25 @@ def _withhold_staff_notes(document: dict[str, Any]) -> None:
     del document["profile"]["notes"]
     for entry in document["auditEntries"]:
         entry["changes"].pop("notes", None)
+
+
+def _withhold_admin_only_files(document: dict[str, Any]) -> None:
+    """The client area sees only the files that are not admin-only (`files.may_see`): its own
+    export leaves out the others, and the audit entries about them, which carry their titles
+    and names. A deleted file counts as it was when deleted, by its audit trail; a file the
+    trail does not tell about is withheld."""
+    admin_only: dict[int, bool] = {}
+    for entry in document["auditEntries"]:  # oldest first: the last state wins
+        if entry["action"] in ("file.uploaded", "file.updated"):
+            flag = entry["changes"].get("admin_only")
+            if flag is not None:
+                changed = isinstance(flag, dict)  # an update's {"from", "to"}
+                admin_only[entry["changes"]["file_id"]] = flag["to"] if changed else flag
+    admin_only.update({file["id"]: file["admin_only"] for file in document["files"]})
+    document["files"] = [file for file in document["files"] if not file["admin_only"]]
+    document["auditEntries"] = [
+        entry
+        for entry in document["auditEntries"]
+        if not entry["action"].startswith("file.")
+        or admin_only.get(entry["changes"].get("file_id"), True) is False
+    ]

@@ -8,6 +8,7 @@ lets be omitted.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -29,6 +30,28 @@ FLAGS = (
 PROFILE_FIELDS = PERSON_FIELDS | {*FLAGS, "language", "currency", "notes", "default_payment_method"}
 
 
+@dataclass(frozen=True)
+class ProfileReference:
+    """What profile checks compare against: read once, for one client or a whole import."""
+
+    currencies: frozenset[str]
+    default_currency: str | None
+    enabled_gateways: frozenset[str]
+
+
+async def load_profile_reference(conn: asyncpg.Connection) -> ProfileReference:
+    row = await conn.fetchrow(
+        """SELECT (SELECT array_agg(code) FROM currencies) AS currencies,
+                  (SELECT code FROM currencies WHERE is_default) AS default_currency,
+                  (SELECT array_agg(name) FROM payment_gateways WHERE enabled) AS gateways"""
+    )
+    return ProfileReference(
+        currencies=frozenset(row["currencies"] or ()),
+        default_currency=row["default_currency"],
+        enabled_gateways=frozenset(row["gateways"] or ()),
+    )
+
+
 async def clean_profile(
     conn: asyncpg.Connection,
     check: InputCheck,
@@ -41,6 +64,22 @@ async def clean_profile(
 
     `client_id` is the client being updated, so that keeping its own email is no conflict.
     """
+    reference = await load_profile_reference(conn)
+    cleaned = clean_profile_values(check, values, creating=creating, reference=reference)
+    email = cleaned.get("email")
+    if email and await email_taken(conn, email, client_id):
+        check.fail("email", ErrorCode.CONFLICT, f"{email} is already used by another account.")
+    return cleaned
+
+
+def clean_profile_values(
+    check: InputCheck,
+    values: Mapping[str, Any],
+    *,
+    creating: bool,
+    reference: ProfileReference,
+) -> dict[str, Any]:
+    """`clean_profile` without the database: whether the email is free is the caller's."""
     unknown = set(values) - PROFILE_FIELDS
     if unknown:
         raise ValueError(f"not profile fields: {sorted(unknown)}")
@@ -71,9 +110,7 @@ async def clean_profile(
         if not storable_text(code):
             check.fail("currency", ErrorCode.INVALID, "Not a currency code.")
         elif code:
-            if not await conn.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM currencies WHERE code = $1)", code
-            ):
+            if code not in reference.currencies:
                 check.fail(
                     "currency",
                     ErrorCode.INVALID,
@@ -82,26 +119,20 @@ async def clean_profile(
         elif not creating:
             check.fail("currency", ErrorCode.REQUIRED, "Currency is required.")
         else:
-            code = await conn.fetchval("SELECT code FROM currencies WHERE is_default")
+            code = reference.default_currency
         cleaned["currency"] = code
 
     if "default_payment_method" in values:
         method = (values["default_payment_method"] or "").strip() or None
         if method is not None and not storable_text(method):
             check.fail("default_payment_method", ErrorCode.INVALID, "Not a payment gateway name.")
-        elif method is not None and not await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM payment_gateways WHERE name = $1 AND enabled)", method
-        ):
+        elif method is not None and method not in reference.enabled_gateways:
             check.fail(
                 "default_payment_method",
                 ErrorCode.INVALID,
                 f"'{method}' is not an enabled payment gateway.",
             )
         cleaned["default_payment_method"] = method
-
-    email = cleaned.get("email")
-    if email and await email_taken(conn, email, client_id):
-        check.fail("email", ErrorCode.CONFLICT, f"{email} is already used by another account.")
     return cleaned
 
 

@@ -13,16 +13,8 @@ from typing import Any
 import asyncpg
 
 from domain.clients.models import Client, ClientStatus, Currency
-from domain.paging import (
-    Keyset,
-    Page,
-    PageRequest,
-    Total,
-    count_rows,
-    custom_plans,
-    fetch_page,
-    fetch_page_and_total,
-)
+from domain.paging import Keyset, Page, PageRequest, fetch_page, fetch_page_and_total
+from domain.totals import Total, count_rows, custom_plans
 from domain.validation import normalize_email
 
 # The SQL that reads each field of `Client`: CLIENT_COLUMNS selects them in the fields' order,
@@ -68,9 +60,9 @@ _STATUS = _CLIENT_FIELDS.index("status")
 
 
 def client_from_row(row: asyncpg.Record) -> Client:
-    """The client of a row that ends with CLIENT_COLUMNS (after a page's own columns, in a
-    page), read by position: by name, the 29 lookups cost more than making the client."""
-    values = list(row[-len(_CLIENT_FIELDS) :])
+    """The client of a row that ends with CLIENT_COLUMNS (a record, or a page's mapping of
+    them), read by position: by name, the 29 lookups cost more than making the client."""
+    values = list(row.values())[-len(_CLIENT_FIELDS) :]
     values[_STATUS] = ClientStatus(values[_STATUS])
     return Client(*values)
 
@@ -251,7 +243,7 @@ async def find_and_count_clients(
     look_behind: bool = True,
 ) -> tuple[Page[Client], Total]:
     """A page of the matching clients and how many match, exact up to
-    `domain.paging.TOTAL_COUNT_CAP`. A filter whose matches may be few is read by
+    `domain.totals.TOTAL_COUNT_CAP`. A filter whose matches may be few is read by
     `domain.paging.fetch_page_and_total`: a rare search fragment's matches are found once,
     on its index, for both; other lists are counted by their page's statement."""
     params: list[Any] = []
@@ -286,7 +278,7 @@ def _keyset(order: ClientOrderField) -> Keyset:
 
 
 async def count_clients(conn: asyncpg.Connection, client_filter: ClientFilter) -> Total:
-    """How many clients match: exact up to `domain.paging.TOTAL_COUNT_CAP`, estimated above."""
+    """How many clients match: exact up to `domain.totals.TOTAL_COUNT_CAP`, estimated above."""
     params: list[Any] = []
     conditions = client_filter.where(params)
     count = count_rows(conn, CLIENT_TABLE, conditions=conditions, params=params)

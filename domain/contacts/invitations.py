@@ -29,6 +29,7 @@ from domain.auth.passwords import hash_password
 from domain.clients.models import ClientStatus
 from domain.emails.outbox import queue_email
 from domain.errors import DomainError, ErrorCode
+from domain.staff.invitations import accept_staff_invitation
 from domain.validation import InputCheck
 
 TEMPLATE = "sub_account_invitation"
@@ -104,8 +105,9 @@ async def withdraw(conn: asyncpg.Connection, contact_id: int) -> None:
 
 async def accept_invitation(conn: asyncpg.Connection, token: str, password: str) -> None:
     """Spend an invitation token: the invited contact gets a login with its address and this
-    password. Refused input (a bad password, an address some login holds) leaves the token
-    live; the address is checked before the password is hashed."""
+    password (or, for a staff invitation, the invited member's login gets it). Refused input
+    (a bad password, an address some login holds) leaves the token live; the address is
+    checked before the password is hashed."""
     if not well_formed(token):
         raise _INVALID_TOKEN
     check = InputCheck()
@@ -114,6 +116,9 @@ async def accept_invitation(conn: asyncpg.Connection, token: str, password: str)
     async with conn.transaction():
         contact_id = await redeem_token(conn, token, TokenPurpose.INVITATION)
         if contact_id is None:
+            # The same link page and mutation serve new staff members (SPEC 11.1).
+            if await accept_staff_invitation(conn, token, password):
+                return
             raise _INVALID_TOKEN
         contact = await conn.fetchrow(
             """SELECT ct.client_id, ct.email::text AS email, c.status

@@ -21,7 +21,8 @@ import asyncpg
 from domain.emails.links import api_id_sql
 from domain.emails.templates import SECRET_KEY, TEMPLATES, EmailCategory
 from domain.errors import NotFound
-from domain.paging import Keyset, Page, PageRequest, Total, count_rows, fetch_page
+from domain.paging import Keyset, Page, PageRequest, fetch_page
+from domain.totals import Total, count_rows
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,24 @@ TEMPLATES: dict[str, EmailTemplate] = {
                 SECRET_KEY: _SAMPLE_TOKEN,
             },
         ),
+        *(
+            EmailTemplate(
+                key,
+                title,
+                EmailCategory.ACCOUNT,
+                {
+                    "member": {"first_name": "Sam", "email": "sam@example.com"},
+                    "role": "BILLING",
+                    "valid_hours": hours,
+                    "client_area_url": _SAMPLE_URL,
+                    SECRET_KEY: _SAMPLE_TOKEN,
+                },
+            )
+            for key, title, hours in [
+                ("staff_invitation", "Staff Invitation", 72),
+                ("staff_password_reset", "Staff Password Reset", 2),
+            ]
+        ),
         EmailTemplate(
             "email_change_confirmation",
             "Login Address Change Confirmation",

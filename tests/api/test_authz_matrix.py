@@ -70,6 +70,9 @@ VARIABLES = {
     "$file": "ID!",
     "$subAccount": "ID!",
     "$upload": "Upload!",  # sent as a multipart request with a small file
+    "$staff": "ID!",
+    "$role": "ID!",
+    "$unusedRole": "ID!",
 }
 STATE_TABLES = (
     "clients",
@@ -84,6 +87,8 @@ STATE_TABLES = (
     "logins",
     "sessions",
     "staff",
+    "staff_roles",
+    "password_tokens",
     "settings",
     "emails",
     "tickets",
@@ -94,15 +99,23 @@ STATE_TABLES = (
 
 @dataclass(frozen=True)
 class As:
-    """A viewer: anonymous, the account holder, a sub-account with `granted`, or staff."""
+    """A viewer: anonymous, the account holder, a sub-account with `granted`, or staff with
+    a built-in `role` or a custom role holding `custom`."""
 
     kind: str
     granted: frozenset[ContactPermission] = frozenset()
     role: StaffRole | None = None
+    custom: frozenset[StaffPermission] | None = None
 
     def __str__(self) -> str:
         if self.kind == "sub_account":
             return f"sub_account[{'+'.join(sorted(self.granted)) or 'none'}]"
+        if self.custom is not None:
+            if len(self.custom) * 2 > len(StaffPermission):
+                return (
+                    f"staff[custom:all-but-{'+'.join(sorted(set(StaffPermission) - self.custom))}]"
+                )
+            return f"staff[custom:{'+'.join(sorted(self.custom))}]"
         return f"staff[{self.role}]" if self.role else self.kind
 
 
@@ -116,6 +129,16 @@ def sub_account(granted: frozenset[ContactPermission] | set[ContactPermission]) 
 
 def staff_member(role: StaffRole) -> As:
     return As("staff", role=role)
+
+
+def custom_role(permissions: set[StaffPermission]) -> As:
+    """A staff member whose custom role (SPEC 11.1) holds exactly `permissions`."""
+    return As("staff", custom=frozenset(permissions))
+
+
+# A custom role holding this one permission is tried on every staff field: allowed exactly
+# those that need it.
+ONE_PERMISSION = StaffPermission.VIEW_AUDIT_LOG
 
 
 @dataclass(frozen=True)
@@ -142,6 +165,10 @@ def staff(permission: StaffPermission, selection: str) -> Rule:
             sub_account(ContactPermission): FORBIDDEN,
             **{staff_member(role): FORBIDDEN for role in lacking},
             staff_member(holding[0]): ALLOWED,
+            # Custom roles: every other permission is not enough, the permission alone is.
+            custom_role(set(StaffPermission) - {permission}): FORBIDDEN,
+            custom_role({ONE_PERMISSION}): FORBIDDEN,
+            custom_role({permission}): ALLOWED,
         },
     )
 
@@ -189,6 +216,7 @@ ERRORS = "errors { field code message }"
 VIEW, EDIT = StaffPermission.VIEW_CLIENTS, StaffPermission.EDIT_CLIENTS
 BILLING, CARDS = StaffPermission.MANAGE_BILLING, StaffPermission.MANAGE_CARDS
 SETTINGS = StaffPermission.MANAGE_SETTINGS
+MANAGE_STAFF = StaffPermission.MANAGE_STAFF
 CONTACTS, PROFILE = ContactPermission.CONTACTS, ContactPermission.PROFILE
 TICKETS = ContactPermission.TICKETS
 NEW_CLIENT = 'firstName: "New", lastName: "Client", email: "new@example.com"'
@@ -353,6 +381,32 @@ RULES: dict[str, Rule] = {
         StaffPermission.MANAGE_LOGIN_SECURITY,
         f"disableClientTwoFactor(id: $client) {{ client {{ id }} {ERRORS} }}",
     ),
+    # Allowed, though refused as data (ok: false): the current password is wrong.
+    "changeMyPassword": logged_in(
+        'changeMyPassword(currentPassword: "wrong", newPassword: "a-long-password") { ok }'
+    ),
+    # Staff administration (SPEC 11.1).
+    "staffMembers": staff(MANAGE_STAFF, "staffMembers(first: 1) { edges { node { email } } }"),
+    "staffMember": staff(MANAGE_STAFF, "staffMember(id: $staff) { email role { name } }"),
+    "staffRoles": staff(MANAGE_STAFF, "staffRoles { name permissions }"),
+    "inviteStaff": staff(
+        MANAGE_STAFF,
+        'inviteStaff(input: {email: "new@staff.example.com", firstName: "New", '
+        f'lastName: "Member", roleId: $role}}) {{ staff {{ id }} {ERRORS} }}',
+    ),
+    "updateStaff": staff(
+        MANAGE_STAFF,
+        f'updateStaff(id: $staff, input: {{lastName: "Renamed"}}) {{ staff {{ id }} {ERRORS} }}',
+    ),
+    "disableStaff": staff(MANAGE_STAFF, f"disableStaff(id: $staff) {{ staff {{ id }} {ERRORS} }}"),
+    "enableStaff": staff(MANAGE_STAFF, f"enableStaff(id: $staff) {{ staff {{ id }} {ERRORS} }}"),
+    "resetStaffPassword": staff(MANAGE_STAFF, f"resetStaffPassword(id: $staff) {{ ok {ERRORS} }}"),
+    "saveStaffRole": staff(
+        MANAGE_STAFF,
+        'saveStaffRole(input: {name: "Auditors", permissions: [VIEW_AUDIT_LOG]}) '
+        f"{{ role {{ id }} {ERRORS} }}",
+    ),
+    "deleteStaffRole": staff(MANAGE_STAFF, f"deleteStaffRole(id: $unusedRole) {{ ok {ERRORS} }}"),
 }
 
 
@@ -445,6 +499,17 @@ async def world(conn: asyncpg.Connection) -> World:
         client.id,
         "f" * 32,
     )
+    # A member to administer, and a custom role nothing holds.
+    support_role = await conn.fetchval("SELECT id FROM staff_roles WHERE name = 'SUPPORT'")
+    staff_member_id = await conn.fetchval(
+        """WITH l AS (INSERT INTO logins (email) VALUES ('target@staff.example.com') RETURNING id)
+           INSERT INTO staff (login_id, first_name, last_name, role)
+           SELECT id, 'Tara', 'Target', 'SUPPORT' FROM l RETURNING id"""
+    )
+    unused_role = await conn.fetchval(
+        "INSERT INTO staff_roles (name, permissions) VALUES ('Unused', '{VIEW_CLIENTS}') "
+        "RETURNING id"
+    )
     variables = {
         "client": gid("Client", client.id),
         "otherClient": gid("Client", other.id),
@@ -459,6 +524,9 @@ async def world(conn: asyncpg.Connection) -> World:
         "ticket": gid("Ticket", ticket.id),
         "file": gid("ClientFile", file_id),
         "upload": "",  # the file part of the multipart request (see `send`)
+        "staff": gid("Staff", staff_member_id),
+        "role": gid("StaffRole", support_role),
+        "unusedRole": gid("StaffRole", unused_role),
     }
     return World(client.id, contact_id, client.owner_login_id, variables)
 
@@ -481,15 +549,21 @@ async def session_of(conn: asyncpg.Connection, world: World, viewer: As) -> str 
             sorted(viewer.granted),
         )
     else:
-        assert viewer.role is not None
         login_id = await conn.fetchval(
             "INSERT INTO logins (email) VALUES ('staff@staff.example.com') RETURNING id"
         )
+        custom_role_id = None
+        if viewer.custom is not None:
+            custom_role_id = await conn.fetchval(
+                "INSERT INTO staff_roles (name, permissions) VALUES ('Custom', $1) RETURNING id",
+                sorted(viewer.custom),
+            )
         await conn.execute(
-            "INSERT INTO staff (login_id, first_name, last_name, role) "
-            "VALUES ($1, 'Sam', 'Staff', $2)",
+            "INSERT INTO staff (login_id, first_name, last_name, role, custom_role_id) "
+            "VALUES ($1, 'Sam', 'Staff', $2, $3)",
             login_id,
-            viewer.role.value,
+            viewer.role.value if viewer.role else None,
+            custom_role_id,
         )
     return await sessions.start_session(conn, login_id, ttl=TTL)
 
@@ -758,7 +832,7 @@ async def test_1_7_5_3_overriding_a_logins_two_factor_needs_manage_login_securit
         assert "errors" not in body, body
         assert body["data"][override.root]["errors"] == []
         assert await conn.fetchrow(login_row, target) != login_before
-        staff_id = await conn.fetchval("SELECT id FROM staff")
+        staff_id = await conn.fetchval("SELECT id FROM staff WHERE first_name = 'Sam'")
         assert await conn.fetchval(
             "SELECT count(*) FROM audit_log WHERE action = $1 AND staff_id = $2",
             override.audited,

@@ -1,5 +1,6 @@
 """GraphQL fuzzing in the suite: every operation of the schema, a few derandomised (fixed
-seed) cases each, as staff, a client and a sub-account; no case may cause a server error.
+seed) cases each, as staff, a client and a sub-account, against a world with rows in every
+list (tests/world.py); no case may cause a server error.
 `python -m bench.fuzz` runs a longer campaign with random seeds."""
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from schemathesis import GenerationMode
 from schemathesis.schemas import APIOperation
 
 from app.settings import Settings
-from tests.fuzzing import Campaign, InProcessAPI, fuzz_operation, operations
+from tests.conftest import gid
+from tests.fuzzing import Campaign, InProcessAPI, fuzz_operation, open_sessions, operations
+from tests.world import EVERY_LIST, empty_lists
 
 # Valid documents find most; a few invalid ones exercise the refusals before execution.
 EXAMPLES = {GenerationMode.POSITIVE: 20, GenerationMode.NEGATIVE: 5}
@@ -35,3 +38,17 @@ def test_no_generated_operation_causes_a_server_error(
     campaign = Campaign()
     fuzz_operation(fuzz_api, operation, max_examples=EXAMPLES[mode], mode=mode, campaign=campaign)
     assert campaign.cases > 0 and campaign.failures == []
+
+
+def test_the_fuzzed_world_has_rows_in_every_list(fuzz_api: InProcessAPI) -> None:
+    # What each operation is fuzzed against: an empty list hides what fails on its rows.
+    world = fuzz_api.run(fuzz_api.make_world())
+    tokens = fuzz_api.run(open_sessions(fuzz_api, world))
+
+    response = fuzz_api.post(
+        {"query": EVERY_LIST, "variables": {"client": gid("Client", world.client_id)}},
+        tokens["staff"],
+    )
+
+    body = response.json()
+    assert "errors" not in body and empty_lists(body["data"]) == []

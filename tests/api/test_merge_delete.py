@@ -185,3 +185,39 @@ async def test_7_2_deleting_a_client_removes_its_files_bytes_after_the_commit(
     assert body["data"]["deleteClient"] == {"ok": True, "errors": []}
     assert not added.exists()
     assert await conn.fetchval("SELECT count(*) FROM client_files") == 0
+
+
+async def test_6_1_the_account_holders_export_leaves_out_admin_only_files_and_their_history(
+    api: httpx.AsyncClient, conn: asyncpg.Connection, admin: str
+) -> None:
+    client = await add(conn, "subject")
+    holder = await sessions.start_session(conn, client.owner_login_id, ttl=TTL)
+    await upload(api, admin, client.id, "terms.pdf", b"t", title="Shared terms")
+    await upload(api, admin, client.id, "secret.pdf", b"s", title="Secret plan", admin_only=True)
+    # Shown once, then hidden; and two deleted files, one shown and one hidden at the time.
+    hidden = await upload(api, admin, client.id, "later.pdf", b"l", title="Hidden later")
+    gone = await upload(api, admin, client.id, "gone.pdf", b"g", title="Gone shared")
+    gone_secret = await upload(
+        api, admin, client.id, "gone-secret.pdf", b"x", title="Gone secret", admin_only=True
+    )
+    update = "mutation($id: ID!) { updateClientFile(id: $id, adminOnly: true) { errors { code } } }"
+    await gql(api, update, {"id": hidden["id"]}, token=admin)
+    delete = "mutation($id: ID!) { deleteClientFile(id: $id) { errors { code } } }"
+    for file in (gone, gone_secret):
+        await gql(api, delete, {"id": file["id"]}, token=admin)
+
+    own = (await gql(api, EXPORT_MINE, token=holder))["data"]["exportMyData"]["document"]
+    staff = await gql(api, EXPORT, {"id": gid("Client", client.id)}, token=admin)
+
+    mine = await gql(api, "query { me { files { title } } }", token=holder)
+    assert [f["title"] for f in own["files"]] == [f["title"] for f in mine["data"]["me"]["files"]]
+    assert [f["title"] for f in own["files"]] == ["Shared terms"]
+    file_entries = [e for e in own["auditEntries"] if e["action"].startswith("file.")]
+    assert sorted((e["action"], e["changes"]["title"]) for e in file_entries) == [
+        ("file.deleted", "Gone shared"),
+        ("file.uploaded", "Gone shared"),
+        ("file.uploaded", "Shared terms"),
+    ]
+    for withheld in ("Secret plan", "secret.pdf", "Hidden later", "later.pdf", "Gone secret"):
+        assert withheld not in str(own)
+        assert withheld in str(staff)

@@ -1,6 +1,7 @@
 """SPEC 5.1/5.4: every operation that hashes a password spends from a budget per login and
 per address, so that no account (a client setting its sub-account's password in a loop, say)
-can keep the hashing threads busy. The budget here is 2 hashes per login.
+can keep the hashing threads busy. The budget here is 2 hashes per login. Staff, trusted,
+have a budget of their own, large enough for bulk onboarding.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from app.web import create_app
 from domain.auth import passwords, sessions
 from domain.auth.password_tokens import INVITATION_TOKEN_TTL, TokenPurpose, issue_token
 from domain.auth.permissions import StaffRole
+from domain.auth.throttle import ADDRESS_BUDGET_FACTOR, HASH_BUDGET_OF
+from domain.auth.viewer import ViewerKind
 from domain.clients import services as client_services
 from tests.api.introspection import root_fields_taking
 from tests.conftest import gid, gql
@@ -113,7 +116,9 @@ async def serving(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, 
 
 @pytest.fixture
 async def tight_api(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
-    async with serving(settings.model_copy(update={"password_hash_budget": BUDGET})) as (api, _):
+    """Staff's budget as small as everyone else's, to see every operation spend from it."""
+    budgets = {"password_hash_budget": BUDGET, "staff_password_hash_budget": BUDGET}
+    async with serving(settings.model_copy(update=budgets)) as (api, _):
         yield api
 
 
@@ -121,6 +126,7 @@ async def tight_api(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[htt
 class World:
     tokens: dict[str, str | None]
     variables: dict[str, str]
+    sub_login: int
 
 
 @pytest.fixture
@@ -168,6 +174,7 @@ async def world(conn: asyncpg.Connection) -> World:
             "anonymous": None,
             "staff": await sessions.start_session(conn, staff_login, ttl=TTL),
             "owner": await sessions.start_session(conn, client.owner_login_id, ttl=TTL),
+            "sub": await sessions.start_session(conn, sub_login, ttl=TTL),
         },
         variables={
             "client": gid("Client", client.id),
@@ -184,6 +191,7 @@ async def world(conn: asyncpg.Connection) -> World:
                 for n, contact in enumerate(invited)
             },
         },
+        sub_login=sub_login,
     )
 
 
@@ -240,6 +248,52 @@ async def test_5_4_one_logins_password_changes_leave_other_logins_their_budget(
         await run(tight_api, world, staffs, n)
     assert await run(tight_api, world, HASHING["setPassword"], 0) != []
     assert await run(tight_api, world, HASHING["acceptInvitation"], 0) == []
+
+
+async def test_5_4_a_staff_session_adds_more_clients_with_passwords_than_a_clients_budget(
+    api: httpx.AsyncClient, settings: Settings, world: World
+) -> None:
+    """With the default budgets: billing staff onboarding clients are never refused."""
+    for n in range(settings.password_hash_budget + 5):
+        assert await run(api, world, HASHING["addClient"], n) == [], n
+
+
+async def test_5_4_staff_hash_from_a_bounded_budget_of_their_own_and_not_their_addresss(
+    settings: Settings, pool: asyncpg.Pool, world: World
+) -> None:
+    """Staff pass both the client budget and their address's, up to the staff budget; the
+    address's clients still have theirs."""
+    staff_budget = BUDGET * ADDRESS_BUDGET_FACTOR + 2
+    budgets = {"password_hash_budget": BUDGET, "staff_password_hash_budget": staff_budget}
+    async with serving(settings.model_copy(update=budgets)) as (api, _):
+        for n in range(staff_budget):
+            assert await run(api, world, HASHING["addClient"], n) == [], n
+        refused = await run(api, world, HASHING["addClient"], staff_budget)
+        assert [e["code"] for e in refused] == ["TOO_MANY_ATTEMPTS"]
+        assert await run(api, world, HASHING["acceptInvitation"], 0) == []
+
+
+async def test_5_4_a_sub_account_changing_its_password_in_a_loop_is_refused_past_its_budget(
+    api: httpx.AsyncClient, settings: Settings, conn: asyncpg.Connection, world: World
+) -> None:
+    """With the default budgets, each change through a fresh reset link of its own."""
+    change = """mutation($token: String!, $password: String!) {
+        confirmPasswordReset(token: $token, newPassword: $password) { ok errors { code } } }"""
+    answers = []
+    for n in range(settings.password_hash_budget + 2):
+        token = await issue_token(conn, world.sub_login, TokenPurpose.RESET, ttl=TTL)
+        variables = {"token": token, "password": f"a-long-password-{n}"}
+        body = await gql(api, change, variables, token=world.tokens["sub"])
+        answers.append(body["data"]["confirmPasswordReset"])
+    budget = settings.password_hash_budget
+    assert answers[:budget] == [{"ok": True, "errors": []}] * budget
+    refused = {"ok": False, "errors": [{"code": "TOO_MANY_ATTEMPTS"}]}
+    assert answers[budget:] == [refused, refused]
+
+
+def test_5_4_every_kind_of_viewer_has_a_password_hash_budget() -> None:
+    """A new kind of principal must say which budget its hashes are spent from."""
+    assert set(HASH_BUDGET_OF) == {None, *ViewerKind}
 
 
 async def test_5_1_password_changes_waiting_for_the_hashing_threads_hold_no_connection(

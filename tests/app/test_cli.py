@@ -14,7 +14,7 @@ from app.migrate import MigrationError, load_migrations
 from app.seed import DEMO_PASSWORD, seed_clients
 from app.settings import Settings
 from domain.auth.passwords import verify_password
-from domain.paging import estimate_rows
+from domain.totals import estimate_rows
 
 
 @pytest.fixture(autouse=True)
@@ -90,6 +90,35 @@ def test_create_staff_makes_a_login_that_verifies(run_cli, settings: Settings) -
     row = asyncio.run(stored())
     assert row["role"] == "SUPPORT"
     assert asyncio.run(verify_password(row["password_hash"], "a-good-password"))
+
+
+def test_create_staff_with_reset_sets_an_existing_members_password(
+    run_cli, settings: Settings
+) -> None:
+    made = run_cli("create-staff", "--email", "ops@example.com", input="first-password\n" * 2)
+    assert made.exit_code == 0, made.output
+
+    taken = run_cli("create-staff", "--email", "ops@example.com", input="second-password\n" * 2)
+    reset = run_cli(
+        "create-staff", "--email", "OPS@example.com", "--reset", input="third-password\n" * 2
+    )
+
+    assert taken.exit_code == 1 and "already has a login" in taken.output
+    assert reset.exit_code == 0, reset.output
+    assert "Set a new password for staff member ops@example.com" in reset.output
+
+    async def stored() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            return await conn.fetch(
+                "SELECT l.password_hash, s.role FROM staff s JOIN logins l ON l.id = s.login_id"
+            )
+        finally:
+            await conn.close()
+
+    [row] = asyncio.run(stored())
+    assert row["role"] == "ADMIN"
+    assert asyncio.run(verify_password(row["password_hash"], "third-password"))
 
 
 def test_create_staff_shows_field_errors(run_cli) -> None:

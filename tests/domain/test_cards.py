@@ -144,7 +144,7 @@ async def test_4_3_the_right_secret_reveals_the_number_and_is_audited(
         KEYRING,
         client.id,
         presented_secret=SECRET,
-        installation_secret=SECRET,
+        installation_secrets=[SECRET],
         staff_id=None,
     )
     assert number == VISA_DIGITS
@@ -166,7 +166,7 @@ async def test_4_3_a_wrong_secret_reveals_nothing_and_is_audited_too(
         KEYRING,
         client.id,
         presented_secret=presented,
-        installation_secret=SECRET,
+        installation_secrets=[SECRET],
         staff_id=None,
     )
     assert number is None
@@ -181,7 +181,7 @@ async def test_4_3_an_installation_without_a_secret_reveals_nothing(
     client = await add_client(conn)
     await save(conn, client.id)
     revealed = await services.reveal_card_number(
-        conn, KEYRING, client.id, presented_secret="", installation_secret="", staff_id=None
+        conn, KEYRING, client.id, presented_secret="", installation_secrets=[], staff_id=None
     )
     assert revealed is None
 
@@ -207,7 +207,7 @@ async def test_4_3_a_ciphertext_moved_to_another_client_does_not_decrypt(
             KEYRING,
             ann.id,
             presented_secret=SECRET,
-            installation_secret=SECRET,
+            installation_secrets=[SECRET],
             staff_id=None,
         )
 

@@ -17,8 +17,9 @@ from domain.clients import queries, services
 from domain.clients.models import Client, ClientStatus
 from domain.clients.queries import ClientFilter, ClientOrderField
 from domain.errors import DomainError, ErrorCode
-from domain.paging import PageRequest, Position, Total
+from domain.paging import PageRequest, Position
 from domain.settings import ClientDisplayFormat
+from domain.totals import Total
 from tests.conftest import add_client
 
 REQUIRED = ErrorCode.REQUIRED

@@ -21,18 +21,8 @@ from domain.clients.queries import (
     client_from_row,
 )
 from domain.errors import DomainError
-from domain.paging import (
-    COLLECT_BELOW,
-    TOTAL_COUNT_CAP,
-    Keyset,
-    PageRequest,
-    Position,
-    Total,
-    count_rows,
-    custom_plans,
-    estimate_rows,
-    fetch_page_and_total,
-)
+from domain.paging import COLLECT_BELOW, Keyset, PageRequest, Position, fetch_page_and_total
+from domain.totals import TOTAL_COUNT_CAP, Total, count_rows, custom_plans, estimate_rows
 
 MANY = TOTAL_COUNT_CAP + 500  # the clients of the `many_clients` fixture
 ESTIMATE_ERROR = 0.10  # the error docs/scale.md states for unfiltered and status totals

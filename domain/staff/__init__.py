@@ -1,0 +1,1 @@
+"""Staff administration (SPEC 11.1): members, their roles, invitations and access."""

@@ -1,0 +1,190 @@
+"""What one request may cost (issue 17, defects 1 and 10): validation in proportion to the
+document, fragments counted as often as they are spread, a time budget per request, and
+metrics that anonymous made-up operation names cannot fill."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+import domain.settings
+from app import metrics
+from app.settings import Settings
+from tests.api.test_observability import sample, scrape
+from tests.api.test_serving import admin_session, serve
+from tests.app.test_server import running_server
+from tests.conftest import gql
+
+
+def doubling_fragments(levels: int) -> str:
+    """Each fragment spreads the next twice: `levels` of them expand to 2^levels fields."""
+    fragments = [f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(levels)]
+    fragments.append(f"fragment F{levels} on Query {{ viewer {{ kind }} }}")
+    return "query { ...F0 } " + " ".join(fragments)
+
+
+def codes(body: dict[str, Any]) -> list[str]:
+    return [e["extensions"]["code"] for e in body.get("errors", ())]
+
+
+async def test_a_query_of_fragments_doubling_40_times_is_refused_at_once_by_post_and_get(
+    api: httpx.AsyncClient,
+) -> None:
+    query = doubling_fragments(40)
+    assert len(query) < 2000  # under 2 KB, and 2^40 fields expanded
+    started = time.perf_counter()
+    posted = await api.post("/graphql", json={"query": query})
+    got = await api.get("/graphql", params={"query": query})
+    assert time.perf_counter() - started < 1
+    for response in (posted, got):
+        body = response.json()
+        assert codes(body) == ["QUERY_LIMIT_EXCEEDED"]
+        assert (
+            "2,199,023,255,552 fields once its fragments are expanded"
+            in (body["errors"][0]["message"])
+        )
+
+
+async def test_healthz_answers_within_100_ms_while_40_level_queries_arrive(
+    settings: Settings, pool: asyncpg.Pool
+) -> None:
+    query = doubling_fragments(40)
+    with running_server(settings) as (host, port):
+        base = f"http://{host}:{port}"
+        async with (
+            httpx.AsyncClient(base_url=base, timeout=30) as attacker,
+            httpx.AsyncClient(base_url=base, timeout=30) as prober,
+        ):
+            await prober.get("/healthz")  # each connected
+            await attacker.post("/graphql", json={"query": "{ __typename }"})
+
+            async def attack() -> list[int]:
+                return [
+                    (await attacker.post("/graphql", json={"query": query})).status_code
+                    for _ in range(20)
+                ]
+
+            async def probe() -> list[float]:
+                waits = []
+                for _ in range(20):
+                    started = time.perf_counter()
+                    assert (await prober.get("/healthz")).status_code == 200
+                    waits.append(time.perf_counter() - started)
+                    await asyncio.sleep(0.01)
+                return waits
+
+            statuses, waits = await asyncio.gather(attack(), probe())
+    assert statuses == [200] * 20
+    assert max(waits) < 0.1, waits
+
+
+async def test_depth_and_aliases_are_counted_through_every_spread_of_a_fragment(
+    api: httpx.AsyncClient, settings: Settings
+) -> None:
+    half = settings.max_query_aliases // 2 + 1
+    aliased = " ".join(f"v{n}: viewer {{ kind }}" for n in range(half))
+    twice = f"query Twice {{ ...A ...A }} fragment A on Query {{ {aliased} }}"
+    body = await gql(api, twice, allow_errors=True)
+    assert codes(body) == ["QUERY_LIMIT_EXCEEDED"]
+    assert f"{2 * half} aliases found. Allowed: {settings.max_query_aliases}" in str(body)
+
+    depth = settings.max_query_depth + 1
+    deep = "{ address " * depth + "{ city }" + " }" * depth
+    spread = (
+        "query Deep { clients { edges { node { ...N } } } } "
+        f"fragment N on Client {{ ...M }} fragment M on Client {deep}"
+    )
+    body = await gql(api, spread, allow_errors=True)
+    assert "'Deep' exceeds maximum operation depth" in str(body)
+
+
+async def test_a_fragment_cycle_is_reported_by_validation_and_not_walked_for_ever(
+    api: httpx.AsyncClient,
+) -> None:
+    cycle = (
+        "query { ...A } fragment A on Query { ...B } fragment B on Query { viewer { kind } ...A }"
+    )
+    body = await gql(api, cycle, allow_errors=True)
+    assert codes(body) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert "Cannot spread fragment" in body["errors"][0]["message"]
+
+
+async def test_graphiqls_introspection_query_is_within_the_limits(
+    api: httpx.AsyncClient,
+) -> None:
+    from graphql import get_introspection_query
+
+    body = await gql(api, get_introspection_query(descriptions=True))
+    assert body["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+async def test_a_request_past_its_time_budget_is_stopped_and_answered_503(
+    settings: Settings, pool: asyncpg.Pool, conn: asyncpg.Connection, monkeypatch
+) -> None:
+    token = await admin_session(conn)
+
+    async def stuck(conn: asyncpg.Connection) -> None:
+        await asyncio.sleep(30)
+
+    monkeypatch.setattr(domain.settings, "get_general_settings", stuck)
+    budget = settings.model_copy(update={"request_time_budget_seconds": 0.3})
+    async with serve(budget) as api:
+        started = time.perf_counter()
+        response = await api.post(
+            "/graphql",
+            json={"query": "{ generalSettings { clientDisplayFormat } }"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert time.perf_counter() - started < 5
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == str(settings.outage_retry_after_seconds)
+    assert codes(response.json()) == ["TIME_BUDGET_EXCEEDED"]
+
+
+def test_the_time_budget_must_outlast_the_automation_wait() -> None:
+    with pytest.raises(ValueError, match="REQUEST_TIME_BUDGET_SECONDS must be longer"):
+        Settings(_env_file=None, automation_wait_seconds=60, request_time_budget_seconds=60)
+
+
+async def test_operations_that_fail_validation_are_not_named_in_the_metrics(
+    api: httpx.AsyncClient, admin_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(metrics, "_operation_names", set())
+    monkeypatch.setattr(metrics, "_anonymous_operation_names", set())
+    before = sample(
+        await scrape(api), "clientdesk_graphql_operations_total", operation="unvalidated"
+    )
+    for n in range(320):
+        await gql(api, f"query Poison{n} {{ noSuchField }}", allow_errors=True)
+    await gql(api, "query Who { viewer { kind } }", token=admin_token)
+    text = await scrape(api)
+    assert "Poison" not in text
+    unvalidated = sample(text, "clientdesk_graphql_operations_total", operation="unvalidated")
+    assert unvalidated - before == 320
+    assert sample(text, "clientdesk_graphql_operations_total", operation="Who") >= 1
+
+
+async def test_anonymous_requests_name_only_a_few_operations_and_leave_the_rest_to_viewers(
+    api: httpx.AsyncClient, admin_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(metrics, "_operation_names", set())
+    monkeypatch.setattr(metrics, "_anonymous_operation_names", set())
+    monkeypatch.setattr(metrics, "MAX_ANONYMOUS_OPERATION_NAMES", 3)
+    api.cookies.clear()  # the staff login's session cookie: these come from nobody
+    for n in range(10):
+        await gql(api, f"query Made{n} {{ viewer {{ kind }} }}")
+    await gql(api, "query Dashboard { viewer { kind } }", token=admin_token)
+    text = await scrape(api)
+    named = [
+        n
+        for n in range(10)
+        if sample(text, "clientdesk_graphql_operations_total", operation=f"Made{n}")
+    ]
+    assert named == [0, 1, 2]
+    assert sample(text, "clientdesk_graphql_operations_total", operation="other") >= 7
+    assert sample(text, "clientdesk_graphql_operations_total", operation="Dashboard") == 1
