@@ -14,7 +14,7 @@ CREATE TABLE password_reset_requests (
 -- Changing a login's address (SPEC 5.5): the emailed confirmation link is a one-time token
 -- held by the login that carries the new address; the address changes only when the link
 -- is followed, so whether some login holds it is told only to whoever reads that address.
--- The purpose itself is allowed by 0026, after 0025 has redefined the list of purposes.
+-- The purpose itself is allowed by 0027, after 0025 has redefined the list of purposes.
 ALTER TABLE password_tokens
     ADD COLUMN new_email citext,
     ADD CONSTRAINT password_tokens_new_email
