@@ -40,6 +40,7 @@ from resolvers import files as file_resolvers
 from resolvers import lifecycle as lifecycle_resolvers
 from resolvers import node as node_resolvers
 from resolvers import passwords as password_resolvers
+from resolvers import profile as profile_resolvers
 from resolvers import settings as settings_resolvers
 from resolvers import staff as staff_resolvers
 from resolvers import tickets as ticket_resolvers
@@ -85,6 +86,7 @@ Mutation = strawberry.type(
             lifecycle_resolvers.Mutations,
             file_resolvers.Mutations,
             password_resolvers.Mutations,
+            profile_resolvers.Mutations,
             settings_resolvers.Mutations,
             staff_resolvers.Mutations,
             ticket_resolvers.Mutations,

@@ -11,7 +11,7 @@ import logging
 import random
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from importlib.resources import files
 from pathlib import Path
@@ -62,6 +62,7 @@ from domain.reference_cache import ReferenceCache
 from resolvers.context import AppServices, Context, is_preflighted
 from workers.automation import enqueue_automation_run
 from workers.email import enqueue_emails
+from workers.resets import enqueue_reset_requests
 
 log = logging.getLogger("clientdesk.web")
 access_log = logging.getLogger("clientdesk.access")
@@ -295,19 +296,29 @@ def create_app(settings: Settings) -> Starlette:
         reference = ReferenceCache(settings.database_url)
         await reference.start()
 
-        async def hand_to_workers(email_ids: list[int]) -> None:
-            try:
-                await enqueue_emails(redis, email_ids)
-                EMAILS_ENQUEUED.inc(len(email_ids))
-            except Exception as error:
-                # Committed emails are never lost: the workers' relay picks them up later.
-                # The mutation committed, so it answers its success even with Redis down.
-                log_failure(log, error, "could not enqueue emails %s; the relay will", email_ids)
+        def hand_to_workers(
+            enqueue: Callable[[ArqRedis, list[int]], Awaitable[None]], what: str
+        ) -> Callable[[list[int]], Awaitable[None]]:
+            async def hand_over(ids: list[int]) -> None:
+                try:
+                    await enqueue(redis, ids)
+                except Exception as error:
+                    # What was committed is never lost: the workers' relay picks it up
+                    # later. The mutation committed, so it answers its success even with
+                    # Redis down.
+                    log_failure(log, error, f"could not enqueue {what} %s; the relay will", ids)
+
+            return hand_over
+
+        async def count_enqueued_emails(redis: ArqRedis, email_ids: list[int]) -> None:
+            await enqueue_emails(redis, email_ids)
+            EMAILS_ENQUEUED.inc(len(email_ids))
 
         app.state.services = AppServices(
             pool=pool,
             redis=redis,
-            enqueue_emails=hand_to_workers,
+            enqueue_emails=hand_to_workers(count_enqueued_emails, "emails"),
+            enqueue_reset_requests=hand_to_workers(enqueue_reset_requests, "reset requests"),
             throttle=LoginThrottle(
                 redis,
                 max_failures=settings.login_max_failures,

@@ -445,6 +445,22 @@ ALTER TABLE public.orders ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.password_reset_requests (
+    id bigint NOT NULL,
+    email text NOT NULL,
+    requested_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT password_reset_requests_email_check CHECK ((length(email) <= 255))
+);
+
+ALTER TABLE public.password_reset_requests ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.password_reset_requests_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.password_tokens (
     id bigint NOT NULL,
     token_hash bytea NOT NULL,
@@ -454,12 +470,14 @@ CREATE TABLE public.password_tokens (
     used_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     contact_id bigint,
+    new_email public.citext,
     CONSTRAINT password_tokens_holder CHECK (
 CASE purpose
     WHEN 'INVITATION'::text THEN ((login_id IS NULL) AND (contact_id IS NOT NULL))
     ELSE ((contact_id IS NULL) AND (login_id IS NOT NULL))
 END),
-    CONSTRAINT password_tokens_purpose_check CHECK ((purpose = ANY (ARRAY['RESET'::text, 'INVITATION'::text, 'STAFF_INVITATION'::text]))),
+    CONSTRAINT password_tokens_new_email CHECK (((purpose = 'EMAIL_CHANGE'::text) = (new_email IS NOT NULL))),
+    CONSTRAINT password_tokens_purpose_check CHECK ((purpose = ANY (ARRAY['RESET'::text, 'INVITATION'::text, 'STAFF_INVITATION'::text, 'EMAIL_CHANGE'::text]))),
     CONSTRAINT password_tokens_token_hash_check CHECK ((length(token_hash) = 32))
 );
 
@@ -735,6 +753,9 @@ ALTER TABLE ONLY public.logins
 
 ALTER TABLE ONLY public.orders
     ADD CONSTRAINT orders_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.password_reset_requests
+    ADD CONSTRAINT password_reset_requests_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.password_tokens
     ADD CONSTRAINT password_tokens_pkey PRIMARY KEY (id);

@@ -10,13 +10,12 @@ import asyncpg
 import strawberry
 from strawberry.types import Info
 
-from domain.auth.permissions import ContactPermission, StaffPermission
+from domain.auth.permissions import StaffPermission
 from domain.auth.viewer import Viewer
 from domain.clients import merge, models, queries, services
 from domain.clients.models import ClientStatus
 from domain.contacts import services as contact_services
 from domain.emails import outbox
-from domain.errors import DomainError
 from domain.totals import Total
 from resolvers.context import Context
 from resolvers.inputs import existing_id, parse_id, provided_fields
@@ -48,11 +47,10 @@ from schema.clients import (
     ClientPresentation,
     OrderDirection,
     UpdateClientInput,
-    UpdateMyProfileInput,
     may_read_emails,
     withheld_client_fields,
 )
-from schema.common import OkPayload, user_errors
+from schema.common import OkPayload
 from schema.node import Owned
 
 
@@ -230,13 +228,19 @@ async def update_client(
             staff_id=viewer.staff_id,
         )
 
-    async def present(update: services.ClientUpdate) -> ClientPayload:
-        client = Client.build(update.client, await presentation(info.context))
-        return ClientPayload(client=client, warnings=update.warnings)
-
     return await perform(
-        info, work, ClientPayload, present=present, hashing_password=bool(input.password)
+        info,
+        work,
+        ClientPayload,
+        present=functools.partial(present_update, info.context),
+        hashing_password=bool(input.password),
     )
+
+
+async def present_update(ctx: Context, update: services.ClientUpdate) -> ClientPayload:
+    """The payload of a profile change, once committed."""
+    client = Client.build(update.client, await presentation(ctx))
+    return ClientPayload(client=client, warnings=update.warnings)
 
 
 async def set_client_status(
@@ -299,30 +303,6 @@ async def send_client_email(
     return await perform(info, work, OkPayload)
 
 
-async def update_my_profile(
-    info: Info[Context, None],
-    input: Annotated[
-        UpdateMyProfileInput, strawberry.argument(description="The fields to change.")
-    ],
-) -> ClientPayload:
-    """The client area's own profile (PROFILE permission for sub-accounts)."""
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    assert viewer is not None and viewer.client_id is not None
-    try:
-        async with ctx.transaction() as conn:
-            update = await services.update_client(
-                conn,
-                viewer.client_id,
-                provided_fields(input),
-                staff_id=None,
-                may_change_login_email=viewer.contact_id is None,
-            )
-    except DomainError as error:
-        return ClientPayload(client=None, errors=user_errors(error))
-    return ClientPayload(client=Client.build(update.client, await presentation(ctx)))
-
-
 # The billing part of a client: its billing settings (SPEC 1.5) and the currency its credit
 # and invoices are in (1.6). It is MANAGE_BILLING's, as setClientPaymentMethod is, not part of
 # editing the profile.
@@ -378,9 +358,4 @@ class Mutations:
         resolver=send_client_email,
         extensions=staff(StaffPermission.EDIT_CLIENTS),
         description="Send the client a client email template now, with contact copies.",
-    )
-    update_my_profile: ClientPayload = strawberry.field(
-        resolver=update_my_profile,
-        extensions=client_area(ContactPermission.PROFILE),
-        description="Client area: change the account's own profile (its email: holder only).",
     )

@@ -51,6 +51,8 @@ class AppServices:
     pool: asyncpg.Pool
     redis: Redis
     enqueue_emails: Callable[[list[int]], Awaitable[None]]
+    # Hands recorded password reset requests to the workers, which answer them (SPEC 5.2).
+    enqueue_reset_requests: Callable[[list[int]], Awaitable[None]]
     throttle: LoginThrottle
     session_ttl: timedelta
     client_area_url: str  # the base of every link in an email

@@ -62,12 +62,33 @@ async def perform(
     """Run `work(conn, viewer)` in one transaction (budgeted when it hashes a password) and
     return its payload, or `present(result)` after the commit; a DomainError raised by the
     work rolls everything back and becomes `refused(errors=…)`."""
-    ctx = info.context
-    viewer = await ctx.get_viewer()
+    viewer = await info.context.get_viewer()
     assert viewer is not None  # the root field's permission class saw to that
+    outcome = await _transact(info.context, lambda conn: work(conn, viewer), hashing_password)
+    if isinstance(outcome, DomainError):
+        return refused(errors=user_errors(outcome))
+    return outcome if present is None else await present(outcome)
+
+
+async def perform_public(
+    info: Info[Context, None],
+    work: Callable[[asyncpg.Connection], Awaitable[P]],
+    refused: Refusal[P],
+    *,
+    hashing_password: bool = False,
+) -> P:
+    """`perform` for a root field anyone may call, whose authority is what it is given (an
+    emailed link's token, say): `work(conn)` gets no viewer."""
+    outcome = await _transact(info.context, work, hashing_password)
+    return refused(errors=user_errors(outcome)) if isinstance(outcome, DomainError) else outcome
+
+
+async def _transact(
+    ctx: Context, work: Callable[[asyncpg.Connection], Awaitable[R]], hashing_password: bool
+) -> R | DomainError:
+    """The work's result, or the DomainError that refused it and rolled everything back."""
     try:
         async with ctx.transaction(hashing_password=hashing_password) as conn:
-            result = await work(conn, viewer)
+            return await work(conn)
     except DomainError as error:
-        return refused(errors=user_errors(error))
-    return result if present is None else await present(result)
+        return error

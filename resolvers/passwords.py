@@ -33,7 +33,8 @@ async def request_password_reset(
     info: Info[Context, None],
     email: Annotated[str, strawberry.argument(description="The login's email address.")],
 ) -> RequestPasswordResetPayload:
-    """The same answer whether or not the address has a login (SPEC 5.2)."""
+    """The same answer, after the same work, whether or not the address has a login
+    (SPEC 5.2): the request is recorded and handed over, and the workers answer it."""
     ctx = info.context
     if not await ctx.services.throttle.spend_reset_request(email, ctx.client_ip):
         error = DomainError.single(
@@ -41,9 +42,9 @@ async def request_password_reset(
         )
         return RequestPasswordResetPayload(ok=False, errors=user_errors(error))
     async with ctx.transaction() as conn:
-        await resets.request_password_reset(
-            conn, email, client_area_url=ctx.services.client_area_url
-        )
+        request_id = await resets.request_password_reset(conn, email)
+    if request_id is not None:
+        await ctx.services.enqueue_reset_requests([request_id])
     return RequestPasswordResetPayload(ok=True)
 
 

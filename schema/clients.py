@@ -462,6 +462,14 @@ class UpdateClientInput(PersonChangesInput, ClientProfileInput):
 
 @strawberry.input(description="Changes a client makes to its own profile; omitted fields stay.")
 class UpdateMyProfileInput(PersonChangesInput):
+    email: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="A new login address (holder only): needs currentPassword, and takes "
+        "effect when the link emailed to it is followed (confirmEmailChange).",
+    )
+    current_password: str | None = strawberry.field(
+        default=strawberry.UNSET, description="The login's password; needed for a new email."
+    )
     language: str | None = strawberry.field(
         default=strawberry.UNSET, description="Client-area language, ISO 639-1 (e.g. en)."
     )
@@ -473,7 +481,9 @@ class ClientPayload:
         default=None, description="The client; null when refused."
     )
     warnings: list[str] = strawberry.field(
-        default_factory=list, description="Things staff should know although it succeeded."
+        default_factory=list,
+        description="Things to know although it succeeded (an address awaiting its "
+        "confirmation, say).",
     )
     errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why it was refused; empty on success."

@@ -35,7 +35,7 @@ from schema.ids import decode_id, global_id
 # Tables that tests fill; the reference data of the migrations (currencies, gateways) stays.
 TEST_TABLES = (
     "audit_log, emails, sessions, clients, staff, logins, settings, credit_log, idempotency_keys, "
-    "password_tokens, "
+    "password_tokens, password_reset_requests, "
     "orders, services, addons, domains, invoices, invoice_items, transactions, tax_rules, "
     "automation_runs"
 )

@@ -14,10 +14,12 @@ from arq.worker import Function, func
 from workers.automation import finish_cut_short_runs, run_automation, start_daily_automation
 from workers.email import relay_outbox, send_email, send_emails
 from workers.maintenance import purge_expired_idempotency_keys, purge_expired_sessions
+from workers.resets import answer_reset_requests, relay_reset_requests
 
 
 def cron_jobs(relay_interval_seconds: int, *, automation_schedule: bool = True) -> list[CronJob]:
-    """The periodic jobs; the relay runs every `relay_interval_seconds` (1–60) and at start-up,
+    """The periodic jobs; the relays (of emails, of reset requests) run every
+    `relay_interval_seconds` (1–60) and at start-up,
     the check whether the daily automation is due every minute and at start-up (unless
     `automation_schedule` is off).
 
@@ -28,6 +30,11 @@ def cron_jobs(relay_interval_seconds: int, *, automation_schedule: bool = True) 
         *(daily if automation_schedule else []),
         cron(
             relay_outbox,
+            second=set(range(0, 60, relay_interval_seconds)),
+            run_at_startup=True,
+        ),
+        cron(
+            relay_reset_requests,
             second=set(range(0, 60, relay_interval_seconds)),
             run_at_startup=True,
         ),
@@ -43,6 +50,8 @@ class WorkerSettings(WorkerSettingsBase):
         func(send_emails, keep_result=0),
         # The job of earlier versions, for what they left queued.
         func(send_email, keep_result=0),
+        # A reset request's outcome would say whether its address has a login: none kept.
+        func(answer_reset_requests, keep_result=0),
         # The run record keeps the outcome; without a kept result a date can be handed over
         # again (and is found done).
         func(run_automation, keep_result=0),

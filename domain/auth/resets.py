@@ -6,6 +6,11 @@ ask for a reset link themselves; a staff member gets one from staff administrati
 
 Emails that carry a secret (a reset link, a new password) put it under the context key
 `secret`: the outbox keeps it only until the email is sent (`domain.emails.outbox`).
+
+A reset request does the same work whatever the address: it records the address and
+nothing else, and the workers answer it (`answer_reset_requests`). Looking the address up,
+issuing a token and queueing the email would otherwise make the request slower exactly
+for the addresses that have a login, and its timing an oracle of which do.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from domain.auth.viewer import Viewer
 from domain.emails.outbox import queue_email
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.settings import PasswordResetMode, get_general_settings
-from domain.validation import InputCheck, normalize_email, storable_text
+from domain.validation import MAX_TEXT, InputCheck, normalize_email, storable_text
 
 _INVALID_TOKEN = DomainError.single(
     ErrorCode.INVALID,
@@ -69,11 +74,8 @@ def _account_login(row: asyncpg.Record) -> AccountLogin:
 
 
 async def _open_account_login(conn: asyncpg.Connection, email: str) -> AccountLogin | None:
-    # Stored addresses are ASCII without controls (domain.validation); see domain.auth.login.
-    if not (email.isascii() and storable_text(email)):
-        return None
     row = await conn.fetchrow(
-        f"{_ACCOUNT_LOGIN} WHERE l.email = $1 AND a.status <> 'CLOSED'", normalize_email(email)
+        f"{_ACCOUNT_LOGIN} WHERE l.email = $1 AND a.status <> 'CLOSED'", email
     )
     return _account_login(row) if row else None
 
@@ -122,9 +124,9 @@ def _email_context(account: AccountLogin, client_area_url: str, **secret: str) -
 
 async def _queue_account_email(
     conn: asyncpg.Connection, account: AccountLogin, template: str, context: dict[str, Any]
-) -> None:
+) -> int:
     """Account mail goes to the login's own address only, never to contact copies."""
-    await queue_email(
+    return await queue_email(
         conn,
         template=template,
         to_address=account.email,
@@ -151,23 +153,57 @@ async def set_login_password(
     await sessions.end_sessions_of_login(conn, login_id, except_session_id=keep_session_id)
 
 
-async def request_password_reset(
-    conn: asyncpg.Connection, email: str, *, client_area_url: str
-) -> None:
-    """Email a reset link to the login with this address, if there is one (SPEC 5.2).
+async def request_password_reset(conn: asyncpg.Connection, email: str) -> int | None:
+    """Record a request for a reset link to `email` (SPEC 5.2); the id of the request, for
+    the workers to answer (`answer_reset_requests`), or None for an address no login can
+    have (stored addresses are ASCII, storable and short: domain.validation).
 
-    The caller answers the same either way; nothing changes until the link is followed."""
+    One statement, the same whether or not the address has a login: the caller answers the
+    same, in the same time, either way; nothing changes until the emailed link is followed."""
+    if not (email.isascii() and storable_text(email) and len(email.strip()) <= MAX_TEXT):
+        return None
+    request_id: int = await conn.fetchval(
+        "INSERT INTO password_reset_requests (email) VALUES ($1) RETURNING id",
+        normalize_email(email),
+    )
+    return request_id
+
+
+async def answer_reset_requests(
+    conn: asyncpg.Connection,
+    *,
+    client_area_url: str,
+    request_ids: list[int] | None = None,
+    waited_seconds: float = 0.0,
+) -> list[int]:
+    """Answer reset requests (those of `request_ids`, else every one) that have waited
+    `waited_seconds`: email a reset link to each address that has an open client-area login
+    (SPEC 5.2). Each request is answered once, by whoever deletes it, and forgotten; returns
+    the ids of the emails queued."""
     async with conn.transaction():
-        account = await _open_account_login(conn, email)
-        if account is None:
-            return
-        token = await issue_token(conn, account.login_id, TokenPurpose.RESET, ttl=RESET_TOKEN_TTL)
-        await _queue_account_email(
-            conn,
-            account,
-            "password_reset_validation",
-            _email_context(account, client_area_url, token=token),
+        requests = await conn.fetch(
+            """DELETE FROM password_reset_requests WHERE id IN (
+                   SELECT id FROM password_reset_requests
+                    WHERE ($1::bigint[] IS NULL OR id = ANY($1::bigint[]))
+                      AND requested_at <= now() - make_interval(secs => $2)
+                    ORDER BY id LIMIT 1000 FOR UPDATE SKIP LOCKED)
+               RETURNING email""",
+            request_ids,
+            waited_seconds,
         )
+        email_ids = []
+        for request in requests:
+            account = await _open_account_login(conn, request["email"])
+            if account is None:
+                continue
+            token = await issue_token(
+                conn, account.login_id, TokenPurpose.RESET, ttl=RESET_TOKEN_TTL
+            )
+            context = _email_context(account, client_area_url, token=token)
+            email_ids.append(
+                await _queue_account_email(conn, account, "password_reset_validation", context)
+            )
+        return email_ids
 
 
 async def confirm_password_reset(

@@ -67,7 +67,7 @@ async def clean_profile(
     reference = await load_profile_reference(conn)
     cleaned = clean_profile_values(check, values, creating=creating, reference=reference)
     email = cleaned.get("email")
-    if email and await _email_taken(conn, email, client_id):
+    if email and await email_taken(conn, email, client_id):
         check.fail("email", ErrorCode.CONFLICT, f"{email} is already used by another account.")
     return cleaned
 
@@ -136,7 +136,7 @@ def clean_profile_values(
     return cleaned
 
 
-async def _email_taken(conn: asyncpg.Connection, email: str, client_id: int | None) -> bool:
+async def email_taken(conn: asyncpg.Connection, email: str, client_id: int | None) -> bool:
     """Emails are unique among clients and among logins (a staff member's, say)."""
     return bool(
         await conn.fetchval(

@@ -18,7 +18,7 @@ from domain.clients.profile import clean_profile
 from domain.clients.queries import CLIENT_SELECT, client_from_row, get_client
 from domain.emails.outbox import queue_client_email
 from domain.errors import DomainError, ErrorCode, NotFound
-from domain.validation import InputCheck, normalize_email
+from domain.validation import InputCheck
 
 _EMAIL_TAKEN = DomainError.single(
     ErrorCode.CONFLICT, "This email address is already used by another account.", "email"
@@ -91,28 +91,16 @@ async def update_client(
     *,
     password: str | None = None,
     staff_id: int | None,
-    may_change_login_email: bool = True,
 ) -> ClientUpdate:
     """Change the given profile fields and flags; all or nothing (SPEC 1.2).
 
-    The email is also the account holder's login: a sub-account (not `may_change_login_email`)
-    cannot change it, or whoever owns the new address could take the account over."""
+    The email is also the account holder's login, which follows it: staff change it at once;
+    the client area confirms a new one first (`domain.clients.login_email`)."""
     try:
         async with conn.transaction():
-            current = await _lock_client(conn, client_id)
+            current = await lock_client(conn, client_id)
             check = InputCheck()
             cleaned = await clean_profile(conn, check, values, creating=False, client_id=client_id)
-            new_email = cleaned.get("email")
-            if (
-                not may_change_login_email
-                and new_email
-                and normalize_email(new_email) != normalize_email(current.email)
-            ):
-                check.fail(
-                    "email",
-                    ErrorCode.FORBIDDEN,
-                    "Only the main account holder changes the account's email (its login).",
-                )
             if password is not None:
                 check.password("password", password)
             check.raise_if_failed()
@@ -193,7 +181,7 @@ async def set_client_status(
 ) -> Client:
     """Staff change status explicitly (SPEC 1.3); closing an account ends its sessions."""
     async with conn.transaction():
-        current = await _lock_client(conn, client_id)
+        current = await lock_client(conn, client_id)
         if current.status is not status:
             await conn.execute(
                 "UPDATE clients SET status = $2, updated_at = now() WHERE id = $1",
@@ -220,7 +208,8 @@ async def set_client_status(
         return client
 
 
-async def _lock_client(conn: asyncpg.Connection, client_id: int) -> Client:
+async def lock_client(conn: asyncpg.Connection, client_id: int) -> Client:
+    """The client, its row locked until the transaction ends."""
     row = await conn.fetchrow(f"{CLIENT_SELECT} WHERE c.id = $1 FOR UPDATE OF c", client_id)
     if row is None:
         raise NotFound("Client")

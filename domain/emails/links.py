@@ -14,6 +14,7 @@ CLIENT_AREA_ROUTES: dict[str, str] = {
     "login": "/login",
     "password_reset": "/password-reset/{token}",
     "invitation": "/invitation/{token}",
+    "email_change": "/email-change/{token}",
     "invoices": "/invoices",
     "invoice": "/invoices/{invoice_id}",
     "tickets": "/tickets",

@@ -131,6 +131,28 @@ TEMPLATES: dict[str, EmailTemplate] = {
             ]
         ),
         EmailTemplate(
+            "email_change_confirmation",
+            "Login Address Change Confirmation",
+            EmailCategory.ACCOUNT,
+            {
+                "user": _SAMPLE_USER,
+                "new_email": "joe.new@example.com",
+                "valid_hours": 24,
+                "client_area_url": _SAMPLE_URL,
+                SECRET_KEY: _SAMPLE_TOKEN,
+            },
+        ),
+        EmailTemplate(
+            "email_change_notice",
+            "Login Address Changed",
+            EmailCategory.ACCOUNT,
+            {
+                "user": _SAMPLE_USER,
+                "new_email": "joe.new@example.com",
+                "client_area_url": _SAMPLE_URL,
+            },
+        ),
+        EmailTemplate(
             "support_ticket_reply",
             "Support Ticket Reply",
             EmailCategory.SUPPORT,

@@ -368,6 +368,7 @@ RULES: dict[str, Rule] = {
     "requestPasswordReset": public('requestPasswordReset(email: "nobody@example.com") { ok }'),
     # Allowed, though refused as data (ok: false): no such token, no setup to confirm.
     "confirmPasswordReset": public('confirmPasswordReset(token: "no-token") { ok }'),
+    "confirmEmailChange": public('confirmEmailChange(token: "no-token") { ok }'),
     "acceptInvitation": public(
         'acceptInvitation(token: "no-token", password: "a-long-password") { ok }'
     ),

@@ -837,7 +837,13 @@ async def test_2_4_a_sub_account_cannot_change_or_remove_a_login(
     assert await state(conn) == before
 
 
-@pytest.mark.parametrize("change", LOGIN_CHANGES.values(), ids=LOGIN_CHANGES)
+# The holder's own login address changes once confirmed (SPEC 5.5, test_login_email.py).
+SUB_ACCOUNT_LOGIN_CHANGES = {k: v for k, v in LOGIN_CHANGES.items() if v.target is not None}
+
+
+@pytest.mark.parametrize(
+    "change", SUB_ACCOUNT_LOGIN_CHANGES.values(), ids=SUB_ACCOUNT_LOGIN_CHANGES
+)
 async def test_2_4_the_account_holder_changes_or_removes_a_login(
     api: httpx.AsyncClient, conn: asyncpg.Connection, team: Team, change: LoginChange
 ) -> None:
@@ -845,14 +851,8 @@ async def test_2_4_the_account_holder_changes_or_removes_a_login(
 
     assert payload["errors"] == []
     target = team.target(change.target)
-    if target is None:
-        owner_login = await conn.fetchval(
-            """SELECT l.email::text FROM clients c JOIN logins l ON l.id = c.owner_login_id
-                WHERE c.id = $1""",
-            team.account.client_id,
-        )
-        assert owner_login == MALLORY
-    elif change.document is DELETE_MY_CONTACT:
+    assert target is not None
+    if change.document is DELETE_MY_CONTACT:
         assert await contact_row(conn, target) is None
         assert (
             await conn.fetchval("SELECT count(*) FROM logins WHERE id = $1", team.other.login_id)

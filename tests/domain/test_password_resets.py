@@ -60,9 +60,15 @@ async def password_hash(conn: asyncpg.Connection, login_id: int) -> str:
     return value
 
 
+async def request_reset(conn: asyncpg.Connection, email: str) -> None:
+    """Ask for a reset of `email` and answer the request as a worker does."""
+    await resets.request_password_reset(conn, email)
+    await resets.answer_reset_requests(conn, client_area_url=URL)
+
+
 async def requested_token(conn: asyncpg.Connection, email: str = "joe@example.com") -> str:
     """Ask for a reset of `email` and return the token its email carries."""
-    await resets.request_password_reset(conn, email, client_area_url=URL)
+    await request_reset(conn, email)
     token: str = (await emails(conn))[-1]["context"]["secret"]["token"]
     return token
 
@@ -105,7 +111,7 @@ async def test_5_2_unknown_and_closed_accounts_get_no_email(conn: asyncpg.Connec
     client = await add_client(conn)
     await conn.execute("UPDATE clients SET status = 'CLOSED' WHERE id = $1", client.id)
     for email in ("joe@example.com", "nobody@example.com", "\u0130nvalid@example.com", ""):
-        await resets.request_password_reset(conn, email, client_area_url=URL)
+        await request_reset(conn, email)
     assert await emails(conn) == []
     assert await conn.fetchval("SELECT count(*) FROM password_tokens") == 0
 

@@ -24,6 +24,7 @@ from domain.auth.login import LoginRequest, log_in
 from domain.auth.permissions import ContactPermission
 from domain.auth.throttle import LoginThrottle
 from domain.auth.viewer import Viewer, ViewerKind
+from domain.clients import login_email
 from domain.clients import services as client_services
 from domain.clients.models import ClientStatus
 from domain.contacts import services
@@ -462,23 +463,25 @@ async def test_2_4_a_sub_account_cannot_change_the_account_holders_login_email(
     before = await table_state(conn)
 
     with pytest.raises(DomainError) as refused:
-        await client_services.update_client(
+        await login_email.update_own_profile(
             conn,
             client_id,
             {"email": "mallory@example.com"},
-            staff_id=None,
+            current_password=None,
             may_change_login_email=False,
+            client_area_url="https://clients.example.com",
         )
     assert field_errors(refused.value) == {("email", FORBIDDEN)}
     assert await table_state(conn) == before
 
     # The same address in another case, and any other field, are no change of login.
-    kept = await client_services.update_client(
+    kept = await login_email.update_own_profile(
         conn,
         client_id,
         {"email": "OWNER@example.com", "company_name": "Demo"},
-        staff_id=None,
+        current_password=None,
         may_change_login_email=False,
+        client_area_url="https://clients.example.com",
     )
     assert (kept.client.email, kept.client.company_name) == ("OWNER@example.com", "Demo")
 
