@@ -173,3 +173,61 @@ async def test_a_changed_admin_password_is_applied_before_it_is_shown(
     await ensure_admin(conn, "second-password", console=Console(quiet=True))
     assert await staff_password_matches(conn, ADMIN_EMAIL, "second-password")
     assert not await staff_password_matches(conn, ADMIN_EMAIL, "first-password")
+
+
+def _start_dev(services: Services, home: Path, database_url: str) -> DevRun:
+    port = free_port()
+    env = dev_env(services, database_url, port)
+    with (home / "dev.log").open("wb") as log:
+        process = subprocess.Popen([*CLI, "dev"], cwd=home, env=env, stdout=log, stderr=log)
+    run = DevRun(home, env, f"http://127.0.0.1:{port}", process)
+    wait_for_http(f"{run.base_url}/readyz")
+    return run
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
+def test_every_child_stops_with_dev_even_one_started_again(
+    services: Services, tmp_path: Path, stop: signal.Signals
+) -> None:
+    with scratch_database(services.database_url) as database_url:
+        run = _start_dev(services, tmp_path, database_url)
+        try:
+            first = run.state()["processes"]
+            for pid in first.values():
+                os.kill(pid, signal.SIGKILL)
+            restarted = wait_for(
+                lambda: (
+                    (pids := run.state()["processes"]).keys() == first.keys()
+                    and all(pids[n] != first[n] and alive(pids[n]) for n in pids)
+                    and pids
+                )
+            )
+            wait_for_http(f"{run.base_url}/readyz")
+            run.process.send_signal(stop)
+            run.process.wait(timeout=30)
+            wait_for(lambda: not any(alive(pid) for pid in restarted.values()), timeout=15)
+        finally:
+            if run.process.poll() is None:
+                run.process.kill()
+                run.process.wait()
+
+
+def test_serve_and_worker_in_a_dev_folder_use_its_services(dev: DevRun) -> None:
+    # No DATABASE_URL, REDIS_URL or SMTP_URL: var/dev.json holds them, as the README says.
+    worker = dev.run("worker", "--burst", env=command_env())
+    assert worker.returncode == 0, worker.stdout + worker.stderr
+    assert "Traceback" not in worker.stderr
+
+    port = free_port()
+    serve = subprocess.Popen(
+        [*CLI, "serve", "--workers", "2", "--port", str(port)],
+        cwd=dev.home,
+        env=command_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_for_http(f"http://127.0.0.1:{port}/readyz").json()["postgres"] == "ok"
+    finally:
+        serve.send_signal(signal.SIGINT)
+        serve.wait(timeout=20)
