@@ -156,16 +156,15 @@ async def test_operations_that_fail_validation_are_not_named_in_the_metrics(
 ) -> None:
     monkeypatch.setattr(metrics, "_operation_names", set())
     monkeypatch.setattr(metrics, "_anonymous_operation_names", set())
-    before = sample(
-        await scrape(api), "clientdesk_graphql_operations_total", operation="unvalidated"
-    )
+    unvalidated = {"operation": "unvalidated", "type": "query"}
+    before = sample(await scrape(api), "clientdesk_graphql_operations_total", **unvalidated)
     for n in range(320):
         await gql(api, f"query Poison{n} {{ noSuchField }}", allow_errors=True)
     await gql(api, "query Who { viewer { kind } }", token=admin_token)
     text = await scrape(api)
     assert "Poison" not in text
-    unvalidated = sample(text, "clientdesk_graphql_operations_total", operation="unvalidated")
-    assert unvalidated - before == 320
+    after = sample(text, "clientdesk_graphql_operations_total", **unvalidated)
+    assert after - before == 320
     assert sample(text, "clientdesk_graphql_operations_total", operation="Who") >= 1
 
 
