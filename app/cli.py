@@ -17,7 +17,6 @@ from app import db
 from app.cli_database import database_cli
 from app.cli_import import import_cli
 from app.cli_support import command_settings, console
-from app.lifeline import end_with_supervisor
 from app.logs import configure_logging
 from app.settings import Settings
 from domain.auth.permissions import StaffRole
@@ -166,16 +165,9 @@ def serve(
 ) -> None:
     """Serve the API (no embedded services: DATABASE_URL and REDIS_URL must be set)."""
     from app.server import serve as run_server
-    from app.server import server_config, startup_problem, usable_cores
+    from app.server import server_config, usable_cores
 
-    end_with_supervisor()
     settings = command_settings()
-    # uvicorn's worker processes build their app from the environment: give them the
-    # services found in var/dev.json too.
-    os.environ.update({"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url})
-    if problem := startup_problem(settings):
-        console.print(f"[red]Cannot start:[/] {problem}")
-        raise typer.Exit(1)
     workers = workers or usable_cores()
     listen = {"host": host, "port": port}
     settings = settings.model_copy(update={k: v for k, v in listen.items() if v is not None})
@@ -196,9 +188,8 @@ def worker(burst: bool = typer.Option(False, help="Run queued jobs, then exit.")
 
     from app.worker import run_worker
 
-    end_with_supervisor()
     _configure_logging()
-    settings = command_settings(needs=("database_url", "redis_url", "smtp_url"))
+    settings = command_settings()
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr=settings.host)
     with contextlib.suppress(asyncio.CancelledError):

@@ -119,12 +119,10 @@ def run_dev(console: Console) -> int:
             "Use that one, or stop it (Ctrl-C in its terminal) first."
         )
         return 1
-    # The supervisor unwinds on KeyboardInterrupt; make SIGTERM and SIGHUP (a closed
-    # terminal) do the same, so the `finally` below stops what this process started: the
-    # children, in process groups of their own, hear of neither. Ctrl-C works even when
-    # whatever started this process ignored SIGINT (a shell's background job does).
-    for stop in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(stop, lambda signum, frame: sys.exit(128 + signum))
+    # The supervisor unwinds on KeyboardInterrupt; make SIGTERM do the same, so the `finally`
+    # below stops what this process started. Ctrl-C works even when whatever started this
+    # process ignored SIGINT (a shell's background job does), and so for the children.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         if not port_is_free(settings.host, settings.port):

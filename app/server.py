@@ -14,7 +14,6 @@ import contextlib
 import os
 from typing import Any
 
-import asyncpg
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
 from uvicorn.supervisors import Multiprocess
@@ -125,45 +124,3 @@ def serve(config: ServerConfig) -> bool:
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
     return server.started
-
-
-# What the documented tracing switch (OTEL_EXPORTER_OTLP_ENDPOINT) imports: app/tracing.py.
-TRACING_MODULES = (
-    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
-    "opentelemetry.instrumentation.asyncpg",
-    "opentelemetry.sdk.trace",
-)
-
-
-def startup_problem(settings: Settings) -> str | None:
-    """Why the API cannot start with these settings, in one line; None when it can.
-
-    Checked once in the parent before any worker process starts: a worker that fails on
-    start is restarted by uvicorn's supervisor again and again, and the port never
-    answers."""
-    if settings.otel_exporter_otlp_endpoint:
-        import importlib.util
-
-        missing = [m for m in TRACING_MODULES if _find(importlib.util.find_spec, m) is None]
-        if missing:
-            return (
-                "OTEL_EXPORTER_OTLP_ENDPOINT is set but the tracing packages are not installed "
-                f"({missing[0]}): pip install 'clientdesk[otel]', or unset it"
-            )
-    try:
-        asyncio.run(_reach_database(settings.database_url))
-    except (OSError, TimeoutError, asyncpg.PostgresError) as error:
-        return f"PostgreSQL cannot be reached at DATABASE_URL: {error or type(error).__name__}"
-    return None
-
-
-def _find(find_spec: Any, module: str) -> Any:
-    try:
-        return find_spec(module)
-    except ImportError:  # a parent package is missing, or broken
-        return None
-
-
-async def _reach_database(database_url: str) -> None:
-    conn = await asyncpg.connect(database_url, timeout=10)
-    await conn.close()

@@ -8,14 +8,11 @@ seconds, so a process that cannot start does not spin.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from app.lifeline import SUPERVISOR_PID
 
 log = logging.getLogger("clientdesk.supervisor")
 
@@ -37,8 +34,7 @@ class Child:
     def start(self) -> None:
         # A process group of its own: Ctrl-C reaches the supervisor only, which then stops
         # the children in order instead of racing their restarts.
-        env = {**self.env, SUPERVISOR_PID: str(os.getpid())}  # see app/lifeline.py
-        self.process = subprocess.Popen(self.command, env=env, process_group=0)  # noqa: S603
+        self.process = subprocess.Popen(self.command, env=self.env, process_group=0)  # noqa: S603
         self.started_at = time.monotonic()
         self.restart_at = None
 
