@@ -177,7 +177,7 @@ def worker(burst: bool = typer.Option(False, help="Run queued jobs, then exit.")
     from app.worker import run_worker
 
     _configure_logging()
-    settings = command_settings()
+    settings = command_settings(needs=("database_url", "redis_url", "smtp_url"))
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr=settings.host)
     with contextlib.suppress(asyncio.CancelledError):

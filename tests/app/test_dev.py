@@ -137,6 +137,30 @@ def test_commands_find_the_services_of_the_running_dev(dev: DevRun) -> None:
     assert "0 migration(s) applied" in result.stdout
 
 
+def test_serve_from_another_shell_finds_the_services_of_the_running_dev(dev: DevRun) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [*CLI, "serve", "--workers", "1", "--port", str(port)],
+        cwd=dev.home,
+        env=command_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        ready = wait_for_http(f"http://127.0.0.1:{port}/readyz", timeout=30)
+        assert ready.json()["postgres"] == "ok"
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=20)
+
+
+def test_a_burst_worker_from_another_shell_finds_the_services_of_the_running_dev(
+    dev: DevRun,
+) -> None:
+    result = dev.run("worker", "--burst", env=command_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_dev_reports_a_busy_port_before_starting_anything(
     services: Services, tmp_path: Path
 ) -> None:
