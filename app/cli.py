@@ -153,12 +153,16 @@ def serve(
 ) -> None:
     """Serve the API (no embedded services: DATABASE_URL and REDIS_URL must be set)."""
     from app.server import serve as run_server
-    from app.server import server_config, usable_cores
+    from app.server import server_config, startup_problem, usable_cores
 
     settings = command_settings()
     workers = workers or usable_cores()
     listen = {"host": host, "port": port}
     settings = settings.model_copy(update={k: v for k, v in listen.items() if v is not None})
+    problem = startup_problem(settings)
+    if problem:
+        typer.echo(f"clientdesk serve: {problem}", err=True)
+        raise typer.Exit(2)
     if workers > 1:
         _share_metrics_between_processes()
     _configure_logging()
