@@ -43,16 +43,18 @@ def _share_metrics_between_processes() -> None:
 
 @cli.command("export-schema")
 def export_schema(
-    output: Path | None = typer.Option(
-        None, help="Where to write the SDL; the committed schema.graphql by default."
+    output: Path = typer.Option(
+        Path("schema.graphql"),
+        help="Where to write the SDL (in a checkout's folder: the committed schema.graphql).",
     ),
 ) -> None:
     """Write the GraphQL schema as SDL (the API contract, schema.graphql)."""
-    from app.sdl import SDL_FILE, render_sdl
+    from app.sdl import render_sdl
 
-    target = output or SDL_FILE
-    target.write_text(render_sdl(), encoding="utf-8")
-    console.print(f"wrote {target}")
+    # Relative to where it runs, never to the code: an installed package's folder is
+    # site-packages.
+    output.write_text(render_sdl(), encoding="utf-8")
+    console.print(f"wrote {output}")
 
 
 @cli.command("create-staff")

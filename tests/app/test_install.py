@@ -144,3 +144,21 @@ def test_the_image_installs_every_package_that_tracing_imports() -> None:
             if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
                 needed.add(requirement.name)
     assert not missing, f"requirements.lock lacks {sorted(missing)}"
+
+
+def test_export_schema_of_an_installed_package_writes_where_it_runs(
+    installed: Path, tmp_path: Path
+) -> None:
+    before = {path: path.stat().st_mtime_ns for path in installed.rglob("*.graphql")}
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "export-schema"],
+        cwd=tmp_path,
+        env=command_env(PYTHONPATH=str(installed)),
+        capture_output=True,
+        text=True,
+        timeout=45,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "interface Node" in (tmp_path / "schema.graphql").read_text(encoding="utf-8")
+    after = {path: path.stat().st_mtime_ns for path in installed.rglob("*.graphql")}
+    assert after == before  # nothing written into the installed package
