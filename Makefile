@@ -30,10 +30,10 @@ lint: install ## ruff (lint and format) and mypy over every package
 	$(BIN)/mypy app schema resolvers domain workers bench
 
 # The image installs exactly requirements.lock; re-pin it after changing the dependencies.
-lock: ## resolve [project] dependencies in a fresh venv and pin them in requirements.lock
+lock: ## resolve [project] dependencies and the otel extra in a fresh venv and pin them in requirements.lock
 	rm -rf var/lock-venv
 	$(PYTHON) -m venv var/lock-venv
-	var/lock-venv/bin/python -m pip install --quiet .
+	var/lock-venv/bin/python -m pip install --quiet '.[otel]'
 	{ sed -n '1,2p' requirements.lock; var/lock-venv/bin/python -m pip freeze --exclude clientdesk; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock
 	rm -rf var/lock-venv

@@ -45,16 +45,18 @@ def _share_metrics_between_processes() -> None:
 
 @cli.command("export-schema")
 def export_schema(
-    output: Path | None = typer.Option(
-        None, help="Where to write the SDL; the committed schema.graphql by default."
+    output: Path = typer.Option(
+        Path("schema.graphql"),
+        help="Where to write the SDL (in a checkout's folder: the committed schema.graphql).",
     ),
 ) -> None:
     """Write the GraphQL schema as SDL (the API contract, schema.graphql)."""
-    from app.sdl import SDL_FILE, render_sdl
+    from app.sdl import render_sdl
 
-    target = output or SDL_FILE
-    target.write_text(render_sdl(), encoding="utf-8")
-    console.print(f"wrote {target}")
+    # Relative to where it runs, never to the code: an installed package's folder is
+    # site-packages.
+    output.write_text(render_sdl(), encoding="utf-8")
+    console.print(f"wrote {output}")
 
 
 @cli.command("create-staff")
@@ -165,12 +167,16 @@ def serve(
 ) -> None:
     """Serve the API (no embedded services: DATABASE_URL and REDIS_URL must be set)."""
     from app.server import serve as run_server
-    from app.server import server_config, usable_cores
+    from app.server import server_config, startup_problem, usable_cores
 
     settings = command_settings()
     workers = workers or usable_cores()
     listen = {"host": host, "port": port}
     settings = settings.model_copy(update={k: v for k, v in listen.items() if v is not None})
+    problem = startup_problem(settings)
+    if problem:
+        typer.echo(f"clientdesk serve: {problem}", err=True)
+        raise typer.Exit(2)
     if workers > 1:
         _share_metrics_between_processes()
     _configure_logging()
@@ -189,7 +195,7 @@ def worker(burst: bool = typer.Option(False, help="Run queued jobs, then exit.")
     from app.worker import run_worker
 
     _configure_logging()
-    settings = command_settings()
+    settings = command_settings(needs=("database_url", "redis_url", "smtp_url"))
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr=settings.host)
     with contextlib.suppress(asyncio.CancelledError):

@@ -105,6 +105,27 @@ def _wait_until_listening(host: str, port: int, api: Child, timeout: float = 60)
     return False
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _stop_on_signals() -> None:
+    """Unwind on SIGINT, SIGTERM or SIGHUP (a closed terminal), so the `finally` blocks stop
+    what this process started; a second signal does not cut that stopping short.
+
+    Ctrl-C works even when whatever started this process ignored SIGINT (a shell's
+    background job does), and so for the children."""
+
+    def stop(signum: int, frame: object) -> None:
+        for name in STOP_SIGNALS:
+            signal.signal(name, signal.SIG_IGN)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        sys.exit(128 + signum)
+
+    for name in STOP_SIGNALS:
+        signal.signal(name, stop)
+
+
 def run_dev(console: Console) -> int:
     """Run everything for development until interrupted; the exit status."""
     settings = Settings()
@@ -119,11 +140,7 @@ def run_dev(console: Console) -> int:
             "Use that one, or stop it (Ctrl-C in its terminal) first."
         )
         return 1
-    # The supervisor unwinds on KeyboardInterrupt; make SIGTERM do the same, so the `finally`
-    # below stops what this process started. Ctrl-C works even when whatever started this
-    # process ignored SIGINT (a shell's background job does), and so for the children.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    _stop_on_signals()
     try:
         if not port_is_free(settings.host, settings.port):
             console.print(

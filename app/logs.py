@@ -32,6 +32,8 @@ current_request: ContextVar[RequestLog | None] = ContextVar("current_request", d
 REQUEST_FIELDS = ("request_id", "operation", "viewer_kind", "duration_ms")
 # Attributes every LogRecord has; anything else was passed with `extra=` and is kept.
 _STANDARD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# Passed with `extra=` for terminals only: uvicorn's copy of the message with colour codes.
+_TERMINAL_ONLY = {"color_message"}
 
 
 class RequestContextFilter(logging.Filter):
@@ -56,7 +58,7 @@ class JsonFormatter(logging.Formatter):
         line.update(
             (key, value)
             for key, value in vars(record).items()
-            if key not in _STANDARD_ATTRIBUTES and not key.startswith("_")
+            if key not in _STANDARD_ATTRIBUTES | _TERMINAL_ONLY and not key.startswith("_")
         )
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)

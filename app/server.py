@@ -14,11 +14,14 @@ import contextlib
 import os
 from typing import Any
 
+import asyncpg
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
 from uvicorn.supervisors import Multiprocess
 
 from app.settings import Settings
+from app.tracing import missing_tracing_packages
 
 APP_FACTORY = "app.main:create_app_from_env"
 
@@ -112,14 +115,39 @@ def server_config(
     )
 
 
+def startup_problem(settings: Settings) -> str | None:
+    """What would stop every API process from starting, said in one line; None if nothing.
+
+    Checked once before any process starts: a process that fails to start logs a
+    traceback, and uvicorn's parent starts again (for ever) one that fails while loading."""
+    missing = missing_tracing_packages(settings)
+    if missing:
+        return (
+            "OTEL_EXPORTER_OTLP_ENDPOINT is set but the tracing packages are not installed "
+            f"(pip install 'clientdesk[otel]'): {missing}"
+        )
+
+    async def connect() -> None:
+        conn = await asyncpg.connect(settings.database_url, timeout=10)
+        await conn.close()
+
+    try:
+        asyncio.run(connect())
+    except Exception as error:  # refused, timed out, wrong password, no such database…
+        return f"cannot connect to the database (DATABASE_URL): {type(error).__name__}: {error}"
+    return None
+
+
 def serve(config: ServerConfig) -> bool:
     """Run the server in this process, or in `config.workers` processes, until stopped.
 
     False when it could not start (the port is taken, the database is unreachable…).
     """
     if config.workers > 1:
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
-        return True
+        supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+        supervisor.run()
+        # uvicorn's parent stops when a process fails to start, and says nothing of it.
+        return all(p.exitcode != STARTUP_FAILURE for p in supervisor.processes)
     server = uvicorn.Server(config)
     with contextlib.suppress(KeyboardInterrupt):
         server.run()

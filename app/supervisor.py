@@ -3,13 +3,20 @@
 A process that exits while it should be running is started again: at once the first time,
 then after a pause that doubles (up to `MAX_PAUSE`) while it keeps dying within `STABLE`
 seconds, so a process that cannot start does not spin.
+
+Each child has a process group of its own, so a signal to the supervisor's group does not
+reach it: the supervisor must stop it, and on Linux the kernel stops it too (SIGTERM, by
+`PR_SET_PDEATHSIG`) when the supervisor dies without a chance to (SIGKILL, a crash).
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +26,24 @@ log = logging.getLogger("clientdesk.supervisor")
 STABLE = 10.0
 MAX_PAUSE = 30.0
 POLL = 0.2
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _prepare_child(supervisor: int) -> Callable[[], None] | None:
+    """What a child runs between fork and exec, on Linux: ask for a SIGTERM when the
+    supervisor dies. It only calls functions looked up before the fork, as code in a forked
+    child of a process with threads (the mail sink's) must."""
+    if sys.platform != "linux":
+        return None
+    prctl = ctypes.CDLL(None).prctl
+    getppid, kill, pid = os.getppid, os.kill, os.getpid
+
+    def prepare() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if getppid() != supervisor:  # it died before prctl took effect
+            kill(pid(), signal.SIGTERM)
+
+    return prepare
 
 
 @dataclass
@@ -34,7 +59,14 @@ class Child:
     def start(self) -> None:
         # A process group of its own: Ctrl-C reaches the supervisor only, which then stops
         # the children in order instead of racing their restarts.
-        self.process = subprocess.Popen(self.command, env=self.env, process_group=0)  # noqa: S603
+        # A signal that stops the supervisor between the fork and the assignment leaves the
+        # child unrecorded: the kernel's SIGTERM still stops it when the supervisor exits.
+        self.process = subprocess.Popen(  # noqa: S603
+            self.command,
+            env=self.env,
+            process_group=0,
+            preexec_fn=_prepare_child(os.getpid()),
+        )
         self.started_at = time.monotonic()
         self.restart_at = None
 

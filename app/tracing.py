@@ -9,9 +9,33 @@ operation and resolver (Strawberry's OpenTelemetryExtension) and one per SQL sta
 from __future__ import annotations
 
 import functools
+import importlib
 from typing import Any
 
 from app.settings import Settings
+
+# Every module that tracing imports (below and in Strawberry's extension): what the `otel`
+# extra and requirements.lock must provide.
+TRACING_MODULES = (
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+    "opentelemetry.instrumentation.asyncpg",
+    "opentelemetry.sdk.resources",
+    "opentelemetry.sdk.trace",
+    "opentelemetry.sdk.trace.export",
+    "strawberry.extensions.tracing.opentelemetry",
+)
+
+
+def missing_tracing_packages(settings: Settings) -> str | None:
+    """Why tracing, when it is on, cannot work here (an ImportError's message); else None."""
+    if not settings.otel_exporter_otlp_endpoint:
+        return None
+    try:
+        for module in TRACING_MODULES:
+            importlib.import_module(module)
+    except ImportError as error:
+        return str(error)
+    return None
 
 
 def tracing_extensions(settings: Settings) -> list[Any]:

@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from http import HTTPStatus
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,23 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             multipart_uploads_enabled=True,
         )
         self._services_of = services_of
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Strawberry's, but a request it refuses before any GraphQL runs (unreadable JSON,
+        no query, a batch, a mutation over GET, an upload without its CSRF header) is
+        answered like every GraphQL error, not with a text/plain body."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as refused:
+            code = HTTPStatus(refused.status_code).name  # BAD_REQUEST, NOT_FOUND…
+            response = error_response(
+                refused.status_code, code, refused.reason, scope.get("request_id", ""), {}
+            )
+        await response(scope, receive, send)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         context = Context(

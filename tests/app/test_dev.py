@@ -137,6 +137,30 @@ def test_commands_find_the_services_of_the_running_dev(dev: DevRun) -> None:
     assert "0 migration(s) applied" in result.stdout
 
 
+def test_serve_from_another_shell_finds_the_services_of_the_running_dev(dev: DevRun) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [*CLI, "serve", "--workers", "1", "--port", str(port)],
+        cwd=dev.home,
+        env=command_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        ready = wait_for_http(f"http://127.0.0.1:{port}/readyz", timeout=30)
+        assert ready.json()["postgres"] == "ok"
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=20)
+
+
+def test_a_burst_worker_from_another_shell_finds_the_services_of_the_running_dev(
+    dev: DevRun,
+) -> None:
+    result = dev.run("worker", "--burst", env=command_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_dev_reports_a_busy_port_before_starting_anything(
     services: Services, tmp_path: Path
 ) -> None:
@@ -173,3 +197,38 @@ async def test_a_changed_admin_password_is_applied_before_it_is_shown(
     await ensure_admin(conn, "second-password", console=Console(quiet=True))
     assert await staff_password_matches(conn, ADMIN_EMAIL, "second-password")
     assert not await staff_password_matches(conn, ADMIN_EMAIL, "first-password")
+
+
+@pytest.mark.parametrize(
+    "stop", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL], ids=lambda s: s.name
+)
+def test_stopping_dev_stops_the_processes_it_started_again(
+    services: Services, tmp_path: Path, stop: signal.Signals
+) -> None:
+    # What an IDE, a process manager, `kill`, a closed terminal or the OOM killer sends; the
+    # processes started again after a crash are the ones that used to be left running.
+    port = free_port()
+    with scratch_database(services.database_url) as database_url:
+        env = dev_env(services, database_url, port)
+        with (tmp_path / "dev.log").open("wb") as log:
+            process = subprocess.Popen([*CLI, "dev"], cwd=tmp_path, env=env, stdout=log, stderr=log)
+        run = DevRun(tmp_path, env, f"http://127.0.0.1:{port}", process)
+        try:
+            wait_for_http(f"{run.base_url}/readyz")
+            first = run.state()["processes"]
+            for pid in first.values():
+                os.kill(pid, signal.SIGKILL)
+
+            def restarted() -> dict[str, int] | None:
+                pids: dict[str, int] = run.state()["processes"]
+                fresh = all(pids[n] != first[n] and alive(pids[n]) for n in first)
+                return pids if fresh else None
+
+            again = wait_for(restarted)
+            wait_for_http(f"{run.base_url}/readyz")
+            process.send_signal(stop)
+            process.wait(timeout=30)
+            wait_for(lambda: not any(alive(pid) for pid in again.values()), timeout=5)
+        finally:
+            process.kill()
+            process.wait()

@@ -5,12 +5,16 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from importlib.metadata import files, packages_distributions, requires
 from pathlib import Path
 
 import httpx
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from app.devservices import free_port
+from app.tracing import TRACING_MODULES
 from tests.app.conftest import command_env, scratch_database, wait_for_http
 from tests.conftest import LOGIN, Services
 
@@ -111,3 +115,50 @@ def test_an_installed_package_migrates_an_empty_database_and_serves_logins(
     finally:
         server.terminate()
         server.wait(timeout=15)
+
+
+def locked_versions() -> dict[str, str]:
+    lines = (PROJECT / "requirements.lock").read_text().splitlines()
+    pins = (line.split("==") for line in lines if "==" in line)
+    return {canonicalize_name(name): version for name, version in pins}
+
+
+def test_the_image_installs_every_package_that_tracing_imports() -> None:
+    # The Dockerfile installs requirements.lock and nothing else: tracing switched on there
+    # imports TRACING_MODULES, each from a package, with that package's own requirements.
+    locked = locked_versions()
+    providers = packages_distributions()
+    needed = {
+        dist
+        for module in TRACING_MODULES
+        for dist in providers[module.split(".")[0]]
+        if any(str(f).startswith(module.replace(".", "/")) for f in files(dist) or ())
+    }
+    missing: set[str] = set()
+    while needed:
+        name = canonicalize_name(needed.pop())
+        if name in locked or name in missing:
+            continue
+        missing.add(name)
+        for requirement in map(Requirement, requires(name) or ()):
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                needed.add(requirement.name)
+    assert not missing, f"requirements.lock lacks {sorted(missing)}"
+
+
+def test_export_schema_of_an_installed_package_writes_where_it_runs(
+    installed: Path, tmp_path: Path
+) -> None:
+    before = {path: path.stat().st_mtime_ns for path in installed.rglob("*.graphql")}
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "export-schema"],
+        cwd=tmp_path,
+        env=command_env(PYTHONPATH=str(installed)),
+        capture_output=True,
+        text=True,
+        timeout=45,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "interface Node" in (tmp_path / "schema.graphql").read_text(encoding="utf-8")
+    after = {path: path.stat().st_mtime_ns for path in installed.rglob("*.graphql")}
+    assert after == before  # nothing written into the installed package

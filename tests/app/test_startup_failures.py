@@ -1,0 +1,69 @@
+"""`clientdesk serve` with a configuration it cannot start with: one clear line on stderr and
+a non-zero exit, with one worker process or several (issue 19)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.devservices import free_port
+from tests.app.conftest import command_env
+from tests.conftest import Services
+
+CLI = [sys.executable, "-m", "app.cli"]
+UNREACHABLE = {
+    "DATABASE_URL": "postgresql://clientdesk@127.0.0.1:1/clientdesk",
+    "REDIS_URL": "redis://127.0.0.1:1/0",
+}
+
+
+def serve(tmp_path: Path, workers: int, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, "serve", "--workers", str(workers), "--port", str(free_port())],
+        cwd=tmp_path,
+        env=command_env(**{**UNREACHABLE, **env}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_with_an_unreachable_database_says_so_and_fails(tmp_path: Path, workers: int) -> None:
+    result = serve(tmp_path, workers)
+    assert result.returncode != 0
+    [line] = result.stderr.splitlines()
+    assert line.startswith(
+        "clientdesk serve: cannot connect to the database (DATABASE_URL): ConnectionRefusedError"
+    ), line
+
+
+def test_serve_whose_processes_fail_to_start_exits_non_zero(
+    services: Services, tmp_path: Path
+) -> None:
+    # The database answers; Redis does not, so each process fails in its start-up.
+    result = serve(tmp_path, 2, DATABASE_URL=services.database_url)
+    assert result.returncode != 0, result.stderr
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_with_tracing_on_and_its_packages_missing_says_so_and_fails(
+    tmp_path: Path, workers: int
+) -> None:
+    # A module named like the package's top level hides the installed one, as if missing.
+    (tmp_path / "opentelemetry.py").write_text("")
+    result = serve(
+        tmp_path,
+        workers,
+        PYTHONPATH=str(tmp_path),
+        OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:4318",
+    )
+    assert result.returncode != 0
+    [line] = result.stderr.splitlines()
+    assert line.startswith(
+        "clientdesk serve: OTEL_EXPORTER_OTLP_ENDPOINT is set but the tracing packages are "
+        "not installed (pip install 'clientdesk[otel]'): "
+    ), line
