@@ -38,6 +38,7 @@ def test_serve_runs_one_process_per_core_unless_told(
         return True
 
     monkeypatch.setattr(app.server, "serve", serve)
+    monkeypatch.setattr(app.server, "startup_problem", lambda settings: None)  # no database here
     monkeypatch.setenv("DATABASE_URL", "postgresql://db.invalid/clientdesk")
     monkeypatch.setenv("REDIS_URL", "redis://redis.invalid")
     # Several processes share their metrics through a folder the command names.

@@ -1,0 +1,161 @@
+"""The GraphQL endpoint: Strawberry's ASGI view with the request's context, orjson, bounded
+JSON, the offline GraphiQL page, a time budget per request, and 503 for an outage."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import orjson
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types.unset import UNSET
+
+from app.graphql import build_schema
+from app.graphql_codes import TIME_BUDGET_EXCEEDED
+from app.outages import (
+    reports_outage,
+)
+from app.request_limits import JSONTooDeep, load_bounded_json
+from app.settings import Settings
+from resolvers.context import Context, is_preflighted
+
+log = logging.getLogger("clientdesk.graphql_view")
+
+
+def error_response(
+    status: int, code: str, message: str, request_id: str, headers: dict[str, str]
+) -> Response:
+    """A failure's answer in JSON like every GraphQL error, with the request id to quote."""
+    error = {"message": message, "extensions": {"code": code, "requestId": request_id}}
+    return JSONResponse({"errors": [error]}, status_code=status, headers=headers)
+
+
+GRAPHIQL_PAGE = (Path(__file__).parent / "static" / "graphiql.html").read_text()
+# Where `GraphQLEndpoint.get_context` leaves the request's context in the ASGI scope.
+_CONTEXT_KEY = "clientdesk.context"
+
+
+class GraphQLEndpoint(GraphQL[Context, None]):
+    """Strawberry's ASGI view with our context, JSON encoder and offline GraphiQL, and 503
+    for an outage."""
+
+    def __init__(self, services_of: Any, settings: Settings) -> None:
+        self._max_json_depth = settings.max_json_depth
+        self._retry_after = str(settings.outage_retry_after_seconds)
+        self._time_budget = settings.request_time_budget_seconds
+        super().__init__(
+            build_schema(settings),
+            graphql_ide="graphiql" if settings.graphiql_enabled else None,
+            allow_queries_via_get=True,
+            # Uploads (uploadClientFile), each with a CSRF header: see `parse_multipart`.
+            multipart_uploads_enabled=True,
+        )
+        self._services_of = services_of
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Strawberry's, but a request it refuses before any GraphQL runs (unreadable JSON,
+        no query, a batch, a mutation over GET, an upload without its CSRF header) is
+        answered like every GraphQL error, not with a text/plain body."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as refused:
+            code = HTTPStatus(refused.status_code).name  # BAD_REQUEST, NOT_FOUND…
+            response = error_response(
+                refused.status_code, code, refused.reason, scope.get("request_id", ""), {}
+            )
+        await response(scope, receive, send)
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        context = Context(
+            request=request,  # type: ignore[arg-type]
+            response=response,
+            services=self._services_of(request),
+            request_id=request.scope.get("request_id") or uuid.uuid4().hex,
+        )
+        request.scope[_CONTEXT_KEY] = context  # for `run` to give its connection back
+        return context
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        """Strawberry's within the request's time budget, then the request's database
+        connection given back to the pool and the temporary files of a multipart request's
+        uploads closed (and deleted) once it is answered.
+
+        Past the budget the request is cancelled where it waits (a transaction it holds
+        rolls back) and answered TIME_BUDGET_EXCEEDED, 503: a slow request must not hold a
+        connection and a share of the process without end. What runs without waiting (the
+        parse and the validation) is bounded by the query limits instead
+        (app/query_limits.py)."""
+        try:
+            async with asyncio.timeout(self._time_budget):
+                return await super().run(request, context, root_value)
+        except TimeoutError:
+            request_id = request.scope.get("request_id") or uuid.uuid4().hex
+            log.warning("request %s: stopped after its %s s budget", request_id, self._time_budget)
+            message = f"The request took longer than its {self._time_budget:g} s budget."
+            headers = {"Retry-After": self._retry_after}
+            return error_response(503, TIME_BUDGET_EXCEEDED, message, request_id, headers)
+        finally:
+            made: Context | None = request.scope.pop(_CONTEXT_KEY, None)
+            if made is not None:
+                await made.db.give_back()
+            if isinstance(request, Request):
+                await request.close()
+
+    async def parse_multipart(self, request: Any) -> dict[str, str]:
+        """A multipart body is one a cross-site form can post (with the session cookie):
+        refused (400) unless it carries a header only a CORS-preflighted request can."""
+        if not is_preflighted(request.headers):
+            raise HTTPException(
+                400,
+                "A multipart request needs an X-CSRF-Protection or Apollo-Require-Preflight "
+                "header.",
+            )
+        try:
+            return await super().parse_multipart(request)
+        except (AttributeError, TypeError, ValueError, IndexError):
+            # Strawberry follows `map` into `operations` trusting both shapes.
+            raise HTTPException(
+                400, "The multipart request's map does not fit its operations and files."
+            ) from None
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Any
+    ) -> Response:
+        """Strawberry's, answered with 503 and Retry-After when a dependency's outage failed
+        part of it (app/outages.py): HTTP clients and proxies know to try it again later."""
+        response = super().create_response(response_data, sub_response)
+        if reports_outage(response_data):
+            response.status_code = 503
+            response.headers["Retry-After"] = self._retry_after
+        return response
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return HTMLResponse(GRAPHIQL_PAGE)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Bodies and GET variables: bounded in depth, and (orjson) refusing lone surrogates,
+        which no text column could store. Strawberry answers 400 to a JSONDecodeError."""
+        try:
+            value = load_bounded_json(data, self._max_json_depth)
+        except JSONTooDeep as error:
+            raise json.JSONDecodeError(str(error), "", 0) from None
+        if not isinstance(value, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object.")
+        return value
