@@ -32,7 +32,7 @@ from strawberry.extensions import SchemaExtension
 
 from app.logs import current_request
 from domain.automation import runs
-from domain.emails import outbox
+from domain.emails import log as email_log
 
 log = logging.getLogger("clientdesk.metrics")
 
@@ -261,7 +261,7 @@ def current_metrics() -> bytes:
 async def _read_outbox_figures(request: Request) -> None:
     try:
         async with request.app.state.services.pool.acquire(timeout=2) as conn:
-            figures = await outbox.outbox_figures(conn)
+            figures = await email_log.outbox_figures(conn)
             last_run = await runs.last_finished_run(conn)
     except Exception as error:  # the other metrics are still worth serving without them
         log.warning("outbox and automation figures unavailable: %r", error)

@@ -15,7 +15,7 @@ from domain.auth.viewer import Viewer
 from domain.clients import merge, models, queries, services
 from domain.clients.models import ClientStatus
 from domain.contacts import services as contact_services
-from domain.emails import outbox
+from domain.emails import log as email_log
 from domain.totals import Total
 from resolvers.context import Context
 from resolvers.inputs import existing_id, parse_id, provided_fields
@@ -37,18 +37,18 @@ from resolvers.permissions import (
     require_two_factor_override,
     staff,
 )
-from schema.clients import (
+from schema.client_inputs import AddClientInput, ClientOrder, UpdateClientInput
+from schema.client_presentation import (
     BILLING_SETTINGS,
-    AddClientInput,
-    Client,
-    ClientConnection,
-    ClientOrder,
-    ClientPayload,
     ClientPresentation,
-    OrderDirection,
-    UpdateClientInput,
     may_read_emails,
     withheld_client_fields,
+)
+from schema.clients import (
+    Client,
+    ClientConnection,
+    ClientPayload,
+    OrderDirection,
 )
 from schema.common import OkPayload
 from schema.node import Owned
@@ -156,7 +156,7 @@ async def clients(
                 )
         shown = await presentation(ctx)
         emails = (
-            await outbox.sent_emails_by_client(conn, [row.id for row in page.items])
+            await email_log.sent_emails_by_client(conn, [row.id for row in page.items])
             if with_emails and page.items
             else {}
         )

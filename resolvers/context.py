@@ -29,7 +29,7 @@ from domain.errors import DomainError, ErrorCode
 from domain.reference_cache import ReferenceCache
 from resolvers.connection import RequestConnection
 from resolvers.loaders import Loaders
-from schema.clients import ClientPresentation
+from schema.client_presentation import ClientPresentation
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from domain.auth.permissions import StaffPermission
+from domain.emails import log as email_log
 from domain.emails import outbox
 from domain.emails.templates import TEMPLATES, EmailTemplateError
 from domain.errors import DomainError
@@ -76,10 +77,10 @@ async def failed_emails(
     request = page_request(FAILED_EMAILS, first, after, last, before)
     async with info.context.connection() as conn:
         with cursor_errors():
-            page = await outbox.failed_emails(
+            page = await email_log.failed_emails(
                 conn, request, look_behind=looks_behind(info, request)
             )
-        total = await outbox.count_failed_emails(conn)
+        total = await email_log.count_failed_emails(conn)
     return connection(EmailConnection, page, FAILED_EMAILS, Email.from_row, total=total)
 
 

@@ -17,8 +17,8 @@ from domain.contacts import services as contact_services
 from domain.contacts.models import Contact
 from domain.credit import ledger
 from domain.credit.ledger import CreditEntry
-from domain.emails import outbox
-from domain.emails.outbox import ShownEmail
+from domain.emails import log as email_log
+from domain.emails.log import ShownEmail
 from domain.files import services as file_services
 from domain.files.services import ClientFile
 from domain.tickets import services as tickets
@@ -111,7 +111,7 @@ class Loaders:
         self, client_ids: Sequence[int]
     ) -> list[list[ShownEmail]]:
         async with self._db.use() as conn:
-            by_client = await outbox.sent_emails_by_client(conn, list(client_ids))
+            by_client = await email_log.sent_emails_by_client(conn, list(client_ids))
         return [by_client[cid] for cid in client_ids]
 
     async def _load_contacts_by_client(self, client_ids: Sequence[int]) -> list[list[Contact]]:
@@ -131,7 +131,7 @@ class Loaders:
 
     async def _load_sent_email_by_id(self, email_ids: Sequence[int]) -> list[ShownEmail | None]:
         async with self._db.use() as conn:
-            by_id = await outbox.sent_emails_by_ids(conn, email_ids)
+            by_id = await email_log.sent_emails_by_ids(conn, email_ids)
         return [by_id.get(eid) for eid in email_ids]
 
     async def _load_credit_log_by_client(

@@ -19,7 +19,8 @@ from resolvers.context import Context
 from resolvers.inputs import provided_fields
 from resolvers.mutation import perform, perform_public
 from resolvers.permissions import client_area
-from schema.clients import ClientPayload, UpdateMyProfileInput
+from schema.client_inputs import UpdateMyProfileInput
+from schema.clients import ClientPayload
 from schema.common import OkPayload
 
 

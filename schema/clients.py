@@ -1,9 +1,8 @@
-"""Client types, inputs and payloads."""
+"""Client types and payloads; their inputs are in schema/client_inputs.py."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -13,16 +12,18 @@ import strawberry
 from strawberry.types import Info
 
 from domain.auth.permissions import ContactPermission, StaffPermission
-from domain.auth.viewer import Viewer
 from domain.billing import models as billing_models
 from domain.clients import models, queries
-from domain.emails.outbox import ShownEmail as EmailRow
+from domain.emails.log import ShownEmail as EmailRow
 from domain.files import services as file_services
-from domain.settings import ClientDisplayFormat
 from domain.totals import Total
-from schema.access import may_read, require
+from schema.access import require
 from schema.billing import Domain, Invoice, Service, Transaction
 from schema.cards import Card
+from schema.client_presentation import (
+    ClientPresentation,
+    Currency,
+)
 from schema.common import Forbidden, UserError
 from schema.connections import (
     Connection,
@@ -36,7 +37,7 @@ from schema.emails import Email
 from schema.files import ClientFile
 from schema.ids import global_id
 from schema.node import Node
-from schema.people import Address, PersonChangesInput, PersonInput
+from schema.people import Address
 from schema.prefetched import prefetched_in
 from schema.tickets import Ticket
 
@@ -54,89 +55,6 @@ ClientOrderField = strawberry.enum(
 class OrderDirection(Enum):
     ASC = "ASC"
     DESC = "DESC"
-
-
-@strawberry.type(description="A currency amounts are shown in.")
-class Currency:
-    code: str = strawberry.field(description="ISO 4217 code, e.g. USD.")
-    prefix: str = strawberry.field(description="Shown before amounts, e.g. $.")
-    suffix: str = strawberry.field(description="Shown after amounts, e.g. ' USD'.")
-
-
-# A client's billing settings (SPEC 1.5): how it is charged, taxed, invoiced and chased. A
-# sub-account reads them with INVOICES; staff change them with MANAGE_BILLING.
-BILLING_SETTINGS = (
-    "overdue_notices_disabled",
-    "late_fees_exempt",
-    "tax_exempt",
-    "separate_invoices",
-    "cc_processing_disabled",
-    "default_payment_method",
-)
-# What a sub-account must have been granted to read each part of its own client (SPEC 2.4).
-# Staff who reached a client through a root field, and the account holder, read all of it;
-# the parts not named here (id, status, currency, createdAt) come with reaching the client,
-# and `contacts`, `defaultBillingContact` and `emails` check their own permission.
-CLIENT_AREA_FIELD_PERMISSIONS: dict[str, ContactPermission] = {
-    **dict.fromkeys(
-        (
-            "first_name",
-            "last_name",
-            "company_name",
-            "email",
-            "phone_number",
-            "address",
-            "display_name",
-            "language",
-            "two_factor_enabled",
-            "last_login_at",
-            "updated_at",
-        ),
-        ContactPermission.PROFILE,
-    ),
-    **dict.fromkeys(
-        ("credit_balance", *BILLING_SETTINGS),
-        ContactPermission.INVOICES,
-    ),
-}
-
-
-def withheld_client_fields(viewer: Viewer | None) -> dict[str, ContactPermission]:
-    """The Client fields this viewer may not read, with the permission each needs."""
-    if viewer is None or viewer.is_staff:
-        return {}
-    return {
-        name: permission
-        for name, permission in CLIENT_AREA_FIELD_PERMISSIONS.items()
-        if not viewer.has_client_permission(permission)
-    }
-
-
-@dataclass(frozen=True)
-class ClientPresentation:
-    """What mapping a client row needs to know of the request, computed once per request."""
-
-    display_format: ClientDisplayFormat
-    currencies: dict[str, models.Currency]
-    viewer_is_staff: bool
-    # Decided once per request from the viewer, so that reading a client costs no
-    # per-field check (`withheld_client_fields`); empty for staff and account holders.
-    withheld_fields: dict[str, ContactPermission] = field(default_factory=dict)
-    # The Currency objects of this request, one per code, shared by the clients built.
-    _currency_types: dict[str, Currency] = field(default_factory=dict, compare=False, repr=False)
-
-    def currency(self, code: str) -> Currency:
-        shown = self._currency_types.get(code)
-        if shown is None:
-            currency = self.currencies[code]
-            shown = Currency(code=currency.code, prefix=currency.prefix, suffix=currency.suffix)
-            self._currency_types[code] = shown
-        return shown
-
-
-def may_read_emails(viewer: Viewer | None) -> bool:
-    """Whether the viewer may read clients' email logs (`Client.emails`)."""
-    return may_read(viewer, staff=StaffPermission.VIEW_EMAILS, client_area=ContactPermission.EMAILS)
 
 
 @strawberry.type(description="A customer account: the person or company that is billed.")
@@ -402,77 +320,6 @@ class ClientConnection(Connection[Client]):
     async def _count(self, info: Info[SchemaContext, None], part: Callable[[Total], T]) -> T:
         async with info.context.connection() as conn:
             return part(await queries.count_clients(conn, self.filter))
-
-
-@strawberry.input(description="How to sort the client list.")
-class ClientOrder:
-    field: queries.ClientOrderField = strawberry.field(
-        default=queries.ClientOrderField.ID, description="The sort key."
-    )
-    direction: OrderDirection = strawberry.field(
-        default=OrderDirection.ASC, description="Ascending or descending."
-    )
-
-
-@strawberry.input(description="Profile fields shared by adding and updating a client.")
-class ClientProfileInput(PersonInput):
-    language: str | None = strawberry.field(
-        default=strawberry.UNSET, description="Client-area language, ISO 639-1 (e.g. en)."
-    )
-    currency: str | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="ISO 4217 code of a currency of this installation; the default if omitted.",
-    )
-    notes: str | None = strawberry.field(default=strawberry.UNSET, description="Staff notes.")
-    password: str | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="Client-area password (8+ characters); without one the client sets it "
-        "through a password reset.",
-    )
-
-
-@strawberry.input(description="A new client. First name, last name and email are required.")
-class AddClientInput(ClientProfileInput):
-    first_name: str = strawberry.field(description="First name.")
-    last_name: str = strawberry.field(description="Last name.")
-    email: str = strawberry.field(description="Email address, unique among clients.")
-
-
-@strawberry.input(description="Changes to a client; omitted fields keep their value.")
-class UpdateClientInput(PersonChangesInput, ClientProfileInput):
-    overdue_notices_disabled: bool | None = strawberry.field(
-        default=strawberry.UNSET, description="Suppress the overdue notices."
-    )
-    late_fees_exempt: bool | None = strawberry.field(
-        default=strawberry.UNSET, description="Never add late fees."
-    )
-    tax_exempt: bool | None = strawberry.field(
-        default=strawberry.UNSET, description="Apply no tax to generated invoices."
-    )
-    separate_invoices: bool | None = strawberry.field(
-        default=strawberry.UNSET, description="One invoice per item, never grouped."
-    )
-    cc_processing_disabled: bool | None = strawberry.field(
-        default=strawberry.UNSET, description="Never capture card invoices automatically."
-    )
-    default_payment_method: str | None = strawberry.field(
-        default=strawberry.UNSET, description="Name of an enabled payment gateway."
-    )
-
-
-@strawberry.input(description="Changes a client makes to its own profile; omitted fields stay.")
-class UpdateMyProfileInput(PersonChangesInput):
-    email: str | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="A new login address (holder only): needs currentPassword, and takes "
-        "effect when the link emailed to it is followed (confirmEmailChange).",
-    )
-    current_password: str | None = strawberry.field(
-        default=strawberry.UNSET, description="The login's password; needed for a new email."
-    )
-    language: str | None = strawberry.field(
-        default=strawberry.UNSET, description="Client-area language, ISO 639-1 (e.g. en)."
-    )
 
 
 @strawberry.type(description="The result of a client mutation.")

@@ -18,7 +18,7 @@ from domain.cards.services import StoredCard
 from domain.clients.models import Client
 from domain.contacts.models import Contact
 from domain.credit.ledger import CreditEntry
-from domain.emails.outbox import ShownEmail
+from domain.emails.log import ShownEmail
 from domain.files.services import ClientFile
 from domain.tickets.models import Ticket, TicketMessage
 

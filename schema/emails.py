@@ -6,14 +6,14 @@ from datetime import datetime
 
 import strawberry
 
-from domain.emails import outbox
-from domain.emails.outbox import ShownEmail as EmailRow
+from domain.emails import log as email_log
+from domain.emails.log import ShownEmail as EmailRow
 from schema.connections import Connection, total_count_field, total_count_is_estimate_field
 from schema.ids import global_id
 from schema.node import Node
 
 EmailStatus = strawberry.enum(
-    outbox.EmailStatus,
+    email_log.EmailStatus,
     description="QUEUED: waiting for its first or next attempt. SENT: accepted by the SMTP "
     "server. FAILED: given up on after the last allowed attempt, or unsendable as it is "
     "(`retryEmail` puts it back in the queue).",
@@ -33,7 +33,7 @@ class Email(Node):
     sent_at: datetime | None = strawberry.field(
         description="When the SMTP server accepted it; null until then."
     )
-    status: outbox.EmailStatus = strawberry.field(description="Queued, sent or failed.")
+    status: email_log.EmailStatus = strawberry.field(description="Queued, sent or failed.")
     attempts: int = strawberry.field(
         description="Attempts at sending it so far (since staff last requeued it)."
     )

@@ -14,7 +14,6 @@ account uses it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from enum import Enum, auto
 from typing import Any
 
 import asyncpg
@@ -23,7 +22,7 @@ from domain import audit
 from domain.auth import sessions
 from domain.auth.passwords import hash_password
 from domain.auth.permissions import ContactPermission
-from domain.contacts import invitations
+from domain.contacts import invitations, logins
 from domain.contacts.models import (
     CONTACT_COLUMNS,
     PREFERENCE_CATEGORIES,
@@ -100,13 +99,15 @@ async def add_contact(
             sub_account
             and not client_area
             and cleaned["email"]
-            and await _login_email_taken(conn, cleaned["email"])
+            and await logins.login_email_taken(conn, cleaned["email"])
         ):
-            _email_conflict(check, cleaned["email"])
+            logins.email_conflict(check, cleaned["email"])
         check.raise_if_failed()
 
         has_login = sub_account and bool(password)
-        login_id = await _create_login(conn, cleaned["email"], password) if has_login else None
+        login_id = (
+            await logins.create_login(conn, cleaned["email"], password) if has_login else None
+        )
         columns = [*cleaned, "email_preferences", "permissions"]
         params = [
             *cleaned.values(),
@@ -179,7 +180,7 @@ async def update_contact(
             else bool(values["sub_account"])
         )
         email = new_email or current.email
-        step = _login_step(
+        step = logins.login_step(
             current,
             sub_account,
             password=bool(password),
@@ -189,26 +190,26 @@ async def update_contact(
         )
         if (
             sub_account
-            and (step is not _LoginStep.KEEP or moves)
+            and (step is not logins.LoginStep.KEEP or moves)
             and not client_area
-            and await _login_email_taken(conn, email, except_login_id=current.login_id)
+            and await logins.login_email_taken(conn, email, except_login_id=current.login_id)
         ):
-            _email_conflict(check, email)
+            logins.email_conflict(check, email)
         check.raise_if_failed()
 
         login_id = current.login_id
-        if current.invitation_pending and step is not _LoginStep.KEEP:
+        if current.invitation_pending and step is not logins.LoginStep.KEEP:
             await invitations.withdraw(conn, contact_id)
-        if step in (_LoginStep.REMOVE, _LoginStep.REPLACE_BY_INVITATION) and login_id:
+        if step in (logins.LoginStep.REMOVE, logins.LoginStep.REPLACE_BY_INVITATION) and login_id:
             await conn.execute("DELETE FROM logins WHERE id = $1", login_id)  # ends its sessions
             login_id = None
-        elif step is _LoginStep.CREATE:
-            login_id = await _create_login(conn, email, password)
+        elif step is logins.LoginStep.CREATE:
+            login_id = await logins.create_login(conn, email, password)
         elif login_id is not None:
             try:
                 await conn.execute("UPDATE logins SET email = $2 WHERE id = $1", login_id, email)
             except asyncpg.UniqueViolationError:
-                raise _email_taken(email) from None  # taken since it was checked
+                raise logins.email_taken(email) from None  # taken since it was checked
             if password:
                 await conn.execute(
                     "UPDATE logins SET password_hash = $2 WHERE id = $1",
@@ -227,7 +228,7 @@ async def update_contact(
                 *changes.values(),
             )
         audited = _audited(changes, values)
-        if step in (_LoginStep.INVITE, _LoginStep.REPLACE_BY_INVITATION):
+        if step in (logins.LoginStep.INVITE, logins.LoginStep.REPLACE_BY_INVITATION):
             await invitations.invite(conn, contact_id, client_area_url=_url(client_area_url))
             audited["invited"] = email
         contact = await get_contact(conn, contact_id)
@@ -235,40 +236,6 @@ async def update_contact(
         if audited:
             await _audit(conn, staff_id, "contact.updated", contact, audited)
         return contact
-
-
-class _LoginStep(Enum):
-    """What an update does to a contact's login or invitation."""
-
-    KEEP = auto()  # as it is (a login follows a new address, staff's change or a case change)
-    REMOVE = auto()  # no longer a sub-account: the login or the invitation goes
-    CREATE = auto()  # a login now, with the password staff give
-    SET_PASSWORD = auto()  # the login stays (at its new address) with a new password
-    INVITE = auto()  # (again) invited: a new link, the older void
-    REPLACE_BY_INVITATION = auto()  # client area, new address: a new login
-
-
-def _login_step(
-    current: Contact,
-    sub_account: bool,
-    *,
-    password: bool,
-    moves: bool,
-    client_area: bool,
-    asked: bool,
-) -> _LoginStep:
-    """The step for a contact that is to be a sub-account or not, given a password or not,
-    moving to a new address or not, changed from the client area or not, and whether the
-    update names `sub_account` at all (naming it again sends a new invitation)."""
-    if not sub_account:
-        return _LoginStep.REMOVE if current.sub_account else _LoginStep.KEEP
-    if password:
-        return _LoginStep.CREATE if current.login_id is None else _LoginStep.SET_PASSWORD
-    if current.login_id is not None:
-        return _LoginStep.REPLACE_BY_INVITATION if moves and client_area else _LoginStep.KEEP
-    if moves or asked or not current.sub_account:
-        return _LoginStep.INVITE
-    return _LoginStep.KEEP
 
 
 async def delete_contact(
@@ -369,40 +336,6 @@ def _apply_preferences(
 
 def _clean_permissions(permissions: Iterable[Any]) -> list[str]:
     return sorted({ContactPermission(p).value for p in permissions})
-
-
-def _email_conflict(check: InputCheck, email: str) -> None:
-    check.fail("email", ErrorCode.CONFLICT, f"{email} is already used by another login.")
-
-
-async def _login_email_taken(
-    conn: asyncpg.Connection, email: str, *, except_login_id: int | None = None
-) -> bool:
-    return bool(
-        await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM logins WHERE email = $1 AND id IS DISTINCT FROM $2)",
-            email,
-            except_login_id,
-        )
-    )
-
-
-def _email_taken(email: str) -> DomainError:
-    return DomainError.single(
-        ErrorCode.CONFLICT, f"{email} is already used by another login.", "email"
-    )
-
-
-async def _create_login(conn: asyncpg.Connection, email: str, password: str) -> int:
-    try:
-        login_id: int = await conn.fetchval(
-            "INSERT INTO logins (email, password_hash) VALUES ($1, $2) RETURNING id",
-            email,
-            await hash_password(password),
-        )
-    except asyncpg.UniqueViolationError:
-        raise _email_taken(email) from None  # taken by a concurrent request since checked
-    return login_id
 
 
 async def _lock_contact(

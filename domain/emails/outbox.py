@@ -10,45 +10,17 @@ retry policy gives up; the row is then FAILED and waits for staff (`requeue_fail
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 import asyncpg
 
 from domain.emails.links import api_id_sql
+from domain.emails.log import EmailStatus, ShownEmail, reading
 from domain.emails.templates import SECRET_KEY, TEMPLATES, EmailCategory
 from domain.errors import NotFound
-from domain.paging import Keyset, Page, PageRequest, fetch_page
-from domain.totals import Total, count_rows
-
-
-@dataclass(frozen=True)
-class ShownEmail:
-    """An outbox row as the API shows it (a client's email log, the failed list, `node`):
-    without what only composing it needs, so that reading a log decodes no template
-    context."""
-
-    id: int
-    client_id: int | None
-    template: str
-    to_address: str
-    message_id: str
-    subject: str | None
-    body: str | None
-    attempts: int
-    last_error: str | None
-    next_attempt_at: datetime | None
-    sent_at: datetime | None
-    failed_at: datetime | None
-
-    @property
-    def status(self) -> EmailStatus:
-        if self.sent_at is not None:
-            return EmailStatus.SENT
-        return EmailStatus.QUEUED if self.failed_at is None else EmailStatus.FAILED
 
 
 @dataclass(frozen=True)
@@ -59,12 +31,6 @@ class Email(ShownEmail):
     to_name: str | None
     context: dict[str, Any]
     created_at: datetime
-
-
-class EmailStatus(StrEnum):
-    QUEUED = "QUEUED"  # waiting for its first or next attempt
-    SENT = "SENT"
-    FAILED = "FAILED"  # given up on after the last allowed attempt, or unsendable as it is
 
 
 class Attempt(NamedTuple):
@@ -87,21 +53,7 @@ class RetryPolicy:
         return float(min(self.cap_seconds, self.base_seconds * 2 ** (attempts - 1)))
 
 
-Row = TypeVar("Row", bound=ShownEmail)
-
-
-def _reading(kind: type[Row]) -> tuple[str, Callable[[asyncpg.Record], Row]]:
-    """The columns a statement selects for rows of `kind`, and how a fetched row becomes one."""
-    names = tuple(f.name for f in fields(kind))
-
-    def read(row: asyncpg.Record) -> Row:
-        return kind(*[row[name] for name in names])
-
-    return ", ".join(names), read
-
-
-_COLUMNS, _email = _reading(Email)
-_SHOWN_COLUMNS, _shown_email = _reading(ShownEmail)
+_COLUMNS, _email = reading(Email)
 
 
 async def queue_email(
@@ -384,74 +336,3 @@ async def requeue_failed_email(conn: asyncpg.Connection, email_id: int) -> Attem
     if requeued is None:
         raise NotFound("Failed email")
     return Attempt(email_id, 1)
-
-
-# The emails given up on, newest first (by id, on the partial index of failed emails).
-FAILED_EMAILS = Keyset(
-    columns=_SHOWN_COLUMNS, source="FROM emails", expression="id", sql_type="bigint", id_column="id"
-)
-
-
-async def failed_emails(
-    conn: asyncpg.Connection, request: PageRequest, *, look_behind: bool = True
-) -> Page[ShownEmail]:
-    """A page of the emails given up on, newest first."""
-    return await fetch_page(
-        conn,
-        FAILED_EMAILS,
-        request,
-        _shown_email,
-        conditions=["failed_at IS NOT NULL"],
-        descending=True,
-        look_behind=look_behind,
-    )
-
-
-async def count_failed_emails(conn: asyncpg.Connection) -> Total:
-    return await count_rows(conn, "FROM emails", conditions=["failed_at IS NOT NULL"])
-
-
-@dataclass(frozen=True)
-class OutboxFigures:
-    pending: int  # not sent yet and not given up on: the outbox depth
-    sent: int
-    failed: int
-
-
-async def outbox_figures(conn: asyncpg.Connection) -> OutboxFigures:
-    """The outbox in three numbers, each counted on its own partial index."""
-    row = await conn.fetchrow(
-        """SELECT (SELECT count(*) FROM emails WHERE sent_at IS NULL AND failed_at IS NULL)
-                      AS pending,
-                  (SELECT count(*) FROM emails WHERE sent_at IS NOT NULL) AS sent,
-                  (SELECT count(*) FROM emails WHERE failed_at IS NOT NULL) AS failed"""
-    )
-    return OutboxFigures(pending=row["pending"], sent=row["sent"], failed=row["failed"])
-
-
-async def sent_emails_by_client(
-    conn: asyncpg.Connection, client_ids: list[int], *, limit_per_client: int = 100
-) -> dict[int, list[ShownEmail]]:
-    """The email log of several clients at once, newest first."""
-    rows = await conn.fetch(
-        f"""SELECT {_SHOWN_COLUMNS} FROM (
-                SELECT e.*, row_number() OVER (PARTITION BY client_id ORDER BY sent_at DESC) AS n
-                  FROM emails e
-                 WHERE client_id = ANY($1::bigint[]) AND sent_at IS NOT NULL
-            ) ranked WHERE n <= $2 ORDER BY client_id, sent_at DESC""",
-        client_ids,
-        limit_per_client,
-    )
-    by_client: dict[int, list[ShownEmail]] = {cid: [] for cid in client_ids}
-    for row in rows:
-        by_client[row["client_id"]].append(_shown_email(row))
-    return by_client
-
-
-async def sent_emails_by_ids(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, ShownEmail]:
-    """Sent emails by id (one that is not sent yet, or failed, is not in the log)."""
-    rows = await conn.fetch(
-        f"SELECT {_SHOWN_COLUMNS} FROM emails WHERE id = ANY($1::bigint[]) AND sent_at IS NOT NULL",
-        list(ids),
-    )
-    return {row["id"]: _shown_email(row) for row in rows}

@@ -6,8 +6,10 @@ import dataclasses
 
 import asyncpg
 
+from domain.emails import log as email_log
 from domain.emails import outbox
-from domain.emails.outbox import Attempt, SentEmail, ShownEmail
+from domain.emails.log import ShownEmail
+from domain.emails.outbox import Attempt, SentEmail
 from tests.conftest import add_client
 
 
@@ -34,8 +36,8 @@ async def test_8_2_the_email_log_shows_what_was_sent_and_reads_no_template_conte
 ) -> None:
     client_id, email_id = await sent_email(conn)
 
-    [logged] = (await outbox.sent_emails_by_client(conn, [client_id]))[client_id]
-    by_id = (await outbox.sent_emails_by_ids(conn, [email_id]))[email_id]
+    [logged] = (await email_log.sent_emails_by_client(conn, [client_id]))[client_id]
+    by_id = (await email_log.sent_emails_by_ids(conn, [email_id]))[email_id]
 
     for shown in (logged, by_id):
         assert type(shown) is ShownEmail
@@ -45,7 +47,7 @@ async def test_8_2_the_email_log_shows_what_was_sent_and_reads_no_template_conte
             "Welcome, Joe",
             "Dear Joe,\n",
         )
-        assert shown.status is outbox.EmailStatus.SENT
+        assert shown.status is email_log.EmailStatus.SENT
         assert shown.sent_at is not None
         # What only composing an email needs is not read (nor its JSON decoded) for the log.
         assert not {"context", "to_name", "category"} & {f.name for f in dataclasses.fields(shown)}
