@@ -23,10 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,9 +32,9 @@ from redis.asyncio import Redis
 from rich.console import Console
 
 from app import db
-from app.devservices import start_postgres, start_redis, stop_postgres
 from app.migrate import migrate
-from bench.clients_query import Totals, sigterm_as_exit, start_server
+from bench.clients_query import Totals
+from bench.scratch import run_in_scratch, serve_graphql
 from domain.clients import services as client_services
 
 console = Console(width=100)
@@ -147,24 +144,11 @@ def report(known: Totals, unknown: Totals, slower_known: float) -> None:
 
 
 def run(args: argparse.Namespace, stack: contextlib.ExitStack, tmp: Path) -> int:
-    console.print(f"Starting PostgreSQL and Redis in {tmp} …")
-    pg_dir = tmp / "postgres"
-    stack.callback(stop_postgres, pg_dir)
-    database_url = start_postgres(pg_dir)
-    redis = start_redis(tmp / "redis")
-    stack.callback(redis.stop)
-    asyncio.run(prepare_database(database_url, args.pairs))
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis.url,
-        "ENVIRONMENT": "production",
-        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
-    }
-    server = start_server("graphql", "app.main:create_app_from_env", "/graphql", env, tmp)
-    stack.callback(server.stop)
+    served = serve_graphql(stack, tmp, console, lambda url: prepare_database(url, args.pairs))
     console.print(f"{args.pairs} interleaved pairs after {WARMUP_PAIRS} warm-up pairs …")
-    known, unknown, slower_known = asyncio.run(measure(server.url, redis.url, args.pairs))
+    known, unknown, slower_known = asyncio.run(
+        measure(served.server.url, served.redis_url, args.pairs)
+    )
     report(known, unknown, slower_known)
     return 0
 
@@ -179,20 +163,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    tmp = Path(tempfile.mkdtemp(prefix="clientdesk-bench-"))
-    status = 1
-    with sigterm_as_exit():
-        try:
-            with contextlib.ExitStack() as stack:
-                status = run(args, stack, tmp)
-        except KeyboardInterrupt:
-            console.print("[yellow]Interrupted; stopped the server.[/]")
-            status = 130
-        except RuntimeError as error:
-            console.print(f"[red]{error}[/]")
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return status
+    return run_in_scratch(lambda stack, tmp: run(args, stack, tmp), console)
 
 
 if __name__ == "__main__":
