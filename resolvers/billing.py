@@ -3,6 +3,7 @@ payments, the client's payment method, tax rules (SPEC 1.5, 1.6, 3.4, 3.5, 9.5).
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import Annotated
 
@@ -16,7 +17,7 @@ from domain.billing import invoices, items, models, orders, payments, tax
 from domain.billing.models import DomainStatus, ServiceStatus
 from domain.clients import services as client_services
 from domain.clients.services import ClientUpdate
-from resolvers.clients import presentation
+from resolvers.clients import present_update
 from resolvers.context import Context
 from resolvers.inputs import existing_id, parse_id
 from resolvers.mutation import perform
@@ -46,7 +47,7 @@ from schema.billing import (
     Transaction,
     TransactionConnection,
 )
-from schema.clients import Client, ClientPayload
+from schema.clients import ClientPayload
 from schema.common import OkPayload
 
 IdempotencyKey = Annotated[
@@ -202,10 +203,9 @@ async def set_client_payment_method(
             conn, existing_id(id, "Client"), payment_method, staff_id=viewer.staff_id
         )
 
-    async def present(update: ClientUpdate) -> ClientPayload:
-        return ClientPayload(client=Client.build(update.client, await presentation(info.context)))
-
-    return await perform(info, work, ClientPayload, present=present)
+    return await perform(
+        info, work, ClientPayload, present=functools.partial(present_update, info.context)
+    )
 
 
 async def set_tax_rule(
