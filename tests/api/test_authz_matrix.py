@@ -45,7 +45,7 @@ from domain.clients import services as client_services
 from domain.credit import services as credit_services
 from domain.tickets import services as tickets
 from resolvers.permissions import input_fields_needing
-from schema.clients import UpdateClientInput
+from schema.client_inputs import UpdateClientInput
 from tests.api.introspection import root_fields
 from tests.conftest import CARD_KEY, gid, gql, turn_on_two_factor
 

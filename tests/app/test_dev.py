@@ -214,7 +214,9 @@ def test_stopping_dev_stops_the_processes_it_started_again(
             process = subprocess.Popen([*CLI, "dev"], cwd=tmp_path, env=env, stdout=log, stderr=log)
         run = DevRun(tmp_path, env, f"http://127.0.0.1:{port}", process)
         try:
-            wait_for_http(f"{run.base_url}/readyz")
+            # Its banner, not only /readyz: until dev has seen the API listen, an API that
+            # dies is one that did not start, and dev gives up.
+            wait_for(lambda: BANNER in (tmp_path / "dev.log").read_text())
             first = run.state()["processes"]
             for pid in first.values():
                 os.kill(pid, signal.SIGKILL)
