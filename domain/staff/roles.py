@@ -169,6 +169,12 @@ async def delete_role(conn: asyncpg.Connection, role_id: int, *, staff_id: int |
             "SELECT EXISTS (SELECT 1 FROM staff WHERE custom_role_id = $1)", role_id
         ):
             raise in_use
+        # Keys no longer in use keep no role from going; a key in use does (RESTRICT).
+        await conn.execute(
+            "DELETE FROM api_keys WHERE role_id = $1 AND (revoked_at IS NOT NULL "
+            "OR expires_at <= now())",
+            role_id,
+        )
         try:
             await conn.execute("DELETE FROM staff_roles WHERE id = $1", role_id)
         except asyncpg.ForeignKeyViolationError:
