@@ -102,7 +102,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             request_id=request.scope.get("request_id") or uuid.uuid4().hex,
         )
         request.scope[_CONTEXT_KEY] = context  # for `run` to give its connection back
-        await self._count_api_key_request(context)
+        if isinstance(request, Request):  # an HTTP request, not a WebSocket
+            await self._count_api_key_request(context)
         return context
 
     @staticmethod
