@@ -304,3 +304,20 @@ async def test_11_3_a_key_over_its_rate_limit_gets_429_on_every_process(
     assert over.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
     # Staff sessions are not counted against it.
     assert (await gql(first, CLIENTS, token=admin_token))["data"]["clients"]["totalCount"] == 0
+
+
+async def test_11_1_a_role_a_key_in_use_holds_cannot_be_deleted(
+    api: httpx.AsyncClient, conn: asyncpg.Connection, admin_token: str
+) -> None:
+    saved = await payload(
+        api, admin_token, SAVE_ROLE, input={"name": "Reader", "permissions": ["VIEW_CLIENTS"]}
+    )
+    role = saved["role"]["id"]
+    key, _ = await make_key(api, admin_token, "Reader")
+    delete = "mutation($id: ID!) { deleteStaffRole(id: $id) { ok errors { code } } }"
+    refused = await payload(api, admin_token, delete, id=role)
+    assert refused == {"ok": False, "errors": [{"code": "CONFLICT"}]}
+
+    await payload(api, admin_token, REVOKE, id=key["id"])
+    assert (await payload(api, admin_token, delete, id=role))["ok"] is True
+    assert await conn.fetchval("SELECT count(*) FROM api_keys") == 0
