@@ -27,6 +27,7 @@ from app.outages import OUTAGE_MESSAGE, SERVICE_UNAVAILABLE, is_outage, log_fail
 from app.query_limits import QueryLimits
 from app.settings import Settings
 from app.tracing import tracing_extensions
+from resolvers import api_keys as api_key_resolvers
 from resolvers import audit as audit_resolvers
 from resolvers import auth as auth_resolvers
 from resolvers import automation as automation_resolvers
@@ -55,6 +56,7 @@ Query = strawberry.type(
     type(
         "Query",
         (
+            api_key_resolvers.Queries,
             audit_resolvers.Queries,
             auth_resolvers.Queries,
             automation_resolvers.Queries,
@@ -75,6 +77,7 @@ Mutation = strawberry.type(
     type(
         "Mutation",
         (
+            api_key_resolvers.Mutations,
             auth_resolvers.Mutations,
             automation_resolvers.Mutations,
             billing_resolvers.Mutations,

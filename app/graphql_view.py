@@ -21,12 +21,13 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types.unset import UNSET
 
 from app.graphql import build_schema
-from app.graphql_codes import TIME_BUDGET_EXCEEDED
+from app.graphql_codes import RATE_LIMITED, TIME_BUDGET_EXCEEDED
 from app.outages import (
     reports_outage,
 )
 from app.request_limits import JSONTooDeep, load_bounded_json
 from app.settings import Settings
+from domain.auth.api_keys import is_api_key_secret
 from resolvers.context import Context, is_preflighted
 
 log = logging.getLogger("clientdesk.graphql_view")
@@ -38,6 +39,14 @@ def error_response(
     """A failure's answer in JSON like every GraphQL error, with the request id to quote."""
     error = {"message": message, "extensions": {"code": code, "requestId": request_id}}
     return JSONResponse({"errors": [error]}, status_code=status, headers=headers)
+
+
+class RateLimited(Exception):
+    """An API key's request over its limit, refused before any GraphQL runs."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry after {retry_after} s")
+        self.retry_after = retry_after
 
 
 GRAPHIQL_PAGE = (Path(__file__).parent / "static" / "graphiql.html").read_text()
@@ -77,6 +86,12 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             response = error_response(
                 refused.status_code, code, refused.reason, scope.get("request_id", ""), {}
             )
+        except RateLimited as refused:
+            message = f"This API key made too many requests. Try again in {refused.retry_after} s."
+            headers = {"Retry-After": str(refused.retry_after)}
+            response = error_response(
+                429, RATE_LIMITED, message, scope.get("request_id", ""), headers
+            )
         await response(scope, receive, send)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
@@ -87,7 +102,21 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             request_id=request.scope.get("request_id") or uuid.uuid4().hex,
         )
         request.scope[_CONTEXT_KEY] = context  # for `run` to give its connection back
+        if isinstance(request, Request):  # an HTTP request, not a WebSocket
+            await self._count_api_key_request(context)
         return context
+
+    @staticmethod
+    async def _count_api_key_request(context: Context) -> None:
+        """Count a live API key's request against its limit (SPEC 11.3); RateLimited past it.
+        Only a key's requests look the viewer up this early."""
+        if not is_api_key_secret(context.session_token() or ""):
+            return
+        viewer = await context.get_viewer()
+        if viewer is not None and viewer.api_key_id is not None:
+            wait = await context.services.api_key_rate_limit.wait_before(viewer.api_key_id)
+            if wait is not None:
+                raise RateLimited(wait)
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         """Strawberry's within the request's time budget, then the request's database

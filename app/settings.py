@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     # hashes a password per client added.
     staff_password_hash_budget: int = Field(default=STAFF_PASSWORD_HASH_BUDGET, ge=1)
     password_hash_window_seconds: int = Field(default=300, ge=1)
+    # Requests each API key may make per minute, across every API process (SPEC 11.3).
+    api_key_rate_limit: int = Field(default=600, ge=1)
 
     max_query_depth: int = 12
     max_query_tokens: int = 4000

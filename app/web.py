@@ -44,6 +44,7 @@ from app.outages import (
 from app.request_limits import BodyLimitMiddleware
 from app.settings import Settings
 from domain import secret_lists
+from domain.auth.api_keys import KeyRateLimit
 from domain.auth.throttle import LoginThrottle
 from domain.cards.secret_attempts import CardSecretAttempts
 from domain.emails.templates import TemplateRenderer
@@ -218,6 +219,7 @@ def create_app(settings: Settings) -> Starlette:
             enqueue_automation_run=functools.partial(enqueue_automation_run, redis),
             automation_wait_seconds=settings.automation_wait_seconds,
             reference=reference,
+            api_key_rate_limit=KeyRateLimit(redis, settings.api_key_rate_limit),
         )
         try:
             yield

@@ -40,14 +40,18 @@ class AuditEntry:
     action: str
     client_id: int | None
     changes: dict[str, Any]
+    # The API key the change was made with (on behalf of `staff_id`), if any; and its name.
+    api_key_id: int | None
+    api_key_name: str | None
 
 
 # Newest first is highest id first (identity ids grow with time), which the
 # (client_id, id DESC) index serves.
 AUDIT_LOG = Keyset(
     columns="a.id, a.at, a.staff_id, s.first_name || ' ' || s.last_name AS staff_name, a.action, "
-    "a.client_id, a.changes",
-    source="FROM audit_log a LEFT JOIN staff s ON s.id = a.staff_id",
+    "a.client_id, a.changes, a.api_key_id, k.name AS api_key_name",
+    source="FROM audit_log a LEFT JOIN staff s ON s.id = a.staff_id "
+    "LEFT JOIN api_keys k ON k.id = a.api_key_id",
     expression="a.id",
     sql_type="bigint",
     id_column="a.id",

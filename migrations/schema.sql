@@ -73,13 +73,37 @@ CREATE TABLE public.addons (
     CONSTRAINT addons_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'ACTIVE'::text, 'SUSPENDED'::text, 'TERMINATED'::text, 'CANCELLED'::text, 'FRAUD'::text, 'COMPLETED'::text])))
 );
 
+CREATE TABLE public.api_keys (
+    id bigint NOT NULL,
+    name text NOT NULL,
+    prefix text NOT NULL,
+    secret_hash bytea NOT NULL,
+    staff_id bigint NOT NULL,
+    role_id bigint NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone,
+    last_used_at timestamp with time zone,
+    revoked_at timestamp with time zone,
+    CONSTRAINT api_keys_name_check CHECK (((length(name) >= 1) AND (length(name) <= 255)))
+);
+
+ALTER TABLE public.api_keys ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.api_keys_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.audit_log (
     id bigint NOT NULL,
     at timestamp with time zone DEFAULT now() NOT NULL,
     staff_id bigint,
     action text NOT NULL,
     client_id bigint,
-    changes jsonb DEFAULT '{}'::jsonb NOT NULL
+    changes jsonb DEFAULT '{}'::jsonb NOT NULL,
+    api_key_id bigint DEFAULT (NULLIF(current_setting('clientdesk.api_key_id'::text, true), ''::text))::bigint
 );
 
 ALTER TABLE public.audit_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -679,6 +703,12 @@ ALTER TABLE ONLY public.services ALTER COLUMN id SET DEFAULT nextval('public.bil
 ALTER TABLE ONLY public.addons
     ADD CONSTRAINT addons_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.api_keys
+    ADD CONSTRAINT api_keys_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.api_keys
+    ADD CONSTRAINT api_keys_prefix_key UNIQUE (prefix);
+
 ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
 
@@ -817,6 +847,10 @@ CREATE INDEX addons_due ON public.addons USING btree (next_due_date) WHERE (stat
 
 CREATE INDEX addons_order ON public.addons USING btree (order_id);
 
+CREATE INDEX api_keys_role_id ON public.api_keys USING btree (role_id);
+
+CREATE INDEX api_keys_staff_id ON public.api_keys USING btree (staff_id);
+
 CREATE INDEX audit_log_client ON public.audit_log USING btree (client_id, id DESC);
 
 CREATE INDEX cards_key_version ON public.cards USING btree (key_version);
@@ -917,6 +951,12 @@ ALTER TABLE ONLY public.addons
 
 ALTER TABLE ONLY public.addons
     ADD CONSTRAINT addons_payment_method_fkey FOREIGN KEY (payment_method) REFERENCES public.payment_gateways(name);
+
+ALTER TABLE ONLY public.api_keys
+    ADD CONSTRAINT api_keys_role_id_fkey FOREIGN KEY (role_id) REFERENCES public.staff_roles(id) ON DELETE RESTRICT;
+
+ALTER TABLE ONLY public.api_keys
+    ADD CONSTRAINT api_keys_staff_id_fkey FOREIGN KEY (staff_id) REFERENCES public.staff(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_staff_id_fkey FOREIGN KEY (staff_id) REFERENCES public.staff(id) ON DELETE SET NULL;

@@ -138,6 +138,7 @@ class Mutations:
     )
     reveal_card_number: RevealCardPayload = strawberry.field(
         resolver=reveal_card_number,
-        extensions=staff(StaffPermission.MANAGE_CARDS),
-        description="The full card number, for staff presenting the card secret; audited.",
+        extensions=staff(StaffPermission.MANAGE_CARDS, api_keys=False),
+        description="The full card number, for staff presenting the card secret; audited. "
+        "Refused to API keys, whatever their role.",
     )

@@ -16,7 +16,8 @@ from redis.asyncio import Redis
 from starlette.requests import Request
 from starlette.responses import Response
 
-from domain.auth import passwords, sessions
+from domain.auth import api_keys, passwords, sessions
+from domain.auth.api_keys import KeyRateLimit, LastUse
 from domain.auth.throttle import LoginThrottle
 from domain.auth.viewer import Viewer
 from domain.billing import items
@@ -74,6 +75,10 @@ class AppServices:
     automation_wait_seconds: float
     # The general settings and currencies, kept until PostgreSQL notifies a change.
     reference: ReferenceCache
+    # Requests per API key per minute, counted in Redis (SPEC 11.3).
+    api_key_rate_limit: KeyRateLimit
+    # When this process last wrote each key's lastUsedAt.
+    api_key_last_use: LastUse = field(default_factory=LastUse)
     # Transactions that hash a password, one per hashing thread at a time.
     hashing_turns: asyncio.Semaphore = field(
         default_factory=lambda: asyncio.Semaphore(passwords.HASHING_THREADS)
@@ -134,7 +139,13 @@ class Context:
     async def get_viewer(self) -> Viewer | None:
         if not self._viewer_loaded:
             token = self.session_token()
-            if token:
+            if token and api_keys.is_api_key_secret(token):
+                async with self.connection() as conn:
+                    self._viewer = await api_keys.viewer_for_secret(conn, token)
+                    if self._viewer is not None:
+                        assert self._viewer.api_key_id is not None
+                        await self.services.api_key_last_use.record(conn, self._viewer.api_key_id)
+            elif token:
                 async with self.connection() as conn:
                     session = await sessions.session_for_token(conn, token)
                 if session is not None:
@@ -167,8 +178,8 @@ class Context:
         Client-area viewers filter per request only."""
         viewer = await self.get_viewer()
         wanted = None if chosen is None else frozenset(chosen)
-        if viewer is None or not viewer.is_staff:
-            return wanted
+        if viewer is None or viewer.session_id is None:
+            return wanted  # client-area viewers and API keys: no session to remember it in
         async with self._service_statuses_lock:
             if wanted is not None and (
                 not self._service_statuses_known or wanted != self._service_statuses
@@ -196,7 +207,12 @@ class Context:
             yield
             return
         viewer = await self.get_viewer()
-        login = f"login:{viewer.login_id}" if viewer else "anonymous"
+        if viewer is None:
+            login = "anonymous"
+        elif viewer.api_key_id is not None:
+            login = f"api-key:{viewer.api_key_id}"
+        else:
+            login = f"login:{viewer.login_id}"
         kind = viewer.kind if viewer else None
         if not await self.services.throttle.spend_password_hash(login, self.client_ip, kind):
             raise DomainError.single(
@@ -208,6 +224,15 @@ class Context:
         await self.db.give_back()
         async with self.services.hashing_turns:
             yield
+
+    async def _name_api_key_in_audit(self, conn: asyncpg.Connection) -> None:
+        """In a key's transaction, every audit entry names the key (audit_log.api_key_id's
+        default reads the setting, local to the transaction)."""
+        viewer = self._viewer if self._viewer_loaded else None
+        if viewer is not None and viewer.api_key_id is not None:
+            await conn.execute(
+                "SELECT set_config('clientdesk.api_key_id', $1, true)", str(viewer.api_key_id)
+            )
 
     @asynccontextmanager
     async def transaction(
@@ -222,6 +247,7 @@ class Context:
             tx = conn.transaction()
             await tx.start()
             try:
+                await self._name_api_key_in_audit(conn)
                 yield conn
                 xid = await outbox.current_transaction_id(conn)
             except BaseException:

@@ -15,7 +15,7 @@ from domain.errors import DomainError, ErrorCode
 from resolvers.context import Context
 from resolvers.inputs import existing_id
 from resolvers.mutation import perform
-from resolvers.permissions import logged_in, require_two_factor_override, staff
+from resolvers.permissions import own_login, require_two_factor_override, staff
 from schema.auth import ConfirmPasswordResetPayload, RequestPasswordResetPayload
 from schema.common import OkPayload, user_errors
 
@@ -151,9 +151,10 @@ class Mutations:
     )
     change_my_password: OkPayload = strawberry.field(
         resolver=change_my_password,
-        extensions=logged_in(),
+        extensions=own_login(),
         description="Change the password of the login making the request (staff, account "
-        "holder or sub-account), given its current one; its other sessions end.",
+        "holder or sub-account), given its current one; its other sessions end. Refused to "
+        "API keys.",
     )
     reset_and_send_password: OkPayload = strawberry.field(
         resolver=reset_and_send_password,

@@ -50,13 +50,20 @@ class IsStaff(BasePermission):
     that the `input` argument gives."""
 
     def __init__(
-        self, permission: StaffPermission, input_fields: InputFieldPermissions | None = None
+        self,
+        permission: StaffPermission,
+        input_fields: InputFieldPermissions | None = None,
+        *,
+        api_keys: bool = True,
     ) -> None:
         self.permission = permission
         self.input_fields = input_fields or {}
+        self.api_keys = api_keys
 
     async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
         viewer = await _logged_in_viewer(info)
+        if viewer.is_api_key and not self.api_keys:
+            raise Forbidden("This is for staff members' own logins, not for API keys.")
         if not viewer.has_staff_permission(self.permission):
             raise Forbidden(f"This needs the staff permission {self.permission.value}.")
         lacking = {
@@ -135,21 +142,33 @@ class IsAccountHolder(BasePermission):
 
 class IsLoggedIn(BasePermission):
     """Any login; with `setting_up_two_factor`, also a staff session still without the second
-    factor the settings require (it may do nothing else)."""
+    factor the settings require (it may do nothing else). `own_login`: the field changes the
+    viewer's own login (its password, its two-factor), which an API key has none of: the
+    login it acts through is its member's."""
 
-    def __init__(self, *, setting_up_two_factor: bool = False) -> None:
+    def __init__(self, *, setting_up_two_factor: bool = False, own_login: bool = False) -> None:
         self.setting_up_two_factor = setting_up_two_factor
+        self.own_login = own_login
 
     async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
-        await _logged_in_viewer(info, setting_up_two_factor=self.setting_up_two_factor)
+        viewer = await _logged_in_viewer(info, setting_up_two_factor=self.setting_up_two_factor)
+        if self.own_login and viewer.is_api_key:
+            raise Forbidden("An API key has no login of its own to change.")
         return True
 
 
 def staff(
-    permission: StaffPermission, *, input_fields: InputFieldPermissions | None = None
+    permission: StaffPermission,
+    *,
+    input_fields: InputFieldPermissions | None = None,
+    api_keys: bool = True,
 ) -> list[FieldExtension]:
+    """Staff holding `permission`; API keys too (with it) unless `api_keys` is False."""
     return [
-        PermissionExtension(permissions=[IsStaff(permission, input_fields)], use_directives=False)
+        PermissionExtension(
+            permissions=[IsStaff(permission, input_fields, api_keys=api_keys)],
+            use_directives=False,
+        )
     ]
 
 
@@ -165,10 +184,17 @@ def logged_in() -> list[FieldExtension]:
     return [PermissionExtension(permissions=[IsLoggedIn()], use_directives=False)]
 
 
+def own_login() -> list[FieldExtension]:
+    """Any login changing itself; API keys are refused."""
+    return [PermissionExtension(permissions=[IsLoggedIn(own_login=True)], use_directives=False)]
+
+
 def setting_up_two_factor() -> list[FieldExtension]:
-    """Any login, including a staff session that may do nothing but set two-factor up."""
+    """Any login setting up its own two-factor, including a staff session that may do nothing
+    else; API keys are refused."""
     return [
         PermissionExtension(
-            permissions=[IsLoggedIn(setting_up_two_factor=True)], use_directives=False
+            permissions=[IsLoggedIn(setting_up_two_factor=True, own_login=True)],
+            use_directives=False,
         )
     ]

@@ -18,7 +18,7 @@ from resolvers.clients import presentation
 from resolvers.context import Context
 from resolvers.inputs import existing_id
 from resolvers.mutation import perform
-from resolvers.permissions import logged_in, setting_up_two_factor, staff
+from resolvers.permissions import own_login, setting_up_two_factor, staff
 from schema.auth import (
     BeginTwoFactorSetupPayload,
     ConfirmTwoFactorSetupPayload,
@@ -189,12 +189,12 @@ class Mutations:
     )
     disable_my_two_factor: OkPayload = strawberry.field(
         resolver=disable_my_two_factor,
-        extensions=logged_in(),
+        extensions=own_login(),
         description="Turn this login's own two-factor off, with an authenticator or recovery code.",
     )
     regenerate_recovery_codes: RecoveryCodesPayload = strawberry.field(
         resolver=regenerate_recovery_codes,
-        extensions=logged_in(),
+        extensions=own_login(),
         description="Replace this login's recovery codes by ten new ones, given an "
         "authenticator or recovery code.",
     )

@@ -20,6 +20,13 @@ class AuditEntry:
         description="Name of the staff member who made it; null when made by the system "
         "or by a staff account since removed."
     )
+    api_key: str | None = strawberry.field(
+        description="The name of the API key it was made with (for the staff member named), "
+        "null when made otherwise or by a key since deleted with its role."
+    )
+    api_key_id: strawberry.ID | None = strawberry.field(
+        description="The id of the API key it was made with, if any."
+    )
     action: str = strawberry.field(
         description="What was done, e.g. client.updated, credit.added, file.deleted."
     )
@@ -37,6 +44,8 @@ class AuditEntry:
             id=global_id("AuditEntry", row.id),
             at=row.at,
             staff=row.staff_name,
+            api_key=row.api_key_name,
+            api_key_id=global_id("ApiKey", row.api_key_id) if row.api_key_id is not None else None,
             action=row.action,
             client_id=global_id("Client", row.client_id) if row.client_id is not None else None,
             changes=JSON(row.changes),

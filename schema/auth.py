@@ -11,7 +11,8 @@ from schema.ids import global_id
 ViewerKind = strawberry.enum(
     viewer_model.ViewerKind,
     description="STAFF: a staff member. CLIENT: a client's account holder. "
-    "CONTACT: a client's sub-account.",
+    "CONTACT: a client's sub-account. API_KEY: an integration's API key, acting for the staff "
+    "member who made it (email is that member's).",
 )
 
 
@@ -25,7 +26,9 @@ class Viewer:
     contact_id: strawberry.ID | None = strawberry.field(
         description="For CONTACT viewers (sub-accounts), their contact."
     )
-    staff_role: str | None = strawberry.field(description="For STAFF viewers, their role.")
+    staff_role: str | None = strawberry.field(
+        description="For STAFF and API_KEY viewers, their role."
+    )
     permissions: list[str] = strawberry.field(
         description="What this viewer may do: staff permissions, or client-area permissions."
     )

@@ -1,4 +1,5 @@
-"""Who is making a request: a staff member, a client's owner, or (later) a sub-account."""
+"""Who is making a request: a staff member, an API key acting for one, a client's owner, or a
+sub-account."""
 
 from __future__ import annotations
 
@@ -12,13 +13,18 @@ class ViewerKind(StrEnum):
     STAFF = "STAFF"
     CLIENT = "CLIENT"
     CONTACT = "CONTACT"
+    # An integration's key (SPEC 11.3): on the staff side, with its role's permissions less
+    # those no key holds, on behalf of the member who made it; no login or session of its own.
+    API_KEY = "API_KEY"
 
 
 @dataclass(frozen=True)
 class Viewer:
     kind: ViewerKind
+    # An API key's are those of the member it acts for (whose login it never changes: the
+    # fields about one's own login refuse keys) and None: a key has no session.
     login_id: int
-    session_id: int
+    session_id: int | None
     email: str
     staff_id: int | None = None
     # The staff member's role by name (a built-in one's is its StaffRole value), and what the
@@ -28,18 +34,24 @@ class Viewer:
     client_id: int | None = None
     contact_id: int | None = None
     contact_permissions: frozenset[ContactPermission] = frozenset()
+    api_key_id: int | None = None
     # Whether this session was opened with a second factor (or confirmed one), SPEC 11.2.
     two_factor_passed: bool = False
 
     @property
     def is_staff(self) -> bool:
-        return self.kind is ViewerKind.STAFF
+        """On the staff side: a staff member, or an API key acting for one."""
+        return self.kind in (ViewerKind.STAFF, ViewerKind.API_KEY)
+
+    @property
+    def is_api_key(self) -> bool:
+        return self.kind is ViewerKind.API_KEY
 
     @property
     def staff_without_second_factor(self) -> bool:
         """A staff session that passed no second factor: while the general setting
         requireStaffTwoFactor is on, it may only set two-factor up (SPEC 11.2)."""
-        return self.is_staff and not self.two_factor_passed
+        return self.kind is ViewerKind.STAFF and not self.two_factor_passed
 
     def has_staff_permission(self, permission: StaffPermission) -> bool:
         return self.is_staff and permission in self.staff_permissions

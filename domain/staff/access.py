@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import asyncpg
 
+from domain.auth.api_keys import revoke_keys_of_staff
 from domain.auth.password_tokens import TokenPurpose, revoke_tokens
 from domain.auth.permissions import StaffPermission, role_permissions
 from domain.auth.sessions import end_sessions_of_login
@@ -14,11 +15,11 @@ from domain.errors import DomainError, ErrorCode
 
 async def end_staff_access(conn: asyncpg.Connection, staff_id: int) -> None:
     """End everything a member could act through, at once, in the caller's transaction: its
-    sessions, and the set-password links of its login not yet followed. The one place that
-    does so: whatever else comes to act for a member (API keys it owns) ends here as well,
-    so that disabling stops all of it together."""
+    sessions, the API keys it made, and the set-password links of its login not yet
+    followed. The one place that does so, so that disabling stops all of it together."""
     login_id = await conn.fetchval("SELECT login_id FROM staff WHERE id = $1", staff_id)
     await end_sessions_of_login(conn, login_id)
+    await revoke_keys_of_staff(conn, staff_id)
     for purpose in (TokenPurpose.RESET, TokenPurpose.STAFF_INVITATION):
         await revoke_tokens(conn, login_id, purpose)
 

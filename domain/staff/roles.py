@@ -153,7 +153,8 @@ def _audited(role: Role) -> dict[str, object]:
 
 
 async def delete_role(conn: asyncpg.Connection, role_id: int, *, staff_id: int | None) -> None:
-    """Delete a custom role that nothing holds; refused while a member holds it."""
+    """Delete a custom role that nothing holds; refused while a member or a key in use holds
+    it (keys revoked or expired go with it)."""
     async with conn.transaction():
         doomed = await role_by_id(conn, role_id, field="id", lock=True)
         if doomed.built_in:
@@ -162,17 +163,25 @@ async def delete_role(conn: asyncpg.Connection, role_id: int, *, staff_id: int |
             )
         in_use = DomainError.single(
             ErrorCode.CONFLICT,
-            "Staff members hold this role: give them another one first.",
+            "Staff members or API keys in use hold this role: give the members another one "
+            "first, and revoke the keys.",
             "id",
         )
         if await conn.fetchval(
             "SELECT EXISTS (SELECT 1 FROM staff WHERE custom_role_id = $1)", role_id
         ):
             raise in_use
+        # Keys no longer in use keep no role from going; a key in use does (RESTRICT).
+        await conn.execute(
+            "DELETE FROM api_keys WHERE role_id = $1 AND (revoked_at IS NOT NULL "
+            "OR expires_at <= now())",
+            role_id,
+        )
         try:
             await conn.execute("DELETE FROM staff_roles WHERE id = $1", role_id)
-        except asyncpg.ForeignKeyViolationError:
-            raise in_use from None  # held by something else that names roles
+        except (asyncpg.ForeignKeyViolationError, asyncpg.RestrictViolationError):
+            # Held by something else that names roles (an API key in use: RESTRICT).
+            raise in_use from None
         await audit.record(
             conn,
             staff_id=staff_id,

@@ -30,7 +30,7 @@ import asyncpg
 import httpx
 import pytest
 
-from domain.auth import sessions
+from domain.auth import api_keys, sessions
 from domain.auth.permissions import (
     ROLE_PERMISSIONS,
     ContactPermission,
@@ -73,6 +73,7 @@ VARIABLES = {
     "$staff": "ID!",
     "$role": "ID!",
     "$unusedRole": "ID!",
+    "$apiKey": "ID!",
 }
 STATE_TABLES = (
     "clients",
@@ -95,13 +96,15 @@ STATE_TABLES = (
     "ticket_messages",
     "client_files",
     "recovery_codes",
+    "api_keys",
 )
 
 
 @dataclass(frozen=True)
 class As:
-    """A viewer: anonymous, the account holder, a sub-account with `granted`, or staff with
-    a built-in `role` or a custom role holding `custom`."""
+    """A viewer: anonymous, the account holder, a sub-account with `granted`, staff with a
+    built-in `role` or a custom role holding `custom`, or an API key (kind "api_key") with a
+    custom role holding `custom`."""
 
     kind: str
     granted: frozenset[ContactPermission] = frozenset()
@@ -111,6 +114,10 @@ class As:
     def __str__(self) -> str:
         if self.kind == "sub_account":
             return f"sub_account[{'+'.join(sorted(self.granted)) or 'none'}]"
+        if self.kind == "api_key":
+            assert self.custom is not None
+            held = "all" if self.custom == set(StaffPermission) else "+".join(sorted(self.custom))
+            return f"api_key[custom:{held}]"
         if self.custom is not None:
             if len(self.custom) * 2 > len(StaffPermission):
                 return (
@@ -135,6 +142,17 @@ def staff_member(role: StaffRole) -> As:
 def custom_role(permissions: set[StaffPermission]) -> As:
     """A staff member whose custom role (SPEC 11.1) holds exactly `permissions`."""
     return As("staff", custom=frozenset(permissions))
+
+
+def api_key(permissions: set[StaffPermission]) -> As:
+    """An API key (SPEC 11.3) whose custom role holds exactly `permissions`."""
+    return As("api_key", custom=frozenset(permissions))
+
+
+# An API key whose role holds every permission: what a key can do at most.
+ALL_POWERFUL_KEY = api_key(set(StaffPermission))
+# What no key does, whatever its role holds (domain/auth/api_keys.py).
+NEVER_FOR_KEYS = {StaffPermission.MANAGE_STAFF, StaffPermission.MANAGE_LOGIN_SECURITY}
 
 
 # A custom role holding this one permission is tried on every staff field: allowed exactly
@@ -170,6 +188,10 @@ def staff(permission: StaffPermission, selection: str) -> Rule:
             custom_role(set(StaffPermission) - {permission}): FORBIDDEN,
             custom_role({ONE_PERMISSION}): FORBIDDEN,
             custom_role({permission}): ALLOWED,
+            # API keys: the permission alone is enough, and every permission is not enough
+            # for those no key holds.
+            api_key({permission}): FORBIDDEN if permission in NEVER_FOR_KEYS else ALLOWED,
+            ALL_POWERFUL_KEY: FORBIDDEN if permission in NEVER_FOR_KEYS else ALLOWED,
         },
     )
 
@@ -182,6 +204,7 @@ def client_area(permission: ContactPermission | None, selection: str) -> Rule:
         {
             ANONYMOUS: UNAUTHENTICATED,
             staff_member(StaffRole.ADMIN): FORBIDDEN,
+            ALL_POWERFUL_KEY: FORBIDDEN,
             sub_account(set(ContactPermission) - needed): FORBIDDEN if permission else ALLOWED,
             sub_account(needed): ALLOWED,
             HOLDER: ALLOWED,
@@ -197,8 +220,15 @@ def logged_in(selection: str) -> Rule:
             HOLDER: ALLOWED,
             sub_account(set()): ALLOWED,
             staff_member(StaffRole.READ_ONLY): ALLOWED,
+            ALL_POWERFUL_KEY: ALLOWED,
         },
     )
+
+
+def own_login(selection: str) -> Rule:
+    """Any login changing itself (its password, its two-factor): not an API key, which has
+    no login of its own."""
+    return logged_in(selection).but(ALL_POWERFUL_KEY, FORBIDDEN)
 
 
 def public(selection: str) -> Rule:
@@ -209,6 +239,7 @@ def public(selection: str) -> Rule:
             HOLDER: ALLOWED,
             sub_account(set()): ALLOWED,
             staff_member(StaffRole.READ_ONLY): ALLOWED,
+            ALL_POWERFUL_KEY: ALLOWED,
         },
     )
 
@@ -302,11 +333,14 @@ RULES: dict[str, Rule] = {
         f"{{ client {{ id }} {ERRORS} }}",
     ),
     "clearCard": staff(CARDS, f"clearCard(clientId: $client) {{ client {{ id }} {ERRORS} }}"),
+    # Never an API key's, whatever its role holds (SPEC 11.3).
     "revealCardNumber": staff(
         CARDS,
         'revealCardNumber(clientId: $client, encryptionSecret: "test-card-secret") '
         f"{{ number {ERRORS} }}",
-    ),
+    )
+    .but(api_key({CARDS}), FORBIDDEN)
+    .but(ALL_POWERFUL_KEY, FORBIDDEN),
     "uploadClientFile": staff(
         EDIT,
         'uploadClientFile(clientId: $client, file: $upload, title: "T", adminOnly: false) '
@@ -377,11 +411,11 @@ RULES: dict[str, Rule] = {
         EDIT, f'setPassword(clientId: $client, password: "a-long-password") {{ ok {ERRORS} }}'
     ),
     # Every login kind, staff included (SPEC 11.2).
-    "beginTwoFactorSetup": logged_in(f"beginTwoFactorSetup {{ secret {ERRORS} }}"),
+    "beginTwoFactorSetup": own_login(f"beginTwoFactorSetup {{ secret {ERRORS} }}"),
     # Allowed, though refused as data (ok: false): no setup to confirm, no two-factor on.
-    "confirmTwoFactorSetup": logged_in('confirmTwoFactorSetup(code: "000000") { ok }'),
-    "disableMyTwoFactor": logged_in('disableMyTwoFactor(code: "000000") { ok }'),
-    "regenerateRecoveryCodes": logged_in(
+    "confirmTwoFactorSetup": own_login('confirmTwoFactorSetup(code: "000000") { ok }'),
+    "disableMyTwoFactor": own_login('disableMyTwoFactor(code: "000000") { ok }'),
+    "regenerateRecoveryCodes": own_login(
         'regenerateRecoveryCodes(code: "000000") { recoveryCodes }'
     ),
     "disableTwoFactor": staff(
@@ -393,7 +427,7 @@ RULES: dict[str, Rule] = {
         f"disableClientTwoFactor(id: $client) {{ client {{ id }} {ERRORS} }}",
     ),
     # Allowed, though refused as data (ok: false): the current password is wrong.
-    "changeMyPassword": logged_in(
+    "changeMyPassword": own_login(
         'changeMyPassword(currentPassword: "wrong", newPassword: "a-long-password") { ok }'
     ),
     # Staff administration (SPEC 11.1).
@@ -418,6 +452,12 @@ RULES: dict[str, Rule] = {
         f"{{ role {{ id }} {ERRORS} }}",
     ),
     "deleteStaffRole": staff(MANAGE_STAFF, f"deleteStaffRole(id: $unusedRole) {{ ok {ERRORS} }}"),
+    "apiKeys": staff(MANAGE_STAFF, "apiKeys { id prefix }"),
+    "createApiKey": staff(
+        MANAGE_STAFF,
+        f'createApiKey(input: {{name: "Dashboard", roleId: $role}}) {{ secret {ERRORS} }}',
+    ),
+    "revokeApiKey": staff(MANAGE_STAFF, f"revokeApiKey(id: $apiKey) {{ ok {ERRORS} }}"),
 }
 
 
@@ -517,6 +557,12 @@ async def world(conn: asyncpg.Connection) -> World:
            INSERT INTO staff (login_id, first_name, last_name, role)
            SELECT id, 'Tara', 'Target', 'SUPPORT' FROM l RETURNING id"""
     )
+    api_key_id = await conn.fetchval(
+        """INSERT INTO api_keys (name, prefix, secret_hash, staff_id, role_id)
+           VALUES ('Target', 'target', '\\x00', $1, $2) RETURNING id""",
+        staff_member_id,
+        support_role,
+    )
     unused_role = await conn.fetchval(
         "INSERT INTO staff_roles (name, permissions) VALUES ('Unused', '{VIEW_CLIENTS}') "
         "RETURNING id"
@@ -538,6 +584,7 @@ async def world(conn: asyncpg.Connection) -> World:
         "staff": gid("Staff", staff_member_id),
         "role": gid("StaffRole", support_role),
         "unusedRole": gid("StaffRole", unused_role),
+        "apiKey": gid("ApiKey", api_key_id),
     }
     return World(client.id, contact_id, client.owner_login_id, variables)
 
@@ -576,7 +623,24 @@ async def session_of(conn: asyncpg.Connection, world: World, viewer: As) -> str 
             viewer.role.value if viewer.role else None,
             custom_role_id,
         )
+    if viewer.kind == "api_key":
+        return await api_key_of(conn, login_id, custom_role_id)
     return await sessions.start_session(conn, login_id, ttl=TTL)
+
+
+async def api_key_of(conn: asyncpg.Connection, login_id: int, role_id: int | None) -> str:
+    """A key of the member of `login_id` for the role, used a moment ago: lastUsedAt stays
+    as it is within the minute, so that a refusal changes no state."""
+    made = api_keys.new_secret()
+    await conn.execute(
+        """INSERT INTO api_keys (name, prefix, secret_hash, staff_id, role_id, last_used_at)
+           SELECT 'Matrix', $1, $2, id, $3, now() FROM staff WHERE login_id = $4""",
+        made.prefix,
+        made.secret_hash,
+        role_id,
+        login_id,
+    )
+    return made.secret
 
 
 def document(name: str, selection: str | None = None) -> str:
