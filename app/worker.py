@@ -12,6 +12,7 @@ import logging
 import signal
 import time
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -56,6 +57,7 @@ def worker_resources(settings: Settings, pool: asyncpg.Pool) -> WorkerResources:
         relay_after_seconds=settings.email_relay_interval_seconds,
         attempt_lease_seconds=settings.worker_job_timeout_seconds,
         automation=automation_tools(settings),
+        event_retention=timedelta(hours=settings.event_retention_hours),
     )
 
 
