@@ -214,7 +214,6 @@ class Settings(BaseSettings):
         return secret_lists.parse(self.metrics_token)
 
     @property
-    @property
     def listen_url(self) -> str:
         return self.database_listen_url or self.database_url
 

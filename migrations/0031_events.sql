@@ -91,12 +91,12 @@ DROP PROCEDURE record_events_of;
 -- concerned ('*': any login), so that each API process checks its sockets again at once.
 CREATE FUNCTION notify_access_change() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    affected text := CASE TG_TABLE_NAME
-        WHEN 'sessions' THEN OLD.login_id::text
-        WHEN 'staff' THEN OLD.login_id::text
-        WHEN 'contacts' THEN OLD.login_id::text
-        WHEN 'api_keys' THEN (SELECT s.login_id::text FROM staff s WHERE s.id = OLD.staff_id)
-        ELSE '*'
+    -- The row as JSON: one function for tables of different columns.
+    affected text := CASE
+        WHEN TG_LEVEL = 'STATEMENT' THEN '*'
+        WHEN TG_TABLE_NAME = 'api_keys' THEN
+            (SELECT s.login_id::text FROM staff s WHERE s.id = (to_jsonb(OLD)->>'staff_id')::bigint)
+        ELSE to_jsonb(OLD)->>'login_id'
     END;
 BEGIN
     PERFORM pg_notify('clientdesk_access', COALESCE(affected, '*'));
