@@ -115,11 +115,11 @@ class Subscriber:
     async def send(self, message: dict[str, Any]) -> None:
         await self.socket.send(orjson.dumps(message).decode())
 
-    async def receive(self, timeout: float = 10) -> dict[str, Any]:
+    async def receive(self, wait: float = 10) -> dict[str, Any]:
         """The next message other than a keep-alive; Closed once the server closed."""
         while True:
             try:
-                raw = await asyncio.wait_for(self.socket.recv(), timeout)
+                raw = await asyncio.wait_for(self.socket.recv(), wait)
             except Exception as error:
                 if self.socket.close_code is not None:
                     raise Closed(self.socket.close_code, self.socket.close_reason or "") from error
@@ -130,9 +130,9 @@ class Subscriber:
             elif message["type"] != "ka":
                 return message
 
-    async def next_event(self, timeout: float = 10) -> dict[str, Any]:
+    async def next_event(self, wait: float = 10) -> dict[str, Any]:
         """The next result's data (its one root field); AssertionError for errors."""
-        message = await self.receive(timeout)
+        message = await self.receive(wait)
         assert message["type"] in ("next", "data"), message
         payload = message["payload"]
         assert not payload.get("errors"), payload
@@ -140,9 +140,9 @@ class Subscriber:
         assert isinstance(event, dict)
         return event
 
-    async def closed(self, timeout: float = 10) -> Closed:
+    async def closed(self, wait: float = 10) -> Closed:
         """Waits for the server to close the socket; how it did."""
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + wait
         while True:
             try:
                 await self.receive(max(0.01, deadline - asyncio.get_running_loop().time()))
@@ -168,7 +168,9 @@ async def open_socket(
     return subscriber
 
 
-async def start(subscriber: Subscriber, query: str, variables: dict[str, Any] | None = None) -> None:
+async def start(
+    subscriber: Subscriber, query: str, variables: dict[str, Any] | None = None
+) -> None:
     kind = "subscribe" if subscriber.protocol == TRANSPORT_WS else "start"
     await subscriber.send(
         {"id": "1", "type": kind, "payload": {"query": query, "variables": variables or {}}}

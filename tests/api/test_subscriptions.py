@@ -15,17 +15,37 @@ import pytest
 
 from app.settings import Settings
 from domain.auth import sessions
-from tests.api.sockets import LEGACY_WS, Closed, ApiProcess, api_processes, open_socket, start, subscribed
+from tests.api.sockets import (
+    LEGACY_WS,
+    ApiProcess,
+    Closed,
+    api_processes,
+    open_socket,
+    start,
+    subscribed,
+)
 from tests.api.test_serving import admin_session
 from tests.conftest import add_client, gid
 
-CLIENT_EVENTS = "subscription($after: ID) { clientEvents(after: $after) { id kind clientId client { firstName } } }"
+CLIENT_EVENTS = """subscription($after: ID) {
+  clientEvents(after: $after) { id kind clientId client { firstName } }
+}"""
+ADD_ADA = """mutation {
+  addClient(input: {firstName: "Ada", lastName: "L", email: "ada@example.com"}) {
+    errors { code }
+  }
+}"""
+TOUCH = "UPDATE clients SET notes = COALESCE(notes, '') || 'x' WHERE id = $1"
 
 
 @pytest.fixture(scope="module")
-def apis(settings: Settings, pool: asyncpg.Pool, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[ApiProcess]]:
+def apis(
+    settings: Settings, pool: asyncpg.Pool, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[ApiProcess]]:
     cwd = tmp_path_factory.mktemp("apis")
-    with api_processes(2, settings.database_url, settings.redis_url, Path(cwd), SOCKET_RECHECK_SECONDS="1") as started:
+    with api_processes(
+        2, settings.database_url, settings.redis_url, Path(cwd), SOCKET_RECHECK_SECONDS="1"
+    ) as started:
         yield started
 
 
@@ -45,7 +65,7 @@ async def test_a_change_through_one_process_reaches_subscribers_of_both(
         async with httpx.AsyncClient(base_url=apis[0].url) as http:
             response = await http.post(
                 "/graphql",
-                json={"query": 'mutation { addClient(input: {firstName: "Ada", lastName: "L", email: "ada@example.com"}) { errors { code } } }'},
+                json={"query": ADD_ADA},
                 headers={"Authorization": f"Bearer {token}"},
             )
             assert response.json()["data"]["addClient"]["errors"] == []
@@ -54,9 +74,13 @@ async def test_a_change_through_one_process_reaches_subscribers_of_both(
             assert (event["kind"], event["client"]["firstName"]) == ("CREATED", "Ada")
 
 
-async def test_a_rolled_back_change_sends_no_event(apis: list[ApiProcess], conn: asyncpg.Connection) -> None:
+async def test_a_rolled_back_change_sends_no_event(
+    apis: list[ApiProcess], conn: asyncpg.Connection
+) -> None:
     token = await admin_session(conn)
-    async with subscribed(apis[1].ws_url, CLIENT_EVENTS, {"after": await last_event(conn)}, token=token) as subscriber:
+    async with subscribed(
+        apis[1].ws_url, CLIENT_EVENTS, {"after": await last_event(conn)}, token=token
+    ) as subscriber:
         transaction = conn.transaction()
         await transaction.start()
         await add_client(conn, first_name="Gone", email="gone@example.com")
@@ -72,11 +96,13 @@ async def test_killing_the_process_right_after_a_commit_still_delivers_the_event
     token = await admin_session(conn)
     with api_processes(2, settings.database_url, settings.redis_url, tmp_path) as (dying, living):
         seen = await last_event(conn)
-        async with subscribed(living.ws_url, CLIENT_EVENTS, {"after": seen}, token=token) as subscriber:
+        async with subscribed(
+            living.ws_url, CLIENT_EVENTS, {"after": seen}, token=token
+        ) as subscriber:
             async with httpx.AsyncClient(base_url=dying.url) as http:
                 await http.post(
                     "/graphql",
-                    json={"query": 'mutation { addClient(input: {firstName: "Ada", lastName: "L", email: "ada@example.com"}) { errors { code } } }'},
+                    json={"query": ADD_ADA},
                     headers={"Authorization": f"Bearer {token}"},
                 )
             dying.kill()
@@ -92,9 +118,13 @@ async def test_a_client_area_subscriber_receives_its_own_clients_events_only(
     mine = await add_client(conn, first_name="Mine", email="mine@example.com")
     other = await add_client(conn, first_name="Other", email="other@example.com")
     token = await sessions.start_session(conn, mine.owner_login_id, ttl=timedelta(hours=1))
-    async with subscribed(apis[0].ws_url, CLIENT_EVENTS, {"after": await last_event(conn)}, token=token) as subscriber:
+    async with subscribed(
+        apis[0].ws_url, CLIENT_EVENTS, {"after": await last_event(conn)}, token=token
+    ) as subscriber:
         for client in (other, mine, other, mine):
-            await conn.execute("UPDATE clients SET notes = COALESCE(notes, '') || 'x' WHERE id = $1", client.id)
+            await conn.execute(
+                "UPDATE clients SET notes = COALESCE(notes, '') || 'x' WHERE id = $1", client.id
+            )
         for _ in range(2):
             event = await subscriber.next_event()
             assert event["clientId"] == gid("Client", mine.id)
