@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from app.settings import Settings
-from domain.auth import sessions
+from domain.auth import api_keys, sessions
 from tests.api.sockets import (
     LEGACY_WS,
     ApiProcess,
@@ -143,3 +143,23 @@ async def test_an_anonymous_socket_is_refused(apis: list[ApiProcess]) -> None:
     with pytest.raises(Closed) as refused:
         await open_socket(apis[0].ws_url)
     assert refused.value.code == 4403
+
+
+async def test_an_api_key_subscribes_and_its_revocation_closes_the_socket(
+    apis: list[ApiProcess], conn: asyncpg.Connection
+) -> None:
+    await admin_session(conn)
+    made = api_keys.new_secret()
+    await conn.execute(
+        """INSERT INTO api_keys (name, prefix, secret_hash, staff_id, role_id)
+           SELECT 'Dashboard', $1, $2, s.id, r.id FROM staff s, staff_roles r
+            WHERE r.name = 'READ_ONLY'""",
+        made.prefix,
+        made.secret_hash,
+    )
+    after = {"after": await last_event(conn)}
+    async with subscribed(apis[1].ws_url, CLIENT_EVENTS, after, token=made.secret) as subscriber:
+        await add_client(conn, first_name="Seen", email="seen@example.com")
+        assert (await subscriber.next_event())["client"]["firstName"] == "Seen"
+        await conn.execute("UPDATE api_keys SET revoked_at = now()")
+        assert (await subscriber.closed()).code == 4403
