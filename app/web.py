@@ -34,6 +34,7 @@ from strawberry.types.unset import UNSET
 from app.cors import CORSMiddleware
 from app.db import create_pool
 from app.downloads import download_file
+from app.filestores import open_file_store
 from app.graphql import build_schema
 from app.graphql_codes import TIME_BUDGET_EXCEEDED
 from app.inbound import inbound_email_endpoint
@@ -294,6 +295,8 @@ def create_app(settings: Settings) -> Starlette:
         redis: ArqRedis = await create_arq_pool(RedisSettings.from_dsn(settings.redis_url))
         reference = ReferenceCache(settings.database_url)
         await reference.start()
+        closing = contextlib.AsyncExitStack()
+        files = await closing.enter_async_context(open_file_store(settings, pool))
 
         async def hand_to_workers(email_ids: list[int]) -> None:
             try:
@@ -325,7 +328,7 @@ def create_app(settings: Settings) -> Starlette:
             card_secret_attempts=CardSecretAttempts(
                 redis, on_refusal=lambda reason: CARD_SECRET_REFUSALS.labels(reason.value).inc()
             ),
-            attachments_dir=settings.attachments_dir,
+            files=files,
             max_upload_bytes=settings.max_upload_bytes,
             enqueue_automation_run=functools.partial(enqueue_automation_run, redis),
             automation_wait_seconds=settings.automation_wait_seconds,
@@ -334,6 +337,7 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
+            await closing.aclose()
             await reference.stop()
             await redis.aclose()
             await pool.close()

@@ -37,7 +37,7 @@ TEST_TABLES = (
     "audit_log, emails, sessions, clients, staff, logins, settings, credit_log, idempotency_keys, "
     "password_tokens, "
     "orders, services, addons, domains, invoices, invoice_items, transactions, tax_rules, "
-    "automation_runs"
+    "automation_runs, file_chunks"
 )
 STAFF_PASSWORD = "staff-password-1"
 # A fixed card key for the suite (version 1); tests of rotation add their own.
