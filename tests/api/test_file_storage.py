@@ -56,8 +56,8 @@ async def test_a_file_uploaded_through_one_api_host_downloads_through_another(
         served = await download(host_2, file["id"], world.staff_token)
 
     if storage == "postgres":
-        assert Settings(_env_file=None).file_storage == "postgres"  # the default
         assert served.status_code == 200 and served.content == b"%PDF-1 both"
+        assert Settings(_env_file=None).file_storage == "postgres"  # the default
     else:
         assert served.status_code == 404
 
