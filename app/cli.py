@@ -1,5 +1,6 @@
 """The `clientdesk` command: dev, serve, worker, create-staff, seed, export-schema, rotate-card-key;
-the database's commands (migrate, backup, restore) come from app/cli_database.py."""
+the database's commands (migrate, backup, restore) come from app/cli_database.py, move-files
+from app/cli_files.py."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import typer
 
 from app import db
 from app.cli_database import database_cli
+from app.cli_files import files_cli
 from app.cli_import import import_cli
 from app.cli_support import command_settings, console
 from app.logs import configure_logging
@@ -29,6 +31,7 @@ cli = typer.Typer(
     help="clientdesk: client management for hosting businesses.", no_args_is_help=True
 )
 cli.add_typer(database_cli)
+cli.add_typer(files_cli)
 cli.add_typer(import_cli, name="import")
 
 

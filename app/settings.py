@@ -54,7 +54,21 @@ class Settings(BaseSettings):
     # Take inbound email only with the relay's DMARC pass; otherwise an email without one
     # is taken, flagged (docs: README "Support tickets").
     inbound_email_require_authentication: bool = False
+    # Where client files' bytes are kept (README "File storage"): `postgres` (the default)
+    # in the database, which every API host shares and one backup holds; `local` in
+    # ATTACHMENTS_DIR, which only hosts that mount it see; `s3` in an S3-compatible bucket.
+    # `clientdesk move-files` moves the bytes from one to another.
+    file_storage: Literal["postgres", "local", "s3"] = "postgres"
     attachments_dir: Path = Path("var/attachments")
+    # The bucket (and a key prefix such as `clientdesk/`) of FILE_STORAGE=s3. The endpoint is
+    # AWS's when empty (for MinIO, Ceph, R2 and the like, their URL); the keys come from the
+    # usual AWS chain (environment, profile, instance role) when empty.
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
     email_templates_dir: Path | None = None
     mail_from: str = "Clientdesk <billing@localhost>"
     # The domain of the Message-IDs of our emails; by default the domain of MAIL_FROM.
@@ -155,6 +169,12 @@ class Settings(BaseSettings):
                 "REQUEST_TIME_BUDGET_SECONDS must be longer than AUTOMATION_WAIT_SECONDS: "
                 "runAutomation would be stopped before its wait is over"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _s3_has_a_bucket(self) -> Settings:
+        if self.file_storage == "s3" and not self.s3_bucket:
+            raise ValueError("FILE_STORAGE=s3 needs S3_BUCKET")
         return self
 
     @field_validator("cors_origins")

@@ -25,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 from app.cors import CORSMiddleware
 from app.db import create_pool
 from app.downloads import download_file
+from app.filestores import open_file_store
 from app.graphql_view import GraphQLEndpoint, error_response
 from app.inbound import inbound_email_endpoint
 from app.logs import RequestLog, current_request
@@ -173,6 +174,8 @@ def create_app(settings: Settings) -> Starlette:
         redis: ArqRedis = await create_arq_pool(RedisSettings.from_dsn(settings.redis_url))
         reference = ReferenceCache(settings.database_url)
         await reference.start()
+        closing = contextlib.AsyncExitStack()
+        files = await closing.enter_async_context(open_file_store(settings, pool))
 
         def hand_to_workers(
             enqueue: Callable[[ArqRedis, list[int]], Awaitable[None]], what: str
@@ -214,7 +217,7 @@ def create_app(settings: Settings) -> Starlette:
             card_secret_attempts=CardSecretAttempts(
                 redis, on_refusal=lambda reason: CARD_SECRET_REFUSALS.labels(reason.value).inc()
             ),
-            attachments_dir=settings.attachments_dir,
+            files=files,
             max_upload_bytes=settings.max_upload_bytes,
             enqueue_automation_run=functools.partial(enqueue_automation_run, redis),
             automation_wait_seconds=settings.automation_wait_seconds,
@@ -224,6 +227,7 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
+            await closing.aclose()
             await reference.stop()
             await redis.aclose()
             await pool.close()

@@ -348,6 +348,16 @@ ALTER TABLE public.emails ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.file_chunks (
+    stored_name text NOT NULL,
+    seq integer NOT NULL,
+    data bytea NOT NULL,
+    CONSTRAINT file_chunks_data_check CHECK ((length(data) <= 262144)),
+    CONSTRAINT file_chunks_seq_check CHECK ((seq >= 0)),
+    CONSTRAINT file_chunks_stored_name_check CHECK ((stored_name ~ '^[0-9a-f]{32}$'::text))
+);
+ALTER TABLE ONLY public.file_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+
 CREATE TABLE public.idempotency_keys (
     login_id bigint NOT NULL,
     key text NOT NULL,
@@ -762,6 +772,9 @@ ALTER TABLE ONLY public.emails
 
 ALTER TABLE ONLY public.emails
     ADD CONSTRAINT emails_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.file_chunks
+    ADD CONSTRAINT file_chunks_pkey PRIMARY KEY (stored_name, seq);
 
 ALTER TABLE ONLY public.idempotency_keys
     ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (login_id, key);
