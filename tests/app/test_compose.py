@@ -332,7 +332,7 @@ def test_nginx_accepts_the_shipped_configuration_with_tls(tmp_path: Path) -> Non
     (tmp_path / "logs").mkdir()
     result = subprocess.run(
         [
-            "nginx",
+            str(NGINX_PROGRAM),
             "-t",
             "-p",
             f"{tmp_path}/",
