@@ -133,9 +133,10 @@ def test_init_env_writes_every_secret_and_one_database_password(tmp_path: Path) 
     (tmp_path / "deploy").mkdir()
     for name in ("init-env", "clientdesk.env.example"):
         shutil.copy(DEPLOY / name, tmp_path / "deploy" / name)
-    subprocess.run(["sh", str(tmp_path / "deploy" / "init-env")], check=True, capture_output=True)
+    init_env = tmp_path / "deploy" / "init-env"
+    subprocess.run([init_env], check=True, capture_output=True)
     written = env_file(tmp_path / "clientdesk.env")
-    settings = Settings(_env_file=None, **{key.lower(): value for key, value in written.items()})
+    settings = Settings.model_validate({key.lower(): value for key, value in written.items()})
     assert all(written[name] for name in SECRETS)
     assert settings.card_keyring() is not None  # cards and 2FA work, not NOT_CONFIGURED
     password = env_file(tmp_path / "postgres.env")["POSTGRES_PASSWORD"]
@@ -143,7 +144,7 @@ def test_init_env_writes_every_secret_and_one_database_password(tmp_path: Path) 
     assert urlsplit(settings.database_url).password == password
     assert stat.S_IMODE((tmp_path / "clientdesk.env").stat().st_mode) == 0o600
     # A second run would replace the keys to the stored cards: it refuses.
-    again = subprocess.run(["sh", str(tmp_path / "deploy" / "init-env")], capture_output=True)
+    again = subprocess.run([init_env], capture_output=True)
     assert again.returncode != 0
     assert env_file(tmp_path / "clientdesk.env") == written
 
@@ -255,13 +256,11 @@ def test_nginx_resolves_the_api_at_request_time_through_dockers_dns() -> None:
     assert not find(NGINX, "upstream")
 
 
-def location_for(tree: list[Directive], uri: str) -> list[Any]:
-    """The block of the location nginx picks for `uri` (regex locations before prefixes)."""
-    locations = [
-        (args, block)
-        for name, args, block in find(tree, "server")[0][2] or []
-        if name == "location"
-    ]
+def location_for(tree: list[Directive], uri: str) -> list[Directive]:
+    """The block of the location nginx picks for `uri` in the first server: exact and regex
+    locations before plain prefixes, the longest of those (no `^~` here)."""
+    server: list[Directive] = find(tree, "server")[0][2] or []
+    locations = [(args, block or []) for name, args, block in server if name == "location"]
     for args, block in locations:
         if args[0] in ("~", "~*") and re.search(args[1], uri, re.I if args[0] == "~*" else 0):
             return block
@@ -315,9 +314,11 @@ def self_signed_certificate(directory: Path) -> None:
     )
 
 
-@pytest.mark.skipif(
-    not shutil.which("nginx"), reason="nginx is not installed (.ci/run installs it)"
-)
+# Debian installs it in /usr/sbin, which a non-login PATH may lack.
+NGINX_PROGRAM = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
+
+
+@pytest.mark.skipif(not NGINX_PROGRAM, reason="nginx is not installed (.ci/run installs it)")
 def test_nginx_accepts_the_shipped_configuration_with_tls(tmp_path: Path) -> None:
     # Laid out as the proxy container sees /etc/nginx, TLS turned on as its example says.
     for volume in SERVICES["proxy"]["volumes"]:
