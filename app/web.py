@@ -36,6 +36,7 @@ from app.db import create_pool
 from app.downloads import download_file
 from app.graphql import build_schema
 from app.graphql_codes import TIME_BUDGET_EXCEEDED
+from app.graphql_documents import exempt_start_up_objects_from_collection
 from app.inbound import inbound_email_endpoint
 from app.logs import RequestLog, current_request
 from app.metrics import (
@@ -331,6 +332,7 @@ def create_app(settings: Settings) -> Starlette:
             automation_wait_seconds=settings.automation_wait_seconds,
             reference=reference,
         )
+        exempt_start_up_objects_from_collection()
         try:
             yield
         finally:
