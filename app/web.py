@@ -26,6 +26,7 @@ from app.cors import CORSMiddleware
 from app.db import create_pool
 from app.downloads import download_file
 from app.filestores import open_file_store
+from app.graphql_documents import exempt_start_up_objects_from_collection
 from app.graphql_view import GraphQLEndpoint, error_response
 from app.inbound import inbound_email_endpoint
 from app.logs import RequestLog, current_request
@@ -224,6 +225,7 @@ def create_app(settings: Settings) -> Starlette:
             reference=reference,
             api_key_rate_limit=KeyRateLimit(redis, settings.api_key_rate_limit),
         )
+        exempt_start_up_objects_from_collection()
         try:
             yield
         finally:
