@@ -52,7 +52,8 @@ class Row:
 
 
 class ImportKind(Protocol):
-    """What one kind of import knows; `run_import` does the rest."""
+    """What one kind of import knows; `run_import` does the rest. A kind subclasses it,
+    to inherit the default check."""
 
     @property
     def columns(self) -> Mapping[str, str]:
@@ -71,7 +72,9 @@ class ImportKind(Protocol):
     async def check_against_database(
         self, conn: asyncpg.Connection, rows: Sequence[Row], fail: Callable[[Row, str, str], None]
     ) -> None:
-        """Refuse, with `fail(row, field, message)`, rows the database rules out."""
+        """Refuse, with `fail(row, field, message)`, rows the database rules out; by default
+        none (a row already present is not an error: it is left as it is)."""
+        return None
 
     async def new_rows(
         self, conn: asyncpg.Connection, batch: Sequence[dict[str, Any]]

@@ -6,7 +6,7 @@ email is sent and no password is set: imported clients choose one through a pass
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TextIO
 
@@ -19,7 +19,7 @@ from domain.clients.profile import (
     load_profile_reference,
 )
 from domain.errors import ErrorCode
-from domain.imports import ImportResult, Row, boolean_cell, run_import
+from domain.imports import ImportKind, ImportResult, boolean_cell, run_import
 from domain.money import MAX_AMOUNT, read_decimal
 from domain.validation import InputCheck
 
@@ -125,7 +125,7 @@ async def _present_emails(conn: asyncpg.Connection, emails: list[str]) -> set[st
     return {row["email"] for row in rows}
 
 
-class ClientImport:
+class ClientImport(ImportKind):
     """Clients, one a row (domain/imports.py's ImportKind)."""
 
     columns = COLUMNS
@@ -139,11 +139,6 @@ class ClientImport:
 
     def key(self, values: Mapping[str, Any]) -> str:
         return str(values.get("email") or "").lower()
-
-    async def check_against_database(
-        self, conn: asyncpg.Connection, rows: Sequence[Row], fail: Callable[[Row, str, str], None]
-    ) -> None:
-        """Nothing more: an address already present is not an error but left as it is."""
 
     async def new_rows(
         self, conn: asyncpg.Connection, batch: Sequence[dict[str, Any]]

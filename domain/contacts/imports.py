@@ -17,7 +17,7 @@ import asyncpg
 from domain.auth.permissions import ContactPermission
 from domain.contacts.models import PREFERENCE_CATEGORIES
 from domain.errors import ErrorCode
-from domain.imports import ImportResult, Row, boolean_cell, run_import
+from domain.imports import ImportKind, ImportResult, Row, boolean_cell, run_import
 from domain.people import OPTIONAL_TEXT, REQUIRED_TEXT, clean_person
 from domain.validation import InputCheck
 
@@ -52,7 +52,7 @@ def _permissions(check: InputCheck, text: str) -> list[str]:
     return sorted(known)
 
 
-class ContactImport:
+class ContactImport(ImportKind):
     """Contacts, one a row (domain/imports.py's ImportKind)."""
 
     columns = COLUMNS
