@@ -27,8 +27,8 @@ REFUSED: dict[str, tuple[str, dict[str, Any], int, str]] = {
     "a mutation over GET": (
         "GET",
         {"params": {"query": "mutation { logout { __typename } }"}},
-        400,
-        "BAD_REQUEST",
+        405,
+        "METHOD_NOT_ALLOWED",
     ),
     "an upload without the CSRF header": ("POST", UPLOAD, 400, "BAD_REQUEST"),
 }
