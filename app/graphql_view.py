@@ -112,7 +112,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         accepted = response_media_type(request.headers.get("accept"))
         media_type = scope[_MEDIA_TYPE_KEY] = accepted or JSON
         try:
-            if accepted is None and not self.should_render_graphql_ide(request):  # type: ignore[arg-type]
+            if accepted is None and not self.should_render_graphql_ide(request):
                 raise RequestRefused(
                     406, NOT_ACCEPTABLE, f"This endpoint answers with {GRAPHQL_RESPONSE} or {JSON}."
                 )
@@ -263,6 +263,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             response.status_code = 503
             response.headers["Retry-After"] = self._retry_after
         return response
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Strawberry's (a GET without a query, from a browser), but not a persisted query's
+        GET, which has no query either."""
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(GRAPHIQL_PAGE)

@@ -167,8 +167,9 @@ class PersistedQueryList:
 
     async def lookup(self, query: str | None, extensions: Mapping[str, Any] | None) -> Lookup:
         digest = _requested_hash(extensions)
-        if digest is not None and digest in self._by_id:
-            return Lookup(self._by_id[digest])
+        listed = self._by_id.get(digest) if digest is not None else None
+        if listed is not None and query in (None, listed):
+            return Lookup(listed)
         if digest is None and query is not None and sha256_hex(query) in self._texts:
             return Lookup(query)
         raise PersistedQueryRefused(

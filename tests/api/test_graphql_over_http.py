@@ -124,9 +124,7 @@ async def test_http_level_refusals_come_in_the_spec_type(api: httpx.AsyncClient)
 async def test_a_mutation_over_get_is_a_405_that_allows_post(
     api: httpx.AsyncClient, headers: dict[str, str]
 ) -> None:
-    response = await api.get(
-        "/graphql", params={"query": "mutation { logout { __typename } }"}, headers=headers
-    )
+    response = await api.get("/graphql", params={"query": "mutation { logout }"}, headers=headers)
     assert response.status_code == 405, response.text
     assert response.headers["allow"] == "POST"
     assert codes(response.json()) == ["METHOD_NOT_ALLOWED"]
