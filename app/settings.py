@@ -125,6 +125,13 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=2**31 - 1)
     # How deeply JSON bodies and variables may nest; no input of the API needs more.
     max_json_depth: int = Field(default=32, ge=4)
+    # Automatic persisted queries (app/persisted_queries.py): documents registered by their
+    # SHA-256 are kept in Redis, shared by every API process, this long and up to this size.
+    automatic_persisted_queries: bool = True
+    persisted_query_ttl_seconds: int = Field(default=24 * 3600, ge=1)
+    persisted_query_max_bytes: int = Field(default=32 * 1024, ge=256)
+    # A manifest of the only operations that run (Apollo's or Relay's format); replaces APQ.
+    persisted_queries_manifest: Path | None = None
 
     # When set, /metrics answers only requests with `Authorization: Bearer <one of these>`.
     metrics_token: str = ""
