@@ -189,6 +189,14 @@ async def test_12_3_the_dashboard_figures_stay_exact_through_every_write_path(
     await assert_exact(conn, "a merge")
     await deletion.delete_client(conn, joe.id, staff_id=None)
     await assert_exact(conn, "deleting a client with unpaid invoices")
+    await invoices.create_invoice(
+        conn,
+        ann.id,
+        items=[{"description": "Hosting", "amount": "80.00"}],
+        due_date=today - timedelta(days=3),
+        payment_method=None,
+        staff_id=None,
+    )
     await conn.execute("DELETE FROM clients WHERE id = $1", ann.id)
     await assert_exact(conn, "a client deleted with its invoices by the cascade")
 
