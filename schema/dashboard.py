@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
@@ -112,9 +112,9 @@ class Dashboard:
     async def income(
         self,
         info: Info[SchemaContext, None],
-        from_: date = strawberry.argument(name="from", description="The first day."),
-        to: date = strawberry.argument(description="The last day."),
-        interval: Interval = strawberry.argument(description="Per day or per month."),
+        from_: Annotated[date, strawberry.argument(name="from", description="The first day.")],
+        to: Annotated[date, strawberry.argument(description="The last day.")],
+        interval: Annotated[Interval, strawberry.argument(description="Per day or per month.")],
     ) -> list[IncomePeriod] | None:
         await _require(info, StaffPermission.VIEW_CLIENTS)
         async with info.context.connection() as conn:
