@@ -18,13 +18,14 @@ from domain import dashboard
 from domain.auth.permissions import StaffPermission
 from domain.automation import runs
 from domain.automation.settings import get_automation_settings
+from domain.clients.models import ClientStatus
 from domain.errors import DomainError
+from schema import clients as _registers_client_status  # noqa: F401 -- its GraphQL enum
 from schema.automation import AutomationRun
-from schema.clients import ClientStatus
 from schema.common import Forbidden, Unauthenticated
 from schema.context import SchemaContext
 
-Interval = strawberry.enum(
+strawberry.enum(
     dashboard.Interval,
     name="IncomeInterval",
     description="How income is grouped: per calendar DAY or MONTH.",
@@ -114,7 +115,9 @@ class Dashboard:
         info: Info[SchemaContext, None],
         from_: Annotated[date, strawberry.argument(name="from", description="The first day.")],
         to: Annotated[date, strawberry.argument(description="The last day.")],
-        interval: Annotated[Interval, strawberry.argument(description="Per day or per month.")],
+        interval: Annotated[
+            dashboard.Interval, strawberry.argument(description="Per day or per month.")
+        ],
     ) -> list[IncomePeriod] | None:
         await _require(info, StaffPermission.VIEW_CLIENTS)
         async with info.context.connection() as conn:

@@ -78,8 +78,9 @@ async def test_10_1_each_dashboard_figure_needs_the_permission_that_reads_its_ob
     shown = {name for name, value in body["data"]["dashboard"].items() if value is not None}
     refused = {tuple(e["path"]) for e in body["errors"]}
     assert shown == FIGURES[held] - {"lastAutomationRun"}  # no run yet: null, not refused
-    assert refused == {("dashboard", name) for other in FIGURES if other != held
-                       for name in FIGURES[other]}
+    assert refused == {
+        ("dashboard", name) for other in FIGURES if other != held for name in FIGURES[other]
+    }
     assert {e["extensions"]["code"] for e in body["errors"]} == {"FORBIDDEN"}
 
 

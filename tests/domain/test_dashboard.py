@@ -124,7 +124,9 @@ async def test_12_3_the_dashboard_figures_stay_exact_through_every_write_path(
         conn, overdue.id, amount="40.00", gateway="banktransfer", staff_id=None
     )
     await assert_exact(conn, "a part payment")
-    staff_login = await conn.fetchval("INSERT INTO logins (email) VALUES ('x@s.example') RETURNING id")
+    staff_login = await conn.fetchval(
+        "INSERT INTO logins (email) VALUES ('x@s.example') RETURNING id"
+    )
     await credit.add_credit(
         conn, ann.id, amount="50.00", description="Goodwill", staff_id=None, login_id=staff_login
     )
@@ -143,12 +145,8 @@ async def test_12_3_the_dashboard_figures_stay_exact_through_every_write_path(
     await assert_exact(conn, "an overpayment (paid, the excess credited)")
     await conn.execute("UPDATE invoices SET status = 'CANCELLED' WHERE id = $1", credited.id)
     await assert_exact(conn, "cancelling an invoice")
-    refunded = await conn.fetchval(
-        "SELECT id FROM transactions WHERE invoice_id = $1", due.id
-    )
-    await conn.execute(
-        "UPDATE transactions SET amount = amount - 20 WHERE id = $1", refunded
-    )
+    refunded = await conn.fetchval("SELECT id FROM transactions WHERE invoice_id = $1", due.id)
+    await conn.execute("UPDATE transactions SET amount = amount - 20 WHERE id = $1", refunded)
     await conn.execute("UPDATE invoices SET status = 'REFUNDED' WHERE id = $1", due.id)
     await assert_exact(conn, "a partial refund")
 
@@ -185,7 +183,9 @@ async def test_12_3_the_dashboard_figures_stay_exact_through_every_write_path(
         payment_method=None,
         staff_id=None,
     )
-    await merge.merge_clients(conn, joe.id, bob.id, merge.MergeKeep.FIRST, keyring=None, staff_id=None)
+    await merge.merge_clients(
+        conn, joe.id, bob.id, merge.MergeKeep.FIRST, keyring=None, staff_id=None
+    )
     await assert_exact(conn, "a merge")
     await deletion.delete_client(conn, joe.id, staff_id=None)
     await assert_exact(conn, "deleting a client with unpaid invoices")
@@ -218,5 +218,7 @@ async def test_income_lists_every_period_with_refunds_subtracted(
     )
     await conn.execute("UPDATE transactions SET amount = 45.00")
     today = date.today()
-    months = await dashboard.income(conn, today.replace(day=1) - timedelta(days=1), today, Interval.MONTH)
+    months = await dashboard.income(
+        conn, today.replace(day=1) - timedelta(days=1), today, Interval.MONTH
+    )
     assert [p.totals for p in months] == [[], [CurrencyTotal("EUR", Decimal("45.00"))]]
