@@ -35,6 +35,7 @@ from resolvers import cards as card_resolvers
 from resolvers import clients as client_resolvers
 from resolvers import contacts as contact_resolvers
 from resolvers import credit as credit_resolvers
+from resolvers import dashboard as dashboard_resolvers
 from resolvers import emails as email_resolvers
 from resolvers import files as file_resolvers
 from resolvers import lifecycle as lifecycle_resolvers
@@ -62,6 +63,7 @@ Query = strawberry.type(
             billing_resolvers.Queries,
             client_resolvers.Queries,
             contact_resolvers.Queries,
+            dashboard_resolvers.Queries,
             email_resolvers.Queries,
             lifecycle_resolvers.Queries,
             node_resolvers.Queries,

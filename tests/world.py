@@ -254,12 +254,16 @@ query EveryList($client: ID!) {
   staffRoles { id permissions }
   apiKeys { id }
   nodes(ids: [$client]) { id }
+  dashboard {
+    clientsByStatus { count } unpaidInvoices { totals { amount } }
+    income(from: "TODAY", to: "TODAY", interval: DAY) { totals { amount } }
+  }
   client(id: $client) {
     emails { id } creditLog { id } services { id } addons { id } domains { id }
     invoices { id items { description } } transactions { id } mergedFrom
     contacts { id permissions } tickets { id messages { id } } files { id }
   }
-}"""
+}""".replace("TODAY", date.today().isoformat())  # the world's payments are today's
 # Lists a healthy world leaves empty: the failures of its automation runs.
 MAY_BE_EMPTY = frozenset({"failures"})
 
