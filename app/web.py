@@ -174,7 +174,7 @@ def create_app(settings: Settings) -> Starlette:
             statement_cache_size=settings.database_statement_cache_size,
         )
         redis: ArqRedis = await create_arq_pool(RedisSettings.from_dsn(settings.redis_url))
-        reference = ReferenceCache(settings.direct_database_url)  # LISTEN needs a session
+        reference = ReferenceCache(settings.direct_database_url)  # it listens: a session
         await reference.start()
         closing = contextlib.AsyncExitStack()
         files = await closing.enter_async_context(open_file_store(settings, pool))

@@ -5,16 +5,18 @@ and PgBouncer in transaction pooling mode before the suite's PostgreSQL."""
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from app.devservices import free_port
 from tests.app.conftest import command_env, wait_for_http
@@ -62,19 +64,12 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def _world_readable(directory: Path) -> None:
-    # PgBouncer refuses to run as root and nginx's workers run as nobody: both read here.
-    for path in (directory, *directory.parents):
-        if path == Path("/"):
-            break
-        path.chmod(path.stat().st_mode | 0o755)
-
-
 def pgbouncer_config(directory: Path, database_url: str, port: int) -> Path:
     """Transaction pooling before `database_url`, the one database under the name `clientdesk`."""
     server = urlsplit(database_url)
+    host = server.hostname or parse_qs(server.query)["host"][0]  # the embedded one: a socket
     target = (
-        f"host={server.hostname} port={server.port} dbname={server.path.lstrip('/')} "
+        f"host={host} port={server.port or 5432} dbname={server.path.lstrip('/')} "
         f"user={server.username}" + (f" password={server.password}" if server.password else "")
     )
     config = directory / "pgbouncer.ini"
@@ -104,7 +99,9 @@ def nginx_config(directory: Path, port: int, api_ports: list[int]) -> Path:
     proxy = (deploy / "clientdesk-proxy.conf").read_text()
     proxy = proxy.replace("set $clientdesk_api api:8000;", "")
     proxy = proxy.replace("proxy_pass http://$clientdesk_api;", "proxy_pass http://clientdesk_api;")
-    assert "api:8000" not in proxy and "clientdesk_api;" in proxy, "deploy/ changed shape"
+    assert "$clientdesk_api" not in proxy and "http://clientdesk_api;" in proxy, (
+        "deploy/ changed shape"
+    )
     (directory / "clientdesk-proxy.conf").write_text(proxy)
     (directory / "clientdesk.d").mkdir()
     (directory / "logs").mkdir()
@@ -114,10 +111,12 @@ def nginx_config(directory: Path, port: int, api_ports: list[int]) -> Path:
 
 
 @contextmanager
-def cluster(services: Services, database_url: str, home: Path) -> Iterator[Cluster]:
+def cluster(services: Services, database_url: str) -> Iterator[Cluster]:
     """Everything started, every API ready; everything stopped afterwards."""
     assert PGBOUNCER and NGINX
-    _world_readable(home)
+    # PgBouncer runs as PostgreSQL's user and nginx's workers as nobody: both read here.
+    home = Path(tempfile.mkdtemp(prefix="clientdesk-scale-"))
+    home.chmod(0o755)
     pgbouncer_port, proxy_port = free_port(), free_port()
     api_ports = [free_port() for _ in range(3)]
     # Redis database 7: the suite's other tests' queue is not ours.
@@ -141,9 +140,19 @@ def cluster(services: Services, database_url: str, home: Path) -> Iterator[Clust
         VAR_DIR=str(home / "var"),
     )
     root = os.geteuid() == 0
+    # PgBouncer refuses to run as root: as the owner of PostgreSQL's socket directory.
+    socket_dir = parse_qs(urlsplit(database_url).query).get("host", ["/"])[0]
+    pgbouncer_user = pwd.getpwuid(os.stat(socket_dir).st_uid).pw_name if root else ""
     with ExitStack() as stack:
+        stack.callback(shutil.rmtree, home, ignore_errors=True)
         config = pgbouncer_config(home, database_url, pgbouncer_port)
-        started = [_start([PGBOUNCER, *(["-u", "nobody"] if root else []), str(config)], env, home / "pgbouncer.out")]
+        started = [
+            _start(
+                [PGBOUNCER, *(["-u", pgbouncer_user] if root else []), str(config)],
+                env,
+                home / "pgbouncer.out",
+            )
+        ]
         stack.callback(lambda: [_stop(p) for p in reversed(started)])
         apis = []
         for index, port in enumerate(api_ports):
@@ -153,7 +162,9 @@ def cluster(services: Services, database_url: str, home: Path) -> Iterator[Clust
         for index in range(2):
             started.append(_start([*CLI, "worker"], env, home / f"worker{index}.log"))
         nginx_conf = nginx_config(home, proxy_port, api_ports)
-        globals_ = f"daemon off; pid {home}/nginx.pid; error_log stderr;" + (" user root;" if root else "")
+        globals_ = f"daemon off; pid {home}/nginx.pid; error_log stderr;" + (
+            " user root;" if root else ""
+        )
         started.append(
             _start(
                 [NGINX, "-p", f"{home}/", "-c", str(nginx_conf), "-g", globals_],

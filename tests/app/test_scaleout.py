@@ -10,7 +10,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
+from email.utils import parseaddr
 from typing import Any
 
 import asyncpg
@@ -21,6 +21,7 @@ from app.db import connect
 from app.migrate import migrate
 from domain.auth.permissions import StaffRole
 from domain.auth.staff import create_staff
+from schema.ids import global_id
 from tests.app.cluster import (
     API_KEY_RATE_LIMIT,
     LOGIN_MAX_FAILURES,
@@ -43,7 +44,8 @@ CLIENTS = 240
 KILL_AFTER = 80
 ADD = """mutation($input: AddClientInput!) {
   addClient(input: $input) { client { id } errors { code field } } }"""
-RUN = "mutation($asOf: Date) { runAutomation(asOf: $asOf) { run { asOf finishedAt } errors { code } } }"
+RUN = """mutation($asOf: Date) {
+  runAutomation(asOf: $asOf) { run { asOf finishedAt } errors { code } } }"""
 ROLE = "query { staffRoles { id name } }"
 CREATE_KEY = """mutation($input: CreateApiKeyInput!) {
   createApiKey(input: $input) { secret errors { code } } }"""
@@ -58,7 +60,9 @@ async def _setup(database_url: str) -> None:
         await migrate(conn)
         name = await conn.fetchval("SELECT current_database()")
         # What asyncpg's startup parameter does without PgBouncer (docs/scale.md).
-        await conn.execute(f'ALTER DATABASE "{name}" SET clientdesk.mail_domain = \'scale.example\'')
+        await conn.execute(
+            f"ALTER DATABASE \"{name}\" SET clientdesk.mail_domain = 'scale.example'"
+        )
         await create_staff(
             conn,
             email=ADMIN,
@@ -72,10 +76,10 @@ async def _setup(database_url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def running(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, str]]:
+def running(services: Services) -> Iterator[tuple[Cluster, str]]:
     with scratch_database(services.database_url) as database_url:
         asyncio.run(_setup(database_url))
-        with cluster(services, database_url, tmp_path_factory.mktemp("scale")) as started:
+        with cluster(services, database_url) as started:
             yield started, database_url
 
 
@@ -83,7 +87,9 @@ async def _gql(
     http: httpx.AsyncClient, url: str, query: str, token: str | None = None, **variables: Any
 ) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return await http.post(f"{url}/graphql", json={"query": query, "variables": variables}, headers=headers)
+    return await http.post(
+        f"{url}/graphql", json={"query": query, "variables": variables}, headers=headers
+    )
 
 
 async def _login(http: httpx.AsyncClient, url: str, email: str, password: str) -> dict[str, Any]:
@@ -142,14 +148,18 @@ async def _load_and_kill(running: Cluster, token: str, figures: Counter[str]) ->
         return killed[0]
 
 
+def _ours(services: Services) -> list[str]:
+    addresses = (parseaddr(str(m["To"]))[1] for m in services.mail.messages)
+    return [a for a in addresses if a.endswith("@scale.example")]
+
+
 async def _wait_for_emails(services: Services, expected: int) -> list[str]:
     for _ in range(150):
-        sent = [str(m["To"]) for m in services.mail.messages if str(m["To"]).endswith("@scale.example")]
-        if len(sent) >= expected:
+        if len(_ours(services)) >= expected:
             await asyncio.sleep(1.5)  # a duplicate would arrive meanwhile
             break
         await asyncio.sleep(0.2)
-    return [str(m["To"]) for m in services.mail.messages if str(m["To"]).endswith("@scale.example")]
+    return _ours(services)
 
 
 async def test_three_apis_and_two_workers_behind_nginx_over_pgbouncer_and_one_redis(
@@ -166,7 +176,9 @@ async def test_three_apis_and_two_workers_behind_nginx_over_pgbouncer_and_one_re
         # The daily run, asked for through every API at once while the workers' schedule
         # hands it over too: one run.
         today = date.today().isoformat()
-        answers = await asyncio.gather(*(_gql(http, url, RUN, token, asOf=today) for url in apis * 2))
+        answers = await asyncio.gather(
+            *(_gql(http, url, RUN, token, asOf=today) for url in apis * 2)
+        )
         runs = [a.json()["data"]["runAutomation"] for a in answers]
         assert all(r["errors"] == [] and r["run"]["finishedAt"] for r in runs), runs
         assert len({r["run"]["finishedAt"] for r in runs}) == 1
@@ -184,7 +196,9 @@ async def test_three_apis_and_two_workers_behind_nginx_over_pgbouncer_and_one_re
         made = await _gql(http, proxy, CREATE_KEY, token, input={"name": "Load", "roleId": support})
         secret = made.json()["data"]["createApiKey"]["secret"]
         statuses = [
-            (await _gql(http, apis[n % 3], "query { clients(first: 1) { totalCount } }", secret)).status_code
+            (
+                await _gql(http, apis[n % 3], "query { clients(first: 1) { totalCount } }", secret)
+            ).status_code
             for n in range(API_KEY_RATE_LIMIT + 1)
         ]
         assert statuses == [200] * API_KEY_RATE_LIMIT + [429], statuses
@@ -196,7 +210,9 @@ async def test_three_apis_and_two_workers_behind_nginx_over_pgbouncer_and_one_re
 
     conn = await asyncpg.connect(database_url)
     try:
-        in_database = await conn.fetchval("SELECT count(*) FROM clients WHERE email LIKE '%@scale.example'")
+        in_database = await conn.fetchval(
+            "SELECT count(*) FROM clients WHERE email LIKE '%@scale.example'"
+        )
         run_rows = await conn.fetchval("SELECT count(*) FROM automation_runs")
         client_id = await conn.fetchval("SELECT id FROM clients ORDER BY id LIMIT 1")
     finally:
@@ -206,12 +222,16 @@ async def test_three_apis_and_two_workers_behind_nginx_over_pgbouncer_and_one_re
     survivors = [url for i, url in enumerate(apis) if i != 1]
     content = b"%PDF-1.4 scale-out " * 2000
     async with httpx.AsyncClient(timeout=30) as http:
-        from schema.ids import global_id
-
-        operations = {"query": UPLOAD, "variables": {"clientId": global_id("Client", client_id), "file": None}}
+        operations = {
+            "query": UPLOAD,
+            "variables": {"clientId": global_id("Client", client_id), "file": None},
+        }
         uploaded = await http.post(
             f"{survivors[0]}/graphql",
-            data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.file"]})},
+            data={
+                "operations": json.dumps(operations),
+                "map": json.dumps({"0": ["variables.file"]}),
+            },
             files={"0": ("contract.pdf", content, "application/pdf")},
             headers={"Authorization": f"Bearer {token}", "X-CSRF-Protection": "1"},
         )
@@ -235,4 +255,3 @@ async def test_three_apis_and_two_workers_behind_nginx_over_pgbouncer_and_one_re
     assert run_rows == 1
     assert [d.status_code for d in downloads] == [200, 200]
     assert all(d.content == content for d in downloads)
-    assert Path(processes.logs).is_dir()
