@@ -81,7 +81,7 @@ def pgbouncer_config(directory: Path, database_url: str, port: int) -> Path:
         "auth_type = any\n"
         "pool_mode = transaction\n"
         "max_client_conn = 500\ndefault_pool_size = 20\n"
-        # Set for the whole database instead (ALTER DATABASE … SET, docs/scale.md): a
+        # Set for the whole database instead (ALTER DATABASE … SET, docs/scale-out.md): a
         # transaction-pooled server connection cannot keep one client's startup settings.
         "ignore_startup_parameters = clientdesk.mail_domain\n"
     )

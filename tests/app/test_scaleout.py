@@ -59,7 +59,7 @@ async def _setup(database_url: str) -> None:
     try:
         await migrate(conn)
         name = await conn.fetchval("SELECT current_database()")
-        # What asyncpg's startup parameter does without PgBouncer (docs/scale.md).
+        # What asyncpg's startup parameter does without PgBouncer (docs/scale-out.md).
         await conn.execute(
             f"ALTER DATABASE \"{name}\" SET clientdesk.mail_domain = 'scale.example'"
         )
