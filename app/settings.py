@@ -145,8 +145,8 @@ class Settings(BaseSettings):
     db_pool_min: int = 2
     db_pool_max: int = 10
     # PostgreSQL itself when DATABASE_URL goes through PgBouncer in transaction pooling mode
-    # (docs/scale-out.md): the few users of a session (the reference cache's notifications, the daily
-    # run's advisory lock, the migrations' lock) connect here. Empty: DATABASE_URL.
+    # (docs/scale-out.md): the few users of a session (the reference cache's notifications,
+    # the daily run's advisory lock, the migrations' lock) connect here. Empty: DATABASE_URL.
     database_direct_url: str = ""
     # asyncpg's prepared statements per connection. PgBouncer before 1.21 (Debian 12 ships
     # 1.18) hands each transaction any server connection, where a statement prepared on
