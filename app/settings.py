@@ -151,6 +151,15 @@ class Settings(BaseSettings):
 
     db_pool_min: int = 2
     db_pool_max: int = 10
+    # PostgreSQL itself when DATABASE_URL goes through PgBouncer in transaction pooling mode
+    # (docs/scale.md): the few users of a session (the reference cache's notifications,
+    # the daily run's advisory lock, the migrations' lock) connect here. Empty: DATABASE_URL.
+    database_direct_url: str = ""
+    # asyncpg's prepared statements per connection. PgBouncer before 1.21 (Debian 12 ships
+    # 1.18) hands each transaction any server connection, where a statement prepared on
+    # another is missing: set 0 behind it (unnamed statements, one more round trip a query;
+    # docs/scale.md has the cost). 100 is asyncpg's default.
+    database_statement_cache_size: int = Field(default=100, ge=0)
 
     # "json" writes every log line as one JSON object (request id, operation, viewer kind and
     # duration included); "text" is for people.
@@ -218,6 +227,10 @@ class Settings(BaseSettings):
     @property
     def metrics_tokens(self) -> tuple[str, ...]:
         return secret_lists.parse(self.metrics_token)
+
+    @property
+    def direct_database_url(self) -> str:
+        return self.database_direct_url or self.database_url
 
     @property
     def base_url(self) -> str:

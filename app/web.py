@@ -171,9 +171,10 @@ def create_app(settings: Settings) -> Starlette:
             max_size=settings.db_pool_max,
             mail_domain=settings.message_id_domain,
             reset_sessions=False,  # see `keep_session`
+            statement_cache_size=settings.database_statement_cache_size,
         )
         redis: ArqRedis = await create_arq_pool(RedisSettings.from_dsn(settings.redis_url))
-        reference = ReferenceCache(settings.database_url)
+        reference = ReferenceCache(settings.direct_database_url)  # it listens: a session
         await reference.start()
         closing = contextlib.AsyncExitStack()
         files = await closing.enter_async_context(open_file_store(settings, pool))

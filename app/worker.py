@@ -61,9 +61,12 @@ async def worker_is_healthy(settings: Settings) -> bool:
         return False
 
 
-def worker_resources(settings: Settings, pool: asyncpg.Pool) -> WorkerResources:
+def worker_resources(
+    settings: Settings, pool: asyncpg.Pool, session_pool: asyncpg.Pool | None = None
+) -> WorkerResources:
     return WorkerResources(
         pool=pool,
+        session_pool=pool if session_pool is None else session_pool,
         renderer=TemplateRenderer(settings.email_templates_dir),
         mailer=Mailer.from_url(
             settings.smtp_url,
@@ -96,6 +99,8 @@ async def _close_resources(ctx: dict[str, Any]) -> None:
     if resources is not None:
         await resources.mailer.close()
         await resources.pool.close()
+        if resources.session_pool is not resources.pool:
+            await resources.session_pool.close()
 
 
 def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -> Worker:
@@ -109,8 +114,19 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
             max_size=settings.worker_max_jobs + 1,
             mail_domain=settings.message_id_domain,
             name="worker",
+            statement_cache_size=settings.database_statement_cache_size,
         )
-        ctx["resources"] = worker_resources(settings, pool)
+        session_pool = None
+        if settings.direct_database_url != settings.database_url:
+            # The daily run and the finishing of cut-short runs: two jobs, one at a time each.
+            session_pool = await create_pool(
+                settings.direct_database_url,
+                min_size=0,
+                max_size=2,
+                mail_domain=settings.message_id_domain,
+                name="worker_session",
+            )
+        ctx["resources"] = worker_resources(settings, pool, session_pool)
 
     options: dict[str, Any] = {
         # Every job is counted and timed for /metrics under its own name.
