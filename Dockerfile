@@ -27,5 +27,12 @@ RUN useradd --system --home /srv/clientdesk clientdesk \
 WORKDIR /srv/clientdesk
 USER clientdesk
 
+# Listen on every interface of the container (the default, 127.0.0.1, is unreachable from
+# outside it); clientdesk.env may set another PORT, which the health check follows.
+ENV HOST=0.0.0.0 PORT=8000
 EXPOSE 8000
+# Healthy while the API answers /readyz (its database and Redis reachable). The worker's
+# container replaces this with `clientdesk worker --check` (docker-compose.yml).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/readyz' % os.environ.get('PORT', '8000'), timeout=4)"]
 CMD ["clientdesk", "serve"]

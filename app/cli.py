@@ -1,5 +1,6 @@
 """The `clientdesk` command: dev, serve, worker, create-staff, seed, export-schema, rotate-card-key;
-the database's commands (migrate, backup, restore) come from app/cli_database.py."""
+the database's commands (migrate, backup, restore) come from app/cli_database.py, move-files
+from app/cli_files.py."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import typer
 
 from app import db
 from app.cli_database import database_cli
+from app.cli_files import files_cli
 from app.cli_import import import_cli
 from app.cli_support import command_settings, console
 from app.logs import configure_logging
@@ -29,6 +31,7 @@ cli = typer.Typer(
     help="clientdesk: client management for hosting businesses.", no_args_is_help=True
 )
 cli.add_typer(database_cli)
+cli.add_typer(files_cli)
 cli.add_typer(import_cli, name="import")
 
 
@@ -185,16 +188,24 @@ def serve(
 
 
 @cli.command()
-def worker(burst: bool = typer.Option(False, help="Run queued jobs, then exit.")) -> None:
+def worker(
+    burst: bool = typer.Option(False, help="Run queued jobs, then exit."),
+    check: bool = typer.Option(
+        False, "--check", help="Exit 0 if this host's worker is running, else 1 (health checks)."
+    ),
+) -> None:
     """Run an arq worker: sends email and runs the periodic automation.
 
     It rides out Redis and PostgreSQL outages (reconnecting with a backoff) and stops on
     SIGINT or SIGTERM."""
     from prometheus_client import start_http_server
 
-    from app.worker import run_worker
+    from app.worker import run_worker, worker_is_healthy
 
     _configure_logging()
+    if check:
+        healthy = asyncio.run(worker_is_healthy(command_settings(needs=("redis_url",))))
+        raise typer.Exit(0 if healthy else 1)
     settings = command_settings(needs=("database_url", "redis_url", "smtp_url"))
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr=settings.host)

@@ -58,7 +58,7 @@ def migrate(
     else:
         settings = command_settings(needs=("database_url",))
     try:
-        applied = asyncio.run(_migrate(settings.database_url))
+        applied = asyncio.run(_migrate(settings.direct_database_url))  # its lock needs a session
     except MigrationError as error:
         console.print(f"[red]Migrations failed:[/] {error}")
         raise typer.Exit(1) from None

@@ -89,11 +89,13 @@ async def create_pool(
     mail_domain: str | None = None,
     name: str = "api",
     reset_sessions: bool = True,
+    statement_cache_size: int = 100,
 ) -> asyncpg.Pool:
     """A pool named `name` in the metrics (asyncpg.create_pool's defaults otherwise).
 
     Without `reset_sessions` a released connection is given to the next user as it is
-    (`keep_session`): for pools whose users change no session state."""
+    (`keep_session`): for pools whose users change no session state. `statement_cache_size`
+    0 is for PgBouncer's transaction pooling (DATABASE_STATEMENT_CACHE_SIZE in app/settings.py)."""
     pool = MeasuredPool(
         database_url,
         min_size=min_size,
@@ -106,6 +108,7 @@ async def create_pool(
         init=_init_connection,
         reset=None if reset_sessions else keep_session,
         server_settings=_server_settings(mail_domain),
+        statement_cache_size=statement_cache_size,
     )
     pool.name = name
     await pool

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import signal
 import socket
 import sys
@@ -153,6 +154,16 @@ def run_dev(console: Console) -> int:
         lock.release()
 
 
+def _fresh_metrics_dir(var: Path) -> Path:
+    """One metrics folder for the API and the worker, so that the API's /metrics reports the
+    worker's jobs too (app/metrics.py); emptied first, as a dead process's figures would
+    still count."""
+    folder = var / "metrics"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
 def _run_services(settings: Settings, lock: DevLock, console: Console) -> int:
     from app.devservices import MailSink, start_postgres, start_redis, stop_postgres
 
@@ -189,7 +200,7 @@ def _run_services(settings: Settings, lock: DevLock, console: Console) -> int:
             "redis_url": settings.redis_url,
             "smtp_url": settings.smtp_url,
         }
-        env = os.environ.copy()
+        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(_fresh_metrics_dir(var))}
         cli = [sys.executable, "-m", "app.cli"]
         listen = ["--host", settings.host, "--port", str(settings.port)]
         api = Child("api", [*cli, "serve", "--workers", "1", *listen], env)

@@ -2,7 +2,8 @@
 
 Authenticated like the API (a bearer token, or the session cookie, which a GET may use).
 A file the viewer may not see answers 404, as one that does not exist, so that ids cannot be
-probed. The response makes browsers save the file rather than render it in our origin.
+probed. The response makes browsers save the file rather than render it in our origin. The
+bytes are streamed from the store a chunk at a time (`storage.CHUNK_BYTES`), whatever its size.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import logging
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from domain.auth import sessions
 from domain.files import services as file_services
-from domain.files.storage import stored_path
+from domain.files.storage import MissingBytes
 from domain.settings import get_general_settings
 from resolvers.context import SESSION_COOKIE, AppServices
 from resolvers.inputs import parse_id
@@ -66,14 +67,22 @@ async def download_file(request: Request) -> Response:
         return _error(403, TwoFactorRequired.CODE, TwoFactorRequired.MESSAGE)
     if row is None or not file_services.may_see(viewer, row):
         return _error(404, "NOT_FOUND", "File not found.")
-    path = stored_path(services.attachments_dir, row.stored_name)
-    if not path.is_file():
-        log.error("client file %s: its bytes %s are missing", row.id, path)
+    try:
+        chunks = await services.files.open(row.stored_name)
+    except MissingBytes:
+        # An operator's problem (a store not moved, lost bytes), not the viewer's: logged.
+        log.error(
+            "client file %s: its bytes %s are missing from the %s store",
+            row.id,
+            row.stored_name,
+            services.files.kind,
+        )
         return _error(404, "NOT_FOUND", "File not found.")
-    return FileResponse(
-        path,
+    return StreamingResponse(
+        chunks,
         media_type=row.content_type,
         headers={
+            "Content-Length": str(row.size),
             "Content-Disposition": content_disposition(row.filename),
             "X-Content-Type-Options": "nosniff",
             # Should a browser render it anyway, it runs nothing and reaches nothing.

@@ -13,14 +13,13 @@ from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
     MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
 from strawberry.types import ExecutionContext
 
 from app.execution import ClientdeskExecutor
+from app.graphql_documents import Documents, ParseOffLoop
 from app.graphql_guards import RequestGuards, code_errors
 from app.metrics import ObserveOperations
 from app.outages import OUTAGE_MESSAGE, SERVICE_UNAVAILABLE, is_outage, log_failure
@@ -36,6 +35,7 @@ from resolvers import cards as card_resolvers
 from resolvers import clients as client_resolvers
 from resolvers import contacts as contact_resolvers
 from resolvers import credit as credit_resolvers
+from resolvers import dashboard as dashboard_resolvers
 from resolvers import emails as email_resolvers
 from resolvers import files as file_resolvers
 from resolvers import lifecycle as lifecycle_resolvers
@@ -64,6 +64,7 @@ Query = strawberry.type(
             billing_resolvers.Queries,
             client_resolvers.Queries,
             contact_resolvers.Queries,
+            dashboard_resolvers.Queries,
             email_resolvers.Queries,
             lifecycle_resolvers.Queries,
             node_resolvers.Queries,
@@ -166,25 +167,26 @@ class ClientdeskSchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
-    # Factories, so each request gets fresh extension instances; the parser and validation
-    # caches are shared across instances by Strawberry itself. The validation cache is keyed
-    # by the rule classes: the rules are made once here, so that it can hit.
+    # Factories, so each request gets fresh extension instances; they share the schema's
+    # parsed and validated documents. Validations are remembered by the rule classes too:
+    # the rules are made once here, so that they can be found again.
     limits = QueryLimits(
         max_depth=settings.max_query_depth,
         max_aliases=settings.max_query_aliases,
         max_fields=settings.max_query_fields,
     )
+    documents = Documents()
     rules: list[type[ASTValidationRule]] = (
         [] if settings.introspection_enabled else [NoSchemaIntrospectionCustomRule]
     )
     extensions: list[Any] = [
         lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
-        # After the validation cache (see RequestGuards.on_validate); the depth, alias and
-        # expanded-field limits are its own, measured in one pass (app/query_limits.py).
-        lambda: RequestGuards(limits),
+        # Parsing and validation are done in a worker thread (app/graphql_documents.py);
+        # the depth, alias and expanded-field limits are checked before validation, in one
+        # pass over the document (app/query_limits.py).
+        lambda: ParseOffLoop(documents),
+        lambda: RequestGuards(limits, documents),
         MaskUnexpectedErrors,
         ObserveOperations,
         *tracing_extensions(settings),

@@ -3,7 +3,7 @@ and an `extensions.code` on every error, as Apollo clients expect."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ from app.graphql_codes import (
     PARSE_FAILED,
     VALIDATION_FAILED,
 )
+from app.graphql_documents import Documents
 from app.query_limits import QueryLimits
 from domain.validation import storable_text
 
@@ -42,51 +43,58 @@ def _code(error: GraphQLError, code: str) -> None:
 
 
 class RequestGuards(SchemaExtension):
-    """Refuses, before anything runs: a document of several operations without
-    `operationName` (the GraphQL spec's GetOperation), and text in arguments or variables
-    that no text column can store (NUL, lone surrogates), per argument as BAD_USER_INPUT.
-    Codes the validation errors (`code_errors` codes the others)."""
+    """Validates the request's document, refusing before anything runs: a document of
+    several operations without `operationName` (the GraphQL spec's GetOperation), one over
+    the query limits (app/query_limits.py, before any validation rule), and text in
+    arguments or variables that no text column can store (NUL, lone surrogates), per
+    argument as BAD_USER_INPUT. Codes the validation errors (`code_errors` codes the
+    others)."""
 
-    def __init__(self, limits: QueryLimits) -> None:
+    def __init__(self, limits: QueryLimits, documents: Documents) -> None:
         super().__init__()
         self._limits = limits
+        self._documents = documents
 
-    def on_validate(self) -> Iterator[None]:
-        # After the validation cache's own pre-step (it sets the errors it remembers), so
-        # that ours are added to them; errors set here also spare the validation itself.
-        refused = self._refused()
-        if refused:
-            self.execution_context.pre_execution_errors = [
-                *(self.execution_context.pre_execution_errors or ()),
-                *refused,
-            ]
-        yield
-        for error in self.execution_context.pre_execution_errors or ():
-            _code(error, VALIDATION_FAILED)
-
-    def _refused(self) -> list[GraphQLError]:
+    async def on_validate(self) -> AsyncIterator[None]:
+        # Errors set here spare Strawberry's own validation, which would run on the event
+        # loop: the document's limits are checked first, and only a document within them is
+        # validated (in the worker thread of app/graphql_documents.py).
         context = self.execution_context
         document = context.graphql_document
         assert document is not None
+        refused = self._refused(document)
+        if refused is None:
+            errors = await self._documents.errors(
+                context.schema._schema, document, context.validation_rules
+            )
+            refused = [*errors, *self._unstorable(document)]
+        context.pre_execution_errors = refused
+        yield
+        for error in context.pre_execution_errors or ():
+            _code(error, VALIDATION_FAILED)
+
+    def _refused(self, document: DocumentNode) -> list[GraphQLError] | None:
+        """The errors that stop a document before any validation rule walks it."""
         operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         # Strawberry runs the first operation when none is named; the spec requires an error.
-        if len(operations) > 1 and getattr(context, "_provided_operation_name", None) is None:
+        provided = getattr(self.execution_context, "_provided_operation_name", None)
+        if len(operations) > 1 and provided is None:
             return [
                 GraphQLError(
                     "Must provide operationName when the document holds several operations.",
                     extensions={"code": OPERATION_RESOLUTION_FAILURE},
                 )
             ]
-        checked = _checked(document, self._limits)
-        if checked.too_big:
-            return checked.too_big  # before anything else walks its expansion
+        return _checked(document, self._limits).too_big or None
+
+    def _unstorable(self, document: DocumentNode) -> list[GraphQLError]:
         refused = [
             GraphQLError(f"`{path}` {UNSTORABLE_TEXT}", node, extensions=_bad_input(path))
-            for path, node in checked.unstorable
+            for path, node in _checked(document, self._limits).unstorable
         ]
         refused += [
             GraphQLError(f"`${path}` {UNSTORABLE_TEXT}", extensions=_bad_input(f"${path}"))
-            for path in _unstorable_values(context.variables or {})
+            for path in _unstorable_values(self.execution_context.variables or {})
         ]
         return refused
 

@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 from http import HTTPStatus
 from pathlib import Path
@@ -20,13 +21,31 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from app.graphql import build_schema
-from app.graphql_codes import RATE_LIMITED, TIME_BUDGET_EXCEEDED
-from app.outages import (
-    reports_outage,
+from app.graphql_codes import (
+    METHOD_NOT_ALLOWED,
+    NOT_ACCEPTABLE,
+    RATE_LIMITED,
+    TIME_BUDGET_EXCEEDED,
+)
+from app.http_negotiation import (
+    GRAPHQL_RESPONSE,
+    JSON,
+    RequestRefused,
+    is_request_error,
+    response_media_type,
+)
+from app.outages import reports_outage
+from app.persisted_queries import (
+    NO_PERSISTED_QUERIES,
+    AutomaticPersistedQueries,
+    PersistedQueries,
+    PersistedQueryList,
 )
 from app.request_limits import JSONTooDeep, load_bounded_json
 from app.settings import Settings
@@ -38,19 +57,18 @@ log = logging.getLogger("clientdesk.graphql_view")
 
 
 def error_response(
-    status: int, code: str, message: str, request_id: str, headers: dict[str, str]
+    status: int,
+    code: str,
+    message: str,
+    request_id: str,
+    headers: dict[str, str],
+    media_type: str = JSON,
 ) -> Response:
     """A failure's answer in JSON like every GraphQL error, with the request id to quote."""
     error = {"message": message, "extensions": {"code": code, "requestId": request_id}}
-    return JSONResponse({"errors": [error]}, status_code=status, headers=headers)
-
-
-class RateLimited(Exception):
-    """An API key's request over its limit, refused before any GraphQL runs."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"retry after {retry_after} s")
-        self.retry_after = retry_after
+    return JSONResponse(
+        {"errors": [error]}, status_code=status, headers=headers, media_type=media_type
+    )
 
 
 GRAPHIQL_PAGE = (Path(__file__).parent / "static" / "graphiql.html").read_text()
@@ -60,6 +78,15 @@ _CONTEXT_KEY = "clientdesk.context"
 _SOCKET_KEY = "clientdesk.socket"
 # Operations one socket may run at once (Strawberry refuses more).
 SUBSCRIPTIONS_PER_SOCKET = 20
+# The type the request is answered with (app/http_negotiation.py), and whether its
+# operation was refused before it ran.
+_MEDIA_TYPE_KEY = "clientdesk.media_type"
+_NOT_RUN_KEY = "clientdesk.not_run"
+
+
+def _media_type(request: Any) -> str:
+    media_type: str = request.scope.get(_MEDIA_TYPE_KEY, JSON)
+    return media_type
 
 
 class GraphQLEndpoint(GraphQL[Context, None]):
@@ -90,11 +117,20 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             max_subscriptions_per_connection=SUBSCRIPTIONS_PER_SOCKET,
         )
         self._services_of = services_of
+        self._allow_list = (
+            PersistedQueryList.read(settings.persisted_queries_manifest)
+            if settings.persisted_queries_manifest
+            else None
+        )
+        self._apq = settings.automatic_persisted_queries
+        self._apq_ttl = settings.persisted_query_ttl_seconds
+        self._apq_max_bytes = settings.persisted_query_max_bytes
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Strawberry's, but a request it refuses before any GraphQL runs (unreadable JSON,
         no query, a batch, a mutation over GET, an upload without its CSRF header) is
-        answered like every GraphQL error, not with a text/plain body."""
+        answered like every GraphQL error, not with a text/plain body; and in the JSON the
+        request's Accept asks for (app/http_negotiation.py), 406 when it accepts none."""
         if scope["type"] == "websocket":
             if self._sockets.full:
                 # Closed before it is accepted: the handshake is answered 403.
@@ -107,18 +143,32 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
+        accepted = response_media_type(request.headers.get("accept"))
+        media_type = scope[_MEDIA_TYPE_KEY] = accepted or JSON
         try:
+            if accepted is None and not self.should_render_graphql_ide(request):
+                raise RequestRefused(
+                    406, NOT_ACCEPTABLE, f"This endpoint answers with {GRAPHQL_RESPONSE} or {JSON}."
+                )
             response = await self.run(request)
+        except RequestRefused as refused:
+            response = error_response(
+                refused.status_for(media_type),
+                refused.code,
+                refused.message,
+                scope.get("request_id", ""),
+                refused.headers,
+                media_type,
+            )
         except HTTPException as refused:
             code = HTTPStatus(refused.status_code).name  # BAD_REQUEST, NOT_FOUND…
             response = error_response(
-                refused.status_code, code, refused.reason, scope.get("request_id", ""), {}
-            )
-        except RateLimited as refused:
-            message = f"This API key made too many requests. Try again in {refused.retry_after} s."
-            headers = {"Retry-After": str(refused.retry_after)}
-            response = error_response(
-                429, RATE_LIMITED, message, scope.get("request_id", ""), headers
+                refused.status_code,
+                code,
+                refused.reason,
+                scope.get("request_id", ""),
+                {},
+                media_type,
             )
         await response(scope, receive, send)
 
@@ -166,7 +216,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
 
     @staticmethod
     async def _count_api_key_request(context: Context) -> None:
-        """Count a live API key's request against its limit (SPEC 11.3); RateLimited past it.
+        """Count a live API key's request against its limit (SPEC 11.3); refused with 429 past it.
         Only a key's requests look the viewer up this early."""
         if not is_api_key_secret(context.session_token() or ""):
             return
@@ -174,7 +224,12 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         if viewer is not None and viewer.api_key_id is not None:
             wait = await context.services.api_key_rate_limit.wait_before(viewer.api_key_id)
             if wait is not None:
-                raise RateLimited(wait)
+                raise RequestRefused(
+                    429,
+                    RATE_LIMITED,
+                    f"This API key made too many requests. Try again in {wait} s.",
+                    {"Retry-After": str(wait)},
+                )
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         """Strawberry's within the request's time budget, then the request's database
@@ -190,19 +245,81 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             return await self._run_socket(request, context, root_value)
         try:
             async with asyncio.timeout(self._time_budget):
-                return await super().run(request, context, root_value)
+                response = await super().run(request, context, root_value)
+            if _media_type(request) == GRAPHQL_RESPONSE and response.media_type == JSON:
+                # Strawberry's answer (not GraphiQL's page), with the spec's type and status.
+                response.headers["content-type"] = GRAPHQL_RESPONSE
+                if request.scope.get(_NOT_RUN_KEY) and response.status_code == 200:
+                    response.status_code = 400
+            return response
         except TimeoutError:
             request_id = request.scope.get("request_id") or uuid.uuid4().hex
             log.warning("request %s: stopped after its %s s budget", request_id, self._time_budget)
             message = f"The request took longer than its {self._time_budget:g} s budget."
             headers = {"Retry-After": self._retry_after}
-            return error_response(503, TIME_BUDGET_EXCEEDED, message, request_id, headers)
+            return error_response(
+                503, TIME_BUDGET_EXCEEDED, message, request_id, headers, _media_type(request)
+            )
         finally:
             made: Context | None = request.scope.pop(_CONTEXT_KEY, None)
             if made is not None:
                 await made.db.give_back()
             if isinstance(request, Request):
                 await request.close()
+
+    async def execute_single(
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Any,
+        root_value: Any,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Strawberry's, with the document of a persisted query (kept once it ran), and a
+        mutation over GET refused with 405 and `Allow: POST`."""
+        lookup = await self._persisted_queries(request).lookup(
+            request_data.query, request_data.extensions
+        )
+        try:
+            result = await super().execute_single(
+                request=request,
+                request_adapter=request_adapter,
+                sub_response=sub_response,
+                context=context,
+                root_value=root_value,
+                request_data=replace(request_data, query=lookup.query),
+            )
+        except HTTPException as refused:
+            if isinstance(refused.__cause__, InvalidOperationTypeError):
+                raise RequestRefused(
+                    405, METHOD_NOT_ALLOWED, refused.reason, {"Allow": "POST"}
+                ) from None
+            raise
+        if lookup.keep is not None and not is_request_error(result):
+            await lookup.keep()
+        return result
+
+    def _persisted_queries(self, request: Any) -> PersistedQueries:
+        if self._allow_list is not None:
+            return self._allow_list
+        if not self._apq:
+            return NO_PERSISTED_QUERIES
+        return AutomaticPersistedQueries(
+            self._services_of(request).redis,
+            ttl_seconds=self._apq_ttl,
+            max_bytes=self._apq_max_bytes,
+        )
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        """Strawberry's; an operation refused before it ran is noted for the status, and
+        has no `data` in the spec's answer (the GraphQL spec's request error)."""
+        processed = await super().process_result(request, result)
+        if is_request_error(result):
+            request.scope[_NOT_RUN_KEY] = True
+            if _media_type(request) == GRAPHQL_RESPONSE:
+                processed.pop("data", None)
+        return processed
 
     async def parse_multipart(self, request: Any) -> dict[str, str]:
         """A multipart body is one a cross-site form can post (with the session cookie):
@@ -231,6 +348,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             response.status_code = 503
             response.headers["Retry-After"] = self._retry_after
         return response
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Strawberry's (a GET without a query, from a browser), but not a persisted query's
+        GET, which has no query either."""
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(GRAPHIQL_PAGE)

@@ -8,8 +8,10 @@ writes its figures there and /metrics adds up all of them; otherwise it reports 
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import logging
 import os
+import platform
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
@@ -35,6 +37,14 @@ from domain.automation import runs
 from domain.emails import log as email_log
 
 log = logging.getLogger("clientdesk.metrics")
+
+
+def _installed_version() -> str:
+    try:
+        return importlib.metadata.version("clientdesk")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"  # run from a folder that was never installed
+
 
 REQUESTS = Counter(
     "clientdesk_http_requests_total", "HTTP requests served.", ["method", "route", "status"]
@@ -94,6 +104,16 @@ JOBS = Counter(
 JOB_LATENCY = Histogram(
     "clientdesk_worker_job_duration_seconds", "Time a worker job ran.", ["function"]
 )
+
+# Which code answers: one series per process, its value 1, to tell versions apart during a
+# rolling upgrade and to join with the other series (`* on(instance) group_left(version)`).
+BUILD_INFO = Gauge(
+    "clientdesk_build_info",
+    "The clientdesk version and Python version of this process (always 1).",
+    ["version", "python"],
+    multiprocess_mode="max",
+)
+BUILD_INFO.labels(_installed_version(), platform.python_version()).set(1)
 
 # Operation names come from clients. Only operations the schema validated are named (any
 # other is "unvalidated"), and a bounded number of names become label values, of which

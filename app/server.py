@@ -20,6 +20,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
 from uvicorn.supervisors import Multiprocess
 
+from app.persisted_queries import PersistedQueryList
 from app.settings import Settings
 from app.tracing import missing_tracing_packages
 
@@ -128,6 +129,11 @@ def startup_problem(settings: Settings) -> str | None:
             "OTEL_EXPORTER_OTLP_ENDPOINT is set but the tracing packages are not installed "
             f"(pip install 'clientdesk[otel]'): {missing}"
         )
+    if settings.persisted_queries_manifest is not None:
+        try:
+            PersistedQueryList.read(settings.persisted_queries_manifest)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            return f"PERSISTED_QUERIES_MANIFEST cannot be read: {type(error).__name__}: {error}"
 
     async def connect() -> None:
         conn = await asyncpg.connect(settings.database_url, timeout=10)

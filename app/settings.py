@@ -54,7 +54,21 @@ class Settings(BaseSettings):
     # Take inbound email only with the relay's DMARC pass; otherwise an email without one
     # is taken, flagged (docs: README "Support tickets").
     inbound_email_require_authentication: bool = False
+    # Where client files' bytes are kept (README "File storage"): `postgres` (the default)
+    # in the database, which every API host shares and one backup holds; `local` in
+    # ATTACHMENTS_DIR, which only hosts that mount it see; `s3` in an S3-compatible bucket.
+    # `clientdesk move-files` moves the bytes from one to another.
+    file_storage: Literal["postgres", "local", "s3"] = "postgres"
     attachments_dir: Path = Path("var/attachments")
+    # The bucket (and a key prefix such as `clientdesk/`) of FILE_STORAGE=s3. The endpoint is
+    # AWS's when empty (for MinIO, Ceph, R2 and the like, their URL); the keys come from the
+    # usual AWS chain (environment, profile, instance role) when empty.
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
     email_templates_dir: Path | None = None
     mail_from: str = "Clientdesk <billing@localhost>"
     # The domain of the Message-IDs of our emails; by default the domain of MAIL_FROM.
@@ -111,6 +125,13 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=2**31 - 1)
     # How deeply JSON bodies and variables may nest; no input of the API needs more.
     max_json_depth: int = Field(default=32, ge=4)
+    # Automatic persisted queries (app/persisted_queries.py): documents registered by their
+    # SHA-256 are kept in Redis, shared by every API process, this long and up to this size.
+    automatic_persisted_queries: bool = True
+    persisted_query_ttl_seconds: int = Field(default=24 * 3600, ge=1)
+    persisted_query_max_bytes: int = Field(default=32 * 1024, ge=256)
+    # A manifest of the only operations that run (Apollo's or Relay's format); replaces APQ.
+    persisted_queries_manifest: Path | None = None
 
     # When set, /metrics answers only requests with `Authorization: Bearer <one of these>`.
     metrics_token: str = ""
@@ -130,11 +151,6 @@ class Settings(BaseSettings):
 
     db_pool_min: int = 2
     db_pool_max: int = 10
-    # Where each API process LISTENs for committed events and access changes: a direct
-    # connection (a pooler in transaction mode, like PgBouncer's, cannot keep a LISTEN).
-    # Empty: DATABASE_URL.
-    database_listen_url: str = ""
-
     # Subscriptions (WebSockets on /graphql): open sockets per process and per viewer (a
     # login or an API key); events one subscription may have waiting before its socket is
     # closed as too slow; how long events are kept for `after`, and the most one replays.
@@ -151,6 +167,15 @@ class Settings(BaseSettings):
     socket_init_timeout_seconds: float = Field(default=10, gt=0)
     socket_ping_interval_seconds: float = Field(default=20, gt=0)
     socket_ping_timeout_seconds: float = Field(default=20, gt=0)
+    # PostgreSQL itself when DATABASE_URL goes through PgBouncer in transaction pooling mode
+    # (docs/scale.md): the few users of a session (the reference cache's notifications,
+    # the daily run's advisory lock, the migrations' lock) connect here. Empty: DATABASE_URL.
+    database_direct_url: str = ""
+    # asyncpg's prepared statements per connection. PgBouncer before 1.21 (Debian 12 ships
+    # 1.18) hands each transaction any server connection, where a statement prepared on
+    # another is missing: set 0 behind it (unnamed statements, one more round trip a query;
+    # docs/scale.md has the cost). 100 is asyncpg's default.
+    database_statement_cache_size: int = Field(default=100, ge=0)
 
     # "json" writes every log line as one JSON object (request id, operation, viewer kind and
     # duration included); "text" is for people.
@@ -176,6 +201,12 @@ class Settings(BaseSettings):
                 "REQUEST_TIME_BUDGET_SECONDS must be longer than AUTOMATION_WAIT_SECONDS: "
                 "runAutomation would be stopped before its wait is over"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _s3_has_a_bucket(self) -> Settings:
+        if self.file_storage == "s3" and not self.s3_bucket:
+            raise ValueError("FILE_STORAGE=s3 needs S3_BUCKET")
         return self
 
     @field_validator("cors_origins")
@@ -214,8 +245,8 @@ class Settings(BaseSettings):
         return secret_lists.parse(self.metrics_token)
 
     @property
-    def listen_url(self) -> str:
-        return self.database_listen_url or self.database_url
+    def direct_database_url(self) -> str:
+        return self.database_direct_url or self.database_url
 
     @property
     def base_url(self) -> str:

@@ -25,6 +25,8 @@ from starlette.staticfiles import StaticFiles
 from app.cors import CORSMiddleware
 from app.db import create_pool
 from app.downloads import download_file
+from app.filestores import open_file_store
+from app.graphql_documents import exempt_start_up_objects_from_collection
 from app.graphql_view import GraphQLEndpoint, error_response
 from app.inbound import inbound_email_endpoint
 from app.logs import RequestLog, current_request
@@ -170,11 +172,14 @@ def create_app(settings: Settings) -> Starlette:
             max_size=settings.db_pool_max,
             mail_domain=settings.message_id_domain,
             reset_sessions=False,  # see `keep_session`
+            statement_cache_size=settings.database_statement_cache_size,
         )
         redis: ArqRedis = await create_arq_pool(RedisSettings.from_dsn(settings.redis_url))
-        reference = ReferenceCache(settings.listen_url)
+        reference = ReferenceCache(settings.direct_database_url)  # it listens: a session
         await reference.start()
-        hub = EventHub(settings.listen_url, catch_up_limit=settings.event_replay_limit)
+        closing = contextlib.AsyncExitStack()
+        files = await closing.enter_async_context(open_file_store(settings, pool))
+        hub = EventHub(settings.direct_database_url, catch_up_limit=settings.event_replay_limit)
         await hub.start()
 
         def hand_to_workers(
@@ -217,7 +222,7 @@ def create_app(settings: Settings) -> Starlette:
             card_secret_attempts=CardSecretAttempts(
                 redis, on_refusal=lambda reason: CARD_SECRET_REFUSALS.labels(reason.value).inc()
             ),
-            attachments_dir=settings.attachments_dir,
+            files=files,
             max_upload_bytes=settings.max_upload_bytes,
             enqueue_automation_run=functools.partial(enqueue_automation_run, redis),
             automation_wait_seconds=settings.automation_wait_seconds,
@@ -229,10 +234,12 @@ def create_app(settings: Settings) -> Starlette:
             ),
             api_key_rate_limit=KeyRateLimit(redis, settings.api_key_rate_limit),
         )
+        exempt_start_up_objects_from_collection()
         try:
             yield
         finally:
             await hub.stop()
+            await closing.aclose()
             await reference.stop()
             await redis.aclose()
             await pool.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import time
 from dataclasses import replace
 from datetime import timedelta
@@ -17,7 +18,9 @@ from typing import Any
 
 import asyncpg
 from arq.connections import RedisSettings
-from arq.worker import Worker, create_worker
+from arq.constants import default_queue_name, health_check_key_suffix
+from arq.worker import Worker, async_check_health, create_worker
+from redis.exceptions import RedisError
 
 from app.db import create_pool
 from app.metrics import measured_job
@@ -37,11 +40,34 @@ RESTART_DELAY_FIRST = 0.5
 RESTART_DELAY_MAX = 15.0
 # A worker that ran this long before failing was healthy: the next wait starts short again.
 HEALTHY_RUN_SECONDS = 60.0
+# A running worker writes its health key this often, and the key lives one second longer: a
+# worker that stopped polling (hung, or cut off from Redis) fails `worker --check` soon after.
+HEALTH_CHECK_INTERVAL_SECONDS = 10
 
 
-def worker_resources(settings: Settings, pool: asyncpg.Pool) -> WorkerResources:
+def health_check_key() -> str:
+    """The Redis key this host's worker keeps alive: one per host (container), not arq's one
+    per queue, so one dead worker among several is not hidden by the others."""
+    return f"{default_queue_name}{health_check_key_suffix}:{socket.gethostname()}"
+
+
+async def worker_is_healthy(settings: Settings) -> bool:
+    """Whether a worker on this host recorded its health lately (`clientdesk worker --check`).
+    An unreachable Redis is an unhealthy worker too: it cannot take jobs."""
+    redis = replace(RedisSettings.from_dsn(settings.redis_url), conn_retries=0, conn_timeout=3)
+    try:
+        return await async_check_health(redis, health_check_key()) == 0
+    except (OSError, RedisError) as error:
+        log.warning("worker health check: Redis unreachable: %r", error)
+        return False
+
+
+def worker_resources(
+    settings: Settings, pool: asyncpg.Pool, session_pool: asyncpg.Pool | None = None
+) -> WorkerResources:
     return WorkerResources(
         pool=pool,
+        session_pool=pool if session_pool is None else session_pool,
         renderer=TemplateRenderer(settings.email_templates_dir),
         mailer=Mailer.from_url(
             settings.smtp_url,
@@ -75,6 +101,8 @@ async def _close_resources(ctx: dict[str, Any]) -> None:
     if resources is not None:
         await resources.mailer.close()
         await resources.pool.close()
+        if resources.session_pool is not resources.pool:
+            await resources.session_pool.close()
 
 
 def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -> Worker:
@@ -88,8 +116,19 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
             max_size=settings.worker_max_jobs + 1,
             mail_domain=settings.message_id_domain,
             name="worker",
+            statement_cache_size=settings.database_statement_cache_size,
         )
-        ctx["resources"] = worker_resources(settings, pool)
+        session_pool = None
+        if settings.direct_database_url != settings.database_url:
+            # The daily run and the finishing of cut-short runs: two jobs, one at a time each.
+            session_pool = await create_pool(
+                settings.direct_database_url,
+                min_size=0,
+                max_size=2,
+                mail_domain=settings.message_id_domain,
+                name="worker_session",
+            )
+        ctx["resources"] = worker_resources(settings, pool, session_pool)
 
     options: dict[str, Any] = {
         # Every job is counted and timed for /metrics under its own name.
@@ -109,6 +148,8 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
         "job_timeout": settings.worker_job_timeout_seconds,
         "max_jobs": settings.worker_max_jobs,
         "poll_delay": settings.worker_poll_delay_seconds,
+        "health_check_interval": HEALTH_CHECK_INTERVAL_SECONDS,
+        "health_check_key": health_check_key(),
         **overrides,
     }
     return create_worker(

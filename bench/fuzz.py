@@ -113,7 +113,6 @@ def main() -> int:
             database_url=database_url,
             redis_url=redis.url,
             cc_encryption_hash="fuzz-card-secret",
-            attachments_dir=tmp / "attachments",
         )
         return campaign(settings, args.examples, seed, modes)
 

@@ -1,5 +1,5 @@
 """How many rows a list has: exact up to `TOTAL_COUNT_CAP` and estimated beyond it, so that
-a total costs about as much at a million rows as at a thousand (docs/scale.md)."""
+a total costs about as much at a million rows as at a thousand (docs/large-lists.md)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,182 @@ CREATE FUNCTION public.billing_cycle_interval(cycle text) RETURNS interval
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     RETURN CASE cycle WHEN 'MONTHLY'::text THEN '1 mon'::interval WHEN 'QUARTERLY'::text THEN '3 mons'::interval WHEN 'SEMI_ANNUALLY'::text THEN '6 mons'::interval WHEN 'ANNUALLY'::text THEN '1 year'::interval WHEN 'BIENNIALLY'::text THEN '2 years'::interval WHEN 'TRIENNIALLY'::text THEN '3 years'::interval ELSE NULL::interval END;
 
+CREATE FUNCTION public.dashboard_add_counts(deltas jsonb) RETURNS void
+    LANGUAGE sql
+    AS $$
+    INSERT INTO dashboard_counts AS d (figure, slot, count)
+    SELECT key, dashboard_slot(), value::bigint
+      FROM jsonb_each_text(deltas) WHERE value::bigint <> 0 ORDER BY key
+    ON CONFLICT (figure, slot) DO UPDATE SET count = d.count + excluded.count
+$$;
+
+CREATE FUNCTION public.dashboard_add_unpaid(deltas jsonb) RETURNS void
+    LANGUAGE sql
+    AS $$
+    WITH summed AS (
+        SELECT (d->>'due_date')::date AS due_date, (d->>'currency')::character(3) AS currency,
+               sum((d->>'count')::bigint) AS count, sum((d->>'amount')::numeric) AS amount
+          FROM jsonb_array_elements(deltas) AS d GROUP BY 1, 2
+    ), added AS (
+        INSERT INTO dashboard_unpaid AS u (due_date, currency, slot, count, amount)
+        SELECT due_date, currency, dashboard_slot(), count, amount FROM summed
+         WHERE count <> 0 OR amount <> 0 ORDER BY due_date, currency
+        ON CONFLICT (due_date, currency, slot)
+        DO UPDATE SET count = u.count + excluded.count, amount = u.amount + excluded.amount
+        RETURNING due_date, currency, slot, count, amount
+    )
+    -- Emptied buckets go, so that the overdue sum reads only dates with unpaid invoices.
+    DELETE FROM dashboard_unpaid u USING added a
+     WHERE u.due_date = a.due_date AND u.currency = a.currency AND u.slot = a.slot
+       AND a.count = 0 AND a.amount = 0
+$$;
+
+CREATE FUNCTION public.dashboard_client_deleting() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM dashboard_add_unpaid(COALESCE((
+        SELECT jsonb_agg(jsonb_build_object('due_date', due_date, 'currency', OLD.currency,
+                                            'count', -1, 'amount', -balance))
+          FROM invoices WHERE client_id = OLD.id AND status = 'UNPAID'), '[]'));
+    RETURN OLD;
+END $$;
+
+CREATE FUNCTION public.dashboard_client_figures(status text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    AS $$ SELECT ARRAY['clients.' || status] $$;
+
+CREATE FUNCTION public.dashboard_client_relabelled() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM dashboard_add_unpaid(COALESCE((
+        SELECT jsonb_agg(jsonb_build_object('due_date', i.due_date, 'currency', moved.currency,
+                                            'count', moved.n, 'amount', moved.n * i.balance))
+          FROM invoices i,
+               LATERAL (VALUES (OLD.currency, -1), (NEW.currency, 1)) AS moved(currency, n)
+         WHERE i.client_id = NEW.id AND i.status = 'UNPAID'), '[]'));
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION public.dashboard_email_figures(sent_at timestamp with time zone, failed_at timestamp with time zone) RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT array_remove(ARRAY[CASE WHEN failed_at IS NOT NULL THEN 'emails.failed'
+                                   WHEN sent_at IS NULL THEN 'emails.queued' END], NULL)
+$$;
+
+CREATE FUNCTION public.dashboard_invoices_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    deltas jsonb;
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        DELETE FROM dashboard_unpaid;
+        RETURN NULL;
+    END IF;
+    EXECUTE format(
+        $q$SELECT jsonb_agg(jsonb_build_object('due_date', i.due_date, 'currency', c.currency,
+                                               'count', i.n, 'amount', i.n * i.balance))
+             FROM (%s) AS i JOIN clients c ON c.id = i.client_id$q$,
+        concat_ws(' UNION ALL ',
+            CASE WHEN TG_OP IN ('UPDATE', 'DELETE') THEN
+                 $s$SELECT client_id, due_date, balance, -1 AS n FROM old_rows
+                     WHERE status = 'UNPAID'$s$ END,
+            CASE WHEN TG_OP IN ('INSERT', 'UPDATE') THEN
+                 $s$SELECT client_id, due_date, balance, 1 AS n FROM new_rows
+                     WHERE status = 'UNPAID'$s$ END))
+    INTO deltas;
+    PERFORM dashboard_add_unpaid(COALESCE(deltas, '[]'));
+    RETURN NULL;
+END $_$;
+
+CREATE FUNCTION public.dashboard_rebuild_income() RETURNS void
+    LANGUAGE sql
+    AS $$
+    DELETE FROM dashboard_income;
+    INSERT INTO dashboard_income (day, currency, slot, amount)
+    SELECT (date AT TIME ZONE dashboard_zone())::date, currency, 0, sum(amount)
+      FROM transactions GROUP BY 1, 2;
+$$;
+
+CREATE FUNCTION public.dashboard_rows_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    deltas jsonb;
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        DELETE FROM dashboard_counts WHERE figure LIKE TG_ARGV[0] || '.%';
+        RETURN NULL;
+    END IF;
+    EXECUTE format(
+        $q$SELECT jsonb_object_agg(figure, n) FROM (
+               SELECT figure, sum(n) AS n FROM (%s) AS each_row, unnest(figures) AS figure
+                GROUP BY figure) AS per_figure$q$,
+        concat_ws(' UNION ALL ',
+            CASE WHEN TG_OP IN ('UPDATE', 'DELETE')
+                 THEN format('SELECT %s AS figures, -1 AS n FROM old_rows', TG_ARGV[1]) END,
+            CASE WHEN TG_OP IN ('INSERT', 'UPDATE')
+                 THEN format('SELECT %s AS figures, 1 AS n FROM new_rows', TG_ARGV[1]) END))
+    INTO deltas;
+    PERFORM dashboard_add_counts(COALESCE(deltas, '{}'));
+    RETURN NULL;
+END $_$;
+
+CREATE FUNCTION public.dashboard_slot() RETURNS smallint
+    LANGUAGE sql STABLE
+    AS $$ SELECT (pg_backend_pid() % 8)::smallint $$;
+
+CREATE FUNCTION public.dashboard_ticket_figures(status text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT array_remove(ARRAY[
+        CASE WHEN status <> 'CLOSED' THEN 'tickets.open' END,
+        -- OPEN: no staff reply yet; CUSTOMER_REPLY: the client wrote after one.
+        CASE WHEN status IN ('OPEN', 'CUSTOMER_REPLY') THEN 'tickets.awaiting_reply' END
+    ], NULL)
+$$;
+
+CREATE FUNCTION public.dashboard_transactions_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    zone text := dashboard_zone();
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        DELETE FROM dashboard_income;
+        RETURN NULL;
+    END IF;
+    EXECUTE format(
+        $q$INSERT INTO dashboard_income AS d (day, currency, slot, amount)
+           SELECT (date AT TIME ZONE $1)::date, currency, dashboard_slot(), sum(amount)
+             FROM (%s) AS t GROUP BY 1, 2 HAVING sum(amount) <> 0 ORDER BY 1, 2
+           ON CONFLICT (day, currency, slot) DO UPDATE SET amount = d.amount + excluded.amount$q$,
+        concat_ws(' UNION ALL ',
+            CASE WHEN TG_OP IN ('UPDATE', 'DELETE')
+                 THEN 'SELECT date, currency, -amount AS amount FROM old_rows' END,
+            CASE WHEN TG_OP IN ('INSERT', 'UPDATE')
+                 THEN 'SELECT date, currency, amount FROM new_rows' END))
+    USING zone;
+    RETURN NULL;
+END $_$;
+
+CREATE FUNCTION public.dashboard_zone() RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT COALESCE((SELECT value->>'time_zone' FROM settings WHERE key = 'automation'), 'UTC')
+$$;
+
+CREATE FUNCTION public.dashboard_zone_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM dashboard_rebuild_income();
+    RETURN NULL;
+END $$;
+
 CREATE FUNCTION public.notify_access_change() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -350,6 +526,27 @@ CREATE TABLE public.currencies (
     CONSTRAINT currencies_code_check CHECK ((code ~ '^[A-Z]{3}$'::text))
 );
 
+CREATE TABLE public.dashboard_counts (
+    figure text NOT NULL,
+    slot smallint NOT NULL,
+    count bigint NOT NULL
+);
+
+CREATE TABLE public.dashboard_income (
+    day date NOT NULL,
+    currency character(3) NOT NULL,
+    slot smallint NOT NULL,
+    amount numeric NOT NULL
+);
+
+CREATE TABLE public.dashboard_unpaid (
+    due_date date NOT NULL,
+    currency character(3) NOT NULL,
+    slot smallint NOT NULL,
+    count bigint NOT NULL,
+    amount numeric NOT NULL
+);
+
 CREATE TABLE public.domains (
     id bigint DEFAULT nextval('public.billable_item_ids'::regclass) NOT NULL,
     client_id bigint NOT NULL,
@@ -420,6 +617,16 @@ ALTER TABLE public.events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MAXVALUE
     CACHE 1
 );
+
+CREATE TABLE public.file_chunks (
+    stored_name text NOT NULL,
+    seq integer NOT NULL,
+    data bytea NOT NULL,
+    CONSTRAINT file_chunks_data_check CHECK ((length(data) <= 262144)),
+    CONSTRAINT file_chunks_seq_check CHECK ((seq >= 0)),
+    CONSTRAINT file_chunks_stored_name_check CHECK ((stored_name ~ '^[0-9a-f]{32}$'::text))
+);
+ALTER TABLE ONLY public.file_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
 
 CREATE TABLE public.idempotency_keys (
     login_id bigint NOT NULL,
@@ -827,6 +1034,15 @@ ALTER TABLE ONLY public.credit_log
 ALTER TABLE ONLY public.currencies
     ADD CONSTRAINT currencies_pkey PRIMARY KEY (code);
 
+ALTER TABLE ONLY public.dashboard_counts
+    ADD CONSTRAINT dashboard_counts_pkey PRIMARY KEY (figure, slot);
+
+ALTER TABLE ONLY public.dashboard_income
+    ADD CONSTRAINT dashboard_income_pkey PRIMARY KEY (day, currency, slot);
+
+ALTER TABLE ONLY public.dashboard_unpaid
+    ADD CONSTRAINT dashboard_unpaid_pkey PRIMARY KEY (due_date, currency, slot);
+
 ALTER TABLE ONLY public.domains
     ADD CONSTRAINT domains_pkey PRIMARY KEY (id);
 
@@ -838,6 +1054,9 @@ ALTER TABLE ONLY public.emails
 
 ALTER TABLE ONLY public.events
     ADD CONSTRAINT events_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.file_chunks
+    ADD CONSTRAINT file_chunks_pkey PRIMARY KEY (stored_name, seq);
 
 ALTER TABLE ONLY public.idempotency_keys
     ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (login_id, key);
@@ -1036,6 +1255,58 @@ CREATE TRIGGER clients_updated_events AFTER UPDATE ON public.clients REFERENCING
 CREATE TRIGGER contacts_access_changed AFTER DELETE OR UPDATE OF permissions, login_id, client_id ON public.contacts FOR EACH ROW EXECUTE FUNCTION public.notify_access_change();
 
 CREATE TRIGGER currencies_changed AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.currencies FOR EACH STATEMENT EXECUTE FUNCTION public.notify_reference_change();
+
+CREATE TRIGGER dashboard_client_deleting BEFORE DELETE ON public.clients FOR EACH ROW EXECUTE FUNCTION public.dashboard_client_deleting();
+
+CREATE TRIGGER dashboard_client_relabelled AFTER UPDATE OF currency ON public.clients FOR EACH ROW WHEN ((old.currency IS DISTINCT FROM new.currency)) EXECUTE FUNCTION public.dashboard_client_relabelled();
+
+CREATE TRIGGER dashboard_clients_deleted AFTER DELETE ON public.clients REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.dashboard_rows_changed('clients', 'dashboard_client_figures(status)');
+
+CREATE TRIGGER dashboard_clients_inserted AFTER INSERT ON public.clients REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.dashboard_rows_changed('clients', 'dashboard_client_figures(status)');
+
+CREATE TRIGGER dashboard_clients_truncated AFTER TRUNCATE ON public.clients FOR EACH STATEMENT EXECUTE FUNCTION public.dashboard_rows_changed('clients');
+
+CREATE TRIGGER dashboard_clients_updated AFTER UPDATE ON public.clients REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.dashboard_rows_changed('clients', 'dashboard_client_figures(status)');
+
+CREATE TRIGGER dashboard_emails_deleted AFTER DELETE ON public.emails REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.dashboard_rows_changed('emails', 'dashboard_email_figures(sent_at, failed_at)');
+
+CREATE TRIGGER dashboard_emails_inserted AFTER INSERT ON public.emails REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.dashboard_rows_changed('emails', 'dashboard_email_figures(sent_at, failed_at)');
+
+CREATE TRIGGER dashboard_emails_truncated AFTER TRUNCATE ON public.emails FOR EACH STATEMENT EXECUTE FUNCTION public.dashboard_rows_changed('emails');
+
+CREATE TRIGGER dashboard_emails_updated AFTER UPDATE ON public.emails REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.dashboard_rows_changed('emails', 'dashboard_email_figures(sent_at, failed_at)');
+
+CREATE TRIGGER dashboard_invoices_deleted AFTER DELETE ON public.invoices REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.dashboard_invoices_changed();
+
+CREATE TRIGGER dashboard_invoices_inserted AFTER INSERT ON public.invoices REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.dashboard_invoices_changed();
+
+CREATE TRIGGER dashboard_invoices_truncated AFTER TRUNCATE ON public.invoices FOR EACH STATEMENT EXECUTE FUNCTION public.dashboard_invoices_changed();
+
+CREATE TRIGGER dashboard_invoices_updated AFTER UPDATE ON public.invoices REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.dashboard_invoices_changed();
+
+CREATE TRIGGER dashboard_tickets_deleted AFTER DELETE ON public.tickets REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.dashboard_rows_changed('tickets', 'dashboard_ticket_figures(status)');
+
+CREATE TRIGGER dashboard_tickets_inserted AFTER INSERT ON public.tickets REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.dashboard_rows_changed('tickets', 'dashboard_ticket_figures(status)');
+
+CREATE TRIGGER dashboard_tickets_truncated AFTER TRUNCATE ON public.tickets FOR EACH STATEMENT EXECUTE FUNCTION public.dashboard_rows_changed('tickets');
+
+CREATE TRIGGER dashboard_tickets_updated AFTER UPDATE ON public.tickets REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.dashboard_rows_changed('tickets', 'dashboard_ticket_figures(status)');
+
+CREATE TRIGGER dashboard_transactions_deleted AFTER DELETE ON public.transactions REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.dashboard_transactions_changed();
+
+CREATE TRIGGER dashboard_transactions_inserted AFTER INSERT ON public.transactions REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.dashboard_transactions_changed();
+
+CREATE TRIGGER dashboard_transactions_truncated AFTER TRUNCATE ON public.transactions FOR EACH STATEMENT EXECUTE FUNCTION public.dashboard_transactions_changed();
+
+CREATE TRIGGER dashboard_transactions_updated AFTER UPDATE ON public.transactions REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.dashboard_transactions_changed();
+
+CREATE TRIGGER dashboard_zone_deleted AFTER DELETE ON public.settings FOR EACH ROW WHEN (((old.key = 'automation'::text) AND (COALESCE((old.value ->> 'time_zone'::text), 'UTC'::text) <> 'UTC'::text))) EXECUTE FUNCTION public.dashboard_zone_changed();
+
+CREATE TRIGGER dashboard_zone_inserted AFTER INSERT ON public.settings FOR EACH ROW WHEN (((new.key = 'automation'::text) AND (COALESCE((new.value ->> 'time_zone'::text), 'UTC'::text) <> 'UTC'::text))) EXECUTE FUNCTION public.dashboard_zone_changed();
+
+CREATE TRIGGER dashboard_zone_truncated AFTER TRUNCATE ON public.settings FOR EACH STATEMENT EXECUTE FUNCTION public.dashboard_zone_changed();
+
+CREATE TRIGGER dashboard_zone_updated AFTER UPDATE ON public.settings FOR EACH ROW WHEN (((old.key = 'automation'::text) AND (new.key = 'automation'::text) AND (COALESCE((old.value ->> 'time_zone'::text), 'UTC'::text) <> COALESCE((new.value ->> 'time_zone'::text), 'UTC'::text)))) EXECUTE FUNCTION public.dashboard_zone_changed();
 
 CREATE TRIGGER emails_deleted_events AFTER DELETE ON public.emails REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('EMAIL', 'n.id', 'n.client_id');
 

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
 
 import asyncpg
 from redis.asyncio import Redis
@@ -28,6 +27,7 @@ from domain.emails import outbox
 from domain.emails.templates import TemplateRenderer
 from domain.errors import DomainError, ErrorCode
 from domain.events.hub import EventHub
+from domain.files.storage import FileStore
 from domain.reference_cache import ReferenceCache
 from resolvers.connection import RequestConnection
 from resolvers.loaders import Loaders
@@ -84,8 +84,8 @@ class AppServices:
     card_secrets: tuple[str, ...]
     # Wrong card secrets per staff member, and the back-off after them (SPEC 4.3).
     card_secret_attempts: CardSecretAttempts
-    # Where client files are stored, and the largest one accepted (SPEC 6.2).
-    attachments_dir: Path
+    # Where client files' bytes are stored (FILE_STORAGE), and the largest accepted (SPEC 6.2).
+    files: FileStore
     max_upload_bytes: int
     # Hands the daily automation run of a date to the workers (runAutomation).
     enqueue_automation_run: Callable[[date], Awaitable[None]]

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import asyncpg
 import strawberry
 from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
 from domain.auth.permissions import StaffPermission
+from domain.auth.viewer import Viewer
 from domain.errors import DomainError, ErrorCode
 from domain.files import services, storage
+from domain.files.services import ClientFile as FileRow
 from resolvers.context import Context
 from resolvers.inputs import existing_id
+from resolvers.mutation import perform
 from resolvers.permissions import staff
 from schema.common import OkPayload, user_errors
 from schema.files import ClientFile, ClientFilePayload
@@ -37,8 +41,11 @@ async def upload_client_file(
         bool, strawberry.argument(description="Only staff see it; else the client area too.")
     ],
 ) -> ClientFilePayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
+    # The bytes are stored before `perform`'s transaction begins, not inside it: a copy
+    # into the store (a connection of its own for PostgreSQL) must not hold the request's
+    # connection in an open transaction meanwhile. So the checks that spare a useless copy
+    # refuse here, and bytes that no committed row names are removed at the end.
+    store = info.context.services.files
     try:
         pk = existing_id(client_id, "Client", "client_id")
         # A JSON request can put any value where the upload belongs.
@@ -46,25 +53,34 @@ async def upload_client_file(
             raise DomainError.single(
                 ErrorCode.REQUIRED, "Send the file as a multipart request part.", "file"
             )
-        services.clean_title(title)  # before copying bytes that would then be refused
-        stored = await storage.store_upload(
-            ctx.services.attachments_dir, file, ctx.services.max_upload_bytes
-        )
-        async with ctx.connection() as conn:
-            row = await services.add_file(
-                conn,
-                ctx.services.attachments_dir,
-                pk,
-                stored,
-                title=title,
-                filename=storage.display_filename(file.filename),
-                content_type=storage.clean_content_type(file.content_type),
-                admin_only=admin_only,
-                staff_id=viewer.staff_id if viewer else None,
-            )
+        services.clean_title(title)
+        stored = await storage.store_upload(store, file, info.context.services.max_upload_bytes)
     except DomainError as error:
         return ClientFilePayload(errors=user_errors(error))
-    return ClientFilePayload(file=ClientFile.build(row))
+    committed = False
+
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> FileRow:
+        return await services.add_file(
+            conn,
+            pk,
+            stored,
+            title=title,
+            filename=storage.display_filename(file.filename),
+            content_type=storage.clean_content_type(file.content_type),
+            admin_only=admin_only,
+            staff_id=viewer.staff_id,
+        )
+
+    async def present(row: FileRow) -> ClientFilePayload:
+        nonlocal committed
+        committed = True
+        return ClientFilePayload(file=ClientFile.build(row))
+
+    try:
+        return await perform(info, work, ClientFilePayload, present=present)
+    finally:
+        if not committed:
+            await store.remove([stored.stored_name])
 
 
 async def update_client_file(
@@ -75,37 +91,31 @@ async def update_client_file(
         bool | None, strawberry.argument(description="Whether only staff see it.")
     ] = None,
 ) -> ClientFilePayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    try:
-        pk = existing_id(id, "ClientFile")
-        async with ctx.connection() as conn:
-            row = await services.update_file(
-                conn,
-                pk,
-                title=title,
-                admin_only=admin_only,
-                staff_id=viewer.staff_id if viewer else None,
-            )
-    except DomainError as error:
-        return ClientFilePayload(errors=user_errors(error))
-    return ClientFilePayload(file=ClientFile.build(row))
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> ClientFilePayload:
+        row = await services.update_file(
+            conn,
+            existing_id(id, "ClientFile"),
+            title=title,
+            admin_only=admin_only,
+            staff_id=viewer.staff_id,
+        )
+        return ClientFilePayload(file=ClientFile.build(row))
+
+    return await perform(info, work, ClientFilePayload)
 
 
 async def delete_client_file(info: Info[Context, None], id: FileIdArgument) -> OkPayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    try:
-        pk = existing_id(id, "ClientFile")
-        async with ctx.connection() as conn:
-            stored_name = await services.delete_file(
-                conn, pk, staff_id=viewer.staff_id if viewer else None
-            )
-    except DomainError as error:
-        return OkPayload(ok=False, errors=user_errors(error))
-    # Committed: only now may the bytes go.
-    storage.remove_stored_files(ctx.services.attachments_dir, [stored_name])
-    return OkPayload(ok=True)
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> str:
+        return await services.delete_file(
+            conn, existing_id(id, "ClientFile"), staff_id=viewer.staff_id
+        )
+
+    async def present(stored_name: str) -> OkPayload:
+        # Committed: only now may the bytes go (a rolled-back delete still needs them).
+        await info.context.services.files.remove([stored_name])
+        return OkPayload(ok=True)
+
+    return await perform(info, work, OkPayload, present=present)
 
 
 @strawberry.type(description="Root fields of client files: what can be changed.")

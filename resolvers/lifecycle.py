@@ -19,7 +19,6 @@ from domain.auth.permissions import StaffPermission
 from domain.auth.viewer import Viewer
 from domain.clients import deletion, export, merge, models
 from domain.errors import NotFound
-from domain.files.storage import remove_stored_files
 from resolvers.clients import presentation
 from resolvers.context import Context
 from resolvers.inputs import existing_id, parse_id
@@ -67,7 +66,7 @@ async def delete_client(
 
     async def present(stored_files: list[str]) -> OkPayload:
         # Only now that the deletion has committed: a rolled-back one still needs its bytes.
-        remove_stored_files(ctx.services.attachments_dir, stored_files)
+        await ctx.services.files.remove(stored_files)
         return OkPayload(ok=True)
 
     return await perform(info, work, OkPayload, present=present)

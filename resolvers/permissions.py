@@ -115,6 +115,17 @@ async def require_two_factor_override(
         )
 
 
+class IsStaffMember(BasePermission):
+    """Any staff member or API key, whatever its permissions: for fields whose parts each
+    check their own (the dashboard)."""
+
+    async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
+        viewer = await logged_in_viewer(info)
+        if not viewer.is_staff:
+            raise Forbidden("This is for staff.")
+        return True
+
+
 class IsClientArea(BasePermission):
     """A client-area login: the account holder, or a sub-account granted `permission`."""
 
@@ -170,6 +181,11 @@ def staff(
             use_directives=False,
         )
     ]
+
+
+def staff_member() -> list[FieldExtension]:
+    """Any staff member or API key; the parts of the result check their own permissions."""
+    return [PermissionExtension(permissions=[IsStaffMember()], use_directives=False)]
 
 
 def client_area(permission: ContactPermission | None = None) -> list[FieldExtension]:

@@ -4,7 +4,7 @@ A list's connection is `Connection[X]` (named `XConnection` in the schema, its e
 `XEdge`), or a subclass of it that adds fields such as `totalCount`.
 
 A list's `totalCount` is exact up to `domain.totals.TOTAL_COUNT_CAP` and an estimate beyond,
-flagged by `totalCountIsEstimate` beside it (docs/scale.md): `total_count_field` and
+flagged by `totalCountIsEstimate` beside it (docs/large-lists.md): `total_count_field` and
 `total_count_is_estimate_field` declare the two with their descriptions.
 """
 

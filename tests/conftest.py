@@ -7,6 +7,7 @@ an empty mailbox.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,7 @@ TEST_TABLES = (
     "audit_log, emails, sessions, clients, staff, logins, settings, credit_log, idempotency_keys, "
     "password_tokens, password_reset_requests, "
     "orders, services, addons, domains, invoices, invoice_items, transactions, tax_rules, "
-    "automation_runs, api_keys, events"
+    "automation_runs, api_keys, file_chunks, events"
 )
 STAFF_PASSWORD = "staff-password-1"
 # A fixed card key for the suite (version 1); tests of rotation add their own.
@@ -104,6 +105,45 @@ async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
     pool = await db.create_pool(settings.database_url, min_size=1, max_size=10)
     yield pool
     await pool.close()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 server on loopback (moto's server mode), for the S3 store of files."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_settings(settings: Settings, s3_endpoint: str) -> Settings:
+    """The settings with FILE_STORAGE=s3 on a new, empty bucket of the loopback server."""
+    from botocore.session import get_session
+
+    configured = settings.model_copy(
+        update={
+            "file_storage": "s3",
+            "s3_bucket": f"files-{uuid.uuid4().hex[:12]}",
+            "s3_prefix": "clientdesk/",
+            "s3_endpoint_url": s3_endpoint,
+            "s3_access_key_id": "test",
+            "s3_secret_access_key": "test",
+        }
+    )
+    client = get_session().create_client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name=configured.s3_region,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    client.create_bucket(Bucket=configured.s3_bucket)
+    client.close()
+    return configured
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,6 @@ import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
@@ -35,6 +34,7 @@ from app.graphql import build_schema
 from app.settings import Settings
 from app.web import create_app
 from domain.auth import sessions
+from domain.files.storage import FileStore
 from tests.world import World, make_world
 
 T = TypeVar("T")
@@ -72,12 +72,12 @@ class InProcessAPI:
         return redis
 
     @property
-    def attachments_dir(self) -> Path:
-        return self.app.state.services.attachments_dir  # type: ignore[no-any-return]
+    def files(self) -> FileStore:
+        return self.app.state.services.files  # type: ignore[no-any-return]
 
     async def make_world(self) -> World:
         """The world of tests/world.py, made anew: rows in every list."""
-        return await make_world(self.pool, self.redis, self.attachments_dir)
+        return await make_world(self.pool, self.redis, self.files)
 
     def close(self) -> None:
         self.run(self._client.aclose())

@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 
 import asyncpg
 from redis.asyncio import Redis
@@ -31,6 +30,8 @@ from domain.credit import services as credit
 from domain.emails import outbox
 from domain.files import services as files
 from domain.files import storage
+from domain.files.storage import FileStore
+from domain.staff import api_keys
 from domain.tickets import services as tickets
 from tests.conftest import TEST_TABLES, add_client
 
@@ -53,7 +54,7 @@ class World:
     invoice_id: int
 
 
-async def make_world(pool: asyncpg.Pool, redis: Redis, attachments_dir: Path) -> World:
+async def make_world(pool: asyncpg.Pool, redis: Redis, store: FileStore) -> World:
     """Empty tables and Redis, then the world of this module; every login's password is
     PASSWORD (hashed once)."""
     await redis.flushdb()
@@ -84,7 +85,7 @@ async def make_world(pool: asyncpg.Pool, redis: Redis, attachments_dir: Path) ->
             sorted(p.value for p in ContactPermission),
         )
         order_id, invoice_id = await _fill_lists(
-            conn, joe.id, ann.id, (staff_id, staff_login), attachments_dir
+            conn, joe.id, ann.id, (staff_id, staff_login), store
         )
     return World(
         {"staff": staff_login, "client": joe.owner_login_id, "sub-account": sub_login},
@@ -105,7 +106,7 @@ async def _fill_lists(
     client_id: int,
     other_id: int,
     staff: tuple[int, int],
-    attachments_dir: Path,
+    store: FileStore,
 ) -> tuple[int, int]:
     """Rows in every list of the first client, and in the lists of the whole installation,
     made by the staff member (its id and login's); the order's id and the unpaid invoice's."""
@@ -159,10 +160,17 @@ async def _fill_lists(
     await tax.set_tax_rule(conn, country="DE", state=None, name="VAT", rate="19.00")
     await _ticket(conn, client_id, staff_id)
     for title, admin_only in (("Terms", False), ("Staff notes", True)):
-        await _file(conn, attachments_dir, client_id, title, admin_only, staff_id)
+        await _file(conn, store, client_id, title, admin_only, staff_id)
     for as_of in (date.today() - timedelta(days=1), date.today()):
         await runs.perform_run(conn, as_of, RUN_TOOLS)
     await _emails(conn)
+    await api_keys.create_api_key(
+        conn,
+        name="Dashboard",
+        role_id=await conn.fetchval("SELECT min(id) FROM staff_roles"),
+        expires_at=None,
+        staff_id=staff_id,
+    )
     return order.id, unpaid
 
 
@@ -199,16 +207,15 @@ class _Bytes:
 
 async def _file(
     conn: asyncpg.Connection,
-    attachments_dir: Path,
+    store: FileStore,
     client_id: int,
     title: str,
     admin_only: bool,
     staff_id: int,
 ) -> None:
-    stored = await storage.store_upload(attachments_dir, _Bytes(b"%PDF-1.4"), 1000)
+    stored = await storage.store_upload(store, _Bytes(b"%PDF-1.4"), 1000)
     await files.add_file(
         conn,
-        attachments_dir,
         client_id,
         stored,
         title=title,
@@ -245,13 +252,18 @@ query EveryList($client: ID!) {
   emailTemplatePreviews { key }
   staffMembers { edges { node { id role { permissions } } } }
   staffRoles { id permissions }
+  apiKeys { id }
   nodes(ids: [$client]) { id }
+  dashboard {
+    clientsByStatus { count } unpaidInvoices { totals { amount } }
+    income(from: "TODAY", to: "TODAY", interval: DAY) { totals { amount } }
+  }
   client(id: $client) {
     emails { id } creditLog { id } services { id } addons { id } domains { id }
     invoices { id items { description } } transactions { id } mergedFrom
     contacts { id permissions } tickets { id messages { id } } files { id }
   }
-}"""
+}""".replace("TODAY", date.today().isoformat())  # the world's payments are today's
 # Lists a healthy world leaves empty: the failures of its automation runs.
 MAY_BE_EMPTY = frozenset({"failures"})
 

@@ -37,7 +37,7 @@ async def enqueue_automation_run(redis: ArqRedis, as_of: date) -> None:
 async def run_automation(ctx: dict[str, Any], as_of: str) -> dict[str, int]:
     """Run, finish or find done the daily run of `as_of`; its counts are the job's result."""
     resources: WorkerResources = ctx["resources"]
-    async with resources.pool.acquire() as conn:
+    async with resources.session_pool.acquire() as conn:
         run = await runs.perform_run(conn, date.fromisoformat(as_of), resources.automation)
     return run.counts
 
@@ -60,6 +60,6 @@ async def start_daily_automation(ctx: dict[str, Any]) -> str | None:
 async def finish_cut_short_runs(ctx: dict[str, Any]) -> list[str]:
     """Finish runs a killed worker left half-done (at start-up, then every few minutes)."""
     resources: WorkerResources = ctx["resources"]
-    async with resources.pool.acquire() as conn:
+    async with resources.session_pool.acquire() as conn:
         finished = await runs.finish_cut_short_runs(conn, resources.automation)
     return [day.isoformat() for day in finished]

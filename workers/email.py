@@ -121,6 +121,10 @@ class WorkerResources:
     """What the jobs need, made by the worker's start-up hook and kept in ctx['resources']."""
 
     pool: asyncpg.Pool
+    # PostgreSQL itself, for the daily run's advisory lock held across its transactions:
+    # PgBouncer's transaction pooling would take the lock on one server connection and
+    # release it on another (DATABASE_DIRECT_URL). The same pool without PgBouncer.
+    session_pool: asyncpg.Pool
     renderer: TemplateRenderer
     mailer: Mailer
     mail_from: str

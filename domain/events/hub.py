@@ -1,7 +1,7 @@
 """Each API process's one listener of committed events, fanned out to its subscribers.
 
 PostgreSQL announces each statement's events when its transaction commits (in commit order;
-never for a rollback); the hub listens on a connection of its own (`DATABASE_LISTEN_URL`: a
+never for a rollback); the hub listens on a connection of its own (`DATABASE_DIRECT_URL`: a
 pooler in transaction mode cannot keep a LISTEN), reads the announced rows and offers each
 event to the subscribers of its topic. A subscriber's queue is bounded (in statements: a
 bulk change is one batch): one that falls that far behind is told once (`on_overflow`) and

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import asyncpg
 
@@ -14,7 +13,7 @@ from domain import audit
 from domain.auth.permissions import ContactPermission, StaffPermission
 from domain.auth.viewer import Viewer
 from domain.errors import NotFound
-from domain.files.storage import StoredBytes, remove_stored_files
+from domain.files.storage import StoredBytes
 from domain.validation import InputCheck
 
 # A sub-account reads its client's files with the PROFILE permission: files staff share
@@ -52,7 +51,6 @@ def clean_title(title: str | None) -> str:
 
 async def add_file(
     conn: asyncpg.Connection,
-    attachments_dir: Path,
     client_id: int,
     stored: StoredBytes,
     *,
@@ -62,46 +60,43 @@ async def add_file(
     admin_only: bool,
     staff_id: int | None,
 ) -> ClientFile:
-    """Record bytes already stored (`storage.store_upload`) as a file of the client. When the
-    file cannot be recorded (a bad title, no such client) its bytes are removed."""
-    try:
-        async with conn.transaction():
-            cleaned = clean_title(title)
-            if not await conn.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM clients WHERE id = $1 FOR KEY SHARE)", client_id
-            ):
-                raise NotFound("Client", "client_id")
-            row = await conn.fetchrow(
-                f"""INSERT INTO client_files
-                        (client_id, title, filename, stored_name, content_type, size, admin_only)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_COLUMNS}""",
-                client_id,
-                cleaned,
-                filename,
-                stored.stored_name,
-                content_type,
-                stored.size,
-                admin_only,
-            )
-            added = ClientFile(**dict(row))
-            await audit.record(
-                conn,
-                staff_id=staff_id,
-                action="file.uploaded",
-                client_id=client_id,
-                changes={
-                    "file_id": added.id,
-                    "title": added.title,
-                    "filename": added.filename,
-                    "size": added.size,
-                    "content_type": added.content_type,
-                    "admin_only": added.admin_only,
-                },
-            )
-            return added
-    except BaseException:
-        remove_stored_files(attachments_dir, [stored.stored_name])
-        raise
+    """Record bytes already stored (`storage.store_upload`) as a file of the client. Should
+    the file not be recorded (a bad title, no such client, a rollback), the caller removes
+    the bytes, which no row names."""
+    async with conn.transaction():
+        cleaned = clean_title(title)
+        if not await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM clients WHERE id = $1 FOR KEY SHARE)", client_id
+        ):
+            raise NotFound("Client", "client_id")
+        row = await conn.fetchrow(
+            f"""INSERT INTO client_files
+                    (client_id, title, filename, stored_name, content_type, size, admin_only)
+                VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_COLUMNS}""",
+            client_id,
+            cleaned,
+            filename,
+            stored.stored_name,
+            content_type,
+            stored.size,
+            admin_only,
+        )
+        added = ClientFile(**dict(row))
+        await audit.record(
+            conn,
+            staff_id=staff_id,
+            action="file.uploaded",
+            client_id=client_id,
+            changes={
+                "file_id": added.id,
+                "title": added.title,
+                "filename": added.filename,
+                "size": added.size,
+                "content_type": added.content_type,
+                "admin_only": added.admin_only,
+            },
+        )
+        return added
 
 
 async def update_file(
@@ -143,8 +138,8 @@ async def update_file(
 
 
 async def delete_file(conn: asyncpg.Connection, file_id: int, *, staff_id: int | None) -> str:
-    """Delete a file's row; return its stored name, whose bytes the caller removes with
-    `storage.remove_stored_files` once the transaction has committed."""
+    """Delete a file's row; return its stored name, whose bytes the caller removes from the
+    store (`FileStore.remove`) once the transaction has committed."""
     async with conn.transaction():
         current = await _lock_file(conn, file_id)
         await conn.execute("DELETE FROM client_files WHERE id = $1", file_id)

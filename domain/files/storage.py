@@ -1,29 +1,31 @@
-"""The bytes of client files in the attachments directory (SPEC 6.2).
+"""Where client files' bytes are kept (SPEC 6.2): the store interface, and what every store
+shares: generated names, the size limit enforced while the bytes are copied, cleaned names.
 
 Each file is stored under a name we generate, never one a request chose, so no upload can
-name a path outside the directory or overwrite another file. The size limit is enforced as
-the bytes are copied, whatever the request declared, and a refused copy leaves nothing.
+name a path or key outside its store or overwrite another file. The size limit is enforced
+as the bytes are copied, whatever the request declared, and a refused copy leaves nothing.
+The stores themselves are in `domain/files/stores.py` (PostgreSQL, a directory) and
+`domain/files/s3.py` (an S3-compatible bucket).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
 import re
 import secrets
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 from domain.errors import DomainError, ErrorCode
 
 log = logging.getLogger(__name__)
 
-CHUNK_BYTES = 64 * 1024
-# What a generated name looks like; anything else is never joined to the directory.
+# The bytes are read, stored and served in chunks of this size: what one file costs in
+# memory, whatever its size (and the size of a `file_chunks` row).
+CHUNK_BYTES = 256 * 1024
+# What a generated name looks like; anything else is never joined to a path or a key.
 STORED_NAME = re.compile(r"[0-9a-f]{32}")
 MAX_FILENAME = 255
 
@@ -34,57 +36,76 @@ class Readable(Protocol):
     async def read(self, size: int = -1) -> bytes: ...
 
 
+class MissingBytes(LookupError):
+    """A file's bytes are not in the store (lost, never moved there, or deleted meanwhile)."""
+
+
+class FileStore(Protocol):
+    """Somewhere the bytes of files are kept, each under its generated name."""
+
+    # What FILE_STORAGE calls it: "postgres", "local" or "s3".
+    kind: str
+
+    async def write(self, stored_name: str, chunks: AsyncIterator[bytes]) -> None:
+        """Store every chunk under the name, all or nothing: when `chunks` (or the store)
+        raises, nothing is left under the name and the error propagates."""
+        ...
+
+    async def open(self, stored_name: str) -> AsyncIterator[bytes]:
+        """The bytes, chunk by chunk; MissingBytes, before any chunk, when there are none.
+        A file removed while it is read raises MissingBytes part-way."""
+        ...
+
+    async def has(self, stored_name: str) -> bool:
+        """Whether the store holds the file's bytes, complete."""
+        ...
+
+    async def remove(self, stored_names: Iterable[str]) -> None:
+        """Delete these files' bytes; call it after the transaction that deleted their rows
+        has committed (a rolled-back delete must still find its bytes). Bytes already gone
+        are fine; bytes that cannot be removed are logged, since their rows are gone."""
+        ...
+
+
 @dataclass(frozen=True)
 class StoredBytes:
     stored_name: str
     size: int
 
 
-def stored_path(attachments_dir: Path, stored_name: str) -> Path:
-    """Where a stored file's bytes are; ValueError for a name we would not have generated."""
+def check_stored_name(stored_name: str) -> str:
+    """The name itself; ValueError for a name we would not have generated."""
     if not STORED_NAME.fullmatch(stored_name):
         raise ValueError(f"not a stored file name: {stored_name!r}")
-    return attachments_dir / stored_name
+    return stored_name
 
 
-async def store_upload(attachments_dir: Path, source: Readable, max_bytes: int) -> StoredBytes:
-    """Copy `source` into a new file of the directory, a chunk at a time (memory stays at one
-    chunk whatever the size). Beyond `max_bytes` the copy stops, its partial file is removed
-    and a DomainError on `file` is raised."""
+async def store_upload(store: FileStore, source: Readable, max_bytes: int) -> StoredBytes:
+    """Copy `source` into the store under a new name, a chunk at a time (memory stays at a
+    chunk or two whatever the size). Beyond `max_bytes` the copy stops, leaving nothing, and
+    a DomainError on `file` is raised."""
     stored_name = secrets.token_hex(16)
-    path = stored_path(attachments_dir, stored_name)
-    handle = await asyncio.to_thread(_create, path)
     size = 0
-    try:
-        with handle:
-            while chunk := await source.read(CHUNK_BYTES):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise DomainError.single(
-                        ErrorCode.INVALID, f"The file is larger than {max_bytes} bytes.", "file"
-                    )
-                await asyncio.to_thread(handle.write, chunk)
-    except BaseException:
-        remove_stored_files(attachments_dir, [stored_name])
-        raise
+
+    async def chunks() -> AsyncIterator[bytes]:
+        nonlocal size
+        # Reads may come back short (a socket, a test's source): whole chunks are stored.
+        pending = bytearray()
+        while data := await source.read(CHUNK_BYTES):
+            size += len(data)
+            if size > max_bytes:
+                raise DomainError.single(
+                    ErrorCode.INVALID, f"The file is larger than {max_bytes} bytes.", "file"
+                )
+            pending += data
+            while len(pending) >= CHUNK_BYTES:
+                yield bytes(pending[:CHUNK_BYTES])
+                del pending[:CHUNK_BYTES]
+        if pending:
+            yield bytes(pending)
+
+    await store.write(stored_name, chunks())
     return StoredBytes(stored_name, size)
-
-
-def _create(path: Path) -> BinaryIO:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # O_EXCL: a name collision (or a planted link) fails instead of writing through it.
-    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640), "wb")
-
-
-def remove_stored_files(attachments_dir: Path, stored_names: Iterable[str]) -> None:
-    """Delete these files' bytes; call it after the transaction that deleted their rows has
-    committed (a rolled-back delete must still find its bytes). Bytes already gone are fine;
-    a file that cannot be removed is logged, since its row is gone either way."""
-    for name in stored_names:
-        try:
-            stored_path(attachments_dir, name).unlink(missing_ok=True)
-        except (OSError, ValueError):
-            log.warning("could not remove stored file %r", name, exc_info=True)
 
 
 def display_filename(given: str | None) -> str:

@@ -274,6 +274,17 @@ RULES: dict[str, Rule] = {
     ),
     "automationSettings": staff(SETTINGS, "automationSettings { runAt lateFeeDays }"),
     "automationRuns": staff(SETTINGS, "automationRuns(first: 1) { totalCount }"),
+    # Any staff member or key; each figure checks its own permission (tests/api/test_dashboard).
+    "dashboard": Rule(
+        "dashboard { __typename }",
+        {
+            ANONYMOUS: UNAUTHENTICATED,
+            HOLDER: FORBIDDEN,
+            sub_account(ContactPermission): FORBIDDEN,
+            custom_role({ONE_PERMISSION}): ALLOWED,
+            api_key({ONE_PERMISSION}): ALLOWED,
+        },
+    ),
     # Mutation
     "login": public('login(email: "nobody@example.com", password: "wrong") { token }'),
     "logout": public("logout"),

@@ -7,7 +7,6 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -20,6 +19,7 @@ from app.settings import Settings
 from app.web import create_app
 from domain.auth import sessions
 from domain.auth.permissions import ContactPermission, StaffRole
+from domain.files.storage import STORED_NAME
 from resolvers.context import CSRF_HEADERS
 from tests.conftest import add_client, gid, gql, pk
 
@@ -123,8 +123,13 @@ async def upload(
     return payload["file"]
 
 
-def stored_files(settings: Settings) -> set[Path]:
-    return set(settings.attachments_dir.iterdir()) if settings.attachments_dir.exists() else set()
+async def stored_files(conn: asyncpg.Connection) -> dict[str, bytes]:
+    """Each file's bytes in the store (PostgreSQL, the default), by stored name."""
+    rows = await conn.fetch(
+        """SELECT stored_name, string_agg(data, ''::bytea ORDER BY seq) AS data
+             FROM file_chunks GROUP BY stored_name"""
+    )
+    return {row["stored_name"]: row["data"] for row in rows}
 
 
 async def download(api: httpx.AsyncClient, file_id: str, token: str | None) -> httpx.Response:
@@ -135,7 +140,7 @@ async def download(api: httpx.AsyncClient, file_id: str, token: str | None) -> h
 async def test_6_1_staff_upload_a_file_and_see_it_listed_and_stored(
     api: httpx.AsyncClient, conn: asyncpg.Connection, settings: Settings, world: World
 ) -> None:
-    before = stored_files(settings)
+    before = await stored_files(conn)
 
     file = await upload(api, world.staff_token, world.client_id, "contract.pdf", b"%PDF-1.4 hi")
 
@@ -143,29 +148,29 @@ async def test_6_1_staff_upload_a_file_and_see_it_listed_and_stored(
     assert (file["adminOnly"], file["contentType"]) == (False, "application/pdf")
     listed = await gql(api, FILES, {"id": gid("Client", world.client_id)}, token=world.staff_token)
     assert [f["id"] for f in listed["data"]["client"]["files"]] == [file["id"]]
-    (added,) = stored_files(settings) - before
-    assert added.read_bytes() == b"%PDF-1.4 hi"
-    assert added.name == await conn.fetchval(
+    (added,) = (await stored_files(conn)).items() - before.items()
+    assert added[1] == b"%PDF-1.4 hi"
+    assert added[0] == await conn.fetchval(
         "SELECT stored_name FROM client_files WHERE id = $1", pk(file["id"], "ClientFile")
     )
 
 
-async def test_6_2_an_upload_named_dot_dot_etc_passwd_lands_inside_the_attachments_dir(
-    api: httpx.AsyncClient, settings: Settings, world: World
+async def test_6_2_an_upload_named_dot_dot_etc_passwd_is_stored_under_a_generated_name(
+    api: httpx.AsyncClient, conn: asyncpg.Connection, world: World
 ) -> None:
-    before = stored_files(settings)
+    before = await stored_files(conn)
 
     file = await upload(api, world.staff_token, world.client_id, CLIMBING_NAME, b"root:x")
 
     assert file["filename"] == "passwd"
-    (added,) = stored_files(settings) - before
-    assert added.parent == settings.attachments_dir and added.read_bytes() == b"root:x"
+    (added,) = (await stored_files(conn)).items() - before.items()
+    assert STORED_NAME.fullmatch(added[0]) and added[1] == b"root:x"
 
 
 async def test_6_2_a_multipart_request_without_a_csrf_header_is_refused(
     api: httpx.AsyncClient, conn: asyncpg.Connection, settings: Settings, world: World
 ) -> None:
-    before = stored_files(settings)
+    before = await stored_files(conn)
 
     response = await api.post(
         "/graphql",
@@ -175,7 +180,7 @@ async def test_6_2_a_multipart_request_without_a_csrf_header_is_refused(
 
     assert response.status_code == 400
     assert "X-CSRF-Protection" in response.text
-    assert stored_files(settings) == before
+    assert await stored_files(conn) == before
     assert await conn.fetchval("SELECT count(*) FROM client_files") == 0
 
 
@@ -233,7 +238,7 @@ async def test_6_2_an_oversized_upload_is_refused_as_it_streams_and_leaves_nothi
 ) -> None:
     """Sent chunked (no Content-Length to refuse up front): the app stops reading at the
     limit, so a 10 MiB body costs it 64 KiB; no file is left, none recorded."""
-    before = stored_files(settings)
+    before = await stored_files(conn)
     boundary = "clientdesk-boundary"
     parts = multipart(world.client_id, "big.bin", b"")
     head = "".join(
@@ -266,14 +271,14 @@ async def test_6_2_an_oversized_upload_is_refused_as_it_streams_and_leaves_nothi
 
     assert response.status_code == 413
     assert sent <= 2 * 64 * 1024
-    assert stored_files(settings) == before
+    assert await stored_files(conn) == before
     assert await conn.fetchval("SELECT count(*) FROM client_files") == 0
 
 
 async def test_6_2_an_upload_declared_too_large_is_refused_before_it_is_read(
-    small_limit_api: httpx.AsyncClient, settings: Settings, world: World
+    small_limit_api: httpx.AsyncClient, conn: asyncpg.Connection, world: World
 ) -> None:
-    before = stored_files(settings)
+    before = await stored_files(conn)
 
     response = await small_limit_api.post(
         "/graphql",
@@ -282,7 +287,7 @@ async def test_6_2_an_upload_declared_too_large_is_refused_before_it_is_read(
     )
 
     assert response.status_code == 413
-    assert stored_files(settings) == before
+    assert await stored_files(conn) == before
 
 
 async def test_6_2_a_json_request_cannot_pass_a_file(api: httpx.AsyncClient, world: World) -> None:
@@ -412,9 +417,9 @@ async def test_6_2_staff_rename_a_file_and_change_who_sees_it(
 async def test_6_2_deleting_a_file_removes_its_bytes(
     api: httpx.AsyncClient, conn: asyncpg.Connection, settings: Settings, world: World
 ) -> None:
-    before = stored_files(settings)
+    before = await stored_files(conn)
     file = await upload(api, world.staff_token, world.client_id, "terms.pdf", b"terms")
-    assert len(stored_files(settings) - before) == 1
+    assert len((await stored_files(conn)).keys() - before.keys()) == 1
     delete = "mutation($id: ID!) { deleteClientFile(id: $id) { ok errors { field code } } }"
 
     body = await gql(api, delete, {"id": file["id"]}, token=world.staff_token)
@@ -422,5 +427,5 @@ async def test_6_2_deleting_a_file_removes_its_bytes(
 
     assert body["data"]["deleteClientFile"] == {"ok": True, "errors": []}
     assert again["data"]["deleteClientFile"]["errors"] == [{"field": "id", "code": "NOT_FOUND"}]
-    assert stored_files(settings) == before
+    assert await stored_files(conn) == before
     assert (await download(api, file["id"], world.staff_token)).status_code == 404

@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 
 from app.settings import Settings
 from domain.auth import sessions
+from domain.files.stores import PostgresStore
 from tests.conftest import gid, gql
 from tests.world import EVERY_LIST, World, empty_lists, make_world
 
@@ -47,7 +48,7 @@ PAGED = {
 async def world(pool: asyncpg.Pool, settings: Settings) -> World:
     redis = Redis.from_url(settings.redis_url)
     try:
-        return await make_world(pool, redis, settings.attachments_dir)
+        return await make_world(pool, redis, PostgresStore(pool))
     finally:
         await redis.aclose()
 

@@ -5,6 +5,7 @@ processes of `serve --workers N`; OpenTelemetry tracing only when an endpoint is
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import io
 import json
 import logging
@@ -302,3 +303,8 @@ async def test_tracing_sends_graphql_and_sql_spans_when_an_endpoint_is_set(
     assert b"TracedQuery" in sent  # the GraphQL operation's span
     assert b"SELECT" in sent  # a SQL statement's span, from the asyncpg instrumentation
     assert b"clientdesk" in sent  # the service name
+
+
+async def test_metrics_say_which_version_and_python_answer(api: httpx.AsyncClient) -> None:
+    build = {"version": importlib.metadata.version("clientdesk"), "python": sys.version.split()[0]}
+    assert sample(await scrape(api), "clientdesk_build_info", **build) == 1

@@ -8,10 +8,16 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
+import pytest
+from typer.testing import CliRunner
+
+from app.cli import cli
+from app.settings import Settings
 
 # Settings a command run by a test must not inherit from the shell that started pytest.
 SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "SMTP_URL", "VAR_DIR", "HOST", "PORT")
@@ -61,3 +67,17 @@ def wait_for_http(url: str, timeout: float = 45, status: int = 200) -> httpx.Res
             last = repr(error)
         time.sleep(0.2)
     raise AssertionError(f"{url} did not answer {status} within {timeout} s: {last}")
+
+
+@pytest.fixture
+def run_cli(settings: Settings, pool: asyncpg.Pool, tmp_path: Path, monkeypatch):
+    """`clientdesk …` in this process, on the suite's database, with no dev folder."""
+    monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    # The database commands use no Redis; they must not ask for it.
+    monkeypatch.setenv("REDIS_URL", "")
+
+    def run(*args: str, input: str | None = None):
+        return CliRunner().invoke(cli, list(args), input=input)
+
+    return run

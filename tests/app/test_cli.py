@@ -23,18 +23,6 @@ def no_dev_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
 
 
-@pytest.fixture
-def run_cli(settings: Settings, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("DATABASE_URL", settings.database_url)
-    # The database commands use no Redis; they must not ask for it.
-    monkeypatch.setenv("REDIS_URL", "")
-
-    def run(*args: str, input: str | None = None):
-        return CliRunner().invoke(cli, list(args), input=input)
-
-    return run
-
-
 def test_migrate_reports_an_up_to_date_database(run_cli) -> None:
     result = run_cli("migrate")
     assert result.exit_code == 0, result.output

@@ -14,9 +14,11 @@ from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 # SQL that would leave state in a session for the next user of a pooled connection
-# (`SET LOCAL` ends with its transaction, which asyncpg rolls back on release if open).
+# (`SET LOCAL` and `set_config(…, true)` end with their transaction, which asyncpg rolls
+# back on release if open).
 SESSION_CHANGES = re.compile(
-    r"pg_advisory_lock\(|pg_try_advisory_lock\(|set_config\(|\bLISTEN\b|WITH HOLD"
+    r"pg_advisory_lock\(|pg_try_advisory_lock\(|set_config\((?![^)]*,\s*true\s*\))"
+    r"|\bLISTEN\b|WITH HOLD"
     r"|(?:[\"']|; )(?:SET (?!LOCAL )|RESET )|CREATE TEMP(?:ORARY)? TABLE (?![^;]*ON COMMIT DROP)"
 )
 # Run on connections of their own: the workers' pool (which resets), migrations, the cache.
@@ -45,10 +47,12 @@ def test_the_session_check_finds_what_it_looks_for() -> None:
         "fetchval('SELECT pg_advisory_lock(1)')",
         "CREATE TEMP TABLE x AS SELECT 1",
         'execute("LISTEN x")',
+        "SELECT set_config('x.y', $1, false)",
     ):
         assert SESSION_CHANGES.search(sql), sql
     assert not SESSION_CHANGES.search("CREATE TEMP TABLE due ON COMMIT DROP AS SELECT 1")
     assert not SESSION_CHANGES.search("UPDATE clients SET status = $1")
+    assert not SESSION_CHANGES.search("SELECT set_config('x.y', $1, true)")
 
 
 @pytest.mark.parametrize(("reset_sessions", "resets"), [(True, 1), (False, 0)])

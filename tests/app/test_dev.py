@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from rich.console import Console
 
@@ -234,3 +235,12 @@ def test_stopping_dev_stops_the_processes_it_started_again(
         finally:
             process.kill()
             process.wait()
+
+
+def test_the_api_of_dev_reports_the_jobs_of_its_worker(dev: DevRun) -> None:
+    # The relay runs as the worker starts: its job is counted in the worker process.
+    def relay_counted() -> bool:
+        text = httpx.get(f"{dev.base_url}/metrics", timeout=5).text
+        return 'clientdesk_worker_jobs_total{function="relay_outbox"' in text
+
+    wait_for(relay_counted)

@@ -9,11 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
-import pytest
-from typer.testing import CliRunner
 
-from app.cli import cli
-from app.settings import Settings
 from domain.clients.imports import import_clients
 
 WHMCS = (
@@ -129,14 +125,6 @@ async def test_the_import_is_set_wise_its_statements_do_not_grow_with_its_rows(
     await asyncio.sleep(0)
     assert result.imported == 4000
     assert len(statements) == few
-
-
-@pytest.fixture
-def run_cli(settings: Settings, pool: asyncpg.Pool, tmp_path: Path, monkeypatch):
-    monkeypatch.setenv("VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("REDIS_URL", "")
-    return lambda *args: CliRunner().invoke(cli, list(args))
 
 
 def test_the_import_command_reports_what_it_did_and_fails_on_bad_rows(

@@ -67,3 +67,17 @@ def test_serve_with_tracing_on_and_its_packages_missing_says_so_and_fails(
         "clientdesk serve: OTEL_EXPORTER_OTLP_ENDPOINT is set but the tracing packages are "
         "not installed (pip install 'clientdesk[otel]'): "
     ), line
+
+
+def test_serve_with_an_unreadable_persisted_query_manifest_says_so_and_fails(
+    tmp_path: Path,
+) -> None:
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text('["not", "a", "manifest"]')
+    for path in (manifest, tmp_path / "missing.json"):
+        result = serve(tmp_path, 1, PERSISTED_QUERIES_MANIFEST=str(path))
+        assert result.returncode != 0
+        [line] = result.stderr.splitlines()
+        assert line.startswith("clientdesk serve: PERSISTED_QUERIES_MANIFEST cannot be read: "), (
+            line
+        )

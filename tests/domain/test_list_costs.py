@@ -1,5 +1,5 @@
 """Lists whose cost does not grow with the data: capped totals, the whole-address search on
-its own index, and search statements planned for their values (docs/scale.md)."""
+its own index, and search statements planned for their values (docs/large-lists.md)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from domain.paging import COLLECT_BELOW, Keyset, PageRequest, Position, fetch_pa
 from domain.totals import TOTAL_COUNT_CAP, Total, count_rows, custom_plans, estimate_rows
 
 MANY = TOTAL_COUNT_CAP + 500  # the clients of the `many_clients` fixture
-ESTIMATE_ERROR = 0.10  # the error docs/scale.md states for unfiltered and status totals
+ESTIMATE_ERROR = 0.10  # the error docs/large-lists.md states for unfiltered and status totals
 
 
 async def test_a_total_below_the_cap_is_exact(conn: asyncpg.Connection, many_clients: int) -> None:
