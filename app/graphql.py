@@ -44,6 +44,7 @@ from resolvers import passwords as password_resolvers
 from resolvers import profile as profile_resolvers
 from resolvers import settings as settings_resolvers
 from resolvers import staff as staff_resolvers
+from resolvers import subscriptions as subscription_resolvers
 from resolvers import tickets as ticket_resolvers
 from resolvers import two_factor as two_factor_resolvers
 from schema import money as money_scalar
@@ -193,6 +194,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return ClientdeskSchema(
         query=Query,
         mutation=Mutation,
+        subscription=subscription_resolvers.Subscription,
         extensions=extensions,
         execution_context_class=ClientdeskExecutor,
         config=StrawberryConfig(

@@ -4,10 +4,12 @@ JSON, the offline GraphiQL page, a time budget per request, and 503 for an outag
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
 from dataclasses import replace
+from datetime import timedelta
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -18,10 +20,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
-from strawberry.types.unset import UNSET
+from strawberry.types.unset import UNSET, UnsetType
 
 from app.graphql import build_schema
 from app.graphql_codes import (
@@ -46,6 +49,7 @@ from app.persisted_queries import (
 )
 from app.request_limits import JSONTooDeep, load_bounded_json
 from app.settings import Settings
+from app.subscriptions import Sockets
 from domain.auth.api_keys import is_api_key_secret
 from resolvers.context import Context, is_preflighted
 
@@ -70,6 +74,10 @@ def error_response(
 GRAPHIQL_PAGE = (Path(__file__).parent / "static" / "graphiql.html").read_text()
 # Where `GraphQLEndpoint.get_context` leaves the request's context in the ASGI scope.
 _CONTEXT_KEY = "clientdesk.context"
+# Where `on_ws_connect` leaves a socket's place among its viewer's and its guard.
+_SOCKET_KEY = "clientdesk.socket"
+# Operations one socket may run at once (Strawberry refuses more).
+SUBSCRIPTIONS_PER_SOCKET = 20
 # The type the request is answered with (app/http_negotiation.py), and whether its
 # operation was refused before it ran.
 _MEDIA_TYPE_KEY = "clientdesk.media_type"
@@ -86,6 +94,11 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     for an outage."""
 
     def __init__(self, services_of: Any, settings: Settings) -> None:
+        self._sockets = Sockets(
+            per_process=settings.max_sockets_per_process,
+            per_viewer=settings.max_sockets_per_viewer,
+            recheck_seconds=settings.socket_recheck_seconds,
+        )
         self._max_json_depth = settings.max_json_depth
         self._retry_after = str(settings.outage_retry_after_seconds)
         self._time_budget = settings.request_time_budget_seconds
@@ -95,6 +108,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             allow_queries_via_get=True,
             # Uploads (uploadClientFile), each with a CSRF header: see `parse_multipart`.
             multipart_uploads_enabled=True,
+            # Subscriptions: a browser page may open one (with its cookie) only from the API's
+            # own origin or one of CORS_ORIGINS; others are refused at the handshake.
+            allowed_origins=settings.cors_origin_list,
+            connection_init_wait_timeout=timedelta(seconds=settings.socket_init_timeout_seconds),
+            keep_alive=True,  # the legacy graphql-ws protocol's "ka" messages
+            keep_alive_interval=settings.socket_ping_interval_seconds,
+            max_subscriptions_per_connection=SUBSCRIPTIONS_PER_SOCKET,
         )
         self._services_of = services_of
         self._allow_list = (
@@ -111,6 +131,14 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         no query, a batch, a mutation over GET, an upload without its CSRF header) is
         answered like every GraphQL error, not with a text/plain body; and in the JSON the
         request's Accept asks for (app/http_negotiation.py), 406 when it accepts none."""
+        if scope["type"] == "websocket":
+            if self._sockets.full:
+                # Closed before it is accepted: the handshake is answered 403.
+                await send({"type": "websocket.close", "code": 1013})
+                return
+            with self._sockets.opened():
+                await super().__call__(scope, receive, send)
+            return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
@@ -154,7 +182,37 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         request.scope[_CONTEXT_KEY] = context  # for `run` to give its connection back
         if isinstance(request, Request):  # an HTTP request, not a WebSocket
             await self._count_api_key_request(context)
+        else:
+            context.close_connection = self._sockets.closer(request)
         return context
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """A socket's connection_init: authenticated (its payload's `authorization`, else the
+        session cookie) and counted against its viewer's sockets; then guarded while it lives
+        (`Sockets.guard`)."""
+        viewer = await context.get_viewer()
+        if viewer is None or await context.second_factor_missing():
+            raise ConnectionRejectionError({"message": "Log in first."})
+        admitted = self._sockets.admit(viewer)
+        if admitted is None:
+            raise ConnectionRejectionError({"message": "Too many sockets open for this viewer."})
+        hub = context.services.subscriptions.hub
+        guard = asyncio.create_task(self._sockets.guard(context, hub, viewer))
+        context.request.scope[_SOCKET_KEY] = (admitted, guard)
+        return UnsetType()  # acknowledged without a payload
+
+    async def _run_socket(self, request: WebSocket, context: Any, root_value: Any) -> Any:
+        """A WebSocket lives as long as its peer wants: no time budget. Its guard and its
+        place among its viewer's sockets end with it."""
+        try:
+            return await super().run(request, context, root_value)
+        finally:
+            admitted, guard = request.scope.pop(_SOCKET_KEY, (None, None))
+            if guard is not None:
+                guard.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await guard
+                self._sockets.release(admitted)
 
     @staticmethod
     async def _count_api_key_request(context: Context) -> None:
@@ -183,6 +241,8 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         connection and a share of the process without end. What runs without waiting (the
         parse and the validation) is bounded by the query limits instead
         (app/query_limits.py)."""
+        if self.is_websocket_request(request):
+            return await self._run_socket(request, context, root_value)
         try:
             async with asyncio.timeout(self._time_budget):
                 response = await super().run(request, context, root_value)

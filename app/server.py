@@ -110,6 +110,8 @@ def server_config(
         timeout_keep_alive=settings.http_keepalive_timeout,
         h11_max_incomplete_event_size=settings.http_max_header_bytes,
         request_timeout=settings.http_request_timeout,
+        ws_ping_interval=settings.socket_ping_interval_seconds,
+        ws_ping_timeout=settings.socket_ping_timeout_seconds,
         log_config=None,  # each process logs through app.logs, with request ids
         access_log=False,  # the request middleware writes the access line
         **options,

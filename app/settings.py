@@ -151,6 +151,22 @@ class Settings(BaseSettings):
 
     db_pool_min: int = 2
     db_pool_max: int = 10
+    # Subscriptions (WebSockets on /graphql): open sockets per process and per viewer (a
+    # login or an API key); events one subscription may have waiting before its socket is
+    # closed as too slow; how long events are kept for `after`, and the most one replays.
+    max_sockets_per_process: int = Field(default=5000, ge=1)
+    max_sockets_per_viewer: int = Field(default=20, ge=1)
+    subscription_queue_size: int = Field(default=256, ge=1)
+    event_retention_hours: int = Field(default=24, ge=1)
+    event_replay_limit: int = Field(default=10_000, ge=1)
+    # A socket's viewer is checked again on every access change PostgreSQL announces, and
+    # at least this often (an expired session announces nothing).
+    socket_recheck_seconds: float = Field(default=60, gt=0)
+    # A socket must send connection_init within this time; after it, a WebSocket ping goes
+    # out every interval and a peer that does not answer within the timeout is closed.
+    socket_init_timeout_seconds: float = Field(default=10, gt=0)
+    socket_ping_interval_seconds: float = Field(default=20, gt=0)
+    socket_ping_timeout_seconds: float = Field(default=20, gt=0)
     # PostgreSQL itself when DATABASE_URL goes through PgBouncer in transaction pooling mode
     # (docs/scale.md): the few users of a session (the reference cache's notifications,
     # the daily run's advisory lock, the migrations' lock) connect here. Empty: DATABASE_URL.

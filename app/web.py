@@ -19,7 +19,7 @@ from arq.connections import ArqRedis, RedisSettings
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from app.cors import CORSMiddleware
@@ -50,8 +50,9 @@ from domain.auth.api_keys import KeyRateLimit
 from domain.auth.throttle import LoginThrottle
 from domain.cards.secret_attempts import CardSecretAttempts
 from domain.emails.templates import TemplateRenderer
+from domain.events.hub import EventHub
 from domain.reference_cache import ReferenceCache
-from resolvers.context import AppServices
+from resolvers.context import AppServices, SubscriptionServices
 from workers.automation import enqueue_automation_run
 from workers.email import enqueue_emails
 from workers.resets import enqueue_reset_requests
@@ -178,6 +179,8 @@ def create_app(settings: Settings) -> Starlette:
         await reference.start()
         closing = contextlib.AsyncExitStack()
         files = await closing.enter_async_context(open_file_store(settings, pool))
+        hub = EventHub(settings.direct_database_url, catch_up_limit=settings.event_replay_limit)
+        await hub.start()
 
         def hand_to_workers(
             enqueue: Callable[[ArqRedis, list[int]], Awaitable[None]], what: str
@@ -224,12 +227,18 @@ def create_app(settings: Settings) -> Starlette:
             enqueue_automation_run=functools.partial(enqueue_automation_run, redis),
             automation_wait_seconds=settings.automation_wait_seconds,
             reference=reference,
+            subscriptions=SubscriptionServices(
+                hub=hub,
+                queue_size=settings.subscription_queue_size,
+                replay_limit=settings.event_replay_limit,
+            ),
             api_key_rate_limit=KeyRateLimit(redis, settings.api_key_rate_limit),
         )
         exempt_start_up_objects_from_collection()
         try:
             yield
         finally:
+            await hub.stop()
             await closing.aclose()
             await reference.stop()
             await redis.aclose()
@@ -271,6 +280,8 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            # Subscriptions: graphql-transport-ws and the legacy graphql-ws.
+            WebSocketRoute("/graphql", graphql),
             Route("/inbound/email", inbound_email_endpoint(settings), methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

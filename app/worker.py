@@ -13,6 +13,7 @@ import signal
 import socket
 import time
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -82,6 +83,7 @@ def worker_resources(
         relay_after_seconds=settings.email_relay_interval_seconds,
         attempt_lease_seconds=settings.worker_job_timeout_seconds,
         automation=automation_tools(settings),
+        event_retention=timedelta(hours=settings.event_retention_hours),
     )
 
 

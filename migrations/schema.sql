@@ -186,6 +186,23 @@ BEGIN
     RETURN NULL;
 END $$;
 
+CREATE FUNCTION public.notify_access_change() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    -- The row as JSON: one function for tables of different columns.
+    affected text := CASE
+        WHEN TG_LEVEL = 'STATEMENT' THEN '*'
+        WHEN TG_TABLE_NAME = 'api_keys' THEN
+            (SELECT s.login_id::text FROM staff s WHERE s.id = (to_jsonb(OLD)->>'staff_id')::bigint)
+        ELSE to_jsonb(OLD)->>'login_id'
+    END;
+BEGIN
+    PERFORM pg_notify('clientdesk_access', COALESCE(affected, '*'));
+    RETURN NULL;
+END;
+$$;
+
 CREATE FUNCTION public.notify_reference_change() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -203,6 +220,41 @@ DECLARE
 BEGIN
     EXECUTE 'EXPLAIN (FORMAT JSON) ' || query INTO plan;
     RETURN round((plan -> 0 -> 'Plan' ->> 'Plan Rows')::numeric);
+END;
+$$;
+
+CREATE FUNCTION public.record_events() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    source text;
+    kind text;
+    first_id bigint;
+    last_id bigint;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        source := 'new_rows n';
+        kind := 'CREATED';
+    ELSIF TG_OP = 'UPDATE' THEN
+        source := 'new_rows n JOIN old_rows o ON o.id = n.id WHERE o IS DISTINCT FROM n';
+        kind := 'UPDATED';
+    ELSE
+        source := 'old_rows n';
+        kind := 'DELETED';
+    END IF;
+    EXECUTE format(
+        'WITH recorded AS (
+             INSERT INTO events (topic, kind, object_id, client_id)
+             SELECT %L, %L, %s, %s FROM %s ORDER BY 3
+             RETURNING id)
+         SELECT min(id), max(id) FROM recorded',
+        TG_ARGV[0], COALESCE(TG_ARGV[3], kind), TG_ARGV[1], TG_ARGV[2], source)
+        INTO first_id, last_id;
+    IF first_id IS NOT NULL THEN
+        PERFORM pg_notify('clientdesk_events',
+                          format('%s %s %s', pg_current_xact_id(), first_id, last_id));
+    END IF;
+    RETURN NULL;
 END;
 $$;
 
@@ -538,6 +590,27 @@ CREATE TABLE public.emails (
 
 ALTER TABLE public.emails ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.emails_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.events (
+    id bigint NOT NULL,
+    topic text NOT NULL,
+    kind text NOT NULL,
+    object_id bigint NOT NULL,
+    client_id bigint,
+    xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    CONSTRAINT events_kind_check CHECK ((kind = ANY (ARRAY['CREATED'::text, 'UPDATED'::text, 'DELETED'::text]))),
+    CONSTRAINT events_topic_check CHECK ((topic = ANY (ARRAY['CLIENT'::text, 'INVOICE'::text, 'TICKET'::text, 'EMAIL'::text, 'AUTOMATION_RUN'::text])))
+);
+
+ALTER TABLE public.events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.events_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
@@ -979,6 +1052,9 @@ ALTER TABLE ONLY public.emails
 ALTER TABLE ONLY public.emails
     ADD CONSTRAINT emails_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.events
+    ADD CONSTRAINT events_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.file_chunks
     ADD CONSTRAINT file_chunks_pkey PRIMARY KEY (stored_name, seq);
 
@@ -1116,6 +1192,8 @@ CREATE INDEX emails_failed ON public.emails USING btree (id DESC) WHERE (failed_
 
 CREATE INDEX emails_pending ON public.emails USING btree (created_at) WHERE ((sent_at IS NULL) AND (failed_at IS NULL));
 
+CREATE INDEX events_at ON public.events USING btree (at);
+
 CREATE INDEX idempotency_keys_created_at ON public.idempotency_keys USING btree (created_at);
 
 CREATE INDEX invoice_items_invoice ON public.invoice_items USING btree (invoice_id, id);
@@ -1157,6 +1235,24 @@ CREATE INDEX transactions_client ON public.transactions USING btree (client_id, 
 CREATE UNIQUE INDEX transactions_gateway_id ON public.transactions USING btree (gateway, transaction_id) WHERE (transaction_id IS NOT NULL);
 
 CREATE INDEX transactions_invoice ON public.transactions USING btree (invoice_id);
+
+CREATE TRIGGER api_keys_access_changed AFTER DELETE OR UPDATE OF revoked_at, expires_at, role_id ON public.api_keys FOR EACH ROW EXECUTE FUNCTION public.notify_access_change();
+
+CREATE TRIGGER automation_runs_deleted_events AFTER DELETE ON public.automation_runs REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('AUTOMATION_RUN', 'n.id', 'NULL::bigint');
+
+CREATE TRIGGER automation_runs_inserted_events AFTER INSERT ON public.automation_runs REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('AUTOMATION_RUN', 'n.id', 'NULL::bigint');
+
+CREATE TRIGGER automation_runs_updated_events AFTER UPDATE ON public.automation_runs REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('AUTOMATION_RUN', 'n.id', 'NULL::bigint');
+
+CREATE TRIGGER clients_access_changed AFTER DELETE OR UPDATE OF status, owner_login_id ON public.clients FOR EACH STATEMENT EXECUTE FUNCTION public.notify_access_change();
+
+CREATE TRIGGER clients_deleted_events AFTER DELETE ON public.clients REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('CLIENT', 'n.id', 'n.id');
+
+CREATE TRIGGER clients_inserted_events AFTER INSERT ON public.clients REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('CLIENT', 'n.id', 'n.id');
+
+CREATE TRIGGER clients_updated_events AFTER UPDATE ON public.clients REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('CLIENT', 'n.id', 'n.id');
+
+CREATE TRIGGER contacts_access_changed AFTER DELETE OR UPDATE OF permissions, login_id, client_id ON public.contacts FOR EACH ROW EXECUTE FUNCTION public.notify_access_change();
 
 CREATE TRIGGER currencies_changed AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.currencies FOR EACH STATEMENT EXECUTE FUNCTION public.notify_reference_change();
 
@@ -1212,7 +1308,37 @@ CREATE TRIGGER dashboard_zone_truncated AFTER TRUNCATE ON public.settings FOR EA
 
 CREATE TRIGGER dashboard_zone_updated AFTER UPDATE ON public.settings FOR EACH ROW WHEN (((old.key = 'automation'::text) AND (new.key = 'automation'::text) AND (COALESCE((old.value ->> 'time_zone'::text), 'UTC'::text) <> COALESCE((new.value ->> 'time_zone'::text), 'UTC'::text)))) EXECUTE FUNCTION public.dashboard_zone_changed();
 
+CREATE TRIGGER emails_deleted_events AFTER DELETE ON public.emails REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('EMAIL', 'n.id', 'n.client_id');
+
+CREATE TRIGGER emails_inserted_events AFTER INSERT ON public.emails REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('EMAIL', 'n.id', 'n.client_id');
+
+CREATE TRIGGER emails_updated_events AFTER UPDATE ON public.emails REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('EMAIL', 'n.id', 'n.client_id');
+
+CREATE TRIGGER invoices_deleted_events AFTER DELETE ON public.invoices REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('INVOICE', 'n.id', 'n.client_id');
+
+CREATE TRIGGER invoices_inserted_events AFTER INSERT ON public.invoices REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('INVOICE', 'n.id', 'n.client_id');
+
+CREATE TRIGGER invoices_updated_events AFTER UPDATE ON public.invoices REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('INVOICE', 'n.id', 'n.client_id');
+
+CREATE TRIGGER sessions_access_changed AFTER DELETE OR UPDATE OF expires_at ON public.sessions FOR EACH ROW EXECUTE FUNCTION public.notify_access_change();
+
 CREATE TRIGGER settings_changed AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.settings FOR EACH STATEMENT EXECUTE FUNCTION public.notify_reference_change();
+
+CREATE TRIGGER staff_access_changed AFTER DELETE OR UPDATE OF active, role, custom_role_id ON public.staff FOR EACH ROW EXECUTE FUNCTION public.notify_access_change();
+
+CREATE TRIGGER staff_roles_access_changed AFTER DELETE OR UPDATE ON public.staff_roles FOR EACH STATEMENT EXECUTE FUNCTION public.notify_access_change();
+
+CREATE TRIGGER ticket_messages_deleted_events AFTER DELETE ON public.ticket_messages REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('TICKET', 'n.ticket_id', '(SELECT t.client_id FROM tickets t WHERE t.id = n.ticket_id)', 'UPDATED');
+
+CREATE TRIGGER ticket_messages_inserted_events AFTER INSERT ON public.ticket_messages REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('TICKET', 'n.ticket_id', '(SELECT t.client_id FROM tickets t WHERE t.id = n.ticket_id)', 'UPDATED');
+
+CREATE TRIGGER ticket_messages_updated_events AFTER UPDATE ON public.ticket_messages REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('TICKET', 'n.ticket_id', '(SELECT t.client_id FROM tickets t WHERE t.id = n.ticket_id)', 'UPDATED');
+
+CREATE TRIGGER tickets_deleted_events AFTER DELETE ON public.tickets REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('TICKET', 'n.id', 'n.client_id');
+
+CREATE TRIGGER tickets_inserted_events AFTER INSERT ON public.tickets REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('TICKET', 'n.id', 'n.client_id');
+
+CREATE TRIGGER tickets_updated_events AFTER UPDATE ON public.tickets REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('TICKET', 'n.id', 'n.client_id');
 
 ALTER TABLE ONLY public.addons
     ADD CONSTRAINT addons_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;

@@ -19,8 +19,10 @@ class RequestConnection:
     nested in the same task (a resolver inside a transaction reading through a helper that
     takes the connection itself) gets the connection it already holds."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, keep: bool = True) -> None:
         self._pool = pool
+        # False: given back after each use (a WebSocket's, which would hold it for hours).
+        self._keep = keep
         self._conn: asyncpg.Connection | None = None
         self._turn = asyncio.Lock()
         self._holder: asyncio.Task[object] | None = None
@@ -44,6 +46,8 @@ class RequestConnection:
                 yield self._conn
             finally:
                 self._holder = None
+                if not self._keep:
+                    await self._give_back()
 
     async def give_back(self) -> None:
         """Return the connection to the pool (once no resolver uses it); a later `use()`

@@ -26,6 +26,7 @@ from domain.cards.secret_attempts import CardSecretAttempts
 from domain.emails import outbox
 from domain.emails.templates import TemplateRenderer
 from domain.errors import DomainError, ErrorCode
+from domain.events.hub import EventHub
 from domain.files.storage import FileStore
 from domain.reference_cache import ReferenceCache
 from resolvers.connection import RequestConnection
@@ -43,6 +44,23 @@ CSRF_HEADERS = ("x-csrf-protection", "apollo-require-preflight")
 def is_preflighted(headers: Mapping[str, str]) -> bool:
     """Whether the request carries a non-empty CSRF header (see CSRF_HEADERS)."""
     return any(headers.get(name, "").strip() for name in CSRF_HEADERS)
+
+
+# How a WebSocket is closed when it falls behind its events (its send queue is full), and
+# when its viewer may no longer read (a logout, a disabled member, a revoked key).
+SLOW_CONSUMER = (1008, "Too slow to keep up with its events.")
+ACCESS_ENDED = (4403, "Forbidden: the session or key no longer reads this.")
+
+
+@dataclass(frozen=True)
+class SubscriptionServices:
+    """What subscriptions share in a process: the events' hub and their bounds."""
+
+    hub: EventHub
+    # Events one subscription may have waiting; past that, its WebSocket is closed.
+    queue_size: int
+    # The most missed events one `after` replays.
+    replay_limit: int
 
 
 @dataclass(frozen=True)
@@ -75,6 +93,7 @@ class AppServices:
     automation_wait_seconds: float
     # The general settings and currencies, kept until PostgreSQL notifies a change.
     reference: ReferenceCache
+    subscriptions: SubscriptionServices
     # Requests per API key per minute, counted in Redis (SPEC 11.3).
     api_key_rate_limit: KeyRateLimit
     # When this process last wrote each key's lastUsedAt.
@@ -101,10 +120,35 @@ class Context:
     _service_statuses: frozenset[ServiceStatus] | None = field(default=None, init=False)
     _service_statuses_known: bool = field(default=False, init=False)
     _service_statuses_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    # A WebSocket's `connection_init` payload (Strawberry sets it): its `authorization`.
+    connection_params: dict[str, object] | None = field(default=None, init=False)
+    # A WebSocket's: closes it with a (code, reason), set by the endpoint.
+    close_connection: Callable[[tuple[int, str]], None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.db = RequestConnection(self.services.pool)
+        # A WebSocket lives for hours: it takes a connection for each use only, never keeps one.
+        self.db = RequestConnection(self.services.pool, keep=not self.is_websocket)
         self.loaders = Loaders(self.db)
+
+    @property
+    def is_websocket(self) -> bool:
+        return bool(self.request.scope["type"] == "websocket")
+
+    def refresh(self) -> None:
+        """Forget what was read for earlier results (each event of a subscription is read
+        afresh, as a new request would read it)."""
+        self.loaders = Loaders(self.db)
+        self.client_presentation = None
+
+    def end_slow_connection(self) -> None:
+        if self.close_connection is not None:
+            self.close_connection(SLOW_CONSUMER)
+
+    def forget_viewer(self) -> None:
+        """Look the viewer up again at its next use: its session, key or grants may have
+        changed since (a WebSocket checks them again while it lives)."""
+        self._viewer, self._viewer_loaded = None, False
+        self._service_statuses_known = False
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -124,6 +168,14 @@ class Context:
         nor can a multipart upload with a CSRF header (`is_preflighted`).
         """
         header = self.request.headers.get("authorization", "")
+        if self.is_websocket:
+            # A browser cannot set headers on a WebSocket: the token comes in connection_init.
+            # Its cookie is sent only from origins Strawberry allowed (cross-site pages
+            # refused at the handshake).
+            given = (self.connection_params or {}).get("authorization")
+            header = given if isinstance(given, str) else header
+            if not header.lower().startswith("bearer "):
+                return self.request.cookies.get(SESSION_COOKIE)
         if header.lower().startswith("bearer "):
             return header[7:].strip() or None
         cookie = self.request.cookies.get(SESSION_COOKIE)

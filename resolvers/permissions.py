@@ -31,7 +31,7 @@ from schema.common import Forbidden, TwoFactorRequired, Unauthenticated
 InputFieldPermissions = Mapping[str, StaffPermission]
 
 
-async def _logged_in_viewer(
+async def logged_in_viewer(
     info: Info[Context, Any], *, setting_up_two_factor: bool = False
 ) -> Viewer:
     """The viewer, logged in. A staff session without the second factor the settings require
@@ -61,7 +61,7 @@ class IsStaff(BasePermission):
         self.api_keys = api_keys
 
     async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
-        viewer = await _logged_in_viewer(info)
+        viewer = await logged_in_viewer(info)
         if viewer.is_api_key and not self.api_keys:
             raise Forbidden("This is for staff members' own logins, not for API keys.")
         if not viewer.has_staff_permission(self.permission):
@@ -120,7 +120,7 @@ class IsStaffMember(BasePermission):
     check their own (the dashboard)."""
 
     async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
-        viewer = await _logged_in_viewer(info)
+        viewer = await logged_in_viewer(info)
         if not viewer.is_staff:
             raise Forbidden("This is for staff.")
         return True
@@ -133,7 +133,7 @@ class IsClientArea(BasePermission):
         self.permission = permission
 
     async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
-        viewer = await _logged_in_viewer(info)
+        viewer = await logged_in_viewer(info)
         if viewer.kind not in (ViewerKind.CLIENT, ViewerKind.CONTACT):
             raise Forbidden("This is for client-area logins.")
         if self.permission is not None and not viewer.has_client_permission(self.permission):
@@ -145,7 +145,7 @@ class IsAccountHolder(BasePermission):
     """The client's main account holder; sub-accounts are refused whatever they were granted."""
 
     async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
-        viewer = await _logged_in_viewer(info)
+        viewer = await logged_in_viewer(info)
         if viewer.kind is not ViewerKind.CLIENT:
             raise Forbidden("This is for the account holder's own login.")
         return True
@@ -162,7 +162,7 @@ class IsLoggedIn(BasePermission):
         self.own_login = own_login
 
     async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
-        viewer = await _logged_in_viewer(info, setting_up_two_factor=self.setting_up_two_factor)
+        viewer = await logged_in_viewer(info, setting_up_two_factor=self.setting_up_two_factor)
         if self.own_login and viewer.is_api_key:
             raise Forbidden("An API key has no login of its own to change.")
         return True

@@ -15,6 +15,7 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -134,6 +135,8 @@ class WorkerResources:
     attempt_lease_seconds: float
     # Gateways, card keys and the client-area address of the daily automation.
     automation: RunTools
+    # How long events are kept for subscribers that reconnect with `after`.
+    event_retention: timedelta = timedelta(hours=24)
 
 
 class Unsendable(Exception):

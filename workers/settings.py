@@ -13,7 +13,11 @@ from arq.worker import Function, func
 
 from workers.automation import finish_cut_short_runs, run_automation, start_daily_automation
 from workers.email import relay_outbox, send_email, send_emails
-from workers.maintenance import purge_expired_idempotency_keys, purge_expired_sessions
+from workers.maintenance import (
+    purge_expired_idempotency_keys,
+    purge_expired_sessions,
+    purge_old_events,
+)
 from workers.resets import answer_reset_requests, relay_reset_requests
 
 
@@ -40,6 +44,7 @@ def cron_jobs(relay_interval_seconds: int, *, automation_schedule: bool = True) 
         ),
         cron(purge_expired_sessions, hour={3}, minute={17}, second={0}),
         cron(purge_expired_idempotency_keys, minute={41}, second={0}),
+        cron(purge_old_events, minute={11}, second={0}),
         cron(finish_cut_short_runs, minute=set(range(0, 60, 5)), second={15}, run_at_startup=True),
     ]
 

@@ -189,6 +189,11 @@ async def get_run(conn: asyncpg.Connection, as_of: date) -> AutomationRun | None
     return _run(row) if row else None
 
 
+async def get_run_by_id(conn: asyncpg.Connection, run_id: int) -> AutomationRun | None:
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM automation_runs WHERE id = $1", run_id)
+    return _run(row) if row else None
+
+
 async def _claim(conn: asyncpg.Connection, as_of: date) -> AutomationRun:
     await conn.execute(
         "INSERT INTO automation_runs (as_of) VALUES ($1) ON CONFLICT (as_of) DO NOTHING", as_of

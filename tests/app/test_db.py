@@ -21,12 +21,14 @@ SESSION_CHANGES = re.compile(
     r"|\bLISTEN\b|WITH HOLD"
     r"|(?:[\"']|; )(?:SET (?!LOCAL )|RESET )|CREATE TEMP(?:ORARY)? TABLE (?![^;]*ON COMMIT DROP)"
 )
-# Run on connections of their own: the workers' pool (which resets), migrations, the cache.
+# Run on connections of their own: the workers' pool (which resets), migrations, the cache
+# and the events hub (both listen on DATABASE_DIRECT_URL).
 OWN_CONNECTIONS = {
     "domain/automation/runs.py",
     "app/migrate.py",
     "app/db.py",
     "domain/reference_cache.py",
+    "domain/events/hub.py",
 }
 
 
