@@ -39,6 +39,7 @@ from resolvers import credit as credit_resolvers
 from resolvers import emails as email_resolvers
 from resolvers import files as file_resolvers
 from resolvers import lifecycle as lifecycle_resolvers
+from resolvers import lists as list_resolvers
 from resolvers import node as node_resolvers
 from resolvers import passwords as password_resolvers
 from resolvers import profile as profile_resolvers
@@ -61,6 +62,7 @@ Query = strawberry.type(
             auth_resolvers.Queries,
             automation_resolvers.Queries,
             billing_resolvers.Queries,
+            list_resolvers.Queries,
             client_resolvers.Queries,
             contact_resolvers.Queries,
             email_resolvers.Queries,
