@@ -24,7 +24,7 @@ from app.execution import ClientdeskExecutor
 from app.graphql_guards import RequestGuards, code_errors
 from app.metrics import ObserveOperations
 from app.outages import OUTAGE_MESSAGE, SERVICE_UNAVAILABLE, is_outage, log_failure
-from app.query_limits import QueryLimits
+from app.query_limits import QueryCost, QueryLimits
 from app.settings import Settings
 from app.tracing import tracing_extensions
 from resolvers import api_keys as api_key_resolvers
@@ -47,6 +47,7 @@ from resolvers import settings as settings_resolvers
 from resolvers import staff as staff_resolvers
 from resolvers import tickets as ticket_resolvers
 from resolvers import two_factor as two_factor_resolvers
+from resolvers.pagination import DEFAULT_PAGE_SIZE
 from schema import money as money_scalar
 
 log = logging.getLogger("clientdesk.graphql")
@@ -175,6 +176,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         max_aliases=settings.max_query_aliases,
         max_fields=settings.max_query_fields,
     )
+    cost = QueryCost(max_cost=settings.max_query_cost, default_page=DEFAULT_PAGE_SIZE)
     rules: list[type[ASTValidationRule]] = (
         [] if settings.introspection_enabled else [NoSchemaIntrospectionCustomRule]
     )
@@ -185,7 +187,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: ValidationCache(maxsize=256),
         # After the validation cache (see RequestGuards.on_validate); the depth, alias and
         # expanded-field limits are its own, measured in one pass (app/query_limits.py).
-        lambda: RequestGuards(limits),
+        lambda: RequestGuards(limits, cost),
         MaskUnexpectedErrors,
         ObserveOperations,
         *tracing_extensions(settings),

@@ -27,7 +27,7 @@ from app.graphql_codes import (
     PARSE_FAILED,
     VALIDATION_FAILED,
 )
-from app.query_limits import QueryLimits
+from app.query_limits import QueryCost, QueryLimits
 from domain.validation import storable_text
 
 # How graphql-core's parser words the refusal of a document over the token limit.
@@ -47,9 +47,10 @@ class RequestGuards(SchemaExtension):
     that no text column can store (NUL, lone surrogates), per argument as BAD_USER_INPUT.
     Codes the validation errors (`code_errors` codes the others)."""
 
-    def __init__(self, limits: QueryLimits) -> None:
+    def __init__(self, limits: QueryLimits, cost: QueryCost) -> None:
         super().__init__()
         self._limits = limits
+        self._cost = cost
 
     def on_validate(self) -> Iterator[None]:
         # After the validation cache's own pre-step (it sets the errors it remembers), so
@@ -80,6 +81,10 @@ class RequestGuards(SchemaExtension):
         checked = _checked(document, self._limits)
         if checked.too_big:
             return checked.too_big  # before anything else walks its expansion
+        # Not remembered with the document: a page size may be a variable's value.
+        too_costly = self._cost.refusals(document, context.schema._schema, context.variables or {})
+        if too_costly:
+            return too_costly
         refused = [
             GraphQLError(f"`{path}` {UNSTORABLE_TEXT}", node, extensions=_bad_input(path))
             for path, node in checked.unstorable
