@@ -151,7 +151,8 @@ class Client(Node):
     billing_contact_id: strawberry.Private[int | None] = None
 
     @strawberry.field(
-        description="The credit log, newest first: every change of `creditBalance` (SPEC 3)."
+        description="The credit log, newest first: every change of `creditBalance` (SPEC 3). "
+        "At most `first` (200, the cap)."
     )
     async def credit_log(
         self, info: Info[SchemaContext, None], first: Capped = NESTED_LIST_CAP
@@ -164,7 +165,8 @@ class Client(Node):
 
     @strawberry.field(
         description="Services, oldest first. Staff: `statuses` is remembered for the login "
-        "session, for every client, and applies while omitted (SPEC 1.9)."
+        "session, for every client, and applies while omitted (SPEC 1.9). At most `first` "
+        "(200, the cap)."
     )
     async def services(
         self,
@@ -186,7 +188,7 @@ class Client(Node):
             [Service.build(row) for row in rows if shown is None or row.status in shown], first
         )
 
-    @strawberry.field(description="Addons, oldest first.")
+    @strawberry.field(description="Addons, oldest first. At most `first` (200, the cap).")
     async def addons(
         self, info: Info[SchemaContext, None], first: Capped = NESTED_LIST_CAP
     ) -> list[Service]:
@@ -196,7 +198,7 @@ class Client(Node):
         rows = await info.context.loaders.addons_by_client.load(self.pk)
         return capped([Service.build(row) for row in rows], first)
 
-    @strawberry.field(description="Domains, oldest first.")
+    @strawberry.field(description="Domains, oldest first. At most `first` (200, the cap).")
     async def domains(
         self, info: Info[SchemaContext, None], first: Capped = NESTED_LIST_CAP
     ) -> list[Domain]:
@@ -206,7 +208,7 @@ class Client(Node):
         rows = await info.context.loaders.domains_by_client.load(self.pk)
         return capped([Domain.build(row) for row in rows], first)
 
-    @strawberry.field(description="Invoices, newest first.")
+    @strawberry.field(description="Invoices, newest first. At most `first` (200, the cap).")
     async def invoices(
         self, info: Info[SchemaContext, None], first: Capped = NESTED_LIST_CAP
     ) -> list[Invoice]:
@@ -216,7 +218,9 @@ class Client(Node):
         rows = await info.context.loaders.invoices_by_client.load(self.pk)
         return capped([Invoice.build(row) for row in rows], first)
 
-    @strawberry.field(description="Payments received, newest first.")
+    @strawberry.field(
+        description="Payments received, newest first. At most `first` (200, the cap)."
+    )
     async def transactions(
         self, info: Info[SchemaContext, None], first: Capped = NESTED_LIST_CAP
     ) -> list[Transaction]:
@@ -226,7 +230,9 @@ class Client(Node):
         rows = await info.context.loaders.transactions_by_client.load(self.pk)
         return capped([Transaction.build(row) for row in rows], first)
 
-    @strawberry.field(description="The client's contacts and sub-accounts.")
+    @strawberry.field(
+        description="The client's contacts and sub-accounts. At most `first` (200, the cap)."
+    )
     async def contacts(
         self, info: Info[SchemaContext, None], first: Capped = NESTED_LIST_CAP
     ) -> list[Contact]:
@@ -249,7 +255,9 @@ class Client(Node):
         row = await info.context.loaders.contact_by_id.load(self.billing_contact_id)
         return Contact.build(row) if row else None
 
-    @strawberry.field(description="Support tickets, newest first (SPEC 2.3).")
+    @strawberry.field(
+        description="Support tickets, newest first (SPEC 2.3). At most `first` (200, the cap)."
+    )
     async def tickets(
         self, info: Info[SchemaContext, None], first: Capped = NESTED_LIST_CAP
     ) -> list[Ticket]:
@@ -279,7 +287,7 @@ class Client(Node):
 
     @strawberry.field(
         description="Files staff attached, oldest first (SPEC 6). The client area sees those "
-        "not admin-only; a sub-account needs PROFILE."
+        "not admin-only; a sub-account needs PROFILE. At most `first` (200, the cap)."
     )
     async def files(
         self, info: Info[SchemaContext, None], first: Capped = NESTED_LIST_CAP
