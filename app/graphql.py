@@ -23,7 +23,7 @@ from app.graphql_documents import Documents, ParseOffLoop
 from app.graphql_guards import RequestGuards, code_errors
 from app.metrics import ObserveOperations
 from app.outages import OUTAGE_MESSAGE, SERVICE_UNAVAILABLE, is_outage, log_failure
-from app.query_limits import QueryLimits
+from app.query_limits import QueryCost, QueryLimits
 from app.settings import Settings
 from app.tracing import tracing_extensions
 from resolvers import api_keys as api_key_resolvers
@@ -39,6 +39,7 @@ from resolvers import dashboard as dashboard_resolvers
 from resolvers import emails as email_resolvers
 from resolvers import files as file_resolvers
 from resolvers import lifecycle as lifecycle_resolvers
+from resolvers import lists as list_resolvers
 from resolvers import node as node_resolvers
 from resolvers import passwords as password_resolvers
 from resolvers import profile as profile_resolvers
@@ -47,6 +48,7 @@ from resolvers import staff as staff_resolvers
 from resolvers import subscriptions as subscription_resolvers
 from resolvers import tickets as ticket_resolvers
 from resolvers import two_factor as two_factor_resolvers
+from resolvers.pagination import DEFAULT_PAGE_SIZE
 from schema import money as money_scalar
 
 log = logging.getLogger("clientdesk.graphql")
@@ -62,6 +64,7 @@ Query = strawberry.type(
             auth_resolvers.Queries,
             automation_resolvers.Queries,
             billing_resolvers.Queries,
+            list_resolvers.Queries,
             client_resolvers.Queries,
             contact_resolvers.Queries,
             dashboard_resolvers.Queries,
@@ -176,6 +179,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         max_fields=settings.max_query_fields,
     )
     documents = Documents()
+    cost = QueryCost(max_cost=settings.max_query_cost, default_page=DEFAULT_PAGE_SIZE)
     rules: list[type[ASTValidationRule]] = (
         [] if settings.introspection_enabled else [NoSchemaIntrospectionCustomRule]
     )
@@ -186,7 +190,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         # the depth, alias and expanded-field limits are checked before validation, in one
         # pass over the document (app/query_limits.py).
         lambda: ParseOffLoop(documents),
-        lambda: RequestGuards(limits, documents),
+        lambda: RequestGuards(limits, documents, cost),
         MaskUnexpectedErrors,
         ObserveOperations,
         *tracing_extensions(settings),

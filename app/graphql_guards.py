@@ -28,7 +28,7 @@ from app.graphql_codes import (
     VALIDATION_FAILED,
 )
 from app.graphql_documents import Documents
-from app.query_limits import QueryLimits
+from app.query_limits import QueryCost, QueryLimits
 from domain.validation import storable_text
 
 # How graphql-core's parser words the refusal of a document over the token limit.
@@ -50,10 +50,11 @@ class RequestGuards(SchemaExtension):
     argument as BAD_USER_INPUT. Codes the validation errors (`code_errors` codes the
     others)."""
 
-    def __init__(self, limits: QueryLimits, documents: Documents) -> None:
+    def __init__(self, limits: QueryLimits, documents: Documents, cost: QueryCost) -> None:
         super().__init__()
         self._limits = limits
         self._documents = documents
+        self._cost = cost
 
     async def on_validate(self) -> AsyncIterator[None]:
         # Errors set here spare Strawberry's own validation, which would run on the event
@@ -67,7 +68,8 @@ class RequestGuards(SchemaExtension):
             errors = await self._documents.errors(
                 context.schema._schema, document, context.validation_rules
             )
-            refused = [*errors, *self._unstorable(document)]
+            # The cost walks the schema's fields: only a valid document has them all.
+            refused = [*errors, *self._unstorable(document)] or self._too_costly(document)
         context.pre_execution_errors = refused
         yield
         for error in context.pre_execution_errors or ():
@@ -86,6 +88,11 @@ class RequestGuards(SchemaExtension):
                 )
             ]
         return _checked(document, self._limits).too_big or None
+
+    def _too_costly(self, document: DocumentNode) -> list[GraphQLError]:
+        # Not remembered with the document: a page size may be a variable's value.
+        context = self.execution_context
+        return self._cost.refusals(document, context.schema._schema, context.variables or {})
 
     def _unstorable(self, document: DocumentNode) -> list[GraphQLError]:
         refused = [

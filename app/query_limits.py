@@ -1,5 +1,6 @@
 """How big an operation is once its fragments are expanded: its depth, its aliases and its
-fields, measured in one pass over the document, each fragment visited once.
+fields, measured in one pass over the document, each fragment visited once; and how many
+objects it may return (`QueryCost`), its lists' sizes multiplied through their nesting.
 
 A fragment may spread another twice, and that one the next twice: forty such fragments fit
 in a kilobyte and expand to 2^40 fields. Strawberry's depth and alias limiters walk each
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from graphql import (
     DocumentNode,
@@ -20,9 +22,18 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLField,
+    GraphQLNamedType,
+    GraphQLSchema,
     InlineFragmentNode,
+    IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    VariableNode,
+    get_named_type,
+    is_leaf_type,
+    is_list_type,
+    is_non_null_type,
 )
 
 from app.graphql_codes import LIMIT_EXCEEDED
@@ -116,3 +127,129 @@ class _FragmentSizes:
         shape = self._known[name] = self.of(fragment.selection_set)
         self._open.discard(name)
         return shape
+
+
+# A list of objects with neither paging arguments nor a cap of its own (an invoice's lines,
+# a ticket's messages) is counted as this many items.
+ASSUMED_LIST_SIZE = 20
+
+
+@dataclass(frozen=True)
+class QueryCost:
+    """How many objects an operation may return, its list sizes multiplied through its
+    nesting: `clients(first: 200) { edges { node { invoices { id } } } }` may return
+    200 + 200 × 200 (each client's capped invoices). A list's size is its `first` or `last`
+    (a literal or a variable's value), else its argument's default, else `default_page` for
+    a connection; a connection's `edges` repeat its size, and other lists count
+    `ASSUMED_LIST_SIZE`. Introspection (`__schema`, `__type`) costs nothing."""
+
+    max_cost: int
+    default_page: int
+
+    def refusals(
+        self, document: DocumentNode, schema: GraphQLSchema, variables: Mapping[str, Any]
+    ) -> list[GraphQLError]:
+        fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        costs = _Costs(schema, fragments, variables, self.default_page)
+        errors = []
+        for operation in document.definitions:
+            if not isinstance(operation, OperationDefinitionNode):
+                continue
+            root = schema.get_root_type(operation.operation)
+            cost = costs.of(operation.selection_set, root) if root else 0
+            if cost > self.max_cost:
+                name = operation.name.value if operation.name else "anonymous"
+                message = (
+                    f"'{name}' may return {cost:,} objects (each list's size multiplied "
+                    f"through its nesting); at most {self.max_cost:,} are allowed: ask for "
+                    "smaller pages (`first`)"
+                )
+                errors.append(GraphQLError(message, operation, extensions={"code": LIMIT_EXCEEDED}))
+        return errors
+
+
+class _Costs:
+    """The cost of selection sets at one item each (a cost is linear in how many times its
+    selection is repeated), with each fragment's remembered once measured."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: Mapping[str, Any],
+        default_page: int,
+    ) -> None:
+        self._schema = schema
+        self._fragments = fragments
+        self._variables = variables
+        self._default_page = default_page
+        self._known: dict[str, int] = {}
+        self._open: set[str] = set()
+
+    def of(self, selection_set: SelectionSetNode, parent: GraphQLNamedType) -> int:
+        cost = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                cost += self._field(selection, parent)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                kind = self._schema.get_type(condition.name.value) if condition else parent
+                cost += self.of(selection.selection_set, kind) if kind else 0
+            else:
+                assert isinstance(selection, FragmentSpreadNode)
+                cost += self._fragment(selection.name.value)
+        return cost
+
+    def _field(self, node: FieldNode, parent: GraphQLNamedType) -> int:
+        name = node.name.value
+        fields = getattr(parent, "fields", None)
+        if name.startswith("__") or not fields or name not in fields:
+            return 0  # introspection, or a field validation reports
+        definition = fields[name]
+        of_type = definition.type.of_type if is_non_null_type(definition.type) else definition.type
+        is_list = is_list_type(of_type)
+        named = get_named_type(definition.type)
+        paged = "first" in definition.args or "last" in definition.args
+        if paged:
+            size = self._page_size(node, definition)
+        elif is_list and "pageInfo" in fields:
+            return self._inner(node, named)  # a connection's edges: its size counted already
+        elif is_list and not is_leaf_type(named):
+            size = ASSUMED_LIST_SIZE
+        else:
+            return self._inner(node, named)
+        return size + size * self._inner(node, named)
+
+    def _inner(self, node: FieldNode, named: GraphQLNamedType) -> int:
+        return self.of(node.selection_set, named) if node.selection_set else 0
+
+    def _page_size(self, node: FieldNode, definition: GraphQLField) -> int:
+        given = {argument.name.value: argument.value for argument in node.arguments or ()}
+        for name in ("first", "last"):
+            argument = given.get(name)
+            value: Any = None
+            if isinstance(argument, VariableNode):
+                value = self._variables.get(argument.name.value)
+            elif isinstance(argument, IntValueNode):
+                value = int(argument.value)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return max(value, 0)
+        default = definition.args.get("first")
+        if default is not None and isinstance(default.default_value, int):
+            return default.default_value
+        return self._default_page
+
+    def _fragment(self, name: str) -> int:
+        known = self._known.get(name)
+        if known is not None:
+            return known
+        fragment = self._fragments.get(name)
+        if fragment is None or name in self._open:
+            return 0  # unknown, or a cycle: validation reports it
+        kind = self._schema.get_type(fragment.type_condition.name.value)
+        self._open.add(name)
+        cost = self._known[name] = self.of(fragment.selection_set, kind) if kind else 0
+        self._open.discard(name)
+        return cost

@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     # Fields an operation selects once its fragments are expanded (each spread as often as it
     # is spread): what running it can cost, however small its text (app/query_limits.py).
     max_query_fields: int = Field(default=2000, ge=10)
+    # Objects an operation may return, its lists' sizes (`first`, or their caps) multiplied
+    # through their nesting (app/query_limits.py `QueryCost`): no request asks for millions.
+    max_query_cost: int = Field(default=50_000, ge=100)
     # Request bodies are refused (413) beyond these sizes, before they are read in full:
     # JSON (GraphQL) bodies, and multipart uploads, which may be larger.
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)

@@ -1202,6 +1202,14 @@ CREATE UNIQUE INDEX invoice_items_period ON public.invoice_items USING btree (it
 
 CREATE INDEX invoices_client ON public.invoices USING btree (client_id, id);
 
+CREATE INDEX invoices_list_client_due ON public.invoices USING btree (client_id, due_date, id);
+
+CREATE INDEX invoices_list_due ON public.invoices USING btree (due_date, id);
+
+CREATE INDEX invoices_list_status ON public.invoices USING btree (status, id);
+
+CREATE INDEX invoices_list_status_due ON public.invoices USING btree (status, due_date, id);
+
 CREATE INDEX invoices_unpaid_due ON public.invoices USING btree (due_date) WHERE (status = 'UNPAID'::text);
 
 CREATE INDEX orders_client ON public.orders USING btree (client_id, id);
@@ -1216,6 +1224,14 @@ CREATE INDEX services_client ON public.services USING btree (client_id, id);
 
 CREATE INDEX services_due ON public.services USING btree (next_due_date) WHERE (status = ANY (ARRAY['ACTIVE'::text, 'SUSPENDED'::text]));
 
+CREATE INDEX services_list_client_due ON public.services USING btree (client_id, COALESCE(next_due_date, 'infinity'::date), id);
+
+CREATE INDEX services_list_due ON public.services USING btree (COALESCE(next_due_date, 'infinity'::date), id);
+
+CREATE INDEX services_list_status ON public.services USING btree (status, id);
+
+CREATE INDEX services_list_status_due ON public.services USING btree (status, COALESCE(next_due_date, 'infinity'::date), id);
+
 CREATE INDEX services_order ON public.services USING btree (order_id);
 
 CREATE INDEX sessions_expires_at ON public.sessions USING btree (expires_at);
@@ -1229,6 +1245,14 @@ CREATE INDEX ticket_messages_ticket_id ON public.ticket_messages USING btree (ti
 CREATE INDEX tickets_client_id ON public.tickets USING btree (client_id, id);
 
 CREATE INDEX tickets_contact_id ON public.tickets USING btree (contact_id) WHERE (contact_id IS NOT NULL);
+
+CREATE INDEX tickets_list_client_updated ON public.tickets USING btree (client_id, updated_at, id);
+
+CREATE INDEX tickets_list_status ON public.tickets USING btree (status, id);
+
+CREATE INDEX tickets_list_status_updated ON public.tickets USING btree (status, updated_at, id);
+
+CREATE INDEX tickets_list_updated ON public.tickets USING btree (updated_at, id);
 
 CREATE INDEX transactions_client ON public.transactions USING btree (client_id, id);
 

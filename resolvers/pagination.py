@@ -57,8 +57,12 @@ Node = TypeVar("Node")
 AConnection = TypeVar("AConnection", bound=Connection[Any])
 
 
-def bad_input(message: str) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": "BAD_USER_INPUT"})
+def bad_input(message: str, argument: str | None = None) -> GraphQLError:
+    """BAD_USER_INPUT, naming the `argument` at fault when one is."""
+    extensions = {"code": "BAD_USER_INPUT"}
+    if argument is not None:
+        extensions["argument"] = argument
+    return GraphQLError(message, extensions=extensions)
 
 
 def encode_cursor(list_key: str, position: Position) -> str:
@@ -129,18 +133,37 @@ async def client_list(
 ) -> AConnection:
     """A list of all clients' records, or of one client's (`ClientFilter`), that outlives the
     client: `find(conn, request, client_id=…, look_behind=…)` reads a page of it."""
-    request = page_request(list_key, first, after, last, before)
     client = None
     if client_id is not None:
         client = parse_id(client_id, "Client")
         if client is None:  # an id of nothing: nothing of it
+            page_request(list_key, first, after, last, before)  # still checked
             return kind(edges=[], page_info=PageInfo.empty())
+
+    async def read(conn: Any, request: PageRequest, look_behind: bool) -> tuple[Page[Row], None]:
+        return await find(conn, request, client_id=client, look_behind=look_behind), None
+
+    return await paged_list(info, kind, list_key, read, node, first, after, last, before)
+
+
+async def paged_list(
+    info: Info[Any, Any],
+    kind: type[AConnection],
+    list_key: str,
+    read: Callable[[Any, PageRequest, bool], Awaitable[tuple[Page[Row], Total | None]]],
+    node: Callable[[Row], Node],
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+) -> AConnection:
+    """The page the arguments ask for, as a connection of `kind`: `read(conn, request,
+    look_behind)` reads it, with its total or None."""
+    request = page_request(list_key, first, after, last, before)
     async with info.context.connection() as conn:
         with cursor_errors():
-            page = await find(
-                conn, request, client_id=client, look_behind=looks_behind(info, request)
-            )
-    return connection(kind, page, list_key, node)
+            page, total = await read(conn, request, looks_behind(info, request))
+    return connection(kind, page, list_key, node, total=total)
 
 
 def selects(info: Info[Any, Any], *path: str) -> bool:

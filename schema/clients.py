@@ -9,6 +9,7 @@ from enum import Enum
 from typing import Annotated, TypeVar
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.types import Info
 
 from domain.auth.permissions import ContactPermission, StaffPermission
@@ -40,6 +41,29 @@ from schema.node import Node
 from schema.people import Address
 from schema.prefetched import prefetched_in
 from schema.tickets import Ticket
+
+# Each nested list of a client returns at most this many items (its `first`, by default all
+# up to the cap): a page of 200 clients cannot ask for every row of each. The staff lists
+# (`invoices(clientId:)`, …) page through all of them.
+NESTED_LIST_CAP = 200
+Capped = Annotated[
+    int,
+    strawberry.argument(
+        description=f"At most this many, 1–{NESTED_LIST_CAP} (the cap, and the default)."
+    ),
+]
+Item = TypeVar("Item")
+
+
+def capped(rows: list[Item], first: int) -> list[Item]:
+    """The first `first` of `rows`; BAD_USER_INPUT for a size beyond the cap."""
+    if not 1 <= first <= NESTED_LIST_CAP:
+        raise GraphQLError(
+            f"`first` must be between 1 and {NESTED_LIST_CAP}.",
+            extensions={"code": "BAD_USER_INPUT", "argument": "first"},
+        )
+    return rows[:first]
+
 
 ClientStatus = strawberry.enum(
     models.ClientStatus,
@@ -127,18 +151,22 @@ class Client(Node):
     billing_contact_id: strawberry.Private[int | None] = None
 
     @strawberry.field(
-        description="The credit log, newest first: every change of `creditBalance` (SPEC 3)."
+        description="The credit log, newest first: every change of `creditBalance` (SPEC 3). "
+        "At most `first` (200, the cap)."
     )
-    async def credit_log(self, info: Info[SchemaContext, None]) -> list[CreditEntry]:
+    async def credit_log(
+        self, info: Info[SchemaContext, None], first: Capped = NESTED_LIST_CAP
+    ) -> list[CreditEntry]:
         await require(
             info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.INVOICES
         )
         rows = await info.context.loaders.credit_log_by_client.load(self.pk)
-        return [CreditEntry.build(row) for row in rows]
+        return capped([CreditEntry.build(row) for row in rows], first)
 
     @strawberry.field(
         description="Services, oldest first. Staff: `statuses` is remembered for the login "
-        "session, for every client, and applies while omitted (SPEC 1.9)."
+        "session, for every client, and applies while omitted (SPEC 1.9). At most `first` "
+        "(200, the cap)."
     )
     async def services(
         self,
@@ -147,6 +175,7 @@ class Client(Node):
             list[billing_models.ServiceStatus] | None,
             strawberry.argument(description="Only these statuses; staff: remembered."),
         ] = None,
+        first: Capped = NESTED_LIST_CAP,
     ) -> list[Service]:
         await require(
             info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.PRODUCTS
@@ -155,47 +184,63 @@ class Client(Node):
         loading = info.context.loaders.services_by_client.load(self.pk)
         shown = await info.context.service_statuses(statuses)
         rows = await loading
-        return [Service.build(row) for row in rows if shown is None or row.status in shown]
+        return capped(
+            [Service.build(row) for row in rows if shown is None or row.status in shown], first
+        )
 
-    @strawberry.field(description="Addons, oldest first.")
-    async def addons(self, info: Info[SchemaContext, None]) -> list[Service]:
+    @strawberry.field(description="Addons, oldest first. At most `first` (200, the cap).")
+    async def addons(
+        self, info: Info[SchemaContext, None], first: Capped = NESTED_LIST_CAP
+    ) -> list[Service]:
         await require(
             info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.PRODUCTS
         )
         rows = await info.context.loaders.addons_by_client.load(self.pk)
-        return [Service.build(row) for row in rows]
+        return capped([Service.build(row) for row in rows], first)
 
-    @strawberry.field(description="Domains, oldest first.")
-    async def domains(self, info: Info[SchemaContext, None]) -> list[Domain]:
+    @strawberry.field(description="Domains, oldest first. At most `first` (200, the cap).")
+    async def domains(
+        self, info: Info[SchemaContext, None], first: Capped = NESTED_LIST_CAP
+    ) -> list[Domain]:
         await require(
             info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.DOMAINS
         )
         rows = await info.context.loaders.domains_by_client.load(self.pk)
-        return [Domain.build(row) for row in rows]
+        return capped([Domain.build(row) for row in rows], first)
 
-    @strawberry.field(description="Invoices, newest first.")
-    async def invoices(self, info: Info[SchemaContext, None]) -> list[Invoice]:
+    @strawberry.field(description="Invoices, newest first. At most `first` (200, the cap).")
+    async def invoices(
+        self, info: Info[SchemaContext, None], first: Capped = NESTED_LIST_CAP
+    ) -> list[Invoice]:
         await require(
             info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.INVOICES
         )
         rows = await info.context.loaders.invoices_by_client.load(self.pk)
-        return [Invoice.build(row) for row in rows]
+        return capped([Invoice.build(row) for row in rows], first)
 
-    @strawberry.field(description="Payments received, newest first.")
-    async def transactions(self, info: Info[SchemaContext, None]) -> list[Transaction]:
+    @strawberry.field(
+        description="Payments received, newest first. At most `first` (200, the cap)."
+    )
+    async def transactions(
+        self, info: Info[SchemaContext, None], first: Capped = NESTED_LIST_CAP
+    ) -> list[Transaction]:
         await require(
             info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.INVOICES
         )
         rows = await info.context.loaders.transactions_by_client.load(self.pk)
-        return [Transaction.build(row) for row in rows]
+        return capped([Transaction.build(row) for row in rows], first)
 
-    @strawberry.field(description="The client's contacts and sub-accounts.")
-    async def contacts(self, info: Info[SchemaContext, None]) -> list[Contact]:
+    @strawberry.field(
+        description="The client's contacts and sub-accounts. At most `first` (200, the cap)."
+    )
+    async def contacts(
+        self, info: Info[SchemaContext, None], first: Capped = NESTED_LIST_CAP
+    ) -> list[Contact]:
         await require(
             info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.CONTACTS
         )
         rows = await info.context.loaders.contacts_by_client.load(self.pk)
-        return [Contact.build(row) for row in rows]
+        return capped([Contact.build(row) for row in rows], first)
 
     @strawberry.field(
         description="The contact invoices are addressed and emailed to; null: the client."
@@ -210,13 +255,17 @@ class Client(Node):
         row = await info.context.loaders.contact_by_id.load(self.billing_contact_id)
         return Contact.build(row) if row else None
 
-    @strawberry.field(description="Support tickets, newest first (SPEC 2.3).")
-    async def tickets(self, info: Info[SchemaContext, None]) -> list[Ticket]:
+    @strawberry.field(
+        description="Support tickets, newest first (SPEC 2.3). At most `first` (200, the cap)."
+    )
+    async def tickets(
+        self, info: Info[SchemaContext, None], first: Capped = NESTED_LIST_CAP
+    ) -> list[Ticket]:
         await require(
             info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.TICKETS
         )
         rows = await info.context.loaders.tickets_by_client.load(self.pk)
-        return [Ticket.build(row) for row in rows]
+        return capped([Ticket.build(row) for row in rows], first)
 
     @strawberry.field(description="The stored card, when the client has one (SPEC 4.1).")
     async def card(self, info: Info[SchemaContext, None]) -> Card | None:
@@ -238,9 +287,11 @@ class Client(Node):
 
     @strawberry.field(
         description="Files staff attached, oldest first (SPEC 6). The client area sees those "
-        "not admin-only; a sub-account needs PROFILE."
+        "not admin-only; a sub-account needs PROFILE. At most `first` (200, the cap)."
     )
-    async def files(self, info: Info[SchemaContext, None]) -> list[ClientFile]:
+    async def files(
+        self, info: Info[SchemaContext, None], first: Capped = NESTED_LIST_CAP
+    ) -> list[ClientFile]:
         await require(
             info,
             staff=file_services.STAFF_PERMISSION,
@@ -248,7 +299,9 @@ class Client(Node):
         )
         viewer = await info.context.get_viewer()
         rows = await info.context.loaders.files_by_client.load(self.pk)
-        return [ClientFile.build(row) for row in rows if file_services.may_see(viewer, row)]
+        return capped(
+            [ClientFile.build(row) for row in rows if file_services.may_see(viewer, row)], first
+        )
 
     @classmethod
     def build(

@@ -5,8 +5,9 @@ tested hides whatever breaks only once it has rows (an automation run's list did
 Two clients, a staff admin and a sub-account of the first client with every permission; the
 first client has a contact, an order (a service, an addon and a domain) with its invoice
 paid, a second invoice, credit, a ticket with a reply, a file the client area sees and an
-admin-only one; emails sent, and two failed; two automation runs and a tax rule; and the audit
-entries all this makes. Made through the domain's use cases, as the app makes them.
+admin-only one; the second client a ticket and a service too; emails sent, and two failed;
+two automation runs and a tax rule; and the audit entries all this makes. Made through the
+domain's use cases, as the app makes them.
 """
 
 from __future__ import annotations
@@ -158,7 +159,16 @@ async def _fill_lists(
         conn, client_id, merged.id, merge.MergeKeep.FIRST, keyring=None, staff_id=staff_id
     )
     await tax.set_tax_rule(conn, country="DE", state=None, name="VAT", rate="19.00")
-    await _ticket(conn, client_id, staff_id)
+    # A ticket and a service of each client: the staff lists of all clients page to a second.
+    for client in (client_id, other_id):
+        await _ticket(conn, client, staff_id)
+    await orders.place_order(
+        conn,
+        other_id,
+        items=[{"kind": ItemKind.SERVICE, "name": "Service 2", "amount": "10.00"}],
+        payment_method=None,
+        staff_id=staff_id,
+    )
     for title, admin_only in (("Terms", False), ("Staff notes", True)):
         await _file(conn, store, client_id, title, admin_only, staff_id)
     for as_of in (date.today() - timedelta(days=1), date.today()):
@@ -247,6 +257,9 @@ query EveryList($client: ID!) {
   auditLog { edges { node { id } } }
   automationRuns { edges { node { asOf steps { step } failures { step } } } }
   transactions { edges { node { id } } }
+  invoices { edges { node { id items { description } } } }
+  services { edges { node { id } } }
+  tickets { edges { node { id messages { id } } } }
   failedEmails { edges { node { id } } }
   taxRules { id }
   emailTemplatePreviews { key }

@@ -55,7 +55,7 @@ class Received:
     opened: bool
 
 
-def _ticket(row: asyncpg.Record) -> Ticket:
+def ticket_from_row(row: asyncpg.Record) -> Ticket:
     values = dict(row)
     values["opened_by"] = Opener(row["opened_by"])
     values["status"] = TicketStatus(row["status"])
@@ -158,7 +158,7 @@ async def open_ticket(
             staff_id=None,
             unverified_sender=unverified_sender,
         )
-    return _ticket(row)
+    return ticket_from_row(row)
 
 
 async def sender_of(conn: asyncpg.Connection, address: str) -> Writer:
@@ -256,7 +256,7 @@ async def receive_email(
                 staff_id=None,
                 unverified_sender=unverified,
             )
-            return Received(_ticket(row), opened=False)
+            return Received(ticket_from_row(row), opened=False)
         ticket = await open_ticket(conn, writer, subject, text, unverified_sender=unverified)
         return Received(ticket, opened=True)
 
@@ -285,7 +285,7 @@ async def reply_to_ticket(
         )
         if row is None:
             raise NotFound("Ticket", "ticket_id")
-        ticket = _ticket(row)
+        ticket = ticket_from_row(row)
         staff_name = await conn.fetchval(
             "SELECT first_name || ' ' || last_name FROM staff WHERE id = $1", staff_id
         )
@@ -341,7 +341,7 @@ async def tickets_by_client(
     )
     by_client: dict[int, list[Ticket]] = {cid: [] for cid in client_ids}
     for row in rows:
-        by_client[row["client_id"]].append(_ticket(row))
+        by_client[row["client_id"]].append(ticket_from_row(row))
     return by_client
 
 
@@ -349,7 +349,7 @@ async def tickets_by_ids(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[i
     rows = await conn.fetch(
         f"SELECT {TICKET_COLUMNS} FROM tickets t WHERE id = ANY($1::bigint[])", list(ids)
     )
-    return {row["id"]: _ticket(row) for row in rows}
+    return {row["id"]: ticket_from_row(row) for row in rows}
 
 
 async def messages_by_ticket(

@@ -269,6 +269,9 @@ RULES: dict[str, Rule] = {
     "invoice": staff(VIEW, "invoice(id: $invoice) { id total }"),
     "transactions": staff(VIEW, "transactions(clientId: $client) { edges { cursor } }"),
     "taxRules": staff(VIEW, "taxRules { id rate }"),
+    "invoices": staff(VIEW, "invoices(clientId: $client) { totalCount edges { node { id } } }"),
+    "services": staff(VIEW, "services(status: [PENDING]) { totalCount edges { node { id } } }"),
+    "tickets": staff(VIEW, "tickets(first: 1) { totalCount edges { node { subject } } }"),
     "auditLog": staff(
         StaffPermission.VIEW_AUDIT_LOG, "auditLog(clientId: $client) { edges { node { id } } }"
     ),

@@ -41,6 +41,10 @@ PAGED = {
     "transactions": ("transactions", "", "id"),
     "transactions of a client": ("transactions", "clientId: $client", "id"),
     "failedEmails": ("failedEmails", "", "id"),
+    "invoices": ("invoices", "", "id"),
+    "invoices of a client": ("invoices", "clientId: $client", "id"),
+    "services": ("services", "", "id"),
+    "tickets": ("tickets", "", "id"),
 }
 
 

@@ -18,7 +18,7 @@ from app.settings import Settings
 from tests.api.test_observability import sample, scrape
 from tests.api.test_serving import admin_session, serve
 from tests.app.test_server import running_server
-from tests.conftest import gql
+from tests.conftest import add_client, gql
 
 
 def doubling_fragments(levels: int) -> str:
@@ -224,3 +224,39 @@ async def test_anonymous_requests_name_only_a_few_operations_and_leave_the_rest_
     assert named == [0, 1, 2]
     assert sample(text, "clientdesk_graphql_operations_total", operation="other") >= 7
     assert sample(text, "clientdesk_graphql_operations_total", operation="Dashboard") == 1
+
+
+async def test_a_query_whose_nested_lists_multiply_past_the_cost_limit_is_refused(
+    api: httpx.AsyncClient, admin_token: str, settings: Settings
+) -> None:
+    # 200 clients × 200 invoices × 20 lines (assumed): 800,000 rows and more asked for.
+    greedy = """query Greedy($first: Int) { clients(first: $first) { edges { node {
+                  invoices { id items { description } } } } } }"""
+    started = time.perf_counter()
+    body = await gql(api, greedy, {"first": 200}, token=admin_token, allow_errors=True)
+    assert time.perf_counter() - started < 1
+    assert codes(body) == ["QUERY_LIMIT_EXCEEDED"]
+    message = body["errors"][0]["message"]
+    assert "'Greedy' may return 840,200 objects" in message
+    assert f"at most {settings.max_query_cost:,} are allowed" in message
+
+    # The same with smaller pages stays within it: the variable's value is what counts.
+    body = await gql(api, greedy, {"first": 2}, token=admin_token)
+    assert body["data"]["clients"]["edges"] == []
+    capped = "{ clients(first: 200) { edges { node { invoices(first: 5) { id } } } } }"
+    assert "errors" not in await gql(api, capped, token=admin_token)
+
+
+async def test_a_nested_list_of_a_client_refuses_a_size_beyond_its_cap(
+    api: httpx.AsyncClient, admin_token: str, conn: asyncpg.Connection
+) -> None:
+    await add_client(conn)
+    query = (
+        "{ clients { edges { node { tickets(first: 201) { id } invoices(first: 1) { id } } } } }"
+    )
+
+    body = await gql(api, query, token=admin_token, allow_errors=True)
+
+    [error] = body["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "argument": "first"}
+    assert error["path"][-1] == "tickets"
