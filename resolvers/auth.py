@@ -9,10 +9,9 @@ from strawberry.types import Info
 
 from domain.auth import sessions
 from domain.auth.login import LoginRequest, log_in
-from domain.errors import DomainError
 from resolvers.context import SESSION_COOKIE, Context
+from resolvers.mutation import refusing
 from schema.auth import LoginPayload, Viewer
-from schema.common import user_errors
 
 
 async def login(
@@ -32,7 +31,9 @@ async def login(
         ip_address=ctx.client_ip,
         user_agent=ctx.request.headers.get("user-agent"),
     )
-    try:
+
+    async def attempt() -> LoginPayload:
+        # No `perform`: the login runs its own transactions and throttle on the pool.
         token, viewer = await log_in(
             ctx.pool,
             ctx.services.throttle,
@@ -40,18 +41,18 @@ async def login(
             session_ttl=ctx.services.session_ttl,
             keyring=ctx.services.card_keyring,
         )
-    except DomainError as error:
-        return LoginPayload(token=None, viewer=None, errors=user_errors(error))
-    ctx.set_viewer(viewer)
-    ctx.response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=int(ctx.services.session_ttl.total_seconds()),
-        httponly=True,
-        samesite="strict",
-        secure=ctx.services.secure_cookies,
-    )
-    return LoginPayload(token=token, viewer=Viewer.build(viewer))
+        ctx.set_viewer(viewer)
+        ctx.response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            max_age=int(ctx.services.session_ttl.total_seconds()),
+            httponly=True,
+            samesite="strict",
+            secure=ctx.services.secure_cookies,
+        )
+        return LoginPayload(token=token, viewer=Viewer.build(viewer))
+
+    return await refusing(LoginPayload, attempt)
 
 
 async def logout(info: Info[Context, None]) -> bool:

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from datetime import date, datetime
 from typing import Annotated
 
+import asyncpg
 import strawberry
 from strawberry.types import Info
 
 from domain.auth.permissions import StaffPermission
+from domain.auth.viewer import Viewer
 from domain.automation import runs
 from domain.automation import settings as automation_settings
-from domain.errors import DomainError
 from resolvers.context import Context
 from resolvers.inputs import provided_fields
+from resolvers.mutation import perform
 from resolvers.pagination import (
     After,
     Before,
@@ -35,7 +38,7 @@ from schema.automation import (
     AutomationSettingsInput,
     AutomationSettingsPayload,
 )
-from schema.common import UserError, user_errors
+from schema.common import UserError
 
 # How often runAutomation looks whether the worker has finished the run.
 POLL_SECONDS = 0.1
@@ -56,12 +59,12 @@ async def update_automation_settings(
 ) -> AutomationSettingsPayload:
     # A null for a setting means "keep it", like an omitted one: no setting can be unset.
     changes = {k: v for k, v in provided_fields(input).items() if v is not None}
-    try:
-        async with info.context.connection() as conn:
-            updated = await automation_settings.update_automation_settings(conn, **changes)
-    except DomainError as error:
-        return AutomationSettingsPayload(settings=None, errors=user_errors(error))
-    return AutomationSettingsPayload(settings=AutomationSettings.build(updated))
+
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> AutomationSettingsPayload:
+        updated = await automation_settings.update_automation_settings(conn, **changes)
+        return AutomationSettingsPayload(settings=AutomationSettings.build(updated))
+
+    return await perform(info, work, AutomationSettingsPayload)
 
 
 async def automation_runs(
@@ -96,14 +99,19 @@ async def run_automation(
 ) -> AutomationRunPayload:
     """Hand the run to a worker and wait for it (a date already run is not run again)."""
     ctx = info.context
-    async with ctx.connection() as conn:
+
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> date:
         zone = (await automation_settings.get_automation_settings(conn)).zone
-    today = datetime.now(zone).date()
-    day = as_of or today
-    try:
+        today = datetime.now(zone).date()
+        day = as_of or today
         runs.check_run_date(day, today)
-    except DomainError as error:
-        return AutomationRunPayload(run=None, errors=user_errors(error))
+        return day
+
+    return await perform(info, work, AutomationRunPayload, present=functools.partial(_run, ctx))
+
+
+async def _run(ctx: Context, day: date) -> AutomationRunPayload:
+    """Hand the run of `day` to a worker and wait for it to finish, or for the deadline."""
     await ctx.services.enqueue_automation_run(day)
     deadline = time.monotonic() + ctx.services.automation_wait_seconds
     while True:

@@ -21,7 +21,7 @@ from resolvers.mutation import perform
 from resolvers.permissions import staff
 from schema.cards import CardInput, RevealCardPayload
 from schema.clients import Client, ClientPayload
-from schema.common import UserError, user_errors
+from schema.common import UserError
 
 ClientIdArgument = Annotated[strawberry.ID, strawberry.argument(description="The client's id.")]
 
@@ -79,41 +79,45 @@ async def reveal_card_number(
     """Wrong secrets back off per staff member (SPEC 4.3): during a back-off the secret is
     neither compared nor audited."""
     ctx = info.context
-    viewer = await ctx.get_viewer()
-    assert viewer is not None  # the field's permission lets only staff through
     attempts = ctx.services.card_secret_attempts
-    try:
+
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> str | RevealCardPayload | None:
         pk = existing_id(client_id, "Client", "client_id")
         if wait := await attempts.begin(viewer.login_id):
             return _backing_off(wait)
         try:
-            async with ctx.transaction() as conn:
-                number = await services.reveal_card_number(
-                    conn,
-                    ctx.services.card_keyring,
-                    pk,
-                    presented_secret=encryption_secret,
-                    installation_secrets=ctx.services.card_secrets,
-                    staff_id=viewer.staff_id,
-                )
+            return await services.reveal_card_number(
+                conn,
+                ctx.services.card_keyring,
+                pk,
+                presented_secret=encryption_secret,
+                installation_secrets=ctx.services.card_secrets,
+                staff_id=viewer.staff_id,
+            )
         except DomainError:
             await attempts.give_back(viewer.login_id)  # no such card: no secret was compared
             raise
-    except DomainError as error:
-        return RevealCardPayload(errors=user_errors(error))
-    if number is None:
-        await attempts.wrong(viewer.login_id)
-        return RevealCardPayload(
-            errors=[
-                UserError(
-                    field="encryptionSecret",
-                    code=ErrorCode.INVALID.value,
-                    message="That is not the installation's card secret.",
-                )
-            ]
-        )
-    await attempts.right(viewer.login_id)
-    return RevealCardPayload(number=number)
+
+    async def present(number: str | RevealCardPayload | None) -> RevealCardPayload:
+        viewer = await ctx.get_viewer()
+        assert viewer is not None
+        if isinstance(number, RevealCardPayload):  # backing off: nothing was compared
+            return number
+        if number is None:
+            await attempts.wrong(viewer.login_id)
+            return RevealCardPayload(
+                errors=[
+                    UserError(
+                        field="encryptionSecret",
+                        code=ErrorCode.INVALID.value,
+                        message="That is not the installation's card secret.",
+                    )
+                ]
+            )
+        await attempts.right(viewer.login_id)
+        return RevealCardPayload(number=number)
+
+    return await perform(info, work, RevealCardPayload, present=present)
 
 
 def _backing_off(wait: int) -> RevealCardPayload:

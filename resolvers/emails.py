@@ -6,16 +6,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
+import asyncpg
 import strawberry
 from strawberry.types import Info
 
 from domain.auth.permissions import StaffPermission
+from domain.auth.viewer import Viewer
 from domain.emails import log as email_log
 from domain.emails import outbox
 from domain.emails.templates import TEMPLATES, EmailTemplateError
-from domain.errors import DomainError
 from resolvers.context import Context
 from resolvers.inputs import existing_id
+from resolvers.mutation import perform
 from resolvers.pagination import (
     After,
     Before,
@@ -27,7 +29,7 @@ from resolvers.pagination import (
     page_request,
 )
 from resolvers.permissions import staff
-from schema.common import OkPayload, user_errors
+from schema.common import OkPayload
 from schema.emails import Email, EmailConnection, EmailTemplatePreview
 from schema.node import Owned
 
@@ -89,15 +91,17 @@ async def retry_email(
     id: Annotated[strawberry.ID, strawberry.argument(description="The failed email's id.")],
 ) -> OkPayload:
     """Put a failed email back in the queue with a fresh round of attempts."""
-    ctx = info.context
-    try:
+
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> int:
         email_id = existing_id(id, "Email")
-        async with ctx.transaction() as conn:
-            await outbox.requeue_failed_email(conn, email_id)
-    except DomainError as error:
-        return OkPayload(ok=False, errors=user_errors(error))
-    await ctx.services.enqueue_emails([email_id])
-    return OkPayload(ok=True)
+        await outbox.requeue_failed_email(conn, email_id)
+        return email_id
+
+    async def present(email_id: int) -> OkPayload:
+        await info.context.services.enqueue_emails([email_id])
+        return OkPayload(ok=True)
+
+    return await perform(info, work, OkPayload, present=present)
 
 
 @strawberry.type(description="Root fields of emails: what can be read.")

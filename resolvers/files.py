@@ -18,9 +18,9 @@ from domain.files import services, storage
 from domain.files.services import ClientFile as FileRow
 from resolvers.context import Context
 from resolvers.inputs import existing_id
-from resolvers.mutation import perform
+from resolvers.mutation import perform, refusing
 from resolvers.permissions import staff
-from schema.common import OkPayload, user_errors
+from schema.common import OkPayload
 from schema.files import ClientFile, ClientFilePayload
 
 FileIdArgument = Annotated[strawberry.ID, strawberry.argument(description="The file's id.")]
@@ -46,7 +46,8 @@ async def upload_client_file(
     # connection in an open transaction meanwhile. So the checks that spare a useless copy
     # refuse here, and bytes that no committed row names are removed at the end.
     store = info.context.services.files
-    try:
+
+    async def attempt() -> ClientFilePayload:
         pk = existing_id(client_id, "Client", "client_id")
         # A JSON request can put any value where the upload belongs.
         if not isinstance(file, UploadFile):
@@ -55,32 +56,32 @@ async def upload_client_file(
             )
         services.clean_title(title)
         stored = await storage.store_upload(store, file, info.context.services.max_upload_bytes)
-    except DomainError as error:
-        return ClientFilePayload(errors=user_errors(error))
-    committed = False
+        committed = False
 
-    async def work(conn: asyncpg.Connection, viewer: Viewer) -> FileRow:
-        return await services.add_file(
-            conn,
-            pk,
-            stored,
-            title=title,
-            filename=storage.display_filename(file.filename),
-            content_type=storage.clean_content_type(file.content_type),
-            admin_only=admin_only,
-            staff_id=viewer.staff_id,
-        )
+        async def work(conn: asyncpg.Connection, viewer: Viewer) -> FileRow:
+            return await services.add_file(
+                conn,
+                pk,
+                stored,
+                title=title,
+                filename=storage.display_filename(file.filename),
+                content_type=storage.clean_content_type(file.content_type),
+                admin_only=admin_only,
+                staff_id=viewer.staff_id,
+            )
 
-    async def present(row: FileRow) -> ClientFilePayload:
-        nonlocal committed
-        committed = True
-        return ClientFilePayload(file=ClientFile.build(row))
+        async def present(row: FileRow) -> ClientFilePayload:
+            nonlocal committed
+            committed = True
+            return ClientFilePayload(file=ClientFile.build(row))
 
-    try:
-        return await perform(info, work, ClientFilePayload, present=present)
-    finally:
-        if not committed:
-            await store.remove([stored.stored_name])
+        try:
+            return await perform(info, work, ClientFilePayload, present=present)
+        finally:
+            if not committed:
+                await store.remove([stored.stored_name])
+
+    return await refusing(ClientFilePayload, attempt)
 
 
 async def update_client_file(

@@ -65,22 +65,60 @@ async def perform(
     viewer = await info.context.get_viewer()
     assert viewer is not None  # the root field's permission class saw to that
     outcome = await _transact(info.context, lambda conn: work(conn, viewer), hashing_password)
-    if isinstance(outcome, DomainError):
-        return refused(errors=user_errors(outcome))
-    return outcome if present is None else await present(outcome)
+    return await _settle(outcome, refused, present)
 
 
+@overload
 async def perform_public(
     info: Info[Context, None],
     work: Callable[[asyncpg.Connection], Awaitable[P]],
     refused: Refusal[P],
     *,
     hashing_password: bool = False,
-) -> P:
+) -> P: ...
+
+
+@overload
+async def perform_public(
+    info: Info[Context, None],
+    work: Callable[[asyncpg.Connection], Awaitable[R]],
+    refused: Refusal[P],
+    *,
+    present: Callable[[R], Awaitable[P]],
+    hashing_password: bool = False,
+) -> P: ...
+
+
+async def perform_public(
+    info: Info[Context, None],
+    work: Callable[[asyncpg.Connection], Awaitable[Any]],
+    refused: Refusal[Any],
+    *,
+    present: Callable[[Any], Awaitable[Any]] | None = None,
+    hashing_password: bool = False,
+) -> Any:
     """`perform` for a root field anyone may call, whose authority is what it is given (an
     emailed link's token, say): `work(conn)` gets no viewer."""
-    outcome = await _transact(info.context, work, hashing_password)
-    return refused(errors=user_errors(outcome)) if isinstance(outcome, DomainError) else outcome
+    return await _settle(await _transact(info.context, work, hashing_password), refused, present)
+
+
+async def refusing(refused: Refusal[P], attempt: Callable[[], Awaitable[P]]) -> P:
+    """`attempt()`'s payload, or `refused(errors=…)` when it raises a DomainError: for what
+    must happen outside `perform`'s transaction, such as checks that spare a password
+    budget or the copy of an upload, or a use case that runs its own transactions."""
+    try:
+        return await attempt()
+    except DomainError as error:
+        return refused(errors=user_errors(error))
+
+
+async def _settle(
+    outcome: Any, refused: Refusal[Any], present: Callable[[Any], Awaitable[Any]] | None
+) -> Any:
+    """The payload of a refusal, of the work itself, or of `present` after the commit."""
+    if isinstance(outcome, DomainError):
+        return refused(errors=user_errors(outcome))
+    return outcome if present is None else await present(outcome)
 
 
 async def _transact(

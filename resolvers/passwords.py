@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import asyncpg
@@ -14,10 +15,10 @@ from domain.auth.viewer import Viewer
 from domain.errors import DomainError, ErrorCode
 from resolvers.context import Context
 from resolvers.inputs import existing_id
-from resolvers.mutation import perform
+from resolvers.mutation import perform, perform_public, refusing
 from resolvers.permissions import own_login, require_two_factor_override, staff
 from schema.auth import ConfirmPasswordResetPayload, RequestPasswordResetPayload
-from schema.common import OkPayload, user_errors
+from schema.common import OkPayload
 
 ClientId = Annotated[
     strawberry.ID | None,
@@ -36,16 +37,20 @@ async def request_password_reset(
     """The same answer, after the same work, whether or not the address has a login
     (SPEC 5.2): the request is recorded and handed over, and the workers answer it."""
     ctx = info.context
-    if not await ctx.services.throttle.spend_reset_request(email, ctx.client_ip):
-        error = DomainError.single(
-            ErrorCode.TOO_MANY_ATTEMPTS, "Too many reset requests. Try again later.", "email"
-        )
-        return RequestPasswordResetPayload(ok=False, errors=user_errors(error))
-    async with ctx.transaction() as conn:
-        request_id = await resets.request_password_reset(conn, email)
-    if request_id is not None:
-        await ctx.services.enqueue_reset_requests([request_id])
-    return RequestPasswordResetPayload(ok=True)
+
+    async def work(conn: asyncpg.Connection) -> int | None:
+        if not await ctx.services.throttle.spend_reset_request(email, ctx.client_ip):
+            raise DomainError.single(
+                ErrorCode.TOO_MANY_ATTEMPTS, "Too many reset requests. Try again later.", "email"
+            )
+        return await resets.request_password_reset(conn, email)
+
+    async def present(request_id: int | None) -> RequestPasswordResetPayload:
+        if request_id is not None:
+            await ctx.services.enqueue_reset_requests([request_id])
+        return RequestPasswordResetPayload(ok=True)
+
+    return await perform_public(info, work, RequestPasswordResetPayload, present=present)
 
 
 async def confirm_password_reset(
@@ -61,27 +66,51 @@ async def confirm_password_reset(
 ) -> ConfirmPasswordResetPayload:
     ctx = info.context
     viewer = await ctx.get_viewer()
-    try:
-        async with ctx.transaction(hashing_password=True) as conn:
-            await resets.confirm_password_reset(
-                conn,
-                token,
-                new_password,
-                client_area_url=ctx.services.client_area_url,
-                keep_session_id=viewer.session_id if viewer else None,
-            )
-    except DomainError as error:
-        return ConfirmPasswordResetPayload(ok=False, errors=user_errors(error))
-    return ConfirmPasswordResetPayload(ok=True)
+
+    async def work(conn: asyncpg.Connection) -> ConfirmPasswordResetPayload:
+        await resets.confirm_password_reset(
+            conn,
+            token,
+            new_password,
+            client_area_url=ctx.services.client_area_url,
+            keep_session_id=viewer.session_id if viewer else None,
+        )
+        return ConfirmPasswordResetPayload(ok=True)
+
+    return await perform_public(info, work, ConfirmPasswordResetPayload, hashing_password=True)
 
 
-def _target(client_id: str | None, contact_id: str | None) -> dict[str, int | None]:
+Target = dict[str, int | None]
+
+
+def _target(client_id: str | None, contact_id: str | None) -> Target:
     return {
         "client_id": None if client_id is None else existing_id(client_id, "Client", "client_id"),
         "contact_id": (
             None if contact_id is None else existing_id(contact_id, "Contact", "contact_id")
         ),
     }
+
+
+async def _on_target(
+    info: Info[Context, None],
+    client_id: str | None,
+    contact_id: str | None,
+    act: Callable[[asyncpg.Connection, Viewer, Target], Awaitable[None]],
+) -> OkPayload:
+    """`act` in one transaction that hashes a password, on the login the ids name; ids that
+    cannot name one are refused before the transaction, sparing the password budget."""
+
+    async def attempt() -> OkPayload:
+        target = _target(client_id, contact_id)
+
+        async def work(conn: asyncpg.Connection, viewer: Viewer) -> OkPayload:
+            await act(conn, viewer, target)
+            return OkPayload(ok=True)
+
+        return await perform(info, work, OkPayload, hashing_password=True)
+
+    return await refusing(OkPayload, attempt)
 
 
 async def change_my_password(
@@ -101,20 +130,15 @@ async def change_my_password(
 async def reset_and_send_password(
     info: Info[Context, None], client_id: ClientId = None, contact_id: ContactId = None
 ) -> OkPayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    try:
-        target = _target(client_id, contact_id)
-        async with ctx.transaction(hashing_password=True) as conn:
-            await resets.reset_and_send_password(
-                conn,
-                **target,
-                staff_id=viewer.staff_id if viewer else None,
-                client_area_url=ctx.services.client_area_url,
-            )
-    except DomainError as error:
-        return OkPayload(ok=False, errors=user_errors(error))
-    return OkPayload(ok=True)
+    async def act(conn: asyncpg.Connection, viewer: Viewer, target: Target) -> None:
+        await resets.reset_and_send_password(
+            conn,
+            **target,
+            staff_id=viewer.staff_id,
+            client_area_url=info.context.services.client_area_url,
+        )
+
+    return await _on_target(info, client_id, contact_id, act)
 
 
 async def set_password(
@@ -123,19 +147,14 @@ async def set_password(
     client_id: ClientId = None,
     contact_id: ContactId = None,
 ) -> OkPayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    try:
-        target = _target(client_id, contact_id)
-        async with ctx.transaction(hashing_password=True) as conn:
-            account = await resets.account_login_of(conn, **target)
-            await require_two_factor_override(viewer, conn, account.login_id, in_input=False)
-            await resets.set_account_password(
-                conn, **target, password=password, staff_id=viewer.staff_id if viewer else None
-            )
-    except DomainError as error:
-        return OkPayload(ok=False, errors=user_errors(error))
-    return OkPayload(ok=True)
+    async def act(conn: asyncpg.Connection, viewer: Viewer, target: Target) -> None:
+        account = await resets.account_login_of(conn, **target)
+        await require_two_factor_override(viewer, conn, account.login_id, in_input=False)
+        await resets.set_account_password(
+            conn, **target, password=password, staff_id=viewer.staff_id
+        )
+
+    return await _on_target(info, client_id, contact_id, act)
 
 
 @strawberry.type(description="Root fields of passwords: what can be changed.")

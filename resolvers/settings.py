@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import asyncpg
 import strawberry
 from strawberry.types import Info
 
 from domain import settings
 from domain.auth.permissions import StaffPermission
-from domain.errors import DomainError
+from domain.auth.viewer import Viewer
 from resolvers.context import Context
 from resolvers.inputs import provided_fields
+from resolvers.mutation import perform
 from resolvers.permissions import logged_in, staff
-from schema.common import user_errors
 from schema.settings import GeneralSettings, GeneralSettingsInput, GeneralSettingsPayload
 
 
@@ -30,15 +31,17 @@ async def update_general_settings(
 ) -> GeneralSettingsPayload:
     # A null for a setting means "keep it", like an omitted one: no setting can be unset.
     changes = {k: v for k, v in provided_fields(input).items() if v is not None}
-    try:
-        async with info.context.connection() as conn:
-            updated = await settings.update_general_settings(conn, **changes)
-    except DomainError as error:
-        return GeneralSettingsPayload(settings=None, errors=user_errors(error))
-    # Its own notification reaches this process a moment later: the next request of this
-    # client, which may come sooner, must already see the change.
-    info.context.services.reference.drop()
-    return GeneralSettingsPayload(settings=GeneralSettings.build(updated))
+
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> settings.GeneralSettings:
+        return await settings.update_general_settings(conn, **changes)
+
+    async def present(updated: settings.GeneralSettings) -> GeneralSettingsPayload:
+        # Its own notification reaches this process a moment later: the next request of
+        # this client, which may come sooner, must already see the change.
+        info.context.services.reference.drop()
+        return GeneralSettingsPayload(settings=GeneralSettings.build(updated))
+
+    return await perform(info, work, GeneralSettingsPayload, present=present)
 
 
 @strawberry.type(description="Root fields of settings: what can be read.")

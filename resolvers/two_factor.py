@@ -13,6 +13,7 @@ from strawberry.types import Info
 from domain.auth import two_factor
 from domain.auth.permissions import StaffPermission
 from domain.auth.viewer import Viewer
+from domain.clients.models import Client as ClientRow
 from domain.errors import DomainError, ErrorCode
 from resolvers.clients import presentation
 from resolvers.context import Context
@@ -25,23 +26,19 @@ from schema.auth import (
     RecoveryCodesPayload,
 )
 from schema.clients import Client, ClientPayload
-from schema.common import OkPayload, user_errors
+from schema.common import OkPayload
 
 T = TypeVar("T")
 
 
 async def begin_two_factor_setup(info: Info[Context, None]) -> BeginTwoFactorSetupPayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    assert viewer is not None  # the root field's permission class saw to that
-    try:
-        async with ctx.transaction() as conn:
-            setup = await two_factor.begin_two_factor_setup(
-                conn, viewer.login_id, viewer.email, ctx.services.card_keyring
-            )
-    except DomainError as error:
-        return BeginTwoFactorSetupPayload(secret=None, otpauth_uri=None, errors=user_errors(error))
-    return BeginTwoFactorSetupPayload(secret=setup.secret, otpauth_uri=setup.otpauth_uri)
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> BeginTwoFactorSetupPayload:
+        setup = await two_factor.begin_two_factor_setup(
+            conn, viewer.login_id, viewer.email, info.context.services.card_keyring
+        )
+        return BeginTwoFactorSetupPayload(secret=setup.secret, otpauth_uri=setup.otpauth_uri)
+
+    return await perform(info, work, BeginTwoFactorSetupPayload)
 
 
 CodeUse = Callable[[two_factor.CodeUnused], Awaitable[T]]
@@ -159,17 +156,15 @@ async def disable_client_two_factor(
     info: Info[Context, None],
     id: Annotated[strawberry.ID, strawberry.argument(description="The client's id.")],
 ) -> ClientPayload:
-    ctx = info.context
-    viewer = await ctx.get_viewer()
-    try:
-        client_id = existing_id(id, "Client")
-        async with ctx.transaction() as conn:
-            row = await two_factor.disable_client_two_factor(
-                conn, client_id, staff_id=viewer.staff_id if viewer else None
-            )
-    except DomainError as error:
-        return ClientPayload(client=None, errors=user_errors(error))
-    return ClientPayload(client=Client.build(row, await presentation(ctx)))
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> ClientRow:
+        return await two_factor.disable_client_two_factor(
+            conn, existing_id(id, "Client"), staff_id=viewer.staff_id
+        )
+
+    async def present(row: ClientRow) -> ClientPayload:
+        return ClientPayload(client=Client.build(row, await presentation(info.context)))
+
+    return await perform(info, work, ClientPayload, present=present)
 
 
 @strawberry.type(description="Root fields of two-factor login: what can be changed.")

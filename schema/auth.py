@@ -57,9 +57,9 @@ class Viewer:
 @strawberry.type(description="The result of a login.")
 class LoginPayload:
     token: str | None = strawberry.field(
-        description="Session token for `Authorization: Bearer`; also set as a cookie."
+        default=None, description="Session token for `Authorization: Bearer`; also set as a cookie."
     )
-    viewer: Viewer | None = strawberry.field(description="Who is now logged in.")
+    viewer: Viewer | None = strawberry.field(default=None, description="Who is now logged in.")
     errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why the login was refused; empty on success."
     )
@@ -68,8 +68,9 @@ class LoginPayload:
 @strawberry.type(description="The answer to a password reset request: the same for every email.")
 class RequestPasswordResetPayload:
     ok: bool = strawberry.field(
+        default=False,
         description="True once the request is taken; it says nothing of whether the email "
-        "belongs to a login."
+        "belongs to a login.",
     )
     errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why the request was refused; empty when taken."
@@ -78,7 +79,7 @@ class RequestPasswordResetPayload:
 
 @strawberry.type(description="The result of following a password reset or invitation link.")
 class ConfirmPasswordResetPayload:
-    ok: bool = strawberry.field(description="True when the password was set.")
+    ok: bool = strawberry.field(default=False, description="True when the password was set.")
     errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why it was refused; empty on success."
     )
@@ -87,10 +88,11 @@ class ConfirmPasswordResetPayload:
 @strawberry.type(description="A two-factor setup waiting for its confirmation code.")
 class BeginTwoFactorSetupPayload:
     secret: str | None = strawberry.field(
-        description="The TOTP secret (base32), shown this once: enter it in an authenticator."
+        default=None,
+        description="The TOTP secret (base32), shown this once: enter it in an authenticator.",
     )
     otpauth_uri: str | None = strawberry.field(
-        description="The same secret as an otpauth:// URI, for a QR code."
+        default=None, description="The same secret as an otpauth:// URI, for a QR code."
     )
     errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why the setup was refused; empty on success."

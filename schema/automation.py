@@ -85,7 +85,7 @@ class AutomationRunConnection(Connection[AutomationRun]):
 @strawberry.type(description="The result of running the daily automation now.")
 class AutomationRunPayload:
     run: AutomationRun | None = strawberry.field(
-        description="The run, finished unless `errors` says it is still going."
+        default=None, description="The run, finished unless `errors` says it is still going."
     )
     errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why there are no final counts yet; empty when done."
@@ -176,7 +176,7 @@ class AutomationSettingsInput:
 @strawberry.type(description="The result of changing the automation settings.")
 class AutomationSettingsPayload:
     settings: AutomationSettings | None = strawberry.field(
-        description="The settings now in force; null when refused."
+        default=None, description="The settings now in force; null when refused."
     )
     errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why it was refused; empty on success."

@@ -73,7 +73,9 @@ class GeneralSettingsInput:
 
 @strawberry.type(description="The result of changing the general settings.")
 class GeneralSettingsPayload:
-    settings: GeneralSettings | None = strawberry.field(description="The settings now in force.")
+    settings: GeneralSettings | None = strawberry.field(
+        default=None, description="The settings now in force."
+    )
     errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why it was refused; empty on success."
     )
