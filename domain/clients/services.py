@@ -91,6 +91,7 @@ async def update_client(
     *,
     password: str | None = None,
     staff_id: int | None,
+    reapply_payment_method: bool = False,
 ) -> ClientUpdate:
     """Change the given profile fields and flags; all or nothing (SPEC 1.2).
 
@@ -111,9 +112,11 @@ async def update_client(
                 # Only the symbol changes; amounts already billed are not converted (SPEC 1.6).
                 warning = await currency_change_warning(conn, client_id)
                 warnings += [warning] if warning else []
-            if cleaned.get("default_payment_method"):
-                # Given, even unchanged, it reaches everything the client pays for (SPEC 1.5).
-                await apply_payment_method(conn, client_id, cleaned["default_payment_method"])
+            method = cleaned.get("default_payment_method")
+            if method and ("default_payment_method" in changes or reapply_payment_method):
+                # A new default reaches everything the client pays for (SPEC 1.5); the same
+                # one again (a form posting the whole profile) keeps the per-item choices.
+                await apply_payment_method(conn, client_id, method)
             if changes:
                 assignments = ", ".join(f"{k} = ${i}" for i, k in enumerate(changes, start=2))
                 await conn.execute(
@@ -163,8 +166,14 @@ async def set_client_payment_method(
             ErrorCode.REQUIRED, "Payment method is required.", "payment_method"
         )
     try:
+        # This operation exists to set the method everywhere, so it does even when the
+        # default is already that method.
         return await update_client(
-            conn, client_id, {"default_payment_method": method}, staff_id=staff_id
+            conn,
+            client_id,
+            {"default_payment_method": method},
+            staff_id=staff_id,
+            reapply_payment_method=True,
         )
     except DomainError as error:
         # Reported on this operation's own argument.
