@@ -605,7 +605,7 @@ async def test_3_4_fees_are_never_more_than_the_payment(conn: asyncpg.Connection
     assert paid.transaction.fees == D("1.00")
 
 
-async def test_payments_refuse_bad_input_paid_invoices_and_repeated_gateway_transactions(
+async def test_payments_refuse_bad_input_cancelled_invoices_and_repeated_gateway_transactions(
     conn: asyncpg.Connection,
 ) -> None:
     client = await add_client(conn)
@@ -620,7 +620,9 @@ async def test_payments_refuse_bad_input_paid_invoices_and_repeated_gateway_tran
         await payments.record_payment(
             conn, other.id, amount="0", gateway="nosuch", fees="-1", staff_id=None
         )
-    with pytest.raises(DomainError) as paid:
+    # A paid invoice takes payments (they become credit, SPEC 3.4); a cancelled one none.
+    await conn.execute("UPDATE invoices SET status = 'CANCELLED' WHERE id = $1", invoice.id)
+    with pytest.raises(DomainError) as cancelled:
         await payments.record_payment(
             conn, invoice.id, amount="1.00", gateway="banktransfer", staff_id=None
         )
@@ -635,7 +637,7 @@ async def test_payments_refuse_bad_input_paid_invoices_and_repeated_gateway_tran
         ("fees", ErrorCode.INVALID),
         ("gateway", ErrorCode.INVALID),
     }
-    assert field_errors(paid.value) == {("invoice_id", ErrorCode.INVALID)}
+    assert field_errors(cancelled.value) == {("invoice_id", ErrorCode.INVALID)}
     assert field_errors(repeated.value) == {("transaction_id", ErrorCode.CONFLICT)}
     assert await conn.fetchval("SELECT count(*) FROM transactions") == 1
     unchanged = await invoices.get_invoice(conn, other.id)
