@@ -12,7 +12,6 @@ import asyncpg
 import pytest
 
 from domain.billing import invoices, items, orders, payments, tax
-from domain.billing.currency import CURRENCY_CHANGE_WARNING
 from domain.billing.models import (
     BilledTo,
     DomainStatus,
@@ -245,22 +244,27 @@ async def test_1_6_the_first_order_fixes_the_clients_currency(conn: asyncpg.Conn
     assert stored is not None and stored.currency == "EUR"
     with pytest.raises(DomainError) as refused:
         await place(conn, client, (ItemKind.SERVICE, "More", "3.00"), currency="GBP")
-    assert field_errors(refused.value) == {("currency", ErrorCode.INVALID)}
+    assert field_errors(refused.value) == {("currency", ErrorCode.CURRENCY_IN_USE)}
 
 
-async def test_1_6_changing_the_currency_of_a_billed_client_warns_and_converts_nothing(
+async def test_1_6_changing_the_currency_of_a_billed_client_is_refused_and_converts_nothing(
     conn: asyncpg.Connection,
 ) -> None:
     billed = await add_client(conn)
     unbilled = await add_client(conn, email="new@example.com")
     order = await place(conn, billed, (ItemKind.SERVICE, "Hosting", "10.00"))
 
-    changed = await services.update_client(conn, billed.id, {"currency": "GBP"}, staff_id=None)
-    quiet = await services.update_client(conn, unbilled.id, {"currency": "GBP"}, staff_id=None)
+    with pytest.raises(DomainError) as refused:
+        await services.update_client(
+            conn, billed.id, {"currency": "GBP", "notes": "Moved"}, staff_id=None
+        )
+    changed = await services.update_client(conn, unbilled.id, {"currency": "GBP"}, staff_id=None)
 
+    assert field_errors(refused.value) == {("currency", ErrorCode.CURRENCY_IN_USE)}
+    assert "USD" in refused.value.errors[0].message
+    kept = await queries.get_client(conn, billed.id)
+    assert kept is not None and (kept.currency, kept.notes) == ("USD", None)
     assert changed.client.currency == "GBP"
-    assert changed.warnings == [CURRENCY_CHANGE_WARNING]
-    assert quiet.warnings == []
     invoice = await invoice_of(conn, order)
     assert invoice.total == D("10.00")  # not converted
     assert order.items[0].amount == D("10.00")

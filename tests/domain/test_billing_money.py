@@ -8,13 +8,17 @@ import asyncio
 from decimal import Decimal
 
 import asyncpg
+import pytest
 
 from domain.billing import payments
 from domain.billing.models import InvoiceStatus, ItemKind
 from domain.clients import services
-from domain.credit.ledger import entries_by_client
+from domain.clients.queries import get_client
+from domain.credit.ledger import entries_by_client, record_entry
+from domain.errors import DomainError, ErrorCode
 from tests.conftest import add_client
 from tests.domain.test_billing import balance_and_log, create_invoice, payment_methods, place
+from tests.domain.test_clients import field_errors
 
 D = Decimal
 
@@ -51,6 +55,57 @@ async def test_1_5_the_same_default_payment_method_again_keeps_per_item_choices(
     # The explicit client-wide change still sets it everywhere, changed or not.
     await services.set_client_payment_method(conn, client.id, "banktransfer", staff_id=None)
     assert (await payment_methods(conn, client.id))["services"] == ["banktransfer"]
+
+
+# --- 1.6 a currency with money in it ---------------------------------------------------------
+
+
+async def test_1_6_credit_in_the_clients_currency_refuses_an_order_in_another(
+    conn: asyncpg.Connection,
+) -> None:
+    # The README's sequence: a GBP client with £25 of credit, then an order in EUR.
+    client = await add_client(conn, currency="GBP")
+    await record_entry(conn, client_id=client.id, amount=D("25.00"), description="Goodwill")
+
+    with pytest.raises(DomainError) as refused:
+        await place(conn, client, (ItemKind.SERVICE, "Hosting", "21.99"), currency="EUR")
+
+    assert field_errors(refused.value) == {("currency", ErrorCode.CURRENCY_IN_USE)}
+    assert "holds credit in GBP" in refused.value.errors[0].message
+    kept = await get_client(conn, client.id)
+    assert kept is not None and (kept.currency, kept.credit_balance) == ("GBP", D("25.00"))
+    assert await conn.fetchval("SELECT count(*) FROM orders") == 0
+    assert await conn.fetchval("SELECT count(*) FROM invoices") == 0
+    # In its own currency the order is taken, and the credit applies as it says.
+    order = await place(conn, client, (ItemKind.SERVICE, "Hosting", "21.99"), currency="GBP")
+    assert order.currency == "GBP"
+
+
+async def test_1_6_credit_or_its_history_refuses_a_currency_change_by_staff(
+    conn: asyncpg.Connection,
+) -> None:
+    holding = await add_client(conn, currency="GBP")
+    spent = await add_client(conn, email="spent@example.com", currency="GBP")
+    fresh = await add_client(conn, email="fresh@example.com", currency="GBP")
+    await record_entry(conn, client_id=holding.id, amount=D("25.00"), description="Goodwill")
+    # Credit given and taken back: the balance is zero, the log is history in GBP.
+    await record_entry(conn, client_id=spent.id, amount=D("5.00"), description="Goodwill")
+    await record_entry(conn, client_id=spent.id, amount=D("-5.00"), description="Mistake")
+
+    refusals = []
+    for client in (holding, spent):
+        with pytest.raises(DomainError) as refused:
+            await services.update_client(conn, client.id, {"currency": "EUR"}, staff_id=None)
+        refusals.append(field_errors(refused.value))
+    changed = await services.update_client(conn, fresh.id, {"currency": "EUR"}, staff_id=None)
+
+    assert refusals == [{("currency", ErrorCode.CURRENCY_IN_USE)}] * 2
+    for client in (holding, spent):
+        kept = await get_client(conn, client.id)
+        assert kept is not None and kept.currency == "GBP"
+    assert changed.client.currency == "EUR"
+    updates = "SELECT count(*) FROM audit_log WHERE action = 'client.updated'"
+    assert await conn.fetchval(updates) == 1
 
 
 # --- 3.4 payments of a paid invoice --------------------------------------------------------
