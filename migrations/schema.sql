@@ -409,6 +409,7 @@ CREATE TABLE public.invoices (
     paid_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     late_fee_added boolean DEFAULT false NOT NULL,
+    currency character(3) NOT NULL,
     CONSTRAINT invoices_amount_paid_check CHECK ((amount_paid >= (0)::numeric)),
     CONSTRAINT invoices_balance_check CHECK ((balance >= (0)::numeric)),
     CONSTRAINT invoices_credit_check CHECK ((credit >= (0)::numeric)),
@@ -1036,6 +1037,9 @@ ALTER TABLE ONLY public.invoice_items
 
 ALTER TABLE ONLY public.invoices
     ADD CONSTRAINT invoices_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.invoices
+    ADD CONSTRAINT invoices_currency_fkey FOREIGN KEY (currency) REFERENCES public.currencies(code);
 
 ALTER TABLE ONLY public.invoices
     ADD CONSTRAINT invoices_payment_method_fkey FOREIGN KEY (payment_method) REFERENCES public.payment_gateways(name);

@@ -98,9 +98,8 @@ async def _record_payment(
     reference = check.optional_text("transaction_id", transaction_id, "Transaction id")
     async with conn.transaction():
         invoice = await conn.fetchrow(
-            """SELECT i.client_id, i.number, i.status, i.balance, c.currency
-                 FROM invoices i JOIN clients c ON c.id = i.client_id
-                WHERE i.id = $1 FOR UPDATE OF i""",
+            """SELECT client_id, number, status, balance, currency
+                 FROM invoices WHERE id = $1 FOR UPDATE""",
             invoice_id,
         )
         if invoice is None:

@@ -10,7 +10,7 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from domain.billing import payments
+from domain.billing import invoices, payments
 from domain.billing.models import InvoiceStatus, ItemKind
 from domain.clients import services
 from domain.clients.queries import get_client
@@ -106,6 +106,27 @@ async def test_1_6_credit_or_its_history_refuses_a_currency_change_by_staff(
     assert changed.client.currency == "EUR"
     updates = "SELECT count(*) FROM audit_log WHERE action = 'client.updated'"
     assert await conn.fetchval(updates) == 1
+
+
+# --- 13.4 an invoice keeps its currency ------------------------------------------------------
+
+
+async def test_13_4_an_invoice_keeps_the_currency_it_was_made_in(conn: asyncpg.Connection) -> None:
+    client = await add_client(conn)
+    order = await place(conn, client, (ItemKind.SERVICE, "Hosting", "10.00"), currency="EUR")
+    staff_made = await create_invoice(conn, client)
+    # The client's currency as it could be changed before issue 21 (or by a direct edit).
+    await conn.execute("UPDATE clients SET currency = 'GBP' WHERE id = $1", client.id)
+
+    assert order.invoice_id is not None
+    ordered = await invoices.get_invoice(conn, order.invoice_id)
+    assert ordered is not None and (ordered.currency, staff_made.currency) == ("EUR", "EUR")
+    paid = await payments.record_payment(
+        conn, ordered.id, amount="10.00", gateway="banktransfer", staff_id=None
+    )
+    assert (paid.invoice.currency, paid.transaction.currency) == ("EUR", "EUR")
+    new = await create_invoice(conn, client)
+    assert new.currency == "GBP"
 
 
 # --- 3.4 payments of a paid invoice --------------------------------------------------------
