@@ -90,6 +90,9 @@ async def _prepare_database(database_url: str, admin_password: str, console: Con
     try:
         for migration in await migrate(conn):
             console.print(f"applied migration {migration.name}")
+        # A development installation pays with the test card gateway, which installations
+        # start without (migration 0035).
+        await conn.execute("UPDATE payment_gateways SET enabled = true WHERE name = 'testcard'")
         await ensure_admin(conn, admin_password, console)
     finally:
         await conn.close()

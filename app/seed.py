@@ -156,8 +156,8 @@ SELECT c.id, 'Hosting', 9.99, 'MONTHLY', 'ACTIVE',
 # `$1` unpaid invoices of the clients with an id above `$3` (ids without gaps, as seeded),
 # due from 10 days after `$2` to 10 days before it.
 INVOICES_SQL = """
-INSERT INTO invoices (client_id, due_date, payment_method, billed_to, subtotal)
-SELECT c.id, $2::date + 10 - (g % 21)::int, 'banktransfer',
+INSERT INTO invoices (client_id, due_date, payment_method, currency, billed_to, subtotal)
+SELECT c.id, $2::date + 10 - (g % 21)::int, 'banktransfer', c.currency,
        jsonb_build_object('name', c.first_name || ' ' || c.last_name,
                           'company_name', c.company_name, 'address1', c.address1,
                           'city', c.city, 'postcode', c.postcode, 'country', c.country),

@@ -32,7 +32,8 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
-    # "development" turns on GraphiQL and introspection; "production" turns both off by default.
+    # "development" turns on GraphiQL and introspection; "production" turns both off by default
+    # and never loads the test card gateway (SPEC 13.1).
     environment: str = "development"
     graphiql: bool | None = None
     introspection: bool | None = None

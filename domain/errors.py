@@ -19,6 +19,8 @@ class ErrorCode(StrEnum):
     INSUFFICIENT_CREDIT = "INSUFFICIENT_CREDIT"
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
     NOT_CONFIGURED = "NOT_CONFIGURED"
+    # The client holds credit or has billing history in its currency (SPEC 1.6, 13.4).
+    CURRENCY_IN_USE = "CURRENCY_IN_USE"
 
 
 @dataclass(frozen=True)

@@ -40,33 +40,9 @@ CREATE FUNCTION public.dashboard_add_unpaid(deltas jsonb) RETURNS void
        AND a.count = 0 AND a.amount = 0
 $$;
 
-CREATE FUNCTION public.dashboard_client_deleting() RETURNS trigger
-    LANGUAGE plpgsql
-    AS $$
-BEGIN
-    PERFORM dashboard_add_unpaid(COALESCE((
-        SELECT jsonb_agg(jsonb_build_object('due_date', due_date, 'currency', OLD.currency,
-                                            'count', -1, 'amount', -balance))
-          FROM invoices WHERE client_id = OLD.id AND status = 'UNPAID'), '[]'));
-    RETURN OLD;
-END $$;
-
 CREATE FUNCTION public.dashboard_client_figures(status text) RETURNS text[]
     LANGUAGE sql IMMUTABLE
     AS $$ SELECT ARRAY['clients.' || status] $$;
-
-CREATE FUNCTION public.dashboard_client_relabelled() RETURNS trigger
-    LANGUAGE plpgsql
-    AS $$
-BEGIN
-    PERFORM dashboard_add_unpaid(COALESCE((
-        SELECT jsonb_agg(jsonb_build_object('due_date', i.due_date, 'currency', moved.currency,
-                                            'count', moved.n, 'amount', moved.n * i.balance))
-          FROM invoices i,
-               LATERAL (VALUES (OLD.currency, -1), (NEW.currency, 1)) AS moved(currency, n)
-         WHERE i.client_id = NEW.id AND i.status = 'UNPAID'), '[]'));
-    RETURN NULL;
-END $$;
 
 CREATE FUNCTION public.dashboard_email_figures(sent_at timestamp with time zone, failed_at timestamp with time zone) RETURNS text[]
     LANGUAGE sql IMMUTABLE
@@ -86,15 +62,15 @@ BEGIN
         RETURN NULL;
     END IF;
     EXECUTE format(
-        $q$SELECT jsonb_agg(jsonb_build_object('due_date', i.due_date, 'currency', c.currency,
+        $q$SELECT jsonb_agg(jsonb_build_object('due_date', i.due_date, 'currency', i.currency,
                                                'count', i.n, 'amount', i.n * i.balance))
-             FROM (%s) AS i JOIN clients c ON c.id = i.client_id$q$,
+             FROM (%s) AS i$q$,
         concat_ws(' UNION ALL ',
             CASE WHEN TG_OP IN ('UPDATE', 'DELETE') THEN
-                 $s$SELECT client_id, due_date, balance, -1 AS n FROM old_rows
+                 $s$SELECT currency, due_date, balance, -1 AS n FROM old_rows
                      WHERE status = 'UNPAID'$s$ END,
             CASE WHEN TG_OP IN ('INSERT', 'UPDATE') THEN
-                 $s$SELECT client_id, due_date, balance, 1 AS n FROM new_rows
+                 $s$SELECT currency, due_date, balance, 1 AS n FROM new_rows
                      WHERE status = 'UNPAID'$s$ END))
     INTO deltas;
     PERFORM dashboard_add_unpaid(COALESCE(deltas, '[]'));
@@ -679,6 +655,7 @@ CREATE TABLE public.invoices (
     paid_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     late_fee_added boolean DEFAULT false NOT NULL,
+    currency character(3) NOT NULL,
     CONSTRAINT invoices_amount_paid_check CHECK ((amount_paid >= (0)::numeric)),
     CONSTRAINT invoices_balance_check CHECK ((balance >= (0)::numeric)),
     CONSTRAINT invoices_credit_check CHECK ((credit >= (0)::numeric)),
@@ -1280,10 +1257,6 @@ CREATE TRIGGER contacts_access_changed AFTER DELETE OR UPDATE OF permissions, lo
 
 CREATE TRIGGER currencies_changed AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON public.currencies FOR EACH STATEMENT EXECUTE FUNCTION public.notify_reference_change();
 
-CREATE TRIGGER dashboard_client_deleting BEFORE DELETE ON public.clients FOR EACH ROW EXECUTE FUNCTION public.dashboard_client_deleting();
-
-CREATE TRIGGER dashboard_client_relabelled AFTER UPDATE OF currency ON public.clients FOR EACH ROW WHEN ((old.currency IS DISTINCT FROM new.currency)) EXECUTE FUNCTION public.dashboard_client_relabelled();
-
 CREATE TRIGGER dashboard_clients_deleted AFTER DELETE ON public.clients REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.dashboard_rows_changed('clients', 'dashboard_client_figures(status)');
 
 CREATE TRIGGER dashboard_clients_inserted AFTER INSERT ON public.clients REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.dashboard_rows_changed('clients', 'dashboard_client_figures(status)');
@@ -1444,6 +1417,9 @@ ALTER TABLE ONLY public.invoice_items
 
 ALTER TABLE ONLY public.invoices
     ADD CONSTRAINT invoices_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.invoices
+    ADD CONSTRAINT invoices_currency_fkey FOREIGN KEY (currency) REFERENCES public.currencies(code);
 
 ALTER TABLE ONLY public.invoices
     ADD CONSTRAINT invoices_payment_method_fkey FOREIGN KEY (payment_method) REFERENCES public.payment_gateways(name);

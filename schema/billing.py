@@ -125,6 +125,9 @@ class Invoice:
     amount_paid: Decimal = strawberry.field(description="What payments contributed to it.")
     balance: Decimal = strawberry.field(description="Still due: total − credit − payments.")
     payment_method: str | None = strawberry.field(description="The gateway it is paid with.")
+    currency: str = strawberry.field(
+        description="Currency code of its amounts: the one it was made in, kept (SPEC 13.4)."
+    )
     billed_to: BilledTo = strawberry.field(description="Who it is addressed to (SPEC 2.5).")
     paid_at: datetime | None = strawberry.field(description="When it became PAID.")
 
@@ -153,6 +156,7 @@ class Invoice:
             amount_paid=row.amount_paid,
             balance=row.balance,
             payment_method=row.payment_method,
+            currency=row.currency,
             billed_to=BilledTo(
                 name=row.billed_to.name,
                 company_name=row.billed_to.company_name,

@@ -101,6 +101,8 @@ def settings(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Se
 async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
     conn = await db.connect(settings.database_url)
     await migrate(conn)
+    # The suite pays with the test card gateway, which installations start without.
+    await conn.execute("UPDATE payment_gateways SET enabled = true WHERE name = 'testcard'")
     await conn.close()
     pool = await db.create_pool(settings.database_url, min_size=1, max_size=10)
     yield pool

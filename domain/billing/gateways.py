@@ -88,7 +88,7 @@ async def capture_due_invoices(
     Each capture is its own transaction: a gateway call must not hold database locks, and
     one declined card must not undo the payments recorded before it."""
     due = await conn.fetch(
-        """SELECT i.id, i.client_id, i.number, i.balance, i.payment_method, c.currency
+        """SELECT i.id, i.client_id, i.number, i.balance, i.payment_method, i.currency
              FROM invoices i
              JOIN clients c ON c.id = i.client_id
              JOIN payment_gateways g ON g.name = i.payment_method

@@ -98,8 +98,9 @@ SELECT client_id, next_due_date AS due_date, total FROM too_large
 # its index entries, per invoice.
 _INSERT_INVOICES = f"""
 INSERT INTO invoices
-    (id, client_id, due_date, payment_method, billed_to, tax_rate, subtotal, tax)
-SELECT di.invoice_id, c.id, di.next_due_date, di.payment_method, {BILLED_TO_SQL}, t.rate,
+    (id, client_id, due_date, payment_method, currency, billed_to, tax_rate, subtotal, tax)
+SELECT di.invoice_id, c.id, di.next_due_date, di.payment_method, c.currency, {BILLED_TO_SQL},
+       t.rate,
        di.subtotal, {tax_sql("di.subtotal", "t.rate")}
   FROM due_invoices di JOIN clients c ON c.id = di.client_id {BILLING_JOIN}
  CROSS JOIN LATERAL (SELECT {TAX_RATE_SQL} AS rate OFFSET 0) t  -- once per row, not twice

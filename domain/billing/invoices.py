@@ -52,7 +52,8 @@ def period_description_sql(name: str, start: str, cycle: str) -> str:
 
 
 INVOICE_COLUMNS = """id, client_id, number, status, issue_date, due_date, payment_method,
-    billed_to, subtotal, tax_rate, tax, total, credit, amount_paid, balance, paid_at, created_at"""
+    currency, billed_to, subtotal, tax_rate, tax, total, credit, amount_paid, balance, paid_at,
+    created_at"""
 
 
 def invoice_from_row(row: asyncpg.Record) -> Invoice:
@@ -180,8 +181,9 @@ async def insert_invoice(
         raise NotFound("Client", "client_id")
     check_storable(priced["total"], "items", "The invoice total")
     invoice_id: int = await conn.fetchval(
-        f"""INSERT INTO invoices (client_id, due_date, payment_method, billed_to, tax_rate)
-            SELECT c.id, $2, $3, {BILLED_TO_SQL}, $4
+        f"""INSERT INTO invoices
+                (client_id, due_date, payment_method, currency, billed_to, tax_rate)
+            SELECT c.id, $2, $3, c.currency, {BILLED_TO_SQL}, $4
               FROM clients c {BILLING_JOIN} WHERE c.id = $1
             RETURNING id""",
         client_id,

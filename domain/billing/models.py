@@ -129,6 +129,7 @@ class Invoice:
     issue_date: date
     due_date: date
     payment_method: str | None
+    currency: str
     billed_to: BilledTo
     subtotal: Decimal
     tax_rate: Decimal

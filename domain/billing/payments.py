@@ -44,7 +44,8 @@ async def record_payment(
     login_id: int | None = None,
     idempotency_key: str | None = None,
 ) -> Payment:
-    """Record a payment of an unpaid invoice; PAID once covered, any excess credited.
+    """Record a payment of an unpaid or paid invoice; PAID once covered, any excess (all of
+    a payment of a paid invoice, such as a second subscription's) credited (SPEC 3.4).
 
     With an idempotency key (of `login_id`), a retry returns the first payment unchanged."""
     async with conn.transaction():
@@ -97,19 +98,18 @@ async def _record_payment(
     reference = check.optional_text("transaction_id", transaction_id, "Transaction id")
     async with conn.transaction():
         invoice = await conn.fetchrow(
-            """SELECT i.client_id, i.number, i.status, i.balance, c.currency
-                 FROM invoices i JOIN clients c ON c.id = i.client_id
-                WHERE i.id = $1 FOR UPDATE OF i""",
+            """SELECT client_id, number, status, balance, currency
+                 FROM invoices WHERE id = $1 FOR UPDATE""",
             invoice_id,
         )
         if invoice is None:
             raise NotFound("Invoice", "invoice_id")
-        if invoice["status"] != InvoiceStatus.UNPAID:
+        if invoice["status"] not in (InvoiceStatus.UNPAID, InvoiceStatus.PAID):
             check.fail(
                 "invoice_id",
                 ErrorCode.INVALID,
-                f"Invoice #{invoice['number']} is {invoice['status']}; only unpaid invoices "
-                "take payments.",
+                f"Invoice #{invoice['number']} is {invoice['status']}; only unpaid and paid "
+                "invoices take payments.",
             )
         if not await conn.fetchval(
             "SELECT EXISTS (SELECT 1 FROM payment_gateways WHERE name = $1)", gateway
@@ -136,15 +136,18 @@ async def _record_payment(
                 f"Transaction {reference} of {gateway} is already recorded.",
                 "transaction_id",
             ) from None
+        # The invoice row is locked, so two payments at once see each other's balance: what
+        # the second pays beyond it, all of it once the invoice is PAID, becomes credit.
         applied = min(paid, invoice["balance"])
-        await conn.execute(
-            """UPDATE invoices SET amount_paid = amount_paid + $2,
-                      status = CASE WHEN balance = $2 THEN 'PAID' ELSE status END,
-                      paid_at = CASE WHEN balance = $2 THEN now() ELSE paid_at END
-                WHERE id = $1""",
-            invoice_id,
-            applied,
-        )
+        if applied > 0:
+            await conn.execute(
+                """UPDATE invoices SET amount_paid = amount_paid + $2,
+                          status = CASE WHEN balance = $2 THEN 'PAID' ELSE status END,
+                          paid_at = CASE WHEN balance = $2 THEN now() ELSE paid_at END
+                    WHERE id = $1""",
+                invoice_id,
+                applied,
+            )
         if paid > applied:
             await record_entry(
                 conn,
@@ -159,7 +162,13 @@ async def _record_payment(
             staff_id=staff_id,
             action="invoice.payment_recorded",
             client_id=invoice["client_id"],
-            changes={"invoice_id": invoice_id, "amount": str(paid), "gateway": gateway},
+            changes={
+                "invoice_id": invoice_id,
+                "amount": str(paid),
+                "currency": invoice["currency"],
+                "gateway": gateway,
+                "credited": str(paid - applied),
+            },
         )
         return {"transaction": row["id"]}
 

@@ -34,9 +34,11 @@ CLIENT_TABLES: tuple[ClientTable, ...] = (
 )
 
 # Columns naming a client that are not rows of it: the card (moved re-encrypted or removed by
-# hand) and the redirect's own removed id.
+# hand), the redirect's own removed id, and the event log (SPEC 12.1): facts as they were
+# committed, with the ids of their moment (a merge or a delete records events of its own),
+# holding no personal data and purged after EVENT_RETENTION_HOURS.
 HANDLED_APART: frozenset[tuple[str, str]] = frozenset(
-    {("cards", "client_id"), ("client_merges", "merged_id")}
+    {("cards", "client_id"), ("client_merges", "merged_id"), ("events", "client_id")}
 )
 
 # Columns that point at contacts. Contacts keep their ids when they move to the kept client,

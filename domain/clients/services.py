@@ -11,7 +11,7 @@ import asyncpg
 from domain import audit
 from domain.auth import sessions
 from domain.auth.passwords import hash_password
-from domain.billing.currency import currency_change_warning
+from domain.billing.currency import check_currency_change
 from domain.billing.payment_method import apply_payment_method
 from domain.clients.models import Client, ClientStatus
 from domain.clients.profile import clean_profile
@@ -91,6 +91,7 @@ async def update_client(
     *,
     password: str | None = None,
     staff_id: int | None,
+    reapply_payment_method: bool = False,
 ) -> ClientUpdate:
     """Change the given profile fields and flags; all or nothing (SPEC 1.2).
 
@@ -103,17 +104,18 @@ async def update_client(
             cleaned = await clean_profile(conn, check, values, creating=False, client_id=client_id)
             if password is not None:
                 check.password("password", password)
+            changes = {k: v for k, v in cleaned.items() if getattr(current, k) != v}
+            if "currency" in changes:
+                await check_currency_change(
+                    conn, check, client_id, current.currency, changes["currency"]
+                )
             check.raise_if_failed()
 
-            changes = {k: v for k, v in cleaned.items() if getattr(current, k) != v}
-            warnings = []
-            if "currency" in changes:
-                # Only the symbol changes; amounts already billed are not converted (SPEC 1.6).
-                warning = await currency_change_warning(conn, client_id)
-                warnings += [warning] if warning else []
-            if cleaned.get("default_payment_method"):
-                # Given, even unchanged, it reaches everything the client pays for (SPEC 1.5).
-                await apply_payment_method(conn, client_id, cleaned["default_payment_method"])
+            method = cleaned.get("default_payment_method")
+            if method and ("default_payment_method" in changes or reapply_payment_method):
+                # A new default reaches everything the client pays for (SPEC 1.5); the same
+                # one again (a form posting the whole profile) keeps the per-item choices.
+                await apply_payment_method(conn, client_id, method)
             if changes:
                 assignments = ", ".join(f"{k} = ${i}" for i, k in enumerate(changes, start=2))
                 await conn.execute(
@@ -148,7 +150,7 @@ async def update_client(
                 )
             client = await get_client(conn, client_id)
             assert client is not None
-            return ClientUpdate(client=client, warnings=warnings)
+            return ClientUpdate(client=client, warnings=[])
     except asyncpg.UniqueViolationError:
         raise _EMAIL_TAKEN from None
 
@@ -163,8 +165,14 @@ async def set_client_payment_method(
             ErrorCode.REQUIRED, "Payment method is required.", "payment_method"
         )
     try:
+        # This operation exists to set the method everywhere, so it does even when the
+        # default is already that method.
         return await update_client(
-            conn, client_id, {"default_payment_method": method}, staff_id=staff_id
+            conn,
+            client_id,
+            {"default_payment_method": method},
+            staff_id=staff_id,
+            reapply_payment_method=True,
         )
     except DomainError as error:
         # Reported on this operation's own argument.

@@ -152,7 +152,7 @@ main AS (
                'invoice', jsonb_build_object(
                    'id', {api_id_sql("Invoice", "i.id")}, 'number', i.number,
                    'due_date', i.due_date, 'total', i.total::text, 'balance', i.balance::text,
-                   'currency', c.currency),
+                   'currency', i.currency),
                'client_area_url', $1::text) AS context,
            'invoice:' || i.id || ':' || s.notice AS dedupe_key
       FROM src s JOIN invoices i ON i.id = s.invoice_id JOIN clients c ON c.id = i.client_id

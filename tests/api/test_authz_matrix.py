@@ -771,8 +771,10 @@ GUARDED_FIELDS: dict[str, GuardedField] = {
     "updateClient.input.separateInvoices": GuardedField(
         BILLING, "true", "SELECT separate_invoices FROM clients WHERE id = $1"
     ),
+    # The world's client holds credit in USD, so only its own currency is taken (SPEC 1.6):
+    # naming it still needs MANAGE_BILLING.
     "updateClient.input.currency": GuardedField(
-        BILLING, '"EUR"', "SELECT currency = 'EUR' FROM clients WHERE id = $1"
+        BILLING, '"USD"', "SELECT currency = 'USD' FROM clients WHERE id = $1"
     ),
 }
 FIELD_CASES = [(path, role) for path in GUARDED_FIELDS for role in StaffRole]

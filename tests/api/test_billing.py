@@ -391,7 +391,7 @@ async def test_1_5_set_client_payment_method_through_the_api(
     assert codes(refused) == {("paymentMethod", "INVALID")}
 
 
-async def test_1_6_changing_a_billed_clients_currency_warns(
+async def test_1_6_a_billed_clients_currency_is_refused_to_orders_and_update_client(
     api: httpx.AsyncClient, conn: asyncpg.Connection, staff_token: str
 ) -> None:
     client = await add_client(conn)
@@ -402,14 +402,14 @@ async def test_1_6_changing_a_billed_clients_currency_warns(
         api,
         staff_token,
         """mutation($id: ID!) { updateClient(id: $id, input: {currency: "GBP"}) {
-             client { currency { code } } warnings errors { code } } }""",
+             client { currency { code } } warnings errors { field code } } }""",
         id=gid("Client", client.id),
     )
 
     assert first["order"]["currency"] == "EUR"
-    assert codes(later) == {("currency", "INVALID")}
-    assert changed["client"] == {"currency": {"code": "GBP"}}
-    assert len(changed["warnings"]) == 1 and "not converted" in changed["warnings"][0]
+    assert codes(later) == {("currency", "CURRENCY_IN_USE")}
+    assert codes(changed) == {("currency", "CURRENCY_IN_USE")}
+    assert changed["client"] is None
 
 
 async def test_1_9_the_service_status_filter_is_remembered_for_the_staff_session(
@@ -643,9 +643,11 @@ async def test_billing_lists_of_a_page_of_clients_take_one_query_per_level(
             ("ADDON", "Backups", "1"),
             ("DOMAIN", f"c{n}.com", "1"),
         )
+    # Pages of 20 of each list keep the query within MAX_QUERY_COST (200 each would not).
     document = """query { clients(first: 50) { edges { node {
-        services { name } addons { name } domains { name } transactions { amount }
-        invoices { number items { description } } } } } }"""
+        services(first: 20) { name } addons(first: 20) { name } domains(first: 20) { name }
+        transactions(first: 20) { amount } invoices(first: 20) { number items { description } }
+    } } } }"""
 
     await counted_api.count(document, {}, staff_token)
 

@@ -231,3 +231,39 @@ async def test_0023_gives_each_existing_ticket_a_reply_token_of_its_own(connect:
     tokens = [r["reply_token"] for r in await conn.fetch("SELECT reply_token FROM tickets")]
     assert len(set(tokens)) == 50
     assert all(re.fullmatch("[0-9a-f]{16}", token) for token in tokens)
+
+
+async def test_0035_invoices_keep_their_orders_currency_and_the_test_gateway_starts_off(
+    connect: Connect,
+) -> None:
+    """Invoices made before 0035 were shown in the client's current currency; they take their
+    order's (else the client's), and the test gateway is off until dev or tests turn it on."""
+    files = load_migrations()
+    conn = await connect()
+    await migrate(conn, [m for m in files if m.version < "0035"])
+    client_id = await conn.fetchval(
+        """WITH login AS (INSERT INTO logins (email) VALUES ('joe@example.com') RETURNING id)
+           INSERT INTO clients (owner_login_id, first_name, last_name, email, currency)
+           SELECT id, 'Joe', 'Bloggs', 'joe@example.com', 'GBP' FROM login RETURNING id"""
+    )
+    ordered, staff_made = [
+        await conn.fetchval(
+            """INSERT INTO invoices (client_id, due_date, billed_to, subtotal)
+               VALUES ($1, current_date, '{}', 10) RETURNING id""",
+            client_id,
+        )
+        for _ in range(2)
+    ]
+    # Ordered in EUR before the client was moved to GBP.
+    await conn.execute(
+        "INSERT INTO orders (client_id, currency, invoice_id) VALUES ($1, 'EUR', $2)",
+        client_id,
+        ordered,
+    )
+
+    await migrate(conn, files)
+
+    currencies = dict(await conn.fetch("SELECT id, currency FROM invoices"))
+    assert currencies == {ordered: "EUR", staff_made: "GBP"}
+    enabled = dict(await conn.fetch("SELECT name, enabled FROM payment_gateways"))
+    assert enabled["testcard"] is False and enabled["banktransfer"] is True

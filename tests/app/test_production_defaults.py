@@ -26,6 +26,7 @@ from app.devservices import shared_buffers_mb
 from app.server import ServerConfig, usable_cores
 from app.settings import Settings
 from app.web import RequestIdMiddleware
+from app.worker import automation_tools
 
 
 def test_serve_runs_one_process_per_core_unless_told(
@@ -109,3 +110,10 @@ async def test_the_embedded_postgresql_runs_with_shared_buffers_sized_for_the_ma
     conn: asyncpg.Connection,
 ) -> None:
     assert await conn.fetchval("SHOW shared_buffers") == f"{shared_buffers_mb()}MB"
+
+
+def test_13_1_the_test_gateway_is_never_loaded_in_production(settings: Settings) -> None:
+    production = settings.model_copy(update={"environment": "production"})
+
+    assert automation_tools(production).gateways == {}
+    assert list(automation_tools(settings).gateways) == ["testcard"]

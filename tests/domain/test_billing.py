@@ -12,7 +12,6 @@ import asyncpg
 import pytest
 
 from domain.billing import invoices, items, orders, payments, tax
-from domain.billing.currency import CURRENCY_CHANGE_WARNING
 from domain.billing.models import (
     BilledTo,
     DomainStatus,
@@ -245,22 +244,27 @@ async def test_1_6_the_first_order_fixes_the_clients_currency(conn: asyncpg.Conn
     assert stored is not None and stored.currency == "EUR"
     with pytest.raises(DomainError) as refused:
         await place(conn, client, (ItemKind.SERVICE, "More", "3.00"), currency="GBP")
-    assert field_errors(refused.value) == {("currency", ErrorCode.INVALID)}
+    assert field_errors(refused.value) == {("currency", ErrorCode.CURRENCY_IN_USE)}
 
 
-async def test_1_6_changing_the_currency_of_a_billed_client_warns_and_converts_nothing(
+async def test_1_6_changing_the_currency_of_a_billed_client_is_refused_and_converts_nothing(
     conn: asyncpg.Connection,
 ) -> None:
     billed = await add_client(conn)
     unbilled = await add_client(conn, email="new@example.com")
     order = await place(conn, billed, (ItemKind.SERVICE, "Hosting", "10.00"))
 
-    changed = await services.update_client(conn, billed.id, {"currency": "GBP"}, staff_id=None)
-    quiet = await services.update_client(conn, unbilled.id, {"currency": "GBP"}, staff_id=None)
+    with pytest.raises(DomainError) as refused:
+        await services.update_client(
+            conn, billed.id, {"currency": "GBP", "notes": "Moved"}, staff_id=None
+        )
+    changed = await services.update_client(conn, unbilled.id, {"currency": "GBP"}, staff_id=None)
 
+    assert field_errors(refused.value) == {("currency", ErrorCode.CURRENCY_IN_USE)}
+    assert "USD" in refused.value.errors[0].message
+    kept = await queries.get_client(conn, billed.id)
+    assert kept is not None and (kept.currency, kept.notes) == ("USD", None)
     assert changed.client.currency == "GBP"
-    assert changed.warnings == [CURRENCY_CHANGE_WARNING]
-    assert quiet.warnings == []
     invoice = await invoice_of(conn, order)
     assert invoice.total == D("10.00")  # not converted
     assert order.items[0].amount == D("10.00")
@@ -605,7 +609,7 @@ async def test_3_4_fees_are_never_more_than_the_payment(conn: asyncpg.Connection
     assert paid.transaction.fees == D("1.00")
 
 
-async def test_payments_refuse_bad_input_paid_invoices_and_repeated_gateway_transactions(
+async def test_payments_refuse_bad_input_cancelled_invoices_and_repeated_gateway_transactions(
     conn: asyncpg.Connection,
 ) -> None:
     client = await add_client(conn)
@@ -620,7 +624,9 @@ async def test_payments_refuse_bad_input_paid_invoices_and_repeated_gateway_tran
         await payments.record_payment(
             conn, other.id, amount="0", gateway="nosuch", fees="-1", staff_id=None
         )
-    with pytest.raises(DomainError) as paid:
+    # A paid invoice takes payments (they become credit, SPEC 3.4); a cancelled one none.
+    await conn.execute("UPDATE invoices SET status = 'CANCELLED' WHERE id = $1", invoice.id)
+    with pytest.raises(DomainError) as cancelled:
         await payments.record_payment(
             conn, invoice.id, amount="1.00", gateway="banktransfer", staff_id=None
         )
@@ -635,7 +641,7 @@ async def test_payments_refuse_bad_input_paid_invoices_and_repeated_gateway_tran
         ("fees", ErrorCode.INVALID),
         ("gateway", ErrorCode.INVALID),
     }
-    assert field_errors(paid.value) == {("invoice_id", ErrorCode.INVALID)}
+    assert field_errors(cancelled.value) == {("invoice_id", ErrorCode.INVALID)}
     assert field_errors(repeated.value) == {("transaction_id", ErrorCode.CONFLICT)}
     assert await conn.fetchval("SELECT count(*) FROM transactions") == 1
     unchanged = await invoices.get_invoice(conn, other.id)

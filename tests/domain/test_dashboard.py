@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import asyncpg
+import pytest
 
 from domain import dashboard
 from domain.automation.settings import get_automation_settings, update_automation_settings
@@ -18,6 +19,7 @@ from domain.clients import services as clients
 from domain.clients.models import ClientStatus
 from domain.credit import services as credit
 from domain.dashboard import CurrencyTotal, Interval
+from domain.errors import DomainError
 from domain.tickets import services as tickets
 from tests.conftest import add_client
 from tests.domain.test_tickets import CLIENT_AREA, add_staff
@@ -47,10 +49,9 @@ async def counted(conn: asyncpg.Connection) -> dict[str, object]:
 
     async def unpaid(due_before: date) -> dashboard.InvoiceFigures:
         rows = await conn.fetch(
-            """SELECT c.currency, count(*) AS n, sum(i.balance) AS amount
-                 FROM invoices i JOIN clients c ON c.id = i.client_id
-                WHERE i.status = 'UNPAID' AND i.due_date < $1
-                GROUP BY c.currency ORDER BY c.currency""",
+            """SELECT currency, count(*) AS n, sum(balance) AS amount FROM invoices
+                WHERE status = 'UNPAID' AND due_date < $1
+                GROUP BY currency ORDER BY currency""",
             due_before,
         )
         return dashboard.InvoiceFigures(
@@ -150,8 +151,12 @@ async def test_12_3_the_dashboard_figures_stay_exact_through_every_write_path(
     await conn.execute("UPDATE invoices SET status = 'REFUNDED' WHERE id = $1", due.id)
     await assert_exact(conn, "a partial refund")
 
-    await clients.update_client(conn, joe.id, {"currency": "USD"}, staff_id=None)
-    await assert_exact(conn, "relabelling a billed client's currency")
+    # A billed client keeps its currency (SPEC 1.6); an invoice keeps its own whatever the
+    # client's, so the buckets never move with the client's.
+    with pytest.raises(DomainError):
+        await clients.update_client(conn, joe.id, {"currency": "USD"}, staff_id=None)
+    await conn.execute("UPDATE clients SET currency = 'USD' WHERE id = $1", joe.id)
+    await assert_exact(conn, "a client's currency changed under its invoices")
     await update_automation_settings(conn, time_zone="Pacific/Kiritimati")
     await assert_exact(conn, "a change of the installation's time zone")
 

@@ -274,8 +274,8 @@ async def test_9_6_worker_sigkilled_in_the_middle_of_the_daily_run_finishes_it_o
         # Each client owes one invoice due in 7 days (a reminder) and one due yesterday (the
         # first overdue notice).
         await conn.execute(
-            """INSERT INTO invoices (client_id, due_date, billed_to, subtotal)
-               SELECT c.id, d, '{}', 10 FROM clients c, unnest($2::date[]) d
+            """INSERT INTO invoices (client_id, due_date, currency, billed_to, subtotal)
+               SELECT c.id, d, c.currency, '{}', 10 FROM clients c, unnest($2::date[]) d
                 WHERE c.email LIKE $1""",
             pattern,
             [today + timedelta(days=7), today - timedelta(days=1)],
