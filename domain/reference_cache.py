@@ -22,6 +22,7 @@ import asyncpg
 
 from domain.clients.models import Currency
 from domain.clients.queries import all_currencies
+from domain.listening import listen_forever
 from domain.settings import GeneralSettings, get_general_settings
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,15 @@ class ReferenceCache:
     async def start(self, *, wait_seconds: float = 5.0) -> None:
         """Start listening (and reconnecting); wait up to `wait_seconds` for the first
         connection, without which values are read from the database but not kept."""
-        self._task = asyncio.create_task(self._listen_forever(), name="reference-cache")
+        self._task = asyncio.create_task(
+            listen_forever(
+                self._listen_once,
+                what="the reference cache",
+                retry_seconds=self._retry_seconds,
+                log=log,
+            ),
+            name="reference-cache",
+        )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._listening.wait(), wait_seconds)
 
@@ -84,15 +93,6 @@ class ReferenceCache:
     def drop(self) -> None:
         self._generation += 1
         self._values.clear()
-
-    async def _listen_forever(self) -> None:
-        while True:
-            try:
-                await self._listen_once()
-                log.warning("the reference cache lost its connection; reconnecting")
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                log.warning("the reference cache cannot listen (%s); retrying", error)
-            await asyncio.sleep(self._retry_seconds)
 
     async def _listen_once(self) -> None:
         """Listen on one connection until PostgreSQL closes it; keep values meanwhile."""

@@ -33,6 +33,7 @@ from domain.events.store import (
     events_after,
     last_event_id,
 )
+from domain.listening import listen_forever
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,12 @@ class EventHub:
         return self._listening.is_set()
 
     async def start(self, *, wait_seconds: float = 5.0) -> None:
-        self._task = asyncio.create_task(self._listen_forever(), name="event-hub")
+        self._task = asyncio.create_task(
+            listen_forever(
+                self._listen_once, what="the event hub", retry_seconds=self._retry_seconds, log=log
+            ),
+            name="event-hub",
+        )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._listening.wait(), wait_seconds)
 
@@ -131,15 +137,6 @@ class EventHub:
         for topic, batch in by_topic.items():
             for subscriber in list(self._subscribers[topic]):
                 subscriber.offer(batch)
-
-    async def _listen_forever(self) -> None:
-        while True:
-            try:
-                await self._listen_once()
-                log.warning("the event hub lost its connection; reconnecting")
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                log.warning("the event hub cannot listen (%s); retrying", error)
-            await asyncio.sleep(self._retry_seconds)
 
     async def _listen_once(self) -> None:
         conn = await asyncpg.connect(
