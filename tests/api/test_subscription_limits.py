@@ -88,3 +88,36 @@ async def test_a_slow_consumer_is_disconnected_while_the_others_keep_up(
         assert delivered < len(ids)
     finally:
         await slow.socket.close()
+
+
+def nested(depth: int) -> str:
+    return "{ a " * depth + "}" * depth
+
+
+# Over each limit of app/query_limits.py (depth 12, 30 aliases, 2,000 fields by default); the
+# limits are checked before validation, so the fields need not exist.
+OVER_LIMITS = {
+    "depth": f"subscription {{ clientEvents {nested(13)} }}",
+    "aliases": "subscription { clientEvents { " + " ".join(f"a{n}: id" for n in range(31)) + " } }",
+    "fields": "fragment F on ClientEvent { "
+    + "id " * 100
+    + "} subscription { clientEvents { "
+    + "...F " * 21
+    + "} }",
+}
+
+
+@pytest.mark.parametrize("limit", OVER_LIMITS)
+async def test_a_subscription_over_the_query_limits_is_refused(
+    api: ApiProcess, conn: asyncpg.Connection, limit: str
+) -> None:
+    subscriber = await open_socket(api.ws_url, token=await admin_session(conn))
+    try:
+        await start(subscriber, OVER_LIMITS[limit])
+        message = await subscriber.receive()
+        assert message["type"] == "error", message
+        assert [error["extensions"]["code"] for error in message["payload"]] == [
+            "QUERY_LIMIT_EXCEEDED"
+        ]
+    finally:
+        await subscriber.socket.close()
