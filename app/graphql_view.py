@@ -49,7 +49,7 @@ from app.persisted_queries import (
 )
 from app.request_limits import JSONTooDeep, load_bounded_json
 from app.settings import Settings
-from app.subscriptions import Sockets
+from app.subscriptions import Sockets, TextFrames
 from domain.auth.api_keys import is_api_key_secret
 from resolvers.context import Context, is_preflighted
 
@@ -92,6 +92,8 @@ def _media_type(request: Any) -> str:
 class GraphQLEndpoint(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, JSON encoder and offline GraphiQL, and 503
     for an outage."""
+
+    websocket_adapter_class = TextFrames
 
     def __init__(self, services_of: Any, settings: Settings) -> None:
         self._sockets = Sockets(

@@ -14,15 +14,30 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import WebSocketDisconnected
 
 from domain.auth.viewer import Viewer
 from domain.events.hub import EventHub
 from resolvers.context import ACCESS_ENDED, Context
 
 log = logging.getLogger(__name__)
+
+
+class TextFrames(ASGIWebSocketAdapter):
+    """Strawberry's socket, sending each message as a text frame: our JSON encoder gives
+    bytes, which Strawberry would send as binary frames, and a browser's client (GraphiQL's
+    graphql-ws) reads text frames only."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        encoded = self.view.encode_json(message)
+        try:
+            await self.ws.send_text(encoded.decode() if isinstance(encoded, bytes) else encoded)
+        except WebSocketDisconnect as ended:
+            raise WebSocketDisconnected from ended
 
 
 def viewer_key(viewer: Viewer) -> str:

@@ -603,31 +603,38 @@ async def world(conn: asyncpg.Connection) -> World:
     return World(client.id, contact_id, client.owner_login_id, variables)
 
 
-async def session_of(conn: asyncpg.Connection, world: World, viewer: As) -> str | None:
+async def session_of(
+    conn: asyncpg.Connection, world: World, viewer: As, tag: str = ""
+) -> str | None:
+    """A session (or key) of `viewer`; `tag` tells its login, contact and role apart from
+    other viewers' made in the same test."""
     if viewer.kind == "anonymous":
         return None
     if viewer.kind == "holder":
         login_id = world.holder_login
     elif viewer.kind == "sub_account":
         login_id = await conn.fetchval(
-            "INSERT INTO logins (email) VALUES ('sub@example.com') RETURNING id"
+            "INSERT INTO logins (email) VALUES ($1) RETURNING id", f"sub{tag}@example.com"
         )
         await conn.execute(
             """INSERT INTO contacts (client_id, login_id, first_name, last_name, email,
                                      permissions)
-               VALUES ($1, $2, 'Sub', 'Account', 'sub@example.com', $3)""",
+               VALUES ($1, $2, 'Sub', 'Account', $4, $3)""",
             world.client_id,
             login_id,
             sorted(viewer.granted),
+            f"sub{tag}@example.com",
         )
     else:
         login_id = await conn.fetchval(
-            "INSERT INTO logins (email) VALUES ('staff@staff.example.com') RETURNING id"
+            "INSERT INTO logins (email) VALUES ($1) RETURNING id",
+            f"staff{tag}@staff.example.com",
         )
         custom_role_id = None
         if viewer.custom is not None:
             custom_role_id = await conn.fetchval(
-                "INSERT INTO staff_roles (name, permissions) VALUES ('Custom', $1) RETURNING id",
+                "INSERT INTO staff_roles (name, permissions) VALUES ($1, $2) RETURNING id",
+                f"Custom{tag}",
                 sorted(viewer.custom),
             )
         await conn.execute(

@@ -17,6 +17,7 @@ from app.settings import Settings
 from domain.auth import api_keys, sessions
 from tests.api.sockets import (
     LEGACY_WS,
+    TRANSPORT_WS,
     ApiProcess,
     Closed,
     api_processes,
@@ -163,3 +164,20 @@ async def test_an_api_key_subscribes_and_its_revocation_closes_the_socket(
         assert (await subscriber.next_event())["client"]["firstName"] == "Seen"
         await conn.execute("UPDATE api_keys SET revoked_at = now()")
         assert (await subscriber.closed()).code == 4403
+
+
+async def test_socket_messages_are_text_frames(
+    apis: list[ApiProcess], conn: asyncpg.Connection
+) -> None:
+    """Both protocols send JSON as text: a browser's client (GraphiQL's graphql-ws) cannot
+    parse a binary frame."""
+    token = await admin_session(conn)
+    for protocol in (TRANSPORT_WS, LEGACY_WS):
+        subscriber = await open_socket(apis[0].ws_url, token=token, protocol=protocol)
+        try:
+            await start(subscriber, CLIENT_EVENTS, {"after": "0"})
+            await add_client(conn, first_name="Text", email=f"text-{protocol}@example.com")
+            frame = await subscriber.socket.recv()
+            assert isinstance(frame, str), protocol
+        finally:
+            await subscriber.socket.close()

@@ -21,6 +21,7 @@ from app.settings import Settings
 from app.web import create_app
 from domain.auth.permissions import StaffRole
 from domain.auth.staff import create_staff
+from tests.conftest import add_client
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 WAIT_SECONDS = 15
@@ -130,14 +131,18 @@ async def browser(tmp_path: Path) -> AsyncIterator[DevTools]:
         await process.wait()
 
 
-async def run_in_graphiql(page: DevTools, query: str, expect: str) -> Any:
-    """Put `query` in the editor, press Run, and return the result pane once it has `expect`."""
+async def press_run(page: DevTools, query: str) -> None:
+    """Put `query` in the editor and press Run."""
     editor = "document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror"
     await page.evaluate(f"{editor}.setValue({json.dumps(query)})")
     # GraphiQL reads the operation name from the editor after a short debounce, as a typist
     # would let it; pressing Run at once would send the previous operation's name.
     await asyncio.sleep(0.5)
     await page.click(".graphiql-execute-button")
+
+
+async def result_with(page: DevTools, expect: str) -> Any:
+    """The result pane, once it has `expect`."""
     result = "document.querySelector('.result-window .CodeMirror').CodeMirror.getValue()"
     text = await page.wait_for(
         f"(() => {{ const t = {result}; return t.includes({json.dumps(expect)}) && t; }})()"
@@ -145,9 +150,14 @@ async def run_in_graphiql(page: DevTools, query: str, expect: str) -> Any:
     return json.loads(text)
 
 
-async def test_graphiql_logs_in_and_runs_a_query_in_headless_chromium(
-    server_url: str, browser: DevTools, conn: asyncpg.Connection
-) -> None:
+async def run_in_graphiql(page: DevTools, query: str, expect: str) -> Any:
+    """Put `query` in the editor, press Run, and return the result pane once it has `expect`."""
+    await press_run(page, query)
+    return await result_with(page, expect)
+
+
+async def logged_in_page(server_url: str, browser: DevTools, conn: asyncpg.Connection) -> None:
+    """GraphiQL open in the browser, logged in as an ADMIN staff member through its editor."""
     await create_staff(
         conn,
         email="browser@staff.example.com",
@@ -168,9 +178,31 @@ async def test_graphiql_logs_in_and_runs_a_query_in_headless_chromium(
         "viewer": {"kind": "STAFF", "email": "browser@staff.example.com"},
         "errors": [],
     }
+
+
+async def test_graphiql_logs_in_and_runs_a_query_in_headless_chromium(
+    server_url: str, browser: DevTools, conn: asyncpg.Connection
+) -> None:
+    await logged_in_page(server_url, browser, conn)
     # The HttpOnly cookie the login set is what authenticates this one.
     clients = await run_in_graphiql(browser, CLIENTS, '"clients"')
     assert clients["data"] == {
         "viewer": {"email": "browser@staff.example.com"},
         "clients": {"totalCount": 0},
     }
+
+
+async def test_graphiql_runs_a_subscription_and_shows_its_events_in_headless_chromium(
+    server_url: str, browser: DevTools, conn: asyncpg.Connection
+) -> None:
+    await logged_in_page(server_url, browser, conn)
+    seen = await conn.fetchval("SELECT COALESCE(max(id), 0) FROM events")
+    # Over GraphiQL's WebSocket, authenticated by the same cookie; `after` spares a race with
+    # the subscription's start.
+    await press_run(
+        browser,
+        f'subscription Watch {{ clientEvents(after: "{seen}") {{ kind client {{ firstName }} }} }}',
+    )
+    await add_client(conn, first_name="Streamed", email="streamed@example.com")
+    event = await result_with(browser, "Streamed")
+    assert event["data"]["clientEvents"] == {"kind": "CREATED", "client": {"firstName": "Streamed"}}
