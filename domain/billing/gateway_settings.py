@@ -19,6 +19,7 @@ from domain.billing.gateways import MERCHANT_PLUGINS, TEST_GATEWAYS
 from domain.errors import ErrorCode, NotFound
 from domain.validation import InputCheck
 
+
 class GatewayKind(StrEnum):
     MANUAL = "MANUAL"  # the client pays by other means; staff record the payment
     MERCHANT = "MERCHANT"  # captures a stored card (SPEC 9.5)

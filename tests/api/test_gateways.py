@@ -19,15 +19,17 @@ UPDATE = f"""
 mutation Update($name: String!, $input: PaymentGatewayInput!) {{
   updatePaymentGateway(name: $name, input: $input) {{ gateway {{ {GATEWAY} }} {ERRORS} }}
 }}"""
+UPDATE_CLIENT = f"""
+mutation Update($id: ID!, $input: UpdateClientInput!) {{
+  updateClient(id: $id, input: $input) {{ {ERRORS} }}
+}}"""
 SET_METHOD = f"""
 mutation SetMethod($id: ID!, $method: String!) {{
   setClientPaymentMethod(id: $id, paymentMethod: $method) {{ {ERRORS} }}
 }}"""
 
 
-async def update(
-    api: httpx.AsyncClient, token: str, name: str, **changes: Any
-) -> dict[str, Any]:
+async def update(api: httpx.AsyncClient, token: str, name: str, **changes: Any) -> dict[str, Any]:
     body = await gql(api, UPDATE, {"name": name, "input": changes}, token=token)
     payload: dict[str, Any] = body["data"]["updatePaymentGateway"]
     return payload
@@ -160,6 +162,33 @@ async def test_13_1_turning_off_a_clients_default_gateway_moves_nobody_but_it_ca
     )
     body = await gql(
         api, SET_METHOD, {"id": gid("Client", other.id), "method": "banktransfer"}, token=token
+    )
+    errors = body["data"]["setClientPaymentMethod"]["errors"]
+    assert [(e["field"], e["code"]) for e in errors] == [("paymentMethod", "INVALID")]
+
+
+async def test_13_1_a_form_posting_a_clients_disabled_default_unchanged_is_taken(
+    api: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    client = await add_client(conn, default_payment_method="banktransfer")
+    token = await admin_session(conn)
+    assert (await update(api, token, "banktransfer", enabled=False))["errors"] == []
+    body = await gql(
+        api,
+        UPDATE_CLIENT,
+        {
+            "id": gid("Client", client.id),
+            "input": {"lastName": "Renamed", "defaultPaymentMethod": "banktransfer"},
+        },
+        token=token,
+    )
+    assert body["data"]["updateClient"]["errors"] == []
+    assert await conn.fetchval("SELECT last_name FROM clients WHERE id = $1", client.id) == (
+        "Renamed"
+    )
+    # Newly choosing it, or setting it everywhere again, is still refused while it is off.
+    body = await gql(
+        api, SET_METHOD, {"id": gid("Client", client.id), "method": "banktransfer"}, token=token
     )
     errors = body["data"]["setClientPaymentMethod"]["errors"]
     assert [(e["field"], e["code"]) for e in errors] == [("paymentMethod", "INVALID")]
