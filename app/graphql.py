@@ -38,6 +38,7 @@ from resolvers import credit as credit_resolvers
 from resolvers import dashboard as dashboard_resolvers
 from resolvers import emails as email_resolvers
 from resolvers import files as file_resolvers
+from resolvers import gateways as gateway_resolvers
 from resolvers import lifecycle as lifecycle_resolvers
 from resolvers import lists as list_resolvers
 from resolvers import node as node_resolvers
@@ -69,6 +70,7 @@ Query = strawberry.type(
             contact_resolvers.Queries,
             dashboard_resolvers.Queries,
             email_resolvers.Queries,
+            gateway_resolvers.Queries,
             lifecycle_resolvers.Queries,
             node_resolvers.Queries,
             settings_resolvers.Queries,
@@ -93,6 +95,7 @@ Mutation = strawberry.type(
             email_resolvers.Mutations,
             lifecycle_resolvers.Mutations,
             file_resolvers.Mutations,
+            gateway_resolvers.Mutations,
             password_resolvers.Mutations,
             profile_resolvers.Mutations,
             settings_resolvers.Mutations,

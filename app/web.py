@@ -233,6 +233,7 @@ def create_app(settings: Settings) -> Starlette:
                 replay_limit=settings.event_replay_limit,
             ),
             api_key_rate_limit=KeyRateLimit(redis, settings.api_key_rate_limit),
+            production=settings.environment == "production",
         )
         exempt_start_up_objects_from_collection()
         try:

@@ -26,7 +26,7 @@ from app.db import create_pool
 from app.metrics import measured_job
 from app.settings import Settings
 from domain.automation.runs import RunTools
-from domain.billing.gateways import TestCardGateway
+from domain.billing.gateways import loaded_gateways
 from domain.emails.outbox import RetryPolicy
 from domain.emails.templates import TemplateRenderer
 from workers.email import WorkerResources
@@ -89,12 +89,9 @@ def worker_resources(
 
 def automation_tools(settings: Settings) -> RunTools:
     return RunTools(
-        # The one merchant gateway that ships is the test one, which approves any valid card
-        # number: never loaded in production (SPEC 13.1), so nothing there is captured by it
-        # even if its row is turned on. Elsewhere the payment_gateways table says if it is on.
-        gateways={}
-        if settings.environment == "production"
-        else {TestCardGateway.name: TestCardGateway()},
+        # The test gateway is never loaded in production (SPEC 13.1), so nothing there is
+        # captured by it even if its row is turned on.
+        gateways=loaded_gateways(production=settings.environment == "production"),
         card_keyring=settings.card_keyring(),
         client_area_url=settings.client_area_base_url,
     )

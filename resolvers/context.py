@@ -96,6 +96,8 @@ class AppServices:
     subscriptions: SubscriptionServices
     # Requests per API key per minute, counted in Redis (SPEC 11.3).
     api_key_rate_limit: KeyRateLimit
+    # ENVIRONMENT=production: the test payment gateway cannot be turned on (SPEC 13.1).
+    production: bool
     # When this process last wrote each key's lastUsedAt.
     api_key_last_use: LastUse = field(default_factory=LastUse)
     # Transactions that hash a password, one per hashing thread at a time.

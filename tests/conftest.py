@@ -97,12 +97,20 @@ def settings(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Se
     )
 
 
+# The payment gateways as the suite set them up (`pool`): tests rename them and turn them
+# off, and each test starts with them as they were.
+GATEWAYS_AS_SET_UP: list[asyncpg.Record] = []
+
+
 @pytest.fixture(scope="session")
 async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
     conn = await db.connect(settings.database_url)
     await migrate(conn)
     # The suite pays with the test card gateway, which installations start without.
     await conn.execute("UPDATE payment_gateways SET enabled = true WHERE name = 'testcard'")
+    GATEWAYS_AS_SET_UP[:] = await conn.fetch(
+        "SELECT name, display_name, enabled FROM payment_gateways"
+    )
     await conn.close()
     pool = await db.create_pool(settings.database_url, min_size=1, max_size=10)
     yield pool
@@ -156,6 +164,15 @@ async def clean_state(request: pytest.FixtureRequest, services: Services) -> Asy
         await pool.execute(f"TRUNCATE {TEST_TABLES} RESTART IDENTITY CASCADE")
         # The built-in roles' rows come with the migrations and stay (SPEC 11.1).
         await pool.execute("DELETE FROM staff_roles WHERE NOT built_in")
+        gateways = GATEWAYS_AS_SET_UP
+        await pool.execute(
+            """UPDATE payment_gateways g SET display_name = r.display_name, enabled = r.enabled
+                 FROM unnest($1::text[], $2::text[], $3::bool[]) AS r (name, display_name, enabled)
+                WHERE g.name = r.name""",
+            [g["name"] for g in gateways],
+            [g["display_name"] for g in gateways],
+            [g["enabled"] for g in gateways],
+        )
         redis = Redis.from_url(services.redis_url)
         await redis.flushdb()
         await redis.aclose()

@@ -262,6 +262,7 @@ query EveryList($client: ID!) {
   tickets { edges { node { id messages { id } } } }
   failedEmails { edges { node { id } } }
   taxRules { id }
+  paymentGateways { name }
   emailTemplatePreviews { key }
   staffMembers { edges { node { id role { permissions } } } }
   staffRoles { id permissions }

@@ -68,6 +68,23 @@ class TestCardGateway:
         return CaptureResult(approved=True, transaction_id=f"test_{secrets.token_hex(8)}")
 
 
+# The merchant gateway plug-ins the project ships, by the name of their payment_gateways row.
+MERCHANT_PLUGINS: dict[str, type[PaymentGateway]] = {TestCardGateway.name: TestCardGateway}
+# Approve any valid card number: never loaded, nor enabled, with ENVIRONMENT=production
+# (SPEC 13.1), where they would record fake card payments as real.
+TEST_GATEWAYS = frozenset({TestCardGateway.name})
+
+
+def loaded_gateways(*, production: bool) -> dict[str, PaymentGateway]:
+    """The merchant gateways an installation captures with: all but the test ones in
+    production; whether each is on is still its payment_gateways row's say."""
+    return {
+        name: plugin()
+        for name, plugin in MERCHANT_PLUGINS.items()
+        if not (production and name in TEST_GATEWAYS)
+    }
+
+
 @dataclass(frozen=True)
 class CaptureSummary:
     captured: list[int]

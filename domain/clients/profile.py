@@ -59,13 +59,21 @@ async def clean_profile(
     *,
     creating: bool,
     client_id: int | None = None,
+    kept_payment_method: str | None = None,
 ) -> dict[str, Any]:
     """Return the given fields normalised for storage, noting each problem in `check`.
 
-    `client_id` is the client being updated, so that keeping its own email is no conflict.
+    `client_id` is the client being updated, so that keeping its own email is no conflict;
+    `kept_payment_method` its default, which it may keep though the gateway is now off.
     """
     reference = await load_profile_reference(conn)
-    cleaned = clean_profile_values(check, values, creating=creating, reference=reference)
+    cleaned = clean_profile_values(
+        check,
+        values,
+        creating=creating,
+        reference=reference,
+        kept_payment_method=kept_payment_method,
+    )
     email = cleaned.get("email")
     if email and await email_taken(conn, email, client_id):
         check.fail("email", ErrorCode.CONFLICT, f"{email} is already used by another account.")
@@ -78,6 +86,7 @@ def clean_profile_values(
     *,
     creating: bool,
     reference: ProfileReference,
+    kept_payment_method: str | None = None,
 ) -> dict[str, Any]:
     """`clean_profile` without the database: whether the email is free is the caller's."""
     unknown = set(values) - PROFILE_FIELDS
@@ -126,7 +135,13 @@ def clean_profile_values(
         method = (values["default_payment_method"] or "").strip() or None
         if method is not None and not storable_text(method):
             check.fail("default_payment_method", ErrorCode.INVALID, "Not a payment gateway name.")
-        elif method is not None and method not in reference.enabled_gateways:
+        elif (
+            method is not None
+            and method != kept_payment_method
+            and method not in reference.enabled_gateways
+        ):
+            # A gateway turned off moves nobody (SPEC 13.1): a form posting the whole
+            # profile keeps the default it has; only newly choosing an off gateway is refused.
             check.fail(
                 "default_payment_method",
                 ErrorCode.INVALID,

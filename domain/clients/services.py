@@ -101,7 +101,17 @@ async def update_client(
         async with conn.transaction():
             current = await lock_client(conn, client_id)
             check = InputCheck()
-            cleaned = await clean_profile(conn, check, values, creating=False, client_id=client_id)
+            cleaned = await clean_profile(
+                conn,
+                check,
+                values,
+                creating=False,
+                client_id=client_id,
+                # Setting it everywhere again spreads it: only an enabled gateway is.
+                kept_payment_method=None
+                if reapply_payment_method
+                else current.default_payment_method,
+            )
             if password is not None:
                 check.password("password", password)
             changes = {k: v for k, v in cleaned.items() if getattr(current, k) != v}

@@ -97,6 +97,7 @@ STATE_TABLES = (
     "client_files",
     "recovery_codes",
     "api_keys",
+    "payment_gateways",
 )
 
 
@@ -332,6 +333,11 @@ RULES: dict[str, Rule] = {
     ),
     "deleteTaxRule": staff(
         StaffPermission.MANAGE_SETTINGS, f"deleteTaxRule(id: $taxRule) {{ ok {ERRORS} }}"
+    ),
+    "paymentGateways": staff(VIEW, "paymentGateways { name kind enabled canRefund }"),
+    "updatePaymentGateway": staff(
+        SETTINGS,
+        f'updatePaymentGateway(name: "mailin", input: {{displayName: "Cheque"}}) {{ {ERRORS} }}',
     ),
     "addCredit": staff(
         BILLING,
