@@ -1,4 +1,4 @@
-"""Listening to PostgreSQL notifications for as long as a process runs: a LISTEN lives on one
+"""Listening to PostgreSQL notifications for as long as a process runs: a listener lives on one
 connection, which a restart of PostgreSQL (or of a network path) ends; the listener connects
 again, as often as it takes, and says so in the log."""
 
