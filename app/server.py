@@ -22,6 +22,7 @@ from uvicorn.supervisors import Multiprocess
 
 from app.persisted_queries import PersistedQueryList
 from app.settings import Settings
+from app.supervisor import stop_with
 from app.tracing import missing_tracing_packages
 
 APP_FACTORY = "app.main:create_app_from_env"
@@ -33,6 +34,17 @@ class ServerConfig(uvicorn.Config):
     def __init__(self, app: Any, *, request_timeout: float, **options: Any) -> None:
         super().__init__(app, http=RequestTimeoutProtocol, **options)
         self.request_timeout = request_timeout
+        # The pid of `serve --workers N`'s parent, which each worker process stops with.
+        self.supervisor_pid: int | None = None
+
+    def load(self) -> None:
+        # Each worker process loads the app first: a parent killed without a chance to stop
+        # its workers (SIGKILL, a crash) must not leave them serving as orphans.
+        if self.supervisor_pid is not None:
+            stop = stop_with(self.supervisor_pid)
+            if stop is not None:
+                stop()
+        super().load()
 
 
 class RequestTimeoutProtocol(H11Protocol):
@@ -152,6 +164,7 @@ def serve(config: ServerConfig) -> bool:
     False when it could not start (the port is taken, the database is unreachable…).
     """
     if config.workers > 1:
+        config.supervisor_pid = os.getpid()
         supervisor = Multiprocess(config, sockets=[config.bind_socket()])
         supervisor.run()
         # uvicorn's parent stops when a process fails to start, and says nothing of it.

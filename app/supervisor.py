@@ -29,10 +29,10 @@ POLL = 0.2
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def _prepare_child(supervisor: int) -> Callable[[], None] | None:
-    """What a child runs between fork and exec, on Linux: ask for a SIGTERM when the
-    supervisor dies. It only calls functions looked up before the fork, as code in a forked
-    child of a process with threads (the mail sink's) must."""
+def stop_with(supervisor: int) -> Callable[[], None] | None:
+    """What a child runs (between fork and exec, or first thing), on Linux: ask for a
+    SIGTERM when the supervisor dies. It only calls functions looked up before the fork, as
+    code in a forked child of a process with threads (the mail sink's) must."""
     if sys.platform != "linux":
         return None
     prctl = ctypes.CDLL(None).prctl
@@ -65,7 +65,7 @@ class Child:
             self.command,
             env=self.env,
             process_group=0,
-            preexec_fn=_prepare_child(os.getpid()),
+            preexec_fn=stop_with(os.getpid()),
         )
         self.started_at = time.monotonic()
         self.restart_at = None

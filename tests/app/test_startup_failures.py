@@ -3,14 +3,16 @@ a non-zero exit, with one worker process or several (issue 19)."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from app.devservices import free_port
-from tests.app.conftest import command_env
+from tests.app.conftest import command_env, wait_for_http
 from tests.conftest import Services
 
 CLI = [sys.executable, "-m", "app.cli"]
@@ -81,3 +83,49 @@ def test_serve_with_an_unreadable_persisted_query_manifest_says_so_and_fails(
         assert line.startswith("clientdesk serve: PERSISTED_QUERIES_MANIFEST cannot be read: "), (
             line
         )
+
+
+def _children_of(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:  # the field after the state: the parent's pid
+                children.append(int(stat.parent.name))
+    return children
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the kernel's parent-death signal")
+def test_the_workers_of_serve_stop_when_their_parent_is_killed(
+    services: Services, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = command_env(
+        DATABASE_URL=services.database_url, REDIS_URL=services.redis_url, LOG_LEVEL="WARNING"
+    )
+    parent = subprocess.Popen(
+        [*CLI, "serve", "--workers", "2", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/healthz")
+        workers = [pid for pid in _children_of(parent.pid) if Path(f"/proc/{pid}").exists()]
+        assert len(workers) >= 2
+    finally:
+        parent.kill()  # SIGKILL: no chance to stop its workers
+        parent.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.1)
+    assert not [pid for pid in workers if _alive(pid)]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
