@@ -42,9 +42,21 @@ class IncomePeriod:
     totals: list[CurrencyTotal]
 
 
-async def _count(conn: asyncpg.Connection, figure: str) -> int:
+class Figure(StrEnum):
+    """The plain counts the counters keep (dashboard_counts.figure)."""
+
+    OPEN_TICKETS = "tickets.open"
+    # Tickets awaiting a staff reply.
+    AWAITING_REPLY = "tickets.awaiting_reply"
+    # Emails not sent yet, still being tried; and those that failed for good.
+    QUEUED_EMAILS = "emails.queued"
+    FAILED_EMAILS = "emails.failed"
+
+
+async def count(conn: asyncpg.Connection, figure: Figure) -> int:
+    """One figure: its counter rows summed."""
     value = await conn.fetchval(
-        "SELECT COALESCE(sum(count), 0) FROM dashboard_counts WHERE figure = $1", figure
+        "SELECT COALESCE(sum(count), 0) FROM dashboard_counts WHERE figure = $1", figure.value
     )
     return int(value)
 
@@ -70,16 +82,6 @@ async def unpaid_invoices(conn: asyncpg.Connection, *, due_before: date | None) 
         count=sum(int(row["count"]) for row in rows),
         totals=[CurrencyTotal(row["currency"], row["amount"]) for row in rows],
     )
-
-
-async def ticket_counts(conn: asyncpg.Connection) -> tuple[int, int]:
-    """Open tickets, and those awaiting a staff reply."""
-    return await _count(conn, "tickets.open"), await _count(conn, "tickets.awaiting_reply")
-
-
-async def email_counts(conn: asyncpg.Connection) -> tuple[int, int]:
-    """Emails queued (not sent yet, still being tried), and emails that failed for good."""
-    return await _count(conn, "emails.queued"), await _count(conn, "emails.failed")
 
 
 async def income(

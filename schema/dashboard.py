@@ -136,7 +136,7 @@ class Dashboard:
     async def open_tickets(self, info: Info[SchemaContext, None]) -> int | None:
         await _require(info, StaffPermission.VIEW_CLIENTS)
         async with info.context.connection() as conn:
-            return (await dashboard.ticket_counts(conn))[0]
+            return await dashboard.count(conn, dashboard.Figure.OPEN_TICKETS)
 
     @strawberry.field(
         description="Tickets awaiting a staff reply: none yet, or the client wrote after the "
@@ -145,19 +145,19 @@ class Dashboard:
     async def awaiting_reply(self, info: Info[SchemaContext, None]) -> int | None:
         await _require(info, StaffPermission.VIEW_CLIENTS)
         async with info.context.connection() as conn:
-            return (await dashboard.ticket_counts(conn))[1]
+            return await dashboard.count(conn, dashboard.Figure.AWAITING_REPLY)
 
     @strawberry.field(description="Emails not sent yet and still being tried (VIEW_EMAILS).")
     async def queued_emails(self, info: Info[SchemaContext, None]) -> int | None:
         await _require(info, StaffPermission.VIEW_EMAILS)
         async with info.context.connection() as conn:
-            return (await dashboard.email_counts(conn))[0]
+            return await dashboard.count(conn, dashboard.Figure.QUEUED_EMAILS)
 
     @strawberry.field(description="Emails given up on after their retries (VIEW_EMAILS).")
     async def failed_emails(self, info: Info[SchemaContext, None]) -> int | None:
         await _require(info, StaffPermission.VIEW_EMAILS)
         async with info.context.connection() as conn:
-            return (await dashboard.email_counts(conn))[1]
+            return await dashboard.count(conn, dashboard.Figure.FAILED_EMAILS)
 
     @strawberry.field(
         description="The last finished daily run; null before the first (MANAGE_SETTINGS)."

@@ -18,7 +18,7 @@ from domain.clients import deletion, merge
 from domain.clients import services as clients
 from domain.clients.models import ClientStatus
 from domain.credit import services as credit
-from domain.dashboard import CurrencyTotal, Interval
+from domain.dashboard import CurrencyTotal, Figure, Interval
 from domain.errors import DomainError
 from domain.tickets import services as tickets
 from tests.conftest import add_client
@@ -37,8 +37,14 @@ async def figures(conn: asyncpg.Connection) -> dict[str, object]:
         "unpaid": await dashboard.unpaid_invoices(conn, due_before=None),
         "overdue": await dashboard.unpaid_invoices(conn, due_before=today),
         "income": [(p.start, p.totals) for p in periods],
-        "tickets": await dashboard.ticket_counts(conn),
-        "emails": await dashboard.email_counts(conn),
+        "tickets": (
+            await dashboard.count(conn, Figure.OPEN_TICKETS),
+            await dashboard.count(conn, Figure.AWAITING_REPLY),
+        ),
+        "emails": (
+            await dashboard.count(conn, Figure.QUEUED_EMAILS),
+            await dashboard.count(conn, Figure.FAILED_EMAILS),
+        ),
     }
 
 
