@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import gc
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +25,8 @@ from typing import Any, Generic, TypeVar
 from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
+
+from app.collector import collected_young
 
 _WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graphql-documents")
 
@@ -37,15 +38,6 @@ V = TypeVar("V")
 async def _in_worker(work: Callable[..., T], *args: Any) -> T:
     # Cancelling the awaiting request (its time budget) cancels work not yet started.
     return await asyncio.get_running_loop().run_in_executor(_WORKER, functools.partial(work, *args))
-
-
-def exempt_start_up_objects_from_collection() -> None:
-    """Leave the objects made so far (the modules, the schema: 100,000 of them) out of
-    the garbage collector's full collections, once the process has started. Validating
-    allocates enough to set off a few of those a second, and each holds the interpreter,
-    the event loop's thread included, while it walks every object: 60-90 ms each over
-    the whole heap, a tenth of that over what has been made since."""
-    gc.freeze()
 
 
 class _Remembered(Generic[K, V]):
@@ -100,7 +92,9 @@ class Documents:
         known = self._errors.get(key)
         if known is not None and known[0] is document:
             return known[1]
-        errors = await _in_worker(validate_document, schema, document, key[1])
+        errors: list[GraphQLError] = await _in_worker(
+            collected_young, functools.partial(validate_document, schema, document, key[1])
+        )
         self._errors.put(key, (document, errors))
         return errors
 

@@ -22,11 +22,11 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from app.collector import settle_startup_objects
 from app.cors import CORSMiddleware
 from app.db import create_pool
 from app.downloads import download_file
 from app.filestores import open_file_store
-from app.graphql_documents import exempt_start_up_objects_from_collection
 from app.graphql_view import GraphQLEndpoint, error_response
 from app.inbound import inbound_email_endpoint
 from app.logs import RequestLog, current_request
@@ -235,7 +235,8 @@ def create_app(settings: Settings) -> Starlette:
             api_key_rate_limit=KeyRateLimit(redis, settings.api_key_rate_limit),
             production=settings.environment == "production",
         )
-        exempt_start_up_objects_from_collection()
+        # The pools and clients just opened live as long as the process too.
+        settle_startup_objects()
         try:
             yield
         finally:

@@ -5,7 +5,11 @@ metrics that anonymous made-up operation names cannot fill."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import asyncpg
@@ -14,10 +18,11 @@ import pytest
 
 import domain.settings
 from app import metrics
+from app.devservices import free_port
 from app.settings import Settings
 from tests.api.test_observability import sample, scrape
 from tests.api.test_serving import admin_session, serve
-from tests.app.test_server import running_server
+from tests.app.conftest import command_env, wait_for_http
 from tests.conftest import add_client, gql
 
 
@@ -50,13 +55,39 @@ async def test_a_query_of_fragments_doubling_40_times_is_refused_at_once_by_post
         )
 
 
+@contextmanager
+def serving_process(settings: Settings) -> Iterator[str]:
+    """`clientdesk serve` in a process of its own (its URL): the probes below time its event
+    loop alone, not this process's, which the test's own clients share."""
+    port = free_port()
+    env = command_env(
+        DATABASE_URL=settings.database_url,
+        REDIS_URL=settings.redis_url,
+        SMTP_URL=settings.smtp_url,
+        ENVIRONMENT="development",
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{base}/healthz")
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+
+
 async def healthz_waits_while_sent(
     settings: Settings, queries: list[tuple[str, str]]
 ) -> tuple[list[httpx.Response], list[float]]:
     """The answers to `queries` (each by its method, POST or GET), sent one after the other
-    to a server, and how long each of the /healthz requests polled meanwhile waited."""
-    with running_server(settings) as (host, port):
-        base = f"http://{host}:{port}"
+    to a server, and how long each of the /healthz requests polled meanwhile waited. Each
+    answer's `elapsed` is how long it took."""
+    with serving_process(settings) as base:
         async with (
             httpx.AsyncClient(base_url=base, timeout=30) as attacker,
             httpx.AsyncClient(base_url=base, timeout=30) as prober,
@@ -103,10 +134,9 @@ async def test_healthz_answers_within_100_ms_while_40_level_queries_arrive(
 async def test_healthz_is_not_held_while_documents_slow_to_validate_arrive(
     settings: Settings, pool: asyncpg.Pool
 ) -> None:
-    # Within every limit, but graphql-core compares the fields of one name pairwise: 0.4 s
+    # Within every limit, but graphql-core compares the fields of one name pairwise: 0.2 s
     # of validation for these 300 (5 KB; 990 take a second). Nor is parsing a 1 MiB comment
-    # quick (0.15 s). Neither may hold the event loop. (The garbage collector's full
-    # collections, which validating sets off, still hold it for up to a tenth of a second.)
+    # quick (0.15 s). Neither may hold the event loop.
     pairwise = "{ " + "viewer { kind } " * 300 + "}"
     comment = "#" + "-" * (settings.max_request_bytes - 100) + "\n{ __typename }"
     queries = [(("POST", "GET")[n % 2], f"{pairwise} # {n}") for n in range(6)]
@@ -115,8 +145,14 @@ async def test_healthz_is_not_held_while_documents_slow_to_validate_arrive(
     assert [a.json()["data"] for a in answers] == [{"viewer": None}] * 6 + [
         {"__typename": "Query"}
     ] * 4
-    assert max(waits) < 0.25, waits
-    assert sorted(waits)[len(waits) // 2] < 0.05, waits
+    # Held by a validation, a probe would wait for the rest of it, and most probes would;
+    # so would one waiting for a full collection of a validation's garbage (app/collector.py;
+    # ≈ as long as the validation itself). The bounds are fractions of the quickest of the
+    # six answers, so that a machine loaded by other work (which slows both alike) does not
+    # decide the outcome: the young collection that remains takes about 0.4 of it here.
+    validating = min(a.elapsed.total_seconds() for a in answers[:6])
+    assert max(waits) < validating * 0.75, (validating, waits)
+    assert sorted(waits)[len(waits) // 2] < validating / 4, (validating, waits)
     assert len(waits) >= 10
 
 
