@@ -53,7 +53,7 @@ from app.seed import seed_clients_with_progress, seed_services_and_invoices
 from bench.targets import Target, print_targets
 from domain.automation import runs
 from domain.automation.settings import update_automation_settings
-from domain.billing.gateways import TestCardGateway
+from domain.billing.testcard import TestCardGateway
 from domain.settings import get_general_settings
 
 console = Console()

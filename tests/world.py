@@ -23,8 +23,8 @@ from domain.auth import passwords
 from domain.auth.permissions import ContactPermission, StaffRole
 from domain.automation import runs
 from domain.billing import invoices, orders, payments, tax
-from domain.billing.gateways import TestCardGateway
 from domain.billing.models import ItemKind
+from domain.billing.testcard import TestCardGateway
 from domain.clients import merge
 from domain.contacts import services as contacts
 from domain.credit import services as credit

@@ -23,7 +23,8 @@ import asyncpg
 from domain.automation import notices
 from domain.automation.client_status import update_client_statuses
 from domain.automation.settings import AutomationSettings, get_automation_settings
-from domain.billing.gateways import PaymentGateway, capture_due_invoices
+from domain.billing.gateway_protocol import CardOnFile, PaymentGateway
+from domain.billing.gateways import capture_due_invoices
 from domain.billing.generation import generate_invoices
 from domain.cards.crypto import CardKeyring
 from domain.cards.services import card_number_for_capture
@@ -110,11 +111,12 @@ async def _generate_invoices(
 async def _capture_payments(
     conn: asyncpg.Connection, as_of: date, settings: AutomationSettings, tools: RunTools
 ) -> StepResult:
-    async def stored_card(client_id: int) -> str | None:
-        return await card_number_for_capture(conn, tools.card_keyring, client_id)
+    async def stored_card(client_id: int) -> CardOnFile | None:
+        number = await card_number_for_capture(conn, tools.card_keyring, client_id)
+        return None if number is None else CardOnFile(number=number)
 
     summary = await capture_due_invoices(
-        conn, as_of=as_of, gateways=tools.gateways, card_number_for=stored_card
+        conn, as_of=as_of, gateways=tools.gateways, card_for=stored_card
     )
     return StepResult(
         {"invoices_captured": len(summary.captured), "invoices_declined": len(summary.declined)}

@@ -1,72 +1,22 @@
-"""Payment gateways and automatic capture of card invoices (SPEC 1.5, 9.5).
+"""The merchant gateways an installation loads, and capture of card invoices through them
+(SPEC 1.5, 9.5, 13.1).
 
-A merchant gateway captures an amount from a card. The test gateway ships for development
-and tests: like the test modes of real processors, the card number decides the outcome.
-The caller says which card a client pays with (`card_number_for`): the daily automation
-uses the stored card (SPEC 4, 9.5).
+The caller says which card a client pays with (`card_for`): the daily automation uses the
+stored card (SPEC 4, 9.5).
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
-from typing import Protocol
+from typing import Any
 
 import asyncpg
 
-from domain.billing.payments import record_payment
-
-
-@dataclass(frozen=True)
-class CaptureResult:
-    approved: bool
-    transaction_id: str | None = None
-    fees: Decimal = Decimal("0.00")
-    message: str = ""
-
-
-class PaymentGateway(Protocol):
-    """A merchant gateway; `name` is its row in payment_gateways."""
-
-    name: str
-
-    async def capture(
-        self, *, amount: Decimal, currency: str, card_number: str, description: str
-    ) -> CaptureResult: ...
-
-
-def luhn_valid(number: str) -> bool:
-    if not number.isdigit() or not 12 <= len(number) <= 19:
-        return False
-    total = 0
-    for position, char in enumerate(reversed(number)):
-        digit = int(char)
-        if position % 2 == 1:
-            digit = digit * 2 - 9 if digit > 4 else digit * 2
-        total += digit
-    return total % 10 == 0
-
-
-class TestCardGateway:
-    """Approves any valid card number except the well-known "declined" test numbers."""
-
-    __test__ = False  # not a pytest test class, despite its name
-    name = "testcard"
-    DECLINED_NUMBERS = frozenset({"4000000000000002", "4000000000009995", "5105105105105100"})
-
-    async def capture(
-        self, *, amount: Decimal, currency: str, card_number: str, description: str
-    ) -> CaptureResult:
-        digits = card_number.replace(" ", "").replace("-", "")
-        if not luhn_valid(digits):
-            return CaptureResult(approved=False, message="Invalid card number.")
-        if digits in self.DECLINED_NUMBERS:
-            return CaptureResult(approved=False, message="Card declined.")
-        return CaptureResult(approved=True, transaction_id=f"test_{secrets.token_hex(8)}")
-
+from domain.billing.gateway_protocol import CaptureResult, CardOnFile, PaymentGateway
+from domain.billing.payments import Payment, record_payment
+from domain.billing.testcard import TestCardGateway
 
 # The merchant gateway plug-ins the project ships, by the name of their payment_gateways row.
 MERCHANT_PLUGINS: dict[str, type[PaymentGateway]] = {TestCardGateway.name: TestCardGateway}
@@ -97,7 +47,7 @@ async def capture_due_invoices(
     *,
     as_of: date,
     gateways: Mapping[str, PaymentGateway],
-    card_number_for: Callable[[int], Awaitable[str | None]],
+    card_for: Callable[[int], Awaitable[CardOnFile | None]],
 ) -> CaptureSummary:
     """Capture unpaid invoices due by `as_of` whose payment method is a merchant gateway,
     except those of clients with `ccProcessingDisabled` (they pay them by hand, SPEC 1.5).
@@ -117,27 +67,48 @@ async def capture_due_invoices(
     summary = CaptureSummary(captured=[], declined=[], skipped=[])
     for invoice in due:
         gateway = gateways.get(invoice["payment_method"])
-        card_number = await card_number_for(invoice["client_id"])
-        if gateway is None or card_number is None:
+        card = await card_for(invoice["client_id"])
+        if gateway is None or card is None:
             summary.skipped.append(invoice["id"])
             continue
-        result = await gateway.capture(
-            amount=invoice["balance"],
-            currency=invoice["currency"],
-            card_number=card_number,
-            description=f"Invoice #{invoice['number']}",
-        )
-        if not result.approved:
-            summary.declined.append(invoice["id"])
-            continue
-        await record_payment(
-            conn,
-            invoice["id"],
-            amount=invoice["balance"],
-            gateway=gateway.name,
-            transaction_id=result.transaction_id,
-            fees=result.fees,
-            staff_id=None,
-        )
-        summary.captured.append(invoice["id"])
+        # One attempt a day per invoice: a run retried after a crash between the capture and
+        # its commit gets the same charge back from the gateway, not a second one.
+        key = f"capture-invoice-{invoice['id']}-{as_of.isoformat()}"
+        payment = await capture_invoice(conn, invoice, gateway, card, idempotency_key=key)
+        captured = isinstance(payment, Payment)
+        (summary.captured if captured else summary.declined).append(invoice["id"])
     return summary
+
+
+async def capture_invoice(
+    conn: asyncpg.Connection,
+    invoice: Mapping[str, Any],
+    gateway: PaymentGateway,
+    card: CardOnFile,
+    *,
+    idempotency_key: str,
+    login_id: int | None = None,
+) -> Payment | CaptureResult:
+    """Capture `invoice`'s balance (its id, number, balance, currency) with `card` and
+    record the payment; the gateway's refusal (a CaptureResult) when it declines. The
+    gateway is called outside any transaction: no locks are held while it answers."""
+    result = await gateway.capture(
+        amount=invoice["balance"],
+        currency=invoice["currency"],
+        card=card,
+        description=f"Invoice #{invoice['number']}",
+        idempotency_key=idempotency_key,
+    )
+    if not result.approved:
+        return result
+    return await record_payment(
+        conn,
+        invoice["id"],
+        amount=invoice["balance"],
+        gateway=gateway.name,
+        transaction_id=result.transaction_id,
+        fees=result.fees,
+        staff_id=None,
+        login_id=login_id,
+        idempotency_key=idempotency_key if login_id is not None else None,
+    )

@@ -66,7 +66,7 @@ async def test_13_1_staff_list_every_gateway_with_its_kind_and_whether_it_refund
             "displayName": "Test Card Gateway",
             "kind": "MERCHANT",
             "enabled": True,  # the suite turns it on, as `clientdesk dev` does
-            "canRefund": False,  # its plug-in has no refund
+            "canRefund": True,  # its plug-in refunds
         },
     ]
 

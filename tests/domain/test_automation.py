@@ -19,8 +19,8 @@ from domain.automation.settings import (
     update_automation_settings,
 )
 from domain.billing import invoices, items
-from domain.billing.gateways import TestCardGateway
 from domain.billing.models import InvoiceStatus, ItemKind, ServiceStatus
+from domain.billing.testcard import TestCardGateway
 from domain.cards.crypto import CardKeyring
 from domain.cards.services import save_card
 from domain.clients.models import Client

@@ -10,8 +10,10 @@ import asyncpg
 import pytest
 
 from domain.billing import generation, invoices, items, orders, tax
-from domain.billing.gateways import TestCardGateway, capture_due_invoices, luhn_valid
+from domain.billing.gateway_protocol import CardOnFile
+from domain.billing.gateways import capture_due_invoices
 from domain.billing.models import InvoiceStatus, ItemKind, Order, ServiceStatus
+from domain.billing.testcard import TestCardGateway, luhn_valid
 from domain.clients.models import Client
 from domain.settings import update_general_settings
 from tests.conftest import add_client
@@ -269,7 +271,11 @@ async def test_9_5_the_test_gateway_approves_and_declines_by_card_number() -> No
 
     def capture(number: str):  # type: ignore[no-untyped-def]
         return gateway.capture(
-            amount=D("1.00"), currency="USD", card_number=number, description="test"
+            amount=D("1.00"),
+            currency="USD",
+            card=CardOnFile(number=number),
+            description="test",
+            idempotency_key=number,
         )
 
     approved = await capture(APPROVED_CARD)
@@ -290,11 +296,11 @@ async def test_1_5_cc_processing_disabled_keeps_card_invoices_out_of_capture(
         conn, client, (ItemKind.SERVICE, "Hosting", "10.00"), payment_method="testcard"
     )
 
-    async def card_of(client_id: int) -> str:
-        return APPROVED_CARD
+    async def card_of(client_id: int) -> CardOnFile:
+        return CardOnFile(number=APPROVED_CARD)
 
     summary = await capture_due_invoices(
-        conn, as_of=TODAY, gateways={"testcard": TestCardGateway()}, card_number_for=card_of
+        conn, as_of=TODAY, gateways={"testcard": TestCardGateway()}, card_for=card_of
     )
 
     invoice = await invoices.get_invoice(conn, order.invoice_id or 0)
@@ -319,11 +325,11 @@ async def test_9_5_a_declined_card_leaves_the_invoice_unpaid_and_manual_methods_
     )
     await place(conn, manual, (ItemKind.SERVICE, "Hosting", "10.00"), payment_method="mailin")
 
-    async def card_of(client_id: int) -> str:
-        return DECLINED_CARD
+    async def card_of(client_id: int) -> CardOnFile:
+        return CardOnFile(number=DECLINED_CARD)
 
     summary = await capture_due_invoices(
-        conn, as_of=TODAY, gateways={"testcard": TestCardGateway()}, card_number_for=card_of
+        conn, as_of=TODAY, gateways={"testcard": TestCardGateway()}, card_for=card_of
     )
 
     assert (summary.captured, summary.declined) == ([], [card.invoice_id])
