@@ -13,7 +13,8 @@ from domain.billing import generation, invoices, items, orders, tax
 from domain.billing.gateway_protocol import CardOnFile
 from domain.billing.gateways import capture_due_invoices
 from domain.billing.models import InvoiceStatus, ItemKind, Order, ServiceStatus
-from domain.billing.testcard import TestCardGateway, luhn_valid
+from domain.billing.testcard import TestCardGateway
+from domain.cards.numbers import luhn_valid
 from domain.clients.models import Client
 from domain.settings import update_general_settings
 from tests.conftest import add_client
