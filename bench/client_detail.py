@@ -17,14 +17,15 @@ from typing import Any
 
 import asyncpg
 
+from bench import postgraphile
 from bench.clients_query import (
     Bench,
-    Totals,
-    console,
+    PeerQuery,
     cpu_target,
     measure_in_temporary_directory,
     parse_args,
 )
+from bench.harness import Totals, console
 from bench.targets import Target, print_targets
 from domain.billing import orders
 from domain.billing.models import ItemKind
@@ -90,6 +91,12 @@ DETAIL = Bench(
     check_detail,
     variables={"id": str(global_id("Client", CLIENT_ID))},
     add_data=add_detail,
+    peer=PeerQuery(
+        postgraphile.CLIENT_QUERY,
+        {"id": str(CLIENT_ID)},
+        postgraphile.our_client,
+        postgraphile.their_client,
+    ),
 )
 QUICK = ["--clients", "200", "--duration", "4", "--rounds", "2", "--warmup", "1"]
 
