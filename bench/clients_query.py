@@ -33,8 +33,6 @@ import asyncpg
 import httpx
 import orjson
 import psutil
-from rich import box
-from rich.table import Table
 
 from app import db
 from app.devservices import start_postgres, start_redis, stop_postgres
@@ -42,9 +40,9 @@ from app.migrate import migrate
 from app.seed import seed_clients_with_progress
 from app.server import usable_cores
 from bench import postgraphile
+from bench.comparison import ratio_targets, report
 from bench.harness import (
     ROOT,
-    Request,
     Server,
     Totals,
     console,
@@ -52,12 +50,12 @@ from bench.harness import (
     event_loop_factory,
     first_difference,
     login,
-    measure,
     postmaster_pid,
     sigterm_as_exit,
     start_server,
     uvicorn_options,
 )
+from bench.load import Request, measure
 from bench.targets import Target, print_targets
 
 AddData = Callable[[asyncpg.Connection], Awaitable[None]]
@@ -158,62 +156,6 @@ def check_clients_page(data: dict[str, Any], clients: int) -> str:
 # --------------------------------------------------------------------------- load
 
 
-def report(totals: dict[str, Totals], args: argparse.Namespace, bench: Bench) -> None:
-    title = bench.title
-    table = Table(
-        title=f"{title}, {args.concurrency} connections",
-        caption="CPU used by the endpoint's server, by PostgreSQL and by the load generator "
-        "(1 = a core); server CPU ms per request",
-        box=box.SIMPLE_HEAD,
-    )
-    columns = ("endpoint", "req/s", "p50 ms", "p95 ms", "errors", "server", "db", "client")
-    for column in (*columns, "ms/req"):
-        table.add_column(
-            column, justify="left" if column == "endpoint" else "right", min_width=len(column)
-        )
-    for name, t in totals.items():
-        table.add_row(
-            name,
-            f"{t.rate:,.1f}",
-            f"{t.percentile(0.50) * 1000:.1f}",
-            f"{t.percentile(0.95) * 1000:.1f}",
-            str(t.errors),
-            f"{t.server_cpu / t.seconds:.2f}",
-            f"{t.db_cpu / t.seconds:.2f}",
-            f"{t.client_cpu / t.seconds:.2f}",
-            f"{t.server_cpu / t.requests * 1000:.2f}" if t.requests else "-",
-        )
-    console.print(table)
-    graphql, raw = totals["graphql"], totals["raw"]
-    ratio = graphql.rate / raw.rate if raw.rate else float("nan")
-    per_round = [g / r for g, r in zip(graphql.rounds, raw.rounds, strict=True) if r]
-    console.print(
-        f"GraphQL / raw = [bold]{ratio:.1%}[/] "
-        f"(per round {min(per_round):.1%}–{max(per_round):.1%}{bench.ratio_goal})"
-    )
-    for name, t in totals.items():
-        if name.startswith("graphql×") and graphql.rate:
-            console.print(f"{name} / graphql (one worker) = [bold]{t.rate / graphql.rate:.0%}[/]")
-    if graphql.requests and raw.requests and graphql.server_cpu:
-        cpu_ratio = (raw.server_cpu / raw.requests) / (graphql.server_cpu / graphql.requests)
-        console.print(f"Server CPU per request, raw / GraphQL = {cpu_ratio:.1%}")
-    peer = totals.get("postgraphile")
-    if peer is not None and peer.rate and graphql.requests and peer.requests:
-        console.print(
-            f"GraphQL / PostGraphile = [bold]{graphql.rate / peer.rate:.2f}×[/] req/s; server + "
-            f"PostgreSQL CPU per request {total_cpu_per_request_ms(graphql):.2f} ms against "
-            f"{total_cpu_per_request_ms(peer):.2f} ms"
-        )
-    busiest = max(t.client_cpu / t.seconds for t in totals.values())
-    if busiest > 0.5:
-        console.print(
-            f"[yellow]The load generator used {busiest:.0%} of a core: it may be what limits "
-            "the faster endpoint, which makes the ratio look better than it is.[/]"
-        )
-    if graphql.errors or raw.errors:
-        console.print("[red]Some requests failed or returned a different body; see errors.[/]")
-
-
 # --------------------------------------------------------------------------- main
 
 
@@ -304,7 +246,7 @@ def run(
             )
             servers.append(peer)
         totals = runner.run(measure(servers, args, requests, postmaster))
-    report(totals, args, bench)
+    report(totals, args, bench.title, bench.ratio_goal)
     return totals
 
 
@@ -416,55 +358,12 @@ def measure_in_temporary_directory(
     return None
 
 
-def cpu_per_request_ms(totals: Totals) -> float:
-    return totals.server_cpu / totals.requests * 1000 if totals.requests else float("nan")
-
-
-def total_cpu_per_request_ms(totals: Totals) -> float:
-    """The server's CPU and PostgreSQL's per request: what serving one costs the machine."""
-    cpu = totals.server_cpu + totals.db_cpu
-    return cpu / totals.requests * 1000 if totals.requests else float("nan")
-
-
-def cpu_target(name: str, goal_ms: float, totals: dict[str, Totals], start: str = "") -> Target:
-    """Server CPU per request of the GraphQL endpoint beside the raw one's, same run."""
-    graphql = cpu_per_request_ms(totals["graphql"])
-    raw = cpu_per_request_ms(totals["raw"])
-    return Target(
-        name=f"server CPU per request, {name}",
-        goal=f"≤ {goal_ms:g} ms",
-        baseline=f"raw endpoint {raw:.2f} ms{start}",
-        measured=f"{graphql:.2f} ms",
-        met=graphql <= goal_ms,
-    )
-
-
-def workers_target(totals: dict[str, Totals]) -> Target | None:
-    """req/s of N uvicorn processes against one, same run; None without the N endpoint."""
-    one = totals["graphql"]
-    several = [(name, t) for name, t in totals.items() if name.startswith("graphql×")]
-    if not several:
-        return None
-    name, n = several[0]
-    workers = name.removeprefix("graphql×")
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return Target(
-        name=f"req/s with {workers} workers",
-        goal=f"{workers} workers faster than 1",
-        baseline=f"1 worker {one.rate:,.1f} req/s",
-        measured=f"{n.rate:,.1f} req/s ({n.rate / one.rate:.0%}; load average {load})"
-        if one.rate
-        else f"{n.rate:,.1f} req/s",
-        met=n.rate > one.rate,
-    )
-
-
 QUICK = ["--clients", "2000", "--duration", "6", "--rounds", "2", "--warmup", "1"]
 
 
 def targets(quick: bool) -> list[Target]:
-    """Issue 12, target 1: server CPU per request of `clients(first: 50)`; target 4: req/s
-    with one uvicorn process and with one per core (at least two), in the same run."""
+    """`clients(first: 50)` served by us, the raw endpoint, PostGraphile and our API with
+    one process per core (at least two), in the same run: issue 24's ratios."""
     args = parse_args([*(QUICK if quick else []), "--workers", str(max(2, usable_cores()))])
     totals = measure_in_temporary_directory(args, CLIENTS)
     if totals is None:
@@ -473,9 +372,9 @@ def targets(quick: bool) -> list[Target]:
 
 
 def clients_targets(totals: dict[str, Totals]) -> list[Target]:
-    rows = [cpu_target(CLIENTS.title, 2.5, totals, "; 5.1 ms at the start of issue 12")]
-    several = workers_target(totals)
-    return rows + ([several] if several else [])
+    """Issue 24: the page against PostGraphile (req/s, and the CPU a request costs the
+    machine), against the raw endpoint (server CPU), and one process per core against one."""
+    return ratio_targets(CLIENTS.title, totals, peer_rate=1.0, raw_share=0.35, workers=1.6)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -228,7 +228,8 @@ def _detail(client: dict[str, Any], currency: Any, lists: tuple[Any, Any, Any]) 
             for s in services
         ],
         "invoices": [
-            [i["number"], i["status"], i["dueDate"], i["total"], i["balance"]] for i in invoices
+            [str(i["number"]), i["status"], i["dueDate"], i["total"], i["balance"]]
+            for i in invoices
         ],
     }
 

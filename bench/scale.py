@@ -55,7 +55,6 @@ from app.seed import seed_clients_with_progress, seed_services_and_invoices
 from bench.harness import (
     ROOT,
     STAFF_EMAIL,
-    KeepAliveConnection,
     Server,
     create_bench_staff,
     db_cpu_seconds,
@@ -65,6 +64,7 @@ from bench.harness import (
     sigterm_as_exit,
     start_server,
 )
+from bench.load import KeepAliveConnection
 from bench.targets import Target, print_targets
 from domain.totals import TOTAL_COUNT_CAP
 from schema.ids import global_id
