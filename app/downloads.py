@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
+import asyncpg
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from domain.auth import sessions
+from domain.auth.viewer import Viewer
 from domain.files import services as file_services
 from domain.files.storage import MissingBytes
 from domain.settings import get_general_settings
@@ -42,31 +44,43 @@ def _error(status: int, code: str, message: str, **headers: str) -> Response:
     )
 
 
-async def download_file(request: Request) -> Response:
-    services: AppServices = request.app.state.services
+async def download_viewer(request: Request, conn: asyncpg.Connection) -> Viewer | Response:
+    """Who asks for a download, as the API authenticates (a bearer token or an API key, or
+    the session cookie), or the response refusing them: 401 without a valid login, 403 for a
+    staff session that may only set two-factor up (SPEC 11.2), as in the API."""
     header = request.headers.get("authorization", "")
     token = (
         header[7:].strip() if header.lower().startswith("bearer ") else None
     ) or request.cookies.get(SESSION_COOKIE)
-    file_id = parse_id(request.path_params["id"], "ClientFile")
-    async with services.pool.acquire() as conn:
-        viewer = await sessions.viewer_for_token(conn, token) if token else None
-        # As in the API: such a staff session may only set two-factor up (SPEC 11.2).
-        second_factor_missing = (
-            viewer is not None
-            and viewer.staff_without_second_factor
-            and (await get_general_settings(conn)).require_staff_two_factor
-        )
-        allowed = viewer is not None and not second_factor_missing
-        row = await file_services.get_file(conn, file_id) if allowed and file_id else None
+    viewer = await sessions.viewer_for_token(conn, token) if token else None
     if viewer is None:
         return _error(
             401, "UNAUTHENTICATED", "Log in to download files.", **{"WWW-Authenticate": "Bearer"}
         )
-    if second_factor_missing:
+    if (
+        viewer.staff_without_second_factor
+        and (await get_general_settings(conn)).require_staff_two_factor
+    ):
         return _error(403, TwoFactorRequired.CODE, TwoFactorRequired.MESSAGE)
+    return viewer
+
+
+def not_found(what: str) -> Response:
+    """What a viewer gets for what does not exist and for what they may not see alike."""
+    return _error(404, "NOT_FOUND", f"{what} not found.")
+
+
+async def download_file(request: Request) -> Response:
+    services: AppServices = request.app.state.services
+    file_id = parse_id(request.path_params["id"], "ClientFile")
+    async with services.pool.acquire() as conn:
+        viewer = await download_viewer(request, conn)
+        allowed = isinstance(viewer, Viewer)
+        row = await file_services.get_file(conn, file_id) if allowed and file_id else None
+    if not isinstance(viewer, Viewer):
+        return viewer
     if row is None or not file_services.may_see(viewer, row):
-        return _error(404, "NOT_FOUND", "File not found.")
+        return not_found("File")
     try:
         chunks = await services.files.open(row.stored_name)
     except MissingBytes:
@@ -77,7 +91,7 @@ async def download_file(request: Request) -> Response:
             row.stored_name,
             services.files.kind,
         )
-        return _error(404, "NOT_FOUND", "File not found.")
+        return not_found("File")
     return StreamingResponse(
         chunks,
         media_type=row.content_type,

@@ -114,7 +114,11 @@ async def _capture_payments(
         return await card_number_for_capture(conn, tools.card_keyring, client_id)
 
     summary = await capture_due_invoices(
-        conn, as_of=as_of, gateways=tools.gateways, card_number_for=stored_card
+        conn,
+        as_of=as_of,
+        gateways=tools.gateways,
+        card_number_for=stored_card,
+        client_area_url=tools.client_area_url,
     )
     return StepResult(
         {"invoices_captured": len(summary.captured), "invoices_declined": len(summary.declined)}

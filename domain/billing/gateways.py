@@ -98,6 +98,7 @@ async def capture_due_invoices(
     as_of: date,
     gateways: Mapping[str, PaymentGateway],
     card_number_for: Callable[[int], Awaitable[str | None]],
+    client_area_url: str,
 ) -> CaptureSummary:
     """Capture unpaid invoices due by `as_of` whose payment method is a merchant gateway,
     except those of clients with `ccProcessingDisabled` (they pay them by hand, SPEC 1.5).
@@ -138,6 +139,7 @@ async def capture_due_invoices(
             transaction_id=result.transaction_id,
             fees=result.fees,
             staff_id=None,
+            client_area_url=client_area_url,
         )
         summary.captured.append(invoice["id"])
     return summary
