@@ -25,7 +25,7 @@ async def download_invoice_pdf(request: Request) -> Response:
     services: AppServices = request.app.state.services
     invoice_id = parse_id(request.path_params["id"], "Invoice")
     async with services.pool.acquire() as conn:
-        viewer = await download_viewer(request, conn)
+        viewer = await download_viewer(request, services, conn)
         if not isinstance(viewer, Viewer):
             return viewer
         found = await invoice_documents(conn, [invoice_id]) if invoice_id else {}

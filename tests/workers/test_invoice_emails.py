@@ -38,9 +38,7 @@ async def resources(settings: Settings, pool: asyncpg.Pool) -> AsyncIterator[Wor
     await made.mailer.close()
 
 
-async def send_queued(
-    resources: WorkerResources, conn: asyncpg.Connection, template: str
-) -> None:
+async def send_queued(resources: WorkerResources, conn: asyncpg.Connection, template: str) -> None:
     """Send the queued emails of `template` as a worker's job does."""
     ids = await conn.fetch("SELECT id FROM emails WHERE template = $1 ORDER BY id", template)
     outcomes = await send_attempts(resources, [Attempt(row["id"], 1) for row in ids])
