@@ -92,9 +92,7 @@ def _multipart(subtype: str, parts: Sequence[bytes]) -> bytes:
     delimiter = f"{CRLF}--{boundary}{CRLF}".encode("ascii")
     return b"".join(
         (
-            f'Content-Type: multipart/{subtype};{CRLF} boundary="{boundary}"{CRLF}'.encode(
-                "ascii"
-            ),
+            f'Content-Type: multipart/{subtype};{CRLF} boundary="{boundary}"{CRLF}'.encode("ascii"),
             *(delimiter + part for part in parts),
             f"{CRLF}--{boundary}--{CRLF}".encode("ascii"),
         )
