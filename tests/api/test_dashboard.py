@@ -42,12 +42,17 @@ FIGURES = {
 }
 
 
-async def viewer_token(conn: asyncpg.Connection, held: set[StaffPermission], kind: str) -> str:
+async def viewer_token(
+    conn: asyncpg.Connection, held: set[StaffPermission], kind: str, name: str = "staff"
+) -> str:
+    """A session (`kind` "staff") or an API key ("api_key") of staff member `name`, whose
+    custom role holds `held`."""
     login_id = await conn.fetchval(
-        "INSERT INTO logins (email) VALUES ('staff@staff.example.com') RETURNING id"
+        "INSERT INTO logins (email) VALUES ($1) RETURNING id", f"{name}@staff.example.com"
     )
     role_id = await conn.fetchval(
-        "INSERT INTO staff_roles (name, permissions) VALUES ('Custom', $1) RETURNING id",
+        "INSERT INTO staff_roles (name, permissions) VALUES ($1, $2) RETURNING id",
+        f"Custom {name}",
         sorted(held),
     )
     await conn.execute(

@@ -64,7 +64,7 @@ async def _staff(conn: asyncpg.Connection, role: StaffRole, email: str) -> str:
     return await sessions.start_session(conn, login_id, ttl=TTL)
 
 
-async def _sub_account(
+async def sub_account(
     conn: asyncpg.Connection, client_id: int, granted: set[ContactPermission]
 ) -> str:
     email = f"sub-{'-'.join(sorted(granted)).lower()}@example.com"
@@ -315,8 +315,8 @@ async def test_6_1_the_client_area_sees_and_downloads_only_its_own_non_admin_onl
         api, world.staff_token, world.client_id, "notes.pdf", b"notes", admin_only=True
     )
     others = await upload(api, world.staff_token, world.other_client_id, "ann.pdf", b"ann")
-    with_profile = await _sub_account(conn, world.client_id, {ContactPermission.PROFILE})
-    without = await _sub_account(conn, world.client_id, {ContactPermission.INVOICES})
+    with_profile = await sub_account(conn, world.client_id, {ContactPermission.PROFILE})
+    without = await sub_account(conn, world.client_id, {ContactPermission.INVOICES})
 
     mine = await gql(api, MY_FILES, token=world.owner_token)
     assert [f["id"] for f in mine["data"]["me"]["files"]] == [shared["id"]]

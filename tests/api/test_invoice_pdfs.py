@@ -12,8 +12,9 @@ import httpx
 from domain.auth import sessions
 from domain.auth.permissions import ContactPermission, StaffPermission
 from domain.billing import invoices
-from tests.api.test_authz_matrix import api_key_of
-from tests.conftest import add_client, gid
+from tests.api.test_dashboard import viewer_token
+from tests.api.test_files import sub_account
+from tests.conftest import add_client, gid, gql
 from tests.domain.test_invoice_pdf import pdf_text
 
 TTL = timedelta(hours=1)
@@ -22,40 +23,7 @@ TTL = timedelta(hours=1)
 async def staff_token(
     conn: asyncpg.Connection, name: str, held: set[StaffPermission], *, api_key: bool = False
 ) -> str:
-    """A session (or an API key) of a staff member whose custom role holds `held`."""
-    login_id = await conn.fetchval(
-        "INSERT INTO logins (email) VALUES ($1) RETURNING id", f"{name}@staff.example.com"
-    )
-    role_id = await conn.fetchval(
-        "INSERT INTO staff_roles (name, permissions) VALUES ($1, $2) RETURNING id",
-        name,
-        sorted(held),
-    )
-    await conn.execute(
-        "INSERT INTO staff (login_id, first_name, last_name, custom_role_id) "
-        "VALUES ($1, 'Sam', 'Staff', $2)",
-        login_id,
-        role_id,
-    )
-    if api_key:
-        return await api_key_of(conn, login_id, role_id)
-    return await sessions.start_session(conn, login_id, ttl=TTL)
-
-
-async def sub_account(
-    conn: asyncpg.Connection, client_id: int, granted: set[ContactPermission]
-) -> str:
-    email = f"sub-{'-'.join(sorted(granted)).lower()}@example.com"
-    login_id = await conn.fetchval("INSERT INTO logins (email) VALUES ($1) RETURNING id", email)
-    await conn.execute(
-        """INSERT INTO contacts (client_id, login_id, first_name, last_name, email, permissions)
-           VALUES ($1, $2, 'Sub', 'Account', $3, $4)""",
-        client_id,
-        login_id,
-        email,
-        sorted(granted),
-    )
-    return await sessions.start_session(conn, login_id, ttl=TTL)
+    return await viewer_token(conn, held, "api_key" if api_key else "staff", name)
 
 
 async def an_invoice(conn: asyncpg.Connection) -> tuple[int, invoices.Invoice]:
@@ -148,3 +116,41 @@ async def test_13_5_the_pdf_is_the_invoice_as_an_attachment_also_by_session_cook
     assert f"Invoice #{invoice.number}" in lines
     assert "Joe Bloggs" in lines and "Bloggs Ltd" in lines
     assert "Consulting 120.00 USD" in lines and "Total 120.00 USD" in lines
+
+
+UPDATE_COMPANY = """
+mutation($input: GeneralSettingsInput!) {
+  updateGeneralSettings(input: $input) {
+    settings { companyName companyAddress } errors { field code }
+  }
+}"""
+
+
+async def test_13_5_staff_set_the_company_name_and_address_the_pdf_is_headed_with(
+    api: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    admin = await staff_token(conn, "settings", {StaffPermission.MANAGE_SETTINGS})
+    viewer = await staff_token(conn, "viewer", {StaffPermission.VIEW_CLIENTS})
+    _, invoice = await an_invoice(conn)
+
+    refused = await gql(api, UPDATE_COMPANY, {"input": {"companyName": "A\nB"}}, token=admin)
+    changed = await gql(
+        api,
+        UPDATE_COMPANY,
+        {"input": {"companyName": " Hosting Co Ltd ", "companyAddress": "2 Server St\nLeeds"}},
+        token=admin,
+    )
+
+    assert refused["data"]["updateGeneralSettings"]["errors"] == [
+        {"field": "companyName", "code": "INVALID"}
+    ]
+    assert changed["data"]["updateGeneralSettings"] == {
+        "settings": {"companyName": "Hosting Co Ltd", "companyAddress": "2 Server St\nLeeds"},
+        "errors": [],
+    }
+    response = await fetch(api, gid("Invoice", invoice.id), viewer)
+    assert pdf_text(response.content).splitlines()[:3] == [
+        "Hosting Co Ltd",
+        "2 Server St",
+        "Leeds",
+    ]
