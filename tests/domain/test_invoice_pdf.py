@@ -131,7 +131,7 @@ async def test_13_5_a_name_the_pdf_font_cannot_draw_still_prints(
     assert (printable("Ĺubica Dvořák"), printable("Ёлка")) == ("Lubica Dvorák", "????")
 
 
-async def test_13_5_documents_are_read_only_for_invoices_that_exist(
+async def test_13_5_an_invoice_that_does_not_exist_has_no_document(
     conn: asyncpg.Connection,
 ) -> None:
     assert await invoice_documents(conn, [123456]) == {}
