@@ -12,6 +12,7 @@ import httpx
 from domain.auth import sessions
 from domain.auth.permissions import ContactPermission, StaffPermission
 from domain.billing import invoices
+from domain.settings import update_general_settings
 from tests.api.test_dashboard import viewer_token
 from tests.api.test_files import sub_account
 from tests.conftest import add_client, gid, gql
@@ -154,3 +155,16 @@ async def test_13_5_staff_set_the_company_name_and_address_the_pdf_is_headed_wit
         "2 Server St",
         "Leeds",
     ]
+
+
+async def test_11_2_a_staff_session_without_the_required_second_factor_gets_no_pdf(
+    api: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    viewer = await staff_token(conn, "viewer", {StaffPermission.VIEW_CLIENTS})
+    _, invoice = await an_invoice(conn)
+    await update_general_settings(conn, require_staff_two_factor=True)
+
+    response = await fetch(api, gid("Invoice", invoice.id), viewer)
+
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["extensions"]["code"] == "TWO_FACTOR_REQUIRED"
