@@ -130,7 +130,7 @@ class Context:
     def __post_init__(self) -> None:
         # A WebSocket lives for hours: it takes a connection for each use only, never keeps one.
         self.db = RequestConnection(self.services.pool, keep=not self.is_websocket)
-        self.loaders = Loaders(self.db)
+        self.loaders = Loaders(self.db, self.services.reference)
 
     @property
     def is_websocket(self) -> bool:
@@ -139,7 +139,7 @@ class Context:
     def refresh(self) -> None:
         """Forget what was read for earlier results (each event of a subscription is read
         afresh, as a new request would read it)."""
-        self.loaders = Loaders(self.db)
+        self.loaders = Loaders(self.db, self.services.reference)
         self.client_presentation = None
 
     def end_slow_connection(self) -> None:

@@ -7,6 +7,7 @@ from functools import cached_property
 
 from strawberry.dataloader import DataLoader
 
+from domain import dashboard
 from domain.billing import invoices, items, payments
 from domain.billing.models import BillableItem, Invoice, InvoiceItem, ItemKind, Transaction
 from domain.cards.services import StoredCard, cards_by_client
@@ -21,14 +22,21 @@ from domain.emails import log as email_log
 from domain.emails.log import ShownEmail
 from domain.files import services as file_services
 from domain.files.services import ClientFile
+from domain.reference_cache import ReferenceCache
 from domain.tickets import services as tickets
 from domain.tickets.models import Ticket, TicketMessage
 from resolvers.connection import RequestConnection
 
 
 class Loaders:
-    def __init__(self, db: RequestConnection) -> None:
+    def __init__(self, db: RequestConnection, reference: ReferenceCache) -> None:
         self._db = db
+        self._reference = reference
+
+    @cached_property
+    def dashboard_figures(self) -> DataLoader[dashboard.Part, dashboard.Figures]:
+        """Every figure the dashboard's fields ask for, read in one statement."""
+        return DataLoader(self._load_dashboard)
 
     # Made when first used: most requests use one or two of them.
     @cached_property
@@ -106,6 +114,12 @@ class Loaders:
     @cached_property
     def files_by_client(self) -> DataLoader[int, list[ClientFile]]:
         return DataLoader(self._load_files_by_client)
+
+    async def _load_dashboard(self, parts: Sequence[dashboard.Part]) -> list[dashboard.Figures]:
+        settings = await self._reference.automation_settings(self._db.use)
+        async with self._db.use() as conn:
+            figures = await dashboard.read(conn, parts, settings)
+        return [figures] * len(parts)
 
     async def _load_sent_emails_by_client(
         self, client_ids: Sequence[int]

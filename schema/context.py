@@ -12,6 +12,7 @@ from typing import Protocol
 import asyncpg
 from strawberry.dataloader import DataLoader
 
+from domain import dashboard
 from domain.auth.viewer import Viewer
 from domain.billing.models import BillableItem, Invoice, InvoiceItem, ServiceStatus, Transaction
 from domain.cards.services import StoredCard
@@ -24,6 +25,9 @@ from domain.tickets.models import Ticket, TicketMessage
 
 
 class Loaders(Protocol):
+    @property
+    def dashboard_figures(self) -> DataLoader[dashboard.Part, dashboard.Figures]: ...
+
     @property
     def sent_emails_by_client(self) -> DataLoader[int, list[ShownEmail]]: ...
 
