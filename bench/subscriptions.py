@@ -80,6 +80,7 @@ class Phase:
     commits: int = 0
     client_lag_p99: float = 0.0
     client_cpu: float = 0.0
+    server_cpu: float = 0.0  # the two API processes', in cores
 
     def percentile_ms(self, p: float) -> float:
         ordered = sorted(self.latencies)
@@ -189,16 +190,24 @@ class SubscriberProcess:
 
 
 async def events_phase(
-    writer: Writer, feed: SubscriberProcess, args: Any, phase: Phase, load: Awaitable[Any] | None
+    writer: Writer,
+    feed: SubscriberProcess,
+    servers: list[Server],
+    args: Any,
+    phase: Phase,
+    load: Awaitable[Any] | None,
 ) -> Any:
     """Commit at `args.rate` for `args.duration` (beside `load`, if any); the load's result.
-    The phase's event ids and the subscriber process's CPU are noted in `phase`."""
-    cpu, began = feed.cpu_seconds(), time.monotonic()
+    The phase's event ids and the CPU of the subscriber and API processes go in `phase`."""
+    began, cpu = time.monotonic(), feed.cpu_seconds()
+    server_cpu = sum(s.cpu_seconds() for s in servers)
     made, loaded = await asyncio.gather(
         writer.run(args.rate, args.duration), load or asyncio.sleep(0)
     )
     await asyncio.sleep(1)  # the last deliveries
-    phase.client_cpu = (feed.cpu_seconds() - cpu) / (time.monotonic() - began)
+    seconds = time.monotonic() - began
+    phase.client_cpu = (feed.cpu_seconds() - cpu) / seconds
+    phase.server_cpu = (sum(s.cpu_seconds() for s in servers) - server_cpu) / seconds
     phase.made, phase.commits = made, len(made)
     phase.expected = sum(writer.expected[e] for e in made)
     return loaded
@@ -254,10 +263,10 @@ async def measure(servers: list[Server], database_url: str, args: Any) -> Result
             1, results.connected
         )
         console.print(f"Events at {args.rate:g}/s, {args.duration:g} s, no other load …")
-        await events_phase(writer, feed, args, results.idle, None)
+        await events_phase(writer, feed, servers, args, results.idle, None)
         console.print("Events and the page query together …")
         load = page_rate(servers, body, headers, length, args)
-        results.with_events = await events_phase(writer, feed, args, results.loaded, load)
+        results.with_events = await events_phase(writer, feed, servers, args, results.loaded, load)
         _, deliveries, lags, errors, results.extensions = await feed.stop()
         results.errors += errors
         for phase in (results.idle, results.loaded):
@@ -277,6 +286,7 @@ def report(results: Results, args: Any) -> list[Target]:
             f"commit → delivery, {name}: {len(phase.latencies):,} of {phase.expected:,} "
             f"deliveries ({phase.commits:,} commits), p50 {phase.percentile_ms(0.5):.1f} ms, "
             f"p99 {phase.percentile_ms(0.99):.1f} ms, max {phase.percentile_ms(1):.1f} ms; "
+            f"API processes {phase.server_cpu:.0%} of a core; "
             f"subscriber process {phase.client_cpu:.0%} of a core, loop lag p99 "
             f"{phase.client_lag_p99:.1f} ms"
         )
