@@ -97,9 +97,10 @@ def plain_leaf(field: GraphQLField) -> PlainLeaf | None:
 def prefetched_reader(field: GraphQLField) -> Callable[[Any], Any] | None:
     """How to read the prefetched value of a field that declares one (schema/prefetched.py)
     and has no extension (such as a permission check) that answering without a call of its
-    resolver would skip."""
+    resolver would skip. Its arguments, if any, are the prefetching resolver's to honour:
+    it prefetches only for a selection that leaves them to their defaults."""
     definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if not isinstance(definition, StrawberryField) or definition.extensions or field.args:
+    if not isinstance(definition, StrawberryField) or definition.extensions:
         return None
     attribute = definition.metadata.get(PREFETCHED_IN)
     return None if attribute is None else attrgetter(attribute)

@@ -77,6 +77,12 @@ class RequestTimeoutProtocol(H11Protocol):
         self._stop_clock()
         super().connection_lost(exc)
 
+    def handle_websocket_upgrade(self, event: Any) -> None:
+        # The transport is the WebSocket protocol's from here, bounded by its pings: the
+        # request's clock, left running, would cut the socket when it rang.
+        self._stop_clock()
+        super().handle_websocket_upgrade(event)
+
     def _await_request(self) -> None:
         self._stop_clock()
         if self.cycle is not None and not self.cycle.response_complete:

@@ -17,10 +17,26 @@ import traceback
 
 from rich.console import Console
 
-from bench import automation, client_detail, clients_query, email_delivery, import_rows, scale
+from bench import (
+    automation,
+    client_detail,
+    clients_query,
+    email_delivery,
+    import_rows,
+    scale,
+    subscriptions,
+)
 from bench.targets import Target, print_targets
 
-BENCHMARKS = (clients_query, client_detail, email_delivery, scale, automation, import_rows)
+BENCHMARKS = (
+    clients_query,
+    client_detail,
+    email_delivery,
+    scale,
+    automation,
+    import_rows,
+    subscriptions,
+)
 
 
 def main(argv: list[str] | None = None) -> int:

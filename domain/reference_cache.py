@@ -1,12 +1,13 @@
-"""The general settings and the currencies, kept in the process until PostgreSQL says that
-they changed.
+"""The general and automation settings and the currencies, kept in the process until
+PostgreSQL says that they changed.
 
-Every request that shows a client needs both; they change a few times a year. A trigger
-on each table (migrations/0019_reference_notify.sql) notifies `CHANNEL` when its change
-commits, whichever process or connection made it; the cache listens on a connection of its
-own and drops everything it holds on each notification. While that connection is down (a
-PostgreSQL restart) nothing is kept and every read goes to the database; the cache
-reconnects and keeps values again once it listens.
+Every request that shows a client needs the general settings and the currencies, a
+dashboard the automation settings (its time zone says what today is); they change a few
+times a year. A trigger on each table (migrations/0019_reference_notify.sql) notifies
+`CHANNEL` when its change commits, whichever process or connection made it; the cache
+listens on a connection of its own and drops everything it holds on each notification.
+While that connection is down (a PostgreSQL restart) nothing is kept and every read goes
+to the database; the cache reconnects and keeps values again once it listens.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+from domain.automation.settings import AutomationSettings, get_automation_settings
 from domain.clients.models import Currency
 from domain.clients.queries import all_currencies
 from domain.listening import listen_forever
@@ -72,6 +74,9 @@ class ReferenceCache:
 
     async def general_settings(self, connect: Connect) -> GeneralSettings:
         return await self._get("general_settings", get_general_settings, connect)
+
+    async def automation_settings(self, connect: Connect) -> AutomationSettings:
+        return await self._get("automation_settings", get_automation_settings, connect)
 
     async def currencies(self, connect: Connect) -> dict[str, Currency]:
         return await self._get("currencies", all_currencies, connect)

@@ -30,6 +30,7 @@ from resolvers.pagination import (
     looks_behind,
     page_request,
     selects,
+    selects_without_arguments,
 )
 from resolvers.permissions import (
     client_area,
@@ -45,6 +46,7 @@ from schema.client_presentation import (
     withheld_client_fields,
 )
 from schema.clients import (
+    NESTED_LIST_CAP,
     Client,
     ClientConnection,
     ClientPayload,
@@ -127,7 +129,8 @@ async def clients(
     # when the viewer may read them (otherwise each `emails` field checks and loads on its own,
     # as it does for a single client). The viewer is loaded before taking the connection.
     with_total = selects(info, "totalCount") or selects(info, "totalCountIsEstimate")
-    with_emails = may_read_emails(await ctx.get_viewer()) and selects(
+    # Fetched with the page only as `emails` answers without arguments (`first` the cap).
+    with_emails = may_read_emails(await ctx.get_viewer()) and selects_without_arguments(
         info, "edges", "node", "emails"
     )
     async with ctx.connection() as conn:
@@ -156,7 +159,9 @@ async def clients(
                 )
         shown = await presentation(ctx)
         emails = (
-            await email_log.sent_emails_by_client(conn, [row.id for row in page.items])
+            await email_log.sent_emails_by_client(
+                conn, [row.id for row in page.items], per_client=NESTED_LIST_CAP
+            )
             if with_emails and page.items
             else {}
         )

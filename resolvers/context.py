@@ -130,7 +130,7 @@ class Context:
     def __post_init__(self) -> None:
         # A WebSocket lives for hours: it takes a connection for each use only, never keeps one.
         self.db = RequestConnection(self.services.pool, keep=not self.is_websocket)
-        self.loaders = Loaders(self.db)
+        self.loaders = Loaders(self.db, self.services.reference, self.service_statuses)
 
     @property
     def is_websocket(self) -> bool:
@@ -139,7 +139,7 @@ class Context:
     def refresh(self) -> None:
         """Forget what was read for earlier results (each event of a subscription is read
         afresh, as a new request would read it)."""
-        self.loaders = Loaders(self.db)
+        self.loaders = Loaders(self.db, self.services.reference, self.service_statuses)
         self.client_presentation = None
 
     def end_slow_connection(self) -> None:
@@ -223,7 +223,7 @@ class Context:
         return general.require_staff_two_factor
 
     async def service_statuses(
-        self, chosen: list[ServiceStatus] | None
+        self, wanted: frozenset[ServiceStatus] | None
     ) -> frozenset[ServiceStatus] | None:
         """Which service statuses a client's services list shows; None: all (SPEC 1.9).
 
@@ -231,7 +231,6 @@ class Context:
         for every client, until it ends; without `statuses` the remembered choice applies.
         Client-area viewers filter per request only."""
         viewer = await self.get_viewer()
-        wanted = None if chosen is None else frozenset(chosen)
         if viewer is None or viewer.session_id is None:
             return wanted  # client-area viewers and API keys: no session to remember it in
         async with self._service_statuses_lock:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import cached_property
+from typing import TypeVar
 
+import asyncpg
 from strawberry.dataloader import DataLoader
 
+from domain import dashboard
 from domain.billing import invoices, items, payments
-from domain.billing.models import BillableItem, Invoice, InvoiceItem, ItemKind, Transaction
+from domain.billing.models import (
+    BillableItem,
+    Invoice,
+    InvoiceItem,
+    ItemKind,
+    ServiceStatus,
+    Transaction,
+)
 from domain.cards.services import StoredCard, cards_by_client
 from domain.clients import merge
 from domain.clients import queries as client_queries
@@ -21,23 +31,51 @@ from domain.emails import log as email_log
 from domain.emails.log import ShownEmail
 from domain.files import services as file_services
 from domain.files.services import ClientFile
+from domain.reference_cache import ReferenceCache
 from domain.tickets import services as tickets
 from domain.tickets.models import Ticket, TicketMessage
 from resolvers.connection import RequestConnection
+from schema.context import Nested
+
+T = TypeVar("T")
+F = TypeVar("F")
+Fetch = Callable[[asyncpg.Connection, list[int], int, F], Awaitable[dict[int, list[T]]]]
+# The service statuses a client's services list shows, from those asked for (SPEC 1.9).
+ServiceStatuses = Callable[
+    [frozenset[ServiceStatus] | None], Awaitable[frozenset[ServiceStatus] | None]
+]
 
 
 class Loaders:
-    def __init__(self, db: RequestConnection) -> None:
+    def __init__(
+        self,
+        db: RequestConnection,
+        reference: ReferenceCache,
+        service_statuses: ServiceStatuses,
+    ) -> None:
         self._db = db
+        self._reference = reference
+        self._service_statuses = service_statuses
+
+    @cached_property
+    def dashboard_figures(self) -> DataLoader[dashboard.Part, dashboard.Figures]:
+        """Every figure the dashboard's fields ask for, read in one statement."""
+        return DataLoader(self._load_dashboard)
 
     # Made when first used: most requests use one or two of them.
     @cached_property
-    def sent_emails_by_client(self) -> DataLoader[int, list[ShownEmail]]:
-        return DataLoader(self._load_sent_emails_by_client)
+    def sent_emails_by_client(self) -> DataLoader[Nested[None], list[ShownEmail]]:
+        return self._nested(
+            lambda conn, ids, most, _: email_log.sent_emails_by_client(conn, ids, per_client=most)
+        )
 
     @cached_property
-    def contacts_by_client(self) -> DataLoader[int, list[Contact]]:
-        return DataLoader(self._load_contacts_by_client)
+    def contacts_by_client(self) -> DataLoader[Nested[None], list[Contact]]:
+        return self._nested(
+            lambda conn, ids, most, _: contact_services.contacts_by_client(
+                conn, ids, per_client=most
+            )
+        )
 
     @cached_property
     def contact_by_id(self) -> DataLoader[int, Contact | None]:
@@ -52,40 +90,64 @@ class Loaders:
         return DataLoader(self._load_sent_email_by_id)
 
     @cached_property
-    def credit_log_by_client(self) -> DataLoader[int, list[CreditEntry]]:
-        return DataLoader(self._load_credit_log_by_client)
+    def credit_log_by_client(self) -> DataLoader[Nested[None], list[CreditEntry]]:
+        return self._nested(
+            lambda conn, ids, most, _: ledger.entries_by_client(conn, ids, per_client=most)
+        )
 
     @cached_property
-    def services_by_client(self) -> DataLoader[int, list[BillableItem]]:
-        return self._items_loader(ItemKind.SERVICE)
+    def services_by_client(
+        self,
+    ) -> DataLoader[Nested[frozenset[ServiceStatus] | None], list[BillableItem]]:
+        """Keyed by the statuses asked for: the batch resolves (and remembers) the filter
+        once, after every client of the page has asked."""
+
+        async def fetch(
+            conn: asyncpg.Connection,
+            ids: list[int],
+            most: int,
+            chosen: frozenset[ServiceStatus] | None,
+        ) -> dict[int, list[BillableItem]]:
+            shown = await self._service_statuses(chosen)
+            return await items.items_by_client(
+                conn, ItemKind.SERVICE, ids, statuses=shown, per_client=most
+            )
+
+        return self._nested(fetch)
 
     @cached_property
-    def addons_by_client(self) -> DataLoader[int, list[BillableItem]]:
+    def addons_by_client(self) -> DataLoader[Nested[None], list[BillableItem]]:
         return self._items_loader(ItemKind.ADDON)
 
     @cached_property
-    def domains_by_client(self) -> DataLoader[int, list[BillableItem]]:
+    def domains_by_client(self) -> DataLoader[Nested[None], list[BillableItem]]:
         return self._items_loader(ItemKind.DOMAIN)
 
     @cached_property
-    def invoices_by_client(self) -> DataLoader[int, list[Invoice]]:
-        return DataLoader(self._load_invoices_by_client)
+    def invoices_by_client(self) -> DataLoader[Nested[None], list[Invoice]]:
+        return self._nested(
+            lambda conn, ids, most, _: invoices.invoices_by_client(conn, ids, per_client=most)
+        )
 
     @cached_property
     def invoice_items_by_invoice(self) -> DataLoader[int, list[InvoiceItem]]:
         return DataLoader(self._load_invoice_items_by_invoice)
 
     @cached_property
-    def transactions_by_client(self) -> DataLoader[int, list[Transaction]]:
-        return DataLoader(self._load_transactions_by_client)
+    def transactions_by_client(self) -> DataLoader[Nested[None], list[Transaction]]:
+        return self._nested(
+            lambda conn, ids, most, _: payments.transactions_by_client(conn, ids, per_client=most)
+        )
 
     @cached_property
     def card_by_client(self) -> DataLoader[int, StoredCard | None]:
         return DataLoader(self._load_card_by_client)
 
     @cached_property
-    def tickets_by_client(self) -> DataLoader[int, list[Ticket]]:
-        return DataLoader(self._load_tickets_by_client)
+    def tickets_by_client(self) -> DataLoader[Nested[None], list[Ticket]]:
+        return self._nested(
+            lambda conn, ids, most, _: tickets.tickets_by_client(conn, ids, per_client=most)
+        )
 
     @cached_property
     def ticket_by_id(self) -> DataLoader[int, Ticket | None]:
@@ -104,20 +166,19 @@ class Loaders:
         return DataLoader(self._load_merged_from_by_client)
 
     @cached_property
-    def files_by_client(self) -> DataLoader[int, list[ClientFile]]:
-        return DataLoader(self._load_files_by_client)
+    def files_by_client(self) -> DataLoader[Nested[bool], list[ClientFile]]:
+        """Keyed by whether the admin-only files are shown (to staff)."""
+        return self._nested(
+            lambda conn, ids, most, admin_only: file_services.files_by_client(
+                conn, ids, per_client=most, admin_only=admin_only
+            )
+        )
 
-    async def _load_sent_emails_by_client(
-        self, client_ids: Sequence[int]
-    ) -> list[list[ShownEmail]]:
+    async def _load_dashboard(self, parts: Sequence[dashboard.Part]) -> list[dashboard.Figures]:
+        settings = await self._reference.automation_settings(self._db.use)
         async with self._db.use() as conn:
-            by_client = await email_log.sent_emails_by_client(conn, list(client_ids))
-        return [by_client[cid] for cid in client_ids]
-
-    async def _load_contacts_by_client(self, client_ids: Sequence[int]) -> list[list[Contact]]:
-        async with self._db.use() as conn:
-            by_client = await contact_services.contacts_by_client(conn, client_ids)
-        return [by_client[cid] for cid in client_ids]
+            figures = await dashboard.read(conn, parts, settings)
+        return [figures] * len(parts)
 
     async def _load_contact_by_id(self, contact_ids: Sequence[int]) -> list[Contact | None]:
         async with self._db.use() as conn:
@@ -134,25 +195,28 @@ class Loaders:
             by_id = await email_log.sent_emails_by_ids(conn, email_ids)
         return [by_id.get(eid) for eid in email_ids]
 
-    async def _load_credit_log_by_client(
-        self, client_ids: Sequence[int]
-    ) -> list[list[CreditEntry]]:
-        async with self._db.use() as conn:
-            by_client = await ledger.entries_by_client(conn, client_ids)
-        return [by_client[cid] for cid in client_ids]
+    def _items_loader(self, kind: ItemKind) -> DataLoader[Nested[None], list[BillableItem]]:
+        return self._nested(
+            lambda conn, ids, most, _: items.items_by_client(conn, kind, ids, per_client=most)
+        )
 
-    def _items_loader(self, kind: ItemKind) -> DataLoader[int, list[BillableItem]]:
-        async def load(client_ids: Sequence[int]) -> list[list[BillableItem]]:
+    def _nested(self, fetch: Fetch[F, T]) -> DataLoader[Nested[F], list[T]]:
+        """A nested list's loader: each parent's first rows, cut in the statement (at the
+        largest `first` of the batch, then each key's own), one statement per level, or per
+        filter when one request asks with several."""
+
+        async def load(keys: Sequence[Nested[F]]) -> list[list[T]]:
+            found: dict[F, dict[int, list[T]]] = {}
             async with self._db.use() as conn:
-                by_client = await items.items_by_client(conn, kind, client_ids)
-            return [by_client[cid] for cid in client_ids]
+                for only in dict.fromkeys(key[2] for key in keys):
+                    asked = [key for key in keys if key[2] == only]
+                    parents = list(dict.fromkeys(key[0] for key in asked))
+                    found[only] = await fetch(conn, parents, max(key[1] for key in asked), only)
+            return [found[only][pk][:first] for pk, first, only in keys]
 
         return DataLoader(load)
 
-    async def _load_invoices_by_client(self, client_ids: Sequence[int]) -> list[list[Invoice]]:
-        async with self._db.use() as conn:
-            by_client = await invoices.invoices_by_client(conn, client_ids)
-        return [by_client[cid] for cid in client_ids]
+        return DataLoader(load)
 
     async def _load_invoice_items_by_invoice(
         self, invoice_ids: Sequence[int]
@@ -160,13 +224,6 @@ class Loaders:
         async with self._db.use() as conn:
             by_invoice = await invoices.items_by_invoice(conn, invoice_ids)
         return [by_invoice[iid] for iid in invoice_ids]
-
-    async def _load_transactions_by_client(
-        self, client_ids: Sequence[int]
-    ) -> list[list[Transaction]]:
-        async with self._db.use() as conn:
-            by_client = await payments.transactions_by_client(conn, client_ids)
-        return [by_client[cid] for cid in client_ids]
 
     async def _load_merged_from_by_client(self, client_ids: Sequence[int]) -> list[list[int]]:
         async with self._db.use() as conn:
@@ -177,11 +234,6 @@ class Loaders:
         async with self._db.use() as conn:
             by_client = await cards_by_client(conn, client_ids)
         return [by_client.get(cid) for cid in client_ids]
-
-    async def _load_tickets_by_client(self, client_ids: Sequence[int]) -> list[list[Ticket]]:
-        async with self._db.use() as conn:
-            by_client = await tickets.tickets_by_client(conn, client_ids)
-        return [by_client[cid] for cid in client_ids]
 
     async def _load_ticket_by_id(self, ticket_ids: Sequence[int]) -> list[Ticket | None]:
         async with self._db.use() as conn:
@@ -199,8 +251,3 @@ class Loaders:
         async with self._db.use() as conn:
             by_id = await tickets.messages_by_ids(conn, message_ids)
         return [by_id.get(mid) for mid in message_ids]
-
-    async def _load_files_by_client(self, client_ids: Sequence[int]) -> list[list[ClientFile]]:
-        async with self._db.use() as conn:
-            by_client = await file_services.files_by_client(conn, client_ids)
-        return [by_client[cid] for cid in client_ids]

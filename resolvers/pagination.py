@@ -169,22 +169,30 @@ async def paged_list(
 def selects(info: Info[Any, Any], *path: str) -> bool:
     """Whether the query asks this field for the field at `path` (GraphQL names), through
     fragments: what the resolver may leave out when not."""
-    return any(
-        _selects(field.selections, *path)
-        for field in info.selected_fields
-        if isinstance(field, SelectedField)
-    )
+    return any(True for _ in _selected(info, path))
 
 
-def _selects(selections: Iterable[Selection], *path: str) -> bool:
+def selects_without_arguments(info: Info[Any, Any], *path: str) -> bool:
+    """Whether the query asks for the field at `path`, and never with arguments: what a
+    resolver may fetch ahead with the field's defaults."""
+    found = list(_selected(info, path))
+    return bool(found) and not any(field.arguments for field in found)
+
+
+def _selected(info: Info[Any, Any], path: tuple[str, ...]) -> Iterator[SelectedField]:
+    for field in info.selected_fields:
+        if isinstance(field, SelectedField):
+            yield from _found(field.selections, *path)
+
+
+def _found(selections: Iterable[Selection], *path: str) -> Iterator[SelectedField]:
     head, *rest = path
     for selection in selections:
         if isinstance(selection, SelectedField):
-            if selection.name == head and (not rest or _selects(selection.selections, *rest)):
-                return True
-        elif _selects(selection.selections, *path):
-            return True
-    return False
+            if selection.name == head:
+                yield from _found(selection.selections, *rest) if rest else (selection,)
+        else:
+            yield from _found(selection.selections, *path)
 
 
 def looks_behind(info: Info[Any, Any], request: PageRequest) -> bool:

@@ -52,17 +52,17 @@ Capped = Annotated[
         description=f"At most this many, 1–{NESTED_LIST_CAP} (the cap, and the default)."
     ),
 ]
-Item = TypeVar("Item")
 
 
-def capped(rows: list[Item], first: int) -> list[Item]:
-    """The first `first` of `rows`; BAD_USER_INPUT for a size beyond the cap."""
+def capped(first: int) -> int:
+    """`first` once checked (the loaders cut each list at it, in SQL); BAD_USER_INPUT for a
+    size beyond the cap."""
     if not 1 <= first <= NESTED_LIST_CAP:
         raise GraphQLError(
             f"`first` must be between 1 and {NESTED_LIST_CAP}.",
             extensions={"code": "BAD_USER_INPUT", "argument": "first"},
         )
-    return rows[:first]
+    return first
 
 
 ClientStatus = strawberry.enum(
@@ -130,21 +130,24 @@ class Client(Node):
     sent_emails: strawberry.Private[list[Email] | None] = None
 
     @strawberry.field(
-        description="Emails sent to this client, newest first.",
+        description="Emails sent to this client, newest first. At most `first` (200, the cap).",
         graphql_type=list[Email],
-        # The executor answers from `sent_emails` when the page brought them, without a call.
+        # The executor answers from `sent_emails` when the page brought them, without a call:
+        # the page brings them only when every `emails` it selects leaves `first` out.
         metadata=prefetched_in("sent_emails"),
     )
-    def emails(self, info: Info[SchemaContext, None]) -> list[Email] | Awaitable[list[Email]]:
+    def emails(
+        self, info: Info[SchemaContext, None], first: Capped = NESTED_LIST_CAP
+    ) -> list[Email] | Awaitable[list[Email]]:
         # Not async when the emails came with the page: an async field on every item of a
         # list costs graphql-core a task per item.
         if self.sent_emails is not None:
             return self.sent_emails
-        return self._load_emails(info)
+        return self._load_emails(info, capped(first))
 
-    async def _load_emails(self, info: Info[SchemaContext, None]) -> list[Email]:
+    async def _load_emails(self, info: Info[SchemaContext, None], first: int) -> list[Email]:
         await require(info, staff=StaffPermission.VIEW_EMAILS, client_area=ContactPermission.EMAILS)
-        rows = await info.context.loaders.sent_emails_by_client.load(self.pk)
+        rows = await info.context.loaders.sent_emails_by_client.load((self.pk, first, None))
         return [Email.from_row(row) for row in rows]
 
     # The default billing contact's id (SPEC 2.5), resolved by `default_billing_contact`.
@@ -160,8 +163,8 @@ class Client(Node):
         await require(
             info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.INVOICES
         )
-        rows = await info.context.loaders.credit_log_by_client.load(self.pk)
-        return capped([CreditEntry.build(row) for row in rows], first)
+        rows = await info.context.loaders.credit_log_by_client.load((self.pk, capped(first), None))
+        return [CreditEntry.build(row) for row in rows]
 
     @strawberry.field(
         description="Services, oldest first. Staff: `statuses` is remembered for the login "
@@ -180,13 +183,10 @@ class Client(Node):
         await require(
             info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.PRODUCTS
         )
-        # Queued before the filter is awaited, so a page of clients still loads in one batch.
-        loading = info.context.loaders.services_by_client.load(self.pk)
-        shown = await info.context.service_statuses(statuses)
-        rows = await loading
-        return capped(
-            [Service.build(row) for row in rows if shown is None or row.status in shown], first
-        )
+        # Keyed by the statuses asked for: the batch resolves the filter, in the statement.
+        chosen = None if statuses is None else frozenset(statuses)
+        rows = await info.context.loaders.services_by_client.load((self.pk, capped(first), chosen))
+        return [Service.build(row) for row in rows]
 
     @strawberry.field(description="Addons, oldest first. At most `first` (200, the cap).")
     async def addons(
@@ -195,8 +195,8 @@ class Client(Node):
         await require(
             info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.PRODUCTS
         )
-        rows = await info.context.loaders.addons_by_client.load(self.pk)
-        return capped([Service.build(row) for row in rows], first)
+        rows = await info.context.loaders.addons_by_client.load((self.pk, capped(first), None))
+        return [Service.build(row) for row in rows]
 
     @strawberry.field(description="Domains, oldest first. At most `first` (200, the cap).")
     async def domains(
@@ -205,8 +205,8 @@ class Client(Node):
         await require(
             info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.DOMAINS
         )
-        rows = await info.context.loaders.domains_by_client.load(self.pk)
-        return capped([Domain.build(row) for row in rows], first)
+        rows = await info.context.loaders.domains_by_client.load((self.pk, capped(first), None))
+        return [Domain.build(row) for row in rows]
 
     @strawberry.field(description="Invoices, newest first. At most `first` (200, the cap).")
     async def invoices(
@@ -215,8 +215,8 @@ class Client(Node):
         await require(
             info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.INVOICES
         )
-        rows = await info.context.loaders.invoices_by_client.load(self.pk)
-        return capped([Invoice.build(row) for row in rows], first)
+        rows = await info.context.loaders.invoices_by_client.load((self.pk, capped(first), None))
+        return [Invoice.build(row) for row in rows]
 
     @strawberry.field(
         description="Payments received, newest first. At most `first` (200, the cap)."
@@ -227,8 +227,10 @@ class Client(Node):
         await require(
             info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.INVOICES
         )
-        rows = await info.context.loaders.transactions_by_client.load(self.pk)
-        return capped([Transaction.build(row) for row in rows], first)
+        rows = await info.context.loaders.transactions_by_client.load(
+            (self.pk, capped(first), None)
+        )
+        return [Transaction.build(row) for row in rows]
 
     @strawberry.field(
         description="The client's contacts and sub-accounts. At most `first` (200, the cap)."
@@ -239,8 +241,8 @@ class Client(Node):
         await require(
             info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.CONTACTS
         )
-        rows = await info.context.loaders.contacts_by_client.load(self.pk)
-        return capped([Contact.build(row) for row in rows], first)
+        rows = await info.context.loaders.contacts_by_client.load((self.pk, capped(first), None))
+        return [Contact.build(row) for row in rows]
 
     @strawberry.field(
         description="The contact invoices are addressed and emailed to; null: the client."
@@ -264,8 +266,8 @@ class Client(Node):
         await require(
             info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.TICKETS
         )
-        rows = await info.context.loaders.tickets_by_client.load(self.pk)
-        return capped([Ticket.build(row) for row in rows], first)
+        rows = await info.context.loaders.tickets_by_client.load((self.pk, capped(first), None))
+        return [Ticket.build(row) for row in rows]
 
     @strawberry.field(description="The stored card, when the client has one (SPEC 4.1).")
     async def card(self, info: Info[SchemaContext, None]) -> Card | None:
@@ -298,10 +300,11 @@ class Client(Node):
             client_area=file_services.CLIENT_AREA_PERMISSION,
         )
         viewer = await info.context.get_viewer()
-        rows = await info.context.loaders.files_by_client.load(self.pk)
-        return capped(
-            [ClientFile.build(row) for row in rows if file_services.may_see(viewer, row)], first
-        )
+        # Staff see the admin-only files too: the statement leaves them out for the others.
+        admin_only = viewer is not None and viewer.is_staff
+        key = (self.pk, capped(first), admin_only)
+        rows = await info.context.loaders.files_by_client.load(key)
+        return [ClientFile.build(row) for row in rows if file_services.may_see(viewer, row)]
 
     @classmethod
     def build(

@@ -16,8 +16,6 @@ from strawberry.types import Info
 
 from domain import dashboard
 from domain.auth.permissions import StaffPermission
-from domain.automation import runs
-from domain.automation.settings import get_automation_settings
 from domain.clients.models import ClientStatus
 from domain.errors import DomainError
 from schema import clients as _registers_client_status  # noqa: F401 -- its GraphQL enum
@@ -32,12 +30,17 @@ strawberry.enum(
 )
 
 
-async def _require(info: Info[SchemaContext, Any], permission: StaffPermission) -> None:
+async def _read(
+    info: Info[SchemaContext, Any], permission: StaffPermission, part: dashboard.Part
+) -> dashboard.Figures:
+    """The figures, once `permission` is checked; every field of one dashboard asks in the
+    same tick, so the request's DataLoader reads them all in one statement."""
     viewer = await info.context.get_viewer()
     if viewer is None:
         raise Unauthenticated()
     if not viewer.has_staff_permission(permission):
         raise Forbidden(f"This needs the staff permission {permission.value}.")
+    return await info.context.loaders.dashboard_figures.load(part)
 
 
 @strawberry.type(description="A number of clients with one status.")
@@ -72,8 +75,17 @@ class IncomePeriod:
     )
 
 
-def _invoice_figures(figures: dashboard.InvoiceFigures) -> InvoiceFigures:
+async def _invoice_figures(
+    info: Info[SchemaContext, Any], part: dashboard.Figure
+) -> InvoiceFigures:
+    figures = (await _read(info, StaffPermission.VIEW_CLIENTS, part)).invoices[part]
     return InvoiceFigures(count=figures.count, totals=CurrencyTotal.build_all(figures.totals))
+
+
+async def _count(
+    info: Info[SchemaContext, Any], permission: StaffPermission, part: dashboard.Figure
+) -> int:
+    return (await _read(info, permission, part)).counts[part]
 
 
 @strawberry.type(
@@ -85,26 +97,20 @@ class Dashboard:
     async def clients_by_status(
         self, info: Info[SchemaContext, None]
     ) -> list[ClientStatusCount] | None:
-        await _require(info, StaffPermission.VIEW_CLIENTS)
-        async with info.context.connection() as conn:
-            counts = await dashboard.clients_by_status(conn)
+        part = dashboard.Figure.CLIENTS_BY_STATUS
+        counts = (await _read(info, StaffPermission.VIEW_CLIENTS, part)).clients_by_status
         return [ClientStatusCount(status=status, count=n) for status, n in counts.items()]
 
     @strawberry.field(description="Unpaid invoices and their balance (VIEW_CLIENTS).")
     async def unpaid_invoices(self, info: Info[SchemaContext, None]) -> InvoiceFigures | None:
-        await _require(info, StaffPermission.VIEW_CLIENTS)
-        async with info.context.connection() as conn:
-            return _invoice_figures(await dashboard.unpaid_invoices(conn, due_before=None))
+        return await _invoice_figures(info, dashboard.Figure.UNPAID)
 
     @strawberry.field(
         description="Unpaid invoices due before today in the installation's time zone, and "
         "their balance (VIEW_CLIENTS)."
     )
     async def overdue_invoices(self, info: Info[SchemaContext, None]) -> InvoiceFigures | None:
-        await _require(info, StaffPermission.VIEW_CLIENTS)
-        async with info.context.connection() as conn:
-            today = dashboard.today(await get_automation_settings(conn))
-            return _invoice_figures(await dashboard.unpaid_invoices(conn, due_before=today))
+        return await _invoice_figures(info, dashboard.Figure.OVERDUE)
 
     @strawberry.field(
         description="Payments received per period from `from` to `to` (both included, days in "
@@ -119,14 +125,13 @@ class Dashboard:
             dashboard.Interval, strawberry.argument(description="Per day or per month.")
         ],
     ) -> list[IncomePeriod] | None:
-        await _require(info, StaffPermission.VIEW_CLIENTS)
-        async with info.context.connection() as conn:
-            try:
-                periods = await dashboard.income(conn, from_, to, interval)
-            except DomainError as error:
-                raise GraphQLError(
-                    error.errors[0].message, extensions={"code": "BAD_USER_INPUT"}
-                ) from None
+        try:
+            wanted = dashboard.income_range(from_, to, interval)
+        except DomainError as error:
+            raise GraphQLError(
+                error.errors[0].message, extensions={"code": "BAD_USER_INPUT"}
+            ) from None
+        periods = (await _read(info, StaffPermission.VIEW_CLIENTS, wanted)).income[wanted]
         return [
             IncomePeriod(date=period.start, totals=CurrencyTotal.build_all(period.totals))
             for period in periods
@@ -134,38 +139,29 @@ class Dashboard:
 
     @strawberry.field(description="Tickets not closed (VIEW_CLIENTS).")
     async def open_tickets(self, info: Info[SchemaContext, None]) -> int | None:
-        await _require(info, StaffPermission.VIEW_CLIENTS)
-        async with info.context.connection() as conn:
-            return await dashboard.count(conn, dashboard.Figure.OPEN_TICKETS)
+        return await _count(info, StaffPermission.VIEW_CLIENTS, dashboard.Figure.OPEN_TICKETS)
 
     @strawberry.field(
         description="Tickets awaiting a staff reply: none yet, or the client wrote after the "
         "last one (VIEW_CLIENTS)."
     )
     async def awaiting_reply(self, info: Info[SchemaContext, None]) -> int | None:
-        await _require(info, StaffPermission.VIEW_CLIENTS)
-        async with info.context.connection() as conn:
-            return await dashboard.count(conn, dashboard.Figure.AWAITING_REPLY)
+        return await _count(info, StaffPermission.VIEW_CLIENTS, dashboard.Figure.AWAITING_REPLY)
 
     @strawberry.field(description="Emails not sent yet and still being tried (VIEW_EMAILS).")
     async def queued_emails(self, info: Info[SchemaContext, None]) -> int | None:
-        await _require(info, StaffPermission.VIEW_EMAILS)
-        async with info.context.connection() as conn:
-            return await dashboard.count(conn, dashboard.Figure.QUEUED_EMAILS)
+        return await _count(info, StaffPermission.VIEW_EMAILS, dashboard.Figure.QUEUED_EMAILS)
 
     @strawberry.field(description="Emails given up on after their retries (VIEW_EMAILS).")
     async def failed_emails(self, info: Info[SchemaContext, None]) -> int | None:
-        await _require(info, StaffPermission.VIEW_EMAILS)
-        async with info.context.connection() as conn:
-            return await dashboard.count(conn, dashboard.Figure.FAILED_EMAILS)
+        return await _count(info, StaffPermission.VIEW_EMAILS, dashboard.Figure.FAILED_EMAILS)
 
     @strawberry.field(
         description="The last finished daily run; null before the first (MANAGE_SETTINGS)."
     )
     async def last_automation_run(self, info: Info[SchemaContext, None]) -> AutomationRun | None:
-        await _require(info, StaffPermission.MANAGE_SETTINGS)
-        async with info.context.connection() as conn:
-            run = await runs.last_finished_run(conn)
+        part = dashboard.Figure.LAST_RUN
+        run = (await _read(info, StaffPermission.MANAGE_SETTINGS, part)).last_run
         return AutomationRun.build(run) if run else None
 
     @strawberry.field(
@@ -174,6 +170,5 @@ class Dashboard:
         "(MANAGE_SETTINGS)."
     )
     async def next_automation_run_at(self, info: Info[SchemaContext, None]) -> datetime | None:
-        await _require(info, StaffPermission.MANAGE_SETTINGS)
-        async with info.context.connection() as conn:
-            return await dashboard.next_run_at(conn, await get_automation_settings(conn))
+        part = dashboard.Figure.NEXT_RUN
+        return (await _read(info, StaffPermission.MANAGE_SETTINGS, part)).next_run_at

@@ -6,7 +6,9 @@ value when the list's resolver already fetched it with the page, for a viewer al
 it. The executor (app/execution.py) then completes the field from that attribute as it
 completes a plain field, without calling the resolver; when the attribute holds None it calls
 the resolver as usual. The resolver must answer the attribute's value when it is not None,
-so that both ways give the same answer.
+so that both ways give the same answer. The executor does not read the field's arguments: a
+list's resolver fills the attribute only when every selection of the field leaves them out
+(their defaults are what it fetched), as `Client.emails` and its `first` (resolvers/clients.py).
 """
 
 from __future__ import annotations

@@ -75,7 +75,9 @@ class RunTools:
     client_area_url: str
 
 
-_COLUMNS = "id, as_of, started_at, finished_at, counts, durations, failures"
+# A run's columns, in the order of AutomationRun's fields.
+FIELDS = ("id", "as_of", "started_at", "finished_at", "counts", "durations", "failures")
+_COLUMNS = ", ".join(FIELDS)
 
 
 def _run(row: asyncpg.Record) -> AutomationRun:

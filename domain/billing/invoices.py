@@ -21,6 +21,7 @@ from domain.billing.models import BilledTo, Invoice, InvoiceItem, InvoiceStatus,
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.idempotency import idempotent
 from domain.money import check_storable, parse_amount
+from domain.nested import first_of_each, grouped
 from domain.settings import get_general_settings
 from domain.validation import InputCheck
 
@@ -326,18 +327,18 @@ async def get_invoice(conn: asyncpg.Connection, invoice_id: int) -> Invoice | No
 
 
 async def invoices_by_client(
-    conn: asyncpg.Connection, client_ids: Sequence[int]
+    conn: asyncpg.Connection, client_ids: Sequence[int], *, per_client: int | None = None
 ) -> dict[int, list[Invoice]]:
-    """Each client's invoices, newest first."""
+    """Each client's invoices, newest first; at most `per_client` each."""
     rows = await conn.fetch(
-        f"""SELECT {INVOICE_COLUMNS} FROM invoices WHERE client_id = ANY($1::bigint[])
-            ORDER BY client_id, id DESC""",
+        first_of_each(
+            f"""SELECT {INVOICE_COLUMNS} FROM invoices WHERE client_id = {{parent}}
+                 ORDER BY id DESC"""
+        ),
         list(client_ids),
+        per_client,
     )
-    found: dict[int, list[Invoice]] = {cid: [] for cid in client_ids}
-    for row in rows:
-        found[row["client_id"]].append(invoice_from_row(row))
-    return found
+    return grouped(rows, client_ids, invoice_from_row)
 
 
 async def items_by_invoice(

@@ -9,6 +9,7 @@ import asyncpg
 from domain import audit
 from domain.billing.models import BillableItem, BillingCycle, DomainStatus, ItemKind, ServiceStatus
 from domain.errors import NotFound
+from domain.nested import first_of_each, grouped
 
 ITEM_COLUMNS = """id, client_id, order_id, name, amount, billing_cycle, status, payment_method,
     next_due_date, created_at"""
@@ -27,20 +28,22 @@ async def items_by_client(
     client_ids: Sequence[int],
     *,
     statuses: Iterable[str] | None = None,
+    per_client: int | None = None,
 ) -> dict[int, list[BillableItem]]:
-    """Each client's items of one kind, oldest first; only `statuses` when given."""
+    """Each client's items of one kind, oldest first; only `statuses` when given; at most
+    `per_client` each."""
     wanted = None if statuses is None else [str(s) for s in statuses]
     rows = await conn.fetch(
-        f"""SELECT {ITEM_COLUMNS} FROM {kind.table}
-             WHERE client_id = ANY($1::bigint[]) AND ($2::text[] IS NULL OR status = ANY($2))
-             ORDER BY client_id, id""",
+        first_of_each(
+            f"""SELECT {ITEM_COLUMNS} FROM {kind.table}
+                 WHERE client_id = {{parent}} AND ($3::text[] IS NULL OR status = ANY($3))
+                 ORDER BY id"""
+        ),
         list(client_ids),
+        per_client,
         wanted,
     )
-    found: dict[int, list[BillableItem]] = {cid: [] for cid in client_ids}
-    for row in rows:
-        found[row["client_id"]].append(item_from_row(kind, row))
-    return found
+    return grouped(rows, client_ids, lambda row: item_from_row(kind, row))
 
 
 async def items_by_order(

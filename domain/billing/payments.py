@@ -18,6 +18,7 @@ from domain.emails.outbox import queue_invoice_emails
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.idempotency import idempotent
 from domain.money import exact_decimal, parse_amount
+from domain.nested import first_of_each, grouped
 from domain.paging import Keyset, Page, PageRequest, fetch_page
 from domain.validation import InputCheck
 
@@ -204,18 +205,18 @@ def transaction_from_row(row: asyncpg.Record) -> Transaction:
 
 
 async def transactions_by_client(
-    conn: asyncpg.Connection, client_ids: Sequence[int]
+    conn: asyncpg.Connection, client_ids: Sequence[int], *, per_client: int | None = None
 ) -> dict[int, list[Transaction]]:
-    """Each client's transactions, newest first."""
+    """Each client's transactions, newest first; at most `per_client` each."""
     rows = await conn.fetch(
-        f"""SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE client_id = ANY($1::bigint[])
-            ORDER BY client_id, id DESC""",
+        first_of_each(
+            f"""SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE client_id = {{parent}}
+                 ORDER BY id DESC"""
+        ),
         list(client_ids),
+        per_client,
     )
-    found: dict[int, list[Transaction]] = {cid: [] for cid in client_ids}
-    for row in rows:
-        found[row["client_id"]].append(transaction_from_row(row))
-    return found
+    return grouped(rows, client_ids, transaction_from_row)
 
 
 # Transactions newest first (by id), of one client or all.

@@ -31,6 +31,7 @@ from domain.contacts.models import (
 )
 from domain.emails.templates import EmailCategory
 from domain.errors import DomainError, ErrorCode, NotFound
+from domain.nested import first_of_each, grouped
 from domain.people import PERSON_FIELDS, clean_person
 from domain.validation import InputCheck, normalize_email
 
@@ -49,17 +50,17 @@ async def get_contact(conn: asyncpg.Connection, contact_id: int) -> Contact | No
 
 
 async def contacts_by_client(
-    conn: asyncpg.Connection, client_ids: Sequence[int]
+    conn: asyncpg.Connection, client_ids: Sequence[int], *, per_client: int | None = None
 ) -> dict[int, list[Contact]]:
+    """Each client's contacts, oldest first; at most `per_client` each."""
     rows = await conn.fetch(
-        f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE client_id = ANY($1::bigint[]) "
-        "ORDER BY client_id, id",
+        first_of_each(
+            f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE client_id = {{parent}} ORDER BY id"
+        ),
         list(client_ids),
+        per_client,
     )
-    by_client: dict[int, list[Contact]] = {cid: [] for cid in client_ids}
-    for row in rows:
-        by_client[row["client_id"]].append(contact_from_row(row))
-    return by_client
+    return grouped(rows, client_ids, contact_from_row)
 
 
 async def contacts_by_ids(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, Contact]:

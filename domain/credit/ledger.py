@@ -12,6 +12,7 @@ import asyncpg
 
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.money import check_storable
+from domain.nested import first_of_each, grouped
 
 
 @dataclass(frozen=True)
@@ -117,18 +118,18 @@ async def get_entry(conn: asyncpg.Connection, entry_id: int) -> CreditEntry | No
 
 
 async def entries_by_client(
-    conn: asyncpg.Connection, client_ids: Sequence[int]
+    conn: asyncpg.Connection, client_ids: Sequence[int], *, per_client: int | None = None
 ) -> dict[int, list[CreditEntry]]:
-    """The ledgers of these clients, newest first, in one query."""
+    """The ledgers of these clients, newest first, in one query; at most `per_client` each."""
     rows = await conn.fetch(
-        ENTRY_SELECT.format(source="credit_log")
-        + " WHERE e.client_id = ANY($1::bigint[]) ORDER BY e.created_at DESC, e.id DESC",
+        first_of_each(
+            ENTRY_SELECT.format(source="credit_log")
+            + " WHERE e.client_id = {parent} ORDER BY e.created_at DESC, e.id DESC"
+        ),
         list(client_ids),
+        per_client,
     )
-    by_client: dict[int, list[CreditEntry]] = {client_id: [] for client_id in client_ids}
-    for row in rows:
-        by_client[row["client_id"]].append(entry_from_row(row))
-    return by_client
+    return grouped(rows, client_ids, entry_from_row)
 
 
 async def _move_balance(

@@ -12,6 +12,7 @@ from typing import TypeVar
 
 import asyncpg
 
+from domain.nested import first_of_each, grouped
 from domain.paging import Keyset, Page, PageRequest, fetch_page
 from domain.totals import Total, count_rows
 
@@ -108,22 +109,18 @@ async def outbox_figures(conn: asyncpg.Connection) -> OutboxFigures:
 
 
 async def sent_emails_by_client(
-    conn: asyncpg.Connection, client_ids: list[int], *, limit_per_client: int = 100
+    conn: asyncpg.Connection, client_ids: Sequence[int], *, per_client: int | None = None
 ) -> dict[int, list[ShownEmail]]:
-    """The email log of several clients at once, newest first."""
+    """The email log of several clients at once, newest first; at most `per_client` each."""
     rows = await conn.fetch(
-        f"""SELECT {_SHOWN_COLUMNS} FROM (
-                SELECT e.*, row_number() OVER (PARTITION BY client_id ORDER BY sent_at DESC) AS n
-                  FROM emails e
-                 WHERE client_id = ANY($1::bigint[]) AND sent_at IS NOT NULL
-            ) ranked WHERE n <= $2 ORDER BY client_id, sent_at DESC""",
-        client_ids,
-        limit_per_client,
+        first_of_each(
+            f"""SELECT {_SHOWN_COLUMNS} FROM emails
+                 WHERE client_id = {{parent}} AND sent_at IS NOT NULL ORDER BY sent_at DESC"""
+        ),
+        list(client_ids),
+        per_client,
     )
-    by_client: dict[int, list[ShownEmail]] = {cid: [] for cid in client_ids}
-    for row in rows:
-        by_client[row["client_id"]].append(_shown_email(row))
-    return by_client
+    return grouped(rows, client_ids, _shown_email)
 
 
 async def sent_emails_by_ids(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, ShownEmail]:

@@ -14,6 +14,7 @@ from domain.auth.permissions import ContactPermission, StaffPermission
 from domain.auth.viewer import Viewer
 from domain.errors import NotFound
 from domain.files.storage import StoredBytes
+from domain.nested import first_of_each, grouped
 from domain.validation import InputCheck
 
 # A sub-account reads its client's files with the PROFILE permission: files staff share
@@ -168,18 +169,24 @@ async def get_file(conn: asyncpg.Connection, file_id: int) -> ClientFile | None:
 
 
 async def files_by_client(
-    conn: asyncpg.Connection, client_ids: Sequence[int]
+    conn: asyncpg.Connection,
+    client_ids: Sequence[int],
+    *,
+    per_client: int | None = None,
+    admin_only: bool = True,
 ) -> dict[int, list[ClientFile]]:
-    """Each client's files, oldest first."""
+    """Each client's files, oldest first (without the admin-only ones unless `admin_only`);
+    at most `per_client` each."""
     rows = await conn.fetch(
-        f"""SELECT {_COLUMNS} FROM client_files WHERE client_id = ANY($1::bigint[])
-            ORDER BY client_id, id""",
+        first_of_each(
+            f"""SELECT {_COLUMNS} FROM client_files
+                 WHERE client_id = {{parent}} AND ($3 OR NOT admin_only) ORDER BY id"""
+        ),
         list(client_ids),
+        per_client,
+        admin_only,
     )
-    by_client: dict[int, list[ClientFile]] = {cid: [] for cid in client_ids}
-    for row in rows:
-        by_client[row["client_id"]].append(ClientFile(**dict(row)))
-    return by_client
+    return grouped(rows, client_ids, lambda row: ClientFile(**dict(row)))
 
 
 def may_see(viewer: Viewer | None, file: ClientFile) -> bool:

@@ -19,6 +19,7 @@ import asyncpg
 from domain import audit
 from domain.emails.outbox import queue_email
 from domain.errors import DomainError, ErrorCode, NotFound
+from domain.nested import first_of_each, grouped
 from domain.tickets import inbound
 from domain.tickets.models import (
     MAX_MESSAGE,
@@ -331,18 +332,18 @@ async def reply_to_ticket(
 
 
 async def tickets_by_client(
-    conn: asyncpg.Connection, client_ids: Sequence[int]
+    conn: asyncpg.Connection, client_ids: Sequence[int], *, per_client: int | None = None
 ) -> dict[int, list[Ticket]]:
-    """The tickets of several clients, newest first."""
+    """The tickets of several clients, newest first; at most `per_client` each."""
     rows = await conn.fetch(
-        f"""SELECT {TICKET_COLUMNS} FROM tickets t WHERE client_id = ANY($1::bigint[])
-             ORDER BY client_id, id DESC""",
+        first_of_each(
+            f"""SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.client_id = {{parent}}
+                 ORDER BY t.id DESC"""
+        ),
         list(client_ids),
+        per_client,
     )
-    by_client: dict[int, list[Ticket]] = {cid: [] for cid in client_ids}
-    for row in rows:
-        by_client[row["client_id"]].append(ticket_from_row(row))
-    return by_client
+    return grouped(rows, client_ids, ticket_from_row)
 
 
 async def tickets_by_ids(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, Ticket]:

@@ -14,7 +14,7 @@ from domain.auth import sessions
 from domain.auth.permissions import StaffPermission
 from domain.billing import invoices, payments
 from tests.api.test_authz_matrix import api_key_of
-from tests.conftest import CLIENT_AREA_URL, add_client, gql
+from tests.conftest import CLIENT_AREA_URL, CountedApi, add_client, gql
 
 DASHBOARD = """
 query Dashboard($from: Date!, $to: Date!) {
@@ -151,3 +151,20 @@ async def test_an_income_range_out_of_order_is_bad_input(
         allow_errors=True,
     )
     assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]
+
+
+async def test_the_whole_dashboard_is_read_in_one_statement(
+    conn: asyncpg.Connection, counted_api: CountedApi
+) -> None:
+    token = await viewer_token(conn, set(StaffPermission), "staff")
+    today = date.today()
+    variables = {"from": (today - timedelta(days=1)).isoformat(), "to": today.isoformat()}
+    await counted_api.count(DASHBOARD, variables, token)  # the settings come to the cache
+    assert "errors" not in counted_api.last_body, counted_api.last_body
+
+    statements = await counted_api.count(DASHBOARD, variables, token)
+
+    assert "errors" not in counted_api.last_body, counted_api.last_body
+    # The session, then every figure.
+    assert statements == 2, counted_api.statements
+    assert counted_api.last_body["data"]["dashboard"]["income"][1]["date"] == today.isoformat()

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 import uvicorn
 from redis.asyncio import Redis
+from websockets.sync.client import connect as ws_connect
+from websockets.typing import Subprotocol
 
 from app.devservices import free_port
 from app.server import server_config
 from app.settings import Settings
 from app.web import create_app
+from domain.auth import sessions
 from tests.conftest import LOGIN
+
+PROTOCOL = Subprotocol("graphql-transport-ws")
 
 
 @contextmanager
@@ -131,3 +139,29 @@ def test_request_headers_that_grow_past_the_limit_are_refused(settings: Settings
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 8000)
         sock.settimeout(5)
         assert sock.recv(4096).startswith(b"HTTP/1.1 4")
+
+
+async def test_a_websocket_outlives_the_request_timeout(
+    settings: Settings, conn: asyncpg.Connection
+) -> None:
+    login_id = await conn.fetchval(
+        "INSERT INTO logins (email) VALUES ('socket@staff.ex.com') RETURNING id"
+    )
+    await conn.execute(
+        "INSERT INTO staff (login_id, first_name, last_name, role) "
+        "VALUES ($1, 'Sam', 'Staff', 'ADMIN')",
+        login_id,
+    )
+    token = await sessions.start_session(conn, login_id, ttl=timedelta(hours=1))
+    init = json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+    # The request's clock is the HTTP protocol's; an upgraded socket is the WebSocket
+    # protocol's, bounded by its pings, and must not be cut when that clock would ring.
+    with (
+        running_server(settings, http_request_timeout=0.5) as (host, port),
+        ws_connect(f"ws://{host}:{port}/graphql", subprotocols=[PROTOCOL]) as ws,
+    ):
+        ws.send(init)
+        assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+        await asyncio.sleep(1.2)
+        ws.send('{"type": "ping"}')
+        assert json.loads(ws.recv(timeout=10))["type"] == "pong"
