@@ -12,7 +12,7 @@ import asyncpg
 
 from domain import audit
 from domain.billing.invoices import get_invoice, key_owner
-from domain.billing.models import Invoice, InvoiceStatus, Transaction
+from domain.billing.models import Invoice, InvoiceStatus, RefundKind, Transaction
 from domain.credit.ledger import record_entry
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.idempotency import idempotent
@@ -22,7 +22,7 @@ from domain.validation import InputCheck
 
 TRANSACTION_COLUMNS = (
     "id, client_id, invoice_id, date, gateway, transaction_id, amount, fees, currency,"
-    " client_name, client_company_name"
+    " client_name, client_company_name, refund_of, refund_kind, credited"
 )
 
 
@@ -117,11 +117,14 @@ async def _record_payment(
             check.fail("gateway", ErrorCode.INVALID, f"'{gateway}' is not a payment gateway.")
         check.raise_if_failed()
         assert paid is not None and fee is not None
+        # The invoice row is locked, so two payments at once see each other's balance: what
+        # the second pays beyond it, all of it once the invoice is PAID, becomes credit.
+        applied = min(paid, invoice["balance"])
         try:
             row = await conn.fetchrow(
-                f"""INSERT INTO transactions
-                        (client_id, invoice_id, gateway, transaction_id, amount, fees, currency)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {TRANSACTION_COLUMNS}""",
+                f"""INSERT INTO transactions (client_id, invoice_id, gateway, transaction_id,
+                                              amount, fees, currency, credited)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {TRANSACTION_COLUMNS}""",
                 invoice["client_id"],
                 invoice_id,
                 gateway,
@@ -129,6 +132,7 @@ async def _record_payment(
                 paid,
                 fee,
                 invoice["currency"],
+                paid - applied,
             )
         except asyncpg.UniqueViolationError:
             raise DomainError.single(
@@ -136,9 +140,6 @@ async def _record_payment(
                 f"Transaction {reference} of {gateway} is already recorded.",
                 "transaction_id",
             ) from None
-        # The invoice row is locked, so two payments at once see each other's balance: what
-        # the second pays beyond it, all of it once the invoice is PAID, becomes credit.
-        applied = min(paid, invoice["balance"])
         if applied > 0:
             await conn.execute(
                 """UPDATE invoices SET amount_paid = amount_paid + $2,
@@ -187,7 +188,9 @@ _TRANSACTION_FIELDS = tuple(f.name for f in fields(Transaction))
 
 
 def transaction_from_row(row: asyncpg.Record) -> Transaction:
-    return Transaction(**{name: row[name] for name in _TRANSACTION_FIELDS})
+    values = {name: row[name] for name in _TRANSACTION_FIELDS}
+    kind = values.pop("refund_kind")
+    return Transaction(**values, refund_kind=RefundKind(kind) if kind else None)
 
 
 async def transactions_by_client(
