@@ -16,8 +16,8 @@ from domain.billing.credit_use import apply_credit, lock_invoice, require_unpaid
 from domain.billing.gateway_protocol import CardOnFile, PaymentGateway
 from domain.billing.gateways import capture_invoice
 from domain.billing.invoices import get_invoice, key_owner
-from domain.billing.models import Invoice
-from domain.billing.payments import Payment
+from domain.billing.models import Invoice, Transaction
+from domain.billing.payments import TRANSACTION_COLUMNS, Payment, transaction_from_row
 from domain.cards.crypto import CardKeyring
 from domain.cards.services import card_number_for_capture
 from domain.errors import DomainError, ErrorCode
@@ -39,13 +39,14 @@ async def pay_invoice(
     card_keyring: CardKeyring | None,
     login_id: int,
     idempotency_key: str | None = None,
-) -> Invoice:
-    """Pay `client_id`'s invoice from `source`; another client's invoice is not found.
+) -> tuple[Invoice, Transaction | None]:
+    """Pay `client_id`'s invoice from `source`; another client's invoice is not found. The
+    invoice, and the card payment's transaction (None for credit).
 
     With an idempotency key, a retry returns the invoice unchanged: the key is claimed for
     the whole attempt, so a retry while the card is being charged waits for its answer."""
     if source is PaymentSource.CREDIT:
-        return await apply_credit(
+        paid = await apply_credit(
             conn,
             invoice_id,
             amount=None,
@@ -55,8 +56,9 @@ async def pay_invoice(
             idempotency_key=idempotency_key,
             operation="payInvoice",
         )
+        return paid, None
     async with conn.transaction():
-        await idempotent(
+        done = await idempotent(
             conn,
             login_id=key_owner(login_id, idempotency_key),
             key=idempotency_key,
@@ -76,8 +78,11 @@ async def pay_invoice(
             ),
         )
         invoice = await get_invoice(conn, invoice_id)
-        assert invoice is not None
-        return invoice
+        row = await conn.fetchrow(
+            f"SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE id = $1", done["transaction"]
+        )
+        assert invoice is not None and row is not None
+        return invoice, transaction_from_row(row)
 
 
 async def _pay_by_card(
@@ -119,4 +124,4 @@ async def _pay_by_card(
         raise DomainError.single(
             ErrorCode.PAYMENT_DECLINED, payment.message or "The card was declined.", "source"
         )
-    return {"invoice_id": invoice_id, "transaction": payment.transaction.id}
+    return {"transaction": payment.transaction.id}
