@@ -27,8 +27,11 @@ InvoiceId = Annotated[strawberry.ID, strawberry.argument(description="The invoic
 async def pay_invoice(
     info: Info[Context, None],
     invoice_id: InvoiceId,
-    source: Annotated[
-        client_payments.PaymentSource, strawberry.argument(description="What to pay from.")
+    # Named apart from its GraphQL name: Strawberry's field extensions take `source` (the
+    # parent object) themselves.
+    paid_from: Annotated[
+        client_payments.PaymentSource,
+        strawberry.argument(name="source", description="What to pay from."),
     ],
     idempotency_key: IdempotencyKey = None,
 ) -> InvoicePayload:
@@ -41,7 +44,7 @@ async def pay_invoice(
             # Another client's invoice is not found, as if it did not exist.
             existing_id(invoice_id, "Invoice", "invoiceId"),
             client_id=viewer.client_id,
-            source=source,
+            source=paid_from,
             gateways=services.gateways,
             card_keyring=services.card_keyring,
             login_id=viewer.login_id,
