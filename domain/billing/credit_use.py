@@ -15,7 +15,7 @@ import asyncpg
 from domain import audit
 from domain.billing.invoices import get_invoice, key_owner
 from domain.billing.models import Invoice, InvoiceStatus
-from domain.credit.ledger import record_entry
+from domain.credit.ledger import lock_balance, record_entry
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.idempotency import idempotent
 from domain.money import exact_decimal, parse_amount
@@ -99,9 +99,8 @@ async def _apply_credit(
             f"{invoice['currency']}.",
             "invoiceId",
         )
-    available = await conn.fetchval(
-        "SELECT credit_balance FROM clients WHERE id = $1", invoice["client_id"]
-    )
+    # Under the client's lock, so that no other credit change moves it before the entry.
+    available = await lock_balance(conn, invoice["client_id"])
     if wanted is not None and wanted > invoice["balance"]:
         raise DomainError.single(
             ErrorCode.INVALID, f"The invoice's balance is {invoice['balance']}.", "amount"
@@ -111,7 +110,7 @@ async def _apply_credit(
         raise DomainError.single(
             ErrorCode.INSUFFICIENT_CREDIT, "There is no credit to apply.", "amount"
         )
-    # The ledger refuses (INSUFFICIENT_CREDIT, "amount") more than the balance under its lock.
+    # The ledger refuses (INSUFFICIENT_CREDIT, "amount") more than the balance.
     await record_entry(
         conn,
         client_id=invoice["client_id"],
