@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 
 from domain import audit
-from domain.billing.invoices import get_invoice, key_owner
+from domain.billing.invoices import cover, get_invoice, key_owner
 from domain.billing.models import Invoice, InvoiceStatus
 from domain.credit.ledger import lock_balance, record_entry
 from domain.errors import DomainError, ErrorCode, NotFound
@@ -119,14 +119,7 @@ async def _apply_credit(
         staff_id=staff_id,
         invoice_id=invoice_id,
     )
-    await conn.execute(
-        """UPDATE invoices SET credit = credit + $2,
-                  status = CASE WHEN balance = $2 THEN 'PAID' ELSE status END,
-                  paid_at = CASE WHEN balance = $2 THEN now() ELSE paid_at END
-            WHERE id = $1""",
-        invoice_id,
-        used,
-    )
+    await cover(conn, invoice_id, used, by="credit")
     await audit.record(
         conn,
         staff_id=staff_id,

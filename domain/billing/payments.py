@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from domain import audit
-from domain.billing.invoices import get_invoice, key_owner
+from domain.billing.invoices import cover, get_invoice, key_owner
 from domain.billing.models import Invoice, InvoiceStatus, RefundKind, Transaction
 from domain.credit.ledger import record_entry
 from domain.errors import DomainError, ErrorCode, NotFound
@@ -141,14 +141,7 @@ async def _record_payment(
                 "transaction_id",
             ) from None
         if applied > 0:
-            await conn.execute(
-                """UPDATE invoices SET amount_paid = amount_paid + $2,
-                          status = CASE WHEN balance = $2 THEN 'PAID' ELSE status END,
-                          paid_at = CASE WHEN balance = $2 THEN now() ELSE paid_at END
-                    WHERE id = $1""",
-                invoice_id,
-                applied,
-            )
+            await cover(conn, invoice_id, applied, by="paid")
         if paid > applied:
             await record_entry(
                 conn,

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from domain.billing import orders
@@ -35,6 +35,7 @@ from domain.credit import services as credit
 from domain.errors import DomainError, ErrorCode
 from domain.settings import update_general_settings
 from tests.conftest import add_client
+from tests.domain.test_credit_properties import derandomised
 
 CENT = Decimal("0.01")
 cents = st.integers(min_value=1, max_value=5_000).map(lambda n: n * CENT)
@@ -189,13 +190,7 @@ async def check_invariants(conn: asyncpg.Connection, client_id: int) -> None:
     assert used is None or used == [currency]
 
 
-@settings(
-    max_examples=60,
-    derandomize=True,  # the same examples on every run: a red build is reproducible
-    database=None,  # nothing to remember between runs, and nothing written to the checkout
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@derandomised(max_examples=60)
 # Each sequence starts with an order, so that payments and refunds have something to act on.
 @given(first=ORDER, operations=st.lists(OPERATIONS, min_size=8, max_size=20))
 async def test_13_3_payments_refunds_cancellations_and_credit_keep_money_balanced(

@@ -5,7 +5,9 @@ and cancelling invoices."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
+from collections.abc import Mapping
 from decimal import Decimal
 
 import asyncpg
@@ -14,15 +16,17 @@ import pytest
 from app import db
 from app.settings import Settings
 from domain.billing.credit_use import apply_credit, cancel_invoice
-from domain.billing.gateway_protocol import RefundResult
+from domain.billing.gateway_protocol import PaymentGateway, RefundResult
 from domain.billing.invoices import create_invoice
 from domain.billing.models import InvoiceStatus, RefundKind
-from domain.billing.payments import record_payment
-from domain.billing.refunds import refund_transaction
+from domain.billing.payments import Payment, record_payment
+from domain.billing.refunds import Refund, refund_transaction
 from domain.billing.testcard import TestCardGateway
 from domain.credit.services import add_credit
 from domain.errors import DomainError, ErrorCode
 from tests.conftest import add_client
+
+_emails = itertools.count()
 
 
 async def balance_of(conn: asyncpg.Connection, client_id: int) -> Decimal:
@@ -50,17 +54,48 @@ def codes(error: pytest.ExceptionInfo[DomainError]) -> list[tuple[str | None, Er
     return [(e.field, e.code) for e in error.value.errors]
 
 
+async def paid_invoice(
+    conn: asyncpg.Connection, amount: str, gateway: str = "banktransfer"
+) -> tuple[int, int, Payment]:
+    """A new client's invoice of `amount`, paid in full through `gateway`: the client, the
+    invoice and the payment (with a gateway reference for the card gateway)."""
+    client = await add_client(conn, email=f"pat{next(_emails)}@example.com")
+    card = gateway == "testcard"
+    invoice_id = await invoice_of(conn, client.id, amount, method=gateway if card else None)
+    payment = await record_payment(
+        conn,
+        invoice_id,
+        amount=amount,
+        gateway=gateway,
+        transaction_id=f"ch_{next(_emails)}" if card else None,
+        staff_id=None,
+    )
+    return client.id, invoice_id, payment
+
+
+async def refund(
+    conn: asyncpg.Connection,
+    payment: Payment,
+    amount: str | None,
+    *,
+    to_credit: bool = False,
+    gateways: Mapping[str, PaymentGateway] | None = None,
+) -> Refund:
+    return await refund_transaction(
+        conn,
+        payment.transaction.id,
+        amount=amount,
+        to_credit=to_credit,
+        gateways=gateways or {},
+        staff_id=None,
+    )
+
+
 async def test_13_3_a_manual_payment_refunded_in_full_makes_the_invoice_refunded(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add_client(conn)
-    invoice_id = await invoice_of(conn, client.id, "30.00")
-    payment = await record_payment(
-        conn, invoice_id, amount="30.00", gateway="banktransfer", staff_id=None
-    )
-    part = await refund_transaction(
-        conn, payment.transaction.id, amount="10", to_credit=False, gateways={}, staff_id=None
-    )
+    _, _, payment = await paid_invoice(conn, "30.00")
+    part = await refund(conn, payment, "10")
     assert part.refund.amount == Decimal("-10.00")
     assert (part.refund.refund_of, part.refund.refund_kind) == (
         payment.transaction.id,
@@ -68,15 +103,11 @@ async def test_13_3_a_manual_payment_refunded_in_full_makes_the_invoice_refunded
     )
     assert part.invoice is not None and part.invoice.status is InvoiceStatus.PAID
     assert part.invoice.balance == Decimal("10.00")
-    rest = await refund_transaction(
-        conn, payment.transaction.id, amount=None, to_credit=False, gateways={}, staff_id=None
-    )
+    rest = await refund(conn, payment, None)
     assert rest.refund.amount == Decimal("-20.00")
     assert rest.invoice is not None and rest.invoice.status is InvoiceStatus.REFUNDED
     with pytest.raises(DomainError) as refused:
-        await refund_transaction(
-            conn, payment.transaction.id, amount="0.01", to_credit=False, gateways={}, staff_id=None
-        )
+        await refund(conn, payment, "0.01")
     assert codes(refused) == [("id", ErrorCode.INVALID)]
     actions = await conn.fetch(
         "SELECT changes FROM audit_log WHERE action = 'transaction.refunded' ORDER BY id"
@@ -87,65 +118,45 @@ async def test_13_3_a_manual_payment_refunded_in_full_makes_the_invoice_refunded
 async def test_13_3_a_refund_to_credit_raises_the_balance_and_never_exceeds_the_payment(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add_client(conn)
-    invoice_id = await invoice_of(conn, client.id, "25.00")
-    payment = await record_payment(
-        conn, invoice_id, amount="25.00", gateway="banktransfer", staff_id=None
-    )
+    client_id, _, payment = await paid_invoice(conn, "25.00")
     with pytest.raises(DomainError) as refused:
-        await refund_transaction(
-            conn, payment.transaction.id, amount="25.01", to_credit=True, gateways={}, staff_id=None
-        )
+        await refund(conn, payment, "25.01", to_credit=True)
     assert codes(refused) == [("amount", ErrorCode.INVALID)]
-    done = await refund_transaction(
-        conn, payment.transaction.id, amount="25", to_credit=True, gateways={}, staff_id=None
-    )
+    done = await refund(conn, payment, "25", to_credit=True)
     assert done.refund.refund_kind is RefundKind.CREDIT
-    assert await balance_of(conn, client.id) == Decimal("25.00")
+    assert await balance_of(conn, client_id) == Decimal("25.00")
     assert done.invoice is not None and done.invoice.status is InvoiceStatus.REFUNDED
 
 
 async def test_13_3_an_overpayment_is_refunded_out_of_its_credit_first(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add_client(conn)
-    invoice_id = await invoice_of(conn, client.id, "10.00")
-    first = await record_payment(
-        conn, invoice_id, amount="10.00", gateway="banktransfer", staff_id=None
-    )
+    client_id, invoice_id, _ = await paid_invoice(conn, "10.00")
     # A second subscription's payment of the paid invoice: all of it is credit (SPEC 3.4).
     second = await record_payment(
         conn, invoice_id, amount="10.00", gateway="banktransfer", staff_id=None
     )
-    assert await balance_of(conn, client.id) == Decimal("10.00")
-    done = await refund_transaction(
-        conn, second.transaction.id, amount=None, to_credit=False, gateways={}, staff_id=None
-    )
+    assert await balance_of(conn, client_id) == Decimal("10.00")
+    done = await refund(conn, second, None)
     assert done.refund.credited == Decimal("10.00")
-    assert await balance_of(conn, client.id) == Decimal("0.00")
+    assert await balance_of(conn, client_id) == Decimal("0.00")
+    # The first payment is still the invoice's.
     assert done.invoice is not None and done.invoice.status is InvoiceStatus.PAID
-    # The first payment is still the invoice's; once its credit is gone, nothing to credit.
     with pytest.raises(DomainError) as refused:
-        await refund_transaction(
-            conn, second.transaction.id, amount="1", to_credit=True, gateways={}, staff_id=None
-        )
+        await refund(conn, second, "1", to_credit=True)
     assert codes(refused) == [("id", ErrorCode.INVALID)]
-    assert first.invoice.status is InvoiceStatus.PAID
 
 
 async def test_13_3_spent_overpayment_credit_cannot_be_refunded(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add_client(conn)
-    invoice_id = await invoice_of(conn, client.id, "10.00")
-    payment = await record_payment(
-        conn, invoice_id, amount="15.00", gateway="banktransfer", staff_id=None
+    client_id, invoice_id, _ = await paid_invoice(conn, "10.00")
+    over = await record_payment(
+        conn, invoice_id, amount="5.00", gateway="banktransfer", staff_id=None
     )
-    await invoice_of(conn, client.id, "5.00")  # spends the 5.00 overpaid (SPEC 3.5)
+    await invoice_of(conn, client_id, "5.00")  # spends the 5.00 overpaid (SPEC 3.5)
     with pytest.raises(DomainError) as refused:
-        await refund_transaction(
-            conn, payment.transaction.id, amount="15", to_credit=False, gateways={}, staff_id=None
-        )
+        await refund(conn, over, None)
     assert codes(refused) == [("amount", ErrorCode.INSUFFICIENT_CREDIT)]
     assert await conn.fetchval("SELECT count(*) FROM transactions WHERE refund_of IS NOT NULL") == 0
 
@@ -162,36 +173,16 @@ class DecliningRefunds(TestCardGateway):
 async def test_13_3_a_card_payment_goes_back_through_its_gateway(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add_client(conn)
-    invoice_id = await invoice_of(conn, client.id, "12.00", method="testcard")
-    payment = await record_payment(
-        conn, invoice_id, amount="12.00", gateway="testcard", transaction_id="ch_1", staff_id=None
-    )
+    _, _, payment = await paid_invoice(conn, "12.00", "testcard")
     with pytest.raises(DomainError) as refused:
-        await refund_transaction(
-            conn,
-            payment.transaction.id,
-            amount=None,
-            to_credit=False,
-            gateways={"testcard": DecliningRefunds()},
-            staff_id=None,
-        )
+        await refund(conn, payment, None, gateways={"testcard": DecliningRefunds()})
     assert codes(refused) == [("id", ErrorCode.PAYMENT_DECLINED)]
     assert refused.value.errors[0].message == "Refund window closed."
     # A merchant gateway not loaded here cannot give the money back: to credit instead.
     with pytest.raises(DomainError) as refused:
-        await refund_transaction(
-            conn, payment.transaction.id, amount=None, to_credit=False, gateways={}, staff_id=None
-        )
+        await refund(conn, payment, None)
     assert codes(refused) == [("toCredit", ErrorCode.NOT_CONFIGURED)]
-    done = await refund_transaction(
-        conn,
-        payment.transaction.id,
-        amount=None,
-        to_credit=False,
-        gateways={"testcard": TestCardGateway()},
-        staff_id=None,
-    )
+    done = await refund(conn, payment, None, gateways={"testcard": TestCardGateway()})
     assert done.refund.refund_kind is RefundKind.GATEWAY
     assert (done.refund.transaction_id or "").startswith("test_re_")
     assert done.invoice is not None and done.invoice.status is InvoiceStatus.REFUNDED
@@ -200,11 +191,7 @@ async def test_13_3_a_card_payment_goes_back_through_its_gateway(
 async def test_13_3_a_hundred_refunds_at_once_refund_at_most_the_payment(
     conn: asyncpg.Connection, settings: Settings
 ) -> None:
-    client = await add_client(conn)
-    invoice_id = await invoice_of(conn, client.id, "50.00", method="testcard")
-    payment = await record_payment(
-        conn, invoice_id, amount="50.00", gateway="testcard", transaction_id="ch_2", staff_id=None
-    )
+    client_id, invoice_id, payment = await paid_invoice(conn, "50.00", "testcard")
     gateway = TestCardGateway()
     # Real connections, each its own backend: the row lock is all that keeps them apart.
     many = await db.create_pool(settings.database_url, min_size=30, max_size=30)
@@ -244,10 +231,10 @@ async def test_13_3_a_hundred_refunds_at_once_refund_at_most_the_payment(
     invoice = await conn.fetchrow(
         "SELECT amount_paid, balance FROM invoices WHERE id = $1", invoice_id
     )
-    credited = await balance_of(conn, client.id)
+    credited = await balance_of(conn, client_id)
     assert invoice["amount_paid"] + refunded == Decimal("50.00")
     assert credited == await conn.fetchval(
-        "SELECT coalesce(sum(amount), 0) FROM credit_log WHERE client_id = $1", client.id
+        "SELECT coalesce(sum(amount), 0) FROM credit_log WHERE client_id = $1", client_id
     )
 
 
