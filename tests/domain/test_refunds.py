@@ -238,16 +238,21 @@ async def test_13_3_a_hundred_refunds_at_once_refund_at_most_the_payment(
     )
 
 
+async def credited_invoice(conn: asyncpg.Connection, credit: str) -> tuple[int, int]:
+    """A new client with `credit`, and its invoice of 20.00 that took all of it (SPEC 3.5)."""
+    client = await add_client(conn, email=f"pat{next(_emails)}@example.com")
+    await add_credit(
+        conn, client.id, amount=credit, description="Goodwill", staff_id=None, login_id=None
+    )
+    return client.id, await invoice_of(conn, client.id, "20.00")
+
+
 async def test_3_5_staff_apply_credit_at_most_the_balance_and_the_credit(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add_client(conn)
+    client_id, invoice_id = await credited_invoice(conn, "8")
     await add_credit(
-        conn, client.id, amount="8", description="Goodwill", staff_id=None, login_id=None
-    )
-    invoice_id = await invoice_of(conn, client.id, "20.00")  # 8.00 of credit applied
-    await add_credit(
-        conn, client.id, amount="30", description="Goodwill", staff_id=None, login_id=None
+        conn, client_id, amount="30", description="Goodwill", staff_id=None, login_id=None
     )
     with pytest.raises(DomainError) as refused:
         await apply_credit(conn, invoice_id, amount="12.01", client_id=None, staff_id=None)
@@ -261,24 +266,20 @@ async def test_3_5_staff_apply_credit_at_most_the_balance_and_the_credit(
         Decimal("20.00"),
         Decimal("0.00"),
     )
-    assert await balance_of(conn, client.id) == Decimal("18.00")
+    assert await balance_of(conn, client_id) == Decimal("18.00")
 
 
 async def test_13_3_cancelling_an_unpaid_invoice_returns_its_credit(
     conn: asyncpg.Connection,
 ) -> None:
-    client = await add_client(conn)
-    await add_credit(
-        conn, client.id, amount="6", description="Goodwill", staff_id=None, login_id=None
-    )
-    invoice_id = await invoice_of(conn, client.id, "20.00")  # 6.00 of credit applied
-    assert await balance_of(conn, client.id) == Decimal("0.00")
+    client_id, invoice_id = await credited_invoice(conn, "6")
+    assert await balance_of(conn, client_id) == Decimal("0.00")
     invoice = await cancel_invoice(conn, invoice_id, staff_id=None)
     assert (invoice.status, invoice.credit) == (InvoiceStatus.CANCELLED, Decimal("0.00"))
-    assert await balance_of(conn, client.id) == Decimal("6.00")
+    assert await balance_of(conn, client_id) == Decimal("6.00")
     entry = await conn.fetchrow(
         "SELECT description, amount FROM credit_log WHERE client_id = $1 ORDER BY id DESC",
-        client.id,
+        client_id,
     )
     assert tuple(entry) == (
         f"Credit Returned from Cancelled Invoice #{invoice.number}",
@@ -287,7 +288,7 @@ async def test_13_3_cancelling_an_unpaid_invoice_returns_its_credit(
     with pytest.raises(DomainError) as refused:
         await cancel_invoice(conn, invoice_id, staff_id=None)
     assert codes(refused) == [("id", ErrorCode.INVALID)]
-    paid_part = await invoice_of(conn, client.id, "20.00")
+    paid_part = await invoice_of(conn, client_id, "20.00")
     await record_payment(conn, paid_part, amount="1", gateway="banktransfer", staff_id=None)
     with pytest.raises(DomainError) as refused:
         await cancel_invoice(conn, paid_part, staff_id=None)
