@@ -87,7 +87,8 @@ async def unpaid_invoices(conn: asyncpg.Connection, *, due_before: date | None) 
 async def income(
     conn: asyncpg.Connection, start: date, end: date, interval: Interval
 ) -> list[IncomePeriod]:
-    """Payments received per period from `start` to `end` (both included), per currency;
+    """Payments received less refunds (negative transactions, migration 0039) per period
+    from `start` to `end` (both included), per currency;
     every period is listed, with no totals when nothing came in."""
     if end < start:
         raise DomainError.single(ErrorCode.INVALID, "The range ends before it starts.", "to")
