@@ -107,8 +107,9 @@ async def _apply_credit(
         )
     used = min(invoice["balance"], available) if wanted is None else wanted
     if used <= 0:
+        # Only when asked for as much as there is (payInvoice): a refusal of its `source`.
         raise DomainError.single(
-            ErrorCode.INSUFFICIENT_CREDIT, "There is no credit to apply.", "amount"
+            ErrorCode.INSUFFICIENT_CREDIT, "There is no credit to apply.", "source"
         )
     # The ledger refuses (INSUFFICIENT_CREDIT, "amount") more than the balance.
     await record_entry(

@@ -111,7 +111,7 @@ async def test_13_2_a_client_pays_one_invoice_with_credit_and_another_with_its_c
         "balance": "12.00",
     }
     refused = await pay(api, token, first, "CREDIT")
-    assert errors(refused) == [("amount", "INSUFFICIENT_CREDIT")]
+    assert errors(refused) == [("source", "INSUFFICIENT_CREDIT")]
     await save_card(conn, client_id, "4111111111111111")
     second = await new_invoice(conn, client_id, "30.00")
     for _ in range(2):  # a retry with the key is the first payment, not a second charge
