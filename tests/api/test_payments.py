@@ -241,3 +241,26 @@ async def test_13_3_staff_refund_to_credit_apply_credit_and_cancel_an_invoice(
     assert await conn.fetchval(balance, client_id) == Decimal("60.00")
     again = await payload_of(api, staff_token, CANCEL, id=second)
     assert errors(again) == [("id", "INVALID")]
+
+
+async def test_13_3_cancel_and_apply_credit_retried_with_their_key_change_nothing_again(
+    api: httpx.AsyncClient, conn: asyncpg.Connection, staff_token: str
+) -> None:
+    client_id, _, invoice = await client_with_invoice(conn)
+    await add_credit(
+        conn, client_id, amount="9", description="Goodwill", staff_id=None, login_id=None
+    )
+    apply = """mutation Apply($id: ID!, $key: String) {
+      applyCredit(invoiceId: $id, amount: "4", idempotencyKey: $key) { invoice { credit } } }"""
+    cancel = """mutation Cancel($id: ID!, $key: String) {
+      cancelInvoice(id: $id, idempotencyKey: $key) { invoice { status } errors { code } } }"""
+    for _ in range(2):
+        applied = await payload_of(api, staff_token, apply, id=invoice, key="apply-1")
+        assert applied["invoice"]["credit"] == "4.00"
+    for _ in range(2):
+        cancelled = await payload_of(api, staff_token, cancel, id=invoice, key="cancel-1")
+        assert (cancelled["invoice"]["status"], cancelled["errors"]) == ("CANCELLED", [])
+    balance = "SELECT credit_balance FROM clients WHERE id = $1"
+    assert await conn.fetchval(balance, client_id) == Decimal("9.00")
+    logged = await conn.fetchval("SELECT count(*) FROM credit_log WHERE client_id = $1", client_id)
+    assert logged == 3  # added, applied, returned: once each
