@@ -1,6 +1,7 @@
 """`GET /files/{id}`: a client file's bytes, to whom may see the file (SPEC 6.2).
 
-Authenticated like the API (a bearer token, or the session cookie, which a GET may use).
+Authenticated like the API (`download_viewer`: a session's bearer token or an API key, or
+the session cookie, which a GET may use); `GET /invoices/{id}.pdf` (app/invoice_pdfs.py) too.
 A file the viewer may not see answers 404, as one that does not exist, so that ids cannot be
 probed. The response makes browsers save the file rather than render it in our origin. The
 bytes are streamed from the store a chunk at a time (`storage.CHUNK_BYTES`), whatever its size.
@@ -11,10 +12,13 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
+import asyncpg
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from domain.auth import sessions
+from app.graphql_codes import RATE_LIMITED
+from domain.auth import api_keys, sessions
+from domain.auth.viewer import Viewer
 from domain.files import services as file_services
 from domain.files.storage import MissingBytes
 from domain.settings import get_general_settings
@@ -42,31 +46,55 @@ def _error(status: int, code: str, message: str, **headers: str) -> Response:
     )
 
 
-async def download_file(request: Request) -> Response:
-    services: AppServices = request.app.state.services
+async def download_viewer(
+    request: Request, services: AppServices, conn: asyncpg.Connection
+) -> Viewer | Response:
+    """Who asks for a download, as the API authenticates (a bearer token, an API key, or the
+    session cookie), or the response refusing them: 401 without a valid login, 429 for a key
+    past its rate limit (SPEC 11.3), 403 for a staff session that may only set two-factor up
+    (SPEC 11.2), as in the API."""
     header = request.headers.get("authorization", "")
     token = (
         header[7:].strip() if header.lower().startswith("bearer ") else None
     ) or request.cookies.get(SESSION_COOKIE)
-    file_id = parse_id(request.path_params["id"], "ClientFile")
-    async with services.pool.acquire() as conn:
+    if token and api_keys.is_api_key_secret(token):
+        viewer = await api_keys.viewer_for_secret(conn, token)
+    else:
         viewer = await sessions.viewer_for_token(conn, token) if token else None
-        # As in the API: such a staff session may only set two-factor up (SPEC 11.2).
-        second_factor_missing = (
-            viewer is not None
-            and viewer.staff_without_second_factor
-            and (await get_general_settings(conn)).require_staff_two_factor
-        )
-        allowed = viewer is not None and not second_factor_missing
-        row = await file_services.get_file(conn, file_id) if allowed and file_id else None
     if viewer is None:
         return _error(
             401, "UNAUTHENTICATED", "Log in to download files.", **{"WWW-Authenticate": "Bearer"}
         )
-    if second_factor_missing:
+    if viewer.api_key_id is not None:
+        await services.api_key_last_use.record(conn, viewer.api_key_id)
+        wait = await services.api_key_rate_limit.wait_before(viewer.api_key_id)
+        if wait is not None:
+            message = f"This API key made too many requests. Try again in {wait} s."
+            return _error(429, RATE_LIMITED, message, **{"Retry-After": str(wait)})
+    if (
+        viewer.staff_without_second_factor
+        and (await get_general_settings(conn)).require_staff_two_factor
+    ):
         return _error(403, TwoFactorRequired.CODE, TwoFactorRequired.MESSAGE)
+    return viewer
+
+
+def not_found(what: str) -> Response:
+    """What a viewer gets for what does not exist and for what they may not see alike."""
+    return _error(404, "NOT_FOUND", f"{what} not found.")
+
+
+async def download_file(request: Request) -> Response:
+    services: AppServices = request.app.state.services
+    file_id = parse_id(request.path_params["id"], "ClientFile")
+    async with services.pool.acquire() as conn:
+        viewer = await download_viewer(request, services, conn)
+        allowed = isinstance(viewer, Viewer)
+        row = await file_services.get_file(conn, file_id) if allowed and file_id else None
+    if not isinstance(viewer, Viewer):
+        return viewer
     if row is None or not file_services.may_see(viewer, row):
-        return _error(404, "NOT_FOUND", "File not found.")
+        return not_found("File")
     try:
         chunks = await services.files.open(row.stored_name)
     except MissingBytes:
@@ -77,7 +105,7 @@ async def download_file(request: Request) -> Response:
             row.stored_name,
             services.files.kind,
         )
-        return _error(404, "NOT_FOUND", "File not found.")
+        return not_found("File")
     return StreamingResponse(
         chunks,
         media_type=row.content_type,

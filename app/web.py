@@ -29,6 +29,7 @@ from app.downloads import download_file
 from app.filestores import open_file_store
 from app.graphql_view import GraphQLEndpoint, error_response
 from app.inbound import inbound_email_endpoint
+from app.invoice_pdfs import download_invoice_pdf
 from app.logs import RequestLog, current_request
 from app.metrics import (
     CARD_SECRET_REFUSALS,
@@ -291,6 +292,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/readyz", readyz),
             Route("/metrics", metrics),
             Route("/files/{id}", download_file, methods=["GET"]),
+            Route("/invoices/{id}.pdf", download_invoice_pdf, methods=["GET"]),
             Mount("/static/graphiql", StaticFiles(directory=str(GRAPHIQL_ASSETS))),
         ],
         lifespan=lifespan,

@@ -17,14 +17,15 @@ from typing import Any
 
 import asyncpg
 
+from bench import postgraphile
 from bench.clients_query import (
     Bench,
-    Totals,
-    console,
-    cpu_target,
+    PeerQuery,
     measure_in_temporary_directory,
     parse_args,
 )
+from bench.comparison import ratio_targets
+from bench.harness import Totals, console
 from bench.targets import Target, print_targets
 from domain.billing import orders
 from domain.billing.models import ItemKind
@@ -35,7 +36,6 @@ ORDERS = 3
 SERVICES_PER_ORDER = 2
 # The first seeded client of a fresh database.
 CLIENT_ID = 1
-GOAL_MS = 1.5
 
 QUERY = """query Client($id: ID!) {
   client(id: $id) {
@@ -90,16 +90,22 @@ DETAIL = Bench(
     check_detail,
     variables={"id": str(global_id("Client", CLIENT_ID))},
     add_data=add_detail,
+    peer=PeerQuery(
+        postgraphile.CLIENT_QUERY,
+        {"id": str(CLIENT_ID)},
+        postgraphile.our_client,
+        postgraphile.their_client,
+    ),
 )
 QUICK = ["--clients", "200", "--duration", "4", "--rounds", "2", "--warmup", "1"]
 
 
 def detail_targets(totals: dict[str, Totals]) -> list[Target]:
-    return [cpu_target("client(id)", GOAL_MS, totals)]
+    return ratio_targets("client(id)", totals, peer_rate=1.0)
 
 
 def targets(quick: bool) -> list[Target]:
-    """Issue 12, target 1: server CPU per request of a single `client(id)`."""
+    """`client(id)` with its lists against PostGraphile (issue 24), in the same run."""
     args = parse_args([*(QUICK if quick else []), "--workers", "1"])
     totals = measure_in_temporary_directory(args, DETAIL)
     if totals is None:

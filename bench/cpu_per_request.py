@@ -33,7 +33,8 @@ from app import db
 from app.devservices import start_postgres, start_redis, stop_postgres
 from app.main import create_app_from_env
 from bench.client_detail import DETAIL, add_detail
-from bench.clients_query import CLIENTS, STAFF_EMAIL, Bench, console, prepare_database
+from bench.clients_query import CLIENTS, Bench, prepare_database
+from bench.harness import STAFF_EMAIL, console
 from domain.auth import sessions
 
 

@@ -30,7 +30,7 @@ from rich.console import Console
 from app import db
 from app.migrate import migrate
 from app.seed import seed_clients_with_progress, seed_services_and_invoices
-from bench.clients_query import LOGIN, STAFF_EMAIL, STAFF_PASSWORD, Totals, create_bench_staff
+from bench.harness import LOGIN, STAFF_EMAIL, STAFF_PASSWORD, Totals, create_bench_staff
 from bench.scratch import run_in_scratch, serve_graphql
 
 console = Console(width=100)

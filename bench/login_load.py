@@ -28,7 +28,7 @@ from rich.console import Console
 
 from app import db
 from app.migrate import migrate
-from bench.clients_query import Totals
+from bench.harness import Totals
 from bench.scratch import run_in_scratch, serve_graphql
 from domain.auth.permissions import StaffRole
 from domain.auth.staff import create_staff

@@ -33,7 +33,7 @@ from rich.console import Console
 
 from app import db
 from app.migrate import migrate
-from bench.clients_query import Totals
+from bench.harness import Totals
 from bench.scratch import run_in_scratch, serve_graphql
 from domain.clients import services as client_services
 

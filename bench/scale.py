@@ -52,19 +52,19 @@ from app import db
 from app.devservices import start_postgres, start_redis, stop_postgres
 from app.migrate import migrate
 from app.seed import seed_clients_with_progress, seed_services_and_invoices
-from bench.clients_query import (
+from bench.harness import (
     ROOT,
     STAFF_EMAIL,
-    KeepAliveConnection,
     Server,
-    _db_cpu_seconds,
-    _event_loop_factory,
-    _postmaster_pid,
     create_bench_staff,
+    db_cpu_seconds,
+    event_loop_factory,
     login,
+    postmaster_pid,
     sigterm_as_exit,
     start_server,
 )
+from bench.load import KeepAliveConnection
 from bench.targets import Target, print_targets
 from domain.totals import TOTAL_COUNT_CAP
 from schema.ids import global_id
@@ -336,13 +336,13 @@ async def time_queries(
     try:
         for round_ in range(args.warmup + args.runs):
             for t in timed:
-                app, database, started = server.cpu_seconds(), _db_cpu_seconds(postmaster), clock()
+                app, database, started = server.cpu_seconds(), db_cpu_seconds(postmaster), clock()
                 if not await t.connection.send():
                     raise RuntimeError(f"{t.query.name}: an answer differed from the first")
                 if round_ >= args.warmup:
                     t.latencies.append(clock() - started)
                     t.app_cpu.append(server.cpu_seconds() - app)
-                    t.db_cpu.append(_db_cpu_seconds(postmaster) - database)
+                    t.db_cpu.append(db_cpu_seconds(postmaster) - database)
     finally:
         for t in timed:
             await t.connection.close()
@@ -422,12 +422,12 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, tmp: Path) -> Res
         "graphql", "app.main:create_app_from_env", "/graphql", app_env(database_url, redis.url), tmp
     )
     stack.callback(server.stop)
-    pid = _postmaster_pid(pg_dir)
+    pid = postmaster_pid(pg_dir)
     postmaster = psutil.Process(pid) if pid else None
     for size in args.sizes:
         asyncio.run(grow_to(size))
         console.print(f"Timing {len(queries)} list queries at {size:,} clients …")
-        with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
             runner.run(measure_size(server, postmaster, database_url, queries, results, size, args))
     return results
 

@@ -17,7 +17,7 @@ from typing import Any
 from rich.console import Console
 
 from app.devservices import start_postgres, start_redis, stop_postgres
-from bench.clients_query import Server, sigterm_as_exit, start_server
+from bench.harness import Server, sigterm_as_exit, start_server
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,14 @@ from typing import Any
 import asyncpg
 
 from domain.errors import DomainError, ErrorCode
+from domain.validation import MAX_TEXT, InputCheck
 
 MAX_DAYS_BEFORE = 365
+# The company's texts on invoices: the setting, its label, its longest, whether it has lines.
+COMPANY_TEXTS = (
+    ("company_name", "Company name", MAX_TEXT, False),
+    ("company_address", "Company address", 1000, True),
+)
 
 
 class ClientDisplayFormat(StrEnum):
@@ -34,6 +40,9 @@ class GeneralSettings:
     apply_credit_automatically: bool = True
     # SPEC 11.2: staff sessions without a second factor may only set two-factor up.
     require_staff_two_factor: bool = False
+    # Who the invoices (and emails) are from: the header of every invoice PDF.
+    company_name: str = ""
+    company_address: str = ""
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> GeneralSettings:
@@ -54,6 +63,8 @@ class GeneralSettings:
             require_staff_two_factor=bool(
                 value.get("require_staff_two_factor", defaults.require_staff_two_factor)
             ),
+            company_name=str(value.get("company_name", defaults.company_name)),
+            company_address=str(value.get("company_address", defaults.company_address)),
         )
 
 
@@ -71,6 +82,12 @@ async def update_general_settings(conn: asyncpg.Connection, **changes: Any) -> G
             f"Invoices are created 0 to {MAX_DAYS_BEFORE} days before they are due.",
             "create_invoice_days_before",
         )
+    check = InputCheck()
+    for field, label, longest, multiline in COMPANY_TEXTS:
+        if field in changes:
+            text = check.optional_text(field, changes[field], label, longest, multiline=multiline)
+            changes[field] = text or ""
+    check.raise_if_failed()
     async with conn.transaction():
         # Lock the row so two staff saving different settings at once both keep their change;
         # create it first, or the very first saves would find no row to lock.

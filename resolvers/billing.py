@@ -182,6 +182,7 @@ async def record_payment(
             staff_id=viewer.staff_id,
             login_id=viewer.login_id,
             idempotency_key=idempotency_key,
+            client_area_url=info.context.services.client_area_url,
         )
         return InvoicePayload(
             invoice=Invoice.build(payment.invoice),

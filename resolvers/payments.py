@@ -47,6 +47,7 @@ async def pay_invoice(
             source=paid_from,
             gateways=services.gateways,
             card_keyring=services.card_keyring,
+            client_area_url=services.client_area_url,
             login_id=viewer.login_id,
             idempotency_key=idempotency_key,
         )

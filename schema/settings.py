@@ -37,6 +37,13 @@ class GeneralSettings:
         description="Whether staff must use two-factor login: a staff session that did not "
         "pass it may only set it up, and reveals no card number (SPEC 11.2)."
     )
+    company_name: str = strawberry.field(
+        description="The business's name, at the head of every invoice; empty until set."
+    )
+    company_address: str = strawberry.field(
+        description="The business's postal address, one line per line, under its name on "
+        "every invoice; empty until set."
+    )
 
     @classmethod
     def build(cls, value: settings_model.GeneralSettings) -> GeneralSettings:
@@ -46,6 +53,8 @@ class GeneralSettings:
             create_invoice_days_before=value.create_invoice_days_before,
             apply_credit_automatically=value.apply_credit_automatically,
             require_staff_two_factor=value.require_staff_two_factor,
+            company_name=value.company_name,
+            company_address=value.company_address,
         )
 
 
@@ -68,6 +77,13 @@ class GeneralSettingsInput:
         default=strawberry.UNSET,
         description="Require two-factor login of staff (staff sessions without it may only "
         "set it up).",
+    )
+    company_name: str | None = strawberry.field(
+        default=strawberry.UNSET, description="The business's name, shown on invoices."
+    )
+    company_address: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The business's postal address, one line per line, shown on invoices.",
     )
 
 

@@ -353,6 +353,10 @@ def run_worker(settings: Settings) -> Any:
     return run
 
 
+# The client area of the emails the tests queue.
+CLIENT_AREA_URL = "https://clients.example.com"
+
+
 async def add_client(
     conn: asyncpg.Connection,
     *,
@@ -371,7 +375,7 @@ async def add_client(
         password=password,
         staff_id=staff_id,
         send_welcome_email=send_welcome_email,
-        client_area_url="https://clients.example.com",
+        client_area_url=CLIENT_AREA_URL,
     )
 
 

@@ -34,7 +34,7 @@ from domain.files import storage
 from domain.files.storage import FileStore
 from domain.staff import api_keys
 from domain.tickets import services as tickets
-from tests.conftest import TEST_TABLES, add_client
+from tests.conftest import CLIENT_AREA_URL, TEST_TABLES, add_client
 
 PASSWORD = "fuzz-password-1"
 CLIENT_AREA = "http://127.0.0.1:8000"
@@ -144,7 +144,12 @@ async def _fill_lists(
     paid = [(order.invoice_id, "30.00"), (unpaid, "2.00"), (await _invoice(conn, other_id), "5.00")]
     for invoice, amount in paid:
         await payments.record_payment(
-            conn, invoice, amount=amount, gateway="banktransfer", staff_id=staff_id
+            conn,
+            invoice,
+            amount=amount,
+            gateway="banktransfer",
+            staff_id=staff_id,
+            client_area_url=CLIENT_AREA_URL,
         )
     await credit.add_credit(
         conn,

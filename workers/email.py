@@ -28,6 +28,7 @@ from arq.utils import timestamp_ms
 
 from domain.automation.runs import RunTools
 from domain.emails import outbox
+from domain.emails.attachments import EmailAttachments
 from domain.emails.message import OutgoingMessage, build_message
 from domain.emails.outbox import Attempt, Email, RetryPolicy, SentEmail
 from domain.emails.templates import (
@@ -230,13 +231,14 @@ async def _send_started_attempts(
     async with conn.transaction():
         claimed = await outbox.claim_emails(conn, batch.started)
         batch.untried = [email for email in batch.untried if email.id in claimed]
+        attachments = await EmailAttachments.load(conn, batch.untried)
         while batch.untried:
             email = batch.untried.pop(0)
             if clock() > deadline:
                 batch.failed.append((email, NotTriedInTime("not tried: the job ran out of time")))
                 continue
             try:
-                message, sent = _message(email, resources)
+                message, sent = _message(email, resources, attachments)
                 await resources.mailer.send(message)
             except Exception as error:  # every SMTP failure is recorded on the row
                 batch.failed.append((email, error))
@@ -277,12 +279,16 @@ async def _mark_sent_once_the_database_answers(
         delay = min(delay * 2, MARK_SENT_RETRY_MAX)
 
 
-def _message(email: Email, resources: WorkerResources) -> tuple[OutgoingMessage, SentEmail]:
-    """The message to send, and what the email log keeps of it (without its secrets);
-    Unsendable when it cannot be made."""
+def _message(
+    email: Email, resources: WorkerResources, attachments: EmailAttachments
+) -> tuple[OutgoingMessage, SentEmail]:
+    """The message to send, and what the email log keeps of it (without its secrets or its
+    attachments); Unsendable when it cannot be made."""
     try:
         rendered = resources.renderer.render(email.template, email.context)
-        message = build_message(email, rendered, mail_from=resources.mail_from)
+        message = build_message(
+            email, rendered, mail_from=resources.mail_from, attachments=attachments.of(email)
+        )
     except (EmailTemplateError, ValueError) as error:  # UnicodeError is a ValueError
         raise Unsendable(str(error)) from error
     kept = redact_secrets(rendered, email.context)

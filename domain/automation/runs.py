@@ -116,7 +116,11 @@ async def _capture_payments(
         return None if number is None else CardOnFile(number=number)
 
     summary = await capture_due_invoices(
-        conn, as_of=as_of, gateways=tools.gateways, card_for=stored_card
+        conn,
+        as_of=as_of,
+        gateways=tools.gateways,
+        card_for=stored_card,
+        client_area_url=tools.client_area_url,
     )
     return StepResult(
         {"invoices_captured": len(summary.captured), "invoices_declined": len(summary.declined)}

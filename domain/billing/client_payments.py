@@ -37,6 +37,7 @@ async def pay_invoice(
     source: PaymentSource,
     gateways: Mapping[str, PaymentGateway],
     card_keyring: CardKeyring | None,
+    client_area_url: str,
     login_id: int,
     idempotency_key: str | None = None,
 ) -> tuple[Invoice, Transaction | None]:
@@ -70,6 +71,7 @@ async def pay_invoice(
                 client_id,
                 gateways,
                 card_keyring,
+                client_area_url,
                 # The gateway's key: the client's, so that its retry after a crash between
                 # the charge and our commit gets that charge back, not a second one.
                 f"pay-invoice-{invoice_id}-{login_id}-{idempotency_key}"
@@ -91,6 +93,7 @@ async def _pay_by_card(
     client_id: int,
     gateways: Mapping[str, PaymentGateway],
     card_keyring: CardKeyring | None,
+    client_area_url: str,
     gateway_key: str,
 ) -> dict[str, Any]:
     # The invoice stays locked while the card is charged: two payments of it at once must
@@ -118,7 +121,12 @@ async def _pay_by_card(
             ErrorCode.NOT_CONFIGURED, "There is no stored card to pay with.", "source"
         )
     payment = await capture_invoice(
-        conn, invoice, gateway, CardOnFile(number=number), idempotency_key=gateway_key
+        conn,
+        invoice,
+        gateway,
+        CardOnFile(number=number),
+        idempotency_key=gateway_key,
+        client_area_url=client_area_url,
     )
     if not isinstance(payment, Payment):
         raise DomainError.single(

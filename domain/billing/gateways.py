@@ -48,6 +48,7 @@ async def capture_due_invoices(
     as_of: date,
     gateways: Mapping[str, PaymentGateway],
     card_for: Callable[[int], Awaitable[CardOnFile | None]],
+    client_area_url: str,
 ) -> CaptureSummary:
     """Capture unpaid invoices due by `as_of` whose payment method is a merchant gateway,
     except those of clients with `ccProcessingDisabled` (they pay them by hand, SPEC 1.5).
@@ -74,7 +75,9 @@ async def capture_due_invoices(
         # One attempt a day per invoice: a run retried after a crash between the capture and
         # its commit gets the same charge back from the gateway, not a second one.
         key = f"capture-invoice-{invoice['id']}-{as_of.isoformat()}"
-        payment = await capture_invoice(conn, invoice, gateway, card, idempotency_key=key)
+        payment = await capture_invoice(
+            conn, invoice, gateway, card, idempotency_key=key, client_area_url=client_area_url
+        )
         captured = isinstance(payment, Payment)
         (summary.captured if captured else summary.declined).append(invoice["id"])
     return summary
@@ -87,6 +90,7 @@ async def capture_invoice(
     card: CardOnFile,
     *,
     idempotency_key: str,
+    client_area_url: str,
     login_id: int | None = None,
 ) -> Payment | CaptureResult:
     """Capture `invoice`'s balance (its id, number, balance, currency) with `card` and
@@ -109,6 +113,7 @@ async def capture_invoice(
         transaction_id=result.transaction_id,
         fees=result.fees,
         staff_id=None,
+        client_area_url=client_area_url,
         login_id=login_id,
         idempotency_key=idempotency_key if login_id is not None else None,
     )

@@ -14,11 +14,15 @@ from domain import audit
 from domain.billing.invoices import cover, get_invoice, key_owner
 from domain.billing.models import Invoice, InvoiceStatus, RefundKind, Transaction
 from domain.credit.ledger import record_entry
+from domain.emails.outbox import queue_invoice_emails
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.idempotency import idempotent
 from domain.money import exact_decimal, parse_amount
 from domain.paging import Keyset, Page, PageRequest, fetch_page
 from domain.validation import InputCheck
+
+# The email of the payment that made invoice $2 PAID; queued once per invoice.
+PAID_EMAIL = "SELECT $2::bigint, 'invoice_payment_confirmation', 'paid'"
 
 TRANSACTION_COLUMNS = (
     "id, client_id, invoice_id, date, gateway, transaction_id, amount, fees, currency,"
@@ -41,11 +45,14 @@ async def record_payment(
     transaction_id: str | None = None,
     fees: Decimal | str = Decimal("0.00"),
     staff_id: int | None,
+    client_area_url: str,
     login_id: int | None = None,
     idempotency_key: str | None = None,
 ) -> Payment:
     """Record a payment of an unpaid or paid invoice; PAID once covered, any excess (all of
-    a payment of a paid invoice, such as a second subscription's) credited (SPEC 3.4).
+    a payment of a paid invoice, such as a second subscription's) credited (SPEC 3.4). The
+    payment that makes it PAID queues the "Invoice Payment Confirmation" email, its links
+    under `client_area_url`.
 
     With an idempotency key (of `login_id`), a retry returns the first payment unchanged."""
     async with conn.transaction():
@@ -70,6 +77,7 @@ async def record_payment(
                 transaction_id=transaction_id,
                 fees=fees,
                 staff_id=staff_id,
+                client_area_url=client_area_url,
             ),
         )
         invoice = await get_invoice(conn, invoice_id)
@@ -89,6 +97,7 @@ async def _record_payment(
     transaction_id: str | None,
     fees: Decimal | str,
     staff_id: int | None,
+    client_area_url: str,
 ) -> dict[str, Any]:
     check = InputCheck()
     paid = _amount(check, amount, "amount", allow_zero=False)
@@ -142,6 +151,10 @@ async def _record_payment(
             ) from None
         if applied > 0:
             await cover(conn, invoice_id, applied, by="paid")
+        if applied > 0 and applied == invoice["balance"]:
+            await queue_invoice_emails(
+                conn, PAID_EMAIL, invoice_id, client_area_url=client_area_url
+            )
         if paid > applied:
             await record_entry(
                 conn,

@@ -6,13 +6,16 @@ writes is what that generator wrote for our emails, in 7-bit only: headers with 
 encoded-words for non-ASCII names and subjects (folded at 78 characters), one text/plain
 part, or multipart/alternative with the text and HTML parts, each UTF-8 in quoted-printable
 (lines of at most 76 characters, whatever the template wrote), CRLF line ends throughout.
+Attachments (an invoice's PDF) follow the text in multipart/mixed, each in base64.
 """
 
 from __future__ import annotations
 
+import base64
 import binascii
 import email.policy
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.utils import format_datetime, parseaddr
@@ -37,9 +40,25 @@ class OutgoingMessage:
     data: bytes
 
 
-def build_message(email: Email, rendered: RenderedEmail, *, mail_from: str) -> OutgoingMessage:
-    """The message for `email`; ValueError when a header cannot be written safely (a line
-    break in a name, an address that is not ASCII)."""
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with an email (an invoice's PDF), base64-encoded in its own part."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def build_message(
+    email: Email,
+    rendered: RenderedEmail,
+    *,
+    mail_from: str,
+    attachments: Sequence[Attachment] = (),
+) -> OutgoingMessage:
+    """The message for `email`, with `attachments` after its text (multipart/mixed);
+    ValueError when a header cannot be written safely (a line break in a name, an address
+    that is not ASCII)."""
     sender_name, sender = _sender(mail_from)
     headers = "".join(
         (
@@ -51,26 +70,47 @@ def build_message(email: Email, rendered: RenderedEmail, *, mail_from: str) -> O
             f"MIME-Version: 1.0{CRLF}",
         )
     ).encode("ascii")
-    recipients = (email.to_address,)
+    body = _body(rendered)
+    if attachments:
+        body = _multipart("mixed", [body, *map(_attachment_part, attachments)])
+    return OutgoingMessage(sender, (email.to_address,), headers + body)
+
+
+def _body(rendered: RenderedEmail) -> bytes:
+    """The text part, or the text and HTML parts as multipart/alternative."""
     if rendered.html is None:
-        return OutgoingMessage(sender, recipients, headers + _text_part("plain", rendered.body))
-    # Quoted-printable never has "==" in it, so no part can contain the boundary.
+        return _text_part("plain", rendered.body)
+    return _multipart(
+        "alternative", [_text_part("plain", rendered.body), _text_part("html", rendered.html)]
+    )
+
+
+def _multipart(subtype: str, parts: Sequence[bytes]) -> bytes:
+    # Neither quoted-printable nor base64 ever has "==" inside a line, so no part can contain
+    # the boundary.
     boundary = f"==clientdesk_{secrets.token_hex(12)}=="
     delimiter = f"{CRLF}--{boundary}{CRLF}".encode("ascii")
-    data = b"".join(
+    return b"".join(
         (
-            headers,
-            f'Content-Type: multipart/alternative;{CRLF} boundary="{boundary}"{CRLF}'.encode(
-                "ascii"
-            ),
-            delimiter,
-            _text_part("plain", rendered.body),
-            delimiter,
-            _text_part("html", rendered.html),
+            f'Content-Type: multipart/{subtype};{CRLF} boundary="{boundary}"{CRLF}'.encode("ascii"),
+            *(delimiter + part for part in parts),
             f"{CRLF}--{boundary}--{CRLF}".encode("ascii"),
         )
     )
-    return OutgoingMessage(sender, recipients, data)
+
+
+def _attachment_part(attachment: Attachment) -> bytes:
+    """An attachment in base64, lines of 76 characters. Its name is ours ("invoice-12.pdf"):
+    plain ASCII, so it needs none of RFC 2231's encodings."""
+    name = attachment.filename
+    if not name.isascii() or not name.isprintable() or any(c in name for c in '"\\'):
+        raise ValueError(f"an attachment name the message cannot carry: {name!r}")
+    encoded = base64.encodebytes(attachment.data).replace(b"\n", CRLF.encode("ascii"))
+    return (
+        _header("Content-Type", attachment.content_type)
+        + _header("Content-Disposition", f'attachment; filename="{name}"')
+        + f"Content-Transfer-Encoding: base64{CRLF}{CRLF}"
+    ).encode("ascii") + encoded
 
 
 @lru_cache(maxsize=8)

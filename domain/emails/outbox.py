@@ -19,7 +19,7 @@ import asyncpg
 
 from domain.emails.links import api_id_sql
 from domain.emails.log import EmailStatus, ShownEmail, reading
-from domain.emails.templates import SECRET_KEY, TEMPLATES, EmailCategory
+from domain.emails.templates import INVOICE_ROW_KEY, SECRET_KEY, TEMPLATES, EmailCategory
 from domain.errors import NotFound
 
 
@@ -153,7 +153,7 @@ main AS (
                    'id', {api_id_sql("Invoice", "i.id")}, 'number', i.number,
                    'due_date', i.due_date, 'total', i.total::text, 'balance', i.balance::text,
                    'currency', i.currency),
-               'client_area_url', $1::text) AS context,
+               'client_area_url', $1::text, '{INVOICE_ROW_KEY}', i.id) AS context,
            'invoice:' || i.id || ':' || s.notice AS dedupe_key
       FROM src s JOIN invoices i ON i.id = s.invoice_id JOIN clients c ON c.id = i.client_id
       LEFT JOIN contacts bc ON bc.id = c.billing_contact_id

@@ -39,6 +39,9 @@ class EmailTemplate:
     title: str
     category: EmailCategory
     sample: dict[str, Any]
+    # Sent with the PDF of the invoice of its context (`INVOICE_ROW_KEY`), drawn by the
+    # worker when it sends (domain/emails/attachments.py).
+    attaches_invoice_pdf: bool = False
 
 
 _SAMPLE_CLIENT = {
@@ -60,6 +63,10 @@ _SAMPLE_PASSWORD = {"password": "Sample-Password-1"}
 SECRET_KEY = "secret"  # noqa: S105 -- the name of a context key
 REDACTED = "[removed once sent]"
 
+# The context key of an invoice email's invoice by row id: what the worker reads to attach its
+# PDF. Templates name the invoice by `invoice.id`, its API id, as links need.
+INVOICE_ROW_KEY = "invoice_row_id"
+
 _SAMPLE_INVOICE = {
     "client": _SAMPLE_CLIENT,
     "invoice": {
@@ -71,6 +78,7 @@ _SAMPLE_INVOICE = {
         "currency": "USD",
     },
     "client_area_url": "https://example.com/clientarea",
+    INVOICE_ROW_KEY: 1,
 }
 
 TEMPLATES: dict[str, EmailTemplate] = {
@@ -169,17 +177,19 @@ TEMPLATES: dict[str, EmailTemplate] = {
                 "client_area_url": "https://example.com/clientarea",
             },
         ),
-        # The invoice emails of the daily automation (SPEC 8.1, 9.4, 9.5); their context is
-        # made by `outbox.queue_invoice_emails`.
+        # The invoice emails of the daily automation (SPEC 8.1, 9.4, 9.5) and of a payment that
+        # settles an invoice; their context is made by `outbox.queue_invoice_emails`. Those
+        # that announce an invoice or its payment carry its PDF (SPEC 13.5).
         *(
-            EmailTemplate(key, title, EmailCategory.INVOICE, _SAMPLE_INVOICE)
-            for key, title in [
-                ("invoice_created", "Invoice Created"),
-                ("credit_card_invoice_created", "Credit Card Invoice Created"),
-                ("invoice_payment_reminder", "Invoice Payment Reminder"),
-                ("invoice_first_overdue_notice", "First Invoice Overdue Notice"),
-                ("invoice_second_overdue_notice", "Second Invoice Overdue Notice"),
-                ("invoice_third_overdue_notice", "Third Invoice Overdue Notice"),
+            EmailTemplate(key, title, EmailCategory.INVOICE, _SAMPLE_INVOICE, attaches)
+            for key, title, attaches in [
+                ("invoice_created", "Invoice Created", True),
+                ("credit_card_invoice_created", "Credit Card Invoice Created", True),
+                ("invoice_payment_confirmation", "Invoice Payment Confirmation", True),
+                ("invoice_payment_reminder", "Invoice Payment Reminder", False),
+                ("invoice_first_overdue_notice", "First Invoice Overdue Notice", False),
+                ("invoice_second_overdue_notice", "Second Invoice Overdue Notice", False),
+                ("invoice_third_overdue_notice", "Third Invoice Overdue Notice", False),
             ]
         ),
     ]

@@ -14,7 +14,7 @@ from domain.auth import sessions
 from domain.auth.permissions import StaffPermission
 from domain.billing import invoices, payments
 from tests.api.test_authz_matrix import api_key_of
-from tests.conftest import add_client, gql
+from tests.conftest import CLIENT_AREA_URL, add_client, gql
 
 DASHBOARD = """
 query Dashboard($from: Date!, $to: Date!) {
@@ -42,12 +42,17 @@ FIGURES = {
 }
 
 
-async def viewer_token(conn: asyncpg.Connection, held: set[StaffPermission], kind: str) -> str:
+async def viewer_token(
+    conn: asyncpg.Connection, held: set[StaffPermission], kind: str, name: str = "staff"
+) -> str:
+    """A session (`kind` "staff") or an API key ("api_key") of staff member `name`, whose
+    custom role holds `held`."""
     login_id = await conn.fetchval(
-        "INSERT INTO logins (email) VALUES ('staff@staff.example.com') RETURNING id"
+        "INSERT INTO logins (email) VALUES ($1) RETURNING id", f"{name}@staff.example.com"
     )
     role_id = await conn.fetchval(
-        "INSERT INTO staff_roles (name, permissions) VALUES ('Custom', $1) RETURNING id",
+        "INSERT INTO staff_roles (name, permissions) VALUES ($1, $2) RETURNING id",
+        f"Custom {name}",
         sorted(held),
     )
     await conn.execute(
@@ -100,7 +105,14 @@ async def test_12_3_the_dashboard_shows_exact_money_per_currency(
             staff_id=None,
         )
     paid = await conn.fetchval("SELECT id FROM invoices WHERE client_id = $1", joe.id)
-    await payments.record_payment(conn, paid, amount="0.10", gateway="banktransfer", staff_id=None)
+    await payments.record_payment(
+        conn,
+        paid,
+        amount="0.10",
+        gateway="banktransfer",
+        staff_id=None,
+        client_area_url=CLIENT_AREA_URL,
+    )
 
     body = await ask(api, await viewer_token(conn, set(StaffPermission), "staff"))
 

@@ -21,6 +21,7 @@ from domain.auth import sessions
 from domain.auth.permissions import ContactPermission, StaffRole
 from domain.files.storage import STORED_NAME
 from resolvers.context import CSRF_HEADERS
+from tests.api.test_authz_matrix import api_key_of
 from tests.conftest import add_client, gid, gql, pk
 
 TTL = timedelta(hours=1)
@@ -63,7 +64,7 @@ async def _staff(conn: asyncpg.Connection, role: StaffRole, email: str) -> str:
     return await sessions.start_session(conn, login_id, ttl=TTL)
 
 
-async def _sub_account(
+async def sub_account(
     conn: asyncpg.Connection, client_id: int, granted: set[ContactPermission]
 ) -> str:
     email = f"sub-{'-'.join(sorted(granted)).lower()}@example.com"
@@ -314,8 +315,8 @@ async def test_6_1_the_client_area_sees_and_downloads_only_its_own_non_admin_onl
         api, world.staff_token, world.client_id, "notes.pdf", b"notes", admin_only=True
     )
     others = await upload(api, world.staff_token, world.other_client_id, "ann.pdf", b"ann")
-    with_profile = await _sub_account(conn, world.client_id, {ContactPermission.PROFILE})
-    without = await _sub_account(conn, world.client_id, {ContactPermission.INVOICES})
+    with_profile = await sub_account(conn, world.client_id, {ContactPermission.PROFILE})
+    without = await sub_account(conn, world.client_id, {ContactPermission.INVOICES})
 
     mine = await gql(api, MY_FILES, token=world.owner_token)
     assert [f["id"] for f in mine["data"]["me"]["files"]] == [shared["id"]]
@@ -391,6 +392,22 @@ async def test_6_2_the_session_cookie_also_authenticates_a_download(
         response = await api.get(f"/files/{file['id']}")
     finally:
         api.cookies.clear()
+
+    assert response.status_code == 200 and response.content == b"terms"
+
+
+async def test_6_2_an_api_key_downloads_a_file_as_its_staff_role_may(
+    api: httpx.AsyncClient, conn: asyncpg.Connection, world: World
+) -> None:
+    file = await upload(api, world.staff_token, world.client_id, "terms.pdf", b"terms")
+    login_id = await conn.fetchval(
+        "SELECT login_id FROM staff JOIN logins l ON l.id = login_id "
+        "WHERE l.email = 'support@staff.example.com'"
+    )
+    support = await conn.fetchval("SELECT id FROM staff_roles WHERE name = 'SUPPORT'")
+    key = await api_key_of(conn, login_id, support)
+
+    response = await download(api, file["id"], key)
 
     assert response.status_code == 200 and response.content == b"terms"
 

@@ -13,7 +13,7 @@ from domain.billing import orders, payments
 from domain.billing.models import ItemKind
 from domain.clients.models import Client
 from tests.api.test_files import stored_files, upload
-from tests.conftest import add_client, gid, gql
+from tests.conftest import CLIENT_AREA_URL, add_client, gid, gql
 
 TTL = timedelta(hours=1)
 ERRORS = "errors { field code message }"
@@ -119,7 +119,12 @@ async def test_7_2_deleted_clients_transactions_stay_listed_with_who_it_was(
     )
     assert order.invoice_id is not None
     await payments.record_payment(
-        conn, order.invoice_id, amount="10.00", gateway="banktransfer", staff_id=None
+        conn,
+        order.invoice_id,
+        amount="10.00",
+        gateway="banktransfer",
+        staff_id=None,
+        client_area_url=CLIENT_AREA_URL,
     )
 
     body = await gql(api, DELETE, {"id": gid("Client", client.id)}, token=admin)

@@ -28,7 +28,7 @@ from domain.clients import services as client_services
 from domain.credit import services as credit_services
 from tests.api.introspection import _types
 from tests.api.test_authz_matrix import TTL
-from tests.conftest import CARD_KEY, CountedApi, gid
+from tests.conftest import CARD_KEY, CLIENT_AREA_URL, CountedApi, gid
 
 # Below this many levels a selection stops: deeper than any query a client needs.
 MAX_DEPTH = 6
@@ -144,7 +144,12 @@ async def add_client_with_everything(conn: asyncpg.Connection, number: int, each
         )
         assert order.invoice_id is not None
         await record_payment(
-            conn, order.invoice_id, amount="1.00", gateway="banktransfer", staff_id=None
+            conn,
+            order.invoice_id,
+            amount="1.00",
+            gateway="banktransfer",
+            staff_id=None,
+            client_area_url=CLIENT_AREA_URL,
         )
     await cards.save_card(
         conn,

@@ -29,7 +29,7 @@ from domain.credit.ledger import entries_by_client, record_entry
 from domain.errors import DomainError, ErrorCode
 from domain.money import MAX_AMOUNT
 from domain.settings import update_general_settings
-from tests.conftest import add_client
+from tests.conftest import CLIENT_AREA_URL, add_client
 from tests.domain.test_clients import field_errors
 
 D = Decimal
@@ -528,10 +528,22 @@ async def test_a_payment_is_a_transaction_and_covering_the_balance_marks_the_inv
     invoice = await create_invoice(conn, client)
 
     part = await payments.record_payment(
-        conn, invoice.id, amount="40.00", gateway="banktransfer", fees="0.50", staff_id=None
+        conn,
+        invoice.id,
+        amount="40.00",
+        gateway="banktransfer",
+        fees="0.50",
+        staff_id=None,
+        client_area_url=CLIENT_AREA_URL,
     )
     rest = await payments.record_payment(
-        conn, invoice.id, amount="60", gateway="mailin", transaction_id="CHQ-1", staff_id=None
+        conn,
+        invoice.id,
+        amount="60",
+        gateway="mailin",
+        transaction_id="CHQ-1",
+        staff_id=None,
+        client_area_url=CLIENT_AREA_URL,
     )
 
     assert (part.invoice.status, part.invoice.balance) == (InvoiceStatus.UNPAID, D("60.00"))
@@ -555,7 +567,12 @@ async def test_3_4_an_overpayment_credits_the_excess_naming_the_invoice(
     invoice = await create_invoice(conn, client)
 
     paid = await payments.record_payment(
-        conn, invoice.id, amount="130.00", gateway="banktransfer", staff_id=None
+        conn,
+        invoice.id,
+        amount="130.00",
+        gateway="banktransfer",
+        staff_id=None,
+        client_area_url=CLIENT_AREA_URL,
     )
 
     assert (paid.invoice.status, paid.invoice.balance) == (InvoiceStatus.PAID, D("0.00"))
@@ -578,7 +595,12 @@ async def test_3_6_an_overpayment_past_the_largest_balance_is_refused_and_change
 
     with pytest.raises(DomainError) as refused:
         await payments.record_payment(
-            conn, invoice.id, amount="150.00", gateway="banktransfer", staff_id=None
+            conn,
+            invoice.id,
+            amount="150.00",
+            gateway="banktransfer",
+            staff_id=None,
+            client_area_url=CLIENT_AREA_URL,
         )
 
     assert field_errors(refused.value) == {("amount", ErrorCode.INVALID)}
@@ -586,7 +608,12 @@ async def test_3_6_an_overpayment_past_the_largest_balance_is_refused_and_change
     assert await conn.fetchval("SELECT count(*) FROM transactions") == 0
     assert await balance_and_log(conn, client.id) == (D("999999999950.00"), D("999999999950.00"))
     paid = await payments.record_payment(
-        conn, invoice.id, amount="149.99", gateway="banktransfer", staff_id=None
+        conn,
+        invoice.id,
+        amount="149.99",
+        gateway="banktransfer",
+        staff_id=None,
+        client_area_url=CLIENT_AREA_URL,
     )
     assert paid.invoice.status == InvoiceStatus.PAID
     assert await balance_and_log(conn, client.id) == (MAX_AMOUNT, MAX_AMOUNT)
@@ -598,13 +625,25 @@ async def test_3_4_fees_are_never_more_than_the_payment(conn: asyncpg.Connection
 
     with pytest.raises(DomainError) as refused:
         await payments.record_payment(
-            conn, invoice.id, amount="1.00", gateway="banktransfer", fees="50.00", staff_id=None
+            conn,
+            invoice.id,
+            amount="1.00",
+            gateway="banktransfer",
+            fees="50.00",
+            staff_id=None,
+            client_area_url=CLIENT_AREA_URL,
         )
 
     assert field_errors(refused.value) == {("fees", ErrorCode.INVALID)}
     assert await conn.fetchval("SELECT count(*) FROM transactions") == 0
     paid = await payments.record_payment(
-        conn, invoice.id, amount="1.00", gateway="banktransfer", fees="1.00", staff_id=None
+        conn,
+        invoice.id,
+        amount="1.00",
+        gateway="banktransfer",
+        fees="1.00",
+        staff_id=None,
+        client_area_url=CLIENT_AREA_URL,
     )
     assert paid.transaction.fees == D("1.00")
 
@@ -617,23 +656,34 @@ async def test_payments_refuse_bad_input_cancelled_invoices_and_repeated_gateway
     other = await create_invoice(conn, client)
     await payments.record_payment(
         conn, invoice.id, amount="100.00", gateway="banktransfer", transaction_id="T1",
-        staff_id=None,
+        staff_id=None,client_area_url=CLIENT_AREA_URL,
     )  # fmt: skip
 
     with pytest.raises(DomainError) as bad:
         await payments.record_payment(
-            conn, other.id, amount="0", gateway="nosuch", fees="-1", staff_id=None
+            conn,
+            other.id,
+            amount="0",
+            gateway="nosuch",
+            fees="-1",
+            staff_id=None,
+            client_area_url=CLIENT_AREA_URL,
         )
     # A paid invoice takes payments (they become credit, SPEC 3.4); a cancelled one none.
     await conn.execute("UPDATE invoices SET status = 'CANCELLED' WHERE id = $1", invoice.id)
     with pytest.raises(DomainError) as cancelled:
         await payments.record_payment(
-            conn, invoice.id, amount="1.00", gateway="banktransfer", staff_id=None
+            conn,
+            invoice.id,
+            amount="1.00",
+            gateway="banktransfer",
+            staff_id=None,
+            client_area_url=CLIENT_AREA_URL,
         )
     with pytest.raises(DomainError) as repeated:
         await payments.record_payment(
             conn, other.id, amount="1.00", gateway="banktransfer", transaction_id="T1",
-            staff_id=None,
+            staff_id=None,client_area_url=CLIENT_AREA_URL,
         )  # fmt: skip
 
     assert field_errors(bad.value) == {
@@ -678,7 +728,12 @@ async def test_1_5_changing_the_payment_method_reaches_items_and_unpaid_invoices
     )
     paid = await create_invoice(conn, client, payment_method="banktransfer")
     await payments.record_payment(
-        conn, paid.id, amount="100.00", gateway="banktransfer", staff_id=None
+        conn,
+        paid.id,
+        amount="100.00",
+        gateway="banktransfer",
+        staff_id=None,
+        client_area_url=CLIENT_AREA_URL,
     )
     await place(conn, other, (ItemKind.SERVICE, "Hosting", "10.00"), payment_method="mailin")
 
@@ -780,7 +835,7 @@ async def test_a_retried_order_invoice_or_payment_with_its_key_has_one_effect(
     async def payment(amount: str = "5.00") -> payments.Payment:
         return await payments.record_payment(
             conn, first_invoice.id, amount=amount, gateway="banktransfer", staff_id=None,
-            login_id=login, idempotency_key="payment-1",
+            login_id=login, idempotency_key="payment-1",client_area_url=CLIENT_AREA_URL,
         )  # fmt: skip
 
     first_order, again_order = await order(), await order()

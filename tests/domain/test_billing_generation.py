@@ -13,10 +13,11 @@ from domain.billing import generation, invoices, items, orders, tax
 from domain.billing.gateway_protocol import CardOnFile
 from domain.billing.gateways import capture_due_invoices
 from domain.billing.models import InvoiceStatus, ItemKind, Order, ServiceStatus
-from domain.billing.testcard import TestCardGateway, luhn_valid
+from domain.billing.testcard import TestCardGateway
+from domain.cards.numbers import luhn_valid
 from domain.clients.models import Client
 from domain.settings import update_general_settings
-from tests.conftest import add_client
+from tests.conftest import CLIENT_AREA_URL, add_client
 from tests.domain.test_billing import balance_and_log, give_credit, place
 
 D = Decimal
@@ -300,7 +301,11 @@ async def test_1_5_cc_processing_disabled_keeps_card_invoices_out_of_capture(
         return CardOnFile(number=APPROVED_CARD)
 
     summary = await capture_due_invoices(
-        conn, as_of=TODAY, gateways={"testcard": TestCardGateway()}, card_for=card_of
+        conn,
+        as_of=TODAY,
+        gateways={"testcard": TestCardGateway()},
+        card_for=card_of,
+        client_area_url=CLIENT_AREA_URL,
     )
 
     invoice = await invoices.get_invoice(conn, order.invoice_id or 0)
@@ -329,7 +334,11 @@ async def test_9_5_a_declined_card_leaves_the_invoice_unpaid_and_manual_methods_
         return CardOnFile(number=DECLINED_CARD)
 
     summary = await capture_due_invoices(
-        conn, as_of=TODAY, gateways={"testcard": TestCardGateway()}, card_for=card_of
+        conn,
+        as_of=TODAY,
+        gateways={"testcard": TestCardGateway()},
+        card_for=card_of,
+        client_area_url=CLIENT_AREA_URL,
     )
 
     assert (summary.captured, summary.declined) == ([], [card.invoice_id])

@@ -28,7 +28,7 @@ from domain.billing.payments import record_payment
 from domain.credit import services as credit
 from domain.errors import DomainError, ErrorCode
 from domain.settings import update_general_settings
-from tests.conftest import add_client
+from tests.conftest import CLIENT_AREA_URL, add_client
 
 CENT = Decimal("0.01")
 cents = st.integers(min_value=1, max_value=40_000).map(lambda n: n * CENT)
@@ -137,7 +137,12 @@ async def step(
             if owed.balance == 0:
                 event("payment of a paid invoice")  # all of it becomes credit (SPEC 3.4)
             await record_payment(
-                conn, invoice_id, amount=args[1], gateway="banktransfer", staff_id=staff.id
+                conn,
+                invoice_id,
+                amount=args[1],
+                gateway="banktransfer",
+                staff_id=staff.id,
+                client_area_url=CLIENT_AREA_URL,
             )
             applied = min(args[1], owed.balance)
             owed.paid += applied

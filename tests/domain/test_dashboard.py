@@ -21,7 +21,7 @@ from domain.credit import services as credit
 from domain.dashboard import CurrencyTotal, Figure, Interval
 from domain.errors import DomainError
 from domain.tickets import services as tickets
-from tests.conftest import add_client
+from tests.conftest import CLIENT_AREA_URL, add_client
 from tests.domain.test_tickets import CLIENT_AREA, add_staff
 
 LONG_AGO = date(2000, 1, 1)
@@ -128,7 +128,12 @@ async def test_12_3_the_dashboard_figures_stay_exact_through_every_write_path(
     )
     await assert_exact(conn, "creating invoices")
     await payments.record_payment(
-        conn, overdue.id, amount="40.00", gateway="banktransfer", staff_id=None
+        conn,
+        overdue.id,
+        amount="40.00",
+        gateway="banktransfer",
+        staff_id=None,
+        client_area_url=CLIENT_AREA_URL,
     )
     await assert_exact(conn, "a part payment")
     staff_login = await conn.fetchval(
@@ -147,7 +152,12 @@ async def test_12_3_the_dashboard_figures_stay_exact_through_every_write_path(
     )
     await assert_exact(conn, "an invoice paid by the credit applied to it")
     await payments.record_payment(
-        conn, due.id, amount="50.00", gateway="banktransfer", staff_id=None
+        conn,
+        due.id,
+        amount="50.00",
+        gateway="banktransfer",
+        staff_id=None,
+        client_area_url=CLIENT_AREA_URL,
     )
     await assert_exact(conn, "an overpayment (paid, the excess credited)")
     await conn.execute("UPDATE invoices SET status = 'CANCELLED' WHERE id = $1", credited.id)
@@ -225,7 +235,12 @@ async def test_income_lists_every_period_with_refunds_subtracted(
         staff_id=None,
     )
     await payments.record_payment(
-        conn, invoice.id, amount="60.00", gateway="banktransfer", staff_id=None
+        conn,
+        invoice.id,
+        amount="60.00",
+        gateway="banktransfer",
+        staff_id=None,
+        client_area_url=CLIENT_AREA_URL,
     )
     await conn.execute("UPDATE transactions SET amount = 45.00")
     today = date.today()

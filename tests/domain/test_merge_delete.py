@@ -26,7 +26,7 @@ from domain.contacts import services as contact_services
 from domain.credit import services as credit
 from domain.errors import DomainError, ErrorCode
 from domain.tickets import services as tickets
-from tests.conftest import CARD_KEY, add_client
+from tests.conftest import CARD_KEY, CLIENT_AREA_URL, add_client
 
 KEYRING = CardKeyring.parse(CARD_KEY)
 CARD_NUMBER = "4111111111111111"
@@ -57,7 +57,12 @@ async def populate(conn: asyncpg.Connection, client: Client, tag: str) -> str:
     )
     assert order.invoice_id is not None
     await payments.record_payment(
-        conn, order.invoice_id, amount="5.00", gateway="banktransfer", staff_id=None
+        conn,
+        order.invoice_id,
+        amount="5.00",
+        gateway="banktransfer",
+        staff_id=None,
+        client_area_url=CLIENT_AREA_URL,
     )
     await credit.add_credit(
         conn,

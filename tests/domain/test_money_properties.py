@@ -34,7 +34,7 @@ from domain.billing.testcard import TestCardGateway
 from domain.credit import services as credit
 from domain.errors import DomainError, ErrorCode
 from domain.settings import update_general_settings
-from tests.conftest import add_client
+from tests.conftest import CLIENT_AREA_URL, add_client
 from tests.domain.test_credit_properties import derandomised
 
 CENT = Decimal("0.01")
@@ -118,6 +118,7 @@ async def step(
                 gateway=args[2],
                 transaction_id=reference,
                 staff_id=None,
+                client_area_url=CLIENT_AREA_URL,
             )
         elif kind == "cancel":
             await cancel_invoice(conn, invoice_id, staff_id=None)

@@ -24,7 +24,7 @@ from domain.billing.refunds import Refund, refund_transaction
 from domain.billing.testcard import TestCardGateway
 from domain.credit.services import add_credit
 from domain.errors import DomainError, ErrorCode
-from tests.conftest import add_client
+from tests.conftest import CLIENT_AREA_URL, add_client
 
 _emails = itertools.count()
 
@@ -69,6 +69,7 @@ async def paid_invoice(
         gateway=gateway,
         transaction_id=f"ch_{next(_emails)}" if card else None,
         staff_id=None,
+        client_area_url=CLIENT_AREA_URL,
     )
     return client.id, invoice_id, payment
 
@@ -134,7 +135,12 @@ async def test_13_3_an_overpayment_is_refunded_out_of_its_credit_first(
     client_id, invoice_id, _ = await paid_invoice(conn, "10.00")
     # A second subscription's payment of the paid invoice: all of it is credit (SPEC 3.4).
     second = await record_payment(
-        conn, invoice_id, amount="10.00", gateway="banktransfer", staff_id=None
+        conn,
+        invoice_id,
+        amount="10.00",
+        gateway="banktransfer",
+        staff_id=None,
+        client_area_url=CLIENT_AREA_URL,
     )
     assert await balance_of(conn, client_id) == Decimal("10.00")
     done = await refund(conn, second, None)
@@ -152,7 +158,12 @@ async def test_13_3_spent_overpayment_credit_cannot_be_refunded(
 ) -> None:
     client_id, invoice_id, _ = await paid_invoice(conn, "10.00")
     over = await record_payment(
-        conn, invoice_id, amount="5.00", gateway="banktransfer", staff_id=None
+        conn,
+        invoice_id,
+        amount="5.00",
+        gateway="banktransfer",
+        staff_id=None,
+        client_area_url=CLIENT_AREA_URL,
     )
     await invoice_of(conn, client_id, "5.00")  # spends the 5.00 overpaid (SPEC 3.5)
     with pytest.raises(DomainError) as refused:
@@ -289,7 +300,14 @@ async def test_13_3_cancelling_an_unpaid_invoice_returns_its_credit(
         await cancel_invoice(conn, invoice_id, staff_id=None)
     assert codes(refused) == [("id", ErrorCode.INVALID)]
     paid_part = await invoice_of(conn, client_id, "20.00")
-    await record_payment(conn, paid_part, amount="1", gateway="banktransfer", staff_id=None)
+    await record_payment(
+        conn,
+        paid_part,
+        amount="1",
+        gateway="banktransfer",
+        staff_id=None,
+        client_area_url=CLIENT_AREA_URL,
+    )
     with pytest.raises(DomainError) as refused:
         await cancel_invoice(conn, paid_part, staff_id=None)
     assert codes(refused) == [("id", ErrorCode.CONFLICT)]
