@@ -74,6 +74,18 @@ async def paid_invoice(
     return client.id, invoice_id, payment
 
 
+async def pay(conn: asyncpg.Connection, invoice_id: int, amount: str) -> Payment:
+    """A payment by bank transfer: of a paid invoice, all of it becomes credit (SPEC 3.4)."""
+    return await record_payment(
+        conn,
+        invoice_id,
+        amount=amount,
+        gateway="banktransfer",
+        staff_id=None,
+        client_area_url=CLIENT_AREA_URL,
+    )
+
+
 async def refund(
     conn: asyncpg.Connection,
     payment: Payment,
@@ -134,14 +146,7 @@ async def test_13_3_an_overpayment_is_refunded_out_of_its_credit_first(
 ) -> None:
     client_id, invoice_id, _ = await paid_invoice(conn, "10.00")
     # A second subscription's payment of the paid invoice: all of it is credit (SPEC 3.4).
-    second = await record_payment(
-        conn,
-        invoice_id,
-        amount="10.00",
-        gateway="banktransfer",
-        staff_id=None,
-        client_area_url=CLIENT_AREA_URL,
-    )
+    second = await pay(conn, invoice_id, "10.00")
     assert await balance_of(conn, client_id) == Decimal("10.00")
     done = await refund(conn, second, None)
     assert done.refund.credited == Decimal("10.00")
@@ -157,14 +162,7 @@ async def test_13_3_spent_overpayment_credit_cannot_be_refunded(
     conn: asyncpg.Connection,
 ) -> None:
     client_id, invoice_id, _ = await paid_invoice(conn, "10.00")
-    over = await record_payment(
-        conn,
-        invoice_id,
-        amount="5.00",
-        gateway="banktransfer",
-        staff_id=None,
-        client_area_url=CLIENT_AREA_URL,
-    )
+    over = await pay(conn, invoice_id, "5.00")
     await invoice_of(conn, client_id, "5.00")  # spends the 5.00 overpaid (SPEC 3.5)
     with pytest.raises(DomainError) as refused:
         await refund(conn, over, None)
@@ -300,14 +298,7 @@ async def test_13_3_cancelling_an_unpaid_invoice_returns_its_credit(
         await cancel_invoice(conn, invoice_id, staff_id=None)
     assert codes(refused) == [("id", ErrorCode.INVALID)]
     paid_part = await invoice_of(conn, client_id, "20.00")
-    await record_payment(
-        conn,
-        paid_part,
-        amount="1",
-        gateway="banktransfer",
-        staff_id=None,
-        client_area_url=CLIENT_AREA_URL,
-    )
+    await pay(conn, paid_part, "1")
     with pytest.raises(DomainError) as refused:
         await cancel_invoice(conn, paid_part, staff_id=None)
     assert codes(refused) == [("id", ErrorCode.CONFLICT)]
