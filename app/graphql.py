@@ -43,6 +43,7 @@ from resolvers import lifecycle as lifecycle_resolvers
 from resolvers import lists as list_resolvers
 from resolvers import node as node_resolvers
 from resolvers import passwords as password_resolvers
+from resolvers import payments as payment_resolvers
 from resolvers import profile as profile_resolvers
 from resolvers import settings as settings_resolvers
 from resolvers import staff as staff_resolvers
@@ -97,6 +98,7 @@ Mutation = strawberry.type(
             file_resolvers.Mutations,
             gateway_resolvers.Mutations,
             password_resolvers.Mutations,
+            payment_resolvers.Mutations,
             profile_resolvers.Mutations,
             settings_resolvers.Mutations,
             staff_resolvers.Mutations,

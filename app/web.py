@@ -49,6 +49,7 @@ from app.settings import Settings
 from domain import secret_lists
 from domain.auth.api_keys import KeyRateLimit
 from domain.auth.throttle import LoginThrottle
+from domain.billing.gateways import loaded_gateways
 from domain.cards.secret_attempts import CardSecretAttempts
 from domain.emails.templates import TemplateRenderer
 from domain.events.hub import EventHub
@@ -235,6 +236,7 @@ def create_app(settings: Settings) -> Starlette:
             ),
             api_key_rate_limit=KeyRateLimit(redis, settings.api_key_rate_limit),
             production=settings.environment == "production",
+            gateways=loaded_gateways(production=settings.environment == "production"),
         )
         # The pools and clients just opened live as long as the process too.
         settle_startup_objects()

@@ -69,7 +69,8 @@ COUNTS = frozenset(
 
 @dataclass(frozen=True)
 class IncomeRange:
-    """Income per `interval` from `start` to `end`; made by `income_range`, which checks it."""
+    """Income (payments received less refunds: negative transactions, migration 0039) per
+    `interval` from `start` to `end`; made by `income_range`, which checks it."""
 
     start: date
     end: date

@@ -21,6 +21,8 @@ class ErrorCode(StrEnum):
     NOT_CONFIGURED = "NOT_CONFIGURED"
     # The client holds credit or has billing history in its currency (SPEC 1.6, 13.4).
     CURRENCY_IN_USE = "CURRENCY_IN_USE"
+    # The payment gateway refused a capture or a refund; the message is the gateway's.
+    PAYMENT_DECLINED = "PAYMENT_DECLINED"
 
 
 @dataclass(frozen=True)

@@ -940,8 +940,17 @@ CREATE TABLE public.transactions (
     currency character(3) NOT NULL,
     client_name text,
     client_company_name text,
-    CONSTRAINT transactions_amount_check CHECK ((amount > (0)::numeric)),
-    CONSTRAINT transactions_fees_check CHECK ((fees >= (0)::numeric))
+    refund_of bigint,
+    refund_kind text,
+    credited numeric(14,2) DEFAULT 0 NOT NULL,
+    CONSTRAINT transactions_amount_check CHECK (
+CASE
+    WHEN (refund_of IS NULL) THEN ((amount > (0)::numeric) AND (refund_kind IS NULL) AND (credited <= amount))
+    ELSE ((amount < (0)::numeric) AND (refund_kind IS NOT NULL) AND (credited <= (- amount)))
+END),
+    CONSTRAINT transactions_credited_check CHECK ((credited >= (0)::numeric)),
+    CONSTRAINT transactions_fees_check CHECK ((fees >= (0)::numeric)),
+    CONSTRAINT transactions_refund_kind_check CHECK ((refund_kind = ANY (ARRAY['GATEWAY'::text, 'CREDIT'::text, 'MANUAL'::text])))
 );
 
 ALTER TABLE public.transactions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -1237,6 +1246,8 @@ CREATE UNIQUE INDEX transactions_gateway_id ON public.transactions USING btree (
 
 CREATE INDEX transactions_invoice ON public.transactions USING btree (invoice_id);
 
+CREATE INDEX transactions_refund_of ON public.transactions USING btree (refund_of) WHERE (refund_of IS NOT NULL);
+
 CREATE TRIGGER api_keys_access_changed AFTER DELETE OR UPDATE OF revoked_at, expires_at, role_id ON public.api_keys FOR EACH ROW EXECUTE FUNCTION public.notify_access_change();
 
 CREATE TRIGGER automation_runs_deleted_events AFTER DELETE ON public.automation_runs REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('AUTOMATION_RUN', 'n.id', 'NULL::bigint');
@@ -1483,3 +1494,6 @@ ALTER TABLE ONLY public.transactions
 
 ALTER TABLE ONLY public.transactions
     ADD CONSTRAINT transactions_invoice_id_fkey FOREIGN KEY (invoice_id) REFERENCES public.invoices(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.transactions
+    ADD CONSTRAINT transactions_refund_of_fkey FOREIGN KEY (refund_of) REFERENCES public.transactions(id);

@@ -20,6 +20,7 @@ from domain.auth.api_keys import KeyRateLimit, LastUse
 from domain.auth.throttle import LoginThrottle
 from domain.auth.viewer import Viewer
 from domain.billing import items
+from domain.billing.gateway_protocol import PaymentGateway
 from domain.billing.models import ServiceStatus
 from domain.cards.crypto import CardKeyring
 from domain.cards.secret_attempts import CardSecretAttempts
@@ -98,6 +99,9 @@ class AppServices:
     api_key_rate_limit: KeyRateLimit
     # ENVIRONMENT=production: the test payment gateway cannot be turned on (SPEC 13.1).
     production: bool
+    # The merchant gateway plug-ins loaded, by name: what payInvoice captures and
+    # refundTransaction refunds through (the worker loads the same, SPEC 13.1).
+    gateways: Mapping[str, PaymentGateway]
     # When this process last wrote each key's lastUsedAt.
     api_key_last_use: LastUse = field(default_factory=LastUse)
     # Transactions that hash a password, one per hashing thread at a time.

@@ -32,6 +32,11 @@ DomainStatus = strawberry.enum(
 InvoiceStatus = strawberry.enum(
     models.InvoiceStatus, description="UNPAID until covered by credit and payments, then PAID."
 )
+RefundKind = strawberry.enum(
+    models.RefundKind,
+    description="Where a refund's money went: back through the GATEWAY that took it, to the "
+    "client's CREDIT, or returned by hand (MANUAL) and recorded.",
+)
 OrderStatus = strawberry.enum(
     models.OrderStatus, description="PENDING until staff accept it, then ACCEPTED."
 )
@@ -166,13 +171,18 @@ class Invoice:
         )
 
 
-@strawberry.type(description="A payment received: an income record that outlives the client.")
+@strawberry.type(
+    description="A payment received, or a refund of one (a negative amount): an income "
+    "record that outlives the client."
+)
 class Transaction:
     id: strawberry.ID = strawberry.field(description="The transaction's id.")
     date: datetime = strawberry.field(description="When it was recorded.")
     gateway: str = strawberry.field(description="The payment gateway it came through.")
     transaction_id: str | None = strawberry.field(description="The gateway's reference.")
-    amount: Decimal = strawberry.field(description="Amount received.")
+    amount: Decimal = strawberry.field(
+        description="Amount received; negative for a refund (money given back)."
+    )
     fees: Decimal = strawberry.field(description="Fees the gateway charged.")
     currency: str = strawberry.field(description="Currency code of the amount.")
     invoice_id: strawberry.ID | None = strawberry.field(description="The invoice it paid.")
@@ -186,6 +196,12 @@ class Transaction:
     client_company_name: str | None = strawberry.field(
         description="The client's company as it was when the client was deleted; null "
         "while the client exists or when it had none."
+    )
+    refund_of: strawberry.ID | None = strawberry.field(
+        description="Of a refund (a negative amount): the payment it returns; null for a payment."
+    )
+    refund_kind: models.RefundKind | None = strawberry.field(
+        description="Of a refund: where the money went; null for a payment."
     )
 
     @classmethod
@@ -202,6 +218,8 @@ class Transaction:
             client_id=global_id("Client", row.client_id),
             client_name=row.client_name,
             client_company_name=row.client_company_name,
+            refund_of=global_id("Transaction", row.refund_of) if row.refund_of else None,
+            refund_kind=row.refund_kind,
         )
 
 
@@ -360,7 +378,7 @@ class InvoicePayload:
         default=None, description="The invoice; null when refused."
     )
     transaction: Transaction | None = strawberry.field(
-        default=None, description="The payment recorded, for recordPayment."
+        default=None, description="The payment recorded, for recordPayment and payInvoice."
     )
     errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why it was refused; empty on success."

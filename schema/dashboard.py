@@ -67,7 +67,7 @@ class InvoiceFigures:
     )
 
 
-@strawberry.type(description="Payments received in one day or month.")
+@strawberry.type(description="Payments received, less refunds made, in one day or month.")
 class IncomePeriod:
     date: date = strawberry.field(description="The period's first day.")
     totals: list[CurrencyTotal] = strawberry.field(
@@ -113,7 +113,8 @@ class Dashboard:
         return await _invoice_figures(info, dashboard.Figure.OVERDUE)
 
     @strawberry.field(
-        description="Payments received per period from `from` to `to` (both included, days in "
+        description="Payments received less refunds made (on the day of the refund) per "
+        "period from `from` to `to` (both included, days in "
         "the installation's time zone), every period listed (VIEW_CLIENTS)."
     )
     async def income(

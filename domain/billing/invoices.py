@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
@@ -140,6 +140,22 @@ async def _apply_credit(conn: asyncpg.Connection, invoice_ids: list[int]) -> Non
              FROM (SELECT client_id, sum(amount) AS amount FROM used GROUP BY client_id) t
             WHERE c.id = t.client_id""",
         invoice_ids,
+    )
+
+
+async def cover(
+    conn: asyncpg.Connection, invoice_id: int, amount: Decimal, *, by: Literal["credit", "paid"]
+) -> None:
+    """Take `amount` off a locked invoice's balance, as credit applied or as paid; PAID once
+    nothing is left to pay."""
+    column = "credit" if by == "credit" else "amount_paid"
+    await conn.execute(
+        f"""UPDATE invoices SET {column} = {column} + $2,
+                   status = CASE WHEN balance = $2 THEN 'PAID' ELSE status END,
+                   paid_at = CASE WHEN balance = $2 THEN now() ELSE paid_at END
+             WHERE id = $1""",
+        invoice_id,
+        amount,
     )
 
 

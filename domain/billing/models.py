@@ -59,6 +59,14 @@ class InvoiceStatus(StrEnum):
     REFUNDED = "REFUNDED"
 
 
+class RefundKind(StrEnum):
+    """Where a refund's money went (SPEC 13.3)."""
+
+    GATEWAY = "GATEWAY"  # back to the card, through the gateway that took it
+    CREDIT = "CREDIT"  # to the client's credit balance
+    MANUAL = "MANUAL"  # returned by hand outside the system, recorded here
+
+
 class OrderStatus(StrEnum):
     PENDING = "PENDING"
     ACCEPTED = "ACCEPTED"
@@ -167,6 +175,11 @@ class Transaction:
     # Who the client was, written when it is deleted (SPEC 7.2); None while it exists.
     client_name: str | None = None
     client_company_name: str | None = None
+    # A refund (SPEC 13.3): the payment it returns, where the money went, and (of a payment
+    # and of a refund) the part that was, or came out of, overpayment credit.
+    refund_of: int | None = None
+    refund_kind: RefundKind | None = None
+    credited: Decimal = Decimal("0.00")
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from typing import Any
 import asyncpg
 
 from domain import audit
-from domain.billing.invoices import get_invoice, key_owner
-from domain.billing.models import Invoice, InvoiceStatus, Transaction
+from domain.billing.invoices import cover, get_invoice, key_owner
+from domain.billing.models import Invoice, InvoiceStatus, RefundKind, Transaction
 from domain.credit.ledger import record_entry
 from domain.emails.outbox import queue_invoice_emails
 from domain.errors import DomainError, ErrorCode, NotFound
@@ -27,7 +27,7 @@ PAID_EMAIL = "SELECT $2::bigint, 'invoice_payment_confirmation', 'paid'"
 
 TRANSACTION_COLUMNS = (
     "id, client_id, invoice_id, date, gateway, transaction_id, amount, fees, currency,"
-    " client_name, client_company_name"
+    " client_name, client_company_name, refund_of, refund_kind, credited"
 )
 
 
@@ -127,11 +127,14 @@ async def _record_payment(
             check.fail("gateway", ErrorCode.INVALID, f"'{gateway}' is not a payment gateway.")
         check.raise_if_failed()
         assert paid is not None and fee is not None
+        # The invoice row is locked, so two payments at once see each other's balance: what
+        # the second pays beyond it, all of it once the invoice is PAID, becomes credit.
+        applied = min(paid, invoice["balance"])
         try:
             row = await conn.fetchrow(
-                f"""INSERT INTO transactions
-                        (client_id, invoice_id, gateway, transaction_id, amount, fees, currency)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {TRANSACTION_COLUMNS}""",
+                f"""INSERT INTO transactions (client_id, invoice_id, gateway, transaction_id,
+                                              amount, fees, currency, credited)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {TRANSACTION_COLUMNS}""",
                 invoice["client_id"],
                 invoice_id,
                 gateway,
@@ -139,6 +142,7 @@ async def _record_payment(
                 paid,
                 fee,
                 invoice["currency"],
+                paid - applied,
             )
         except asyncpg.UniqueViolationError:
             raise DomainError.single(
@@ -146,18 +150,8 @@ async def _record_payment(
                 f"Transaction {reference} of {gateway} is already recorded.",
                 "transaction_id",
             ) from None
-        # The invoice row is locked, so two payments at once see each other's balance: what
-        # the second pays beyond it, all of it once the invoice is PAID, becomes credit.
-        applied = min(paid, invoice["balance"])
         if applied > 0:
-            await conn.execute(
-                """UPDATE invoices SET amount_paid = amount_paid + $2,
-                          status = CASE WHEN balance = $2 THEN 'PAID' ELSE status END,
-                          paid_at = CASE WHEN balance = $2 THEN now() ELSE paid_at END
-                    WHERE id = $1""",
-                invoice_id,
-                applied,
-            )
+            await cover(conn, invoice_id, applied, by="paid")
         if applied > 0 and applied == invoice["balance"]:
             await queue_invoice_emails(
                 conn, PAID_EMAIL, invoice_id, client_area_url=client_area_url
@@ -201,7 +195,9 @@ _TRANSACTION_FIELDS = tuple(f.name for f in fields(Transaction))
 
 
 def transaction_from_row(row: asyncpg.Record) -> Transaction:
-    return Transaction(**{name: row[name] for name in _TRANSACTION_FIELDS})
+    values = {name: row[name] for name in _TRANSACTION_FIELDS}
+    kind = values.pop("refund_kind")
+    return Transaction(**values, refund_kind=RefundKind(kind) if kind else None)
 
 
 async def transactions_by_client(

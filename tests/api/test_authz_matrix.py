@@ -37,7 +37,7 @@ from domain.auth.permissions import (
     StaffPermission,
     StaffRole,
 )
-from domain.billing import orders, tax
+from domain.billing import invoices, orders, payments, tax
 from domain.billing.models import ItemKind
 from domain.cards import services as cards
 from domain.cards.crypto import CardKeyring
@@ -47,7 +47,7 @@ from domain.tickets import services as tickets
 from resolvers.permissions import input_fields_needing
 from schema.client_inputs import UpdateClientInput
 from tests.api.introspection import root_fields
-from tests.conftest import CARD_KEY, gid, gql, turn_on_two_factor
+from tests.conftest import CARD_KEY, CLIENT_AREA_URL, gid, gql, turn_on_two_factor
 
 TTL = timedelta(hours=1)
 # ALLOWED: no error and a result; NULL / EMPTY: no error, but null (or only nulls) / an
@@ -64,6 +64,7 @@ VARIABLES = {
     "$service": "ID!",
     "$domain": "ID!",
     "$invoice": "ID!",
+    "$transaction": "ID!",
     "$creditEntry": "ID!",
     "$taxRule": "ID!",
     "$ticket": "ID!",
@@ -82,6 +83,7 @@ STATE_TABLES = (
     "domains",
     "invoices",
     "credit_log",
+    "transactions",
     "cards",
     "audit_log",
     "contacts",
@@ -323,6 +325,19 @@ RULES: dict[str, Rule] = {
         f'recordPayment(invoiceId: $invoice, amount: "1.00", gateway: "banktransfer") '
         f"{{ invoice {{ id }} {ERRORS} }}",
     ),
+    # SPEC 13.2, 13.3: the client pays its own invoice; staff move money in and out.
+    "payInvoice": client_area(
+        ContactPermission.INVOICES,
+        f"payInvoice(invoiceId: $invoice, source: CREDIT) {{ invoice {{ id }} {ERRORS} }}",
+    ),
+    "applyCredit": staff(
+        BILLING, f'applyCredit(invoiceId: $invoice, amount: "1.00") {{ invoice {{ id }} {ERRORS} }}'
+    ),
+    "refundTransaction": staff(
+        BILLING,
+        f'refundTransaction(id: $transaction, amount: "1.00") {{ refund {{ id }} {ERRORS} }}',
+    ),
+    "cancelInvoice": staff(BILLING, f"cancelInvoice(id: $invoice) {{ invoice {{ id }} {ERRORS} }}"),
     "setClientPaymentMethod": staff(
         BILLING,
         f'setClientPaymentMethod(id: $client, paymentMethod: "mailin") {{ {ERRORS} }}',
@@ -539,6 +554,24 @@ async def world(conn: asyncpg.Connection) -> World:
         staff_id=None,
     )
     service, domain = order.items
+    # A paid invoice's payment to refund, made before the credit that payInvoice and
+    # applyCredit spend (a new invoice would take it).
+    paid = await invoices.create_invoice(
+        conn,
+        client.id,
+        items=[{"description": "Setup", "amount": "3.00"}],
+        due_date=None,
+        payment_method="banktransfer",
+        staff_id=None,
+    )
+    payment = await payments.record_payment(
+        conn,
+        paid.id,
+        amount="3.00",
+        gateway="banktransfer",
+        staff_id=None,
+        client_area_url=CLIENT_AREA_URL,
+    )
     credit = await credit_services.add_credit(
         conn, client.id, amount="5.00", description="Goodwill", staff_id=None, login_id=None
     )
@@ -596,6 +629,7 @@ async def world(conn: asyncpg.Connection) -> World:
         "service": gid("Service", service.id),
         "domain": gid("Domain", domain.id),
         "invoice": gid("Invoice", order.invoice_id),
+        "transaction": gid("Transaction", payment.transaction.id),
         "creditEntry": gid("CreditEntry", credit.entry.id),
         "taxRule": gid("TaxRule", rule.id),
         "ticket": gid("Ticket", ticket.id),

@@ -267,3 +267,52 @@ async def test_0035_invoices_keep_their_orders_currency_and_the_test_gateway_sta
     assert currencies == {ordered: "EUR", staff_made: "GBP"}
     enabled = dict(await conn.fetch("SELECT name, enabled FROM payment_gateways"))
     assert enabled["testcard"] is False and enabled["banktransfer"] is True
+
+
+async def test_0039_past_overpayments_are_the_credited_part_of_the_latest_payments(
+    connect: Connect,
+) -> None:
+    """Overpayment credit was logged on the invoice, not on the payment: 0039 gives it to the
+    invoice's latest payments (those that overpaid), so that their refunds take it back."""
+    files = load_migrations()
+    conn = await connect()
+    await migrate(conn, [m for m in files if m.version < "0039"])
+    client_id = await conn.fetchval(
+        """WITH login AS (INSERT INTO logins (email) VALUES ('joe@example.com') RETURNING id)
+           INSERT INTO clients (owner_login_id, first_name, last_name, email, currency)
+           SELECT id, 'Joe', 'Bloggs', 'joe@example.com', 'USD' FROM login RETURNING id"""
+    )
+    overpaid, exact = [
+        await conn.fetchval(
+            """INSERT INTO invoices (client_id, due_date, billed_to, subtotal, currency,
+                                     amount_paid, status)
+               VALUES ($1, current_date, '{}', 10, 'USD', 10, 'PAID') RETURNING id""",
+            client_id,
+        )
+        for _ in range(2)
+    ]
+    # 6 + 8 + 5 paid a 10.00 invoice: 4.00 of the second and all of the third were credit.
+    payments = [
+        await conn.fetchval(
+            """INSERT INTO transactions (client_id, invoice_id, gateway, amount, currency)
+               VALUES ($1, $2, 'banktransfer', $3, 'USD') RETURNING id""",
+            client_id,
+            invoice,
+            amount,
+        )
+        for invoice, amount in ((overpaid, 6), (overpaid, 8), (overpaid, 5), (exact, 10))
+    ]
+    await conn.execute(
+        """INSERT INTO credit_log (client_id, description, amount, invoice_id)
+           VALUES ($1, 'Credit for Overpayment of Invoice #1', 4, $2),
+                  ($1, 'Credit for Overpayment of Invoice #1', 5, $2),
+                  ($1, 'Credit Applied to Invoice #2', -1, $3)""",
+        client_id,
+        overpaid,
+        exact,
+    )
+
+    await migrate(conn, files)
+
+    credited = dict(await conn.fetch("SELECT id, credited FROM transactions"))
+    assert [credited[p] for p in payments] == [0, 4, 5, 0]

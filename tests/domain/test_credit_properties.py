@@ -195,13 +195,20 @@ async def check_invariants(conn: asyncpg.Connection, model: Model, client_id: in
         assert row["status"] == paid_up
 
 
-@settings(
-    max_examples=60,
-    derandomize=True,  # the same examples on every run: a red build is reproducible
-    database=None,  # nothing to remember between runs, and nothing written to the checkout
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+def derandomised(max_examples: int) -> settings:
+    """The settings of a property test on the database: `max_examples` examples, the same on
+    every run (a red build is reproducible), nothing remembered between runs or written to
+    the checkout, no deadline (the database's pace varies), one database for every example."""
+    return settings(
+        max_examples=max_examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+
+
+@derandomised(max_examples=60)
 @given(operations=st.lists(OPERATIONS, min_size=1, max_size=12))
 async def test_3_6_credit_invoices_and_payments_keep_the_ledger_and_invoices_balanced(
     conn: asyncpg.Connection, staff: Staff, operations: list[tuple[Any, ...]]
