@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -27,6 +28,8 @@ from strawberry.utils.str_converters import to_camel_case
 from app.graphql import Mutation, Query
 from domain.auth import passwords, sessions
 from domain.auth.permissions import ContactPermission, StaffRole
+from domain.billing.invoices import create_invoice
+from domain.credit.ledger import record_entry
 from resolvers.permissions import IsClientArea
 from tests import conftest
 from tests.api.introspection import type_fields
@@ -238,6 +241,7 @@ async def viewer_of(api: httpx.AsyncClient, token: str) -> dict[str, Any] | None
 
 
 Effect = Callable[[dict[str, Any], asyncpg.Connection, Account], Awaitable[None]]
+Prepare = Callable[[asyncpg.Connection, Account], Awaitable[dict[str, Any]]]
 
 
 async def _lists_contacts(data: dict[str, Any], conn: asyncpg.Connection, acc: Account) -> None:
@@ -291,6 +295,26 @@ async def _lists_tickets(data: dict[str, Any], conn: asyncpg.Connection, acc: Ac
     assert data["me"]["tickets"] == []
 
 
+async def _invoice_with_credit(conn: asyncpg.Connection, acc: Account) -> dict[str, Any]:
+    """An unpaid 10.00 invoice and 10.00 of credit to pay it with."""
+    invoice = await create_invoice(
+        conn,
+        acc.client_id,
+        items=[{"description": "Hosting", "amount": "10.00", "taxed": False}],
+        due_date=None,
+        payment_method="banktransfer",
+        staff_id=None,
+    )
+    # After the invoice, which would otherwise take the credit as it is made.
+    await record_entry(conn, client_id=acc.client_id, amount=Decimal("10.00"), description="Gift")
+    return {"invoice": gid("Invoice", invoice.id)}
+
+
+async def _invoice_paid(data: dict[str, Any], conn: asyncpg.Connection, acc: Account) -> None:
+    assert data["payInvoice"]["errors"] == []
+    assert data["payInvoice"]["invoice"]["status"] == "PAID"
+
+
 @dataclass(frozen=True)
 class AreaOperation:
     name: str
@@ -299,6 +323,8 @@ class AreaOperation:
     # Where the refusal is reported.
     path: tuple[str, ...]
     effect: Effect
+    # What the operation acts on beyond the account, made before it runs: its variables.
+    prepare: Prepare | None = None
 
     def __str__(self) -> str:
         return f"{self.name}-{self.permission.value}"
@@ -372,13 +398,27 @@ AREA_OPERATIONS = [
         ("me", "tickets"),
         _lists_tickets,
     ),
+    AreaOperation(
+        "payInvoice",
+        ContactPermission.INVOICES,
+        f"""mutation($invoice: ID!) {{ payInvoice(invoiceId: $invoice, source: CREDIT) {{
+              invoice {{ id status }} {ERRORS} }} }}""",
+        ("payInvoice",),
+        _invoice_paid,
+        prepare=_invoice_with_credit,
+    ),
 ]
 
 
-async def run(
-    api: httpx.AsyncClient, op: AreaOperation, acc: Account, token: str
-) -> dict[str, Any]:
+async def prepared(conn: asyncpg.Connection, op: AreaOperation, acc: Account) -> dict[str, Any]:
+    """The variables of `op` run for `acc`, after making what it acts on."""
     variables = {"id": acc.plain_contact} if "$id" in op.document else {}
+    return {**variables, **(await op.prepare(conn, acc) if op.prepare else {})}
+
+
+async def run(
+    api: httpx.AsyncClient, op: AreaOperation, token: str, variables: dict[str, Any]
+) -> dict[str, Any]:
     return await gql(api, op.document, variables, token=token, allow_errors=True)
 
 
@@ -410,8 +450,9 @@ async def test_2_4_sub_account_with_the_permission_succeeds(
     api: httpx.AsyncClient, conn: asyncpg.Connection, account: Account, op: AreaOperation
 ) -> None:
     sub = await add_sub_account(conn, account.client_id, "sub@example.com", {op.permission})
+    variables = await prepared(conn, op, account)
 
-    body = await run(api, op, account, sub.token)
+    body = await run(api, op, sub.token, variables)
 
     assert "errors" not in body, body
     await op.effect(body["data"], conn, account)
@@ -423,9 +464,10 @@ async def test_2_4_sub_account_without_permission_is_refused(
 ) -> None:
     every_other = frozenset(ContactPermission) - {op.permission}
     sub = await add_sub_account(conn, account.client_id, "sub@example.com", every_other)
+    variables = await prepared(conn, op, account)
     before = await state(conn)
 
-    body = await run(api, op, account, sub.token)
+    body = await run(api, op, sub.token, variables)
 
     assert_forbidden(body, list(op.path))
     assert op.permission.value in body["errors"][0]["message"]
@@ -438,7 +480,7 @@ async def test_2_4_sub_account_without_permission_is_refused(
 async def test_2_4_the_account_holder_may_do_everything(
     api: httpx.AsyncClient, conn: asyncpg.Connection, account: Account, op: AreaOperation
 ) -> None:
-    body = await run(api, op, account, account.owner_token)
+    body = await run(api, op, account.owner_token, await prepared(conn, op, account))
 
     assert "errors" not in body, body
     await op.effect(body["data"], conn, account)
