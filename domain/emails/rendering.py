@@ -188,13 +188,15 @@ class TemplateRenderer:
     def file_source(self, key: str, language: str) -> StoredTemplate:
         """The sources of the file template a language uses, as staff edit them."""
         lang = self._languages[language]
-        assert lang.text.loader is not None
-        text, _, _ = lang.text.loader.get_source(lang.text, f"{key}.txt.j2")
+        text = lang.text.get_template(f"{key}.txt.j2")
+        assert text.filename is not None
         html = None
         if lang.html_beside(key):
-            html_source, _, _ = lang.html.loader.get_source(lang.html, f"{key}.html.j2")  # type: ignore[union-attr]
-            html = _block(html_source, "body")
-        return StoredTemplate(_block(text, "subject"), _block(text, "body"), html)
+            html_file = lang.html.get_template(f"{key}.html.j2").filename
+            assert html_file is not None
+            html = _block(Path(html_file).read_text(), "body")
+        source = Path(text.filename).read_text()
+        return StoredTemplate(_block(source, "subject"), _block(source, "body"), html)
 
     def problems(
         self, key: str, language: str, template: StoredTemplate, branding: Branding
