@@ -256,29 +256,45 @@ class TemplateRenderer:
         return (lang.html if html else lang.text).from_string(source)
 
 
+def _dotted(node: nodes.Node) -> tuple[str, list[str]] | None:
+    """`a.b.c` as ("a", ["b", "c"]); None for anything else."""
+    path: list[str] = []
+    while isinstance(node, nodes.Getattr):
+        path.insert(0, node.attr)
+        node = node.node
+    return (node.name, path) if isinstance(node, nodes.Name) else None
+
+
 def _unknown_names(
     tree: nodes.Template, values: Mapping[str, Any], known_globals: Mapping[str, Any]
 ) -> list[str]:
-    """The names and dotted paths a template uses that its context does not have."""
+    """The names and dotted paths a template uses that its context does not have, but for
+    the keys of a dictionary it asks about with `is defined`: one holding one value or another
+    (a reset email's `secret` holds a password or a token)."""
+    guarded, varying = set(), set()
+    for test in tree.find_all(nodes.Test):
+        dotted = _dotted(test.node)
+        if test.name in ("defined", "undefined") and dotted is not None:
+            root, path = dotted
+            guarded.add(".".join([root, *path]))
+            varying.add(".".join([root, *path[:-1]]))
     unknown = {
         name
         for name in meta.find_undeclared_variables(tree)
-        if name not in values and name not in known_globals
+        if name not in values and name not in known_globals and name not in guarded
     }
     for node in tree.find_all(nodes.Getattr):
-        path: list[str] = []
-        target: nodes.Node = node
-        while isinstance(target, nodes.Getattr):
-            path.insert(0, target.attr)
-            target = target.node
-        if not isinstance(target, nodes.Name) or target.name not in values:
+        dotted = _dotted(node)
+        if dotted is None or dotted[0] not in values:
             continue  # a loop's or a {% set %}'s own name: checked when rendered
-        value: Any = values[target.name]
+        root, path = dotted
+        value: Any = values[root]
         for depth, attr in enumerate(path):
             if not isinstance(value, Mapping):
                 break
             if attr not in value:
-                unknown.add(".".join([target.name, *path[: depth + 1]]))
+                if ".".join([root, *path[:depth]]) not in varying:
+                    unknown.add(".".join([root, *path[: depth + 1]]))
                 break
             value = value[attr]
     return sorted(unknown)
