@@ -221,3 +221,22 @@ async def test_15_3_preview_renders_a_template_with_its_sample_context(api, admi
     )
     [error] = body["errors"]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_15_3_a_stored_version_that_breaks_on_an_email_sends_the_built_in_instead(
+    api, admin_token, run_worker, services: Services, conn
+) -> None:
+    # As a version saved against a sample unlike the email's context would be: written past
+    # the check, it fails on every email.
+    await conn.execute(
+        """INSERT INTO email_templates (name, language, subject, text)
+           VALUES ('client_signup', 'de', 'Hallo {{ client.nickname }}', 'x')"""
+    )
+    await add_client(api, admin_token, language="de")
+
+    await run_worker()
+
+    [message] = services.mail.messages
+    assert message["Subject"] == "Willkommen, Joe: Ihr Kundenkonto ist eingerichtet"
+    sent = await conn.fetchval("SELECT sent_at IS NOT NULL FROM emails")
+    assert sent is True
