@@ -56,6 +56,7 @@ def version(
     name: str,
     language: str,
 ) -> TemplateVersion:
+    """Template `name` in `language` as sent: staff's version among `stored`, else the file's."""
     template = TEMPLATES[name]
     mine = stored.get((name, language))
     return TemplateVersion(
