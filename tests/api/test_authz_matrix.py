@@ -264,6 +264,11 @@ RULES: dict[str, Rule] = {
     "client": staff(VIEW, "client(id: $client) { id email notes }"),
     "contact": staff(VIEW, "contact(id: $contact) { id email }"),
     "emailTemplatePreviews": staff(StaffPermission.VIEW_EMAILS, "emailTemplatePreviews { key }"),
+    "emailTemplates": staff(StaffPermission.VIEW_EMAILS, "emailTemplates { name customised }"),
+    "previewEmailTemplate": staff(
+        StaffPermission.VIEW_EMAILS,
+        'previewEmailTemplate(name: "client_signup", language: "de") { subject }',
+    ),
     "generalSettings": logged_in("generalSettings { clientDisplayFormat }"),
     "me": client_area(None, "me { id status }"),
     "node": logged_in("node(id: $client) { id }"),
@@ -400,6 +405,15 @@ RULES: dict[str, Rule] = {
     "runAutomation": staff(SETTINGS, "runAutomation { run { asOf } }"),
     "updateAutomationSettings": staff(
         SETTINGS, f"updateAutomationSettings(input: {{lateFeeDays: 9}}) {{ {ERRORS} }}"
+    ),
+    "updateEmailTemplate": staff(
+        SETTINGS,
+        'updateEmailTemplate(input: {name: "client_signup", language: "en", subject: "Hi", '
+        f'text: "Hi"}}) {{ {ERRORS} }}',
+    ),
+    "revertEmailTemplate": staff(
+        SETTINGS,
+        f'revertEmailTemplate(name: "client_signup", language: "en") {{ {ERRORS} }}',
     ),
     "updateGeneralSettings": staff(
         StaffPermission.MANAGE_SETTINGS,
