@@ -16,23 +16,31 @@ import asyncpg
 
 from domain.billing.gateway_protocol import CaptureResult, CardOnFile, PaymentGateway
 from domain.billing.payments import Payment, record_payment
+from domain.billing.stripe_gateway import StripeConfig, StripeGateway
 from domain.billing.testcard import TestCardGateway
 
 # The merchant gateway plug-ins the project ships, by the name of their payment_gateways row.
-MERCHANT_PLUGINS: dict[str, type[PaymentGateway]] = {TestCardGateway.name: TestCardGateway}
+MERCHANT_PLUGINS: dict[str, type[PaymentGateway]] = {
+    TestCardGateway.name: TestCardGateway,
+    StripeGateway.name: StripeGateway,
+}
 # Approve any valid card number: never loaded, nor enabled, with ENVIRONMENT=production
 # (SPEC 13.1), where they would record fake card payments as real.
 TEST_GATEWAYS = frozenset({TestCardGateway.name})
 
 
-def loaded_gateways(*, production: bool) -> dict[str, PaymentGateway]:
-    """The merchant gateways an installation captures with: all but the test ones in
-    production; whether each is on is still its payment_gateways row's say."""
-    return {
-        name: plugin()
-        for name, plugin in MERCHANT_PLUGINS.items()
-        if not (production and name in TEST_GATEWAYS)
-    }
+def loaded_gateways(
+    *, production: bool, stripe: StripeConfig | None = None
+) -> dict[str, PaymentGateway]:
+    """The merchant gateways an installation captures with: the test one except in
+    production, Stripe when it is configured; whether each is on is still its
+    payment_gateways row's say."""
+    gateways: dict[str, PaymentGateway] = {}
+    if not production:
+        gateways[TestCardGateway.name] = TestCardGateway()
+    if stripe is not None:
+        gateways[StripeGateway.name] = StripeGateway(stripe)
+    return gateways
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,7 @@ async def capture_invoice(
         currency=invoice["currency"],
         card=card,
         description=f"Invoice #{invoice['number']}",
+        invoice_id=invoice["id"],
         idempotency_key=idempotency_key,
     )
     if not result.approved:

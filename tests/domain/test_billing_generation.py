@@ -276,6 +276,7 @@ async def test_9_5_the_test_gateway_approves_and_declines_by_card_number() -> No
             currency="USD",
             card=CardOnFile(number=number),
             description="test",
+            invoice_id=1,
             idempotency_key=number,
         )
 
