@@ -21,12 +21,15 @@ import pytest
 
 from domain.auth.permissions import StaffRole
 from domain.billing.gateway_protocol import CardOnFile
+from domain.billing.gateways import capture_due_invoices, loaded_gateways
 from domain.billing.stripe_gateway import StripeConfig, StripeGateway
+from domain.cards.services import card_on_file
+from domain.clients import merge
 from tests.api.test_cards import SAVE_CARD
 from tests.api.test_credit import open_staff_session, payload_of
 from tests.api.test_gateways import UPDATE
 from tests.api.test_payments import PAY, REFUND, client_with_invoice, new_invoice
-from tests.conftest import gid, gql, pk
+from tests.conftest import CLIENT_AREA_URL, TEST_KEYRING, add_client, gid, gql, pk
 from tests.stripe_server import SECRET_KEY, WEBHOOK_SECRET, LocalStripe
 
 APPROVED = "4242424242424242"
@@ -317,3 +320,53 @@ async def test_13_6_a_refund_made_at_stripe_is_recorded_from_charge_refunded_onc
         "SELECT balance FROM invoices WHERE id = $1", pk(invoice, "Invoice")
     )
     assert balance == Decimal("5.00")
+
+
+def test_13_6_stripe_is_loaded_where_it_is_configured_production_too() -> None:
+    config = StripeConfig(SECRET_KEY)
+    assert set(loaded_gateways(production=False)) == {"testcard"}
+    assert set(loaded_gateways(production=True)) == set()
+    assert set(loaded_gateways(production=True, stripe=config)) == {"stripe"}
+
+
+async def test_9_5_the_daily_run_captures_a_card_stripe_keeps(
+    stripe_api: httpx.AsyncClient, conn: asyncpg.Connection, admin: str, localstripe: LocalStripe
+) -> None:
+    client_id, _, invoice = await stripe_client(conn)
+    await store(stripe_api, admin, client_id)
+
+    async def card_of(owner: int) -> CardOnFile | None:
+        return await card_on_file(conn, TEST_KEYRING, owner)
+
+    gateway = StripeGateway(StripeConfig(SECRET_KEY, localstripe.url))
+    due = await conn.fetchval("SELECT due_date FROM invoices WHERE id = $1", pk(invoice, "Invoice"))
+    summary = await capture_due_invoices(
+        conn,
+        as_of=due,
+        gateways={"stripe": gateway},
+        card_for=card_of,
+        client_area_url=CLIENT_AREA_URL,
+    )
+    assert summary.captured == [pk(invoice, "Invoice")]
+    reference = await conn.fetchval("SELECT transaction_id FROM transactions")
+    intent = await at_stripe(localstripe, f"/v1/payment_intents/{reference}")
+    assert (intent["amount"], intent["status"]) == (2000, "succeeded")
+    assert intent["metadata"]["invoice_id"] == str(pk(invoice, "Invoice"))
+
+
+async def test_7_1_a_card_stripe_keeps_moves_with_a_merge_as_it_is(
+    stripe_api: httpx.AsyncClient, conn: asyncpg.Connection, admin: str
+) -> None:
+    client_id, _, _ = await stripe_client(conn)
+    await store(stripe_api, admin, client_id)
+    kept = await add_client(conn, email="kept@example.com")
+    before = await conn.fetchrow(
+        "SELECT gateway, gateway_customer, gateway_payment_method, last_four FROM cards"
+    )
+    await merge.merge_clients(
+        conn, kept.id, client_id, merge.MergeKeep.FIRST, keyring=None, staff_id=None
+    )
+    after = await conn.fetchrow(
+        "SELECT client_id, gateway, gateway_customer, gateway_payment_method, last_four FROM cards"
+    )
+    assert tuple(after) == (kept.id, *before)
