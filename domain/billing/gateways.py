@@ -15,7 +15,13 @@ from typing import Any
 import asyncpg
 
 from domain.billing.gateway_protocol import CaptureResult, CardOnFile, PaymentGateway
-from domain.billing.payments import Payment, record_payment
+from domain.billing.invoices import get_invoice
+from domain.billing.payments import (
+    TRANSACTION_COLUMNS,
+    Payment,
+    record_payment,
+    transaction_from_row,
+)
 from domain.billing.stripe_gateway import StripeConfig, StripeGateway
 from domain.billing.testcard import TestCardGateway
 
@@ -114,15 +120,30 @@ async def capture_invoice(
     )
     if not result.approved:
         return result
-    return await record_payment(
-        conn,
-        invoice["id"],
-        amount=invoice["balance"],
-        gateway=gateway.name,
-        transaction_id=result.transaction_id,
-        fees=result.fees,
-        staff_id=None,
-        client_area_url=client_area_url,
-        login_id=login_id,
-        idempotency_key=idempotency_key if login_id is not None else None,
-    )
+    async with conn.transaction():
+        # The same charge may be recorded already: by Stripe's webhook, which can confirm it
+        # before we do, or by a retry with the same key, answered the first charge. The
+        # invoice lock orders the two (the webhook takes it too); the charge counts once.
+        await conn.execute("SELECT 1 FROM invoices WHERE id = $1 FOR UPDATE", invoice["id"])
+        known = await conn.fetchrow(
+            f"""SELECT {TRANSACTION_COLUMNS} FROM transactions
+                 WHERE gateway = $1 AND transaction_id = $2 AND refund_of IS NULL""",
+            gateway.name,
+            result.transaction_id,
+        )
+        if known is not None:
+            paid = await get_invoice(conn, invoice["id"])
+            assert paid is not None
+            return Payment(invoice=paid, transaction=transaction_from_row(known))
+        return await record_payment(
+            conn,
+            invoice["id"],
+            amount=invoice["balance"],
+            gateway=gateway.name,
+            transaction_id=result.transaction_id,
+            fees=result.fees,
+            staff_id=None,
+            client_area_url=client_area_url,
+            login_id=login_id,
+            idempotency_key=idempotency_key if login_id is not None else None,
+        )
