@@ -62,7 +62,7 @@ async def save_card(
 async def clear_card(info: Info[Context, None], client_id: ClientIdArgument) -> ClientPayload:
     async def work(conn: asyncpg.Connection, viewer: Viewer) -> int:
         pk = existing_id(client_id, "Client", "client_id")
-        await services.clear_card(conn, pk, staff_id=viewer.staff_id)
+        await kept.forget_card(conn, info.context.services.gateways, pk, staff_id=viewer.staff_id)
         return pk
 
     return await perform(
@@ -142,7 +142,8 @@ class Mutations:
     clear_card: ClientPayload = strawberry.field(
         resolver=clear_card,
         extensions=staff(StaffPermission.MANAGE_CARDS),
-        description="Erase the client's card: nothing of the number remains.",
+        description="Erase the client's card: nothing of the number remains (a card Stripe "
+        "keeps is first taken off its Stripe customer).",
     )
     reveal_card_number: RevealCardPayload = strawberry.field(
         resolver=reveal_card_number,

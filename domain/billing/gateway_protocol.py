@@ -101,6 +101,11 @@ class TokenisingGateway(PaymentGateway, Protocol):
         gateway refuses the card, GatewayUnavailable when it cannot be reached."""
         ...
 
+    async def forget_card(self, reference: str) -> None:
+        """Take the card off its customer, so that it can no longer be charged (SPEC 4.4);
+        raises GatewayUnavailable when the gateway cannot be reached."""
+        ...
+
 
 class CardRefused(Exception):
     """The gateway refused to keep a card; the message is the gateway's."""

@@ -115,6 +115,14 @@ class StripeGateway:
         except stripe.StripeError as failure:
             raise GatewayUnavailable(unreachable("card")) from failure
 
+    async def forget_card(self, reference: str) -> None:
+        try:
+            await self._call(lambda client: client.v1.payment_methods.detach_async(reference))
+        except stripe.InvalidRequestError:
+            return  # detached or removed at Stripe already: nothing left to forget
+        except stripe.StripeError as failure:
+            raise GatewayUnavailable(unreachable("card's removal")) from failure
+
     async def capture(
         self,
         *,

@@ -21,7 +21,14 @@ from domain.billing.gateway_protocol import (
     TokenisingGateway,
 )
 from domain.cards.crypto import CardKeyring
-from domain.cards.services import CARD_COLUMNS, StoredCard, check_card, lock_client, save_card
+from domain.cards.services import (
+    CARD_COLUMNS,
+    StoredCard,
+    check_card,
+    clear_card,
+    lock_client,
+    save_card,
+)
 from domain.errors import DomainError, ErrorCode, NotFound
 
 
@@ -147,3 +154,31 @@ async def store_card(
         },
     )
     return card
+
+
+async def forget_card(
+    conn: asyncpg.Connection,
+    gateways: Mapping[str, PaymentGateway],
+    client_id: int,
+    *,
+    staff_id: int | None,
+) -> bool:
+    """Clear the client's card (SPEC 4.4); one its gateway keeps is first taken off the
+    gateway's customer, so that nothing can charge it. False when there was no card. A
+    gateway that cannot be reached refuses it (GATEWAY_UNAVAILABLE), clearing nothing."""
+    card = await conn.fetchrow(
+        "SELECT gateway, gateway_payment_method FROM cards WHERE client_id = $1", client_id
+    )
+    if card is not None and card["gateway"] is not None:
+        gateway = gateways.get(card["gateway"])
+        if not callable(getattr(gateway, "forget_card", None)):
+            raise DomainError.single(
+                ErrorCode.NOT_CONFIGURED,
+                f"The card is kept by {card['gateway']}, which is not configured here: "
+                "it cannot be taken off there.",
+            )
+        try:
+            await cast(TokenisingGateway, gateway).forget_card(card["gateway_payment_method"])
+        except GatewayUnavailable as failure:
+            raise DomainError.single(ErrorCode.GATEWAY_UNAVAILABLE, str(failure)) from None
+    return await clear_card(conn, client_id, staff_id=staff_id)

@@ -25,7 +25,7 @@ from domain.billing.gateways import capture_due_invoices, loaded_gateways
 from domain.billing.stripe_gateway import StripeConfig, StripeGateway
 from domain.cards.services import card_on_file
 from domain.clients import merge
-from tests.api.test_cards import SAVE_CARD
+from tests.api.test_cards import CLEAR_CARD, SAVE_CARD
 from tests.api.test_credit import open_staff_session, payload_of
 from tests.api.test_gateways import UPDATE
 from tests.api.test_payments import PAY, REFUND, client_with_invoice, new_invoice
@@ -370,3 +370,26 @@ async def test_7_1_a_card_stripe_keeps_moves_with_a_merge_as_it_is(
         "SELECT client_id, gateway, gateway_customer, gateway_payment_method, last_four FROM cards"
     )
     assert tuple(after) == (kept.id, *before)
+
+
+async def test_4_4_clearing_a_card_stripe_keeps_takes_it_off_its_stripe_customer(
+    stripe_api: httpx.AsyncClient, conn: asyncpg.Connection, admin: str, localstripe: LocalStripe
+) -> None:
+    client_id, _, _ = await stripe_client(conn)
+    await store(stripe_api, admin, client_id)
+    method = await conn.fetchval("SELECT gateway_payment_method FROM cards")
+    assert (await at_stripe(localstripe, f"/v1/payment_methods/{method}"))["customer"]
+    body = await gql(stripe_api, CLEAR_CARD, {"clientId": gid("Client", client_id)}, token=admin)
+    assert body["data"]["clearCard"] == {"client": {"card": None}, "errors": []}
+    assert await conn.fetchval("SELECT count(*) FROM cards") == 0
+    assert (await at_stripe(localstripe, f"/v1/payment_methods/{method}"))["customer"] is None
+
+
+async def test_13_6_the_webhook_takes_nothing_where_its_secret_is_not_set(
+    api: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    event = {"id": "evt_1", "object": "event", "type": "charge.refunded", "data": {"object": {}}}
+    response = await send_event(api, event)
+    assert response.status_code == 503
+    assert response.json()["errors"][0]["extensions"]["code"] == "NOT_CONFIGURED"
+    assert await conn.fetchval("SELECT count(*) FROM gateway_events") == 0
