@@ -32,7 +32,9 @@ from domain.clients import services as client_services
 from domain.clients.models import Client
 from domain.totals import TOTAL_COUNT_CAP
 from schema.ids import decode_id, global_id
-from tests.stripe_server import SECRET_KEY, WEBHOOK_SECRET, LocalStripe
+
+# The localstripe server and the app configured for it (Stripe's tests).
+pytest_plugins = ["tests.stripe_fixtures"]
 
 # Tables that tests fill; the reference data of the migrations (currencies, gateways) stays.
 TEST_TABLES = (
@@ -155,38 +157,6 @@ def s3_settings(settings: Settings, s3_endpoint: str) -> Settings:
     client.create_bucket(Bucket=configured.s3_bucket)
     client.close()
     return configured
-
-
-@pytest.fixture(scope="session")
-def localstripe() -> Iterator[LocalStripe]:
-    """A real localstripe server on loopback, for the Stripe gateway (started on first use)."""
-    server = LocalStripe().start()
-    yield server
-    server.stop()
-
-
-def with_stripe(settings: Settings, server: LocalStripe) -> Settings:
-    """`settings` with Stripe configured against `server`, and its webhook's secret."""
-    return settings.model_copy(
-        update={
-            "stripe_secret_key": SECRET_KEY,
-            "stripe_webhook_secret": WEBHOOK_SECRET,
-            "stripe_api_base": server.url,
-        }
-    )
-
-
-@pytest.fixture
-async def stripe_api(
-    settings: Settings, pool: asyncpg.Pool, localstripe: LocalStripe
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The real app with its Stripe gateway loaded and turned on, talking to localstripe."""
-    await pool.execute("UPDATE payment_gateways SET enabled = true WHERE name = 'stripe'")
-    app = create_app(with_stripe(settings, localstripe))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
 
 
 @pytest.fixture(autouse=True)

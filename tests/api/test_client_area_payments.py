@@ -21,8 +21,9 @@ from domain.credit.services import add_credit
 from tests.api.test_credit import open_staff_session, payload_of
 from tests.api.test_payments import PAY
 from tests.api.test_stripe import store
-from tests.conftest import add_client, gid, gql, login, with_stripe
+from tests.conftest import add_client, gid, gql, login
 from tests.domain.test_invoice_pdf import pdf_text
+from tests.stripe_fixtures import with_stripe
 from tests.stripe_server import LocalStripe
 
 PASSWORD = "client-password-1"
