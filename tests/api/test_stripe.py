@@ -25,7 +25,7 @@ from domain.billing.gateways import capture_due_invoices, loaded_gateways
 from domain.billing.stripe_gateway import StripeConfig, StripeGateway
 from domain.cards.services import card_on_file
 from domain.clients import merge
-from tests.api.test_cards import CLEAR_CARD, SAVE_CARD
+from tests.api.test_cards import CLEAR_CARD, SAVE_CARD, reveal
 from tests.api.test_credit import open_staff_session, payload_of
 from tests.api.test_gateways import UPDATE
 from tests.api.test_payments import PAY, REFUND, client_with_invoice, new_invoice
@@ -128,6 +128,9 @@ async def test_4_5_a_stripe_clients_card_is_kept_by_stripe_and_only_its_ids_are_
         "FROM audit_log a)"
     )
     assert APPROVED not in stored and '"123"' not in stored
+    revealed = await reveal(stripe_api, admin, gid("Client", client_id), "test-card-secret")
+    assert revealed["number"] is None
+    assert [e["code"] for e in revealed["errors"]] == ["NOT_FOUND"]
     # A replaced card goes to the same Stripe customer.
     assert (await store(stripe_api, admin, client_id, "5555555555554444"))["errors"] == []
     assert (
