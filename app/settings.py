@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain import secret_lists
 from domain.auth.throttle import STAFF_PASSWORD_HASH_BUDGET
+from domain.billing.stripe_gateway import StripeConfig
 from domain.cards.crypto import CardKeyring
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -52,6 +53,12 @@ class Settings(BaseSettings):
     # highest version encrypting (`clientdesk rotate-card-key` adds one and re-encrypts).
     card_encryption_keys: str = ""
     inbound_email_secret: str = ""
+    # Stripe (README "Stripe"): its secret API key loads the Stripe gateway, which staff can
+    # then turn on; the signing secret of its webhook endpoint (POST /webhooks/stripe); and
+    # the API's address, Stripe's own when empty (a localstripe server's for trials).
+    stripe_secret_key: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_api_base: str = ""
     # Take inbound email only with the relay's DMARC pass; otherwise an email without one
     # is taken, flagged (docs: README "Support tickets").
     inbound_email_require_authentication: bool = False
@@ -259,6 +266,12 @@ class Settings(BaseSettings):
     def card_keyring(self) -> CardKeyring | None:
         """The card keys, or None when unset; malformed keys stop the start-up."""
         return CardKeyring.parse(self.card_encryption_keys) if self.card_encryption_keys else None
+
+    def stripe_config(self) -> StripeConfig | None:
+        """Stripe's configuration, or None where it is not set up (its gateway is not loaded)."""
+        if not self.stripe_secret_key:
+            return None
+        return StripeConfig(secret_key=self.stripe_secret_key, api_base=self.stripe_api_base)
 
     @property
     def client_area_base_url(self) -> str:

@@ -46,6 +46,7 @@ from app.outages import (
 )
 from app.request_limits import BodyLimitMiddleware
 from app.settings import Settings
+from app.stripe_webhook import stripe_webhook_endpoint
 from domain import secret_lists
 from domain.auth.api_keys import KeyRateLimit
 from domain.auth.throttle import LoginThrottle
@@ -236,7 +237,9 @@ def create_app(settings: Settings) -> Starlette:
             ),
             api_key_rate_limit=KeyRateLimit(redis, settings.api_key_rate_limit),
             production=settings.environment == "production",
-            gateways=loaded_gateways(production=settings.environment == "production"),
+            gateways=loaded_gateways(
+                production=settings.environment == "production", stripe=settings.stripe_config()
+            ),
         )
         # The pools and clients just opened live as long as the process too.
         settle_startup_objects()
@@ -288,6 +291,7 @@ def create_app(settings: Settings) -> Starlette:
             # Subscriptions: graphql-transport-ws and the legacy graphql-ws.
             WebSocketRoute("/graphql", graphql),
             Route("/inbound/email", inbound_email_endpoint(settings), methods=["POST"]),
+            Route("/webhooks/stripe", stripe_webhook_endpoint(settings), methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),

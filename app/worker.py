@@ -91,7 +91,9 @@ def automation_tools(settings: Settings) -> RunTools:
     return RunTools(
         # The test gateway is never loaded in production (SPEC 13.1), so nothing there is
         # captured by it even if its row is turned on.
-        gateways=loaded_gateways(production=settings.environment == "production"),
+        gateways=loaded_gateways(
+            production=settings.environment == "production", stripe=settings.stripe_config()
+        ),
         card_keyring=settings.card_keyring(),
         client_area_url=settings.client_area_base_url,
     )

@@ -23,6 +23,9 @@ class ErrorCode(StrEnum):
     CURRENCY_IN_USE = "CURRENCY_IN_USE"
     # The payment gateway refused a capture or a refund; the message is the gateway's.
     PAYMENT_DECLINED = "PAYMENT_DECLINED"
+    # The payment gateway could not be reached or failed on its side: nothing went through,
+    # and the same request may be tried again later.
+    GATEWAY_UNAVAILABLE = "GATEWAY_UNAVAILABLE"
 
 
 @dataclass(frozen=True)

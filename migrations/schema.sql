@@ -345,15 +345,23 @@ CREATE TABLE public.cards (
     expiry character(5) NOT NULL,
     issue_number text,
     start_date character(5),
-    key_version integer NOT NULL,
-    nonce bytea NOT NULL,
-    ciphertext bytea NOT NULL,
+    key_version integer,
+    nonce bytea,
+    ciphertext bytea,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    gateway text,
+    gateway_customer text,
+    gateway_payment_method text,
     CONSTRAINT cards_expiry_check CHECK ((expiry ~ '^(0[1-9]|1[0-2])/[0-9]{2}$'::text)),
     CONSTRAINT cards_issue_number_check CHECK ((issue_number ~ '^[0-9]{1,4}$'::text)),
     CONSTRAINT cards_key_version_check CHECK ((key_version > 0)),
     CONSTRAINT cards_last_four_check CHECK ((last_four ~ '^[0-9]{4}$'::text)),
     CONSTRAINT cards_nonce_check CHECK ((length(nonce) = 12)),
+    CONSTRAINT cards_number_or_gateway CHECK (
+CASE
+    WHEN (gateway IS NULL) THEN ((key_version IS NOT NULL) AND (nonce IS NOT NULL) AND (ciphertext IS NOT NULL) AND (gateway_customer IS NULL) AND (gateway_payment_method IS NULL))
+    ELSE ((key_version IS NULL) AND (nonce IS NULL) AND (ciphertext IS NULL) AND (gateway_customer IS NOT NULL) AND (gateway_payment_method IS NOT NULL))
+END),
     CONSTRAINT cards_start_date_check CHECK ((start_date ~ '^(0[1-9]|1[0-2])/[0-9]{2}$'::text))
 );
 
@@ -612,6 +620,19 @@ CREATE TABLE public.file_chunks (
     CONSTRAINT file_chunks_stored_name_check CHECK ((stored_name ~ '^[0-9a-f]{32}$'::text))
 );
 ALTER TABLE ONLY public.file_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+
+CREATE TABLE public.gateway_customers (
+    client_id bigint NOT NULL,
+    gateway text NOT NULL,
+    customer text NOT NULL
+);
+
+CREATE TABLE public.gateway_events (
+    gateway text NOT NULL,
+    event_id text NOT NULL,
+    type text NOT NULL,
+    received_at timestamp with time zone DEFAULT now() NOT NULL
+);
 
 CREATE TABLE public.idempotency_keys (
     login_id bigint NOT NULL,
@@ -1056,6 +1077,12 @@ ALTER TABLE ONLY public.events
 ALTER TABLE ONLY public.file_chunks
     ADD CONSTRAINT file_chunks_pkey PRIMARY KEY (stored_name, seq);
 
+ALTER TABLE ONLY public.gateway_customers
+    ADD CONSTRAINT gateway_customers_pkey PRIMARY KEY (client_id, gateway);
+
+ALTER TABLE ONLY public.gateway_events
+    ADD CONSTRAINT gateway_events_pkey PRIMARY KEY (gateway, event_id);
+
 ALTER TABLE ONLY public.idempotency_keys
     ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (login_id, key);
 
@@ -1381,6 +1408,9 @@ ALTER TABLE ONLY public.audit_log
 ALTER TABLE ONLY public.cards
     ADD CONSTRAINT cards_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY public.cards
+    ADD CONSTRAINT cards_gateway_fkey FOREIGN KEY (gateway) REFERENCES public.payment_gateways(name);
+
 ALTER TABLE ONLY public.client_files
     ADD CONSTRAINT client_files_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
 
@@ -1431,6 +1461,15 @@ ALTER TABLE ONLY public.emails
 
 ALTER TABLE ONLY public.emails
     ADD CONSTRAINT emails_contact_id_fkey FOREIGN KEY (contact_id) REFERENCES public.contacts(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.gateway_customers
+    ADD CONSTRAINT gateway_customers_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.gateway_customers
+    ADD CONSTRAINT gateway_customers_gateway_fkey FOREIGN KEY (gateway) REFERENCES public.payment_gateways(name);
+
+ALTER TABLE ONLY public.gateway_events
+    ADD CONSTRAINT gateway_events_gateway_fkey FOREIGN KEY (gateway) REFERENCES public.payment_gateways(name);
 
 ALTER TABLE ONLY public.idempotency_keys
     ADD CONSTRAINT idempotency_keys_login_id_fkey FOREIGN KEY (login_id) REFERENCES public.logins(id) ON DELETE CASCADE;

@@ -11,7 +11,7 @@ from strawberry.types import Info
 
 from domain.auth.permissions import StaffPermission
 from domain.auth.viewer import Viewer
-from domain.cards import services
+from domain.cards import kept, services
 from domain.clients.queries import get_client
 from domain.errors import DomainError, ErrorCode
 from resolvers.clients import presentation
@@ -42,14 +42,16 @@ async def save_card(
 
     async def work(conn: asyncpg.Connection, viewer: Viewer) -> int:
         pk = existing_id(client_id, "Client", "client_id")
-        await services.save_card(
+        await kept.store_card(
             conn,
             ctx.services.card_keyring,
+            ctx.services.gateways,
             pk,
             number=input.number,
             expiry=input.expiry,
             issue_number=input.issue_number,
             start_date=input.start_date,
+            cvc=input.cvc,
             staff_id=viewer.staff_id,
         )
         return pk
@@ -60,7 +62,7 @@ async def save_card(
 async def clear_card(info: Info[Context, None], client_id: ClientIdArgument) -> ClientPayload:
     async def work(conn: asyncpg.Connection, viewer: Viewer) -> int:
         pk = existing_id(client_id, "Client", "client_id")
-        await services.clear_card(conn, pk, staff_id=viewer.staff_id)
+        await kept.forget_card(conn, info.context.services.gateways, pk, staff_id=viewer.staff_id)
         return pk
 
     return await perform(
@@ -133,12 +135,15 @@ class Mutations:
     save_card: ClientPayload = strawberry.field(
         resolver=save_card,
         extensions=staff(StaffPermission.MANAGE_CARDS),
-        description="Add or replace the client's card (Luhn-checked; no CVV is stored).",
+        description="Add or replace the client's card (Luhn-checked; no CVV is stored): "
+        "with the gateway that keeps cards when the client pays through one (Stripe), "
+        "otherwise encrypted here.",
     )
     clear_card: ClientPayload = strawberry.field(
         resolver=clear_card,
         extensions=staff(StaffPermission.MANAGE_CARDS),
-        description="Erase the client's card: nothing of the number remains.",
+        description="Erase the client's card: nothing of the number remains (a card Stripe "
+        "keeps is first taken off its Stripe customer).",
     )
     reveal_card_number: RevealCardPayload = strawberry.field(
         resolver=reveal_card_number,

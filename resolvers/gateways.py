@@ -34,6 +34,7 @@ async def update_payment_gateway(
             enabled=input.enabled,
             display_name=input.display_name,
             production=info.context.services.production,
+            loaded=info.context.services.gateways.keys(),
             staff_id=viewer.staff_id,
         )
         return PaymentGatewayPayload(gateway=PaymentGateway.build(row))

@@ -31,7 +31,10 @@ class Card:
         )
 
 
-@strawberry.input(description="A card to store. There is no CVV field: it is never stored.")
+@strawberry.input(
+    description="A card to store. The CVV is never stored: `cvc` only goes on to a gateway "
+    "that keeps cards (Stripe), once, for its check."
+)
 class CardInput:
     number: str = strawberry.field(description="The card number; spaces and dashes allowed.")
     expiry: str = strawberry.field(description="Expiry date, MM/YY; not in the past.")
@@ -40,6 +43,11 @@ class CardInput:
     )
     start_date: str | None = strawberry.field(
         default=None, description="Start date, MM/YY, when the card has one."
+    )
+    cvc: str | None = strawberry.field(
+        default=None,
+        description="The card's security code, passed to a gateway that keeps the card "
+        "(Stripe) when it asks for one; never stored, and not used otherwise.",
     )
 
 

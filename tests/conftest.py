@@ -35,12 +35,15 @@ from domain.clients.models import Client
 from domain.totals import TOTAL_COUNT_CAP
 from schema.ids import decode_id, global_id
 
+# The localstripe server and the app configured for it (Stripe's tests).
+pytest_plugins = ["tests.stripe_fixtures"]
+
 # Tables that tests fill; the reference data of the migrations (currencies, gateways) stays.
 TEST_TABLES = (
     "audit_log, emails, sessions, clients, staff, logins, settings, credit_log, idempotency_keys, "
     "password_tokens, password_reset_requests, "
     "orders, services, addons, domains, invoices, invoice_items, transactions, tax_rules, "
-    "automation_runs, api_keys, file_chunks, events"
+    "automation_runs, api_keys, file_chunks, events, gateway_events"
 )
 STAFF_PASSWORD = "staff-password-1"
 # A fixed card key for the suite (version 1); tests of rotation add their own.

@@ -27,7 +27,7 @@ from domain.billing.gateway_protocol import CardOnFile, PaymentGateway
 from domain.billing.gateways import capture_due_invoices
 from domain.billing.generation import generate_invoices
 from domain.cards.crypto import CardKeyring
-from domain.cards.services import card_number_for_capture
+from domain.cards.services import card_on_file
 from domain.errors import DomainError, ErrorCode
 from domain.money import MAX_AMOUNT
 from domain.paging import Keyset, Page, PageRequest, fetch_page
@@ -114,8 +114,7 @@ async def _capture_payments(
     conn: asyncpg.Connection, as_of: date, settings: AutomationSettings, tools: RunTools
 ) -> StepResult:
     async def stored_card(client_id: int) -> CardOnFile | None:
-        number = await card_number_for_capture(conn, tools.card_keyring, client_id)
-        return None if number is None else CardOnFile(number=number)
+        return await card_on_file(conn, tools.card_keyring, client_id)
 
     summary = await capture_due_invoices(
         conn,

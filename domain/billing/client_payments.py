@@ -13,13 +13,13 @@ from typing import Any
 import asyncpg
 
 from domain.billing.credit_use import apply_credit, lock_invoice, require_unpaid
-from domain.billing.gateway_protocol import CardOnFile, PaymentGateway
+from domain.billing.gateway_protocol import PaymentGateway
 from domain.billing.gateways import capture_invoice
 from domain.billing.invoices import get_invoice, key_owner
 from domain.billing.models import Invoice, Transaction
 from domain.billing.payments import TRANSACTION_COLUMNS, Payment, transaction_from_row
 from domain.cards.crypto import CardKeyring
-from domain.cards.services import card_number_for_capture
+from domain.cards.services import card_on_file
 from domain.errors import DomainError, ErrorCode
 from domain.idempotency import idempotent
 
@@ -115,8 +115,8 @@ async def _pay_by_card(
         raise DomainError.single(
             ErrorCode.NOT_CONFIGURED, "This invoice is not paid by card.", "source"
         )
-    number = await card_number_for_capture(conn, card_keyring, client_id)
-    if number is None:
+    card = await card_on_file(conn, card_keyring, client_id)
+    if card is None:
         raise DomainError.single(
             ErrorCode.NOT_CONFIGURED, "There is no stored card to pay with.", "source"
         )
@@ -124,12 +124,11 @@ async def _pay_by_card(
         conn,
         invoice,
         gateway,
-        CardOnFile(number=number),
+        card,
         idempotency_key=gateway_key,
         client_area_url=client_area_url,
     )
     if not isinstance(payment, Payment):
-        raise DomainError.single(
-            ErrorCode.PAYMENT_DECLINED, payment.message or "The card was declined.", "source"
-        )
+        code = ErrorCode.GATEWAY_UNAVAILABLE if payment.unavailable else ErrorCode.PAYMENT_DECLINED
+        raise DomainError.single(code, payment.message or "The card was declined.", "source")
     return {"transaction": payment.transaction.id}

@@ -7,7 +7,7 @@ is off no invoice is captured through it and nobody can newly choose it (SPEC 13
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -62,10 +62,12 @@ async def update_gateway(
     enabled: bool | None,
     display_name: str | None,
     production: bool,
+    loaded: Collection[str],
     staff_id: int | None,
 ) -> GatewaySetting:
     """Turn a gateway on or off and rename it; audited. The test gateway cannot be turned on
-    in production; a blank display name is refused; either refusal changes nothing."""
+    in production, nor a merchant gateway this installation does not load (Stripe without
+    STRIPE_SECRET_KEY); a blank display name is refused; any refusal changes nothing."""
     async with conn.transaction():
         before = await conn.fetchrow(
             "SELECT name, display_name, kind, enabled FROM payment_gateways WHERE name = $1 "
@@ -81,6 +83,12 @@ async def update_gateway(
                 ErrorCode.INVALID,
                 "The test gateway approves any valid card number: it cannot be turned on "
                 "with ENVIRONMENT=production.",
+            )
+        elif enabled and before["kind"] == GatewayKind.MERCHANT and name not in loaded:
+            check.fail(
+                "enabled",
+                ErrorCode.NOT_CONFIGURED,
+                f"'{name}' is not configured on this installation, so it cannot be turned on.",
             )
         if display_name is not None:
             display_name = check.required_text("display_name", display_name, "A display name")

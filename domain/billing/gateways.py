@@ -15,24 +15,38 @@ from typing import Any
 import asyncpg
 
 from domain.billing.gateway_protocol import CaptureResult, CardOnFile, PaymentGateway
-from domain.billing.payments import Payment, record_payment
+from domain.billing.invoices import get_invoice
+from domain.billing.payments import (
+    TRANSACTION_COLUMNS,
+    Payment,
+    record_payment,
+    transaction_from_row,
+)
+from domain.billing.stripe_gateway import StripeConfig, StripeGateway
 from domain.billing.testcard import TestCardGateway
 
 # The merchant gateway plug-ins the project ships, by the name of their payment_gateways row.
-MERCHANT_PLUGINS: dict[str, type[PaymentGateway]] = {TestCardGateway.name: TestCardGateway}
+MERCHANT_PLUGINS: dict[str, type[PaymentGateway]] = {
+    TestCardGateway.name: TestCardGateway,
+    StripeGateway.name: StripeGateway,
+}
 # Approve any valid card number: never loaded, nor enabled, with ENVIRONMENT=production
 # (SPEC 13.1), where they would record fake card payments as real.
 TEST_GATEWAYS = frozenset({TestCardGateway.name})
 
 
-def loaded_gateways(*, production: bool) -> dict[str, PaymentGateway]:
-    """The merchant gateways an installation captures with: all but the test ones in
-    production; whether each is on is still its payment_gateways row's say."""
-    return {
-        name: plugin()
-        for name, plugin in MERCHANT_PLUGINS.items()
-        if not (production and name in TEST_GATEWAYS)
-    }
+def loaded_gateways(
+    *, production: bool, stripe: StripeConfig | None = None
+) -> dict[str, PaymentGateway]:
+    """The merchant gateways an installation captures with: the test one except in
+    production, Stripe when it is configured; whether each is on is still its
+    payment_gateways row's say."""
+    gateways: dict[str, PaymentGateway] = {}
+    if not production:
+        gateways[TestCardGateway.name] = TestCardGateway()
+    if stripe is not None:
+        gateways[StripeGateway.name] = StripeGateway(stripe)
+    return gateways
 
 
 @dataclass(frozen=True)
@@ -101,19 +115,35 @@ async def capture_invoice(
         currency=invoice["currency"],
         card=card,
         description=f"Invoice #{invoice['number']}",
+        invoice_id=invoice["id"],
         idempotency_key=idempotency_key,
     )
     if not result.approved:
         return result
-    return await record_payment(
-        conn,
-        invoice["id"],
-        amount=invoice["balance"],
-        gateway=gateway.name,
-        transaction_id=result.transaction_id,
-        fees=result.fees,
-        staff_id=None,
-        client_area_url=client_area_url,
-        login_id=login_id,
-        idempotency_key=idempotency_key if login_id is not None else None,
-    )
+    async with conn.transaction():
+        # The same charge may be recorded already: by Stripe's webhook, which can confirm it
+        # before we do, or by a retry with the same key, answered the first charge. The
+        # invoice lock orders the two (the webhook takes it too); the charge counts once.
+        await conn.execute("SELECT 1 FROM invoices WHERE id = $1 FOR UPDATE", invoice["id"])
+        known = await conn.fetchrow(
+            f"""SELECT {TRANSACTION_COLUMNS} FROM transactions
+                 WHERE gateway = $1 AND transaction_id = $2 AND refund_of IS NULL""",
+            gateway.name,
+            result.transaction_id,
+        )
+        if known is not None:
+            paid = await get_invoice(conn, invoice["id"])
+            assert paid is not None
+            return Payment(invoice=paid, transaction=transaction_from_row(known))
+        return await record_payment(
+            conn,
+            invoice["id"],
+            amount=invoice["balance"],
+            gateway=gateway.name,
+            transaction_id=result.transaction_id,
+            fees=result.fees,
+            staff_id=None,
+            client_area_url=client_area_url,
+            login_id=login_id,
+            idempotency_key=idempotency_key if login_id is not None else None,
+        )

@@ -29,6 +29,7 @@ class TestCardGateway:
         currency: str,
         card: CardOnFile,
         description: str,
+        invoice_id: int,
         idempotency_key: str,
     ) -> CaptureResult:
         known = self._answered.get(idempotency_key)

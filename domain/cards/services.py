@@ -13,6 +13,7 @@ from datetime import date, datetime
 import asyncpg
 
 from domain import audit, secret_lists
+from domain.billing.gateway_protocol import CardOnFile
 from domain.cards.crypto import CardKeyError, CardKeyring, SealedNumber
 from domain.cards.numbers import card_type, luhn_valid, normalise_number, parse_month_year
 from domain.errors import DomainError, ErrorCode, NotFound
@@ -32,20 +33,20 @@ class StoredCard:
     updated_at: datetime
 
 
-_CARD_COLUMNS = "client_id, card_type, last_four, expiry, issue_number, start_date, updated_at"
+CARD_COLUMNS = "client_id, card_type, last_four, expiry, issue_number, start_date, updated_at"
 
 
 async def cards_by_client(
     conn: asyncpg.Connection, client_ids: Sequence[int]
 ) -> dict[int, StoredCard]:
     rows = await conn.fetch(
-        f"SELECT {_CARD_COLUMNS} FROM cards WHERE client_id = ANY($1::bigint[])",
+        f"SELECT {CARD_COLUMNS} FROM cards WHERE client_id = ANY($1::bigint[])",
         list(client_ids),
     )
     return {row["client_id"]: StoredCard(**dict(row)) for row in rows}
 
 
-def _check_card(
+def check_card(
     number: str, expiry: str, issue_number: str | None, start_date: str | None, today: date
 ) -> tuple[str, str, str, str | None, str | None]:
     """Validate a card as entered; return digits, type, expiry, issue number, start date."""
@@ -79,7 +80,7 @@ def _check_card(
     return digits, scheme, expiry.strip(), issue, start
 
 
-async def _ensure_client(conn: asyncpg.Connection, client_id: int) -> None:
+async def lock_client(conn: asyncpg.Connection, client_id: int) -> None:
     # Locking the client serialises card changes with merges and deletes of that client.
     if await conn.fetchval("SELECT 1 FROM clients WHERE id = $1 FOR UPDATE", client_id) is None:
         raise NotFound("Client", "client_id")
@@ -107,11 +108,11 @@ async def save_card(
     today: date | None = None,
 ) -> StoredCard:
     """Add or replace the client's card (SPEC 4.2). The CVV is never asked for."""
-    digits, scheme, expiry, issue, start = _check_card(
+    digits, scheme, expiry, issue, start = check_card(
         number, expiry, issue_number, start_date, today or date.today()
     )
     sealer = _require_keyring(keyring)
-    await _ensure_client(conn, client_id)
+    await lock_client(conn, client_id)
     sealed = sealer.seal(digits, client_id)
     row = await conn.fetchrow(
         f"""INSERT INTO cards (client_id, card_type, last_four, expiry, issue_number,
@@ -123,7 +124,7 @@ async def save_card(
                    start_date = EXCLUDED.start_date, key_version = EXCLUDED.key_version,
                    nonce = EXCLUDED.nonce, ciphertext = EXCLUDED.ciphertext,
                    updated_at = now()
-            RETURNING {_CARD_COLUMNS}""",
+            RETURNING {CARD_COLUMNS}""",
         client_id,
         scheme,
         digits[-4:],
@@ -147,7 +148,7 @@ async def save_card(
 
 async def clear_card(conn: asyncpg.Connection, client_id: int, *, staff_id: int | None) -> bool:
     """Remove every trace of the card (SPEC 4.4); False when there was none."""
-    await _ensure_client(conn, client_id)
+    await lock_client(conn, client_id)
     removed = await conn.fetchrow(
         "DELETE FROM cards WHERE client_id = $1 RETURNING card_type, last_four", client_id
     )
@@ -175,13 +176,19 @@ async def reveal_card_number(
 
     Every attempt is audited, refused ones too; the caller commits the audit entry either
     way, so a refusal is returned rather than raised."""
-    await _ensure_client(conn, client_id)
+    await lock_client(conn, client_id)
     row = await conn.fetchrow(
-        "SELECT key_version, nonce, ciphertext, last_four FROM cards WHERE client_id = $1",
+        "SELECT key_version, nonce, ciphertext, last_four, gateway FROM cards WHERE client_id = $1",
         client_id,
     )
     if row is None:
         raise DomainError.single(ErrorCode.NOT_FOUND, "The client has no stored card.", "client_id")
+    if row["gateway"] is not None:
+        raise DomainError.single(
+            ErrorCode.NOT_FOUND,
+            f"The card is kept by {row['gateway']}: its number was never stored here.",
+            "client_id",
+        )
     granted = secret_lists.matches_any(presented_secret, installation_secrets)
     await audit.record(
         conn,
@@ -241,22 +248,28 @@ async def rotate_card_keys(
             on_batch(len(rows))
 
 
-async def card_number_for_capture(
+async def card_on_file(
     conn: asyncpg.Connection, keyring: CardKeyring | None, client_id: int
-) -> str | None:
-    """The stored card's number for an automatic capture (SPEC 9.5), or None when the client
-    has no card, the installation has no card keys, or the card does not open under them
-    (the invoice is then left for the client to pay). Not audited: no person sees it."""
-    if keyring is None:
-        return None
+) -> CardOnFile | None:
+    """The stored card to charge (SPEC 9.5, 13.2): its number, or the ids of the gateway
+    that keeps it (SPEC 4.5). None when the client has no card, or its number cannot be
+    opened (no card keys, or not under them): the invoice is then left for the client to
+    pay. Not audited: no person sees it."""
     row = await conn.fetchrow(
-        "SELECT key_version, nonce, ciphertext FROM cards WHERE client_id = $1", client_id
+        """SELECT key_version, nonce, ciphertext, gateway_customer, gateway_payment_method
+             FROM cards WHERE client_id = $1""",
+        client_id,
     )
     if row is None:
         return None
+    if row["gateway_payment_method"] is not None:
+        return CardOnFile(reference=row["gateway_payment_method"], customer=row["gateway_customer"])
+    if keyring is None:
+        return None
     try:
-        return keyring.open(
+        number = keyring.open(
             SealedNumber(row["key_version"], row["nonce"], row["ciphertext"]), client_id
         )
     except CardKeyError:
         return None
+    return CardOnFile(number=number)

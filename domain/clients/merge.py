@@ -165,6 +165,9 @@ def _merged_notes(kept: _Side, other: _Side) -> str | None:
     return f"{kept.notes}\n\n{moved}" if (kept.notes or "").strip() else moved
 
 
+_SHOWN_CARD_COLUMNS = ("card_type", "last_four", "expiry", "issue_number", "start_date")
+
+
 async def _move_card(
     conn: asyncpg.Connection, keyring: CardKeyring | None, from_id: int, to_id: int
 ) -> bool:
@@ -173,6 +176,19 @@ async def _move_card(
     other = await conn.fetchrow("DELETE FROM cards WHERE client_id = $1 RETURNING *", from_id)
     if other is None or await conn.fetchval("SELECT 1 FROM cards WHERE client_id = $1", to_id):
         return False
+    if other["gateway"] is not None:
+        # A card its gateway keeps is only ids, bound to no client id here: it moves as it is.
+        await conn.execute(
+            """INSERT INTO cards (client_id, card_type, last_four, expiry, issue_number,
+                                  start_date, gateway, gateway_customer, gateway_payment_method)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+            to_id,
+            *(other[c] for c in _SHOWN_CARD_COLUMNS),
+            other["gateway"],
+            other["gateway_customer"],
+            other["gateway_payment_method"],
+        )
+        return True
     if keyring is None:
         raise DomainError.single(
             ErrorCode.NOT_CONFIGURED,
@@ -186,11 +202,7 @@ async def _move_card(
                               key_version, nonce, ciphertext)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
         to_id,
-        other["card_type"],
-        other["last_four"],
-        other["expiry"],
-        other["issue_number"],
-        other["start_date"],
+        *(other[c] for c in _SHOWN_CARD_COLUMNS),
         sealed.key_version,
         sealed.nonce,
         sealed.ciphertext,

@@ -36,9 +36,16 @@ CLIENT_TABLES: tuple[ClientTable, ...] = (
 # Columns naming a client that are not rows of it: the card (moved re-encrypted or removed by
 # hand), the redirect's own removed id, and the event log (SPEC 12.1): facts as they were
 # committed, with the ids of their moment (a merge or a delete records events of its own),
-# holding no personal data and purged after EVENT_RETENTION_HOURS.
+# holding no personal data and purged after EVENT_RETENTION_HOURS; and the client's customer
+# at a gateway that keeps cards, which goes with its client (cascade): a card that moves
+# names its gateway customer itself.
 HANDLED_APART: frozenset[tuple[str, str]] = frozenset(
-    {("cards", "client_id"), ("client_merges", "merged_id"), ("events", "client_id")}
+    {
+        ("cards", "client_id"),
+        ("client_merges", "merged_id"),
+        ("events", "client_id"),
+        ("gateway_customers", "client_id"),
+    }
 )
 
 # Columns that point at contacts. Contacts keep their ids when they move to the kept client,

@@ -68,10 +68,20 @@ async def test_4_1_staff_see_the_card_without_its_number(
     assert body["data"]["client"]["card"]["lastFour"] == "1111"
 
 
-async def test_4_2_the_card_input_has_no_cvv_field(api: httpx.AsyncClient) -> None:
+async def test_4_2_a_cvv_given_with_a_card_stored_here_is_never_stored(
+    api: httpx.AsyncClient, admin_token: str, conn: asyncpg.Connection
+) -> None:
     body = await gql(api, '{ __type(name: "CardInput") { inputFields { name } } }')
     names = {f["name"] for f in body["data"]["__type"]["inputFields"]}
-    assert names == {"number", "expiry", "issueNumber", "startDate"}
+    # `cvc` only goes on to a gateway that keeps the card (SPEC 4.5; tests/api/test_stripe.py).
+    assert names == {"number", "expiry", "issueNumber", "startDate", "cvc"}
+    client = await added_client(api, admin_token)
+    assert (await save_card(api, admin_token, client["id"], cvc="737"))["errors"] == []
+    stored = await conn.fetchval(
+        "SELECT (SELECT jsonb_agg(to_jsonb(c) - 'ciphertext' - 'nonce')::text FROM cards c) "
+        "|| (SELECT jsonb_agg(a)::text FROM audit_log a)"
+    )
+    assert '"737"' not in stored
 
 
 async def test_4_2_an_invalid_card_is_refused_per_field(

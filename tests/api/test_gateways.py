@@ -62,6 +62,13 @@ async def test_13_1_staff_list_every_gateway_with_its_kind_and_whether_it_refund
             "canRefund": False,
         },
         {
+            "name": "stripe",
+            "displayName": "Stripe",
+            "kind": "MERCHANT",
+            "enabled": False,  # until STRIPE_SECRET_KEY is set and staff turn it on
+            "canRefund": True,
+        },
+        {
             "name": "testcard",
             "displayName": "Test Card Gateway",
             "kind": "MERCHANT",

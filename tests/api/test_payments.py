@@ -28,7 +28,7 @@ INVOICE = "invoice { id status credit amountPaid balance }"
 PAY = f"""
 mutation Pay($id: ID!, $source: PaymentSource!, $key: String) {{
   payInvoice(invoiceId: $id, source: $source, idempotencyKey: $key) {{
-    {INVOICE} transaction {{ id amount gateway }} {ERRORS}
+    {INVOICE} transaction {{ id amount gateway transactionId }} {ERRORS}
   }}
 }}"""
 APPLY = f"""

@@ -10,8 +10,8 @@ import asyncpg
 import pytest
 
 from domain.billing import generation, invoices, items, orders, tax
-from domain.billing.gateway_protocol import CardOnFile
-from domain.billing.gateways import capture_due_invoices
+from domain.billing.gateway_protocol import CaptureResult, CardOnFile
+from domain.billing.gateways import capture_due_invoices, capture_invoice
 from domain.billing.models import InvoiceStatus, ItemKind, Order, ServiceStatus
 from domain.billing.testcard import TestCardGateway
 from domain.cards.numbers import luhn_valid
@@ -276,6 +276,7 @@ async def test_9_5_the_test_gateway_approves_and_declines_by_card_number() -> No
             currency="USD",
             card=CardOnFile(number=number),
             description="test",
+            invoice_id=1,
             idempotency_key=number,
         )
 
@@ -343,3 +344,31 @@ async def test_9_5_a_declined_card_leaves_the_invoice_unpaid_and_manual_methods_
 
     assert (summary.captured, summary.declined) == ([], [card.invoice_id])
     assert await conn.fetchval("SELECT count(*) FROM transactions") == 0
+
+
+async def test_9_5_a_capture_retried_with_its_key_is_recorded_once(
+    conn: asyncpg.Connection,
+) -> None:
+    client = await add_client(conn)
+    order = await place(
+        conn, client, (ItemKind.SERVICE, "Hosting", "10.00"), payment_method="testcard"
+    )
+    invoice = await conn.fetchrow(
+        "SELECT id, number, balance, currency FROM invoices WHERE id = $1", order.invoice_id
+    )
+    gateway = TestCardGateway()  # answers a key it has seen with its first answer
+    first, retried = [
+        await capture_invoice(
+            conn,
+            invoice,
+            gateway,
+            CardOnFile(number=APPROVED_CARD),
+            idempotency_key="capture-once",
+            client_area_url=CLIENT_AREA_URL,
+        )
+        for _ in range(2)
+    ]
+    assert not isinstance(first, CaptureResult) and not isinstance(retried, CaptureResult)
+    assert retried.transaction == first.transaction
+    assert await conn.fetchval("SELECT count(*) FROM transactions") == 1
+    assert await conn.fetchval("SELECT credit_balance FROM clients") == D("0.00")
