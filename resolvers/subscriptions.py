@@ -180,7 +180,9 @@ async def events(
     after_id = _after(after)
     with_object = selects(info, feed.object_field)
     settings = ctx.services.subscriptions
-    with settings.hub.subscribe(topic, settings.queue_size, ctx.end_slow_connection) as feed_in:
+    with settings.hub.subscribe(
+        topic, settings.queue_size, ctx.end_slow_connection, client_id=wanted
+    ) as feed_in:
         replayed: set[int] = set()
         if after_id is not None:
             async with ctx.connection() as conn:
@@ -193,7 +195,7 @@ async def events(
                 if shown is not None:
                     yield shown
         async for event in feed_in.events():
-            if event.id in replayed or (wanted is not None and event.client_id != wanted):
+            if event.id in replayed:
                 continue
             shown = await _shown(ctx, feed, event, with_object)
             if shown is not None:
