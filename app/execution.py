@@ -44,6 +44,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
+    OperationType,
     Undefined,
     get_nullable_type,
 )
@@ -71,6 +72,19 @@ class ClientdeskExecutor(StrawberryGraphQLCoreExecutionContext):
         self._plans: dict[int, SelectionPlan] = {}
         # Types whose values were found to be neither errors nor awaitables (`_is_settled`).
         self._settled_types: set[type] = set()
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        """An event of a subscription (its executor is a copy made per event, the event as
+        root value): executed once for every socket that shares it (resolvers/fanout.py)."""
+        if self.operation.operation is not OperationType.SUBSCRIPTION:
+            return super().execute_operation(serially)
+        fanout = self.context_value.services.subscriptions.fanout
+        return fanout.shared_result(
+            self.root_value,
+            self.operation,
+            self.variable_values.coerced,
+            lambda: super(ClientdeskExecutor, self).execute_operation(serially),
+        )
 
     def execute_fields(
         self,

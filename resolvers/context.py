@@ -31,6 +31,7 @@ from domain.events.hub import EventHub
 from domain.files.storage import FileStore
 from domain.reference_cache import ReferenceCache
 from resolvers.connection import RequestConnection
+from resolvers.fanout import Fanout
 from resolvers.loaders import Loaders
 from schema.client_presentation import ClientPresentation
 
@@ -62,6 +63,8 @@ class SubscriptionServices:
     queue_size: int
     # The most missed events one `after` replays.
     replay_limit: int
+    # One event's object and result, made once for the process's sockets that receive it.
+    fanout: Fanout = field(default_factory=Fanout)
 
 
 @dataclass(frozen=True)

@@ -180,7 +180,9 @@ async def events(
     after_id = _after(after)
     with_object = selects(info, feed.object_field)
     settings = ctx.services.subscriptions
-    with settings.hub.subscribe(topic, settings.queue_size, ctx.end_slow_connection) as feed_in:
+    with settings.hub.subscribe(
+        topic, settings.queue_size, ctx.end_slow_connection, client_id=wanted
+    ) as feed_in:
         replayed: set[int] = set()
         if after_id is not None:
             async with ctx.connection() as conn:
@@ -193,7 +195,7 @@ async def events(
                 if shown is not None:
                     yield shown
         async for event in feed_in.events():
-            if event.id in replayed or (wanted is not None and event.client_id != wanted):
+            if event.id in replayed:
                 continue
             shown = await _shown(ctx, feed, event, with_object)
             if shown is not None:
@@ -201,12 +203,32 @@ async def events(
 
 
 async def _shown(ctx: Context, feed: Feed, event: store.Event, with_object: bool) -> Event | None:
-    """The event as the current viewer may read it; None: not for it."""
+    """The event as the current viewer may read it; None: not for it. What it is shown is
+    made once per event for the process's sockets (resolvers/fanout.py): without its object,
+    the same for every viewer; with it, the object read and built once per visibility."""
     viewer = await ctx.get_viewer()
     if viewer is None or not feed.allows(viewer, event):
         return None
+    fanout = ctx.services.subscriptions.fanout
+    if not with_object:
+        return fanout.bare(event, lambda: _event(feed, event, None))
     ctx.refresh()
-    found = await feed.load(ctx, event.object_id) if with_object else None
+    found = await fanout.built(
+        (event, _visibility(viewer)), lambda: feed.load(ctx, event.object_id)
+    )
+    return _event(feed, event, found)
+
+
+def _visibility(viewer: Viewer) -> tuple[bool, frozenset[ContactPermission]]:
+    """What an object is built after for a viewer: the staff side sees every field (its
+    permissions are checked by the fields that need them, per socket); the client area
+    sees what its permissions let it (Client's withheld fields)."""
+    if viewer.is_staff:
+        return True, frozenset()
+    return False, viewer.client_permissions
+
+
+def _event(feed: Feed, event: store.Event, found: Any) -> Event:
     return feed.event_type(
         id=strawberry.ID(str(event.id)),
         kind=event.kind,

@@ -3,7 +3,9 @@
 PostgreSQL announces each statement's events when its transaction commits (in commit order;
 never for a rollback); the hub listens on a connection of its own (`DATABASE_DIRECT_URL`: a
 pooler in transaction mode cannot keep a LISTEN), reads the announced rows and offers each
-event to the subscribers of its topic. A subscriber's queue is bounded (in statements: a
+event to the subscribers of its topic: those of every client and those of the event's client
+(a commit wakes only the subscriptions it concerns, not every one of its topic). A
+subscriber's queue is bounded (in statements: a
 bulk change is one batch): one that falls that far behind is told once (`on_overflow`) and
 gets nothing more, so that a slow consumer never grows the process's memory. When the
 connection is lost the hub reconnects and first delivers what committed meanwhile, from the
@@ -40,12 +42,16 @@ log = logging.getLogger(__name__)
 APPLICATION_NAME = "clientdesk event hub"
 
 
-class Subscriber:
-    """One subscription's bounded queue: of batches (a statement's events of its topic, shared
-    by every subscriber), so that a bulk change is one item, not thousands."""
+# Whose events a subscriber receives: a topic, and one client's (an id) or every client's (None).
+Audience = tuple[Topic, int | None]
 
-    def __init__(self, topic: Topic, capacity: int, on_overflow: Callable[[], None]) -> None:
-        self.topic = topic
+
+class Subscriber:
+    """One subscription's bounded queue: of batches (a statement's events of its topic and
+    audience, shared by every subscriber of that audience), so that a bulk change is one
+    item, not thousands."""
+
+    def __init__(self, capacity: int, on_overflow: Callable[[], None]) -> None:
         self._queue: asyncio.Queue[Sequence[Event]] = asyncio.Queue(capacity)
         self._on_overflow = on_overflow
         self.overflowed = False
@@ -72,7 +78,7 @@ class EventHub:
         self._listen_url = listen_url
         self._retry_seconds = retry_seconds
         self._catch_up_limit = catch_up_limit
-        self._subscribers: dict[Topic, set[Subscriber]] = {topic: set() for topic in Topic}
+        self._subscribers: dict[Audience, set[Subscriber]] = {}
         self._watchers: dict[str, set[Callable[[], None]]] = {}
         # The highest event id delivered: where to catch up from after a lost connection.
         self._last_id: int | None = None
@@ -102,14 +108,24 @@ class EventHub:
 
     @contextlib.contextmanager
     def subscribe(
-        self, topic: Topic, capacity: int, on_overflow: Callable[[], None]
+        self,
+        topic: Topic,
+        capacity: int,
+        on_overflow: Callable[[], None],
+        *,
+        client_id: int | None = None,
     ) -> Iterator[Subscriber]:
-        subscriber = Subscriber(topic, capacity, on_overflow)
-        self._subscribers[topic].add(subscriber)
+        """A subscriber of the topic's events: of one client's if `client_id` is given."""
+        audience = (topic, client_id)
+        subscriber = Subscriber(capacity, on_overflow)
+        self._subscribers.setdefault(audience, set()).add(subscriber)
         try:
             yield subscriber
         finally:
-            self._subscribers[topic].discard(subscriber)
+            subscribers = self._subscribers[audience]
+            subscribers.discard(subscriber)
+            if not subscribers:
+                del self._subscribers[audience]
 
     @contextlib.contextmanager
     def watch_access(self, login_id: int, changed: Callable[[], None]) -> Iterator[None]:
@@ -130,12 +146,14 @@ class EventHub:
                 changed()
 
     def _dispatch(self, events: list[Event]) -> None:
-        by_topic: dict[Topic, list[Event]] = {}
+        batches: dict[Audience, list[Event]] = {}
         for event in events:
-            by_topic.setdefault(event.topic, []).append(event)
+            batches.setdefault((event.topic, None), []).append(event)
+            if event.client_id is not None:
+                batches.setdefault((event.topic, event.client_id), []).append(event)
             self._last_id = max(self._last_id or 0, event.id)
-        for topic, batch in by_topic.items():
-            for subscriber in list(self._subscribers[topic]):
+        for audience, batch in batches.items():
+            for subscriber in list(self._subscribers.get(audience, ())):
                 subscriber.offer(batch)
 
     async def _listen_once(self) -> None:
