@@ -59,7 +59,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-async def _order_payload(conn: asyncpg.Connection, order: models.Order) -> OrderPayload:
+async def order_payload(conn: asyncpg.Connection, order: models.Order) -> OrderPayload:
     invoice = await invoices.get_invoice(conn, order.invoice_id) if order.invoice_id else None
     return OrderPayload(order=Order.build(order, invoice))
 
@@ -80,6 +80,15 @@ async def place_order(
                     "name": item.name,
                     "amount": item.amount,
                     "billing_cycle": item.billing_cycle,
+                    # A product's domain is the item's name; an id of nothing is not found.
+                    **(
+                        {
+                            "product_id": parse_id(item.product_id, "Product") or -1,
+                            "domain": item.name,
+                        }
+                        if item.product_id is not None
+                        else {}
+                    ),
                 }
                 for item in input.items
             ],
@@ -89,7 +98,7 @@ async def place_order(
             login_id=viewer.login_id,
             idempotency_key=idempotency_key,
         )
-        return await _order_payload(conn, order)
+        return await order_payload(conn, order)
 
     return await perform(info, work, OrderPayload)
 
@@ -100,7 +109,7 @@ async def accept_order(
 ) -> OrderPayload:
     async def work(conn: asyncpg.Connection, viewer: Viewer) -> OrderPayload:
         order = await orders.accept_order(conn, existing_id(id, "Order"), staff_id=viewer.staff_id)
-        return await _order_payload(conn, order)
+        return await order_payload(conn, order)
 
     return await perform(info, work, OrderPayload)
 

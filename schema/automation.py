@@ -39,6 +39,9 @@ class AutomationRun:
     finished_at: datetime | None = strawberry.field(
         description="When its last step ended; null while it runs (or was cut short)."
     )
+    services_cancelled: int = strawberry.field(
+        description="Cancellation requests carried out: their services CANCELLED (14.2)."
+    )
     clients_deactivated: int = strawberry.field(description="Clients set INACTIVE (9.1, 9.2).")
     clients_activated: int = strawberry.field(description="Clients set ACTIVE again (9.3).")
     invoices_generated: int = strawberry.field(description="Invoices generated (9.5).")

@@ -82,6 +82,13 @@ class Domain:
     next_due_date: date | None = strawberry.field(
         description="Start of the next period to invoice."
     )
+    expires_on: date | None = strawberry.field(
+        description="When the period invoiced so far ends (its next due date): it expires "
+        "then unless renewed."
+    )
+    auto_renew: bool = strawberry.field(
+        description="Whether its renewal is invoiced (SPEC 9.5); the client chooses it."
+    )
     created_at: datetime = strawberry.field(description="When it was ordered.")
 
     @classmethod
@@ -94,6 +101,8 @@ class Domain:
             status=models.DomainStatus(row.status),
             payment_method=row.payment_method,
             next_due_date=row.next_due_date,
+            expires_on=row.next_due_date,
+            auto_renew=row.auto_renew is not False,
             created_at=row.created_at,
         )
 
@@ -290,13 +299,29 @@ class TaxRule:
         )
 
 
-@strawberry.input(description="An item to order.")
+@strawberry.input(
+    description="An item to order: free-form (its name and amount), or a catalogue product "
+    "(`productId`, priced in the order's currency)."
+)
 class OrderItemInput:
-    kind: models.ItemKind = strawberry.field(description="SERVICE, ADDON or DOMAIN.")
-    name: str = strawberry.field(description="What it is (a domain: the domain name).")
-    amount: Decimal = strawberry.field(description="Price per billing cycle, 0 or more.")
+    kind: models.ItemKind = strawberry.field(
+        description="SERVICE, ADDON or DOMAIN (of a product: the product's)."
+    )
+    name: str | None = strawberry.field(
+        default=None,
+        description="What it is (a domain: the domain name); required but for a product "
+        "other than a DOMAIN.",
+    )
+    amount: Decimal | None = strawberry.field(
+        default=None,
+        description="Price per billing cycle, 0 or more; required without `productId`, "
+        "ignored with it.",
+    )
     billing_cycle: models.BillingCycle = strawberry.field(
         default=models.BillingCycle.MONTHLY, description="How often it is invoiced."
+    )
+    product_id: strawberry.ID | None = strawberry.field(
+        default=None, description="A catalogue product (hidden ones too), priced from it."
     )
 
 

@@ -15,6 +15,11 @@ ITEM_COLUMNS = """id, client_id, order_id, name, amount, billing_cycle, status, 
     next_due_date, created_at"""
 
 
+def item_columns(kind: ItemKind) -> str:
+    """The columns of an item of `kind`: a domain's with its auto-renewal choice."""
+    return f"{ITEM_COLUMNS}, auto_renew" if kind is ItemKind.DOMAIN else ITEM_COLUMNS
+
+
 def item_from_row(kind: ItemKind, row: asyncpg.Record) -> BillableItem:
     values = dict(row)
     return BillableItem(
@@ -35,7 +40,7 @@ async def items_by_client(
     wanted = None if statuses is None else [str(s) for s in statuses]
     rows = await conn.fetch(
         first_of_each(
-            f"""SELECT {ITEM_COLUMNS} FROM {kind.table}
+            f"""SELECT {item_columns(kind)} FROM {kind.table}
                  WHERE client_id = {{parent}} AND ($3::text[] IS NULL OR status = ANY($3))
                  ORDER BY id"""
         ),
@@ -52,7 +57,8 @@ async def items_by_order(
     found: dict[int, list[BillableItem]] = {oid: [] for oid in order_ids}
     for kind in ItemKind:
         rows = await conn.fetch(
-            f"SELECT {ITEM_COLUMNS} FROM {kind.table} WHERE order_id = ANY($1::bigint[])",
+            f"""SELECT {item_columns(kind)} FROM {kind.table}
+                 WHERE order_id = ANY($1::bigint[])""",
             list(order_ids),
         )
         for row in rows:
@@ -82,6 +88,30 @@ async def set_domain_status(
     return item
 
 
+async def set_domain_auto_renew(
+    conn: asyncpg.Connection, domain_id: int, auto_renew: bool, *, client_id: int
+) -> BillableItem:
+    """The client's choice whether its own domain renews (SPEC 9.5, 14.2); another client's
+    domain is not found."""
+    row = await conn.fetchrow(
+        f"""UPDATE domains SET auto_renew = $3 WHERE id = $1 AND client_id = $2
+            RETURNING {item_columns(ItemKind.DOMAIN)}""",
+        domain_id,
+        client_id,
+        auto_renew,
+    )
+    if row is None:
+        raise NotFound("Domain", "domainId")
+    await audit.record(
+        conn,
+        staff_id=None,
+        action="domain.auto_renew_set",
+        client_id=client_id,
+        changes={"id": domain_id, "auto_renew": auto_renew},
+    )
+    return item_from_row(ItemKind.DOMAIN, row)
+
+
 async def _set_status(
     conn: asyncpg.Connection, kind: ItemKind, item_id: int, status: str, *, staff_id: int | None
 ) -> BillableItem | None:
@@ -92,7 +122,7 @@ async def _set_status(
         if previous is None:
             return None
         row = await conn.fetchrow(
-            f"UPDATE {kind.table} SET status = $2 WHERE id = $1 RETURNING {ITEM_COLUMNS}",
+            f"UPDATE {kind.table} SET status = $2 WHERE id = $1 RETURNING {item_columns(kind)}",
             item_id,
             status,
         )

@@ -87,6 +87,8 @@ class BillableItem:
     payment_method: str | None
     next_due_date: date | None
     created_at: datetime
+    # Of a domain: whether it renews (SPEC 9.5); None for services and addons.
+    auto_renew: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,11 @@
-"""Catalogue-free orders: services, addons and domains start PENDING with their first invoice;
-accepting the order activates them."""
+"""Orders: services, addons and domains start PENDING with their first invoice; accepting the
+order activates them. An item is free-form (staff name it and its price) or names a catalogue
+product, priced in the order's currency (SPEC 1.6, 14.1)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -22,6 +21,7 @@ from domain.billing.invoices import (
 )
 from domain.billing.items import items_by_order
 from domain.billing.models import BillingCycle, ItemKind, Order, OrderStatus
+from domain.catalogue.pricing import OrderLine, catalogue_lines
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.idempotency import idempotent
 from domain.money import parse_amount
@@ -30,21 +30,20 @@ from domain.validation import InputCheck
 MAX_ORDER_ITEMS = 100
 
 
-@dataclass(frozen=True)
-class OrderLine:
-    kind: ItemKind
-    name: str
-    amount: Decimal
-    billing_cycle: BillingCycle
+Item = Mapping[str, Any]
 
 
-def _clean_lines(check: InputCheck, items: Sequence[Mapping[str, Any]]) -> list[OrderLine]:
+def _check_count(check: InputCheck, items: Sequence[Item]) -> None:
     if not items:
         check.fail("items", ErrorCode.REQUIRED, "An order needs at least one item.")
     elif len(items) > MAX_ORDER_ITEMS:
         check.fail("items", ErrorCode.INVALID, f"At most {MAX_ORDER_ITEMS} items per order.")
+
+
+def _free_form_lines(check: InputCheck, items: Sequence[tuple[int, Item]]) -> list[OrderLine]:
+    """The lines staff name and price themselves."""
     lines = []
-    for index, item in enumerate(items[:MAX_ORDER_ITEMS]):
+    for index, item in items:
         name = check.required_text(f"items.{index}.name", item.get("name"), "Name")
         try:
             # A free item (0.00) is a normal thing to order; a negative one is not.
@@ -53,7 +52,7 @@ def _clean_lines(check: InputCheck, items: Sequence[Mapping[str, Any]]) -> list[
             check.errors.extend(error.errors)
             continue
         cycle = BillingCycle(item.get("billing_cycle") or BillingCycle.MONTHLY)
-        lines.append(OrderLine(ItemKind(item["kind"]), name, amount, cycle))
+        lines.append(OrderLine(ItemKind(item["kind"]), name, amount, cycle, amount))
     return lines
 
 
@@ -67,16 +66,21 @@ async def place_order(
     staff_id: int | None,
     login_id: int | None = None,
     idempotency_key: str | None = None,
+    include_hidden: bool = True,
+    operation: str = "placeOrder",
 ) -> Order:
-    """Create the order's items PENDING and invoice their first period, due today.
+    """Create the order's items PENDING and invoice their first period, due today. Items
+    with a `product_id` are priced from the catalogue (hidden products only when
+    `include_hidden`: staff may sell them, clients may not see them).
 
-    With an idempotency key (of `login_id`), a retry returns the first order unchanged."""
+    With an idempotency key (of `login_id`), a retry of `operation` returns the first order
+    unchanged."""
     async with conn.transaction():
         done = await idempotent(
             conn,
             login_id=key_owner(login_id, idempotency_key),
             key=idempotency_key,
-            operation="placeOrder",
+            operation=operation,
             arguments={
                 "client_id": client_id,
                 "items": [dict(item) for item in items],
@@ -90,6 +94,7 @@ async def place_order(
                 payment_method=payment_method,
                 currency=currency,
                 staff_id=staff_id,
+                include_hidden=include_hidden,
             ),
         )
         order = await get_order(conn, done["order_id"])
@@ -105,9 +110,14 @@ async def _place_order(
     payment_method: str | None,
     currency: str | None,
     staff_id: int | None,
+    include_hidden: bool,
 ) -> dict[str, Any]:
     check = InputCheck()
-    lines = _clean_lines(check, items)
+    _check_count(check, items)
+    numbered = list(enumerate(items[:MAX_ORDER_ITEMS]))
+    lines = _free_form_lines(
+        check, [(i, item) for i, item in numbered if not item.get("product_id")]
+    )
     async with conn.transaction():
         client = await conn.fetchrow(
             "SELECT currency, default_payment_method FROM clients WHERE id = $1 FOR UPDATE",
@@ -116,9 +126,16 @@ async def _place_order(
         if client is None:
             raise NotFound("Client", "client_id")
         method = await check_payment_method(conn, check, payment_method, "payment_method")
+        order_currency_code = await order_currency(conn, client_id, client["currency"], currency)
+        lines += await catalogue_lines(
+            conn,
+            check,
+            [(i, item) for i, item in numbered if item.get("product_id")],
+            currency=order_currency_code,
+            include_hidden=include_hidden,
+        )
         check.raise_if_failed()
         method = method or client["default_payment_method"]
-        order_currency_code = await order_currency(conn, client_id, client["currency"], currency)
         today = date.today()
         order_id = await conn.fetchval(
             """INSERT INTO orders (client_id, currency, payment_method) VALUES ($1, $2, $3)
@@ -132,8 +149,9 @@ async def _place_order(
             row = await conn.fetchrow(
                 f"""INSERT INTO {line.kind.table}
                         (client_id, order_id, name, amount, billing_cycle, payment_method,
-                         next_due_date)
-                    VALUES ($1, $2, $3, $4, $5, $6, ($7::date + billing_cycle_interval($5))::date)
+                         next_due_date, product_id)
+                    VALUES ($1, $2, $3, $4, $5, $6, ($7::date + billing_cycle_interval($5))::date,
+                            $8)
                     RETURNING id, {period_description_sql("name", "$7::date", "billing_cycle")}
                               AS description""",
                 client_id,
@@ -143,16 +161,19 @@ async def _place_order(
                 line.billing_cycle.value,
                 method,
                 today,
+                line.product_id,
             )
             invoice_lines.append(
                 NewItem(
                     row["description"],
-                    line.amount,
+                    line.first_amount,
                     item_kind=line.kind,
                     item_id=row["id"],
                     period_start=today,
                 )
             )
+            if line.setup_fee:
+                invoice_lines.append(NewItem(f"Setup fee: {line.name}", line.setup_fee))
         invoice_id = await insert_invoice(
             conn, client_id, due_date=today, payment_method=method, items=invoice_lines
         )
