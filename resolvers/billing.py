@@ -108,7 +108,12 @@ async def accept_order(
     id: Annotated[strawberry.ID, strawberry.argument(description="The order's id.")],
 ) -> OrderPayload:
     async def work(conn: asyncpg.Connection, viewer: Viewer) -> OrderPayload:
-        order = await orders.accept_order(conn, existing_id(id, "Order"), staff_id=viewer.staff_id)
+        order = await orders.accept_order(
+            conn,
+            existing_id(id, "Order"),
+            staff_id=viewer.staff_id,
+            client_area_url=info.context.services.client_area_url,
+        )
         return await order_payload(conn, order)
 
     return await perform(info, work, OrderPayload)
@@ -121,7 +126,11 @@ async def set_service_status(
 ) -> ServicePayload:
     async def work(conn: asyncpg.Connection, viewer: Viewer) -> ServicePayload:
         row = await items.set_service_status(
-            conn, existing_id(id, "Service"), status, staff_id=viewer.staff_id
+            conn,
+            existing_id(id, "Service"),
+            status,
+            staff_id=viewer.staff_id,
+            client_area_url=info.context.services.client_area_url,
         )
         return ServicePayload(service=Service.build(row))
 

@@ -219,6 +219,7 @@ async def place_my_order(
             idempotency_key=idempotency_key,
             include_hidden=False,
             operation="placeMyOrder",
+            confirmation_url=info.context.services.client_area_url,
         )
         return await order_payload(conn, order)
 

@@ -140,7 +140,7 @@ async def _fill_lists(
         staff_id=staff_id,
     )
     assert order.invoice_id is not None
-    await orders.accept_order(conn, order.id, staff_id=staff_id)
+    await orders.accept_order(conn, order.id, staff_id=staff_id, client_area_url=CLIENT_AREA)
     # Two transactions of the first client, one of the other; the second invoice is left
     # part-paid.
     unpaid = await _invoice(conn, client_id)

@@ -29,6 +29,7 @@ from domain.billing.generation import generate_invoices
 from domain.cards.crypto import CardKeyring
 from domain.cards.services import card_number_for_capture
 from domain.catalogue.cancellations import carry_out_cancellations
+from domain.catalogue.emails import queue_domain_renewal_notices
 from domain.errors import DomainError, ErrorCode
 from domain.money import MAX_AMOUNT
 from domain.paging import Keyset, Page, PageRequest, fetch_page
@@ -49,6 +50,7 @@ COUNT_NAMES = (
     "invoices_declined",
     "reminders_sent",
     "overdue_notices_sent",
+    "domain_renewal_notices_sent",
     "late_fees_applied",
 )
 
@@ -100,7 +102,7 @@ Step = Callable[[asyncpg.Connection, date, AutomationSettings, RunTools], Awaita
 async def _carry_out_cancellations(
     conn: asyncpg.Connection, as_of: date, settings: AutomationSettings, tools: RunTools
 ) -> StepResult:
-    done = await carry_out_cancellations(conn, as_of=as_of)
+    done = await carry_out_cancellations(conn, as_of=as_of, client_area_url=tools.client_area_url)
     return StepResult({"services_cancelled": len(done)})
 
 
@@ -149,6 +151,15 @@ async def _send_notices(
             ),
             "overdue_notices_sent": await notices.queue_overdue_notices(
                 conn, as_of=as_of, settings=settings, client_area_url=url
+            ),
+            "domain_renewal_notices_sent": await queue_domain_renewal_notices(
+                conn,
+                as_of=as_of,
+                offsets=(
+                    settings.domain_renewal_notice_days,
+                    settings.second_domain_renewal_notice_days,
+                ),
+                client_area_url=url,
             ),
         }
     )

@@ -8,6 +8,7 @@ import asyncpg
 
 from domain import audit
 from domain.billing.models import BillableItem, BillingCycle, DomainStatus, ItemKind, ServiceStatus
+from domain.catalogue.emails import queue_item_emails
 from domain.errors import NotFound
 from domain.nested import first_of_each, grouped
 
@@ -69,12 +70,27 @@ async def items_by_order(
 
 
 async def set_service_status(
-    conn: asyncpg.Connection, item_id: int, status: ServiceStatus, *, staff_id: int | None
+    conn: asyncpg.Connection,
+    item_id: int,
+    status: ServiceStatus,
+    *,
+    staff_id: int | None,
+    client_area_url: str,
 ) -> BillableItem:
-    """Set the status of a service or an addon (ids are unique across both)."""
+    """Set the status of a service or an addon (ids are unique across both); one newly
+    SUSPENDED is told so by email."""
     for kind in (ItemKind.SERVICE, ItemKind.ADDON):
-        item = await _set_status(conn, kind, item_id, status.value, staff_id=staff_id)
-        if item is not None:
+        async with conn.transaction():
+            previous = await conn.fetchval(
+                f"SELECT status FROM {kind.table} WHERE id = $1 FOR UPDATE", item_id
+            )
+            item = await _set_status(conn, kind, item_id, status.value, staff_id=staff_id)
+            if item is None:
+                continue
+            if status is ServiceStatus.SUSPENDED and previous != status:
+                await queue_item_emails(
+                    conn, "service_suspended", kind, [item_id], client_area_url=client_area_url
+                )
             return item
     raise NotFound("Service")
 

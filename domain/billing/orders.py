@@ -21,6 +21,7 @@ from domain.billing.invoices import (
 )
 from domain.billing.items import items_by_order
 from domain.billing.models import BillingCycle, ItemKind, Order, OrderStatus
+from domain.catalogue.emails import queue_item_emails, queue_order_confirmation
 from domain.catalogue.pricing import OrderLine, catalogue_lines
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.idempotency import idempotent
@@ -68,13 +69,16 @@ async def place_order(
     idempotency_key: str | None = None,
     include_hidden: bool = True,
     operation: str = "placeOrder",
+    confirmation_url: str | None = None,
 ) -> Order:
     """Create the order's items PENDING and invoice their first period, due today. Items
     with a `product_id` are priced from the catalogue (hidden products only when
     `include_hidden`: staff may sell them, clients may not see them).
 
-    With an idempotency key (of `login_id`), a retry of `operation` returns the first order
-    unchanged."""
+    With `confirmation_url` (the client area it links to), the Order Confirmation email is
+    queued: a client's own order always has it; a staff order none, as staff tell the client
+    themselves. With an idempotency key (of `login_id`), a retry of `operation` returns the
+    first order unchanged."""
     async with conn.transaction():
         done = await idempotent(
             conn,
@@ -95,6 +99,7 @@ async def place_order(
                 currency=currency,
                 staff_id=staff_id,
                 include_hidden=include_hidden,
+                confirmation_url=confirmation_url,
             ),
         )
         order = await get_order(conn, done["order_id"])
@@ -111,6 +116,7 @@ async def _place_order(
     currency: str | None,
     staff_id: int | None,
     include_hidden: bool,
+    confirmation_url: str | None,
 ) -> dict[str, Any]:
     check = InputCheck()
     _check_count(check, items)
@@ -178,6 +184,8 @@ async def _place_order(
             conn, client_id, due_date=today, payment_method=method, items=invoice_lines
         )
         await conn.execute("UPDATE orders SET invoice_id = $2 WHERE id = $1", order_id, invoice_id)
+        if confirmation_url is not None:
+            await queue_order_confirmation(conn, order_id, client_area_url=confirmation_url)
         await audit.record(
             conn,
             staff_id=staff_id,
@@ -188,8 +196,11 @@ async def _place_order(
         return {"order_id": order_id}
 
 
-async def accept_order(conn: asyncpg.Connection, order_id: int, *, staff_id: int | None) -> Order:
-    """Activate the order's pending items; an order is accepted once."""
+async def accept_order(
+    conn: asyncpg.Connection, order_id: int, *, staff_id: int | None, client_area_url: str
+) -> Order:
+    """Activate the order's pending items, with the welcome of each service and addon and
+    the registration confirmation of each domain; an order is accepted once."""
     async with conn.transaction():
         row = await conn.fetchrow(
             "SELECT client_id, status FROM orders WHERE id = $1 FOR UPDATE", order_id
@@ -200,10 +211,17 @@ async def accept_order(conn: asyncpg.Connection, order_id: int, *, staff_id: int
             raise DomainError.single(ErrorCode.CONFLICT, "The order is already accepted.", "id")
         await conn.execute("UPDATE orders SET status = 'ACCEPTED' WHERE id = $1", order_id)
         for kind in ItemKind:
-            await conn.execute(
-                f"""UPDATE {kind.table} SET status = 'ACTIVE'
-                     WHERE order_id = $1 AND status = 'PENDING'""",
+            activated = await conn.fetchval(
+                f"""WITH a AS (UPDATE {kind.table} SET status = 'ACTIVE'
+                                WHERE order_id = $1 AND status = 'PENDING' RETURNING id)
+                    SELECT coalesce(array_agg(id), '{{}}') FROM a""",
                 order_id,
+            )
+            template = (
+                "domain_registration_confirmation" if kind is ItemKind.DOMAIN else "service_welcome"
+            )
+            await queue_item_emails(
+                conn, template, kind, activated, client_area_url=client_area_url
             )
         await audit.record(
             conn,

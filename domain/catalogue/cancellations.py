@@ -11,6 +11,8 @@ from typing import Any
 import asyncpg
 
 from domain import audit
+from domain.billing.models import ItemKind
+from domain.catalogue.emails import queue_item_emails
 from domain.catalogue.models import CancellationRequest, CancellationStatus, CancellationType
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.paging import Keyset, Page, PageRequest, fetch_page
@@ -146,9 +148,12 @@ async def count_cancellation_requests(
     )
 
 
-async def carry_out_cancellations(conn: asyncpg.Connection, *, as_of: date) -> list[int]:
-    """Cancel the services whose requests are due by `as_of`; return the requests' ids.
-    Called inside the run's transaction: a service ended meanwhile is left as it is."""
+async def carry_out_cancellations(
+    conn: asyncpg.Connection, *, as_of: date, client_area_url: str
+) -> list[int]:
+    """Cancel the services whose requests are due by `as_of`, each confirmed by email;
+    return the requests' ids. Called inside the run's transaction: a service ended
+    meanwhile is left as it is."""
     rows = await conn.fetch(
         f"""WITH due AS (
                 UPDATE cancellation_requests SET status = 'DONE', carried_out_at = now()
@@ -173,4 +178,11 @@ async def carry_out_cancellations(conn: asyncpg.Connection, *, as_of: date) -> l
                 client_id=row["client_id"],
                 changes={"id": row["service_id"], "request_id": row["id"]},
             )
+    await queue_item_emails(
+        conn,
+        "service_cancellation_confirmation",
+        ItemKind.SERVICE,
+        [row["service_id"] for row in rows if row["service_id"] is not None],
+        client_area_url=client_area_url,
+    )
     return [row["id"] for row in rows]

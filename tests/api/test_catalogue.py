@@ -318,7 +318,7 @@ async def accepted_hosting(conn: asyncpg.Connection, client_id: int, count: int)
         payment_method=None,
         staff_id=None,
     )
-    await orders.accept_order(conn, order.id, staff_id=None)
+    await orders.accept_order(conn, order.id, staff_id=None, client_area_url=CLIENT_AREA_URL)
     return [gid("Service", i.id) for i in order.items]
 
 
@@ -416,7 +416,7 @@ async def test_9_5_a_domain_renews_only_while_it_auto_renews(
         payment_method=None,
         staff_id=None,
     )
-    await orders.accept_order(conn, order.id, staff_id=None)
+    await orders.accept_order(conn, order.id, staff_id=None, client_area_url=CLIENT_AREA_URL)
     kept, dropped = (gid("Domain", i.id) for i in order.items)
 
     turned_off = await payload_of(api, token, AUTO_RENEW, id=dropped, on=False)
