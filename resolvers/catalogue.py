@@ -36,7 +36,7 @@ from schema.billing import Domain, DomainPayload, OrderPayload
 from schema.catalogue import (
     CancellationRequest,
     CancellationRequestConnection,
-    CancellationRequestPayload,
+    CancellationPayload,
     MyOrderInput,
     Product,
     ProductConnection,
@@ -231,8 +231,8 @@ async def request_cancellation(
     service_id: Annotated[strawberry.ID, strawberry.argument(description="One of my services.")],
     type: Annotated[CancellationType, strawberry.argument(description="When to cancel it.")],
     reason: Annotated[str, strawberry.argument(description="Why.")],
-) -> CancellationRequestPayload:
-    async def work(conn: asyncpg.Connection, viewer: Viewer) -> CancellationRequestPayload:
+) -> CancellationPayload:
+    async def work(conn: asyncpg.Connection, viewer: Viewer) -> CancellationPayload:
         assert viewer.client_id is not None  # a client-area viewer
         request = await cancellations.request_cancellation(
             conn,
@@ -243,9 +243,9 @@ async def request_cancellation(
             login_id=viewer.login_id,
             today=date.today(),
         )
-        return CancellationRequestPayload(request=CancellationRequest.build(request))
+        return CancellationPayload(request=CancellationRequest.build(request))
 
-    return await perform(info, work, CancellationRequestPayload)
+    return await perform(info, work, CancellationPayload)
 
 
 async def set_domain_auto_renew(
@@ -304,7 +304,7 @@ class Mutations:
         description="Order products from the catalogue, priced in the client's currency: "
         "the items start PENDING and the invoice, with credit applied, is created (ORDERS).",
     )
-    request_cancellation: CancellationRequestPayload = strawberry.field(
+    request_cancellation: CancellationPayload = strawberry.field(
         resolver=request_cancellation,
         extensions=client_area(ContactPermission.MANAGE_PRODUCTS),
         description="Ask to cancel one of my services, now or at the end of its billing "

@@ -232,7 +232,7 @@ class ProductGroupPayload:
 
 
 @strawberry.type(description="The result of asking to cancel a service.")
-class CancellationRequestPayload:
+class CancellationPayload:
     request: CancellationRequest | None = strawberry.field(
         default=None, description="The request; null when refused."
     )
