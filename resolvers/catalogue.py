@@ -34,9 +34,9 @@ from resolvers.pagination import (
 from resolvers.permissions import client_area, staff, staff_or_client_area
 from schema.billing import Domain, DomainPayload, OrderPayload
 from schema.catalogue import (
+    CancellationPayload,
     CancellationRequest,
     CancellationRequestConnection,
-    CancellationPayload,
     MyOrderInput,
     Product,
     ProductConnection,
