@@ -39,6 +39,10 @@ CREATE TABLE product_prices (
 ALTER TABLE services ADD COLUMN product_id bigint REFERENCES products (id);
 ALTER TABLE addons ADD COLUMN product_id bigint REFERENCES products (id);
 ALTER TABLE domains ADD COLUMN product_id bigint REFERENCES products (id);
+-- An addon may be of one of the client's services (a catalogue ADDON ordered for it), shown
+-- with that service; the older, free-standing addons have none.
+ALTER TABLE addons ADD COLUMN service_id bigint REFERENCES services (id) ON DELETE SET NULL;
+CREATE INDEX addons_service_id ON addons (service_id) WHERE service_id IS NOT NULL;
 -- SPEC 9.5, 14.2: only auto-renewing domains are invoiced for their renewal; the client
 -- chooses (MANAGE_DOMAINS). Existing domains were all renewed until now: they stay so.
 ALTER TABLE domains ADD COLUMN auto_renew boolean NOT NULL DEFAULT true;

@@ -273,6 +273,7 @@ CREATE TABLE public.addons (
     next_due_date date,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     product_id bigint,
+    service_id bigint,
     CONSTRAINT addons_amount_check CHECK ((amount >= (0)::numeric)),
     CONSTRAINT addons_billing_cycle_check CHECK ((billing_cycle = ANY (ARRAY['MONTHLY'::text, 'QUARTERLY'::text, 'SEMI_ANNUALLY'::text, 'ANNUALLY'::text, 'BIENNIALLY'::text, 'TRIENNIALLY'::text, 'ONE_TIME'::text]))),
     CONSTRAINT addons_name_check CHECK ((name <> ''::text)),
@@ -1222,6 +1223,8 @@ CREATE INDEX addons_due ON public.addons USING btree (next_due_date) WHERE (stat
 
 CREATE INDEX addons_order ON public.addons USING btree (order_id);
 
+CREATE INDEX addons_service_id ON public.addons USING btree (service_id) WHERE (service_id IS NOT NULL);
+
 CREATE INDEX api_keys_role_id ON public.api_keys USING btree (role_id);
 
 CREATE INDEX api_keys_staff_id ON public.api_keys USING btree (staff_id);
@@ -1459,6 +1462,9 @@ ALTER TABLE ONLY public.addons
 
 ALTER TABLE ONLY public.addons
     ADD CONSTRAINT addons_product_id_fkey FOREIGN KEY (product_id) REFERENCES public.products(id);
+
+ALTER TABLE ONLY public.addons
+    ADD CONSTRAINT addons_service_id_fkey FOREIGN KEY (service_id) REFERENCES public.services(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY public.api_keys
     ADD CONSTRAINT api_keys_role_id_fkey FOREIGN KEY (role_id) REFERENCES public.staff_roles(id) ON DELETE RESTRICT;

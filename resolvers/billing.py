@@ -59,6 +59,13 @@ IdempotencyKey = Annotated[
 ]
 
 
+def service_of(service_id: str | None) -> dict[str, int]:
+    """An order item's `service_id`, when it names one (an id of nothing: not found)."""
+    if service_id is None:
+        return {}
+    return {"service_id": parse_id(service_id, "Service") or -1}
+
+
 async def order_payload(conn: asyncpg.Connection, order: models.Order) -> OrderPayload:
     invoice = await invoices.get_invoice(conn, order.invoice_id) if order.invoice_id else None
     return OrderPayload(order=Order.build(order, invoice))
@@ -80,6 +87,7 @@ async def place_order(
                     "name": item.name,
                     "amount": item.amount,
                     "billing_cycle": item.billing_cycle,
+                    **service_of(item.service_id),
                     # A product's domain is the item's name; an id of nothing is not found.
                     **(
                         {

@@ -17,7 +17,7 @@ from domain.billing import items, orders
 from domain.billing.models import ItemKind
 from domain.catalogue import cancellations, products
 from domain.catalogue.models import CancellationStatus, CancellationType
-from resolvers.billing import IdempotencyKey, order_payload
+from resolvers.billing import IdempotencyKey, order_payload, service_of
 from resolvers.context import Context
 from resolvers.inputs import existing_id, parse_id
 from resolvers.mutation import perform
@@ -210,6 +210,7 @@ async def place_my_order(
                     "billing_cycle": item.billing_cycle,
                     "domain": item.domain,
                     "transfer": item.transfer,
+                    **service_of(item.service_id),
                 }
                 for item in input.items
             ],

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
 
+from domain.auth.permissions import ContactPermission, StaffPermission
 from domain.billing import models
+from schema.access import require
 from schema.common import UserError
 from schema.connections import Connection
 from schema.context import SchemaContext
 from schema.ids import global_id
+from schema.nesting import NESTED_LIST_CAP, capped
 from schema.people import Address
 
 ItemKind = strawberry.enum(
@@ -42,9 +46,22 @@ OrderStatus = strawberry.enum(
 )
 
 
+# A service has a few addons: asked for by default at this many, a page of services with
+# theirs stays within the query cost that 200 each would exceed.
+SERVICE_ADDONS_DEFAULT = 10
+AddonsFirst = Annotated[
+    int,
+    strawberry.argument(
+        description=f"At most this many, 1–{NESTED_LIST_CAP}; {SERVICE_ADDONS_DEFAULT} by default."
+    ),
+]
+
+
 @strawberry.type(description="A service or an addon: what is billed each cycle.")
 class Service:
     id: strawberry.ID = strawberry.field(description="The service's id.")
+    # The row id behind `id`, for the loader of `addons`.
+    pk: strawberry.Private[int]
     kind: models.ItemKind = strawberry.field(description="SERVICE, or ADDON for an addon.")
     name: str = strawberry.field(description="What it is, e.g. 'Shared hosting'.")
     amount: Decimal = strawberry.field(description="Price per billing cycle.")
@@ -55,11 +72,32 @@ class Service:
         description="Start of the next period to invoice; null once a one-time item is billed."
     )
     created_at: datetime = strawberry.field(description="When it was ordered.")
+    service_id: strawberry.ID | None = strawberry.field(
+        description="Of an addon: the service it is of (null: a free-standing addon)."
+    )
+
+    @strawberry.field(
+        description="Of a service: its addons, oldest first (none for an addon). At most "
+        f"`first` ({SERVICE_ADDONS_DEFAULT} by default, {NESTED_LIST_CAP} the cap)."
+    )
+    async def addons(
+        self, info: Info[SchemaContext, None], first: AddonsFirst = SERVICE_ADDONS_DEFAULT
+    ) -> list[Service]:
+        await require(
+            info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.PRODUCTS
+        )
+        if self.kind is models.ItemKind.ADDON:
+            capped(first)
+            return []
+        rows = await info.context.loaders.addons_by_service.load((self.pk, capped(first), None))
+        return [Service.build(row) for row in rows]
 
     @classmethod
     def build(cls, row: models.BillableItem) -> Service:
         return cls(
             id=global_id("Service", row.id),
+            pk=row.id,
+            service_id=global_id("Service", row.service_id) if row.service_id else None,
             kind=row.kind,
             name=row.name,
             amount=row.amount,
@@ -322,6 +360,11 @@ class OrderItemInput:
     )
     product_id: strawberry.ID | None = strawberry.field(
         default=None, description="A catalogue product (hidden ones too), priced from it."
+    )
+    service_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Of an ADDON: the client's service it is for (required for a catalogue "
+        "addon, which must be of that service's product).",
     )
 
 

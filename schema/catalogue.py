@@ -201,6 +201,11 @@ class MyOrderItemInput:
     transfer: bool = strawberry.field(
         default=False, description="Of a DOMAIN product: transfer it in rather than register."
     )
+    service_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Of an ADDON product (required there): my service it is for, one of the "
+        "product it is an addon of.",
+    )
 
 
 @strawberry.input(description="An order placed by the client from the catalogue.")

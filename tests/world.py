@@ -5,8 +5,8 @@ tested hides whatever breaks only once it has rows (an automation run's list did
 Two clients, a staff admin and a sub-account of the first client with every permission; the
 first client has a contact, an order (a service, an addon and a domain) with its invoice
 paid, a second invoice, credit, a ticket with a reply, a file the client area sees and an
-admin-only one; the second client a ticket and a service too; two products in a group and a
-pending cancellation of each client's first service; emails sent, and two failed;
+admin-only one; the second client a ticket and a service too; two products in a group, and
+an addon and a pending cancellation of each client's first service; emails sent, two failed;
 two automation runs and a tax rule; and the audit entries all this makes. Made through the
 domain's use cases, as the app makes them.
 """
@@ -194,8 +194,8 @@ async def _fill_lists(
 
 
 async def _catalogue(conn: asyncpg.Connection, client_id: int, other_id: int) -> None:
-    """Two products priced in one group, and a cancellation request of each client's first
-    service, left pending (due at the end of its period)."""
+    """Two products priced in one group; an addon of each client's first service, and a
+    cancellation request of it, left pending (due at the end of its period)."""
     group = await products.save_product_group(conn, None, "Hosting")
     for name in ("Starter", "Business"):
         await products.save_product(
@@ -211,6 +211,20 @@ async def _catalogue(conn: asyncpg.Connection, client_id: int, other_id: int) ->
     for client in (client_id, other_id):
         service_id = await conn.fetchval(
             "SELECT min(id) FROM services WHERE client_id = $1", client
+        )
+        await orders.place_order(
+            conn,
+            client,
+            items=[
+                {
+                    "kind": ItemKind.ADDON,
+                    "name": "Backups",
+                    "amount": "2.00",
+                    "service_id": service_id,
+                }
+            ],
+            payment_method=None,
+            staff_id=None,
         )
         await cancellations.request_cancellation(
             conn,
@@ -297,7 +311,7 @@ query EveryList($client: ID!) {
   automationRuns { edges { node { asOf steps { step } failures { step } } } }
   transactions { edges { node { id } } }
   invoices { edges { node { id items { description } } } }
-  services { edges { node { id } } }
+  services { edges { node { id addons { id } } } }
   tickets { edges { node { id messages { id } } } }
   failedEmails { edges { node { id } } }
   taxRules { id }
@@ -315,7 +329,7 @@ query EveryList($client: ID!) {
     income(from: "TODAY", to: "TODAY", interval: DAY) { totals { amount } }
   }
   client(id: $client) {
-    emails { id } creditLog { id } services { id } addons { id } domains { id }
+    emails { id } creditLog { id } services { id addons { id } } addons { id } domains { id }
     invoices { id items { description } } transactions { id } mergedFrom
     contacts { id permissions } tickets { id messages { id } } files { id }
   }

@@ -16,9 +16,17 @@ ITEM_COLUMNS = """id, client_id, order_id, name, amount, billing_cycle, status, 
     next_due_date, created_at"""
 
 
+# What one kind has beyond the others: a domain its auto-renewal choice, an addon its service.
+_KIND_COLUMNS = {
+    ItemKind.SERVICE: "",
+    ItemKind.ADDON: ", service_id",
+    ItemKind.DOMAIN: ", auto_renew",
+}
+
+
 def item_columns(kind: ItemKind) -> str:
-    """The columns of an item of `kind`: a domain's with its auto-renewal choice."""
-    return f"{ITEM_COLUMNS}, auto_renew" if kind is ItemKind.DOMAIN else ITEM_COLUMNS
+    """The columns of an item of `kind`."""
+    return ITEM_COLUMNS + _KIND_COLUMNS[kind]
 
 
 def item_from_row(kind: ItemKind, row: asyncpg.Record) -> BillableItem:
@@ -50,6 +58,23 @@ async def items_by_client(
         wanted,
     )
     return grouped(rows, client_ids, lambda row: item_from_row(kind, row))
+
+
+async def addons_by_service(
+    conn: asyncpg.Connection, service_ids: Sequence[int], *, per_service: int | None = None
+) -> dict[int, list[BillableItem]]:
+    """Each service's addons, oldest first, at most `per_service` each."""
+    rows = await conn.fetch(
+        first_of_each(
+            f"""SELECT {item_columns(ItemKind.ADDON)} FROM addons
+                 WHERE service_id = {{parent}} ORDER BY id"""
+        ),
+        list(service_ids),
+        per_service,
+    )
+    return grouped(
+        rows, service_ids, lambda row: item_from_row(ItemKind.ADDON, row), parent="service_id"
+    )
 
 
 async def items_by_order(

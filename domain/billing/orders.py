@@ -22,7 +22,7 @@ from domain.billing.invoices import (
 from domain.billing.items import items_by_order
 from domain.billing.models import BillingCycle, ItemKind, Order, OrderStatus
 from domain.catalogue.emails import queue_item_emails, queue_order_confirmation
-from domain.catalogue.pricing import OrderLine, catalogue_lines
+from domain.catalogue.pricing import OrderLine, addon_service, catalogue_lines
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.idempotency import idempotent
 from domain.money import parse_amount
@@ -41,8 +41,11 @@ def _check_count(check: InputCheck, items: Sequence[Item]) -> None:
         check.fail("items", ErrorCode.INVALID, f"At most {MAX_ORDER_ITEMS} items per order.")
 
 
-def _free_form_lines(check: InputCheck, items: Sequence[tuple[int, Item]]) -> list[OrderLine]:
-    """The lines staff name and price themselves."""
+def _free_form_lines(
+    check: InputCheck, items: Sequence[tuple[int, Item]], services: Mapping[int, int | None]
+) -> list[OrderLine]:
+    """The lines staff name and price themselves (an addon of a service of the client's
+    `services`, or of none)."""
     lines = []
     for index, item in items:
         name = check.required_text(f"items.{index}.name", item.get("name"), "Name")
@@ -53,7 +56,9 @@ def _free_form_lines(check: InputCheck, items: Sequence[tuple[int, Item]]) -> li
             check.errors.extend(error.errors)
             continue
         cycle = BillingCycle(item.get("billing_cycle") or BillingCycle.MONTHLY)
-        lines.append(OrderLine(ItemKind(item["kind"]), name, amount, cycle, amount))
+        kind = ItemKind(item["kind"])
+        service_id = addon_service(check, index, item, services) if kind is ItemKind.ADDON else None
+        lines.append(OrderLine(kind, name, amount, cycle, amount, service_id=service_id))
     return lines
 
 
@@ -121,9 +126,6 @@ async def _place_order(
     check = InputCheck()
     _check_count(check, items)
     numbered = list(enumerate(items[:MAX_ORDER_ITEMS]))
-    lines = _free_form_lines(
-        check, [(i, item) for i, item in numbered if not item.get("product_id")]
-    )
     async with conn.transaction():
         client = await conn.fetchrow(
             "SELECT currency, default_payment_method FROM clients WHERE id = $1 FOR UPDATE",
@@ -131,6 +133,10 @@ async def _place_order(
         )
         if client is None:
             raise NotFound("Client", "client_id")
+        services = await _services_of(conn, client_id, numbered)
+        lines = _free_form_lines(
+            check, [(i, item) for i, item in numbered if not item.get("product_id")], services
+        )
         method = await check_payment_method(conn, check, payment_method, "payment_method")
         order_currency_code = await order_currency(conn, client_id, client["currency"], currency)
         lines += await catalogue_lines(
@@ -139,6 +145,7 @@ async def _place_order(
             [(i, item) for i, item in numbered if item.get("product_id")],
             currency=order_currency_code,
             include_hidden=include_hidden,
+            services=services,
         )
         check.raise_if_failed()
         method = method or client["default_payment_method"]
@@ -152,12 +159,14 @@ async def _place_order(
         )
         invoice_lines = []
         for line in lines:
+            # Only addons are of a service.
+            of_service = line.kind is ItemKind.ADDON
             row = await conn.fetchrow(
                 f"""INSERT INTO {line.kind.table}
                         (client_id, order_id, name, amount, billing_cycle, payment_method,
-                         next_due_date, product_id)
+                         next_due_date, product_id{", service_id" if of_service else ""})
                     VALUES ($1, $2, $3, $4, $5, $6, ($7::date + billing_cycle_interval($5))::date,
-                            $8)
+                            $8{", $9" if of_service else ""})
                     RETURNING id, {period_description_sql("name", "$7::date", "billing_cycle")}
                               AS description""",
                 client_id,
@@ -168,6 +177,7 @@ async def _place_order(
                 method,
                 today,
                 line.product_id,
+                *([line.service_id] if of_service else []),
             )
             invoice_lines.append(
                 NewItem(
@@ -194,6 +204,21 @@ async def _place_order(
             changes={"order_id": order_id, "invoice_id": invoice_id},
         )
         return {"order_id": order_id}
+
+
+async def _services_of(
+    conn: asyncpg.Connection, client_id: int, items: Sequence[tuple[int, Item]]
+) -> dict[int, int | None]:
+    """The client's services that the items name (addons are of them), with their products."""
+    wanted = [item["service_id"] for _, item in items if item.get("service_id") is not None]
+    if not wanted:
+        return {}
+    rows = await conn.fetch(
+        "SELECT id, product_id FROM services WHERE id = ANY($1::bigint[]) AND client_id = $2",
+        wanted,
+        client_id,
+    )
+    return {row["id"]: row["product_id"] for row in rows}
 
 
 async def accept_order(

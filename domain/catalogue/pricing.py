@@ -28,6 +28,30 @@ class OrderLine:
     first_amount: Decimal
     setup_fee: Decimal = Decimal("0.00")
     product_id: int | None = None
+    # Of an addon: the client's service it is of.
+    service_id: int | None = None
+
+
+def addon_service(
+    check: InputCheck,
+    index: int,
+    item: Mapping[str, Any],
+    services: Mapping[int, int | None],
+    addon_of: int | None = None,
+) -> int | None:
+    """The service an addon item is for: one of the client's (`services`: their product by
+    id); of a catalogue addon, required and of the product it is an addon of."""
+    service_id = item.get("service_id")
+    field = f"items.{index}.serviceId"
+    if service_id is None:
+        if addon_of is not None:
+            check.fail(field, ErrorCode.REQUIRED, "Say which of your services it is for.")
+        return None
+    if service_id not in services:
+        check.fail(field, ErrorCode.NOT_FOUND, "Service not found.")
+    elif addon_of is not None and services[service_id] not in (None, addon_of):
+        check.fail(field, ErrorCode.INVALID, "The addon is not one of this service's.")
+    return int(service_id)
 
 
 async def catalogue_lines(
@@ -37,6 +61,7 @@ async def catalogue_lines(
     *,
     currency: str,
     include_hidden: bool,
+    services: Mapping[int, int | None],
 ) -> list[OrderLine]:
     """The lines of the items (each with its index in the order) that name a product,
     priced in `currency`. A product not found (hidden ones for clients), without a price
@@ -58,14 +83,18 @@ async def catalogue_lines(
                 f"{product.name} has no {cycle.value} price in {currency}.",
             )
             continue
-        name = product.name
+        name, service_id = product.name, None
         first, recurring = price.amount, price.amount
+        if product.kind is ItemKind.ADDON:
+            service_id = addon_service(check, index, item, services, product.addon_of)
         if product.kind is ItemKind.DOMAIN:
             name = check.required_text(f"{field}.domain", item.get("domain"), "The domain name")
             assert price.renew_amount is not None and price.transfer_amount is not None
             recurring = price.renew_amount
             first = price.transfer_amount if item.get("transfer") else price.amount
         lines.append(
-            OrderLine(product.kind, name, recurring, cycle, first, price.setup_fee, product.id)
+            OrderLine(
+                product.kind, name, recurring, cycle, first, price.setup_fee, product.id, service_id
+            )
         )
     return lines

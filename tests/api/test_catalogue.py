@@ -458,3 +458,56 @@ async def test_9_5_no_client_changes_another_clients_domain(
 
     assert [(e["field"], e["code"]) for e in refused["errors"]] == [("domainId", "NOT_FOUND")]
     assert await conn.fetchval("SELECT bool_and(auto_renew) FROM domains")
+
+
+ADDON_SERVICES = """query { me { services { name serviceId addons { name serviceId amount } } } }"""
+
+
+async def test_14_1_a_client_orders_an_addon_of_its_own_service_and_sees_it_with_the_service(
+    api: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    made = await catalogue(conn)
+    backups = await products.save_product(
+        conn,
+        None,
+        {
+            "kind": ItemKind.ADDON,
+            "name": "Backups",
+            "addon_of": made["Hosting"],
+            "pricing": [price("USD", "2.00")],
+        },
+    )
+    other_id, _ = await client_session(conn, "other@example.com")
+    [theirs] = await accepted_hosting(conn, other_id, 1)
+    _, token = await client_session(conn)
+    hosting = await payload_of(api, token, PLACE_MY_ORDER, input={"items": [item(made["Hosting"])]})
+    [service] = hosting["order"]["items"]
+
+    refused = await payload_of(
+        api,
+        token,
+        PLACE_MY_ORDER,
+        input={"items": [item(backups.id), item(backups.id, serviceId=theirs)]},
+    )
+    ordered = await payload_of(
+        api, token, PLACE_MY_ORDER, input={"items": [item(backups.id, serviceId=service["id"])]}
+    )
+    mine = await gql(api, ADDON_SERVICES, token=token)
+
+    assert [(e["field"], e["code"]) for e in refused["errors"]] == [
+        ("items.0.serviceId", "REQUIRED"),
+        ("items.1.serviceId", "NOT_FOUND"),
+    ]
+    assert ordered["errors"] == []
+    addon_id = ordered["order"]["items"][0]["id"]
+    assert mine["data"]["me"]["services"] == [
+        {
+            "name": "Hosting",
+            "serviceId": None,
+            "addons": [{"name": "Backups", "serviceId": service["id"], "amount": "2.00"}],
+        }
+    ]
+    shown = await gql(api, "query { me { addons { id serviceId addons { id } } } }", token=token)
+    assert shown["data"]["me"]["addons"] == [
+        {"id": addon_id, "serviceId": service["id"], "addons": []}
+    ]
