@@ -34,19 +34,17 @@ from schema.billing import (
     Domain,
     DomainPayload,
     Invoice,
-    InvoiceInput,
     InvoicePayload,
     Order,
-    OrderInput,
     OrderPayload,
     Service,
     ServicePayload,
     TaxRule,
-    TaxRuleInput,
     TaxRulePayload,
     Transaction,
     TransactionConnection,
 )
+from schema.billing_inputs import InvoiceInput, OrderInput, TaxRuleInput
 from schema.clients import ClientPayload
 from schema.common import OkPayload
 
