@@ -53,14 +53,18 @@ def _due(table: str, kind: str, statuses: str, renewing: str = "true") -> str:
                 FOR UPDATE"""
 
 
-# SPEC 14.2: a service whose cancellation is requested is not invoiced again, and a domain
-# renews only when it auto-renews.
-_NOT_BEING_CANCELLED = """NOT EXISTS (SELECT 1 FROM cancellation_requests r
-                         WHERE r.service_id = t.id AND r.status = 'PENDING')"""
+# SPEC 14.2: a service whose cancellation is requested is not invoiced again, nor are its
+# addons, and a domain renews only when it auto-renews.
+def _not_being_cancelled(service_id: str) -> str:
+    return f"""NOT EXISTS (SELECT 1 FROM cancellation_requests r
+                        WHERE r.service_id = {service_id} AND r.status = 'PENDING')"""
+
+
+_BILLED = "'ACTIVE', 'SUSPENDED'"
 _SELECT_DUE_ITEMS = f"""
 CREATE TEMP TABLE due_items ON COMMIT DROP AS
-WITH s AS ({_due("services", "SERVICE", "'ACTIVE', 'SUSPENDED'", _NOT_BEING_CANCELLED)}),
-     a AS ({_due("addons", "ADDON", "'ACTIVE', 'SUSPENDED'")}),
+WITH s AS ({_due("services", "SERVICE", _BILLED, _not_being_cancelled("t.id"))}),
+     a AS ({_due("addons", "ADDON", _BILLED, _not_being_cancelled("t.service_id"))}),
      d AS ({_due("domains", "DOMAIN", "'ACTIVE'", "t.auto_renew")}),
      due AS (SELECT * FROM s UNION ALL SELECT * FROM a UNION ALL SELECT * FROM d)
 SELECT due.*,

@@ -151,7 +151,8 @@ async def count_cancellation_requests(
 async def carry_out_cancellations(
     conn: asyncpg.Connection, *, as_of: date, client_area_url: str
 ) -> list[int]:
-    """Cancel the services whose requests are due by `as_of`, each confirmed by email;
+    """Cancel the services whose requests are due by `as_of`, with their addons, each
+    service's cancellation confirmed by email;
     return the requests' ids. Called inside the run's transaction: a service ended
     meanwhile is left as it is."""
     rows = await conn.fetch(
@@ -163,6 +164,9 @@ async def carry_out_cancellations(
                 UPDATE services s SET status = 'CANCELLED' FROM due
                  WHERE s.id = due.service_id AND s.status IN {CANCELLABLE}
                 RETURNING s.id, s.client_id
+            ), addons_cancelled AS (  -- an addon ends with its service
+                UPDATE addons a SET status = 'CANCELLED' FROM cancelled
+                 WHERE a.service_id = cancelled.id AND a.status IN {CANCELLABLE}
             )
             SELECT due.id, cancelled.id AS service_id, cancelled.client_id
               FROM due LEFT JOIN cancelled ON cancelled.id = due.service_id

@@ -14,6 +14,8 @@ from domain.auth.permissions import StaffRole
 from domain.automation import runs
 from domain.billing import orders
 from domain.billing.models import ItemKind
+from domain.catalogue import cancellations
+from domain.catalogue.models import CancellationType
 from tests.api.test_catalogue import (
     ERRORS,
     RUN_TOOLS,
@@ -177,3 +179,49 @@ async def test_9_5_no_client_changes_another_clients_domain(
 
     assert [(e["field"], e["code"]) for e in refused["errors"]] == [("domainId", "NOT_FOUND")]
     assert await conn.fetchval("SELECT bool_and(auto_renew) FROM domains")
+
+
+async def test_14_2_a_services_addons_are_not_renewed_after_its_cancellation_and_end_with_it(
+    conn: asyncpg.Connection,
+) -> None:
+    client_id, _ = await client_session(conn)
+    [service] = await accepted_hosting(conn, client_id, 1)
+    order = await orders.place_order(
+        conn,
+        client_id,
+        items=[
+            {
+                "kind": ItemKind.ADDON,
+                "name": "Backups",
+                "amount": "2.00",
+                "service_id": pk(service, "Service"),
+            },
+            {"kind": ItemKind.ADDON, "name": "Free-standing", "amount": "2.00"},
+        ],
+        payment_method=None,
+        staff_id=None,
+    )
+    await orders.accept_order(conn, order.id, staff_id=None, client_area_url=CLIENT_AREA_URL)
+    await cancellations.request_cancellation(
+        conn,
+        pk(service, "Service"),
+        client_id=client_id,
+        type=CancellationType.END_OF_BILLING_PERIOD,
+        reason="Closing the site",
+        login_id=None,
+        today=date.today(),
+    )
+    due = date.today() + timedelta(days=40)  # past every item's next due date
+
+    await runs.perform_run(conn, due - timedelta(days=12), RUN_TOOLS)
+    renewed = await conn.fetch(
+        """SELECT item_id FROM invoice_items WHERE item_kind = 'ADDON'
+            AND period_start > $1 ORDER BY item_id""",
+        date.today(),
+    )
+    await runs.perform_run(conn, due, RUN_TOOLS)
+
+    with_service, alone = (item.id for item in order.items)
+    assert [row["item_id"] for row in renewed] == [alone]
+    statuses = dict(await conn.fetch("SELECT id, status FROM addons"))
+    assert statuses == {with_service: "CANCELLED", alone: "ACTIVE"}
