@@ -32,6 +32,7 @@ from resolvers import auth as auth_resolvers
 from resolvers import automation as automation_resolvers
 from resolvers import billing as billing_resolvers
 from resolvers import cards as card_resolvers
+from resolvers import catalogue as catalogue_resolvers
 from resolvers import clients as client_resolvers
 from resolvers import contacts as contact_resolvers
 from resolvers import credit as credit_resolvers
@@ -67,6 +68,7 @@ Query = strawberry.type(
             auth_resolvers.Queries,
             automation_resolvers.Queries,
             billing_resolvers.Queries,
+            catalogue_resolvers.Queries,
             list_resolvers.Queries,
             client_resolvers.Queries,
             contact_resolvers.Queries,
@@ -93,6 +95,7 @@ Mutation = strawberry.type(
             billing_resolvers.Mutations,
             client_resolvers.Mutations,
             card_resolvers.Mutations,
+            catalogue_resolvers.Mutations,
             contact_resolvers.Mutations,
             credit_resolvers.Mutations,
             email_resolvers.Mutations,

@@ -245,6 +245,7 @@ CREATE TABLE public.services (
     payment_method text,
     next_due_date date,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    product_id bigint,
     CONSTRAINT services_amount_check CHECK ((amount >= (0)::numeric)),
     CONSTRAINT services_billing_cycle_check CHECK ((billing_cycle = ANY (ARRAY['MONTHLY'::text, 'QUARTERLY'::text, 'SEMI_ANNUALLY'::text, 'ANNUALLY'::text, 'BIENNIALLY'::text, 'TRIENNIALLY'::text, 'ONE_TIME'::text]))),
     CONSTRAINT services_name_check CHECK ((name <> ''::text)),
@@ -271,6 +272,8 @@ CREATE TABLE public.addons (
     payment_method text,
     next_due_date date,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    product_id bigint,
+    service_id bigint,
     CONSTRAINT addons_amount_check CHECK ((amount >= (0)::numeric)),
     CONSTRAINT addons_billing_cycle_check CHECK ((billing_cycle = ANY (ARRAY['MONTHLY'::text, 'QUARTERLY'::text, 'SEMI_ANNUALLY'::text, 'ANNUALLY'::text, 'BIENNIALLY'::text, 'TRIENNIALLY'::text, 'ONE_TIME'::text]))),
     CONSTRAINT addons_name_check CHECK ((name <> ''::text)),
@@ -331,6 +334,30 @@ CREATE TABLE public.automation_runs (
 
 ALTER TABLE public.automation_runs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.automation_runs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.cancellation_requests (
+    id bigint NOT NULL,
+    service_id bigint NOT NULL,
+    type text NOT NULL,
+    reason text NOT NULL,
+    status text DEFAULT 'PENDING'::text NOT NULL,
+    due_date date NOT NULL,
+    requested_by bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    carried_out_at timestamp with time zone,
+    CONSTRAINT cancellation_requests_reason_check CHECK ((reason <> ''::text)),
+    CONSTRAINT cancellation_requests_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'DONE'::text]))),
+    CONSTRAINT cancellation_requests_type_check CHECK ((type = ANY (ARRAY['IMMEDIATE'::text, 'END_OF_BILLING_PERIOD'::text])))
+);
+
+ALTER TABLE public.cancellation_requests ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.cancellation_requests_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
@@ -542,6 +569,8 @@ CREATE TABLE public.domains (
     payment_method text,
     next_due_date date,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    product_id bigint,
+    auto_renew boolean DEFAULT true NOT NULL,
     CONSTRAINT domains_amount_check CHECK ((amount >= (0)::numeric)),
     CONSTRAINT domains_billing_cycle_check CHECK ((billing_cycle = ANY (ARRAY['MONTHLY'::text, 'QUARTERLY'::text, 'SEMI_ANNUALLY'::text, 'ANNUALLY'::text, 'BIENNIALLY'::text, 'TRIENNIALLY'::text, 'ONE_TIME'::text]))),
     CONSTRAINT domains_name_check CHECK ((name <> ''::text)),
@@ -809,6 +838,60 @@ CREATE TABLE public.payment_gateways (
     CONSTRAINT payment_gateways_kind_check CHECK ((kind = ANY (ARRAY['MERCHANT'::text, 'MANUAL'::text])))
 );
 
+CREATE TABLE public.product_groups (
+    id bigint NOT NULL,
+    name text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT product_groups_name_check CHECK ((name <> ''::text))
+);
+
+ALTER TABLE public.product_groups ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.product_groups_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.product_prices (
+    product_id bigint NOT NULL,
+    currency character(3) NOT NULL,
+    cycle text NOT NULL,
+    amount numeric(14,2) NOT NULL,
+    setup_fee numeric(14,2) DEFAULT 0 NOT NULL,
+    transfer_amount numeric(14,2),
+    renew_amount numeric(14,2),
+    CONSTRAINT product_prices_amount_check CHECK ((amount >= (0)::numeric)),
+    CONSTRAINT product_prices_cycle_check CHECK ((cycle = ANY (ARRAY['MONTHLY'::text, 'QUARTERLY'::text, 'SEMI_ANNUALLY'::text, 'ANNUALLY'::text, 'BIENNIALLY'::text, 'TRIENNIALLY'::text, 'ONE_TIME'::text]))),
+    CONSTRAINT product_prices_renew_amount_check CHECK ((renew_amount >= (0)::numeric)),
+    CONSTRAINT product_prices_setup_fee_check CHECK ((setup_fee >= (0)::numeric)),
+    CONSTRAINT product_prices_transfer_amount_check CHECK ((transfer_amount >= (0)::numeric))
+);
+
+CREATE TABLE public.products (
+    id bigint NOT NULL,
+    group_id bigint,
+    kind text NOT NULL,
+    name text NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    hidden boolean DEFAULT false NOT NULL,
+    addon_of bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT products_check CHECK (((kind = 'ADDON'::text) = (addon_of IS NOT NULL))),
+    CONSTRAINT products_kind_check CHECK ((kind = ANY (ARRAY['SERVICE'::text, 'ADDON'::text, 'DOMAIN'::text]))),
+    CONSTRAINT products_name_check CHECK ((name <> ''::text))
+);
+
+ALTER TABLE public.products ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.products_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.recovery_codes (
     login_id bigint NOT NULL,
     salt bytea NOT NULL,
@@ -1014,6 +1097,9 @@ ALTER TABLE ONLY public.automation_runs
 ALTER TABLE ONLY public.automation_runs
     ADD CONSTRAINT automation_runs_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.cancellation_requests
+    ADD CONSTRAINT cancellation_requests_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.cards
     ADD CONSTRAINT cards_pkey PRIMARY KEY (client_id);
 
@@ -1116,6 +1202,15 @@ ALTER TABLE ONLY public.password_tokens
 ALTER TABLE ONLY public.payment_gateways
     ADD CONSTRAINT payment_gateways_pkey PRIMARY KEY (name);
 
+ALTER TABLE ONLY public.product_groups
+    ADD CONSTRAINT product_groups_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.product_prices
+    ADD CONSTRAINT product_prices_pkey PRIMARY KEY (product_id, currency, cycle);
+
+ALTER TABLE ONLY public.products
+    ADD CONSTRAINT products_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.recovery_codes
     ADD CONSTRAINT recovery_codes_pkey PRIMARY KEY (login_id);
 
@@ -1167,11 +1262,17 @@ CREATE INDEX addons_due ON public.addons USING btree (next_due_date) WHERE (stat
 
 CREATE INDEX addons_order ON public.addons USING btree (order_id);
 
+CREATE INDEX addons_service_id ON public.addons USING btree (service_id) WHERE (service_id IS NOT NULL);
+
 CREATE INDEX api_keys_role_id ON public.api_keys USING btree (role_id);
 
 CREATE INDEX api_keys_staff_id ON public.api_keys USING btree (staff_id);
 
 CREATE INDEX audit_log_client ON public.audit_log USING btree (client_id, id DESC);
+
+CREATE INDEX cancellation_requests_due ON public.cancellation_requests USING btree (due_date) WHERE (status = 'PENDING'::text);
+
+CREATE UNIQUE INDEX cancellation_requests_open ON public.cancellation_requests USING btree (service_id) WHERE (status = 'PENDING'::text);
 
 CREATE INDEX cards_key_version ON public.cards USING btree (key_version);
 
@@ -1244,6 +1345,8 @@ CREATE INDEX orders_invoice ON public.orders USING btree (invoice_id);
 CREATE INDEX password_tokens_contact_id ON public.password_tokens USING btree (contact_id) WHERE (contact_id IS NOT NULL);
 
 CREATE INDEX password_tokens_login_id ON public.password_tokens USING btree (login_id);
+
+CREATE INDEX products_group_id ON public.products USING btree (group_id);
 
 CREATE INDEX services_client ON public.services USING btree (client_id, id);
 
@@ -1396,6 +1499,12 @@ ALTER TABLE ONLY public.addons
 ALTER TABLE ONLY public.addons
     ADD CONSTRAINT addons_payment_method_fkey FOREIGN KEY (payment_method) REFERENCES public.payment_gateways(name);
 
+ALTER TABLE ONLY public.addons
+    ADD CONSTRAINT addons_product_id_fkey FOREIGN KEY (product_id) REFERENCES public.products(id);
+
+ALTER TABLE ONLY public.addons
+    ADD CONSTRAINT addons_service_id_fkey FOREIGN KEY (service_id) REFERENCES public.services(id) ON DELETE SET NULL;
+
 ALTER TABLE ONLY public.api_keys
     ADD CONSTRAINT api_keys_role_id_fkey FOREIGN KEY (role_id) REFERENCES public.staff_roles(id) ON DELETE RESTRICT;
 
@@ -1404,6 +1513,12 @@ ALTER TABLE ONLY public.api_keys
 
 ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_staff_id_fkey FOREIGN KEY (staff_id) REFERENCES public.staff(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.cancellation_requests
+    ADD CONSTRAINT cancellation_requests_requested_by_fkey FOREIGN KEY (requested_by) REFERENCES public.logins(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.cancellation_requests
+    ADD CONSTRAINT cancellation_requests_service_id_fkey FOREIGN KEY (service_id) REFERENCES public.services(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.cards
     ADD CONSTRAINT cards_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
@@ -1456,6 +1571,9 @@ ALTER TABLE ONLY public.domains
 ALTER TABLE ONLY public.domains
     ADD CONSTRAINT domains_payment_method_fkey FOREIGN KEY (payment_method) REFERENCES public.payment_gateways(name);
 
+ALTER TABLE ONLY public.domains
+    ADD CONSTRAINT domains_product_id_fkey FOREIGN KEY (product_id) REFERENCES public.products(id);
+
 ALTER TABLE ONLY public.emails
     ADD CONSTRAINT emails_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
 
@@ -1504,6 +1622,15 @@ ALTER TABLE ONLY public.password_tokens
 ALTER TABLE ONLY public.password_tokens
     ADD CONSTRAINT password_tokens_login_id_fkey FOREIGN KEY (login_id) REFERENCES public.logins(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY public.product_prices
+    ADD CONSTRAINT product_prices_product_id_fkey FOREIGN KEY (product_id) REFERENCES public.products(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.products
+    ADD CONSTRAINT products_addon_of_fkey FOREIGN KEY (addon_of) REFERENCES public.products(id);
+
+ALTER TABLE ONLY public.products
+    ADD CONSTRAINT products_group_id_fkey FOREIGN KEY (group_id) REFERENCES public.product_groups(id) ON DELETE SET NULL;
+
 ALTER TABLE ONLY public.recovery_codes
     ADD CONSTRAINT recovery_codes_login_id_fkey FOREIGN KEY (login_id) REFERENCES public.logins(id) ON DELETE CASCADE;
 
@@ -1515,6 +1642,9 @@ ALTER TABLE ONLY public.services
 
 ALTER TABLE ONLY public.services
     ADD CONSTRAINT services_payment_method_fkey FOREIGN KEY (payment_method) REFERENCES public.payment_gateways(name);
+
+ALTER TABLE ONLY public.services
+    ADD CONSTRAINT services_product_id_fkey FOREIGN KEY (product_id) REFERENCES public.products(id);
 
 ALTER TABLE ONLY public.sessions
     ADD CONSTRAINT sessions_login_id_fkey FOREIGN KEY (login_id) REFERENCES public.logins(id) ON DELETE CASCADE;

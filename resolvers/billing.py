@@ -34,19 +34,17 @@ from schema.billing import (
     Domain,
     DomainPayload,
     Invoice,
-    InvoiceInput,
     InvoicePayload,
     Order,
-    OrderInput,
     OrderPayload,
     Service,
     ServicePayload,
     TaxRule,
-    TaxRuleInput,
     TaxRulePayload,
     Transaction,
     TransactionConnection,
 )
+from schema.billing_inputs import InvoiceInput, OrderInput, TaxRuleInput
 from schema.clients import ClientPayload
 from schema.common import OkPayload
 
@@ -59,7 +57,14 @@ IdempotencyKey = Annotated[
 ]
 
 
-async def _order_payload(conn: asyncpg.Connection, order: models.Order) -> OrderPayload:
+def service_of(service_id: str | None) -> dict[str, int]:
+    """An order item's `service_id`, when it names one (an id of nothing: not found)."""
+    if service_id is None:
+        return {}
+    return {"service_id": parse_id(service_id, "Service") or -1}
+
+
+async def order_payload(conn: asyncpg.Connection, order: models.Order) -> OrderPayload:
     invoice = await invoices.get_invoice(conn, order.invoice_id) if order.invoice_id else None
     return OrderPayload(order=Order.build(order, invoice))
 
@@ -80,6 +85,16 @@ async def place_order(
                     "name": item.name,
                     "amount": item.amount,
                     "billing_cycle": item.billing_cycle,
+                    **service_of(item.service_id),
+                    # A product's domain is the item's name; an id of nothing is not found.
+                    **(
+                        {
+                            "product_id": parse_id(item.product_id, "Product") or -1,
+                            "domain": item.name,
+                        }
+                        if item.product_id is not None
+                        else {}
+                    ),
                 }
                 for item in input.items
             ],
@@ -89,7 +104,7 @@ async def place_order(
             login_id=viewer.login_id,
             idempotency_key=idempotency_key,
         )
-        return await _order_payload(conn, order)
+        return await order_payload(conn, order)
 
     return await perform(info, work, OrderPayload)
 
@@ -99,8 +114,13 @@ async def accept_order(
     id: Annotated[strawberry.ID, strawberry.argument(description="The order's id.")],
 ) -> OrderPayload:
     async def work(conn: asyncpg.Connection, viewer: Viewer) -> OrderPayload:
-        order = await orders.accept_order(conn, existing_id(id, "Order"), staff_id=viewer.staff_id)
-        return await _order_payload(conn, order)
+        order = await orders.accept_order(
+            conn,
+            existing_id(id, "Order"),
+            staff_id=viewer.staff_id,
+            client_area_url=info.context.services.client_area_url,
+        )
+        return await order_payload(conn, order)
 
     return await perform(info, work, OrderPayload)
 
@@ -112,7 +132,11 @@ async def set_service_status(
 ) -> ServicePayload:
     async def work(conn: asyncpg.Connection, viewer: Viewer) -> ServicePayload:
         row = await items.set_service_status(
-            conn, existing_id(id, "Service"), status, staff_id=viewer.staff_id
+            conn,
+            existing_id(id, "Service"),
+            status,
+            staff_id=viewer.staff_id,
+            client_area_url=info.context.services.client_area_url,
         )
         return ServicePayload(service=Service.build(row))
 

@@ -46,13 +46,13 @@ from schema.client_presentation import (
     withheld_client_fields,
 )
 from schema.clients import (
-    NESTED_LIST_CAP,
     Client,
     ClientConnection,
     ClientPayload,
     OrderDirection,
 )
 from schema.common import OkPayload
+from schema.nesting import NESTED_LIST_CAP
 from schema.node import Owned
 
 

@@ -120,6 +120,12 @@ class Loaders:
         return self._items_loader(ItemKind.ADDON)
 
     @cached_property
+    def addons_by_service(self) -> DataLoader[Nested[None], list[BillableItem]]:
+        return self._nested(
+            lambda conn, ids, most, _: items.addons_by_service(conn, ids, per_service=most)
+        )
+
+    @cached_property
     def domains_by_client(self) -> DataLoader[Nested[None], list[BillableItem]]:
         return self._items_loader(ItemKind.DOMAIN)
 

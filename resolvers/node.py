@@ -19,6 +19,7 @@ from strawberry.types import Info
 
 from domain.auth.permissions import ContactPermission, StaffPermission
 from domain.auth.viewer import Viewer
+from resolvers.catalogue import groups_by_pks, products_by_pks, requests_by_pks
 from resolvers.clients import clients_by_pks
 from resolvers.contacts import contacts_by_pks
 from resolvers.context import Context
@@ -41,6 +42,8 @@ class NodeType:
     client_area: ContactPermission | None
     # The objects of these row ids, in their order (None: no such object), one query.
     fetch: Callable[[Context, Sequence[int]], Awaitable[Sequence[Owned | None]]]
+    # Its objects are of no client (the catalogue's): every client-area login reads them.
+    shared: bool = False
 
     def refusal(self, viewer: Viewer) -> GraphQLError | None:
         """Why the viewer may not read objects of this type at all, if it may not."""
@@ -62,6 +65,12 @@ NODE_TYPES: dict[str, NodeType] = {
     "Ticket": NodeType(StaffPermission.VIEW_CLIENTS, ContactPermission.TICKETS, tickets_by_pks),
     "TicketMessage": NodeType(
         StaffPermission.VIEW_CLIENTS, ContactPermission.TICKETS, messages_by_pks
+    ),
+    # The catalogue is every client-area login's to read (`products`, `productGroups`).
+    "Product": NodeType(StaffPermission.VIEW_CLIENTS, None, products_by_pks, shared=True),
+    "ProductGroup": NodeType(StaffPermission.VIEW_CLIENTS, None, groups_by_pks, shared=True),
+    "CancellationRequest": NodeType(
+        StaffPermission.VIEW_CLIENTS, ContactPermission.PRODUCTS, requests_by_pks
     ),
 }
 
@@ -87,7 +96,9 @@ async def find_nodes(ctx: Context, ids: Sequence[str]) -> list[Any]:
             return
         objects = await node_type.fetch(ctx, [pk for _, pk in positions])
         for (position, _), owned in zip(positions, objects, strict=True):
-            if owned is not None and (viewer.is_staff or owned[0] == viewer.client_id):
+            if owned is not None and (
+                viewer.is_staff or node_type.shared or owned[0] == viewer.client_id
+            ):
                 found[position] = owned[1]
 
     await asyncio.gather(*(fetch(NODE_TYPES[name], of_type) for name, of_type in wanted.items()))

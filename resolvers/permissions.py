@@ -141,6 +141,20 @@ class IsClientArea(BasePermission):
         return True
 
 
+class IsStaffOrClientArea(BasePermission):
+    """Staff holding `permission`, or any client-area login: for what both read, each its
+    own way (the catalogue: staff see hidden products too)."""
+
+    def __init__(self, permission: StaffPermission) -> None:
+        self.permission = permission
+
+    async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
+        viewer = await logged_in_viewer(info)
+        if viewer.is_staff and not viewer.has_staff_permission(self.permission):
+            raise Forbidden(f"This needs the staff permission {self.permission.value}.")
+        return True
+
+
 class IsAccountHolder(BasePermission):
     """The client's main account holder; sub-accounts are refused whatever they were granted."""
 
@@ -190,6 +204,12 @@ def staff_member() -> list[FieldExtension]:
 
 def client_area(permission: ContactPermission | None = None) -> list[FieldExtension]:
     return [PermissionExtension(permissions=[IsClientArea(permission)], use_directives=False)]
+
+
+def staff_or_client_area(permission: StaffPermission) -> list[FieldExtension]:
+    return [
+        PermissionExtension(permissions=[IsStaffOrClientArea(permission)], use_directives=False)
+    ]
 
 
 def account_holder() -> list[FieldExtension]:

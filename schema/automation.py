@@ -39,6 +39,9 @@ class AutomationRun:
     finished_at: datetime | None = strawberry.field(
         description="When its last step ended; null while it runs (or was cut short)."
     )
+    services_cancelled: int = strawberry.field(
+        description="Cancellation requests carried out: their services CANCELLED (14.2)."
+    )
     clients_deactivated: int = strawberry.field(description="Clients set INACTIVE (9.1, 9.2).")
     clients_activated: int = strawberry.field(description="Clients set ACTIVE again (9.3).")
     invoices_generated: int = strawberry.field(description="Invoices generated (9.5).")
@@ -49,6 +52,9 @@ class AutomationRun:
     reminders_sent: int = strawberry.field(description="Payment reminders queued (9.4).")
     overdue_notices_sent: int = strawberry.field(
         description="First, second and third overdue notices queued (9.4)."
+    )
+    domain_renewal_notices_sent: int = strawberry.field(
+        description="Domain renewal notices queued (14.2)."
     )
     late_fees_applied: int = strawberry.field(description="Invoices given a late fee (9.4).")
     steps: list[AutomationStepTime] = strawberry.field(
@@ -114,6 +120,12 @@ class AutomationSettings:
     late_fee_days: int = strawberry.field(
         description=f"Days after the due date an unpaid invoice gets its late fee; {_DAYS}"
     )
+    domain_renewal_notice_days: int = strawberry.field(
+        description=f"Days before a domain expires its renewal notice goes (14.2); {_DAYS}"
+    )
+    second_domain_renewal_notice_days: int = strawberry.field(
+        description=f"Days before a domain expires its second renewal notice goes; {_DAYS}"
+    )
     late_fee_type: LateFeeType = strawberry.field(  # type: ignore[valid-type]
         description="Percentage of the total, or a fixed amount."
     )
@@ -155,6 +167,12 @@ class AutomationSettingsInput:
     )
     late_fee_days: int | None = strawberry.field(
         default=strawberry.UNSET, description=f"Days after the due date; {_DAYS}"
+    )
+    domain_renewal_notice_days: int | None = strawberry.field(
+        default=strawberry.UNSET, description=f"Days before a domain expires; {_DAYS}"
+    )
+    second_domain_renewal_notice_days: int | None = strawberry.field(
+        default=strawberry.UNSET, description=f"Days before a domain expires; {_DAYS}"
     )
     late_fee_type: LateFeeType | None = strawberry.field(  # type: ignore[valid-type]
         default=strawberry.UNSET, description="Percentage of the total, or a fixed amount."

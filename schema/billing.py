@@ -1,19 +1,23 @@
-"""Billing types, inputs and payloads: orders, services, addons, domains, invoices,
+"""Billing types and payloads: orders, services, addons, domains, invoices,
 transactions and tax rules."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
 
+from domain.auth.permissions import ContactPermission, StaffPermission
 from domain.billing import models
+from schema.access import require
 from schema.common import UserError
 from schema.connections import Connection
 from schema.context import SchemaContext
 from schema.ids import global_id
+from schema.nesting import NESTED_LIST_CAP, capped
 from schema.people import Address
 
 ItemKind = strawberry.enum(
@@ -42,9 +46,22 @@ OrderStatus = strawberry.enum(
 )
 
 
+# A service has a few addons: asked for by default at this many, a page of services with
+# theirs stays within the query cost that 200 each would exceed.
+SERVICE_ADDONS_DEFAULT = 10
+AddonsFirst = Annotated[
+    int,
+    strawberry.argument(
+        description=f"At most this many, 1–{NESTED_LIST_CAP}; {SERVICE_ADDONS_DEFAULT} by default."
+    ),
+]
+
+
 @strawberry.type(description="A service or an addon: what is billed each cycle.")
 class Service:
     id: strawberry.ID = strawberry.field(description="The service's id.")
+    # The row id behind `id`, for the loader of `addons`.
+    pk: strawberry.Private[int]
     kind: models.ItemKind = strawberry.field(description="SERVICE, or ADDON for an addon.")
     name: str = strawberry.field(description="What it is, e.g. 'Shared hosting'.")
     amount: Decimal = strawberry.field(description="Price per billing cycle.")
@@ -55,11 +72,32 @@ class Service:
         description="Start of the next period to invoice; null once a one-time item is billed."
     )
     created_at: datetime = strawberry.field(description="When it was ordered.")
+    service_id: strawberry.ID | None = strawberry.field(
+        description="Of an addon: the service it is of (null: a free-standing addon)."
+    )
+
+    @strawberry.field(
+        description="Of a service: its addons, oldest first (none for an addon). At most "
+        f"`first` ({SERVICE_ADDONS_DEFAULT} by default, {NESTED_LIST_CAP} the cap)."
+    )
+    async def addons(
+        self, info: Info[SchemaContext, None], first: AddonsFirst = SERVICE_ADDONS_DEFAULT
+    ) -> list[Service]:
+        await require(
+            info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.PRODUCTS
+        )
+        if self.kind is models.ItemKind.ADDON:
+            capped(first)
+            return []
+        rows = await info.context.loaders.addons_by_service.load((self.pk, capped(first), None))
+        return [Service.build(row) for row in rows]
 
     @classmethod
     def build(cls, row: models.BillableItem) -> Service:
         return cls(
             id=global_id("Service", row.id),
+            pk=row.id,
+            service_id=global_id("Service", row.service_id) if row.service_id else None,
             kind=row.kind,
             name=row.name,
             amount=row.amount,
@@ -82,6 +120,13 @@ class Domain:
     next_due_date: date | None = strawberry.field(
         description="Start of the next period to invoice."
     )
+    expires_on: date | None = strawberry.field(
+        description="When the period invoiced so far ends (its next due date): it expires "
+        "then unless renewed."
+    )
+    auto_renew: bool = strawberry.field(
+        description="Whether its renewal is invoiced (SPEC 9.5); the client chooses it."
+    )
     created_at: datetime = strawberry.field(description="When it was ordered.")
 
     @classmethod
@@ -94,6 +139,8 @@ class Domain:
             status=models.DomainStatus(row.status),
             payment_method=row.payment_method,
             next_due_date=row.next_due_date,
+            expires_on=row.next_due_date,
+            auto_renew=row.auto_renew is not False,
             created_at=row.created_at,
         )
 
@@ -288,58 +335,6 @@ class TaxRule:
             name=row.name,
             rate=row.rate,
         )
-
-
-@strawberry.input(description="An item to order.")
-class OrderItemInput:
-    kind: models.ItemKind = strawberry.field(description="SERVICE, ADDON or DOMAIN.")
-    name: str = strawberry.field(description="What it is (a domain: the domain name).")
-    amount: Decimal = strawberry.field(description="Price per billing cycle, 0 or more.")
-    billing_cycle: models.BillingCycle = strawberry.field(
-        default=models.BillingCycle.MONTHLY, description="How often it is invoiced."
-    )
-
-
-@strawberry.input(description="A catalogue-free order.")
-class OrderInput:
-    items: list[OrderItemInput] = strawberry.field(description="What is ordered (1–100).")
-    payment_method: str | None = strawberry.field(
-        default=None, description="Payment gateway; the client's default when omitted."
-    )
-    currency: str | None = strawberry.field(
-        default=None,
-        description="Currency code; only the client's first order may choose it (SPEC 1.6).",
-    )
-
-
-@strawberry.input(description="A line of a staff-made invoice.")
-class InvoiceItemInput:
-    description: str = strawberry.field(description="What is billed.")
-    amount: Decimal = strawberry.field(description="A positive amount.")
-    taxed: bool = strawberry.field(default=True, description="Whether tax applies.")
-
-
-@strawberry.input(description="A staff-made invoice.")
-class InvoiceInput:
-    items: list[InvoiceItemInput] = strawberry.field(description="Its lines (1–200).")
-    due_date: date | None = strawberry.field(
-        default=None, description="Any date; today if omitted."
-    )
-    payment_method: str | None = strawberry.field(
-        default=None, description="Payment gateway; the client's default when omitted."
-    )
-
-
-@strawberry.input(description="A tax rate for a country or one of its states.")
-class TaxRuleInput:
-    country: str = strawberry.field(description="ISO 3166 alpha-2 country code.")
-    state: str | None = strawberry.field(
-        default=None, description="A state of that country; omitted: the whole country."
-    )
-    name: str = strawberry.field(description="Name shown for the tax, e.g. VAT.")
-    rate: Decimal = strawberry.field(
-        description="Percentage above 0 and up to 100, at most two places."
-    )
 
 
 @strawberry.type(description="The result of an order mutation.")

@@ -60,6 +60,9 @@ class Loaders(Protocol):
     def addons_by_client(self) -> DataLoader[Nested[None], list[BillableItem]]: ...
 
     @property
+    def addons_by_service(self) -> DataLoader[Nested[None], list[BillableItem]]: ...
+
+    @property
     def domains_by_client(self) -> DataLoader[Nested[None], list[BillableItem]]: ...
 
     @property

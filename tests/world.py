@@ -5,7 +5,8 @@ tested hides whatever breaks only once it has rows (an automation run's list did
 Two clients, a staff admin and a sub-account of the first client with every permission; the
 first client has a contact, an order (a service, an addon and a domain) with its invoice
 paid, a second invoice, credit, a ticket with a reply, a file the client area sees and an
-admin-only one; the second client a ticket and a service too; emails sent, and two failed;
+admin-only one; the second client a ticket and a service too; two products in a group, and
+an addon and a pending cancellation of each client's first service; emails sent, two failed;
 two automation runs and a tax rule; and the audit entries all this makes. Made through the
 domain's use cases, as the app makes them.
 """
@@ -25,6 +26,8 @@ from domain.automation import runs
 from domain.billing import invoices, orders, payments, tax
 from domain.billing.models import ItemKind
 from domain.billing.testcard import TestCardGateway
+from domain.catalogue import cancellations, products
+from domain.catalogue.models import CancellationType
 from domain.clients import merge
 from domain.contacts import services as contacts
 from domain.credit import services as credit
@@ -137,7 +140,7 @@ async def _fill_lists(
         staff_id=staff_id,
     )
     assert order.invoice_id is not None
-    await orders.accept_order(conn, order.id, staff_id=staff_id)
+    await orders.accept_order(conn, order.id, staff_id=staff_id, client_area_url=CLIENT_AREA)
     # Two transactions of the first client, one of the other; the second invoice is left
     # part-paid.
     unpaid = await _invoice(conn, client_id)
@@ -176,6 +179,7 @@ async def _fill_lists(
     )
     for title, admin_only in (("Terms", False), ("Staff notes", True)):
         await _file(conn, store, client_id, title, admin_only, staff_id)
+    await _catalogue(conn, client_id, other_id)
     for as_of in (date.today() - timedelta(days=1), date.today()):
         await runs.perform_run(conn, as_of, RUN_TOOLS)
     await _emails(conn)
@@ -187,6 +191,50 @@ async def _fill_lists(
         staff_id=staff_id,
     )
     return order.id, unpaid
+
+
+async def _catalogue(conn: asyncpg.Connection, client_id: int, other_id: int) -> None:
+    """Two products priced in one group; an addon of each client's first service, and a
+    cancellation request of it, left pending (due at the end of its period)."""
+    group = await products.save_product_group(conn, None, "Hosting")
+    for name in ("Starter", "Business"):
+        await products.save_product(
+            conn,
+            None,
+            {
+                "kind": ItemKind.SERVICE,
+                "name": name,
+                "group_id": group.id,
+                "pricing": [{"currency": "USD", "cycle": "MONTHLY", "amount": "5.00"}],
+            },
+        )
+    for client in (client_id, other_id):
+        service_id = await conn.fetchval(
+            "SELECT min(id) FROM services WHERE client_id = $1", client
+        )
+        await orders.place_order(
+            conn,
+            client,
+            items=[
+                {
+                    "kind": ItemKind.ADDON,
+                    "name": "Backups",
+                    "amount": "2.00",
+                    "service_id": service_id,
+                }
+            ],
+            payment_method=None,
+            staff_id=None,
+        )
+        await cancellations.request_cancellation(
+            conn,
+            service_id,
+            client_id=client,
+            type=CancellationType.END_OF_BILLING_PERIOD,
+            reason="Moving on",
+            login_id=None,
+            today=date.today(),
+        )
 
 
 async def _invoice(conn: asyncpg.Connection, client_id: int) -> int:
@@ -263,11 +311,14 @@ query EveryList($client: ID!) {
   automationRuns { edges { node { asOf steps { step } failures { step } } } }
   transactions { edges { node { id } } }
   invoices { edges { node { id items { description } } } }
-  services { edges { node { id } } }
+  services { edges { node { id addons { id } } } }
   tickets { edges { node { id messages { id } } } }
   failedEmails { edges { node { id } } }
   taxRules { id }
   paymentGateways { name }
+  products { edges { node { id pricing { amount } } } }
+  productGroups { id }
+  cancellationRequests { edges { node { id } } }
   emailTemplatePreviews { key }
   emailTemplates { name }
   staffMembers { edges { node { id role { permissions } } } }
@@ -279,7 +330,7 @@ query EveryList($client: ID!) {
     income(from: "TODAY", to: "TODAY", interval: DAY) { totals { amount } }
   }
   client(id: $client) {
-    emails { id } creditLog { id } services { id } addons { id } domains { id }
+    emails { id } creditLog { id } services { id addons { id } } addons { id } domains { id }
     invoices { id items { description } } transactions { id } mergedFrom
     contacts { id permissions } tickets { id messages { id } } files { id }
   }

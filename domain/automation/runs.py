@@ -28,6 +28,8 @@ from domain.billing.gateways import capture_due_invoices
 from domain.billing.generation import generate_invoices
 from domain.cards.crypto import CardKeyring
 from domain.cards.services import card_on_file
+from domain.catalogue.cancellations import carry_out_cancellations
+from domain.catalogue.emails import queue_domain_renewal_notices
 from domain.errors import DomainError, ErrorCode
 from domain.money import MAX_AMOUNT
 from domain.paging import Keyset, Page, PageRequest, fetch_page
@@ -40,6 +42,7 @@ RUN_LOCK = 0x6175746F72756E
 
 # What a run counts, in the order the API shows them.
 COUNT_NAMES = (
+    "services_cancelled",
     "clients_deactivated",
     "clients_activated",
     "invoices_generated",
@@ -47,6 +50,7 @@ COUNT_NAMES = (
     "invoices_declined",
     "reminders_sent",
     "overdue_notices_sent",
+    "domain_renewal_notices_sent",
     "late_fees_applied",
 )
 
@@ -95,6 +99,13 @@ class StepResult:
 Step = Callable[[asyncpg.Connection, date, AutomationSettings, RunTools], Awaitable[StepResult]]
 
 
+async def _carry_out_cancellations(
+    conn: asyncpg.Connection, as_of: date, settings: AutomationSettings, tools: RunTools
+) -> StepResult:
+    done = await carry_out_cancellations(conn, as_of=as_of, client_area_url=tools.client_area_url)
+    return StepResult({"services_cancelled": len(done)})
+
+
 async def _generate_invoices(
     conn: asyncpg.Connection, as_of: date, settings: AutomationSettings, tools: RunTools
 ) -> StepResult:
@@ -140,6 +151,15 @@ async def _send_notices(
             "overdue_notices_sent": await notices.queue_overdue_notices(
                 conn, as_of=as_of, settings=settings, client_area_url=url
             ),
+            "domain_renewal_notices_sent": await queue_domain_renewal_notices(
+                conn,
+                as_of=as_of,
+                offsets=(
+                    settings.domain_renewal_notice_days,
+                    settings.second_domain_renewal_notice_days,
+                ),
+                client_area_url=url,
+            ),
         }
     )
 
@@ -169,6 +189,8 @@ async def _update_client_statuses(
 
 # The steps in the order they run (SPEC 9); each in one transaction but card capture.
 STEPS: dict[str, Step] = {
+    # First: a service cancelled today is not invoiced, and its client may become inactive.
+    "carry_out_cancellations": _carry_out_cancellations,
     "generate_invoices": _generate_invoices,
     "capture_payments": _capture_payments,
     "send_notices": _send_notices,

@@ -38,6 +38,9 @@ class AutomationSettings:
     second_overdue_notice_days: int = 3
     third_overdue_notice_days: int = 7
     late_fee_days: int = 5
+    # Days before a domain expires for its first and second renewal notice (SPEC 14.2).
+    domain_renewal_notice_days: int = 30
+    second_domain_renewal_notice_days: int = 7
     late_fee_type: LateFeeType = LateFeeType.PERCENTAGE
     # A percentage (0–100) of the invoice total, or a fixed amount; 0 adds no fee.
     late_fee_amount: Decimal = Decimal("0.00")
@@ -78,6 +81,8 @@ _OFFSETS = (
     "second_overdue_notice_days",
     "third_overdue_notice_days",
     "late_fee_days",
+    "domain_renewal_notice_days",
+    "second_domain_renewal_notice_days",
 )
 
 

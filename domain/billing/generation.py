@@ -44,19 +44,28 @@ class GenerationResult:
     too_large: tuple[TooLargeInvoice, ...] = ()
 
 
-def _due(table: str, kind: str, statuses: str) -> str:
+def _due(table: str, kind: str, statuses: str, renewing: str = "true") -> str:
     # Locked, so that a second run at the same time waits and then finds them moved on.
     return f"""SELECT '{kind}'::text AS kind, id, client_id, name, amount, billing_cycle,
                       next_due_date, payment_method
-                 FROM {table} WHERE status IN ({statuses}) AND next_due_date <= $1
+                 FROM {table} t WHERE status IN ({statuses}) AND next_due_date <= $1
+                  AND {renewing}
                 FOR UPDATE"""
 
 
+# SPEC 14.2: a service whose cancellation is requested is not invoiced again, nor are its
+# addons, and a domain renews only when it auto-renews.
+def _not_being_cancelled(service_id: str) -> str:
+    return f"""NOT EXISTS (SELECT 1 FROM cancellation_requests r
+                        WHERE r.service_id = {service_id} AND r.status = 'PENDING')"""
+
+
+_BILLED = "'ACTIVE', 'SUSPENDED'"
 _SELECT_DUE_ITEMS = f"""
 CREATE TEMP TABLE due_items ON COMMIT DROP AS
-WITH s AS ({_due("services", "SERVICE", "'ACTIVE', 'SUSPENDED'")}),
-     a AS ({_due("addons", "ADDON", "'ACTIVE', 'SUSPENDED'")}),
-     d AS ({_due("domains", "DOMAIN", "'ACTIVE'")}),
+WITH s AS ({_due("services", "SERVICE", _BILLED, _not_being_cancelled("t.id"))}),
+     a AS ({_due("addons", "ADDON", _BILLED, _not_being_cancelled("t.service_id"))}),
+     d AS ({_due("domains", "DOMAIN", "'ACTIVE'", "t.auto_renew")}),
      due AS (SELECT * FROM s UNION ALL SELECT * FROM a UNION ALL SELECT * FROM d)
 SELECT due.*,
        -- Items sharing a group number share an invoice; NULLs group together in a window.

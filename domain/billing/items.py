@@ -8,11 +8,25 @@ import asyncpg
 
 from domain import audit
 from domain.billing.models import BillableItem, BillingCycle, DomainStatus, ItemKind, ServiceStatus
+from domain.catalogue.emails import queue_item_emails
 from domain.errors import NotFound
 from domain.nested import first_of_each, grouped
 
 ITEM_COLUMNS = """id, client_id, order_id, name, amount, billing_cycle, status, payment_method,
     next_due_date, created_at"""
+
+
+# What one kind has beyond the others: a domain its auto-renewal choice, an addon its service.
+_KIND_COLUMNS = {
+    ItemKind.SERVICE: "",
+    ItemKind.ADDON: ", service_id",
+    ItemKind.DOMAIN: ", auto_renew",
+}
+
+
+def item_columns(kind: ItemKind) -> str:
+    """The columns of an item of `kind`."""
+    return ITEM_COLUMNS + _KIND_COLUMNS[kind]
 
 
 def item_from_row(kind: ItemKind, row: asyncpg.Record) -> BillableItem:
@@ -35,7 +49,7 @@ async def items_by_client(
     wanted = None if statuses is None else [str(s) for s in statuses]
     rows = await conn.fetch(
         first_of_each(
-            f"""SELECT {ITEM_COLUMNS} FROM {kind.table}
+            f"""SELECT {item_columns(kind)} FROM {kind.table}
                  WHERE client_id = {{parent}} AND ($3::text[] IS NULL OR status = ANY($3))
                  ORDER BY id"""
         ),
@@ -46,13 +60,31 @@ async def items_by_client(
     return grouped(rows, client_ids, lambda row: item_from_row(kind, row))
 
 
+async def addons_by_service(
+    conn: asyncpg.Connection, service_ids: Sequence[int], *, per_service: int | None = None
+) -> dict[int, list[BillableItem]]:
+    """Each service's addons, oldest first, at most `per_service` each."""
+    rows = await conn.fetch(
+        first_of_each(
+            f"""SELECT {item_columns(ItemKind.ADDON)} FROM addons
+                 WHERE service_id = {{parent}} ORDER BY id"""
+        ),
+        list(service_ids),
+        per_service,
+    )
+    return grouped(
+        rows, service_ids, lambda row: item_from_row(ItemKind.ADDON, row), parent="service_id"
+    )
+
+
 async def items_by_order(
     conn: asyncpg.Connection, order_ids: Sequence[int]
 ) -> dict[int, list[BillableItem]]:
     found: dict[int, list[BillableItem]] = {oid: [] for oid in order_ids}
     for kind in ItemKind:
         rows = await conn.fetch(
-            f"SELECT {ITEM_COLUMNS} FROM {kind.table} WHERE order_id = ANY($1::bigint[])",
+            f"""SELECT {item_columns(kind)} FROM {kind.table}
+                 WHERE order_id = ANY($1::bigint[])""",
             list(order_ids),
         )
         for row in rows:
@@ -63,12 +95,27 @@ async def items_by_order(
 
 
 async def set_service_status(
-    conn: asyncpg.Connection, item_id: int, status: ServiceStatus, *, staff_id: int | None
+    conn: asyncpg.Connection,
+    item_id: int,
+    status: ServiceStatus,
+    *,
+    staff_id: int | None,
+    client_area_url: str,
 ) -> BillableItem:
-    """Set the status of a service or an addon (ids are unique across both)."""
+    """Set the status of a service or an addon (ids are unique across both); one newly
+    SUSPENDED is told so by email."""
     for kind in (ItemKind.SERVICE, ItemKind.ADDON):
-        item = await _set_status(conn, kind, item_id, status.value, staff_id=staff_id)
-        if item is not None:
+        async with conn.transaction():
+            previous = await conn.fetchval(
+                f"SELECT status FROM {kind.table} WHERE id = $1 FOR UPDATE", item_id
+            )
+            item = await _set_status(conn, kind, item_id, status.value, staff_id=staff_id)
+            if item is None:
+                continue
+            if status is ServiceStatus.SUSPENDED and previous != status:
+                await queue_item_emails(
+                    conn, "service_suspended", kind, [item_id], client_area_url=client_area_url
+                )
             return item
     raise NotFound("Service")
 
@@ -82,6 +129,30 @@ async def set_domain_status(
     return item
 
 
+async def set_domain_auto_renew(
+    conn: asyncpg.Connection, domain_id: int, auto_renew: bool, *, client_id: int
+) -> BillableItem:
+    """The client's choice whether its own domain renews (SPEC 9.5, 14.2); another client's
+    domain is not found."""
+    row = await conn.fetchrow(
+        f"""UPDATE domains SET auto_renew = $3 WHERE id = $1 AND client_id = $2
+            RETURNING {item_columns(ItemKind.DOMAIN)}""",
+        domain_id,
+        client_id,
+        auto_renew,
+    )
+    if row is None:
+        raise NotFound("Domain", "domainId")
+    await audit.record(
+        conn,
+        staff_id=None,
+        action="domain.auto_renew_set",
+        client_id=client_id,
+        changes={"id": domain_id, "auto_renew": auto_renew},
+    )
+    return item_from_row(ItemKind.DOMAIN, row)
+
+
 async def _set_status(
     conn: asyncpg.Connection, kind: ItemKind, item_id: int, status: str, *, staff_id: int | None
 ) -> BillableItem | None:
@@ -92,7 +163,7 @@ async def _set_status(
         if previous is None:
             return None
         row = await conn.fetchrow(
-            f"UPDATE {kind.table} SET status = $2 WHERE id = $1 RETURNING {ITEM_COLUMNS}",
+            f"UPDATE {kind.table} SET status = $2 WHERE id = $1 RETURNING {item_columns(kind)}",
             item_id,
             status,
         )

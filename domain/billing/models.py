@@ -87,6 +87,10 @@ class BillableItem:
     payment_method: str | None
     next_due_date: date | None
     created_at: datetime
+    # Of a domain: whether it renews (SPEC 9.5); None for services and addons.
+    auto_renew: bool | None = None
+    # Of an addon: the service it is of, if any.
+    service_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,11 @@
-"""Catalogue-free orders: services, addons and domains start PENDING with their first invoice;
-accepting the order activates them."""
+"""Orders: services, addons and domains start PENDING with their first invoice; accepting the
+order activates them. An item is free-form (staff name it and its price) or names a catalogue
+product, priced in the order's currency (SPEC 1.6, 14.1)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -22,6 +21,8 @@ from domain.billing.invoices import (
 )
 from domain.billing.items import items_by_order
 from domain.billing.models import BillingCycle, ItemKind, Order, OrderStatus
+from domain.catalogue.emails import queue_item_emails, queue_order_confirmation
+from domain.catalogue.pricing import OrderLine, addon_service, catalogue_lines
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.idempotency import idempotent
 from domain.money import parse_amount
@@ -30,21 +31,23 @@ from domain.validation import InputCheck
 MAX_ORDER_ITEMS = 100
 
 
-@dataclass(frozen=True)
-class OrderLine:
-    kind: ItemKind
-    name: str
-    amount: Decimal
-    billing_cycle: BillingCycle
+Item = Mapping[str, Any]
 
 
-def _clean_lines(check: InputCheck, items: Sequence[Mapping[str, Any]]) -> list[OrderLine]:
+def _check_count(check: InputCheck, items: Sequence[Item]) -> None:
     if not items:
         check.fail("items", ErrorCode.REQUIRED, "An order needs at least one item.")
     elif len(items) > MAX_ORDER_ITEMS:
         check.fail("items", ErrorCode.INVALID, f"At most {MAX_ORDER_ITEMS} items per order.")
+
+
+def _free_form_lines(
+    check: InputCheck, items: Sequence[tuple[int, Item]], services: Mapping[int, int | None]
+) -> list[OrderLine]:
+    """The lines staff name and price themselves (an addon of a service of the client's
+    `services`, or of none)."""
     lines = []
-    for index, item in enumerate(items[:MAX_ORDER_ITEMS]):
+    for index, item in items:
         name = check.required_text(f"items.{index}.name", item.get("name"), "Name")
         try:
             # A free item (0.00) is a normal thing to order; a negative one is not.
@@ -53,7 +56,9 @@ def _clean_lines(check: InputCheck, items: Sequence[Mapping[str, Any]]) -> list[
             check.errors.extend(error.errors)
             continue
         cycle = BillingCycle(item.get("billing_cycle") or BillingCycle.MONTHLY)
-        lines.append(OrderLine(ItemKind(item["kind"]), name, amount, cycle))
+        kind = ItemKind(item["kind"])
+        service_id = addon_service(check, index, item, services) if kind is ItemKind.ADDON else None
+        lines.append(OrderLine(kind, name, amount, cycle, amount, service_id=service_id))
     return lines
 
 
@@ -67,16 +72,24 @@ async def place_order(
     staff_id: int | None,
     login_id: int | None = None,
     idempotency_key: str | None = None,
+    include_hidden: bool = True,
+    operation: str = "placeOrder",
+    confirmation_url: str | None = None,
 ) -> Order:
-    """Create the order's items PENDING and invoice their first period, due today.
+    """Create the order's items PENDING and invoice their first period, due today. Items
+    with a `product_id` are priced from the catalogue (hidden products only when
+    `include_hidden`: staff may sell them, clients may not see them).
 
-    With an idempotency key (of `login_id`), a retry returns the first order unchanged."""
+    With `confirmation_url` (the client area it links to), the Order Confirmation email is
+    queued: a client's own order always has it; a staff order none, as staff tell the client
+    themselves. With an idempotency key (of `login_id`), a retry of `operation` returns the
+    first order unchanged."""
     async with conn.transaction():
         done = await idempotent(
             conn,
             login_id=key_owner(login_id, idempotency_key),
             key=idempotency_key,
-            operation="placeOrder",
+            operation=operation,
             arguments={
                 "client_id": client_id,
                 "items": [dict(item) for item in items],
@@ -90,6 +103,8 @@ async def place_order(
                 payment_method=payment_method,
                 currency=currency,
                 staff_id=staff_id,
+                include_hidden=include_hidden,
+                confirmation_url=confirmation_url,
             ),
         )
         order = await get_order(conn, done["order_id"])
@@ -105,9 +120,12 @@ async def _place_order(
     payment_method: str | None,
     currency: str | None,
     staff_id: int | None,
+    include_hidden: bool,
+    confirmation_url: str | None,
 ) -> dict[str, Any]:
     check = InputCheck()
-    lines = _clean_lines(check, items)
+    _check_count(check, items)
+    numbered = list(enumerate(items[:MAX_ORDER_ITEMS]))
     async with conn.transaction():
         client = await conn.fetchrow(
             "SELECT currency, default_payment_method FROM clients WHERE id = $1 FOR UPDATE",
@@ -115,10 +133,22 @@ async def _place_order(
         )
         if client is None:
             raise NotFound("Client", "client_id")
+        services = await _services_of(conn, client_id, numbered)
+        lines = _free_form_lines(
+            check, [(i, item) for i, item in numbered if not item.get("product_id")], services
+        )
         method = await check_payment_method(conn, check, payment_method, "payment_method")
+        order_currency_code = await order_currency(conn, client_id, client["currency"], currency)
+        lines += await catalogue_lines(
+            conn,
+            check,
+            [(i, item) for i, item in numbered if item.get("product_id")],
+            currency=order_currency_code,
+            include_hidden=include_hidden,
+            services=services,
+        )
         check.raise_if_failed()
         method = method or client["default_payment_method"]
-        order_currency_code = await order_currency(conn, client_id, client["currency"], currency)
         today = date.today()
         order_id = await conn.fetchval(
             """INSERT INTO orders (client_id, currency, payment_method) VALUES ($1, $2, $3)
@@ -129,11 +159,14 @@ async def _place_order(
         )
         invoice_lines = []
         for line in lines:
+            # Only addons are of a service.
+            of_service = line.kind is ItemKind.ADDON
             row = await conn.fetchrow(
                 f"""INSERT INTO {line.kind.table}
                         (client_id, order_id, name, amount, billing_cycle, payment_method,
-                         next_due_date)
-                    VALUES ($1, $2, $3, $4, $5, $6, ($7::date + billing_cycle_interval($5))::date)
+                         next_due_date, product_id{", service_id" if of_service else ""})
+                    VALUES ($1, $2, $3, $4, $5, $6, ($7::date + billing_cycle_interval($5))::date,
+                            $8{", $9" if of_service else ""})
                     RETURNING id, {period_description_sql("name", "$7::date", "billing_cycle")}
                               AS description""",
                 client_id,
@@ -143,20 +176,26 @@ async def _place_order(
                 line.billing_cycle.value,
                 method,
                 today,
+                line.product_id,
+                *([line.service_id] if of_service else []),
             )
             invoice_lines.append(
                 NewItem(
                     row["description"],
-                    line.amount,
+                    line.first_amount,
                     item_kind=line.kind,
                     item_id=row["id"],
                     period_start=today,
                 )
             )
+            if line.setup_fee:
+                invoice_lines.append(NewItem(f"Setup fee: {line.name}", line.setup_fee))
         invoice_id = await insert_invoice(
             conn, client_id, due_date=today, payment_method=method, items=invoice_lines
         )
         await conn.execute("UPDATE orders SET invoice_id = $2 WHERE id = $1", order_id, invoice_id)
+        if confirmation_url is not None:
+            await queue_order_confirmation(conn, order_id, client_area_url=confirmation_url)
         await audit.record(
             conn,
             staff_id=staff_id,
@@ -167,8 +206,26 @@ async def _place_order(
         return {"order_id": order_id}
 
 
-async def accept_order(conn: asyncpg.Connection, order_id: int, *, staff_id: int | None) -> Order:
-    """Activate the order's pending items; an order is accepted once."""
+async def _services_of(
+    conn: asyncpg.Connection, client_id: int, items: Sequence[tuple[int, Item]]
+) -> dict[int, int | None]:
+    """The client's services that the items name (addons are of them), with their products."""
+    wanted = [item["service_id"] for _, item in items if item.get("service_id") is not None]
+    if not wanted:
+        return {}
+    rows = await conn.fetch(
+        "SELECT id, product_id FROM services WHERE id = ANY($1::bigint[]) AND client_id = $2",
+        wanted,
+        client_id,
+    )
+    return {row["id"]: row["product_id"] for row in rows}
+
+
+async def accept_order(
+    conn: asyncpg.Connection, order_id: int, *, staff_id: int | None, client_area_url: str
+) -> Order:
+    """Activate the order's pending items, with the welcome of each service and addon and
+    the registration confirmation of each domain; an order is accepted once."""
     async with conn.transaction():
         row = await conn.fetchrow(
             "SELECT client_id, status FROM orders WHERE id = $1 FOR UPDATE", order_id
@@ -179,10 +236,17 @@ async def accept_order(conn: asyncpg.Connection, order_id: int, *, staff_id: int
             raise DomainError.single(ErrorCode.CONFLICT, "The order is already accepted.", "id")
         await conn.execute("UPDATE orders SET status = 'ACCEPTED' WHERE id = $1", order_id)
         for kind in ItemKind:
-            await conn.execute(
-                f"""UPDATE {kind.table} SET status = 'ACTIVE'
-                     WHERE order_id = $1 AND status = 'PENDING'""",
+            activated = await conn.fetchval(
+                f"""WITH a AS (UPDATE {kind.table} SET status = 'ACTIVE'
+                                WHERE order_id = $1 AND status = 'PENDING' RETURNING id)
+                    SELECT coalesce(array_agg(id), '{{}}') FROM a""",
                 order_id,
+            )
+            template = (
+                "domain_registration_confirmation" if kind is ItemKind.DOMAIN else "service_welcome"
+            )
+            await queue_item_emails(
+                conn, template, kind, activated, client_area_url=client_area_url
             )
         await audit.record(
             conn,

@@ -18,6 +18,8 @@ CLIENT_AREA_ROUTES: dict[str, str] = {
     "invoices": "/invoices",
     "invoice": "/invoices/{invoice_id}",
     "tickets": "/tickets",
+    "services": "/services",
+    "domains": "/domains",
     "ticket": "/tickets/{ticket_id}",
 }
 

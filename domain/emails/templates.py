@@ -77,6 +77,29 @@ _SAMPLE_INVOICE = {
     INVOICE_ROW_KEY: 1,
 }
 
+_SAMPLE_BILLED = {
+    "name": "Shared hosting",
+    "amount": "10.00",
+    "currency": "USD",
+    "billing_cycle": "MONTHLY",
+    "next_due_date": "2026-02-01",
+    "auto_renew": True,
+}
+_SAMPLE_ITEM = {"client": _SAMPLE_CLIENT, "item": _SAMPLE_BILLED, "client_area_url": _SAMPLE_URL}
+_SAMPLE_DOMAIN = {**_SAMPLE_ITEM, "item": {**_SAMPLE_BILLED, "name": "example.com"}}
+_SAMPLE_ORDER = {
+    "client": _SAMPLE_CLIENT,
+    "order": {
+        "number": 7,
+        "currency": "USD",
+        "lines": [{"name": "Shared hosting", "amount": "10.00", "billing_cycle": "MONTHLY"}],
+        "invoice_number": 12,
+        "total": "15.00",
+        "balance": "10.00",
+    },
+    "client_area_url": _SAMPLE_URL,
+}
+
 TEMPLATES: dict[str, EmailTemplate] = {
     t.key: t
     for t in [
@@ -172,6 +195,26 @@ TEMPLATES: dict[str, EmailTemplate] = {
                 "staff_name": "Sam Staff",
                 "client_area_url": "https://example.com/clientarea",
             },
+        ),
+        # What the client ordered, its services and its domains (SPEC 14); their context is
+        # made by domain/catalogue/emails.py.
+        EmailTemplate(
+            "order_confirmation", "Order Confirmation", EmailCategory.GENERAL, _SAMPLE_ORDER
+        ),
+        *(
+            EmailTemplate(key, title, EmailCategory.PRODUCT, _SAMPLE_ITEM)
+            for key, title in [
+                ("service_welcome", "Service Welcome Email"),
+                ("service_suspended", "Service Suspension Notification"),
+                ("service_cancellation_confirmation", "Service Cancellation Confirmation"),
+            ]
+        ),
+        *(
+            EmailTemplate(key, title, EmailCategory.DOMAIN, _SAMPLE_DOMAIN)
+            for key, title in [
+                ("domain_registration_confirmation", "Domain Registration Confirmation"),
+                ("domain_renewal_notice", "Domain Renewal Notice"),
+            ]
         ),
         # The invoice emails of the daily automation (SPEC 8.1, 9.4, 9.5) and of a payment that
         # settles an invoice; their context is made by `outbox.queue_invoice_emails`. Those

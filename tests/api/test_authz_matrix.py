@@ -41,6 +41,7 @@ from domain.billing import invoices, orders, tax
 from domain.billing.models import ItemKind
 from domain.cards import services as cards
 from domain.cards.crypto import CardKeyring
+from domain.catalogue import products
 from domain.clients import services as client_services
 from domain.credit import services as credit_services
 from domain.tickets import services as tickets
@@ -75,6 +76,7 @@ VARIABLES = {
     "$role": "ID!",
     "$unusedRole": "ID!",
     "$apiKey": "ID!",
+    "$product": "ID!",
 }
 STATE_TABLES = (
     "clients",
@@ -100,6 +102,11 @@ STATE_TABLES = (
     "recovery_codes",
     "api_keys",
     "payment_gateways",
+    "orders",
+    "products",
+    "product_groups",
+    "product_prices",
+    "cancellation_requests",
 )
 
 
@@ -256,6 +263,23 @@ CONTACTS, PROFILE = ContactPermission.CONTACTS, ContactPermission.PROFILE
 TICKETS = ContactPermission.TICKETS
 NEW_CLIENT = 'firstName: "New", lastName: "Client", email: "new@example.com"'
 NEW_CONTACT = 'firstName: "New", lastName: "Contact", email: "new-contact@example.com"'
+
+
+def catalogue(selection: str) -> Rule:
+    """What staff with VIEW_CLIENTS and every client-area login read (SPEC 14.1)."""
+    return Rule(
+        selection,
+        {
+            ANONYMOUS: UNAUTHENTICATED,
+            HOLDER: ALLOWED,
+            sub_account(set()): ALLOWED,
+            staff_member(StaffRole.READ_ONLY): ALLOWED,
+            custom_role(set(StaffPermission) - {VIEW}): FORBIDDEN,
+            custom_role({VIEW}): ALLOWED,
+            api_key({VIEW}): ALLOWED,
+        },
+    )
+
 
 RULES: dict[str, Rule] = {
     # Query
@@ -448,6 +472,34 @@ RULES: dict[str, Rule] = {
     "exportMyData": client_area(None, "exportMyData { generatedAt }")
     .but(sub_account(set(ContactPermission)), FORBIDDEN)
     .but(sub_account(set()), FORBIDDEN),
+    # The catalogue and the client area's use of it (SPEC 14.1, 14.2).
+    "products": catalogue("products(first: 5) { totalCount edges { node { id name } } }"),
+    "productGroups": catalogue("productGroups { id name }"),
+    "cancellationRequests": staff(
+        VIEW, "cancellationRequests(first: 5) { totalCount edges { node { id } } }"
+    ),
+    "saveProduct": staff(
+        SETTINGS,
+        'saveProduct(input: {name: "VPS", kind: SERVICE, pricing: [{currency: "USD", '
+        f'cycle: MONTHLY, amount: "5.00"}}]}}) {{ product {{ id }} {ERRORS} }}',
+    ),
+    "saveProductGroup": staff(
+        SETTINGS, f'saveProductGroup(input: {{name: "VPS"}}) {{ group {{ id }} {ERRORS} }}'
+    ),
+    "placeMyOrder": client_area(
+        ContactPermission.ORDERS,
+        "placeMyOrder(input: {items: [{productId: $product}]}) "
+        f"{{ order {{ id invoice {{ total }} }} {ERRORS} }}",
+    ),
+    "requestCancellation": client_area(
+        ContactPermission.MANAGE_PRODUCTS,
+        'requestCancellation(serviceId: $service, type: IMMEDIATE, reason: "Too dear") '
+        f"{{ request {{ id }} {ERRORS} }}",
+    ),
+    "setDomainAutoRenew": client_area(
+        ContactPermission.MANAGE_DOMAINS,
+        f"setDomainAutoRenew(domainId: $domain, autoRenew: false) {{ domain {{ id }} {ERRORS} }}",
+    ),
     "requestPasswordReset": public('requestPasswordReset(email: "nobody@example.com") { ok }'),
     # Allowed, though refused as data (ok: false): no such token, no setup to confirm.
     "confirmPasswordReset": public('confirmPasswordReset(token: "no-token") { ok }'),
@@ -623,6 +675,15 @@ async def world(conn: asyncpg.Connection) -> World:
         staff_member_id,
         support_role,
     )
+    product = await products.save_product(
+        conn,
+        None,
+        {
+            "kind": ItemKind.SERVICE,
+            "name": "Hosting",
+            "pricing": [{"currency": "USD", "cycle": "MONTHLY", "amount": "4.00"}],
+        },
+    )
     unused_role = await conn.fetchval(
         "INSERT INTO staff_roles (name, permissions) VALUES ('Unused', '{VIEW_CLIENTS}') "
         "RETURNING id"
@@ -646,6 +707,7 @@ async def world(conn: asyncpg.Connection) -> World:
         "role": gid("StaffRole", support_role),
         "unusedRole": gid("StaffRole", unused_role),
         "apiKey": gid("ApiKey", api_key_id),
+        "product": gid("Product", product.id),
     }
     return World(client.id, contact_id, client.owner_login_id, variables)
 

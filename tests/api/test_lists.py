@@ -45,6 +45,8 @@ PAGED = {
     "invoices of a client": ("invoices", "clientId: $client", "id"),
     "services": ("services", "", "id"),
     "tickets": ("tickets", "", "id"),
+    "products": ("products", "", "id"),
+    "cancellationRequests": ("cancellationRequests", "", "id"),
 }
 
 

@@ -96,8 +96,8 @@ def list_lengths(value: Any, path: str = "") -> Iterator[tuple[str, int]]:
 
 async def add_client_with_everything(conn: asyncpg.Connection, number: int, each: int) -> int:
     """A client with `each` items in every list of its own: contacts, emails, credit,
-    services, addons, domains, invoices with items, transactions; a card and a billing
-    contact."""
+    services (with addons of their own), addons, domains, invoices with items, transactions;
+    a card and a billing contact."""
     client = await client_services.add_client(
         conn,
         {"first_name": "Growth", "last_name": f"Client{number}", "email": f"g{number}@ex.com"},
@@ -140,6 +140,13 @@ async def add_client_with_everything(conn: asyncpg.Connection, number: int, each
             ],
             payment_method="banktransfer",
             staff_id=None,
+        )
+        # The order's addons are of its first service: a service's addons are a list too.
+        await conn.execute(
+            """UPDATE addons a SET service_id = (SELECT min(id) FROM services s
+                                                 WHERE s.order_id = a.order_id)
+                WHERE a.order_id = $1""",
+            order.id,
         )
         assert order.invoice_id is not None
         await pay_by_transfer(conn, order.invoice_id, "1.00")

@@ -26,7 +26,7 @@ from domain.cards.services import save_card
 from domain.clients.models import Client
 from domain.contacts import services as contacts
 from domain.errors import DomainError
-from tests.conftest import CARD_KEY, add_client, gid
+from tests.conftest import CARD_KEY, CLIENT_AREA_URL, add_client, gid
 from tests.domain.test_billing_generation import active_order, due_date_of
 from tests.domain.test_clients import field_errors
 
@@ -87,7 +87,9 @@ async def test_9_1_clients_without_active_items_become_inactive_and_closed_ones_
     ]:
         client = await add_client(conn, email=email)
         order = await active_order(conn, client, (kind, "Item", "1.00"))
-        await items.set_service_status(conn, order.items[0].id, status, staff_id=None)
+        await items.set_service_status(
+            conn, order.items[0].id, status, staff_id=None, client_area_url=CLIENT_AREA_URL
+        )
     transferring = await add_client(conn, email="transfer@example.com")
     order = await active_order(conn, transferring, (ItemKind.DOMAIN, "a.com", "9.00"))
     await conn.execute("UPDATE domains SET status = 'PENDING_TRANSFER'")

@@ -193,12 +193,14 @@ async def test_accepting_an_order_activates_its_items_once(conn: asyncpg.Connect
         conn, client, (ItemKind.SERVICE, "Hosting", "10.00"), (ItemKind.DOMAIN, "a.com", "9.00")
     )
 
-    accepted = await orders.accept_order(conn, order.id, staff_id=None)
+    accepted = await orders.accept_order(
+        conn, order.id, staff_id=None, client_area_url=CLIENT_AREA_URL
+    )
 
     assert accepted.status is OrderStatus.ACCEPTED
     assert [item.status for item in accepted.items] == ["ACTIVE", "ACTIVE"]
     with pytest.raises(DomainError) as again:
-        await orders.accept_order(conn, order.id, staff_id=None)
+        await orders.accept_order(conn, order.id, staff_id=None, client_area_url=CLIENT_AREA_URL)
     assert field_errors(again.value) == {("id", ErrorCode.CONFLICT)}
 
 
@@ -215,9 +217,11 @@ async def test_service_addon_and_domain_statuses_are_set_by_id(conn: asyncpg.Con
     ).items
 
     suspended = await items.set_service_status(
-        conn, service.id, ServiceStatus.SUSPENDED, staff_id=None
+        conn, service.id, ServiceStatus.SUSPENDED, staff_id=None, client_area_url=CLIENT_AREA_URL
     )
-    fraud = await items.set_service_status(conn, addon.id, ServiceStatus.FRAUD, staff_id=None)
+    fraud = await items.set_service_status(
+        conn, addon.id, ServiceStatus.FRAUD, staff_id=None, client_area_url=CLIENT_AREA_URL
+    )
     expired = await items.set_domain_status(conn, domain.id, DomainStatus.EXPIRED, staff_id=None)
 
     assert (suspended.kind, suspended.status) == (ItemKind.SERVICE, "SUSPENDED")
@@ -225,7 +229,9 @@ async def test_service_addon_and_domain_statuses_are_set_by_id(conn: asyncpg.Con
     assert (expired.kind, expired.status) == (ItemKind.DOMAIN, "EXPIRED")
     # Ids are shared across kinds: a domain is not a service, and the reverse.
     with pytest.raises(DomainError):
-        await items.set_service_status(conn, domain.id, ServiceStatus.ACTIVE, staff_id=None)
+        await items.set_service_status(
+            conn, domain.id, ServiceStatus.ACTIVE, staff_id=None, client_area_url=CLIENT_AREA_URL
+        )
     with pytest.raises(DomainError):
         await items.set_domain_status(conn, service.id, DomainStatus.ACTIVE, staff_id=None)
 

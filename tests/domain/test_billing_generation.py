@@ -32,7 +32,7 @@ async def active_order(
 ) -> Order:
     """Items ordered today, accepted: their next period is due one cycle from today."""
     order = await place(conn, client, *lines, payment_method=payment_method)
-    return await orders.accept_order(conn, order.id, staff_id=None)
+    return await orders.accept_order(conn, order.id, staff_id=None, client_area_url=CLIENT_AREA_URL)
 
 
 def due_date_of(order: Order) -> date:
@@ -103,11 +103,19 @@ async def test_9_5_only_active_items_are_invoiced(conn: asyncpg.Connection) -> N
     pending = await place(conn, client, (ItemKind.SERVICE, "Pending", "1.00"))
     cancelled = await active_order(conn, client, (ItemKind.SERVICE, "Cancelled", "1.00"))
     await items.set_service_status(
-        conn, cancelled.items[0].id, ServiceStatus.CANCELLED, staff_id=None
+        conn,
+        cancelled.items[0].id,
+        ServiceStatus.CANCELLED,
+        staff_id=None,
+        client_area_url=CLIENT_AREA_URL,
     )
     suspended = await active_order(conn, client, (ItemKind.SERVICE, "Suspended", "1.00"))
     await items.set_service_status(
-        conn, suspended.items[0].id, ServiceStatus.SUSPENDED, staff_id=None
+        conn,
+        suspended.items[0].id,
+        ServiceStatus.SUSPENDED,
+        staff_id=None,
+        client_area_url=CLIENT_AREA_URL,
     )
 
     await generation.generate_invoices(conn, as_of=due_date_of(pending))

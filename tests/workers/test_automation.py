@@ -121,7 +121,7 @@ async def test_9_6_run_automation_waits_for_the_worker_and_metrics_show_the_run(
     assert payload["errors"] == []
     assert payload["run"]["overdueNoticesSent"] == 1
     assert payload["run"]["clientsDeactivated"] == 1
-    assert payload["run"]["steps"][0] == {"step": "generate_invoices"}
+    assert payload["run"]["steps"][0] == {"step": "carry_out_cancellations"}
     assert again["data"]["runAutomation"] == payload  # the date is not run twice
     assert 'clientdesk_automation_last_run_count{name="overdue_notices_sent"} 1.0' in metrics
     assert 'clientdesk_automation_last_run_step_seconds{step="send_notices"}' in metrics
