@@ -9,7 +9,7 @@ import asyncpg
 from domain import audit
 from domain.billing.models import BillableItem, BillingCycle, DomainStatus, ItemKind, ServiceStatus
 from domain.errors import NotFound
-from domain.nested import first_of_each, grouped
+from domain.nested import by_id, first_of_each, grouped
 
 ITEM_COLUMNS = """id, client_id, order_id, name, amount, billing_cycle, status, payment_method,
     next_due_date, created_at"""
@@ -44,6 +44,20 @@ async def items_by_client(
         wanted,
     )
     return grouped(rows, client_ids, lambda row: item_from_row(kind, row))
+
+
+async def items_by_ids(
+    conn: asyncpg.Connection, kinds: Sequence[ItemKind], ids: Sequence[int]
+) -> dict[int, BillableItem]:
+    """The items of these ids among those of `kinds` (ids are unique across all three), in
+    one statement."""
+    tables = " UNION ALL ".join(
+        f"SELECT '{kind.value}' AS kind, {ITEM_COLUMNS} FROM {kind.table}"
+        " WHERE id = ANY($1::bigint[])"
+        for kind in kinds
+    )
+    rows = await conn.fetch(tables, list(ids))
+    return by_id(rows, lambda row: item_from_row(ItemKind(row["kind"]), row))
 
 
 async def items_by_order(
