@@ -39,6 +39,7 @@ from resolvers.permissions import (
     staff,
 )
 from schema.client_inputs import AddClientInput, ClientOrder, UpdateClientInput
+from schema.client_lists import NESTED_LIST_CAP
 from schema.client_presentation import (
     BILLING_SETTINGS,
     ClientPresentation,
@@ -46,7 +47,6 @@ from schema.client_presentation import (
     withheld_client_fields,
 )
 from schema.clients import (
-    NESTED_LIST_CAP,
     Client,
     ClientConnection,
     ClientPayload,

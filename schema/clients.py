@@ -9,11 +9,10 @@ from enum import Enum
 from typing import Annotated, TypeVar
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.types import Info
 
 from domain.auth.permissions import ContactPermission, StaffPermission
-from domain.billing import models as billing_models
+from domain.billing.models import DomainStatus
 from domain.clients import models, queries
 from domain.emails.log import ShownEmail as EmailRow
 from domain.files import services as file_services
@@ -21,6 +20,13 @@ from domain.totals import Total
 from schema.access import require
 from schema.billing import Domain, Invoice, Service, Transaction
 from schema.cards import Card
+from schema.client_lists import (
+    NESTED_LIST_CAP,
+    REMEMBERED,
+    Capped,
+    ServiceStatuses,
+    capped,
+)
 from schema.client_presentation import (
     ClientPresentation,
     Currency,
@@ -41,29 +47,6 @@ from schema.node import Node
 from schema.people import Address
 from schema.prefetched import prefetched_in
 from schema.tickets import Ticket
-
-# Each nested list of a client returns at most this many items (its `first`, by default all
-# up to the cap): a page of 200 clients cannot ask for every row of each. The staff lists
-# (`invoices(clientId:)`, …) page through all of them.
-NESTED_LIST_CAP = 200
-Capped = Annotated[
-    int,
-    strawberry.argument(
-        description=f"At most this many, 1–{NESTED_LIST_CAP} (the cap, and the default)."
-    ),
-]
-
-
-def capped(first: int) -> int:
-    """`first` once checked (the loaders cut each list at it, in SQL); BAD_USER_INPUT for a
-    size beyond the cap."""
-    if not 1 <= first <= NESTED_LIST_CAP:
-        raise GraphQLError(
-            f"`first` must be between 1 and {NESTED_LIST_CAP}.",
-            extensions={"code": "BAD_USER_INPUT", "argument": "first"},
-        )
-    return first
-
 
 ClientStatus = strawberry.enum(
     models.ClientStatus,
@@ -166,47 +149,50 @@ class Client(Node):
         rows = await info.context.loaders.credit_log_by_client.load((self.pk, capped(first), None))
         return [CreditEntry.build(row) for row in rows]
 
-    @strawberry.field(
-        description="Services, oldest first. Staff: `statuses` is remembered for the login "
-        "session, for every client, and applies while omitted (SPEC 1.9). At most `first` "
-        "(200, the cap)."
-    )
+    @strawberry.field(description=f"Services, oldest first. {REMEMBERED}")
     async def services(
         self,
         info: Info[SchemaContext, None],
-        statuses: Annotated[
-            list[billing_models.ServiceStatus] | None,
-            strawberry.argument(description="Only these statuses; staff: remembered."),
-        ] = None,
+        statuses: ServiceStatuses = None,
         first: Capped = NESTED_LIST_CAP,
     ) -> list[Service]:
         await require(
             info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.PRODUCTS
         )
         # Keyed by the statuses asked for: the batch resolves the filter, in the statement.
-        chosen = None if statuses is None else frozenset(statuses)
-        rows = await info.context.loaders.services_by_client.load((self.pk, capped(first), chosen))
-        return [Service.build(row) for row in rows]
+        key = (self.pk, capped(first), None if statuses is None else frozenset(statuses))
+        return [
+            Service.build(row) for row in await info.context.loaders.services_by_client.load(key)
+        ]
 
-    @strawberry.field(description="Addons, oldest first. At most `first` (200, the cap).")
+    @strawberry.field(description=f"Addons, oldest first. {REMEMBERED} Shared with `services`.")
     async def addons(
-        self, info: Info[SchemaContext, None], first: Capped = NESTED_LIST_CAP
+        self,
+        info: Info[SchemaContext, None],
+        statuses: ServiceStatuses = None,
+        first: Capped = NESTED_LIST_CAP,
     ) -> list[Service]:
         await require(
             info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.PRODUCTS
         )
-        rows = await info.context.loaders.addons_by_client.load((self.pk, capped(first), None))
-        return [Service.build(row) for row in rows]
+        key = (self.pk, capped(first), None if statuses is None else frozenset(statuses))
+        return [Service.build(row) for row in await info.context.loaders.addons_by_client.load(key)]
 
-    @strawberry.field(description="Domains, oldest first. At most `first` (200, the cap).")
+    @strawberry.field(description=f"Domains, oldest first. {REMEMBERED}")
     async def domains(
-        self, info: Info[SchemaContext, None], first: Capped = NESTED_LIST_CAP
+        self,
+        info: Info[SchemaContext, None],
+        statuses: Annotated[
+            list[DomainStatus] | None,
+            strawberry.argument(description="Only these statuses; staff: remembered."),
+        ] = None,
+        first: Capped = NESTED_LIST_CAP,
     ) -> list[Domain]:
         await require(
             info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.DOMAINS
         )
-        rows = await info.context.loaders.domains_by_client.load((self.pk, capped(first), None))
-        return [Domain.build(row) for row in rows]
+        key = (self.pk, capped(first), None if statuses is None else frozenset(statuses))
+        return [Domain.build(row) for row in await info.context.loaders.domains_by_client.load(key)]
 
     @strawberry.field(description="Invoices, newest first. At most `first` (200, the cap).")
     async def invoices(

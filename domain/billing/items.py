@@ -119,29 +119,3 @@ async def _set_status(
                 changes={"id": item_id, "status": {"from": previous, "to": status}},
             )
         return item_from_row(kind, row)
-
-
-async def service_status_filter(
-    conn: asyncpg.Connection, session_id: int
-) -> frozenset[ServiceStatus] | None:
-    """The service statuses this staff session chose to see (SPEC 1.9); None: all of them."""
-    chosen = await conn.fetchval(
-        "SELECT service_status_filter FROM sessions WHERE id = $1", session_id
-    )
-    return service_statuses(chosen)
-
-
-def service_statuses(chosen: Iterable[str] | None) -> frozenset[ServiceStatus] | None:
-    """A session's stored service status filter (`sessions.Session`), read; None: all."""
-    return None if chosen is None else frozenset(ServiceStatus(s) for s in chosen)
-
-
-async def remember_service_status_filter(
-    conn: asyncpg.Connection, session_id: int, statuses: Iterable[ServiceStatus]
-) -> None:
-    """Keep the choice with the session: it lasts, for every client, until the session ends."""
-    await conn.execute(
-        "UPDATE sessions SET service_status_filter = $2 WHERE id = $1",
-        session_id,
-        sorted(s.value for s in statuses),
-    )
