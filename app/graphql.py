@@ -36,6 +36,7 @@ from resolvers import clients as client_resolvers
 from resolvers import contacts as contact_resolvers
 from resolvers import credit as credit_resolvers
 from resolvers import dashboard as dashboard_resolvers
+from resolvers import email_templates as email_template_resolvers
 from resolvers import emails as email_resolvers
 from resolvers import files as file_resolvers
 from resolvers import gateways as gateway_resolvers
@@ -71,6 +72,7 @@ Query = strawberry.type(
             contact_resolvers.Queries,
             dashboard_resolvers.Queries,
             email_resolvers.Queries,
+            email_template_resolvers.Queries,
             gateway_resolvers.Queries,
             lifecycle_resolvers.Queries,
             node_resolvers.Queries,
@@ -94,6 +96,7 @@ Mutation = strawberry.type(
             contact_resolvers.Mutations,
             credit_resolvers.Mutations,
             email_resolvers.Mutations,
+            email_template_resolvers.Mutations,
             lifecycle_resolvers.Mutations,
             file_resolvers.Mutations,
             gateway_resolvers.Mutations,

@@ -51,7 +51,7 @@ from domain.auth.api_keys import KeyRateLimit
 from domain.auth.throttle import LoginThrottle
 from domain.billing.gateways import loaded_gateways
 from domain.cards.secret_attempts import CardSecretAttempts
-from domain.emails.templates import TemplateRenderer
+from domain.emails.rendering import TemplateRenderer
 from domain.events.hub import EventHub
 from domain.reference_cache import ReferenceCache
 from resolvers.context import AppServices, SubscriptionServices

@@ -28,7 +28,7 @@ from app.settings import Settings
 from domain.automation.runs import RunTools
 from domain.billing.gateways import loaded_gateways
 from domain.emails.outbox import RetryPolicy
-from domain.emails.templates import TemplateRenderer
+from domain.emails.rendering import TemplateRenderer
 from workers.email import WorkerResources
 from workers.mailer import Mailer
 from workers.settings import WorkerSettings, cron_jobs

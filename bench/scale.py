@@ -35,12 +35,9 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-import graphql
 import httpx
 import orjson
 import psutil
@@ -51,7 +48,6 @@ from rich.table import Table
 from app import db
 from app.devservices import start_postgres, start_redis, stop_postgres
 from app.migrate import migrate
-from app.seed import seed_clients_with_progress, seed_services_and_invoices
 from bench.harness import (
     ROOT,
     STAFF_EMAIL,
@@ -64,210 +60,17 @@ from bench.harness import (
     sigterm_as_exit,
     start_server,
 )
+from bench.list_queries import PAGE_SIZE, ListQuery, list_queries
 from bench.load import KeepAliveConnection
+from bench.scale_data import exact_counts, grow, sample_values
 from bench.targets import Target, print_targets
 from domain.totals import TOTAL_COUNT_CAP
-from schema.ids import global_id
 
 console = Console()
 
 GOAL_MS = 15.0
 SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (10_000, 30_000, 100_000)
-PAGE_SIZE = 50
-
-# A payment for every other invoice of the clients with an id above `$1`.
-TRANSACTIONS_SQL = """
-INSERT INTO transactions (client_id, invoice_id, date, gateway, amount, currency, client_name)
-SELECT i.client_id, i.id, i.created_at, 'banktransfer', 20.00, c.currency,
-       c.first_name || ' ' || c.last_name
-  FROM invoices i JOIN clients c ON c.id = i.client_id
- WHERE i.client_id > $1 AND i.id % 2 = 0"""
-
-# An audit entry for each client with an id above `$1`.
-AUDIT_SQL = """
-INSERT INTO audit_log (action, client_id, changes)
-SELECT 'client.update', id, '{"status": ["ACTIVE", "INACTIVE"]}' FROM clients WHERE id > $1"""
-
-# One email given up on per hundred clients with an id above `$1`.
-FAILED_EMAILS_SQL = """
-INSERT INTO emails (client_id, template, category, to_address, subject, body, attempts,
-                    last_error, failed_at)
-SELECT id, 'client_signup', 'GENERAL', email::text, 'Welcome', 'Welcome.', 5,
-       '550 mailbox unavailable', now()
-  FROM clients WHERE id > $1 AND id % 100 = 0"""
-
-# The client list's filters and orders; every other root connection is timed with its
-# defaults (and with `clientId` when it takes one), whatever its name.
-CLIENT_VARIANTS = (
-    ("status: [CLOSED]", "status: [CLOSED]"),
-    ("status: [ACTIVE, INACTIVE]", "status: [ACTIVE, INACTIVE]"),
-    ("search: a surname", "search: $surname"),
-    ("search: a rare fragment", "search: $fragment"),
-    ("search: a whole email", "search: $email"),
-    ("orderBy: NAME", "orderBy: {field: NAME}"),
-    ("orderBy: CREATED_AT DESC", "orderBy: {field: CREATED_AT, direction: DESC}"),
-)
-VARIABLE_TYPES = {
-    "clientId": "ID!",
-    "surname": "String!",
-    "fragment": "String!",
-    "email": "String!",
-}
-
-
-@dataclass(frozen=True)
-class ListQuery:
-    name: str
-    document: str
-
-    def variables(self, values: dict[str, Any]) -> dict[str, Any]:
-        return {name: value for name, value in values.items() if f"${name}" in self.document}
-
-
-def _named_type(type_: graphql.GraphQLOutputType) -> graphql.GraphQLNamedType:
-    return graphql.get_named_type(type_)
-
-
-def _is_list(type_: graphql.GraphQLOutputType) -> bool:
-    return isinstance(graphql.get_nullable_type(type_), graphql.GraphQLList)
-
-
-def _scalars(type_: graphql.GraphQLObjectType) -> str:
-    """Every scalar or enum field of `type_` that needs no argument."""
-    return " ".join(
-        name
-        for name, field in type_.fields.items()
-        if isinstance(_named_type(field.type), graphql.GraphQLScalarType | graphql.GraphQLEnumType)
-        and not any(graphql.is_required_argument(a) for a in field.args.values())
-    )
-
-
-def _document(name: str, field: str, arguments: str, selection: str) -> str:
-    used = [v for v in VARIABLE_TYPES if f"${v}" in arguments]
-    declared = f"({', '.join(f'${v}: {VARIABLE_TYPES[v]}' for v in used)})" if used else ""
-    return f"query {name}{declared} {{ {field}({arguments}) {{ {selection} }} }}"
-
-
-def list_queries(sdl: str) -> list[ListQuery]:
-    """The staff list queries of the schema: every root connection, with its variants, and
-    the client with each of its lists."""
-    schema = graphql.build_schema(sdl)
-    query_type = schema.query_type
-    assert query_type is not None
-    queries = []
-    for field_name, field in query_type.fields.items():
-        connection = _named_type(field.type)
-        if not (isinstance(connection, graphql.GraphQLObjectType) and "edges" in connection.fields):
-            continue
-        edge = _named_type(connection.fields["edges"].type)
-        assert isinstance(edge, graphql.GraphQLObjectType)
-        node = _named_type(edge.fields["node"].type)
-        assert isinstance(node, graphql.GraphQLObjectType)
-        selection = (
-            f"{_scalars(connection)} edges {{ cursor node {{ {_scalars(node)} }} }} "
-            "pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
-        )
-        variants = [(field_name, "")]
-        if "clientId" in field.args:
-            variants.append((f"{field_name}(clientId)", "clientId: $clientId"))
-        if field_name == "clients":
-            variants += [(f"clients({label})", arguments) for label, arguments in CLIENT_VARIANTS]
-        for label, arguments in variants:
-            args = ", ".join(a for a in (f"first: {PAGE_SIZE}", arguments) if a)
-            name = "".join(ch for ch in label.title() if ch.isalnum())
-            queries.append(ListQuery(label, _document(name, field_name, args, selection)))
-    client = schema.get_type("Client")
-    assert isinstance(client, graphql.GraphQLObjectType)
-    lists = " ".join(
-        f"{name} {{ {_scalars(item)} }}"
-        for name, field in client.fields.items()
-        if _is_list(field.type)
-        and isinstance(item := _named_type(field.type), graphql.GraphQLObjectType)
-    )
-    queries.append(
-        ListQuery(
-            "client(id) with its lists",
-            f"query Client($clientId: ID!) {{ client(id: $clientId) {{ id {lists} }} }}",
-        )
-    )
-    return queries
-
-
-# --------------------------------------------------------------------------- the data
-
-
-async def grow(conn: asyncpg.Connection, size: int) -> float:
-    """Add clients (and their data) until there are `size`; the seconds it took. A database
-    kept by `--reuse` may hold them already; one holding more cannot be measured at `size`."""
-    started = time.perf_counter()
-    have = await conn.fetchval("SELECT coalesce(max(id), 0) FROM clients")
-    count = size - await conn.fetchval("SELECT count(*) FROM clients")
-    if count < 0:
-        raise RuntimeError(f"The database holds {size - count:,} clients, more than {size:,}.")
-    if count == 0:
-        console.print(f"Reusing {size:,} clients.")
-        return 0.0
-    # Each growth step its own random seed: the seed's email addresses differ per seed.
-    await seed_clients_with_progress(conn, count, console=console, seed=size)
-    billing = await seed_services_and_invoices(
-        conn, due=count // 10, invoices=count, as_of=date.today(), after_client_id=have
-    )
-    for sql in (TRANSACTIONS_SQL, AUDIT_SQL, FAILED_EMAILS_SQL):
-        await conn.execute(sql, have)
-    console.print(
-        f"Grew to {size:,} clients (+{billing.services:,} services, "
-        f"+{billing.invoices:,} invoices) in {time.perf_counter() - started:.0f} s; "
-        "VACUUM ANALYZE …"
-    )
-    await conn.execute("VACUUM ANALYZE")
-    return time.perf_counter() - started
-
-
-async def sample_values(conn: asyncpg.Connection) -> dict[str, Any]:
-    """Arguments for the variants: a client in the middle with a payment, a surname, a
-    fragment of few addresses and a whole address."""
-    size = await conn.fetchval("SELECT max(id) FROM clients")
-    row = await conn.fetchrow(
-        """SELECT c.id, c.last_name, c.email::text FROM clients c
-            WHERE c.id >= $1 AND EXISTS (SELECT 1 FROM transactions t WHERE t.client_id = c.id)
-            ORDER BY c.id LIMIT 1""",
-        size // 2,
-    )
-    local = row["email"].split("@")[0]
-    return {
-        "clientId": global_id("Client", row["id"]),
-        "surname": row["last_name"].lower(),
-        # The run tag and first digits of the serial (first.last.<tag><serial>@…).
-        "fragment": local.rsplit(".", 1)[-1][:8],
-        "email": row["email"].upper(),
-    }
-
-
-async def exact_counts(conn: asyncpg.Connection, values: dict[str, Any]) -> dict[str, int]:
-    """The true number of clients each counted variant matches, to compare the totals with."""
-    like = f"%{values['surname']}%"
-    fragment = f"%{values['fragment']}%"
-    counts = await conn.fetchrow(
-        """SELECT count(*) AS all_,
-                  count(*) FILTER (WHERE status = 'CLOSED') AS closed,
-                  count(*) FILTER (WHERE status IN ('ACTIVE', 'INACTIVE')) AS open_,
-                  count(*) FILTER (WHERE search_text LIKE $1) AS surname,
-                  count(*) FILTER (WHERE search_text LIKE $2) AS fragment
-             FROM clients""",
-        like,
-        fragment,
-    )
-    return {
-        "clients": counts["all_"],
-        "clients(status: [CLOSED])": counts["closed"],
-        "clients(status: [ACTIVE, INACTIVE])": counts["open_"],
-        "clients(search: a surname)": counts["surname"],
-        "clients(search: a rare fragment)": counts["fragment"],
-        "clients(search: a whole email)": 1,
-        "clients(orderBy: NAME)": counts["all_"],
-        "clients(orderBy: CREATED_AT DESC)": counts["all_"],
-    }
 
 
 # --------------------------------------------------------------------------- timing
@@ -413,7 +216,7 @@ def run(args: argparse.Namespace, stack: contextlib.ExitStack, tmp: Path) -> Res
     async def grow_to(size: int) -> None:
         conn = await db.connect(database_url)
         try:
-            await grow(conn, size)
+            await grow(conn, size, console)
         finally:
             await conn.close()
 

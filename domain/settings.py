@@ -8,14 +8,18 @@ from typing import Any
 
 import asyncpg
 
+from domain.emails.languages import BASE_LANGUAGE, LANGUAGES
 from domain.errors import DomainError, ErrorCode
 from domain.validation import MAX_TEXT, InputCheck
 
 MAX_DAYS_BEFORE = 365
-# The company's texts on invoices: the setting, its label, its longest, whether it has lines.
+# The company's texts on invoices and emails: the setting, its label, its longest, whether it
+# has lines.
 COMPANY_TEXTS = (
     ("company_name", "Company name", MAX_TEXT, False),
     ("company_address", "Company address", 1000, True),
+    ("logo_url", "The logo's address", 1000, False),
+    ("email_signature", "The email signature", 1000, True),
 )
 
 
@@ -43,6 +47,13 @@ class GeneralSettings:
     # Who the invoices (and emails) are from: the header of every invoice PDF.
     company_name: str = ""
     company_address: str = ""
+    # What every email carries (SPEC 15.3): the logo at the head of its HTML part (an https
+    # address the mail reader loads), and the signature under it; the company name signs it
+    # while the signature is empty.
+    logo_url: str = ""
+    email_signature: str = ""
+    # The language of the emails of a client whose language has no email set (SPEC 15.3).
+    default_language: str = BASE_LANGUAGE
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> GeneralSettings:
@@ -65,6 +76,9 @@ class GeneralSettings:
             ),
             company_name=str(value.get("company_name", defaults.company_name)),
             company_address=str(value.get("company_address", defaults.company_address)),
+            logo_url=str(value.get("logo_url", defaults.logo_url)),
+            email_signature=str(value.get("email_signature", defaults.email_signature)),
+            default_language=str(value.get("default_language", defaults.default_language)),
         )
 
 
@@ -87,6 +101,15 @@ async def update_general_settings(conn: asyncpg.Connection, **changes: Any) -> G
         if field in changes:
             text = check.optional_text(field, changes[field], label, longest, multiline=multiline)
             changes[field] = text or ""
+    if changes.get("logo_url") and not changes["logo_url"].startswith("https://"):
+        check.fail("logo_url", ErrorCode.INVALID, "The logo's address must start with https://.")
+    if "default_language" in changes and changes["default_language"] not in LANGUAGES:
+        check.fail(
+            "default_language",
+            ErrorCode.INVALID,
+            f"Emails are written in {', '.join(LANGUAGES)}; "
+            f"'{changes['default_language']}' is not one of them.",
+        )
     check.raise_if_failed()
     async with conn.transaction():
         # Lock the row so two staff saving different settings at once both keep their change;

@@ -540,6 +540,15 @@ CREATE TABLE public.domains (
     CONSTRAINT domains_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'PENDING_REGISTRATION'::text, 'PENDING_TRANSFER'::text, 'ACTIVE'::text, 'GRACE'::text, 'REDEMPTION'::text, 'EXPIRED'::text, 'TRANSFERRED_AWAY'::text, 'CANCELLED'::text, 'FRAUD'::text])))
 );
 
+CREATE TABLE public.email_templates (
+    name text NOT NULL,
+    language text NOT NULL,
+    subject text NOT NULL,
+    text text NOT NULL,
+    html text,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
 CREATE TABLE public.emails (
     id bigint NOT NULL,
     client_id bigint,
@@ -1032,6 +1041,9 @@ ALTER TABLE ONLY public.dashboard_unpaid
 
 ALTER TABLE ONLY public.domains
     ADD CONSTRAINT domains_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.email_templates
+    ADD CONSTRAINT email_templates_pkey PRIMARY KEY (name, language);
 
 ALTER TABLE ONLY public.emails
     ADD CONSTRAINT emails_message_id_key UNIQUE (message_id);

@@ -26,7 +26,7 @@ from domain.billing.status_filter import StatusFilter, stored_filter
 from domain.cards.crypto import CardKeyring
 from domain.cards.secret_attempts import CardSecretAttempts
 from domain.emails import outbox
-from domain.emails.templates import TemplateRenderer
+from domain.emails.rendering import TemplateRenderer
 from domain.errors import DomainError, ErrorCode
 from domain.events.hub import EventHub
 from domain.files.storage import FileStore

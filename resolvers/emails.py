@@ -1,5 +1,5 @@
-"""Emails: sent ones by id, previews of what each template sends, and failed emails with
-their requeueing (SPEC 8.2)."""
+"""Emails: sent ones by id, and failed emails with their requeueing (SPEC 8.2). The templates
+are resolvers/email_templates.py."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from domain.auth.permissions import StaffPermission
 from domain.auth.viewer import Viewer
 from domain.emails import log as email_log
 from domain.emails import outbox
-from domain.emails.templates import TEMPLATES, EmailTemplateError
 from resolvers.context import Context
 from resolvers.inputs import existing_id
 from resolvers.mutation import perform
@@ -30,7 +29,7 @@ from resolvers.pagination import (
 )
 from resolvers.permissions import staff
 from schema.common import OkPayload
-from schema.emails import Email, EmailConnection, EmailTemplatePreview
+from schema.emails import Email, EmailConnection
 from schema.node import Owned
 
 
@@ -38,30 +37,6 @@ async def emails_by_pks(ctx: Context, pks: Sequence[int]) -> list[Owned | None]:
     """`node`/`nodes`: sent emails by row id, with the client they were sent to."""
     rows = await ctx.loaders.sent_email_by_id.load_many(pks)
     return [(row.client_id, Email.from_row(row)) if row else None for row in rows]
-
-
-async def email_template_previews(info: Info[Context, None]) -> list[EmailTemplatePreview]:
-    """Every template rendered against its sample data, with the installation's overrides.
-
-    A broken override shows its error as the body rather than failing the whole list."""
-    renderer = info.context.services.renderer
-    previews = []
-    for key, template in sorted(TEMPLATES.items()):
-        try:
-            rendered = renderer.preview(key)
-            subject, body = rendered.subject, rendered.body
-        except EmailTemplateError as error:
-            subject, body = f"(cannot be rendered) {template.title}", str(error)
-        previews.append(
-            EmailTemplatePreview(
-                key=key,
-                title=template.title,
-                category=template.category.value,
-                subject=subject,
-                body=body,
-            )
-        )
-    return previews
 
 
 # The key of the failed-emails list in its cursors.
@@ -106,11 +81,6 @@ async def retry_email(
 
 @strawberry.type(description="Root fields of emails: what can be read.")
 class Queries:
-    email_template_previews: list[EmailTemplatePreview] = strawberry.field(
-        resolver=email_template_previews,
-        extensions=staff(StaffPermission.VIEW_EMAILS),
-        description="Every email template rendered against sample data (staff).",
-    )
     failed_emails: EmailConnection = strawberry.field(
         resolver=failed_emails,
         extensions=staff(StaffPermission.VIEW_EMAILS),

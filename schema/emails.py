@@ -69,12 +69,3 @@ class Email(Node):
 class EmailConnection(Connection[Email]):
     total_count: int = total_count_field("How many emails the list has")
     total_count_is_estimate: bool = total_count_is_estimate_field("emails")
-
-
-@strawberry.type(description="An email template of the installation, rendered with sample data.")
-class EmailTemplatePreview:
-    key: str = strawberry.field(description="The template's key, e.g. client_signup.")
-    title: str = strawberry.field(description="Its name, e.g. Client Signup Email.")
-    category: str = strawberry.field(description="Its email category (GENERAL, INVOICE, …).")
-    subject: str = strawberry.field(description="The subject, rendered with the sample data.")
-    body: str = strawberry.field(description="The body, rendered with the sample data.")

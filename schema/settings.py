@@ -42,7 +42,18 @@ class GeneralSettings:
     )
     company_address: str = strawberry.field(
         description="The business's postal address, one line per line, under its name on "
-        "every invoice; empty until set."
+        "every invoice and email; empty until set."
+    )
+    logo_url: str = strawberry.field(
+        description="The https address of the business's logo, shown in the HTML part of "
+        "every email; empty: none."
+    )
+    email_signature: str = strawberry.field(
+        description="What every email is signed with, one line per line; empty: the company name."
+    )
+    default_language: str = strawberry.field(
+        description="The language (en, de) of the emails of clients whose language has no "
+        "emails written in it (SPEC 15.3)."
     )
 
     @classmethod
@@ -55,6 +66,9 @@ class GeneralSettings:
             require_staff_two_factor=value.require_staff_two_factor,
             company_name=value.company_name,
             company_address=value.company_address,
+            logo_url=value.logo_url,
+            email_signature=value.email_signature,
+            default_language=value.default_language,
         )
 
 
@@ -84,6 +98,18 @@ class GeneralSettingsInput:
     company_address: str | None = strawberry.field(
         default=strawberry.UNSET,
         description="The business's postal address, one line per line, shown on invoices.",
+    )
+    logo_url: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The https address of the logo every email shows; empty: none.",
+    )
+    email_signature: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="What every email is signed with; empty: the company name.",
+    )
+    default_language: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The language of emails to clients whose language has none (en, de).",
     )
 
 

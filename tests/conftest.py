@@ -27,6 +27,8 @@ from app.worker import build_worker
 from domain.auth import two_factor
 from domain.auth.permissions import StaffRole
 from domain.auth.staff import create_staff
+from domain.billing import payments
+from domain.billing.payments import Payment
 from domain.cards.crypto import CardKeyring
 from domain.clients import services as client_services
 from domain.clients.models import Client
@@ -355,6 +357,22 @@ def run_worker(settings: Settings) -> Any:
 
 # The client area of the emails the tests queue.
 CLIENT_AREA_URL = "https://clients.example.com"
+
+
+async def pay_by_transfer(
+    conn: asyncpg.Connection, invoice_id: int, amount: str, **values: Any
+) -> Payment:
+    """Record a bank transfer of `amount` against the invoice, as no staff member; `values`
+    add the rest of record_payment's keywords (fees, transaction_id, an idempotency key)."""
+    return await payments.record_payment(
+        conn,
+        invoice_id,
+        amount=amount,
+        gateway="banktransfer",
+        staff_id=None,
+        client_area_url=CLIENT_AREA_URL,
+        **values,
+    )
 
 
 async def add_client(

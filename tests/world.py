@@ -271,6 +271,7 @@ query EveryList($client: ID!, $order: ID!) {
   taxRules { id }
   paymentGateways { name }
   emailTemplatePreviews { key }
+  emailTemplates { name }
   staffMembers { edges { node { id role { permissions } } } }
   staffRoles { id permissions }
   apiKeys { id }

@@ -29,13 +29,11 @@ from arq.utils import timestamp_ms
 from domain.automation.runs import RunTools
 from domain.emails import outbox
 from domain.emails.attachments import EmailAttachments
+from domain.emails.localisation import Localisation
 from domain.emails.message import OutgoingMessage, build_message
 from domain.emails.outbox import Attempt, Email, RetryPolicy, SentEmail
-from domain.emails.templates import (
-    EmailTemplateError,
-    TemplateRenderer,
-    redact_secrets,
-)
+from domain.emails.rendering import TemplateRenderer
+from domain.emails.templates import EmailTemplateError, redact_secrets
 from workers.mailer import Mailer
 
 log = logging.getLogger(__name__)
@@ -232,13 +230,14 @@ async def _send_started_attempts(
         claimed = await outbox.claim_emails(conn, batch.started)
         batch.untried = [email for email in batch.untried if email.id in claimed]
         attachments = await EmailAttachments.load(conn, batch.untried)
+        localisation = await Localisation.load(conn, batch.untried)
         while batch.untried:
             email = batch.untried.pop(0)
             if clock() > deadline:
                 batch.failed.append((email, NotTriedInTime("not tried: the job ran out of time")))
                 continue
             try:
-                message, sent = _message(email, resources, attachments)
+                message, sent = _message(email, resources, attachments, localisation)
                 await resources.mailer.send(message)
             except Exception as error:  # every SMTP failure is recorded on the row
                 batch.failed.append((email, error))
@@ -280,12 +279,15 @@ async def _mark_sent_once_the_database_answers(
 
 
 def _message(
-    email: Email, resources: WorkerResources, attachments: EmailAttachments
+    email: Email,
+    resources: WorkerResources,
+    attachments: EmailAttachments,
+    localisation: Localisation,
 ) -> tuple[OutgoingMessage, SentEmail]:
-    """The message to send, and what the email log keeps of it (without its secrets or its
-    attachments); Unsendable when it cannot be made."""
+    """The message to send in its recipient's language, and what the email log keeps of it
+    (without its secrets or its attachments); Unsendable when it cannot be made."""
     try:
-        rendered = resources.renderer.render(email.template, email.context)
+        rendered = localisation.render(resources.renderer, email)
         message = build_message(
             email, rendered, mail_from=resources.mail_from, attachments=attachments.of(email)
         )

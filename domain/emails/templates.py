@@ -1,10 +1,10 @@
 """Email templates (SPEC 8.1): Jinja2 files, `<key>.txt.j2` with a `subject` and a `body`
 block, and beside it `<key>.html.j2` with the `body` of the HTML part (autoescaped).
 
-The built-in files live beside this module; an installation overrides one by putting a file
-of the same name in its `EMAIL_TEMPLATES_DIR`. An overridden text template is sent without
-the built-in HTML part unless the override folder has its own, so the two parts never say
-different things. Links are made with `client_area(route, …)` (domain/emails/links.py).
+The built-in files live beside this module, English at the top and each other language in its
+own folder (domain/emails/languages.py); each is registered here with its sample context, what
+staff preview it with and what their own versions are checked against. Rendering, and where an
+installation's or staff's versions come in, is domain/emails/rendering.py.
 """
 
 from __future__ import annotations
@@ -13,10 +13,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
-
-import jinja2
-
-from domain.emails.links import UnknownClientAreaRoute, client_area_link
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -226,49 +222,3 @@ def redact_secrets(rendered: RenderedEmail, context: dict[str, Any]) -> Rendered
     subject, body = redact(rendered.subject), redact(rendered.body)
     assert subject is not None and body is not None
     return RenderedEmail(subject=subject, body=body, html=redact(rendered.html))
-
-
-@jinja2.pass_context
-def _client_area(context: jinja2.runtime.Context, route: str, **params: object) -> str:
-    """A link to a client-area page, under the `client_area_url` the email was queued with."""
-    return client_area_link(context["client_area_url"], route, **params)
-
-
-class TemplateRenderer:
-    """Renders a template by key; built-ins unless the installation overrides the file."""
-
-    def __init__(self, override_dir: Path | None = None) -> None:
-        self._dirs = [d for d in (override_dir, BUILTIN_DIR) if d is not None]
-        loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(d) for d in self._dirs])
-        # Undefined names must fail loudly in both parts; only the HTML part is escaped.
-        self._text_env = jinja2.Environment(  # noqa: S701
-            loader=loader, undefined=jinja2.StrictUndefined, keep_trailing_newline=True
-        )
-        self._html_env = jinja2.Environment(
-            loader=loader, undefined=jinja2.StrictUndefined, autoescape=True
-        )
-        for env in (self._text_env, self._html_env):
-            env.globals["client_area"] = _client_area
-
-    def render(self, key: str, context: dict[str, Any]) -> RenderedEmail:
-        try:
-            text = self._text_env.get_template(f"{key}.txt.j2")
-            ctx = text.new_context(context)
-            subject = "".join(text.blocks["subject"](ctx)).strip()
-            body = "".join(text.blocks["body"](ctx)).strip() + "\n"
-            html = None
-            if self._html_beside(key):
-                html_template = self._html_env.get_template(f"{key}.html.j2")
-                html_ctx = html_template.new_context(context)
-                html = "".join(html_template.blocks["body"](html_ctx)).strip() + "\n"
-        except (jinja2.TemplateError, KeyError, UnknownClientAreaRoute) as exc:
-            raise EmailTemplateError(f"template {key!r} cannot be rendered: {exc}") from exc
-        return RenderedEmail(subject=subject, body=body, html=html)
-
-    def _html_beside(self, key: str) -> bool:
-        """Whether the folder the text template comes from also has its HTML part."""
-        source = next(d for d in self._dirs if (d / f"{key}.txt.j2").is_file())
-        return (source / f"{key}.html.j2").is_file()
-
-    def preview(self, key: str) -> RenderedEmail:
-        return self.render(key, TEMPLATES[key].sample)

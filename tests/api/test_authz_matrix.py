@@ -37,7 +37,7 @@ from domain.auth.permissions import (
     StaffPermission,
     StaffRole,
 )
-from domain.billing import invoices, orders, payments, tax
+from domain.billing import invoices, orders, tax
 from domain.billing.models import ItemKind
 from domain.cards import services as cards
 from domain.cards.crypto import CardKeyring
@@ -47,7 +47,7 @@ from domain.tickets import services as tickets
 from resolvers.permissions import input_fields_needing
 from schema.client_inputs import UpdateClientInput
 from tests.api.introspection import root_fields
-from tests.conftest import CARD_KEY, CLIENT_AREA_URL, gid, gql, turn_on_two_factor
+from tests.conftest import CARD_KEY, gid, gql, pay_by_transfer, turn_on_two_factor
 
 TTL = timedelta(hours=1)
 # ALLOWED: no error and a result; NULL / EMPTY: no error, but null (or only nulls) / an
@@ -264,6 +264,11 @@ RULES: dict[str, Rule] = {
     "client": staff(VIEW, "client(id: $client) { id email notes }"),
     "contact": staff(VIEW, "contact(id: $contact) { id email }"),
     "emailTemplatePreviews": staff(StaffPermission.VIEW_EMAILS, "emailTemplatePreviews { key }"),
+    "emailTemplates": staff(StaffPermission.VIEW_EMAILS, "emailTemplates { name customised }"),
+    "previewEmailTemplate": staff(
+        StaffPermission.VIEW_EMAILS,
+        'previewEmailTemplate(name: "client_signup", language: "de") { subject }',
+    ),
     "generalSettings": logged_in("generalSettings { clientDisplayFormat }"),
     "me": client_area(None, "me { id status }"),
     "node": logged_in("node(id: $client) { id }"),
@@ -401,6 +406,15 @@ RULES: dict[str, Rule] = {
     "runAutomation": staff(SETTINGS, "runAutomation { run { asOf } }"),
     "updateAutomationSettings": staff(
         SETTINGS, f"updateAutomationSettings(input: {{lateFeeDays: 9}}) {{ {ERRORS} }}"
+    ),
+    "updateEmailTemplate": staff(
+        SETTINGS,
+        'updateEmailTemplate(input: {name: "client_signup", language: "en", subject: "Hi", '
+        f'text: "Hi"}}) {{ {ERRORS} }}',
+    ),
+    "revertEmailTemplate": staff(
+        SETTINGS,
+        f'revertEmailTemplate(name: "client_signup", language: "en") {{ {ERRORS} }}',
     ),
     "updateGeneralSettings": staff(
         StaffPermission.MANAGE_SETTINGS,
@@ -565,14 +579,7 @@ async def world(conn: asyncpg.Connection) -> World:
         payment_method="banktransfer",
         staff_id=None,
     )
-    payment = await payments.record_payment(
-        conn,
-        paid.id,
-        amount="3.00",
-        gateway="banktransfer",
-        staff_id=None,
-        client_area_url=CLIENT_AREA_URL,
-    )
+    payment = await pay_by_transfer(conn, paid.id, "3.00")
     credit = await credit_services.add_credit(
         conn, client.id, amount="5.00", description="Goodwill", staff_id=None, login_id=None
     )

@@ -12,9 +12,9 @@ import pytest
 
 from domain.auth import sessions
 from domain.auth.permissions import StaffPermission
-from domain.billing import invoices, payments
+from domain.billing import invoices
 from tests.api.test_authz_matrix import api_key_of
-from tests.conftest import CLIENT_AREA_URL, CountedApi, add_client, gql
+from tests.conftest import CountedApi, add_client, gql, pay_by_transfer
 
 DASHBOARD = """
 query Dashboard($from: Date!, $to: Date!) {
@@ -105,14 +105,7 @@ async def test_12_3_the_dashboard_shows_exact_money_per_currency(
             staff_id=None,
         )
     paid = await conn.fetchval("SELECT id FROM invoices WHERE client_id = $1", joe.id)
-    await payments.record_payment(
-        conn,
-        paid,
-        amount="0.10",
-        gateway="banktransfer",
-        staff_id=None,
-        client_area_url=CLIENT_AREA_URL,
-    )
+    await pay_by_transfer(conn, paid, "0.10")
 
     body = await ask(api, await viewer_token(conn, set(StaffPermission), "staff"))
 

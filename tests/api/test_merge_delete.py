@@ -9,11 +9,11 @@ import httpx
 import pytest
 
 from domain.auth import sessions
-from domain.billing import orders, payments
+from domain.billing import orders
 from domain.billing.models import ItemKind
 from domain.clients.models import Client
 from tests.api.test_files import stored_files, upload
-from tests.conftest import CLIENT_AREA_URL, add_client, gid, gql
+from tests.conftest import add_client, gid, gql, pay_by_transfer
 
 TTL = timedelta(hours=1)
 ERRORS = "errors { field code message }"
@@ -118,14 +118,7 @@ async def test_7_2_deleted_clients_transactions_stay_listed_with_who_it_was(
         staff_id=None,
     )
     assert order.invoice_id is not None
-    await payments.record_payment(
-        conn,
-        order.invoice_id,
-        amount="10.00",
-        gateway="banktransfer",
-        staff_id=None,
-        client_area_url=CLIENT_AREA_URL,
-    )
+    await pay_by_transfer(conn, order.invoice_id, "10.00")
 
     body = await gql(api, DELETE, {"id": gid("Client", client.id)}, token=admin)
 

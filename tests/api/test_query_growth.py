@@ -21,14 +21,13 @@ import pytest
 from domain.auth import sessions
 from domain.billing import orders
 from domain.billing.models import ItemKind
-from domain.billing.payments import record_payment
 from domain.cards import services as cards
 from domain.cards.crypto import CardKeyring
 from domain.clients import services as client_services
 from domain.credit import services as credit_services
 from tests.api.introspection import _types
 from tests.api.test_authz_matrix import TTL
-from tests.conftest import CARD_KEY, CLIENT_AREA_URL, CountedApi, gid
+from tests.conftest import CARD_KEY, CountedApi, gid, pay_by_transfer
 
 # Below this many levels a selection stops: deeper than any query a client needs.
 MAX_DEPTH = 6
@@ -143,14 +142,7 @@ async def add_client_with_everything(conn: asyncpg.Connection, number: int, each
             staff_id=None,
         )
         assert order.invoice_id is not None
-        await record_payment(
-            conn,
-            order.invoice_id,
-            amount="1.00",
-            gateway="banktransfer",
-            staff_id=None,
-            client_area_url=CLIENT_AREA_URL,
-        )
+        await pay_by_transfer(conn, order.invoice_id, "1.00")
     await cards.save_card(
         conn,
         CardKeyring.parse(CARD_KEY),

@@ -30,7 +30,7 @@ from domain.credit.ledger import entries_by_client, record_entry
 from domain.errors import DomainError, ErrorCode
 from domain.money import MAX_AMOUNT
 from domain.settings import update_general_settings
-from tests.conftest import CLIENT_AREA_URL, add_client
+from tests.conftest import CLIENT_AREA_URL, add_client, pay_by_transfer
 from tests.domain.test_clients import field_errors
 
 D = Decimal
@@ -528,15 +528,7 @@ async def test_a_payment_is_a_transaction_and_covering_the_balance_marks_the_inv
     client = await add_client(conn, currency="EUR")
     invoice = await create_invoice(conn, client)
 
-    part = await payments.record_payment(
-        conn,
-        invoice.id,
-        amount="40.00",
-        gateway="banktransfer",
-        fees="0.50",
-        staff_id=None,
-        client_area_url=CLIENT_AREA_URL,
-    )
+    part = await pay_by_transfer(conn, invoice.id, "40.00", fees="0.50")
     rest = await payments.record_payment(
         conn,
         invoice.id,
@@ -567,14 +559,7 @@ async def test_3_4_an_overpayment_credits_the_excess_naming_the_invoice(
     client = await add_client(conn)
     invoice = await create_invoice(conn, client)
 
-    paid = await payments.record_payment(
-        conn,
-        invoice.id,
-        amount="130.00",
-        gateway="banktransfer",
-        staff_id=None,
-        client_area_url=CLIENT_AREA_URL,
-    )
+    paid = await pay_by_transfer(conn, invoice.id, "130.00")
 
     assert (paid.invoice.status, paid.invoice.balance) == (InvoiceStatus.PAID, D("0.00"))
     assert paid.transaction.amount == D("130.00")
@@ -595,27 +580,13 @@ async def test_3_6_an_overpayment_past_the_largest_balance_is_refused_and_change
     await give_credit(conn, client, "999999999950.00")
 
     with pytest.raises(DomainError) as refused:
-        await payments.record_payment(
-            conn,
-            invoice.id,
-            amount="150.00",
-            gateway="banktransfer",
-            staff_id=None,
-            client_area_url=CLIENT_AREA_URL,
-        )
+        await pay_by_transfer(conn, invoice.id, "150.00")
 
     assert field_errors(refused.value) == {("amount", ErrorCode.INVALID)}
     assert await invoices.get_invoice(conn, invoice.id) == invoice
     assert await conn.fetchval("SELECT count(*) FROM transactions") == 0
     assert await balance_and_log(conn, client.id) == (D("999999999950.00"), D("999999999950.00"))
-    paid = await payments.record_payment(
-        conn,
-        invoice.id,
-        amount="149.99",
-        gateway="banktransfer",
-        staff_id=None,
-        client_area_url=CLIENT_AREA_URL,
-    )
+    paid = await pay_by_transfer(conn, invoice.id, "149.99")
     assert paid.invoice.status == InvoiceStatus.PAID
     assert await balance_and_log(conn, client.id) == (MAX_AMOUNT, MAX_AMOUNT)
 
@@ -625,27 +596,11 @@ async def test_3_4_fees_are_never_more_than_the_payment(conn: asyncpg.Connection
     invoice = await create_invoice(conn, client)
 
     with pytest.raises(DomainError) as refused:
-        await payments.record_payment(
-            conn,
-            invoice.id,
-            amount="1.00",
-            gateway="banktransfer",
-            fees="50.00",
-            staff_id=None,
-            client_area_url=CLIENT_AREA_URL,
-        )
+        await pay_by_transfer(conn, invoice.id, "1.00", fees="50.00")
 
     assert field_errors(refused.value) == {("fees", ErrorCode.INVALID)}
     assert await conn.fetchval("SELECT count(*) FROM transactions") == 0
-    paid = await payments.record_payment(
-        conn,
-        invoice.id,
-        amount="1.00",
-        gateway="banktransfer",
-        fees="1.00",
-        staff_id=None,
-        client_area_url=CLIENT_AREA_URL,
-    )
+    paid = await pay_by_transfer(conn, invoice.id, "1.00", fees="1.00")
     assert paid.transaction.fees == D("1.00")
 
 
@@ -673,14 +628,7 @@ async def test_payments_refuse_bad_input_cancelled_invoices_and_repeated_gateway
     # A paid invoice takes payments (they become credit, SPEC 3.4); a cancelled one none.
     await conn.execute("UPDATE invoices SET status = 'CANCELLED' WHERE id = $1", invoice.id)
     with pytest.raises(DomainError) as cancelled:
-        await payments.record_payment(
-            conn,
-            invoice.id,
-            amount="1.00",
-            gateway="banktransfer",
-            staff_id=None,
-            client_area_url=CLIENT_AREA_URL,
-        )
+        await pay_by_transfer(conn, invoice.id, "1.00")
     with pytest.raises(DomainError) as repeated:
         await payments.record_payment(
             conn, other.id, amount="1.00", gateway="banktransfer", transaction_id="T1",
@@ -728,14 +676,7 @@ async def test_1_5_changing_the_payment_method_reaches_items_and_unpaid_invoices
         payment_method="banktransfer",
     )
     paid = await create_invoice(conn, client, payment_method="banktransfer")
-    await payments.record_payment(
-        conn,
-        paid.id,
-        amount="100.00",
-        gateway="banktransfer",
-        staff_id=None,
-        client_area_url=CLIENT_AREA_URL,
-    )
+    await pay_by_transfer(conn, paid.id, "100.00")
     await place(conn, other, (ItemKind.SERVICE, "Hosting", "10.00"), payment_method="mailin")
 
     updated = await services.set_client_payment_method(conn, client.id, "testcard", staff_id=None)

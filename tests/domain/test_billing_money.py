@@ -10,13 +10,13 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from domain.billing import invoices, payments
+from domain.billing import invoices
 from domain.billing.models import InvoiceStatus, ItemKind
 from domain.clients import services
 from domain.clients.queries import get_client
 from domain.credit.ledger import entries_by_client, record_entry
 from domain.errors import DomainError, ErrorCode
-from tests.conftest import CLIENT_AREA_URL, add_client
+from tests.conftest import add_client, pay_by_transfer
 from tests.domain.test_billing import balance_and_log, create_invoice, payment_methods, place
 from tests.domain.test_clients import field_errors
 
@@ -121,14 +121,7 @@ async def test_13_4_an_invoice_keeps_the_currency_it_was_made_in(conn: asyncpg.C
     assert order.invoice_id is not None
     ordered = await invoices.get_invoice(conn, order.invoice_id)
     assert ordered is not None and (ordered.currency, staff_made.currency) == ("EUR", "EUR")
-    paid = await payments.record_payment(
-        conn,
-        ordered.id,
-        amount="10.00",
-        gateway="banktransfer",
-        staff_id=None,
-        client_area_url=CLIENT_AREA_URL,
-    )
+    paid = await pay_by_transfer(conn, ordered.id, "10.00")
     assert (paid.invoice.currency, paid.transaction.currency) == ("EUR", "EUR")
     new = await create_invoice(conn, client)
     assert new.currency == "GBP"
@@ -142,24 +135,10 @@ async def test_3_4_a_payment_of_a_paid_invoice_becomes_credit_in_its_currency(
 ) -> None:
     client = await add_client(conn, currency="EUR")
     invoice = await create_invoice(conn, client)  # 100.00
-    first = await payments.record_payment(
-        conn,
-        invoice.id,
-        amount="100.00",
-        gateway="banktransfer",
-        staff_id=None,
-        client_area_url=CLIENT_AREA_URL,
-    )
+    first = await pay_by_transfer(conn, invoice.id, "100.00")
 
     # The second subscription of the same service pays it again.
-    second = await payments.record_payment(
-        conn,
-        invoice.id,
-        amount="100.01",
-        gateway="banktransfer",
-        staff_id=None,
-        client_area_url=CLIENT_AREA_URL,
-    )
+    second = await pay_by_transfer(conn, invoice.id, "100.01")
 
     assert second.invoice == first.invoice  # still PAID, paid when it was, nothing added
     assert (second.transaction.amount, second.transaction.currency) == (D("100.01"), "EUR")
@@ -190,14 +169,7 @@ async def test_3_4_payments_at_once_on_one_invoice_credit_exactly_what_was_overp
 
     async def pay(amount: Decimal) -> None:
         async with pool.acquire() as own:
-            await payments.record_payment(
-                own,
-                invoice.id,
-                amount=amount,
-                gateway="banktransfer",
-                staff_id=None,
-                client_area_url=CLIENT_AREA_URL,
-            )
+            await pay_by_transfer(own, invoice.id, amount)
 
     await asyncio.gather(*(pay(amount) for amount in amounts))
 

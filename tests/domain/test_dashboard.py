@@ -13,7 +13,7 @@ import pytest
 
 from domain import dashboard
 from domain.automation.settings import get_automation_settings, update_automation_settings
-from domain.billing import invoices, payments
+from domain.billing import invoices
 from domain.clients import deletion, merge
 from domain.clients import services as clients
 from domain.clients.models import ClientStatus
@@ -21,7 +21,7 @@ from domain.credit import services as credit
 from domain.dashboard import CurrencyTotal, Figure, Interval
 from domain.errors import DomainError
 from domain.tickets import services as tickets
-from tests.conftest import CLIENT_AREA_URL, add_client
+from tests.conftest import add_client, pay_by_transfer
 from tests.domain.test_tickets import CLIENT_AREA, add_staff
 
 LONG_AGO = date(2000, 1, 1)
@@ -123,14 +123,7 @@ async def test_12_3_the_dashboard_figures_stay_exact_through_every_write_path(
         staff_id=None,
     )
     await assert_exact(conn, "creating invoices")
-    await payments.record_payment(
-        conn,
-        overdue.id,
-        amount="40.00",
-        gateway="banktransfer",
-        staff_id=None,
-        client_area_url=CLIENT_AREA_URL,
-    )
+    await pay_by_transfer(conn, overdue.id, "40.00")
     await assert_exact(conn, "a part payment")
     staff_login = await conn.fetchval(
         "INSERT INTO logins (email) VALUES ('x@s.example') RETURNING id"
@@ -147,14 +140,7 @@ async def test_12_3_the_dashboard_figures_stay_exact_through_every_write_path(
         staff_id=None,
     )
     await assert_exact(conn, "an invoice paid by the credit applied to it")
-    await payments.record_payment(
-        conn,
-        due.id,
-        amount="50.00",
-        gateway="banktransfer",
-        staff_id=None,
-        client_area_url=CLIENT_AREA_URL,
-    )
+    await pay_by_transfer(conn, due.id, "50.00")
     await assert_exact(conn, "an overpayment (paid, the excess credited)")
     await conn.execute("UPDATE invoices SET status = 'CANCELLED' WHERE id = $1", credited.id)
     await assert_exact(conn, "cancelling an invoice")
@@ -230,14 +216,7 @@ async def test_income_lists_every_period_with_refunds_subtracted(
         payment_method=None,
         staff_id=None,
     )
-    await payments.record_payment(
-        conn,
-        invoice.id,
-        amount="60.00",
-        gateway="banktransfer",
-        staff_id=None,
-        client_area_url=CLIENT_AREA_URL,
-    )
+    await pay_by_transfer(conn, invoice.id, "60.00")
     await conn.execute("UPDATE transactions SET amount = 45.00")
     today = date.today()
     months = dashboard.income_range(today.replace(day=1) - timedelta(days=1), today, Interval.MONTH)

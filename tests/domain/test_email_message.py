@@ -13,7 +13,8 @@ import pytest
 
 from domain.emails.message import build_message
 from domain.emails.outbox import Email
-from domain.emails.templates import TEMPLATES, RenderedEmail, TemplateRenderer
+from domain.emails.rendering import TemplateRenderer
+from domain.emails.templates import TEMPLATES, RenderedEmail
 
 MAIL_FROM = "Billing Team <billing@example.com>"
 LONG_SUBJECT = "Your invoice #1234 for the hosting of www.example.com is due " * 2

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from domain.emails.links import CLIENT_AREA_ROUTES, client_area_link
-from domain.emails.templates import BUILTIN_DIR, TEMPLATES, EmailTemplateError, TemplateRenderer
+from domain.emails.rendering import TemplateRenderer
+from domain.emails.templates import BUILTIN_DIR, TEMPLATES, EmailTemplateError
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "client-area.md"
 LINK = re.compile(r"""https?://[^\s"'<>]+""")

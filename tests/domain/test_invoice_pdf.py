@@ -10,14 +10,14 @@ import asyncpg
 import pytest
 from pypdf import PdfReader
 
-from domain.billing import invoices, payments, tax
+from domain.billing import invoices, tax
 from domain.billing.documents import invoice_documents
 from domain.billing.pdf import printable, render_invoice_pdf
 from domain.contacts import services as contact_services
 from domain.credit.ledger import record_entry
 from domain.errors import DomainError
 from domain.settings import update_general_settings
-from tests.conftest import CLIENT_AREA_URL, add_client
+from tests.conftest import add_client, pay_by_transfer
 from tests.domain.test_billing import D
 
 
@@ -58,15 +58,7 @@ async def billed_invoice(conn: asyncpg.Connection) -> int:
         payment_method="banktransfer",
         staff_id=None,
     )
-    await payments.record_payment(
-        conn,
-        invoice.id,
-        amount="50.00",
-        gateway="banktransfer",
-        transaction_id="BANK-42",
-        staff_id=None,
-        client_area_url=CLIENT_AREA_URL,
-    )
+    await pay_by_transfer(conn, invoice.id, "50.00", transaction_id="BANK-42")
     return invoice.id
 
 

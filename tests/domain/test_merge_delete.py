@@ -26,7 +26,7 @@ from domain.contacts import services as contact_services
 from domain.credit import services as credit
 from domain.errors import DomainError, ErrorCode
 from domain.tickets import services as tickets
-from tests.conftest import CARD_KEY, CLIENT_AREA_URL, add_client
+from tests.conftest import CARD_KEY, add_client, pay_by_transfer
 
 KEYRING = CardKeyring.parse(CARD_KEY)
 CARD_NUMBER = "4111111111111111"
@@ -56,14 +56,7 @@ async def populate(conn: asyncpg.Connection, client: Client, tag: str) -> str:
         staff_id=None,
     )
     assert order.invoice_id is not None
-    await payments.record_payment(
-        conn,
-        order.invoice_id,
-        amount="5.00",
-        gateway="banktransfer",
-        staff_id=None,
-        client_area_url=CLIENT_AREA_URL,
-    )
+    await pay_by_transfer(conn, order.invoice_id, "5.00")
     await credit.add_credit(
         conn,
         client.id,

@@ -24,7 +24,7 @@ from domain.billing.refunds import Refund, refund_transaction
 from domain.billing.testcard import TestCardGateway
 from domain.credit.services import add_credit
 from domain.errors import DomainError, ErrorCode
-from tests.conftest import CLIENT_AREA_URL, add_client
+from tests.conftest import CLIENT_AREA_URL, add_client, pay_by_transfer
 
 _emails = itertools.count()
 
@@ -76,14 +76,7 @@ async def paid_invoice(
 
 async def pay(conn: asyncpg.Connection, invoice_id: int, amount: str) -> Payment:
     """A payment by bank transfer: of a paid invoice, all of it becomes credit (SPEC 3.4)."""
-    return await record_payment(
-        conn,
-        invoice_id,
-        amount=amount,
-        gateway="banktransfer",
-        staff_id=None,
-        client_area_url=CLIENT_AREA_URL,
-    )
+    return await pay_by_transfer(conn, invoice_id, amount)
 
 
 async def refund(

@@ -29,7 +29,8 @@ from domain.auth.permissions import StaffRole
 from domain.emails import outbox
 from domain.emails.message import build_message
 from domain.emails.outbox import Attempt
-from domain.emails.templates import BUILTIN_DIR, TEMPLATES, EmailTemplateError, TemplateRenderer
+from domain.emails.rendering import TemplateRenderer
+from domain.emails.templates import BUILTIN_DIR, TEMPLATES, EmailTemplateError
 from resolvers.context import Context
 from tests.conftest import Services, add_client, gid, gql, pk
 from tests.smtp_servers import RefusingSmtpServer
