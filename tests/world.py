@@ -259,7 +259,7 @@ async def _emails(conn: asyncpg.Connection) -> None:
 # tests/api/test_lists.py keeps it complete).
 EVERY_LIST = """
 query EveryList($client: ID!, $order: ID!) {
-  viewer { permissions }
+  viewer { permissions productStatusFilter { services domains } }
   clients(first: 50) { edges { node { id } } }
   auditLog { edges { node { id } } }
   automationRuns { edges { node { asOf steps { step } failures { step } } } }
