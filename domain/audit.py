@@ -3,7 +3,7 @@ in the transaction of its change, and read a page at a time, newest first."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -60,6 +60,16 @@ AUDIT_LOG = Keyset(
 
 def _entry(row: Mapping[str, Any]) -> AuditEntry:
     return AuditEntry(**row)
+
+
+async def audit_entries_by_ids(
+    conn: asyncpg.Connection, ids: Sequence[int]
+) -> dict[int, AuditEntry]:
+    rows = await conn.fetch(
+        f"SELECT {AUDIT_LOG.columns} {AUDIT_LOG.source} WHERE a.id = ANY($1::bigint[])",
+        list(ids),
+    )
+    return {row["id"]: _entry(row) for row in rows}
 
 
 async def audit_entries(

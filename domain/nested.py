@@ -29,6 +29,11 @@ def first_of_each(query: str) -> str:
     )
 
 
+def by_id(rows: Sequence[asyncpg.Record], build: Callable[[asyncpg.Record], Row]) -> dict[int, Row]:
+    """Rows fetched by id (`id = ANY(...)`), built, by their id: an absent id has no key."""
+    return {row["id"]: build(row) for row in rows}
+
+
 def grouped(
     rows: Sequence[asyncpg.Record],
     parent_ids: Sequence[int],

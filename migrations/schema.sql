@@ -916,7 +916,8 @@ CREATE TABLE public.sessions (
     ip_address text,
     user_agent text,
     service_status_filter text[],
-    two_factor_passed boolean DEFAULT false NOT NULL
+    two_factor_passed boolean DEFAULT false NOT NULL,
+    domain_status_filter text[]
 );
 
 ALTER TABLE public.sessions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import asyncpg
 import strawberry
 from strawberry.types import Info
 
 from domain.auth import sessions
 from domain.auth.login import LoginRequest, log_in
+from domain.auth.permissions import StaffPermission
+from domain.auth.viewer import Viewer as ViewerModel
+from domain.billing.status_filter import NOTHING_CHOSEN, remember_status_filter
 from resolvers.context import SESSION_COOKIE, Context
-from resolvers.mutation import refusing
+from resolvers.mutation import perform, refusing
+from resolvers.permissions import staff
 from schema.auth import LoginPayload, Viewer
+from schema.common import OkPayload
 
 
 async def login(
@@ -80,6 +86,20 @@ class Queries:
     )
 
 
+async def clear_product_status_filter(info: Info[Context, None]) -> OkPayload:
+    async def work(conn: asyncpg.Connection, viewer: ViewerModel) -> OkPayload:
+        # An API key has no session: nothing is remembered for it, nothing to clear.
+        if viewer.session_id is not None:
+            await remember_status_filter(conn, viewer.session_id, NOTHING_CHOSEN)
+        return OkPayload(ok=True)
+
+    async def present(payload: OkPayload) -> OkPayload:
+        info.context.status_filter.note(NOTHING_CHOSEN)  # later fields of this request too
+        return payload
+
+    return await perform(info, work, OkPayload, present=present)
+
+
 @strawberry.type(description="Root fields of auth: what can be changed.")
 class Mutations:
     login: LoginPayload = strawberry.field(
@@ -87,3 +107,9 @@ class Mutations:
         description="Log in with email and password (and TOTP code when 2FA is on).",
     )
     logout: bool = strawberry.field(resolver=logout, description="End this session.")
+    clear_product_status_filter: OkPayload = strawberry.field(
+        resolver=clear_product_status_filter,
+        extensions=staff(StaffPermission.VIEW_CLIENTS),
+        description="Forget the session's product status filter (SPEC 1.9): every client's "
+        "services, addons and domains are listed in all statuses again (staff).",
+    )

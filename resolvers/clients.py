@@ -74,8 +74,19 @@ async def presentation(ctx: Context) -> ClientPresentation:
 
 
 async def clients_by_pks(ctx: Context, pks: Sequence[int]) -> list[Owned | None]:
-    """`node`/`nodes`: clients by row id, each its own owner."""
+    """`client`, `node`/`nodes`: clients by row id, each its own owner. The id of a client
+    merged away leads to the client it went into (SPEC 7.1)."""
     rows = await ctx.loaders.client_by_id.load_many(pks)
+    gone = [pk for pk, row in zip(pks, rows, strict=True) if row is None]
+    if gone:
+        async with ctx.connection() as conn:
+            into = await merge.merged_into(conn, gone)
+        targets = list(dict.fromkeys(into.values()))
+        kept = dict(zip(targets, await ctx.loaders.client_by_id.load_many(targets), strict=True))
+        rows = [
+            kept[into[pk]] if row is None and pk in into else row
+            for pk, row in zip(pks, rows, strict=True)
+        ]
     if not any(rows):
         return [None] * len(rows)
     shown = await presentation(ctx)
@@ -89,13 +100,8 @@ async def client(
     client_id = parse_id(id, "Client")
     if client_id is None:
         return None
-    async with info.context.connection() as conn:
-        row = await queries.get_client(conn, client_id)
-        if row is None:
-            # The id of a client merged away leads to the client it went into (SPEC 7.1).
-            into = await merge.merged_into(conn, client_id)
-            row = await queries.get_client(conn, into) if into is not None else None
-    return Client.build(row, await presentation(info.context)) if row else None
+    (found,) = await clients_by_pks(info.context, [client_id])
+    return None if found is None else found[1]  # type: ignore[return-value]
 
 
 async def clients(

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from enum import StrEnum
 
 import asyncpg
 from redis.asyncio import Redis
@@ -19,9 +20,9 @@ from domain.auth import api_keys, passwords, sessions
 from domain.auth.api_keys import KeyRateLimit, LastUse
 from domain.auth.throttle import LoginThrottle
 from domain.auth.viewer import Viewer
-from domain.billing import items
 from domain.billing.gateway_protocol import PaymentGateway
-from domain.billing.models import ServiceStatus
+from domain.billing.models import ItemKind
+from domain.billing.status_filter import StatusFilter, stored_filter
 from domain.cards.crypto import CardKeyring
 from domain.cards.secret_attempts import CardSecretAttempts
 from domain.emails import outbox
@@ -33,6 +34,7 @@ from domain.reference_cache import ReferenceCache
 from resolvers.connection import RequestConnection
 from resolvers.fanout import Fanout
 from resolvers.loaders import Loaders
+from resolvers.status_filter import SessionStatusFilter
 from schema.client_presentation import ClientPresentation
 
 log = logging.getLogger(__name__)
@@ -125,10 +127,8 @@ class Context:
     client_presentation: ClientPresentation | None = field(default=None, init=False)
     _viewer: Viewer | None = field(default=None, init=False)
     _viewer_loaded: bool = field(default=False, init=False)
-    # The staff session's service status filter (SPEC 1.9), read or written once per request.
-    _service_statuses: frozenset[ServiceStatus] | None = field(default=None, init=False)
-    _service_statuses_known: bool = field(default=False, init=False)
-    _service_statuses_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    # The staff session's product status filter (SPEC 1.9), read or written once per request.
+    status_filter: SessionStatusFilter = field(init=False)
     # A WebSocket's `connection_init` payload (Strawberry sets it): its `authorization`.
     connection_params: dict[str, object] | None = field(default=None, init=False)
     # A WebSocket's: closes it with a (code, reason), set by the endpoint.
@@ -137,7 +137,8 @@ class Context:
     def __post_init__(self) -> None:
         # A WebSocket lives for hours: it takes a connection for each use only, never keeps one.
         self.db = RequestConnection(self.services.pool, keep=not self.is_websocket)
-        self.loaders = Loaders(self.db, self.services.reference, self.service_statuses)
+        self.status_filter = SessionStatusFilter(self.db)
+        self.loaders = Loaders(self.db, self.services.reference, self.product_statuses)
 
     @property
     def is_websocket(self) -> bool:
@@ -146,7 +147,7 @@ class Context:
     def refresh(self) -> None:
         """Forget what was read for earlier results (each event of a subscription is read
         afresh, as a new request would read it)."""
-        self.loaders = Loaders(self.db, self.services.reference, self.service_statuses)
+        self.loaders = Loaders(self.db, self.services.reference, self.product_statuses)
         self.client_presentation = None
 
     def end_slow_connection(self) -> None:
@@ -157,7 +158,7 @@ class Context:
         """Look the viewer up again at its next use: its session, key or grants may have
         changed since (a WebSocket checks them again while it lives)."""
         self._viewer, self._viewer_loaded = None, False
-        self._service_statuses_known = False
+        self.status_filter.note(None)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -213,10 +214,11 @@ class Context:
                     self._viewer = session.viewer
                     if session.viewer.is_staff:
                         # Read with the session, in the same statement, for this request only.
-                        self._service_statuses = items.service_statuses(
-                            session.service_status_filter
+                        self.status_filter.note(
+                            stored_filter(
+                                session.service_status_filter, session.domain_status_filter
+                            )
                         )
-                        self._service_statuses_known = True
             self._viewer_loaded = True
         return self._viewer
 
@@ -229,31 +231,31 @@ class Context:
         general = await self.services.reference.general_settings(self.connection)
         return general.require_staff_two_factor
 
-    async def service_statuses(
-        self, wanted: frozenset[ServiceStatus] | None
-    ) -> frozenset[ServiceStatus] | None:
-        """Which service statuses a client's services list shows; None: all (SPEC 1.9).
+    async def product_statuses(
+        self, kind: ItemKind, wanted: frozenset[StrEnum] | None
+    ) -> frozenset[StrEnum] | None:
+        """Which statuses a client's list of items of `kind` shows; None: all (SPEC 1.9).
 
         Staff choose with `statuses`, and the choice is remembered with their login session,
-        for every client, until it ends; without `statuses` the remembered choice applies.
-        Client-area viewers filter per request only."""
+        for every client, until it ends (services and addons share one, domains have their
+        own); without `statuses` the remembered choice applies. Client-area viewers and API
+        keys filter per request only."""
+        session_id = await self._staff_session_id()
+        if session_id is None:
+            return wanted
+        return await self.status_filter.shown(session_id, kind, wanted)
+
+    async def product_status_filter(self) -> StatusFilter | None:
+        """What the staff session chose (`viewer.productStatusFilter`); None for a viewer
+        who has nothing remembered (client area, API keys)."""
+        session_id = await self._staff_session_id()
+        return None if session_id is None else await self.status_filter.current(session_id)
+
+    async def _staff_session_id(self) -> int | None:
         viewer = await self.get_viewer()
-        if viewer is None or viewer.session_id is None:
-            return wanted  # client-area viewers and API keys: no session to remember it in
-        async with self._service_statuses_lock:
-            if wanted is not None and (
-                not self._service_statuses_known or wanted != self._service_statuses
-            ):
-                async with self.connection() as conn:
-                    await items.remember_service_status_filter(conn, viewer.session_id, wanted)
-                self._service_statuses, self._service_statuses_known = wanted, True
-            elif not self._service_statuses_known:
-                async with self.connection() as conn:
-                    self._service_statuses = await items.service_status_filter(
-                        conn, viewer.session_id
-                    )
-                self._service_statuses_known = True
-            return self._service_statuses
+        if viewer is None or not viewer.is_staff:
+            return None
+        return viewer.session_id
 
     def set_viewer(self, viewer: Viewer | None) -> None:
         self._viewer, self._viewer_loaded = viewer, True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from enum import StrEnum
 from functools import cached_property
 from typing import TypeVar
 
@@ -16,7 +17,6 @@ from domain.billing.models import (
     Invoice,
     InvoiceItem,
     ItemKind,
-    ServiceStatus,
     Transaction,
 )
 from domain.cards.services import StoredCard, cards_by_client
@@ -40,10 +40,10 @@ from schema.context import Nested
 T = TypeVar("T")
 F = TypeVar("F")
 Fetch = Callable[[asyncpg.Connection, list[int], int, F], Awaitable[dict[int, list[T]]]]
-# The service statuses a client's services list shows, from those asked for (SPEC 1.9).
-ServiceStatuses = Callable[
-    [frozenset[ServiceStatus] | None], Awaitable[frozenset[ServiceStatus] | None]
-]
+# The statuses asked for of a client's services, addons or domains (None: not asked).
+Statuses = frozenset[StrEnum] | None
+# The statuses such a list shows, from those asked for (SPEC 1.9).
+ProductStatuses = Callable[[ItemKind, Statuses], Awaitable[Statuses]]
 
 
 class Loaders:
@@ -51,11 +51,11 @@ class Loaders:
         self,
         db: RequestConnection,
         reference: ReferenceCache,
-        service_statuses: ServiceStatuses,
+        product_statuses: ProductStatuses,
     ) -> None:
         self._db = db
         self._reference = reference
-        self._service_statuses = service_statuses
+        self._product_statuses = product_statuses
 
     @cached_property
     def dashboard_figures(self) -> DataLoader[dashboard.Part, dashboard.Figures]:
@@ -96,27 +96,11 @@ class Loaders:
         )
 
     @cached_property
-    def services_by_client(
-        self,
-    ) -> DataLoader[Nested[frozenset[ServiceStatus] | None], list[BillableItem]]:
-        """Keyed by the statuses asked for: the batch resolves (and remembers) the filter
-        once, after every client of the page has asked."""
-
-        async def fetch(
-            conn: asyncpg.Connection,
-            ids: list[int],
-            most: int,
-            chosen: frozenset[ServiceStatus] | None,
-        ) -> dict[int, list[BillableItem]]:
-            shown = await self._service_statuses(chosen)
-            return await items.items_by_client(
-                conn, ItemKind.SERVICE, ids, statuses=shown, per_client=most
-            )
-
-        return self._nested(fetch)
+    def services_by_client(self) -> DataLoader[Nested[Statuses], list[BillableItem]]:
+        return self._items_loader(ItemKind.SERVICE)
 
     @cached_property
-    def addons_by_client(self) -> DataLoader[Nested[None], list[BillableItem]]:
+    def addons_by_client(self) -> DataLoader[Nested[Statuses], list[BillableItem]]:
         return self._items_loader(ItemKind.ADDON)
 
     @cached_property
@@ -126,7 +110,7 @@ class Loaders:
         )
 
     @cached_property
-    def domains_by_client(self) -> DataLoader[Nested[None], list[BillableItem]]:
+    def domains_by_client(self) -> DataLoader[Nested[Statuses], list[BillableItem]]:
         return self._items_loader(ItemKind.DOMAIN)
 
     @cached_property
@@ -201,10 +185,17 @@ class Loaders:
             by_id = await email_log.sent_emails_by_ids(conn, email_ids)
         return [by_id.get(eid) for eid in email_ids]
 
-    def _items_loader(self, kind: ItemKind) -> DataLoader[Nested[None], list[BillableItem]]:
-        return self._nested(
-            lambda conn, ids, most, _: items.items_by_client(conn, kind, ids, per_client=most)
-        )
+    def _items_loader(self, kind: ItemKind) -> DataLoader[Nested[Statuses], list[BillableItem]]:
+        """Keyed by the statuses asked for: the batch resolves (and remembers) the filter
+        once, after every client of the page has asked (SPEC 1.9)."""
+
+        async def fetch(
+            conn: asyncpg.Connection, ids: list[int], most: int, chosen: Statuses
+        ) -> dict[int, list[BillableItem]]:
+            shown = await self._product_statuses(kind, chosen)
+            return await items.items_by_client(conn, kind, ids, statuses=shown, per_client=most)
+
+        return self._nested(fetch)
 
     def _nested(self, fetch: Fetch[F, T]) -> DataLoader[Nested[F], list[T]]:
         """A nested list's loader: each parent's first rows, cut in the statement (at the
@@ -219,8 +210,6 @@ class Loaders:
                     parents = list(dict.fromkeys(key[0] for key in asked))
                     found[only] = await fetch(conn, parents, max(key[1] for key in asked), only)
             return [found[only][pk][:first] for pk, first, only in keys]
-
-        return DataLoader(load)
 
         return DataLoader(load)
 

@@ -1,84 +1,34 @@
 """Relay `node(id)` and `nodes(ids)`: any object by its global id, as far as the viewer may
 read it through the object's own root field.
 
-Every type implementing `Node` has one entry in `NODE_TYPES`: the permission reading it takes
-(a staff permission; for client-area logins, a permission of theirs, and then only their own
-client's objects) and the function that fetches a batch of them by row id.
+Every type implementing `Node` has one entry in `NODE_TYPES` (resolvers/node_types.py): the
+permission reading it takes (a staff permission; for client-area logins, a permission of
+theirs, and then only their own client's objects) and the function that fetches a batch of
+them by row id.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
-from domain.auth.permissions import ContactPermission, StaffPermission
-from domain.auth.viewer import Viewer
-from resolvers.catalogue import groups_by_pks, products_by_pks, requests_by_pks
-from resolvers.clients import clients_by_pks
-from resolvers.contacts import contacts_by_pks
 from resolvers.context import Context
-from resolvers.emails import emails_by_pks
+from resolvers.node_types import NODE_TYPES, NodeType
 from resolvers.pagination import MAX_PAGE_SIZE, bad_input
 from resolvers.permissions import logged_in
-from resolvers.tickets import messages_by_pks, tickets_by_pks
-from schema.common import Forbidden
 from schema.ids import split_id
-from schema.node import Node, Owned
-
-
-@dataclass(frozen=True)
-class NodeType:
-    """How `node` reaches the objects of one type."""
-
-    # What staff need to read it.
-    staff: StaffPermission
-    # What a client-area login needs to read its own client's ones (None: nothing more).
-    client_area: ContactPermission | None
-    # The objects of these row ids, in their order (None: no such object), one query.
-    fetch: Callable[[Context, Sequence[int]], Awaitable[Sequence[Owned | None]]]
-    # Its objects are of no client (the catalogue's): every client-area login reads them.
-    shared: bool = False
-
-    def refusal(self, viewer: Viewer) -> GraphQLError | None:
-        """Why the viewer may not read objects of this type at all, if it may not."""
-        if viewer.is_staff:
-            if viewer.has_staff_permission(self.staff):
-                return None
-            return Forbidden(f"This needs the staff permission {self.staff.value}.")
-        if self.client_area is None or viewer.has_client_permission(self.client_area):
-            return None
-        return Forbidden(f"This needs the client-area permission {self.client_area.value}.")
-
-
-# The same permissions as `client`/`me`, `contact`/`Client.contacts`, `Client.emails` and
-# `Client.tickets`.
-NODE_TYPES: dict[str, NodeType] = {
-    "Client": NodeType(StaffPermission.VIEW_CLIENTS, None, clients_by_pks),
-    "Contact": NodeType(StaffPermission.VIEW_CLIENTS, ContactPermission.CONTACTS, contacts_by_pks),
-    "Email": NodeType(StaffPermission.VIEW_EMAILS, ContactPermission.EMAILS, emails_by_pks),
-    "Ticket": NodeType(StaffPermission.VIEW_CLIENTS, ContactPermission.TICKETS, tickets_by_pks),
-    "TicketMessage": NodeType(
-        StaffPermission.VIEW_CLIENTS, ContactPermission.TICKETS, messages_by_pks
-    ),
-    # The catalogue is every client-area login's to read (`products`, `productGroups`).
-    "Product": NodeType(StaffPermission.VIEW_CLIENTS, None, products_by_pks, shared=True),
-    "ProductGroup": NodeType(StaffPermission.VIEW_CLIENTS, None, groups_by_pks, shared=True),
-    "CancellationRequest": NodeType(
-        StaffPermission.VIEW_CLIENTS, ContactPermission.PRODUCTS, requests_by_pks
-    ),
-}
+from schema.node import Node
 
 
 async def find_nodes(ctx: Context, ids: Sequence[str]) -> list[Any]:
     """For each id its object, None (malformed, another type's, absent, or of another client
     than a client-area viewer's own), or the FORBIDDEN error of a type the viewer may not
-    read. One query per type asked for."""
+    read. Per type asked for, the same few statements however many ids."""
     viewer = await ctx.get_viewer()
     assert viewer is not None  # the root field's permission class saw to that
     found: list[Any] = [None] * len(ids)

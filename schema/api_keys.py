@@ -9,6 +9,7 @@ import strawberry
 from domain.staff.api_keys import ApiKey as ApiKeyModel
 from schema.common import UserError
 from schema.ids import global_id
+from schema.node import Node
 from schema.staff import StaffRoleType
 
 
@@ -16,7 +17,7 @@ from schema.staff import StaffRoleType
     description="A key an integration or dashboard calls the API with, as "
     "`Authorization: Bearer <secret>`; its secret is shown only when it is made."
 )
-class ApiKey:
+class ApiKey(Node):
     id: strawberry.ID = strawberry.field(description="The key's id, for revokeApiKey.")
     name: str = strawberry.field(description="What it is for, as its maker named it.")
     prefix: str = strawberry.field(

@@ -10,10 +10,11 @@ from strawberry.scalars import JSON
 from domain.audit import AuditEntry as EntryRow
 from schema.connections import Connection
 from schema.ids import global_id
+from schema.node import Node
 
 
 @strawberry.type(description="One staff change to a client, as the audit log keeps it.")
-class AuditEntry:
+class AuditEntry(Node):
     id: strawberry.ID = strawberry.field(description="The entry's id.")
     at: datetime = strawberry.field(description="When the change was made.")
     staff: str | None = strawberry.field(

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.types import Info
 
 from domain.auth import viewer as viewer_model
+from schema.client_lists import ProductStatusFilter
 from schema.common import UserError
+from schema.context import SchemaContext
 from schema.ids import global_id
 
 ViewerKind = strawberry.enum(
@@ -36,6 +39,21 @@ class Viewer:
         description="Whether this session was opened with a second factor (or confirmed one). "
         "While requireStaffTwoFactor is on, a staff session without may only set it up."
     )
+
+    @strawberry.field(
+        description="A staff session's choice of the statuses of services, addons and domains "
+        "listed (SPEC 1.9); null for viewers that have none remembered (client area, API keys)."
+    )
+    async def product_status_filter(
+        self, info: Info[SchemaContext, None]
+    ) -> ProductStatusFilter | None:
+        chosen = await info.context.product_status_filter()
+        if chosen is None:
+            return None
+        return ProductStatusFilter(
+            services=None if chosen.services is None else sorted(chosen.services),
+            domains=None if chosen.domains is None else sorted(chosen.domains),
+        )
 
     @classmethod
     def build(cls, viewer: viewer_model.Viewer) -> Viewer:

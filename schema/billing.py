@@ -18,6 +18,7 @@ from schema.connections import Connection
 from schema.context import SchemaContext
 from schema.ids import global_id
 from schema.nesting import NESTED_LIST_CAP, capped
+from schema.node import Node
 from schema.people import Address
 
 ItemKind = strawberry.enum(
@@ -58,7 +59,7 @@ AddonsFirst = Annotated[
 
 
 @strawberry.type(description="A service or an addon: what is billed each cycle.")
-class Service:
+class Service(Node):
     id: strawberry.ID = strawberry.field(description="The service's id.")
     # The row id behind `id`, for the loader of `addons`.
     pk: strawberry.Private[int]
@@ -110,7 +111,7 @@ class Service:
 
 
 @strawberry.type(description="A domain name registered or transferred for the client.")
-class Domain:
+class Domain(Node):
     id: strawberry.ID = strawberry.field(description="The domain's id.")
     name: str = strawberry.field(description="The domain name, e.g. example.com.")
     amount: Decimal = strawberry.field(description="Price per billing cycle.")
@@ -160,7 +161,7 @@ class InvoiceItem:
 
 
 @strawberry.type(description="An invoice: items, tax, credit applied, payments and balance.")
-class Invoice:
+class Invoice(Node):
     id: strawberry.ID = strawberry.field(description="The invoice's id.")
     pk: strawberry.Private[int]
     number: int = strawberry.field(description="Invoice number, as quoted in 'Invoice #N'.")
@@ -222,7 +223,7 @@ class Invoice:
     description="A payment received, or a refund of one (a negative amount): an income "
     "record that outlives the client."
 )
-class Transaction:
+class Transaction(Node):
     id: strawberry.ID = strawberry.field(description="The transaction's id.")
     date: datetime = strawberry.field(description="When it was recorded.")
     gateway: str = strawberry.field(description="The payment gateway it came through.")
@@ -286,7 +287,7 @@ class OrderItem:
 
 
 @strawberry.type(description="An order: its items start PENDING, with their first invoice.")
-class Order:
+class Order(Node):
     id: strawberry.ID = strawberry.field(description="The order's id.")
     status: models.OrderStatus = strawberry.field(description="PENDING or ACCEPTED.")
     currency: str = strawberry.field(description="The currency it was placed in (SPEC 1.6).")
@@ -319,7 +320,7 @@ class Order:
 
 
 @strawberry.type(description="A tax rate for a country, or for one state of it.")
-class TaxRule:
+class TaxRule(Node):
     id: strawberry.ID = strawberry.field(description="The rule's id.")
     country: str = strawberry.field(description="ISO 3166 alpha-2 country code.")
     state: str | None = strawberry.field(description="The state it is for; null: the country.")

@@ -31,8 +31,8 @@ class ClientProfileInput(PersonInput):
     notes: str | None = strawberry.field(default=strawberry.UNSET, description="Staff notes.")
     password: str | None = strawberry.field(
         default=strawberry.UNSET,
-        description="Client-area password (8+ characters); without one the client sets it "
-        "through a password reset.",
+        description="Client-area password (8+ characters); without one the welcome email "
+        "carries a single-use link to choose it (else: a password reset).",
     )
 
 

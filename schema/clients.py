@@ -12,7 +12,7 @@ import strawberry
 from strawberry.types import Info
 
 from domain.auth.permissions import ContactPermission, StaffPermission
-from domain.billing import models as billing_models
+from domain.billing.models import DomainStatus
 from domain.clients import models, queries
 from domain.emails.log import ShownEmail as EmailRow
 from domain.files import services as file_services
@@ -20,6 +20,7 @@ from domain.totals import Total
 from schema.access import require
 from schema.billing import Domain, Invoice, Service, Transaction
 from schema.cards import Card
+from schema.client_lists import REMEMBERED, ServiceStatuses
 from schema.client_presentation import (
     ClientPresentation,
     Currency,
@@ -143,47 +144,50 @@ class Client(Node):
         rows = await info.context.loaders.credit_log_by_client.load((self.pk, capped(first), None))
         return [CreditEntry.build(row) for row in rows]
 
-    @strawberry.field(
-        description="Services, oldest first. Staff: `statuses` is remembered for the login "
-        "session, for every client, and applies while omitted (SPEC 1.9). At most `first` "
-        "(200, the cap)."
-    )
+    @strawberry.field(description=f"Services, oldest first. {REMEMBERED}")
     async def services(
         self,
         info: Info[SchemaContext, None],
-        statuses: Annotated[
-            list[billing_models.ServiceStatus] | None,
-            strawberry.argument(description="Only these statuses; staff: remembered."),
-        ] = None,
+        statuses: ServiceStatuses = None,
         first: Capped = NESTED_LIST_CAP,
     ) -> list[Service]:
         await require(
             info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.PRODUCTS
         )
         # Keyed by the statuses asked for: the batch resolves the filter, in the statement.
-        chosen = None if statuses is None else frozenset(statuses)
-        rows = await info.context.loaders.services_by_client.load((self.pk, capped(first), chosen))
-        return [Service.build(row) for row in rows]
+        key = (self.pk, capped(first), None if statuses is None else frozenset(statuses))
+        return [
+            Service.build(row) for row in await info.context.loaders.services_by_client.load(key)
+        ]
 
-    @strawberry.field(description="Addons, oldest first. At most `first` (200, the cap).")
+    @strawberry.field(description=f"Addons, oldest first. {REMEMBERED} Shared with `services`.")
     async def addons(
-        self, info: Info[SchemaContext, None], first: Capped = NESTED_LIST_CAP
+        self,
+        info: Info[SchemaContext, None],
+        statuses: ServiceStatuses = None,
+        first: Capped = NESTED_LIST_CAP,
     ) -> list[Service]:
         await require(
             info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.PRODUCTS
         )
-        rows = await info.context.loaders.addons_by_client.load((self.pk, capped(first), None))
-        return [Service.build(row) for row in rows]
+        key = (self.pk, capped(first), None if statuses is None else frozenset(statuses))
+        return [Service.build(row) for row in await info.context.loaders.addons_by_client.load(key)]
 
-    @strawberry.field(description="Domains, oldest first. At most `first` (200, the cap).")
+    @strawberry.field(description=f"Domains, oldest first. {REMEMBERED}")
     async def domains(
-        self, info: Info[SchemaContext, None], first: Capped = NESTED_LIST_CAP
+        self,
+        info: Info[SchemaContext, None],
+        statuses: Annotated[
+            list[DomainStatus] | None,
+            strawberry.argument(description="Only these statuses; staff: remembered."),
+        ] = None,
+        first: Capped = NESTED_LIST_CAP,
     ) -> list[Domain]:
         await require(
             info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.DOMAINS
         )
-        rows = await info.context.loaders.domains_by_client.load((self.pk, capped(first), None))
-        return [Domain.build(row) for row in rows]
+        key = (self.pk, capped(first), None if statuses is None else frozenset(statuses))
+        return [Domain.build(row) for row in await info.context.loaders.domains_by_client.load(key)]
 
     @strawberry.field(description="Invoices, newest first. At most `first` (200, the cap).")
     async def invoices(

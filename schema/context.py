@@ -7,6 +7,7 @@ DataLoaders without the schema layer importing the resolvers layer.
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
+from enum import StrEnum
 from typing import Protocol, TypeVar
 
 import asyncpg
@@ -14,7 +15,8 @@ from strawberry.dataloader import DataLoader
 
 from domain import dashboard
 from domain.auth.viewer import Viewer
-from domain.billing.models import BillableItem, Invoice, InvoiceItem, ServiceStatus, Transaction
+from domain.billing.models import BillableItem, Invoice, InvoiceItem, Transaction
+from domain.billing.status_filter import StatusFilter
 from domain.cards.services import StoredCard
 from domain.clients.models import Client
 from domain.contacts.models import Contact
@@ -27,6 +29,7 @@ F = TypeVar("F")
 # A nested list's DataLoader key: its parent's id, how many it shows (`first`, checked), and
 # a filter of the list's own (None for most) applied before the cut.
 Nested = tuple[int, int, F]
+Statuses = frozenset[StrEnum] | None
 
 
 class Loaders(Protocol):
@@ -51,19 +54,18 @@ class Loaders(Protocol):
     @property
     def credit_log_by_client(self) -> DataLoader[Nested[None], list[CreditEntry]]: ...
 
+    # Keyed by the statuses asked for (None: not asked; SPEC 1.9).
     @property
-    def services_by_client(
-        self,
-    ) -> DataLoader[Nested[frozenset[ServiceStatus] | None], list[BillableItem]]: ...
+    def services_by_client(self) -> DataLoader[Nested[Statuses], list[BillableItem]]: ...
 
     @property
-    def addons_by_client(self) -> DataLoader[Nested[None], list[BillableItem]]: ...
+    def addons_by_client(self) -> DataLoader[Nested[Statuses], list[BillableItem]]: ...
 
     @property
     def addons_by_service(self) -> DataLoader[Nested[None], list[BillableItem]]: ...
 
     @property
-    def domains_by_client(self) -> DataLoader[Nested[None], list[BillableItem]]: ...
+    def domains_by_client(self) -> DataLoader[Nested[Statuses], list[BillableItem]]: ...
 
     @property
     def invoices_by_client(self) -> DataLoader[Nested[None], list[Invoice]]: ...
@@ -96,3 +98,5 @@ class SchemaContext(Protocol):
     def connection(self) -> AbstractAsyncContextManager[asyncpg.Connection]: ...
 
     async def get_viewer(self) -> Viewer | None: ...
+
+    async def product_status_filter(self) -> StatusFilter | None: ...

@@ -11,13 +11,14 @@ import strawberry
 from domain.credit.ledger import CreditEntry as EntryRow
 from schema.common import UserError
 from schema.ids import global_id
+from schema.node import Node
 
 if TYPE_CHECKING:
     from schema.clients import Client
 
 
 @strawberry.type(description="One change of a client's credit balance; the balance is their sum.")
-class CreditEntry:
+class CreditEntry(Node):
     id: strawberry.ID = strawberry.field(description="The entry's id.")
     date: datetime = strawberry.field(description="When the credit changed.")
     description: str = strawberry.field(description="Why: the description or removal reason.")

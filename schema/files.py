@@ -9,13 +9,14 @@ import strawberry
 from domain.files.services import ClientFile as FileRow
 from schema.common import UserError
 from schema.ids import global_id
+from schema.node import Node
 
 
 @strawberry.type(
     description="A file staff attached to a client; its bytes are downloaded from "
     "`GET /files/{id}`."
 )
-class ClientFile:
+class ClientFile(Node):
     id: strawberry.ID = strawberry.field(description="The file's id, also its download path.")
     title: str = strawberry.field(description="What staff called the file.")
     filename: str = strawberry.field(

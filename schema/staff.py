@@ -12,6 +12,7 @@ from domain.staff.roles import Role
 from schema.common import UserError
 from schema.connections import Connection
 from schema.ids import global_id
+from schema.node import Node
 
 StaffPermission = strawberry.enum(
     auth_permissions.StaffPermission,
@@ -20,7 +21,7 @@ StaffPermission = strawberry.enum(
 
 
 @strawberry.type(name="StaffRole", description="A staff role: a name and what it may do.")
-class StaffRoleType:
+class StaffRoleType(Node):
     id: strawberry.ID = strawberry.field(description="The role's id, for roleId arguments.")
     name: str = strawberry.field(description="Its name; a built-in role's is ADMIN, BILLING, …")
     permissions: list[auth_permissions.StaffPermission] = strawberry.field(
@@ -41,7 +42,7 @@ class StaffRoleType:
 
 
 @strawberry.type(description="A member of staff, as staff administration sees it.")
-class Staff:
+class Staff(Node):
     id: strawberry.ID = strawberry.field(description="The member's id.")
     email: str = strawberry.field(description="Its login's email address.")
     first_name: str = strawberry.field(description="First name.")

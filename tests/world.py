@@ -37,6 +37,7 @@ from domain.files import storage
 from domain.files.storage import FileStore
 from domain.staff import api_keys
 from domain.tickets import services as tickets
+from schema.ids import global_id
 from tests.conftest import CLIENT_AREA_URL, TEST_TABLES, add_client
 
 PASSWORD = "fuzz-password-1"
@@ -302,10 +303,11 @@ async def _emails(conn: asyncpg.Connection) -> None:
 
 
 # Every list of the API that a query reaches, with rows when the world is made: read as
-# staff, `$client` the world's first client (tests/api/test_lists.py keeps it complete).
+# staff, `$client` the world's first client and `$order` its order (`every_list_variables`;
+# tests/api/test_lists.py keeps it complete).
 EVERY_LIST = """
-query EveryList($client: ID!) {
-  viewer { permissions }
+query EveryList($client: ID!, $order: ID!) {
+  viewer { permissions productStatusFilter { services domains } }
   clients(first: 50) { edges { node { id } } }
   auditLog { edges { node { id } } }
   automationRuns { edges { node { asOf steps { step } failures { step } } } }
@@ -325,6 +327,7 @@ query EveryList($client: ID!) {
   staffRoles { id permissions }
   apiKeys { id }
   nodes(ids: [$client]) { id }
+  order: node(id: $order) { ... on Order { items { id } } }
   dashboard {
     clientsByStatus { count } unpaidInvoices { totals { amount } }
     income(from: "TODAY", to: "TODAY", interval: DAY) { totals { amount } }
@@ -335,6 +338,16 @@ query EveryList($client: ID!) {
     contacts { id permissions } tickets { id messages { id } } files { id }
   }
 }""".replace("TODAY", date.today().isoformat())  # the world's payments are today's
+
+
+def every_list_variables(world: World) -> dict[str, str]:
+    """The variables of EVERY_LIST for this world."""
+    return {
+        "client": str(global_id("Client", world.client_id)),
+        "order": str(global_id("Order", world.order_id)),
+    }
+
+
 # Lists a healthy world leaves empty: the failures of its automation runs.
 MAY_BE_EMPTY = frozenset({"failures"})
 

@@ -47,15 +47,17 @@ class Session:
     """A live session as a request finds it, in one statement."""
 
     viewer: Viewer
-    # The service statuses this (staff) session chose to see, as stored: what
-    # `domain.billing.items.service_status_filter` reads; None: all of them (SPEC 1.9).
+    # The service and domain statuses this (staff) session chose to see, as stored: what
+    # `domain.billing.status_filter.status_filter` reads; None: all of them (SPEC 1.9).
     service_status_filter: list[str] | None
+    domain_status_filter: list[str] | None
 
 
 async def session_for_token(conn: asyncpg.Connection, token: str) -> Session | None:
     """The live session a token opens; None for unknown, expired or closed ones."""
     row = await conn.fetchrow(
-        """SELECT se.id AS session_id, se.service_status_filter, l.id AS login_id,
+        """SELECT se.id AS session_id, se.service_status_filter, se.domain_status_filter,
+                  l.id AS login_id,
                   se.two_factor_passed,
                   l.email::text AS email, st.id AS staff_id, st.role,
                   sr.name::text AS custom_role, sr.permissions AS custom_role_permissions,
@@ -73,7 +75,9 @@ async def session_for_token(conn: asyncpg.Connection, token: str) -> Session | N
         _token_hash(token),
     )
     viewer = None if row is None else _viewer(row)
-    return None if viewer is None else Session(viewer, row["service_status_filter"])
+    if viewer is None:
+        return None
+    return Session(viewer, row["service_status_filter"], row["domain_status_filter"])
 
 
 async def viewer_for_token(conn: asyncpg.Connection, token: str) -> Viewer | None:

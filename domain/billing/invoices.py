@@ -21,7 +21,7 @@ from domain.billing.models import BilledTo, Invoice, InvoiceItem, InvoiceStatus,
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.idempotency import idempotent
 from domain.money import check_storable, parse_amount
-from domain.nested import first_of_each, grouped
+from domain.nested import by_id, first_of_each, grouped
 from domain.settings import get_general_settings
 from domain.validation import InputCheck
 
@@ -338,8 +338,14 @@ async def _create_invoice(
 
 
 async def get_invoice(conn: asyncpg.Connection, invoice_id: int) -> Invoice | None:
-    row = await conn.fetchrow(f"SELECT {INVOICE_COLUMNS} FROM invoices WHERE id = $1", invoice_id)
-    return invoice_from_row(row) if row else None
+    return (await invoices_by_ids(conn, [invoice_id])).get(invoice_id)
+
+
+async def invoices_by_ids(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, Invoice]:
+    rows = await conn.fetch(
+        f"SELECT {INVOICE_COLUMNS} FROM invoices WHERE id = ANY($1::bigint[])", list(ids)
+    )
+    return by_id(rows, invoice_from_row)
 
 
 async def invoices_by_client(

@@ -10,7 +10,7 @@ from domain import audit
 from domain.billing.models import BillableItem, BillingCycle, DomainStatus, ItemKind, ServiceStatus
 from domain.catalogue.emails import queue_item_emails
 from domain.errors import NotFound
-from domain.nested import first_of_each, grouped
+from domain.nested import by_id, first_of_each, grouped
 
 ITEM_COLUMNS = """id, client_id, order_id, name, amount, billing_cycle, status, payment_method,
     next_due_date, created_at"""
@@ -21,6 +21,14 @@ _KIND_COLUMNS = {
     ItemKind.SERVICE: "",
     ItemKind.ADDON: ", service_id",
     ItemKind.DOMAIN: ", auto_renew",
+}
+
+
+# The same, as columns every kind has, for a statement that reads several kinds at once.
+_UNION_COLUMNS = {
+    ItemKind.SERVICE: ", NULL::bigint AS service_id, NULL::boolean AS auto_renew",
+    ItemKind.ADDON: ", service_id, NULL::boolean AS auto_renew",
+    ItemKind.DOMAIN: ", NULL::bigint AS service_id, auto_renew",
 }
 
 
@@ -75,6 +83,20 @@ async def addons_by_service(
     return grouped(
         rows, service_ids, lambda row: item_from_row(ItemKind.ADDON, row), parent="service_id"
     )
+
+
+async def items_by_ids(
+    conn: asyncpg.Connection, kinds: Sequence[ItemKind], ids: Sequence[int]
+) -> dict[int, BillableItem]:
+    """The items of these ids among those of `kinds` (ids are unique across all three), in
+    one statement."""
+    tables = " UNION ALL ".join(
+        f"SELECT '{kind.value}' AS kind, {ITEM_COLUMNS}{_UNION_COLUMNS[kind]} FROM {kind.table}"
+        " WHERE id = ANY($1::bigint[])"
+        for kind in kinds
+    )
+    rows = await conn.fetch(tables, list(ids))
+    return by_id(rows, lambda row: item_from_row(ItemKind(row["kind"]), row))
 
 
 async def items_by_order(
@@ -176,29 +198,3 @@ async def _set_status(
                 changes={"id": item_id, "status": {"from": previous, "to": status}},
             )
         return item_from_row(kind, row)
-
-
-async def service_status_filter(
-    conn: asyncpg.Connection, session_id: int
-) -> frozenset[ServiceStatus] | None:
-    """The service statuses this staff session chose to see (SPEC 1.9); None: all of them."""
-    chosen = await conn.fetchval(
-        "SELECT service_status_filter FROM sessions WHERE id = $1", session_id
-    )
-    return service_statuses(chosen)
-
-
-def service_statuses(chosen: Iterable[str] | None) -> frozenset[ServiceStatus] | None:
-    """A session's stored service status filter (`sessions.Session`), read; None: all."""
-    return None if chosen is None else frozenset(ServiceStatus(s) for s in chosen)
-
-
-async def remember_service_status_filter(
-    conn: asyncpg.Connection, session_id: int, statuses: Iterable[ServiceStatus]
-) -> None:
-    """Keep the choice with the session: it lasts, for every client, until the session ends."""
-    await conn.execute(
-        "UPDATE sessions SET service_status_filter = $2 WHERE id = $1",
-        session_id,
-        sorted(s.value for s in statuses),
-    )

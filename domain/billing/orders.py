@@ -26,6 +26,7 @@ from domain.catalogue.pricing import OrderLine, addon_service, catalogue_lines
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.idempotency import idempotent
 from domain.money import parse_amount
+from domain.nested import by_id
 from domain.validation import InputCheck
 
 MAX_ORDER_ITEMS = 100
@@ -261,14 +262,20 @@ async def accept_order(
 
 
 async def get_order(conn: asyncpg.Connection, order_id: int) -> Order | None:
-    row = await conn.fetchrow(
+    return (await orders_by_ids(conn, [order_id])).get(order_id)
+
+
+async def orders_by_ids(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, Order]:
+    """The orders of these ids with their items (a statement per item kind)."""
+    rows = await conn.fetch(
         """SELECT id, client_id, currency, payment_method, status, created_at, invoice_id
-             FROM orders WHERE id = $1""",
-        order_id,
+             FROM orders WHERE id = ANY($1::bigint[])""",
+        list(ids),
     )
-    if row is None:
-        return None
-    items = await items_by_order(conn, [order_id])
-    return Order(
-        **{**dict(row), "status": OrderStatus(row["status"]), "items": tuple(items[order_id])}
+    items = await items_by_order(conn, [row["id"] for row in rows]) if rows else {}
+    return by_id(
+        rows,
+        lambda row: Order(
+            **{**dict(row), "status": OrderStatus(row["status"]), "items": tuple(items[row["id"]])}
+        ),
     )

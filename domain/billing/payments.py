@@ -18,7 +18,7 @@ from domain.emails.outbox import queue_invoice_emails
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.idempotency import idempotent
 from domain.money import exact_decimal, parse_amount
-from domain.nested import first_of_each, grouped
+from domain.nested import by_id, first_of_each, grouped
 from domain.paging import Keyset, Page, PageRequest, fetch_page
 from domain.validation import InputCheck
 
@@ -198,6 +198,15 @@ def transaction_from_row(row: asyncpg.Record) -> Transaction:
     values = {name: row[name] for name in _TRANSACTION_FIELDS}
     kind = values.pop("refund_kind")
     return Transaction(**values, refund_kind=RefundKind(kind) if kind else None)
+
+
+async def transactions_by_ids(
+    conn: asyncpg.Connection, ids: Sequence[int]
+) -> dict[int, Transaction]:
+    rows = await conn.fetch(
+        f"SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE id = ANY($1::bigint[])", list(ids)
+    )
+    return by_id(rows, transaction_from_row)
 
 
 async def transactions_by_client(

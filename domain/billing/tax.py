@@ -3,6 +3,7 @@ rule of the client's state, else of its country (see `invoices.TAX_RATE_SQL`).""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
 import asyncpg
@@ -10,6 +11,7 @@ import asyncpg
 from domain.billing.models import TaxRule
 from domain.countries import COUNTRY_CODES
 from domain.errors import ErrorCode, NotFound
+from domain.nested import by_id
 from domain.validation import InputCheck
 
 _COLUMNS = "id, country, state, name, rate"
@@ -63,6 +65,13 @@ async def delete_tax_rule(conn: asyncpg.Connection, rule_id: int) -> TaxRule:
     if row is None:
         raise NotFound("Tax rule")
     return TaxRule(**dict(row))
+
+
+async def tax_rules_by_ids(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, TaxRule]:
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM tax_rules WHERE id = ANY($1::bigint[])", list(ids)
+    )
+    return by_id(rows, lambda row: TaxRule(**dict(row)))
 
 
 async def tax_rules(conn: asyncpg.Connection) -> list[TaxRule]:

@@ -15,6 +15,7 @@ what the SPEC leaves open:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -210,12 +211,13 @@ async def _move_card(
     return True
 
 
-async def merged_into(conn: asyncpg.Connection, client_id: int) -> int | None:
-    """The client a removed id was merged into, if it was."""
-    into: int | None = await conn.fetchval(
-        "SELECT into_id FROM client_merges WHERE merged_id = $1", client_id
+async def merged_into(conn: asyncpg.Connection, client_ids: Sequence[int]) -> dict[int, int]:
+    """Of these removed ids, those merged into a client: the client each went into."""
+    rows = await conn.fetch(
+        "SELECT merged_id, into_id FROM client_merges WHERE merged_id = ANY($1::bigint[])",
+        list(client_ids),
     )
-    return into
+    return {row["merged_id"]: row["into_id"] for row in rows}
 
 
 async def merged_from_by_client(

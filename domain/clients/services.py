@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
 
 from domain import audit
 from domain.auth import sessions
+from domain.auth.password_tokens import INVITATION_TOKEN_TTL, TokenPurpose, issue_token
 from domain.auth.passwords import hash_password
 from domain.billing.currency import check_currency_change
 from domain.billing.payment_method import apply_payment_method
@@ -17,6 +19,7 @@ from domain.clients.models import Client, ClientStatus
 from domain.clients.profile import clean_profile
 from domain.clients.queries import CLIENT_SELECT, client_from_row, get_client
 from domain.emails.outbox import queue_client_email
+from domain.emails.templates import SECRET_KEY
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.validation import InputCheck
 
@@ -72,12 +75,18 @@ async def add_client(
                 changes=cleaned,
             )
             if send_welcome_email:
-                await queue_client_email(
-                    conn,
-                    client.id,
-                    template="client_signup",
-                    context=client_email_context(client, client_area_url),
-                )
+                context = client_email_context(client, client_area_url, has_password=bool(password))
+                if not password:
+                    # A set-password link instead: a reset token, given the invitations' time
+                    # to be found. The new client has no contacts yet, so no copy carries it.
+                    token = await issue_token(
+                        conn, login_id, TokenPurpose.RESET, ttl=INVITATION_TOKEN_TTL
+                    )
+                    context |= {
+                        SECRET_KEY: {"token": token},
+                        "valid_hours": INVITATION_TOKEN_TTL // timedelta(hours=1),
+                    }
+                await queue_client_email(conn, client.id, template="client_signup", context=context)
             return client
     except asyncpg.UniqueViolationError:
         # Two staff adding the same email at once: the second loses cleanly.
@@ -254,11 +263,15 @@ async def send_client_email(
         client = await get_client(conn, client_id)
         if client is None:
             raise NotFound("Client", "client_id")
+        # No set-password link by hand: the contacts' copies would carry it.
+        has_password = await conn.fetchval(
+            "SELECT password_hash IS NOT NULL FROM logins WHERE id = $1", client.owner_login_id
+        )
         queued = await queue_client_email(
             conn,
             client_id,
             template=template,
-            context=client_email_context(client, client_area_url),
+            context=client_email_context(client, client_area_url, has_password=has_password),
         )
         await audit.record(
             conn,
@@ -274,14 +287,18 @@ async def send_client_email(
 CLIENT_TEMPLATES = frozenset({"client_signup"})
 
 
-def client_email_context(client: Client, client_area_url: str) -> dict[str, Any]:
-    """What every client email template can use."""
+def client_email_context(
+    client: Client, client_area_url: str, *, has_password: bool
+) -> dict[str, Any]:
+    """What every client email template can use; `has_password`: whether the account
+    holder's login has a password yet."""
     return {
         "client": {
             "first_name": client.first_name,
             "last_name": client.last_name,
             "email": client.email,
             "company_name": client.company_name,
+            "has_password": has_password,
         },
         "client_area_url": client_area_url,
     }

@@ -12,7 +12,7 @@ import asyncpg
 
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.money import check_storable
-from domain.nested import first_of_each, grouped
+from domain.nested import by_id, first_of_each, grouped
 
 
 @dataclass(frozen=True)
@@ -111,10 +111,14 @@ async def delete_entry(conn: asyncpg.Connection, entry_id: int) -> CreditEntry:
 
 
 async def get_entry(conn: asyncpg.Connection, entry_id: int) -> CreditEntry | None:
-    row = await conn.fetchrow(
-        ENTRY_SELECT.format(source="credit_log") + " WHERE e.id = $1", entry_id
+    return (await entries_by_ids(conn, [entry_id])).get(entry_id)
+
+
+async def entries_by_ids(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, CreditEntry]:
+    rows = await conn.fetch(
+        ENTRY_SELECT.format(source="credit_log") + " WHERE e.id = ANY($1::bigint[])", list(ids)
     )
-    return entry_from_row(row) if row else None
+    return by_id(rows, entry_from_row)
 
 
 async def entries_by_client(

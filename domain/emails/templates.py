@@ -107,7 +107,12 @@ TEMPLATES: dict[str, EmailTemplate] = {
             "client_signup",
             "Client Signup Email",
             EmailCategory.GENERAL,
-            {"client": _SAMPLE_CLIENT, "client_area_url": _SAMPLE_URL},
+            {
+                "client": {**_SAMPLE_CLIENT, "has_password": False},
+                "client_area_url": _SAMPLE_URL,
+                "valid_hours": 72,
+                SECRET_KEY: _SAMPLE_TOKEN,
+            },
         ),
         EmailTemplate(
             "password_reset_validation",

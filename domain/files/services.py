@@ -14,7 +14,7 @@ from domain.auth.permissions import ContactPermission, StaffPermission
 from domain.auth.viewer import Viewer
 from domain.errors import NotFound
 from domain.files.storage import StoredBytes
-from domain.nested import first_of_each, grouped
+from domain.nested import by_id, first_of_each, grouped
 from domain.validation import InputCheck
 
 # A sub-account reads its client's files with the PROFILE permission: files staff share
@@ -164,8 +164,14 @@ async def _lock_file(conn: asyncpg.Connection, file_id: int) -> ClientFile:
 
 
 async def get_file(conn: asyncpg.Connection, file_id: int) -> ClientFile | None:
-    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM client_files WHERE id = $1", file_id)
-    return ClientFile(**dict(row)) if row else None
+    return (await files_by_ids(conn, [file_id])).get(file_id)
+
+
+async def files_by_ids(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, ClientFile]:
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM client_files WHERE id = ANY($1::bigint[])", list(ids)
+    )
+    return by_id(rows, lambda row: ClientFile(**dict(row)))
 
 
 async def files_by_client(

@@ -3,7 +3,7 @@ listed, revoked. What a request does with one is domain/auth/api_keys.py's."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -53,6 +53,16 @@ async def api_keys(conn: asyncpg.Connection) -> list[ApiKey]:
                       ORDER BY k.id DESC"""
     )
     return [_key(row) for row in rows]
+
+
+async def api_keys_by_ids(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, ApiKey]:
+    """Of these ids, the keys in use, as `api_keys` lists them."""
+    rows = await conn.fetch(
+        f"""{_SELECT} WHERE k.id = ANY($1::bigint[]) AND k.revoked_at IS NULL
+                        AND (k.expires_at IS NULL OR k.expires_at > now())""",
+        list(ids),
+    )
+    return {row["id"]: _key(row) for row in rows}
 
 
 async def create_api_key(

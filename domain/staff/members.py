@@ -6,7 +6,7 @@ that would leave nobody able to manage staff is refused (`access.keep_a_staff_ma
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -93,6 +93,16 @@ async def staff_member(
         staff_id,
     )
     return None if row is None else _member(row)
+
+
+async def staff_members_by_ids(
+    conn: asyncpg.Connection, ids: Sequence[int]
+) -> dict[int, StaffMember]:
+    """The members of these ids, disabled ones too (as `staffMember` shows them)."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} {_SOURCE} WHERE st.id = ANY($1::bigint[])", list(ids)
+    )
+    return {row["id"]: _member(row) for row in rows}
 
 
 async def existing_member(conn: asyncpg.Connection, staff_id: int) -> StaffMember:

@@ -7,7 +7,7 @@ holds a built-in role by name (`staff.role`) or a custom one by id (`staff.custo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +59,13 @@ async def staff_roles(conn: asyncpg.Connection) -> list[Role]:
         f"SELECT {ROLE_COLUMNS} FROM staff_roles r ORDER BY NOT r.built_in, r.id"
     )
     return [role(row) for row in rows]
+
+
+async def roles_by_ids(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, Role]:
+    rows = await conn.fetch(
+        f"SELECT {ROLE_COLUMNS} FROM staff_roles r WHERE r.id = ANY($1::bigint[])", list(ids)
+    )
+    return {row["role_id"]: role(row) for row in rows}
 
 
 async def role_by_id(

@@ -323,6 +323,7 @@ RULES: dict[str, Rule] = {
     # Mutation
     "login": public('login(email: "nobody@example.com", password: "wrong") { token }'),
     "logout": public("logout"),
+    "clearProductStatusFilter": staff(VIEW, f"clearProductStatusFilter {{ ok {ERRORS} }}"),
     "addClient": staff(EDIT, f"addClient(input: {{{NEW_CLIENT}}}) {{ client {{ id }} {ERRORS} }}"),
     "updateClient": staff(
         EDIT, f'updateClient(id: $client, input: {{notes: "x"}}) {{ client {{ id }} {ERRORS} }}'

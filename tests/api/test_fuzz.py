@@ -13,9 +13,8 @@ from schemathesis import GenerationMode
 from schemathesis.schemas import APIOperation
 
 from app.settings import Settings
-from tests.conftest import gid
 from tests.fuzzing import Campaign, InProcessAPI, fuzz_operation, open_sessions, operations
-from tests.world import EVERY_LIST, empty_lists
+from tests.world import EVERY_LIST, empty_lists, every_list_variables
 
 # Valid documents find most; a few invalid ones exercise the refusals before execution.
 EXAMPLES = {GenerationMode.POSITIVE: 20, GenerationMode.NEGATIVE: 5}
@@ -46,7 +45,7 @@ def test_the_fuzzed_world_has_rows_in_every_list(fuzz_api: InProcessAPI) -> None
     tokens = fuzz_api.run(open_sessions(fuzz_api, world))
 
     response = fuzz_api.post(
-        {"query": EVERY_LIST, "variables": {"client": gid("Client", world.client_id)}},
+        {"query": EVERY_LIST, "variables": every_list_variables(world)},
         tokens["staff"],
     )
 

@@ -23,13 +23,10 @@ from graphql import (
     parse,
     visit,
 )
-from redis.asyncio import Redis
 
-from app.settings import Settings
 from domain.auth import sessions
-from domain.files.stores import PostgresStore
 from tests.conftest import gid, gql
-from tests.world import EVERY_LIST, World, empty_lists, make_world
+from tests.world import EVERY_LIST, World, empty_lists, every_list_variables
 
 TTL = timedelta(hours=1)
 # Each paged list: its root field and arguments, and how to tell its items apart.
@@ -48,15 +45,6 @@ PAGED = {
     "products": ("products", "", "id"),
     "cancellationRequests": ("cancellationRequests", "", "id"),
 }
-
-
-@pytest.fixture
-async def world(pool: asyncpg.Pool, settings: Settings) -> World:
-    redis = Redis.from_url(settings.redis_url)
-    try:
-        return await make_world(pool, redis, PostgresStore(pool))
-    finally:
-        await redis.aclose()
 
 
 async def token_of(conn: asyncpg.Connection, world: World, role: str) -> str:
@@ -113,7 +101,7 @@ async def test_every_list_has_rows_in_the_world_and_reads_without_error(
 ) -> None:
     token = await token_of(conn, world, "staff")
 
-    body = await gql(api, EVERY_LIST, {"client": gid("Client", world.client_id)}, token=token)
+    body = await gql(api, EVERY_LIST, every_list_variables(world), token=token)
 
     assert empty_lists(body["data"]) == []
 

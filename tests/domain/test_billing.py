@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from domain.billing import invoices, items, orders, payments, tax
+from domain.billing import invoices, items, orders, payments, status_filter, tax
 from domain.billing.models import (
     BilledTo,
     DomainStatus,
@@ -22,6 +22,7 @@ from domain.billing.models import (
     OrderStatus,
     ServiceStatus,
 )
+from domain.billing.status_filter import StatusFilter
 from domain.clients import queries, services
 from domain.clients.models import Client
 from domain.contacts import services as contact_services
@@ -736,7 +737,7 @@ async def test_1_5_an_unknown_payment_method_changes_nothing(conn: asyncpg.Conne
 # --- 1.9 the service status filter of a staff session ---------------------------------------
 
 
-async def test_1_9_the_service_status_filter_is_kept_with_the_session(
+async def test_1_9_the_product_status_filter_is_kept_with_the_session(
     conn: asyncpg.Connection,
 ) -> None:
     client = await add_client(conn)
@@ -745,16 +746,15 @@ async def test_1_9_the_service_status_filter_is_kept_with_the_session(
            VALUES ('\\x01', $1, now() + interval '1 hour') RETURNING id""",
         client.owner_login_id,
     )
-
-    assert await items.service_status_filter(conn, session_id) is None
-    await items.remember_service_status_filter(
-        conn, session_id, [ServiceStatus.PENDING, ServiceStatus.ACTIVE]
+    chosen = StatusFilter(
+        frozenset({ServiceStatus.PENDING, ServiceStatus.ACTIVE}), frozenset({DomainStatus.GRACE})
     )
 
-    assert await items.service_status_filter(conn, session_id) == {
-        ServiceStatus.PENDING,
-        ServiceStatus.ACTIVE,
-    }
+    assert await status_filter.status_filter(conn, session_id) == status_filter.NOTHING_CHOSEN
+    await status_filter.remember_status_filter(conn, session_id, chosen)
+    assert await status_filter.status_filter(conn, session_id) == chosen
+    await status_filter.remember_status_filter(conn, session_id, status_filter.NOTHING_CHOSEN)
+    assert await status_filter.status_filter(conn, session_id) == status_filter.NOTHING_CHOSEN
 
 
 # --- idempotency keys on the money operations ------------------------------------------------

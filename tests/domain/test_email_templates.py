@@ -56,7 +56,8 @@ def test_8_1_the_welcome_email_links_to_the_login_page_not_to_the_api_root() -> 
     rendered = TemplateRenderer().render(
         "client_signup", {**TEMPLATES["client_signup"].sample, "client_area_url": BASE}
     )
-    assert links_of(rendered.body) == [f"{BASE}/login"]
+    # The sample is of a client without a password: its set-password link too.
+    assert links_of(rendered.body) == [f"{BASE}/login", f"{BASE}/password-reset/sample-token"]
     assert f'href="{BASE}/login"' in (rendered.html or "")
 
 

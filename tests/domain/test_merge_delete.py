@@ -181,8 +181,10 @@ async def test_7_1_merge_moves_every_record_to_the_kept_client(
         viewer = await sessions.viewer_for_token(conn, token)
         assert viewer is not None and viewer.client_id == kept.id
     # Redirects: the removed id and the one merged into it earlier lead to the kept client.
-    assert await merge.merged_into(conn, other.id) == kept.id
-    assert await merge.merged_into(conn, earlier.id) == kept.id
+    assert await merge.merged_into(conn, [other.id, earlier.id, kept.id]) == {
+        other.id: kept.id,
+        earlier.id: kept.id,
+    }
     assert (await merge.merged_from_by_client(conn, [kept.id]))[kept.id] == sorted(
         [other.id, earlier.id], key=[earlier.id, other.id].index
     )
@@ -393,7 +395,7 @@ async def test_7_2_delete_removes_everything_but_transactions_and_audit(
     # The owner's and the contact's logins went, and with them the session.
     assert await conn.fetchval("SELECT count(*) FROM logins") == logins - 2
     assert await sessions.viewer_for_token(conn, token) is None
-    assert await merge.merged_into(conn, earlier.id) is None
+    assert await merge.merged_into(conn, [earlier.id]) == {}
     rows = await payments.transactions_by_client(conn, [doomed.id])
     assert [(t.client_name, t.client_company_name) for t in rows[doomed.id]] == [
         ("Doomed Bloggs", "Doomed Ltd")
