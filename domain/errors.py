@@ -23,6 +23,10 @@ class ErrorCode(StrEnum):
     CURRENCY_IN_USE = "CURRENCY_IN_USE"
     # The payment gateway refused a capture or a refund; the message is the gateway's.
     PAYMENT_DECLINED = "PAYMENT_DECLINED"
+    # A quote past its valid-until date (SPEC 14.4): it can no longer be sent or accepted.
+    EXPIRED = "EXPIRED"
+    # A quote accepted already: it is an invoice now and changes no more.
+    ALREADY_ACCEPTED = "ALREADY_ACCEPTED"
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 import asyncpg
 
 from domain.errors import DomainError, ErrorCode
+from domain.money import parse_amount
 from domain.validation import MAX_TEXT, InputCheck
 
 MAX_DAYS_BEFORE = 365
@@ -23,6 +25,13 @@ class ClientDisplayFormat(StrEnum):
     NAME_ONLY = "NAME_ONLY"
     COMPANY_IF_SET = "COMPANY_IF_SET"
     NAME_AND_COMPANY = "NAME_AND_COMPANY"
+
+
+class CommissionType(StrEnum):
+    """How an affiliate's commission on a referred client's paid invoice is worked out."""
+
+    PERCENTAGE = "PERCENTAGE"  # this percentage of the invoice's subtotal
+    FIXED = "FIXED"  # this amount, in the invoice's currency, whatever it totals
 
 
 class PasswordResetMode(StrEnum):
@@ -43,6 +52,9 @@ class GeneralSettings:
     # Who the invoices (and emails) are from: the header of every invoice PDF.
     company_name: str = ""
     company_address: str = ""
+    # SPEC 14.3: what an affiliate earns when a client it referred pays an invoice.
+    affiliate_commission_type: CommissionType = CommissionType.PERCENTAGE
+    affiliate_commission: Decimal = Decimal("10.00")
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> GeneralSettings:
@@ -65,6 +77,13 @@ class GeneralSettings:
             ),
             company_name=str(value.get("company_name", defaults.company_name)),
             company_address=str(value.get("company_address", defaults.company_address)),
+            affiliate_commission_type=CommissionType(
+                value.get("affiliate_commission_type", defaults.affiliate_commission_type)
+            ),
+            # Stored as its text (app/db.py), read back exact.
+            affiliate_commission=Decimal(
+                str(value.get("affiliate_commission", defaults.affiliate_commission))
+            ),
         )
 
 
@@ -87,6 +106,13 @@ async def update_general_settings(conn: asyncpg.Connection, **changes: Any) -> G
         if field in changes:
             text = check.optional_text(field, changes[field], label, longest, multiline=multiline)
             changes[field] = text or ""
+    if changes.get("affiliate_commission") is not None:
+        try:
+            changes["affiliate_commission"] = parse_amount(
+                changes["affiliate_commission"], "affiliate_commission", allow_zero=True
+            )
+        except DomainError as error:
+            check.errors.extend(error.errors)
     check.raise_if_failed()
     async with conn.transaction():
         # Lock the row so two staff saving different settings at once both keep their change;
@@ -96,6 +122,15 @@ async def update_general_settings(conn: asyncpg.Connection, **changes: Any) -> G
         )
         current = await conn.fetchval("SELECT value FROM settings WHERE key = 'general' FOR UPDATE")
         updated = replace(GeneralSettings.from_json(current or {}), **changes)
+        if (
+            updated.affiliate_commission_type is CommissionType.PERCENTAGE
+            and updated.affiliate_commission > 100
+        ):
+            raise DomainError.single(
+                ErrorCode.INVALID,
+                "A percentage commission is at most 100.",
+                "affiliate_commission",
+            )
         await conn.execute(
             """INSERT INTO settings (key, value) VALUES ('general', $1)
                ON CONFLICT (key) DO UPDATE SET value = excluded.value""",

@@ -277,6 +277,68 @@ CREATE TABLE public.addons (
     CONSTRAINT addons_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'ACTIVE'::text, 'SUSPENDED'::text, 'TERMINATED'::text, 'CANCELLED'::text, 'FRAUD'::text, 'COMPLETED'::text])))
 );
 
+CREATE TABLE public.affiliate_commissions (
+    id bigint NOT NULL,
+    affiliate_id bigint NOT NULL,
+    invoice_id bigint,
+    invoice_number bigint NOT NULL,
+    amount numeric(14,2) NOT NULL,
+    currency character(3) NOT NULL,
+    earned_at timestamp with time zone DEFAULT now() NOT NULL,
+    reversed_at timestamp with time zone,
+    CONSTRAINT affiliate_commissions_amount_check CHECK ((amount > (0)::numeric))
+);
+
+CREATE SEQUENCE public.affiliate_commissions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.affiliate_commissions_id_seq OWNED BY public.affiliate_commissions.id;
+
+CREATE TABLE public.affiliate_payouts (
+    id bigint NOT NULL,
+    affiliate_id bigint NOT NULL,
+    amount numeric(14,2) NOT NULL,
+    currency character(3) NOT NULL,
+    staff_id bigint,
+    paid_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT affiliate_payouts_amount_check CHECK ((amount > (0)::numeric))
+);
+
+CREATE SEQUENCE public.affiliate_payouts_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.affiliate_payouts_id_seq OWNED BY public.affiliate_payouts.id;
+
+CREATE TABLE public.affiliate_referrals (
+    client_id bigint NOT NULL,
+    affiliate_id bigint NOT NULL,
+    referred_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE public.affiliates (
+    id bigint NOT NULL,
+    client_id bigint NOT NULL,
+    referral_code text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE SEQUENCE public.affiliates_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.affiliates_id_seq OWNED BY public.affiliates.id;
+
 CREATE TABLE public.api_keys (
     id bigint NOT NULL,
     name text NOT NULL,
@@ -779,6 +841,49 @@ CREATE TABLE public.payment_gateways (
     CONSTRAINT payment_gateways_kind_check CHECK ((kind = ANY (ARRAY['MERCHANT'::text, 'MANUAL'::text])))
 );
 
+CREATE TABLE public.quote_lines (
+    id bigint NOT NULL,
+    quote_id bigint NOT NULL,
+    description text NOT NULL,
+    amount numeric(14,2) NOT NULL,
+    product_id bigint,
+    CONSTRAINT quote_lines_amount_check CHECK ((amount >= (0)::numeric))
+);
+
+CREATE SEQUENCE public.quote_lines_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.quote_lines_id_seq OWNED BY public.quote_lines.id;
+
+CREATE TABLE public.quotes (
+    id bigint NOT NULL,
+    client_id bigint NOT NULL,
+    status text DEFAULT 'DRAFT'::text NOT NULL,
+    valid_until date NOT NULL,
+    currency character(3) NOT NULL,
+    subtotal numeric(14,2) NOT NULL,
+    invoice_id bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    sent_at timestamp with time zone,
+    accepted_at timestamp with time zone,
+    CONSTRAINT quotes_check CHECK (((status = 'ACCEPTED'::text) = (accepted_at IS NOT NULL))),
+    CONSTRAINT quotes_status_check CHECK ((status = ANY (ARRAY['DRAFT'::text, 'SENT'::text, 'ACCEPTED'::text]))),
+    CONSTRAINT quotes_subtotal_check CHECK ((subtotal >= (0)::numeric))
+);
+
+CREATE SEQUENCE public.quotes_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.quotes_id_seq OWNED BY public.quotes.id;
+
 CREATE TABLE public.recovery_codes (
     login_id bigint NOT NULL,
     salt bytea NOT NULL,
@@ -962,12 +1067,43 @@ ALTER TABLE public.transactions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY
     CACHE 1
 );
 
+ALTER TABLE ONLY public.affiliate_commissions ALTER COLUMN id SET DEFAULT nextval('public.affiliate_commissions_id_seq'::regclass);
+
+ALTER TABLE ONLY public.affiliate_payouts ALTER COLUMN id SET DEFAULT nextval('public.affiliate_payouts_id_seq'::regclass);
+
+ALTER TABLE ONLY public.affiliates ALTER COLUMN id SET DEFAULT nextval('public.affiliates_id_seq'::regclass);
+
 ALTER TABLE ONLY public.invoices ALTER COLUMN number SET DEFAULT nextval('public.invoice_numbers'::regclass);
+
+ALTER TABLE ONLY public.quote_lines ALTER COLUMN id SET DEFAULT nextval('public.quote_lines_id_seq'::regclass);
+
+ALTER TABLE ONLY public.quotes ALTER COLUMN id SET DEFAULT nextval('public.quotes_id_seq'::regclass);
 
 ALTER TABLE ONLY public.services ALTER COLUMN id SET DEFAULT nextval('public.billable_item_ids'::regclass);
 
 ALTER TABLE ONLY public.addons
     ADD CONSTRAINT addons_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.affiliate_commissions
+    ADD CONSTRAINT affiliate_commissions_invoice_id_key UNIQUE (invoice_id);
+
+ALTER TABLE ONLY public.affiliate_commissions
+    ADD CONSTRAINT affiliate_commissions_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.affiliate_payouts
+    ADD CONSTRAINT affiliate_payouts_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.affiliate_referrals
+    ADD CONSTRAINT affiliate_referrals_pkey PRIMARY KEY (client_id);
+
+ALTER TABLE ONLY public.affiliates
+    ADD CONSTRAINT affiliates_client_id_key UNIQUE (client_id);
+
+ALTER TABLE ONLY public.affiliates
+    ADD CONSTRAINT affiliates_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.affiliates
+    ADD CONSTRAINT affiliates_referral_code_key UNIQUE (referral_code);
 
 ALTER TABLE ONLY public.api_keys
     ADD CONSTRAINT api_keys_pkey PRIMARY KEY (id);
@@ -1077,6 +1213,12 @@ ALTER TABLE ONLY public.password_tokens
 ALTER TABLE ONLY public.payment_gateways
     ADD CONSTRAINT payment_gateways_pkey PRIMARY KEY (name);
 
+ALTER TABLE ONLY public.quote_lines
+    ADD CONSTRAINT quote_lines_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.quotes
+    ADD CONSTRAINT quotes_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.recovery_codes
     ADD CONSTRAINT recovery_codes_pkey PRIMARY KEY (login_id);
 
@@ -1127,6 +1269,12 @@ CREATE INDEX addons_client ON public.addons USING btree (client_id, id);
 CREATE INDEX addons_due ON public.addons USING btree (next_due_date) WHERE (status = ANY (ARRAY['ACTIVE'::text, 'SUSPENDED'::text]));
 
 CREATE INDEX addons_order ON public.addons USING btree (order_id);
+
+CREATE INDEX affiliate_commissions_affiliate ON public.affiliate_commissions USING btree (affiliate_id, id);
+
+CREATE INDEX affiliate_payouts_affiliate ON public.affiliate_payouts USING btree (affiliate_id, id);
+
+CREATE INDEX affiliate_referrals_affiliate ON public.affiliate_referrals USING btree (affiliate_id, client_id);
 
 CREATE INDEX api_keys_role_id ON public.api_keys USING btree (role_id);
 
@@ -1205,6 +1353,10 @@ CREATE INDEX orders_invoice ON public.orders USING btree (invoice_id);
 CREATE INDEX password_tokens_contact_id ON public.password_tokens USING btree (contact_id) WHERE (contact_id IS NOT NULL);
 
 CREATE INDEX password_tokens_login_id ON public.password_tokens USING btree (login_id);
+
+CREATE INDEX quote_lines_quote ON public.quote_lines USING btree (quote_id, id);
+
+CREATE INDEX quotes_client ON public.quotes USING btree (client_id, id);
 
 CREATE INDEX services_client ON public.services USING btree (client_id, id);
 
@@ -1357,6 +1509,27 @@ ALTER TABLE ONLY public.addons
 ALTER TABLE ONLY public.addons
     ADD CONSTRAINT addons_payment_method_fkey FOREIGN KEY (payment_method) REFERENCES public.payment_gateways(name);
 
+ALTER TABLE ONLY public.affiliate_commissions
+    ADD CONSTRAINT affiliate_commissions_affiliate_id_fkey FOREIGN KEY (affiliate_id) REFERENCES public.affiliates(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.affiliate_commissions
+    ADD CONSTRAINT affiliate_commissions_invoice_id_fkey FOREIGN KEY (invoice_id) REFERENCES public.invoices(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.affiliate_payouts
+    ADD CONSTRAINT affiliate_payouts_affiliate_id_fkey FOREIGN KEY (affiliate_id) REFERENCES public.affiliates(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.affiliate_payouts
+    ADD CONSTRAINT affiliate_payouts_staff_id_fkey FOREIGN KEY (staff_id) REFERENCES public.staff(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.affiliate_referrals
+    ADD CONSTRAINT affiliate_referrals_affiliate_id_fkey FOREIGN KEY (affiliate_id) REFERENCES public.affiliates(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.affiliate_referrals
+    ADD CONSTRAINT affiliate_referrals_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.affiliates
+    ADD CONSTRAINT affiliates_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY public.api_keys
     ADD CONSTRAINT api_keys_role_id_fkey FOREIGN KEY (role_id) REFERENCES public.staff_roles(id) ON DELETE RESTRICT;
 
@@ -1452,6 +1625,15 @@ ALTER TABLE ONLY public.password_tokens
 
 ALTER TABLE ONLY public.password_tokens
     ADD CONSTRAINT password_tokens_login_id_fkey FOREIGN KEY (login_id) REFERENCES public.logins(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.quote_lines
+    ADD CONSTRAINT quote_lines_quote_id_fkey FOREIGN KEY (quote_id) REFERENCES public.quotes(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.quotes
+    ADD CONSTRAINT quotes_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.quotes
+    ADD CONSTRAINT quotes_invoice_id_fkey FOREIGN KEY (invoice_id) REFERENCES public.invoices(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY public.recovery_codes
     ADD CONSTRAINT recovery_codes_login_id_fkey FOREIGN KEY (login_id) REFERENCES public.logins(id) ON DELETE CASCADE;

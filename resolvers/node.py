@@ -25,6 +25,7 @@ from resolvers.context import Context
 from resolvers.emails import emails_by_pks
 from resolvers.pagination import MAX_PAGE_SIZE, bad_input
 from resolvers.permissions import logged_in
+from resolvers.quotes import quotes_by_pks
 from resolvers.tickets import messages_by_pks, tickets_by_pks
 from schema.common import Forbidden
 from schema.ids import split_id
@@ -54,12 +55,13 @@ class NodeType:
 
 
 # The same permissions as `client`/`me`, `contact`/`Client.contacts`, `Client.emails` and
-# `Client.tickets`.
+# `Client.tickets`, `Client.quotes`.
 NODE_TYPES: dict[str, NodeType] = {
     "Client": NodeType(StaffPermission.VIEW_CLIENTS, None, clients_by_pks),
     "Contact": NodeType(StaffPermission.VIEW_CLIENTS, ContactPermission.CONTACTS, contacts_by_pks),
     "Email": NodeType(StaffPermission.VIEW_EMAILS, ContactPermission.EMAILS, emails_by_pks),
     "Ticket": NodeType(StaffPermission.VIEW_CLIENTS, ContactPermission.TICKETS, tickets_by_pks),
+    "Quote": NodeType(StaffPermission.VIEW_CLIENTS, ContactPermission.QUOTES, quotes_by_pks),
     "TicketMessage": NodeType(
         StaffPermission.VIEW_CLIENTS, ContactPermission.TICKETS, messages_by_pks
     ),

@@ -9,7 +9,6 @@ from enum import Enum
 from typing import Annotated, TypeVar
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.types import Info
 
 from domain.auth.permissions import ContactPermission, StaffPermission
@@ -21,6 +20,7 @@ from domain.totals import Total
 from schema.access import require
 from schema.billing import Domain, Invoice, Service, Transaction
 from schema.cards import Card
+from schema.client_dealings import ClientDealings
 from schema.client_presentation import (
     ClientPresentation,
     Currency,
@@ -37,33 +37,11 @@ from schema.credit import CreditEntry
 from schema.emails import Email
 from schema.files import ClientFile
 from schema.ids import global_id
+from schema.nested_lists import NESTED_LIST_CAP, Capped, capped
 from schema.node import Node
 from schema.people import Address
 from schema.prefetched import prefetched_in
 from schema.tickets import Ticket
-
-# Each nested list of a client returns at most this many items (its `first`, by default all
-# up to the cap): a page of 200 clients cannot ask for every row of each. The staff lists
-# (`invoices(clientId:)`, …) page through all of them.
-NESTED_LIST_CAP = 200
-Capped = Annotated[
-    int,
-    strawberry.argument(
-        description=f"At most this many, 1–{NESTED_LIST_CAP} (the cap, and the default)."
-    ),
-]
-
-
-def capped(first: int) -> int:
-    """`first` once checked (the loaders cut each list at it, in SQL); BAD_USER_INPUT for a
-    size beyond the cap."""
-    if not 1 <= first <= NESTED_LIST_CAP:
-        raise GraphQLError(
-            f"`first` must be between 1 and {NESTED_LIST_CAP}.",
-            extensions={"code": "BAD_USER_INPUT", "argument": "first"},
-        )
-    return first
-
 
 ClientStatus = strawberry.enum(
     models.ClientStatus,
@@ -82,7 +60,7 @@ class OrderDirection(Enum):
 
 
 @strawberry.type(description="A customer account: the person or company that is billed.")
-class Client(Node):
+class Client(ClientDealings, Node):
     id: strawberry.ID = strawberry.field(description="The client's id.")
     # The row id behind `id`, for the loaders of nested fields.
     pk: strawberry.Private[int]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import strawberry
 
 from domain import settings as settings_model
@@ -16,6 +18,12 @@ PasswordResetMode = strawberry.enum(
     settings_model.PasswordResetMode,
     description="CHOOSE_PASSWORD: the user sets a new password with the emailed link. "
     "EMAIL_RANDOM: following the link sets a random password and emails it.",
+)
+
+CommissionType = strawberry.enum(
+    settings_model.CommissionType,
+    description="PERCENTAGE: that percentage of the paid invoice's subtotal. FIXED: that "
+    "amount, in the invoice's currency.",
 )
 
 
@@ -44,6 +52,12 @@ class GeneralSettings:
         description="The business's postal address, one line per line, under its name on "
         "every invoice; empty until set."
     )
+    affiliate_commission_type: settings_model.CommissionType = strawberry.field(
+        description="How the commission of a referred client's paid invoice is worked out."
+    )
+    affiliate_commission: Decimal = strawberry.field(
+        description="The commission: a percentage (0–100) or a fixed amount (SPEC 14.3)."
+    )
 
     @classmethod
     def build(cls, value: settings_model.GeneralSettings) -> GeneralSettings:
@@ -55,6 +69,8 @@ class GeneralSettings:
             require_staff_two_factor=value.require_staff_two_factor,
             company_name=value.company_name,
             company_address=value.company_address,
+            affiliate_commission_type=value.affiliate_commission_type,
+            affiliate_commission=value.affiliate_commission,
         )
 
 
@@ -84,6 +100,13 @@ class GeneralSettingsInput:
     company_address: str | None = strawberry.field(
         default=strawberry.UNSET,
         description="The business's postal address, one line per line, shown on invoices.",
+    )
+    affiliate_commission_type: settings_model.CommissionType | None = strawberry.field(
+        default=strawberry.UNSET, description="PERCENTAGE or FIXED."
+    )
+    affiliate_commission: Decimal | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="A percentage (0–100) or an amount, zero or more: zero earns nothing.",
     )
 
 

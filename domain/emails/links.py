@@ -19,6 +19,8 @@ CLIENT_AREA_ROUTES: dict[str, str] = {
     "invoice": "/invoices/{invoice_id}",
     "tickets": "/tickets",
     "ticket": "/tickets/{ticket_id}",
+    "quote": "/quotes/{quote_id}",
+    "signup": "/signup/{referral_code}",
 }
 
 

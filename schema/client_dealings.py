@@ -1,0 +1,47 @@
+"""A client's quotes and affiliate account (SPEC 14.3, 14.4): fields of `Client`, kept here
+so that the client's module stays about the client itself."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import strawberry
+from strawberry.types import Info
+
+from domain.auth.permissions import ContactPermission, StaffPermission
+from schema.access import require
+from schema.affiliates import Affiliate
+from schema.context import SchemaContext
+from schema.nested_lists import NESTED_LIST_CAP, Capped, capped
+from schema.quotes import Quote
+
+
+@strawberry.type(description="What a client is offered and what it earns by referring others.")
+class ClientDealings:
+    if TYPE_CHECKING:
+        pk: int  # the client's row id, a field of `Client`
+
+    @strawberry.field(
+        description="Quotes, newest first (SPEC 14.4); the client area sees those sent, staff "
+        f"the drafts too. At most `first` ({NESTED_LIST_CAP}, the cap)."
+    )
+    async def quotes(
+        self, info: Info[SchemaContext, None], first: Capped = NESTED_LIST_CAP
+    ) -> list[Quote]:
+        await require(
+            info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.QUOTES
+        )
+        viewer = await info.context.get_viewer()
+        drafts = viewer is not None and viewer.is_staff
+        rows = await info.context.loaders.quotes_by_client.load((self.pk, capped(first), drafts))
+        return [Quote.build(row) for row in rows]
+
+    @strawberry.field(
+        description="The affiliate account (SPEC 14.3); null until `activateMyAffiliate`."
+    )
+    async def affiliate(self, info: Info[SchemaContext, None]) -> Affiliate | None:
+        await require(
+            info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.AFFILIATES
+        )
+        row = await info.context.loaders.affiliate_by_client.load(self.pk)
+        return Affiliate.build(row) if row else None
