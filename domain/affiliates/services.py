@@ -85,8 +85,10 @@ async def _balances(
 ) -> dict[int, list[Balance]]:
     rows = await conn.fetch(
         """SELECT affiliate_id, currency, sum(amount) AS amount FROM (
-               SELECT affiliate_id, currency, amount FROM affiliate_commissions
-                WHERE affiliate_id = ANY($1::bigint[]) AND reversed_at IS NULL
+               -- A reversed commission counts nothing, but still shows its currency.
+               SELECT affiliate_id, currency,
+                      CASE WHEN reversed_at IS NULL THEN amount ELSE 0 END AS amount
+                 FROM affiliate_commissions WHERE affiliate_id = ANY($1::bigint[])
                UNION ALL
                SELECT affiliate_id, currency, -amount FROM affiliate_payouts
                 WHERE affiliate_id = ANY($1::bigint[])
