@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +30,7 @@ from domain.auth import passwords, sessions
 from domain.auth.permissions import ContactPermission, StaffRole
 from domain.billing.invoices import create_invoice
 from domain.credit.ledger import record_entry
+from domain.quotes import services as quotes
 from resolvers.permissions import IsClientArea
 from tests import conftest
 from tests.api.introspection import type_fields
@@ -55,6 +56,9 @@ STATE_TABLES = (
     "audit_log",
     "tickets",
     "ticket_messages",
+    "quotes",
+    "invoices",
+    "affiliates",
 )
 
 LOGIN = """
@@ -315,6 +319,44 @@ async def _invoice_paid(data: dict[str, Any], conn: asyncpg.Connection, acc: Acc
     assert data["payInvoice"]["invoice"]["status"] == "PAID"
 
 
+async def _sent_quote(conn: asyncpg.Connection, acc: Account) -> dict[str, Any]:
+    """A quote of the account's, sent, valid until today."""
+    saved = await quotes.save_quote(
+        conn,
+        acc.client_id,
+        quote_id=None,
+        lines=[{"description": "Design", "amount": "50.00"}],
+        valid_until=date.today(),
+        staff_id=None,
+    )
+    page_id = gid("Quote", saved.id)
+    await quotes.send_quote(
+        conn, saved.id, staff_id=None, client_area_url="http://x", page_id=page_id
+    )
+    return {"quote": page_id}
+
+
+async def _lists_quotes(data: dict[str, Any], conn: asyncpg.Connection, acc: Account) -> None:
+    assert data["me"]["quotes"] == []
+
+
+async def _quote_accepted(data: dict[str, Any], conn: asyncpg.Connection, acc: Account) -> None:
+    assert data["acceptQuote"]["errors"] == []
+    assert data["acceptQuote"]["quote"]["status"] == "ACCEPTED"
+    assert await conn.fetchval("SELECT client_id FROM invoices") == acc.client_id
+
+
+async def _shows_affiliate(data: dict[str, Any], conn: asyncpg.Connection, acc: Account) -> None:
+    assert data["me"]["affiliate"] is None
+
+
+async def _affiliate_activated(
+    data: dict[str, Any], conn: asyncpg.Connection, acc: Account
+) -> None:
+    code = data["activateMyAffiliate"]["affiliate"]["referralCode"]
+    assert await conn.fetchval("SELECT client_id FROM affiliates WHERE referral_code = $1", code)
+
+
 @dataclass(frozen=True)
 class AreaOperation:
     name: str
@@ -406,6 +448,36 @@ AREA_OPERATIONS = [
         ("payInvoice",),
         _invoice_paid,
         prepare=_invoice_with_credit,
+    ),
+    AreaOperation(
+        "me.quotes",
+        ContactPermission.QUOTES,
+        "query { me { id quotes { id status } } }",
+        ("me", "quotes"),
+        _lists_quotes,
+    ),
+    AreaOperation(
+        "acceptQuote",
+        ContactPermission.QUOTES,
+        f"""mutation($quote: ID!) {{ acceptQuote(id: $quote) {{
+              quote {{ id status }} {ERRORS} }} }}""",
+        ("acceptQuote",),
+        _quote_accepted,
+        prepare=_sent_quote,
+    ),
+    AreaOperation(
+        "me.affiliate",
+        ContactPermission.AFFILIATES,
+        "query { me { id affiliate { referralCode } } }",
+        ("me", "affiliate"),
+        _shows_affiliate,
+    ),
+    AreaOperation(
+        "activateMyAffiliate",
+        ContactPermission.AFFILIATES,
+        f"mutation {{ activateMyAffiliate {{ affiliate {{ referralCode }} {ERRORS} }} }}",
+        ("activateMyAffiliate",),
+        _affiliate_activated,
     ),
 ]
 
@@ -517,6 +589,8 @@ CLIENT_FIELD_PERMISSIONS: dict[str, ContactPermission | None] = {
     **dict.fromkeys(("services", "addons"), ContactPermission.PRODUCTS),
     "domains": ContactPermission.DOMAINS,
     "tickets": ContactPermission.TICKETS,
+    "quotes": ContactPermission.QUOTES,
+    "affiliate": ContactPermission.AFFILIATES,
     # Former account ids are account details, like the profile.
     "mergedFrom": ContactPermission.PROFILE,
     **dict.fromkeys(("invoices", "transactions", "creditLog", "card"), ContactPermission.INVOICES),
@@ -532,6 +606,8 @@ SUBSELECTIONS = {
     "card": "{ lastFour }",
     "tickets": "{ id messages { from } }",
     "files": "{ id }",
+    "quotes": "{ id }",
+    "affiliate": "{ referralCode }",
 }
 
 
