@@ -3,7 +3,7 @@ so that the client's module stays about the client itself."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -12,8 +12,18 @@ from domain.auth.permissions import ContactPermission, StaffPermission
 from schema.access import require
 from schema.affiliates import Affiliate
 from schema.context import SchemaContext
-from schema.nested_lists import NESTED_LIST_CAP, Capped, capped
+from schema.nested_lists import NESTED_LIST_CAP, capped
 from schema.quotes import Quote
+
+# Each quote brings its lines and its invoice with the invoice's lines: a client's quotes
+# are asked for a few at a time (a page of clients × 200 quotes would cost too much).
+QUOTES_BY_DEFAULT = 20
+QuotesFirst = Annotated[
+    int,
+    strawberry.argument(
+        description=f"At most this many, 1–{NESTED_LIST_CAP}; {QUOTES_BY_DEFAULT} by default."
+    ),
+]
 
 
 @strawberry.type(description="What a client is offered and what it earns by referring others.")
@@ -23,10 +33,11 @@ class ClientDealings:
 
     @strawberry.field(
         description="Quotes, newest first (SPEC 14.4); the client area sees those sent, staff "
-        f"the drafts too. At most `first` ({NESTED_LIST_CAP}, the cap)."
+        f"the drafts too. At most `first` ({QUOTES_BY_DEFAULT} by default, {NESTED_LIST_CAP} "
+        "at most)."
     )
     async def quotes(
-        self, info: Info[SchemaContext, None], first: Capped = NESTED_LIST_CAP
+        self, info: Info[SchemaContext, None], first: QuotesFirst = QUOTES_BY_DEFAULT
     ) -> list[Quote]:
         await require(
             info, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.QUOTES
