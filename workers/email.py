@@ -285,7 +285,10 @@ def _message(
     """The message to send, and what the email log keeps of it (without its secrets or its
     attachments); Unsendable when it cannot be made."""
     try:
-        rendered = resources.renderer.render(email.template, email.context)
+        # An email queued where no request's client-area address is at hand (a commission
+        # earned deep in billing) links under the worker's own.
+        context = {"client_area_url": resources.automation.client_area_url, **email.context}
+        rendered = resources.renderer.render(email.template, context)
         message = build_message(
             email, rendered, mail_from=resources.mail_from, attachments=attachments.of(email)
         )

@@ -4,7 +4,9 @@ and where payments are refunded.
 Earning is one statement over any number of invoices (the generation run settles thousands at
 once): each PAID invoice of a referred client earns its affiliate one commission, at most one
 per invoice ever (a unique invoice id), so paying an invoice again after a refund earns no
-second one. Its email, in the AFFILIATE category, goes to the affiliate's client.
+second one. Its email, in the AFFILIATE category, goes to the affiliate's client; it is
+queued without a client-area address (none is at hand where invoices become PAID), and the
+worker links it under its own.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ CLIENT_AREA_ROUTES: dict[str, str] = {
     "tickets": "/tickets",
     "ticket": "/tickets/{ticket_id}",
     "quote": "/quotes/{quote_id}",
+    "affiliate": "/affiliate",
     "signup": "/signup/{referral_code}",
 }
 

@@ -204,6 +204,7 @@ TEMPLATES: dict[str, EmailTemplate] = {
             {
                 "client": _SAMPLE_CLIENT,
                 "commission": {"amount": "2.10", "currency": "USD", "invoice_number": 12},
+                "client_area_url": _SAMPLE_URL,
             },
         ),
         # The invoice emails of the daily automation (SPEC 8.1, 9.4, 9.5) and of a payment that

@@ -151,9 +151,12 @@ async def test_14_3_a_referred_clients_paid_invoice_earns_a_percentage_commissio
         ("joe@example.com", "AFFILIATE"),
         ("amy@example.com", "AFFILIATE"),
     ]
-    rendered = TemplateRenderer().render("affiliate_commission_earned", emails[0]["context"])
+    # As the worker renders it, under its client-area address.
+    context = {"client_area_url": CLIENT_AREA_URL, **emails[0]["context"]}
+    rendered = TemplateRenderer().render("affiliate_commission_earned", context)
     assert rendered.subject == "You earned a commission of 2.55 USD"
     assert f"invoice #{commission['invoiceNumber']}" in rendered.body
+    assert f"{CLIENT_AREA_URL}/affiliate" in rendered.body
     assert rendered.html is not None and "<strong>2.55 USD</strong>" in rendered.html
 
 
