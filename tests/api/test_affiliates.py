@@ -249,3 +249,29 @@ async def test_14_3_two_payouts_at_once_pay_the_balance_once(
     assert await conn.fetchval(
         "SELECT credit_balance FROM clients WHERE id = $1", joe_id
     ) == Decimal("7.00")
+
+
+async def test_14_3_staff_set_the_commission_in_the_general_settings(
+    api: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    admin = await open_staff_session(conn, StaffRole.ADMIN, "admin@staff.example.com")
+    update = f"""mutation($input: GeneralSettingsInput!) {{ updateGeneralSettings(input: $input) {{
+                   settings {{ affiliateCommissionType affiliateCommission }} {ERRORS} }} }}"""
+
+    fixed = await payload_of(
+        api, admin, update, input={"affiliateCommissionType": "FIXED", "affiliateCommission": "150"}
+    )
+    too_much = await payload_of(api, admin, update, input={"affiliateCommissionType": "PERCENTAGE"})
+
+    assert fixed["settings"] == {
+        "affiliateCommissionType": "FIXED",
+        "affiliateCommission": "150.00",
+    }
+    assert [(e["field"], e["code"]) for e in too_much["errors"]] == [
+        ("affiliateCommission", "INVALID")
+    ]
+    kept = await general.get_general_settings(conn)
+    assert (kept.affiliate_commission_type, kept.affiliate_commission) == (
+        general.CommissionType.FIXED,
+        Decimal("150.00"),
+    )

@@ -270,3 +270,29 @@ async def test_14_4_a_sub_account_with_quotes_accepts_but_reads_the_invoice_with
     assert body["errors"][0]["path"] == ["acceptQuote", "quote", "invoice"]
     node = await gql(api, "query($id: ID!) { node(id: $id) { id } }", {"id": quote_id}, token=token)
     assert node["data"]["node"] == {"id": quote_id}
+
+
+async def test_14_4_node_shows_a_quote_as_client_quotes_does(
+    api: httpx.AsyncClient, conn: asyncpg.Connection, staff_token: str
+) -> None:
+    client = await add_client(conn)
+    sent = await sent_quote(api, staff_token, client.id)
+    draft = await payload_of(
+        api,
+        staff_token,
+        SAVE,
+        client=gid("Client", client.id),
+        input={"lines": LINES, "validUntil": date.today().isoformat()},
+    )
+    ids = [sent, draft["quote"]["id"]]
+    document = "query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Quote { status } } }"
+    without = await add_sub_account(conn, client.id, "sub@example.com", ["INVOICES"])
+
+    holder = await gql(api, document, {"ids": ids}, token=await holder_token(conn, client.id))
+    staff = await gql(api, document, {"ids": ids}, token=staff_token)
+    refused = await gql(api, document, {"ids": ids}, token=without, allow_errors=True)
+
+    assert holder["data"]["nodes"] == [{"id": sent, "status": "SENT"}, None]
+    assert [n["status"] for n in staff["data"]["nodes"]] == ["SENT", "DRAFT"]
+    assert refused["data"]["nodes"] == [None, None]
+    assert {e["extensions"]["code"] for e in refused["errors"]} == {"FORBIDDEN"}
