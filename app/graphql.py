@@ -26,6 +26,7 @@ from app.outages import OUTAGE_MESSAGE, SERVICE_UNAVAILABLE, is_outage, log_fail
 from app.query_limits import QueryCost, QueryLimits
 from app.settings import Settings
 from app.tracing import tracing_extensions
+from resolvers import affiliates as affiliate_resolvers
 from resolvers import api_keys as api_key_resolvers
 from resolvers import audit as audit_resolvers
 from resolvers import auth as auth_resolvers
@@ -47,6 +48,7 @@ from resolvers import node as node_resolvers
 from resolvers import passwords as password_resolvers
 from resolvers import payments as payment_resolvers
 from resolvers import profile as profile_resolvers
+from resolvers import quotes as quote_resolvers
 from resolvers import settings as settings_resolvers
 from resolvers import staff as staff_resolvers
 from resolvers import subscriptions as subscription_resolvers
@@ -89,6 +91,7 @@ Mutation = strawberry.type(
     type(
         "Mutation",
         (
+            affiliate_resolvers.Mutations,
             api_key_resolvers.Mutations,
             auth_resolvers.Mutations,
             automation_resolvers.Mutations,
@@ -106,6 +109,7 @@ Mutation = strawberry.type(
             password_resolvers.Mutations,
             payment_resolvers.Mutations,
             profile_resolvers.Mutations,
+            quote_resolvers.Mutations,
             settings_resolvers.Mutations,
             staff_resolvers.Mutations,
             ticket_resolvers.Mutations,

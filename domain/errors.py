@@ -26,6 +26,10 @@ class ErrorCode(StrEnum):
     # The payment gateway could not be reached or failed on its side: nothing went through,
     # and the same request may be tried again later.
     GATEWAY_UNAVAILABLE = "GATEWAY_UNAVAILABLE"
+    # A quote past its valid-until date (SPEC 14.4): it can no longer be sent or accepted.
+    EXPIRED = "EXPIRED"
+    # A quote accepted already: it is an invoice now and changes no more.
+    ALREADY_ACCEPTED = "ALREADY_ACCEPTED"
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -10,6 +11,7 @@ import asyncpg
 
 from domain.emails.languages import BASE_LANGUAGE, LANGUAGES
 from domain.errors import DomainError, ErrorCode
+from domain.money import parse_amount
 from domain.validation import MAX_TEXT, InputCheck
 
 MAX_DAYS_BEFORE = 365
@@ -27,6 +29,13 @@ class ClientDisplayFormat(StrEnum):
     NAME_ONLY = "NAME_ONLY"
     COMPANY_IF_SET = "COMPANY_IF_SET"
     NAME_AND_COMPANY = "NAME_AND_COMPANY"
+
+
+class CommissionType(StrEnum):
+    """How an affiliate's commission on a referred client's paid invoice is worked out."""
+
+    PERCENTAGE = "PERCENTAGE"  # this percentage of the invoice's subtotal
+    FIXED = "FIXED"  # this amount, in the invoice's currency, whatever it totals
 
 
 class PasswordResetMode(StrEnum):
@@ -54,6 +63,9 @@ class GeneralSettings:
     email_signature: str = ""
     # The language of the emails of a client whose language has no email set (SPEC 15.3).
     default_language: str = BASE_LANGUAGE
+    # SPEC 14.3: what an affiliate earns when a client it referred pays an invoice.
+    affiliate_commission_type: CommissionType = CommissionType.PERCENTAGE
+    affiliate_commission: Decimal = Decimal("10.00")
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> GeneralSettings:
@@ -79,6 +91,13 @@ class GeneralSettings:
             logo_url=str(value.get("logo_url", defaults.logo_url)),
             email_signature=str(value.get("email_signature", defaults.email_signature)),
             default_language=str(value.get("default_language", defaults.default_language)),
+            affiliate_commission_type=CommissionType(
+                value.get("affiliate_commission_type", defaults.affiliate_commission_type)
+            ),
+            # Stored as its text (app/db.py), read back exact.
+            affiliate_commission=Decimal(
+                str(value.get("affiliate_commission", defaults.affiliate_commission))
+            ),
         )
 
 
@@ -110,6 +129,13 @@ async def update_general_settings(conn: asyncpg.Connection, **changes: Any) -> G
             f"Emails are written in {', '.join(LANGUAGES)}; "
             f"'{changes['default_language']}' is not one of them.",
         )
+    if changes.get("affiliate_commission") is not None:
+        try:
+            changes["affiliate_commission"] = parse_amount(
+                changes["affiliate_commission"], "affiliate_commission", allow_zero=True
+            )
+        except DomainError as error:
+            check.errors.extend(error.errors)
     check.raise_if_failed()
     async with conn.transaction():
         # Lock the row so two staff saving different settings at once both keep their change;
@@ -119,6 +145,15 @@ async def update_general_settings(conn: asyncpg.Connection, **changes: Any) -> G
         )
         current = await conn.fetchval("SELECT value FROM settings WHERE key = 'general' FOR UPDATE")
         updated = replace(GeneralSettings.from_json(current or {}), **changes)
+        if (
+            updated.affiliate_commission_type is CommissionType.PERCENTAGE
+            and updated.affiliate_commission > 100
+        ):
+            raise DomainError.single(
+                ErrorCode.INVALID,
+                "A percentage commission is at most 100.",
+                "affiliate_commission",
+            )
         await conn.execute(
             """INSERT INTO settings (key, value) VALUES ('general', $1)
                ON CONFLICT (key) DO UPDATE SET value = excluded.value""",

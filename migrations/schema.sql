@@ -280,6 +280,68 @@ CREATE TABLE public.addons (
     CONSTRAINT addons_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'ACTIVE'::text, 'SUSPENDED'::text, 'TERMINATED'::text, 'CANCELLED'::text, 'FRAUD'::text, 'COMPLETED'::text])))
 );
 
+CREATE TABLE public.affiliate_commissions (
+    id bigint NOT NULL,
+    affiliate_id bigint NOT NULL,
+    invoice_id bigint,
+    invoice_number bigint NOT NULL,
+    amount numeric(14,2) NOT NULL,
+    currency character(3) NOT NULL,
+    earned_at timestamp with time zone DEFAULT now() NOT NULL,
+    reversed_at timestamp with time zone,
+    CONSTRAINT affiliate_commissions_amount_check CHECK ((amount > (0)::numeric))
+);
+
+CREATE SEQUENCE public.affiliate_commissions_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.affiliate_commissions_id_seq OWNED BY public.affiliate_commissions.id;
+
+CREATE TABLE public.affiliate_payouts (
+    id bigint NOT NULL,
+    affiliate_id bigint NOT NULL,
+    amount numeric(14,2) NOT NULL,
+    currency character(3) NOT NULL,
+    staff_id bigint,
+    paid_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT affiliate_payouts_amount_check CHECK ((amount > (0)::numeric))
+);
+
+CREATE SEQUENCE public.affiliate_payouts_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.affiliate_payouts_id_seq OWNED BY public.affiliate_payouts.id;
+
+CREATE TABLE public.affiliate_referrals (
+    client_id bigint NOT NULL,
+    affiliate_id bigint NOT NULL,
+    referred_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE public.affiliates (
+    id bigint NOT NULL,
+    client_id bigint NOT NULL,
+    referral_code text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE SEQUENCE public.affiliates_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.affiliates_id_seq OWNED BY public.affiliates.id;
+
 CREATE TABLE public.api_keys (
     id bigint NOT NULL,
     name text NOT NULL,
@@ -892,6 +954,49 @@ ALTER TABLE public.products ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.quote_lines (
+    id bigint NOT NULL,
+    quote_id bigint NOT NULL,
+    description text NOT NULL,
+    amount numeric(14,2) NOT NULL,
+    product_id bigint,
+    CONSTRAINT quote_lines_amount_check CHECK ((amount >= (0)::numeric))
+);
+
+CREATE SEQUENCE public.quote_lines_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.quote_lines_id_seq OWNED BY public.quote_lines.id;
+
+CREATE TABLE public.quotes (
+    id bigint NOT NULL,
+    client_id bigint NOT NULL,
+    status text DEFAULT 'DRAFT'::text NOT NULL,
+    valid_until date NOT NULL,
+    currency character(3) NOT NULL,
+    subtotal numeric(14,2) NOT NULL,
+    invoice_id bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    sent_at timestamp with time zone,
+    accepted_at timestamp with time zone,
+    CONSTRAINT quotes_check CHECK (((status = 'ACCEPTED'::text) = (accepted_at IS NOT NULL))),
+    CONSTRAINT quotes_status_check CHECK ((status = ANY (ARRAY['DRAFT'::text, 'SENT'::text, 'ACCEPTED'::text]))),
+    CONSTRAINT quotes_subtotal_check CHECK ((subtotal >= (0)::numeric))
+);
+
+CREATE SEQUENCE public.quotes_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.quotes_id_seq OWNED BY public.quotes.id;
+
 CREATE TABLE public.recovery_codes (
     login_id bigint NOT NULL,
     salt bytea NOT NULL,
@@ -1076,12 +1181,43 @@ ALTER TABLE public.transactions ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY
     CACHE 1
 );
 
+ALTER TABLE ONLY public.affiliate_commissions ALTER COLUMN id SET DEFAULT nextval('public.affiliate_commissions_id_seq'::regclass);
+
+ALTER TABLE ONLY public.affiliate_payouts ALTER COLUMN id SET DEFAULT nextval('public.affiliate_payouts_id_seq'::regclass);
+
+ALTER TABLE ONLY public.affiliates ALTER COLUMN id SET DEFAULT nextval('public.affiliates_id_seq'::regclass);
+
 ALTER TABLE ONLY public.invoices ALTER COLUMN number SET DEFAULT nextval('public.invoice_numbers'::regclass);
+
+ALTER TABLE ONLY public.quote_lines ALTER COLUMN id SET DEFAULT nextval('public.quote_lines_id_seq'::regclass);
+
+ALTER TABLE ONLY public.quotes ALTER COLUMN id SET DEFAULT nextval('public.quotes_id_seq'::regclass);
 
 ALTER TABLE ONLY public.services ALTER COLUMN id SET DEFAULT nextval('public.billable_item_ids'::regclass);
 
 ALTER TABLE ONLY public.addons
     ADD CONSTRAINT addons_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.affiliate_commissions
+    ADD CONSTRAINT affiliate_commissions_invoice_id_key UNIQUE (invoice_id);
+
+ALTER TABLE ONLY public.affiliate_commissions
+    ADD CONSTRAINT affiliate_commissions_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.affiliate_payouts
+    ADD CONSTRAINT affiliate_payouts_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.affiliate_referrals
+    ADD CONSTRAINT affiliate_referrals_pkey PRIMARY KEY (client_id);
+
+ALTER TABLE ONLY public.affiliates
+    ADD CONSTRAINT affiliates_client_id_key UNIQUE (client_id);
+
+ALTER TABLE ONLY public.affiliates
+    ADD CONSTRAINT affiliates_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.affiliates
+    ADD CONSTRAINT affiliates_referral_code_key UNIQUE (referral_code);
 
 ALTER TABLE ONLY public.api_keys
     ADD CONSTRAINT api_keys_pkey PRIMARY KEY (id);
@@ -1212,6 +1348,12 @@ ALTER TABLE ONLY public.product_prices
 ALTER TABLE ONLY public.products
     ADD CONSTRAINT products_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.quote_lines
+    ADD CONSTRAINT quote_lines_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.quotes
+    ADD CONSTRAINT quotes_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.recovery_codes
     ADD CONSTRAINT recovery_codes_pkey PRIMARY KEY (login_id);
 
@@ -1264,6 +1406,12 @@ CREATE INDEX addons_due ON public.addons USING btree (next_due_date) WHERE (stat
 CREATE INDEX addons_order ON public.addons USING btree (order_id);
 
 CREATE INDEX addons_service_id ON public.addons USING btree (service_id) WHERE (service_id IS NOT NULL);
+
+CREATE INDEX affiliate_commissions_affiliate ON public.affiliate_commissions USING btree (affiliate_id, id);
+
+CREATE INDEX affiliate_payouts_affiliate ON public.affiliate_payouts USING btree (affiliate_id, id);
+
+CREATE INDEX affiliate_referrals_affiliate ON public.affiliate_referrals USING btree (affiliate_id, client_id);
 
 CREATE INDEX api_keys_role_id ON public.api_keys USING btree (role_id);
 
@@ -1348,6 +1496,10 @@ CREATE INDEX password_tokens_contact_id ON public.password_tokens USING btree (c
 CREATE INDEX password_tokens_login_id ON public.password_tokens USING btree (login_id);
 
 CREATE INDEX products_group_id ON public.products USING btree (group_id);
+
+CREATE INDEX quote_lines_quote ON public.quote_lines USING btree (quote_id, id);
+
+CREATE INDEX quotes_client ON public.quotes USING btree (client_id, id);
 
 CREATE INDEX services_client ON public.services USING btree (client_id, id);
 
@@ -1506,6 +1658,27 @@ ALTER TABLE ONLY public.addons
 ALTER TABLE ONLY public.addons
     ADD CONSTRAINT addons_service_id_fkey FOREIGN KEY (service_id) REFERENCES public.services(id) ON DELETE SET NULL;
 
+ALTER TABLE ONLY public.affiliate_commissions
+    ADD CONSTRAINT affiliate_commissions_affiliate_id_fkey FOREIGN KEY (affiliate_id) REFERENCES public.affiliates(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.affiliate_commissions
+    ADD CONSTRAINT affiliate_commissions_invoice_id_fkey FOREIGN KEY (invoice_id) REFERENCES public.invoices(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.affiliate_payouts
+    ADD CONSTRAINT affiliate_payouts_affiliate_id_fkey FOREIGN KEY (affiliate_id) REFERENCES public.affiliates(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.affiliate_payouts
+    ADD CONSTRAINT affiliate_payouts_staff_id_fkey FOREIGN KEY (staff_id) REFERENCES public.staff(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.affiliate_referrals
+    ADD CONSTRAINT affiliate_referrals_affiliate_id_fkey FOREIGN KEY (affiliate_id) REFERENCES public.affiliates(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.affiliate_referrals
+    ADD CONSTRAINT affiliate_referrals_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.affiliates
+    ADD CONSTRAINT affiliates_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY public.api_keys
     ADD CONSTRAINT api_keys_role_id_fkey FOREIGN KEY (role_id) REFERENCES public.staff_roles(id) ON DELETE RESTRICT;
 
@@ -1631,6 +1804,15 @@ ALTER TABLE ONLY public.products
 
 ALTER TABLE ONLY public.products
     ADD CONSTRAINT products_group_id_fkey FOREIGN KEY (group_id) REFERENCES public.product_groups(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.quote_lines
+    ADD CONSTRAINT quote_lines_quote_id_fkey FOREIGN KEY (quote_id) REFERENCES public.quotes(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.quotes
+    ADD CONSTRAINT quotes_client_id_fkey FOREIGN KEY (client_id) REFERENCES public.clients(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.quotes
+    ADD CONSTRAINT quotes_invoice_id_fkey FOREIGN KEY (invoice_id) REFERENCES public.invoices(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY public.recovery_codes
     ADD CONSTRAINT recovery_codes_login_id_fkey FOREIGN KEY (login_id) REFERENCES public.logins(id) ON DELETE CASCADE;

@@ -10,6 +10,7 @@ import asyncpg
 import strawberry
 from strawberry.types import Info
 
+from domain.affiliates import services as affiliates
 from domain.auth.permissions import StaffPermission
 from domain.auth.viewer import Viewer
 from domain.clients import merge, models, queries, services
@@ -202,14 +203,18 @@ async def add_client(
     ] = True,
 ) -> ClientPayload:
     async def work(conn: asyncpg.Connection, viewer: Viewer) -> models.Client:
-        return await services.add_client(
+        client = await services.add_client(
             conn,
-            provided_fields(input, exclude=("password",)),
+            provided_fields(input, exclude=("password", "referral_code")),
             password=input.password or None,
             staff_id=viewer.staff_id,
             send_welcome_email=send_welcome_email,
             client_area_url=info.context.services.client_area_url,
         )
+        if input.referral_code:
+            # In the same transaction: an unknown code refuses the client too.
+            await affiliates.record_referral(conn, client.id, input.referral_code)
+        return client
 
     return await perform(
         info,

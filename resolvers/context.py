@@ -322,5 +322,10 @@ class Context:
                     await self.services.enqueue_emails(queued)
 
     @property
+    def client_area_url(self) -> str:
+        """The client area's address, the base of its links (a referral URL)."""
+        return self.services.client_area_url
+
+    @property
     def client_ip(self) -> str | None:
         return self.request.client.host if self.request.client else None

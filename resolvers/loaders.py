@@ -11,6 +11,8 @@ import asyncpg
 from strawberry.dataloader import DataLoader
 
 from domain import dashboard
+from domain.affiliates import services as affiliates
+from domain.affiliates.models import Affiliate, Commission, Referral
 from domain.billing import invoices, items, payments
 from domain.billing.models import (
     BillableItem,
@@ -31,6 +33,8 @@ from domain.emails import log as email_log
 from domain.emails.log import ShownEmail
 from domain.files import services as file_services
 from domain.files.services import ClientFile
+from domain.quotes import services as quotes
+from domain.quotes.models import Quote
 from domain.reference_cache import ReferenceCache
 from domain.tickets import services as tickets
 from domain.tickets.models import Ticket, TicketMessage
@@ -164,6 +168,43 @@ class Loaders:
             )
         )
 
+    @cached_property
+    def invoice_by_id(self) -> DataLoader[int, Invoice | None]:
+        return DataLoader(self._load_invoice_by_id)
+
+    @cached_property
+    def quotes_by_client(self) -> DataLoader[Nested[bool], list[Quote]]:
+        """Keyed by whether drafts are shown (to staff)."""
+        return self._nested(
+            lambda conn, ids, most, drafts: quotes.quotes_by_client(
+                conn, ids, per_client=most, drafts=drafts
+            )
+        )
+
+    @cached_property
+    def quote_by_id(self) -> DataLoader[int, Quote | None]:
+        return DataLoader(self._load_quote_by_id)
+
+    @cached_property
+    def affiliate_by_client(self) -> DataLoader[int, Affiliate | None]:
+        return DataLoader(self._load_affiliate_by_client)
+
+    @cached_property
+    def referrals_by_affiliate(self) -> DataLoader[Nested[None], list[Referral]]:
+        return self._nested(
+            lambda conn, ids, most, _: affiliates.referrals_by_affiliate(
+                conn, ids, per_affiliate=most
+            )
+        )
+
+    @cached_property
+    def commissions_by_affiliate(self) -> DataLoader[Nested[None], list[Commission]]:
+        return self._nested(
+            lambda conn, ids, most, _: affiliates.commissions_by_affiliate(
+                conn, ids, per_affiliate=most
+            )
+        )
+
     async def _load_dashboard(self, parts: Sequence[dashboard.Part]) -> list[dashboard.Figures]:
         settings = await self._reference.automation_settings(self._db.use)
         async with self._db.use() as conn:
@@ -246,3 +287,18 @@ class Loaders:
         async with self._db.use() as conn:
             by_id = await tickets.messages_by_ids(conn, message_ids)
         return [by_id.get(mid) for mid in message_ids]
+
+    async def _load_invoice_by_id(self, invoice_ids: Sequence[int]) -> list[Invoice | None]:
+        async with self._db.use() as conn:
+            by_id = await invoices.invoices_by_ids(conn, invoice_ids)
+        return [by_id.get(iid) for iid in invoice_ids]
+
+    async def _load_quote_by_id(self, quote_ids: Sequence[int]) -> list[Quote | None]:
+        async with self._db.use() as conn:
+            by_id = await quotes.quotes_by_ids(conn, quote_ids)
+        return [by_id.get(qid) for qid in quote_ids]
+
+    async def _load_affiliate_by_client(self, client_ids: Sequence[int]) -> list[Affiliate | None]:
+        async with self._db.use() as conn:
+            by_client = await affiliates.affiliates_by_client(conn, client_ids)
+        return [by_client.get(cid) for cid in client_ids]

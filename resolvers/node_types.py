@@ -2,7 +2,7 @@
 takes and the function fetching a batch of them by row id (resolvers/node.py uses them).
 
 Each entry gives the same permissions as the type's own root field or `Client` field:
-`client`/`me`, `contact`/`Client.contacts`, `Client.emails`, `Client.tickets`,
+`client`/`me`, `contact`/`Client.contacts`, `Client.emails`, `Client.tickets`, `Client.quotes`,
 `Client.services`/`addons`/`domains`, `invoice`/`Client.invoices`, `Client.transactions`,
 `Client.creditLog`, `Client.files`, `products`/`productGroups`,
 `cancellationRequests`, and the staff-only `taxRules`, `auditLog`, `apiKeys`,
@@ -31,6 +31,7 @@ from resolvers.clients import clients_by_pks
 from resolvers.contacts import contacts_by_pks
 from resolvers.context import Context
 from resolvers.emails import emails_by_pks
+from resolvers.quotes import quotes_by_pks
 from resolvers.tickets import messages_by_pks, tickets_by_pks
 from schema.api_keys import ApiKey
 from schema.audit import AuditEntry
@@ -129,6 +130,7 @@ NODE_TYPES: dict[str, NodeType] = {
     "Email": NodeType(StaffPermission.VIEW_EMAILS, ContactPermission.EMAILS, emails_by_pks),
     "Ticket": NodeType(VIEW, ContactPermission.TICKETS, tickets_by_pks),
     "TicketMessage": NodeType(VIEW, ContactPermission.TICKETS, messages_by_pks),
+    "Quote": NodeType(VIEW, ContactPermission.QUOTES, quotes_by_pks),
     "Service": NodeType(
         VIEW,
         ContactPermission.PRODUCTS,

@@ -41,6 +41,11 @@ class AddClientInput(ClientProfileInput):
     first_name: str = strawberry.field(description="First name.")
     last_name: str = strawberry.field(description="Last name.")
     email: str = strawberry.field(description="Email address, unique among clients.")
+    referral_code: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The referral code of the affiliate who referred the client (SPEC 14.3); "
+        "an unknown one is refused (NOT_FOUND).",
+    )
 
 
 @strawberry.input(description="Changes to a client; omitted fields keep their value.")

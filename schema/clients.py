@@ -20,6 +20,7 @@ from domain.totals import Total
 from schema.access import require
 from schema.billing import Domain, Invoice, Service, Transaction
 from schema.cards import Card
+from schema.client_dealings import ClientDealings
 from schema.client_lists import REMEMBERED, ServiceStatuses
 from schema.client_presentation import (
     ClientPresentation,
@@ -60,7 +61,7 @@ class OrderDirection(Enum):
 
 
 @strawberry.type(description="A customer account: the person or company that is billed.")
-class Client(Node):
+class Client(ClientDealings, Node):
     id: strawberry.ID = strawberry.field(description="The client's id.")
     # The row id behind `id`, for the loaders of nested fields.
     pk: strawberry.Private[int]

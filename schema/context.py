@@ -14,6 +14,7 @@ import asyncpg
 from strawberry.dataloader import DataLoader
 
 from domain import dashboard
+from domain.affiliates.models import Affiliate, Commission, Referral
 from domain.auth.viewer import Viewer
 from domain.billing.models import BillableItem, Invoice, InvoiceItem, Transaction
 from domain.billing.status_filter import StatusFilter
@@ -23,6 +24,7 @@ from domain.contacts.models import Contact
 from domain.credit.ledger import CreditEntry
 from domain.emails.log import ShownEmail
 from domain.files.services import ClientFile
+from domain.quotes.models import Quote
 from domain.tickets.models import Ticket, TicketMessage
 
 F = TypeVar("F")
@@ -91,9 +93,27 @@ class Loaders(Protocol):
     @property
     def messages_by_ticket(self) -> DataLoader[int, list[TicketMessage]]: ...
 
+    @property
+    def invoice_by_id(self) -> DataLoader[int, Invoice | None]: ...
+
+    @property
+    def quotes_by_client(self) -> DataLoader[Nested[bool], list[Quote]]: ...
+
+    @property
+    def affiliate_by_client(self) -> DataLoader[int, Affiliate | None]: ...
+
+    @property
+    def referrals_by_affiliate(self) -> DataLoader[Nested[None], list[Referral]]: ...
+
+    @property
+    def commissions_by_affiliate(self) -> DataLoader[Nested[None], list[Commission]]: ...
+
 
 class SchemaContext(Protocol):
     loaders: Loaders
+
+    @property
+    def client_area_url(self) -> str: ...
 
     def connection(self) -> AbstractAsyncContextManager[asyncpg.Connection]: ...
 

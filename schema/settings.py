@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import strawberry
 
 from domain import settings as settings_model
@@ -16,6 +18,12 @@ PasswordResetMode = strawberry.enum(
     settings_model.PasswordResetMode,
     description="CHOOSE_PASSWORD: the user sets a new password with the emailed link. "
     "EMAIL_RANDOM: following the link sets a random password and emails it.",
+)
+
+CommissionType = strawberry.enum(
+    settings_model.CommissionType,
+    description="PERCENTAGE: that percentage of the paid invoice's subtotal. FIXED: that "
+    "amount, in the invoice's currency.",
 )
 
 
@@ -55,6 +63,12 @@ class GeneralSettings:
         description="The language (en, de) of the emails of clients whose language has no "
         "emails written in it (SPEC 15.3)."
     )
+    affiliate_commission_type: settings_model.CommissionType = strawberry.field(
+        description="How the commission of a referred client's paid invoice is worked out."
+    )
+    affiliate_commission: Decimal = strawberry.field(
+        description="The commission: a percentage (0–100) or a fixed amount (SPEC 14.3)."
+    )
 
     @classmethod
     def build(cls, value: settings_model.GeneralSettings) -> GeneralSettings:
@@ -69,6 +83,8 @@ class GeneralSettings:
             logo_url=value.logo_url,
             email_signature=value.email_signature,
             default_language=value.default_language,
+            affiliate_commission_type=value.affiliate_commission_type,
+            affiliate_commission=value.affiliate_commission,
         )
 
 
@@ -110,6 +126,13 @@ class GeneralSettingsInput:
     default_language: str | None = strawberry.field(
         default=strawberry.UNSET,
         description="The language of emails to clients whose language has none (en, de).",
+    )
+    affiliate_commission_type: settings_model.CommissionType | None = strawberry.field(
+        default=strawberry.UNSET, description="PERCENTAGE or FIXED."
+    )
+    affiliate_commission: Decimal | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="A percentage (0–100) or an amount, zero or more: zero earns nothing.",
     )
 
 

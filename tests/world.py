@@ -5,10 +5,11 @@ tested hides whatever breaks only once it has rows (an automation run's list did
 Two clients, a staff admin and a sub-account of the first client with every permission; the
 first client has a contact, an order (a service, an addon and a domain) with its invoice
 paid, a second invoice, credit, a ticket with a reply, a file the client area sees and an
-admin-only one; the second client a ticket and a service too; two products in a group, and
-an addon and a pending cancellation of each client's first service; emails sent, two failed;
-two automation runs and a tax rule; and the audit entries all this makes. Made through the
-domain's use cases, as the app makes them.
+admin-only one, a sent quote, and an affiliate account that referred the second client
+(whose paid invoice earned it a commission); the second client a ticket and a service too;
+two products in a group, and an addon and a pending cancellation of each client's first
+service; emails sent, two failed; two automation runs and a tax rule; and the audit entries
+all this makes. Made through the domain's use cases, as the app makes them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import date, timedelta
 import asyncpg
 from redis.asyncio import Redis
 
+from domain.affiliates import services as affiliates
 from domain.auth import passwords
 from domain.auth.permissions import ContactPermission, StaffRole
 from domain.automation import runs
@@ -35,6 +37,7 @@ from domain.emails import outbox
 from domain.files import services as files
 from domain.files import storage
 from domain.files.storage import FileStore
+from domain.quotes import services as quotes
 from domain.staff import api_keys
 from domain.tickets import services as tickets
 from schema.ids import global_id
@@ -89,6 +92,9 @@ async def make_world(pool: asyncpg.Pool, redis: Redis, store: FileStore) -> Worl
             sub_login,
             sorted(p.value for p in ContactPermission),
         )
+        # Joe refers Ann before her invoice is paid: it earns him a commission.
+        affiliate = await affiliates.activate_affiliate(conn, joe.id)
+        await affiliates.record_referral(conn, ann.id, affiliate.referral_code)
         order_id, invoice_id = await _fill_lists(
             conn, joe.id, ann.id, (staff_id, staff_login), store
         )
@@ -177,6 +183,17 @@ async def _fill_lists(
         items=[{"kind": ItemKind.SERVICE, "name": "Service 2", "amount": "10.00"}],
         payment_method=None,
         staff_id=staff_id,
+    )
+    quote = await quotes.save_quote(
+        conn,
+        client_id,
+        quote_id=None,
+        lines=[{"description": "Design", "amount": "50.00"}],
+        valid_until=date.today() + timedelta(days=30),
+        staff_id=staff_id,
+    )
+    await quotes.send_quote(
+        conn, quote.id, staff_id=staff_id, client_area_url=CLIENT_AREA, page_id="Q"
     )
     for title, admin_only in (("Terms", False), ("Staff notes", True)):
         await _file(conn, store, client_id, title, admin_only, staff_id)
@@ -336,6 +353,8 @@ query EveryList($client: ID!, $order: ID!) {
     emails { id } creditLog { id } services { id addons { id } } addons { id } domains { id }
     invoices { id items { description } } transactions { id } mergedFrom
     contacts { id permissions } tickets { id messages { id } } files { id }
+    quotes { id lines { description } }
+    affiliate { balance { amount } referrals { referredAt } commissions { amount } }
   }
 }""".replace("TODAY", date.today().isoformat())  # the world's payments are today's
 

@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 from uuid import uuid4
@@ -287,7 +287,10 @@ def _message(
     """The message to send in its recipient's language, and what the email log keeps of it
     (without its secrets or its attachments); Unsendable when it cannot be made."""
     try:
-        rendered = localisation.render(resources.renderer, email)
+        # An email queued where no request's client-area address is at hand (a commission
+        # earned deep in billing) links under the worker's own.
+        context = {"client_area_url": resources.automation.client_area_url, **email.context}
+        rendered = localisation.render(resources.renderer, replace(email, context=context))
         message = build_message(
             email, rendered, mail_from=resources.mail_from, attachments=attachments.of(email)
         )

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import asyncpg
 
 from domain import audit
+from domain.affiliates.commissions import earn_commissions
 from domain.billing.models import BilledTo, Invoice, InvoiceItem, InvoiceStatus, ItemKind
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.idempotency import idempotent
@@ -77,7 +78,8 @@ async def settle_new_invoices(
     conn: asyncpg.Connection, invoice_ids: Sequence[int], *, apply_credit: bool
 ) -> None:
     """Price new invoices from their items and tax rate, apply the clients' credit to them
-    when `apply_credit` (SPEC 3.5), and mark those with nothing left to pay PAID."""
+    when `apply_credit` (SPEC 3.5), and mark those with nothing left to pay PAID (earning
+    their affiliates' commissions, SPEC 14.3)."""
     ids = list(invoice_ids)
     await conn.execute(
         f"""UPDATE invoices i SET subtotal = s.subtotal, tax = {tax_sql("s.taxed", "i.tax_rate")}
@@ -104,6 +106,7 @@ async def settle_priced_invoices(
             WHERE id = ANY($1::bigint[]) AND status = 'UNPAID' AND balance = 0""",
         ids,
     )
+    await earn_commissions(conn, ids)
 
 
 async def _apply_credit(conn: asyncpg.Connection, invoice_ids: list[int]) -> None:
@@ -147,7 +150,7 @@ async def cover(
     conn: asyncpg.Connection, invoice_id: int, amount: Decimal, *, by: Literal["credit", "paid"]
 ) -> None:
     """Take `amount` off a locked invoice's balance, as credit applied or as paid; PAID once
-    nothing is left to pay."""
+    nothing is left to pay, which earns a referred client's affiliate its commission."""
     column = "credit" if by == "credit" else "amount_paid"
     await conn.execute(
         f"""UPDATE invoices SET {column} = {column} + $2,
@@ -157,6 +160,8 @@ async def cover(
         invoice_id,
         amount,
     )
+    # Paid in full now or not: only PAID invoices earn their affiliate's commission.
+    await earn_commissions(conn, [invoice_id])
 
 
 @dataclass(frozen=True)

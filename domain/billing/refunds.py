@@ -23,6 +23,7 @@ from typing import Any, NoReturn, cast
 import asyncpg
 
 from domain import audit
+from domain.affiliates.commissions import reverse_commission
 from domain.billing.credit_use import lock_invoice
 from domain.billing.gateway_protocol import PaymentGateway, RefundingGateway
 from domain.billing.invoices import get_invoice, key_owner
@@ -150,6 +151,8 @@ async def _refund(
             from_invoice,
             fully,
         )
+        # Money paid on the invoice goes back: it no longer earns its affiliate anything.
+        await reverse_commission(conn, invoice["id"])
     number = f"Invoice #{invoice['number']}" if invoice is not None else "a deleted invoice"
     if credit_change:
         await record_entry(

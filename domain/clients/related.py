@@ -23,6 +23,7 @@ CLIENT_TABLES: tuple[ClientTable, ...] = (
     ClientTable("addons"),
     ClientTable("domains"),
     ClientTable("orders"),
+    ClientTable("quotes"),  # their lines hang off the quote
     ClientTable("invoices"),
     ClientTable("tickets"),  # their messages hang off the ticket, not the client
     ClientTable("client_files"),  # rows only: the bytes stay where they are, or go after a delete
@@ -39,12 +40,18 @@ CLIENT_TABLES: tuple[ClientTable, ...] = (
 # holding no personal data and purged after EVENT_RETENTION_HOURS; and the client's customer
 # at a gateway that keeps cards, which goes with its client (cascade): a card that moves
 # names its gateway customer itself.
+#
+# An affiliate account and a referral are one per client (unique): the kept client keeps its
+# own, and those of the client merged away go with it (their foreign keys cascade), as they
+# do when it is deleted.
 HANDLED_APART: frozenset[tuple[str, str]] = frozenset(
     {
         ("cards", "client_id"),
         ("client_merges", "merged_id"),
         ("events", "client_id"),
         ("gateway_customers", "client_id"),
+        ("affiliates", "client_id"),
+        ("affiliate_referrals", "client_id"),
     }
 )
 

@@ -21,6 +21,9 @@ CLIENT_AREA_ROUTES: dict[str, str] = {
     "services": "/services",
     "domains": "/domains",
     "ticket": "/tickets/{ticket_id}",
+    "quote": "/quotes/{quote_id}",
+    "affiliate": "/affiliate",
+    "signup": "/signup/{referral_code}",
 }
 
 

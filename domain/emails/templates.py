@@ -221,6 +221,36 @@ TEMPLATES: dict[str, EmailTemplate] = {
                 ("domain_renewal_notice", "Domain Renewal Notice"),
             ]
         ),
+        EmailTemplate(
+            "quote_delivered",
+            "Quote Delivered",
+            EmailCategory.GENERAL,
+            {
+                "client": _SAMPLE_CLIENT,
+                "quote": {
+                    "id": "UXVvdGU6MQ==",
+                    "number": 1,
+                    "valid_until": "2026-01-31",
+                    "subtotal": "120.00",
+                    "currency": "USD",
+                    "lines": [
+                        {"description": "Website design", "amount": "100.00"},
+                        {"description": "Hosting setup", "amount": "20.00"},
+                    ],
+                },
+                "client_area_url": _SAMPLE_URL,
+            },
+        ),
+        EmailTemplate(
+            "affiliate_commission_earned",
+            "Affiliate Commission Earned",
+            EmailCategory.AFFILIATE,
+            {
+                "client": _SAMPLE_CLIENT,
+                "commission": {"amount": "2.10", "currency": "USD", "invoice_number": 12},
+                "client_area_url": _SAMPLE_URL,
+            },
+        ),
         # The invoice emails of the daily automation (SPEC 8.1, 9.4, 9.5) and of a payment that
         # settles an invoice; their context is made by `outbox.queue_invoice_emails`. Those
         # that announce an invoice or its payment carry its PDF (SPEC 13.5).

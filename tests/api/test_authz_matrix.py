@@ -23,13 +23,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
+from domain.affiliates import services as affiliates
 from domain.auth import api_keys, sessions
 from domain.auth.permissions import (
     ROLE_PERMISSIONS,
@@ -44,11 +45,12 @@ from domain.cards.crypto import CardKeyring
 from domain.catalogue import products
 from domain.clients import services as client_services
 from domain.credit import services as credit_services
+from domain.quotes import services as quotes
 from domain.tickets import services as tickets
 from resolvers.permissions import input_fields_needing
 from schema.client_inputs import UpdateClientInput
 from tests.api.introspection import root_fields
-from tests.conftest import CARD_KEY, gid, gql, pay_by_transfer, turn_on_two_factor
+from tests.conftest import CARD_KEY, CLIENT_AREA_URL, gid, gql, pay_by_transfer, turn_on_two_factor
 
 TTL = timedelta(hours=1)
 # ALLOWED: no error and a result; NULL / EMPTY: no error, but null (or only nulls) / an
@@ -77,6 +79,7 @@ VARIABLES = {
     "$unusedRole": "ID!",
     "$apiKey": "ID!",
     "$product": "ID!",
+    "$quote": "ID!",
 }
 STATE_TABLES = (
     "clients",
@@ -107,6 +110,12 @@ STATE_TABLES = (
     "product_groups",
     "product_prices",
     "cancellation_requests",
+    "quotes",
+    "quote_lines",
+    "affiliates",
+    "affiliate_referrals",
+    "affiliate_commissions",
+    "affiliate_payouts",
 )
 
 
@@ -452,6 +461,25 @@ RULES: dict[str, Rule] = {
         CONTACTS, f'updateMyContact(id: $contact, input: {{firstName: "X"}}) {{ {ERRORS} }}'
     ),
     "deleteMyContact": client_area(CONTACTS, f"deleteMyContact(id: $contact) {{ ok {ERRORS} }}"),
+    # SPEC 14.4: staff write and send quotes, the client area accepts them.
+    "saveQuote": staff(
+        BILLING,
+        'saveQuote(clientId: $client, input: {lines: [{description: "Design", amount: "5.00"}], '
+        f'validUntil: "2099-01-01"}}) {{ quote {{ id }} {ERRORS} }}',
+    ),
+    "sendQuote": staff(BILLING, f"sendQuote(id: $quote) {{ quote {{ id }} {ERRORS} }}"),
+    "acceptQuote": client_area(
+        ContactPermission.QUOTES, f"acceptQuote(id: $quote) {{ quote {{ id }} {ERRORS} }}"
+    ),
+    # SPEC 14.3: the client area's affiliate account, paid out by staff.
+    "activateMyAffiliate": client_area(
+        ContactPermission.AFFILIATES,
+        f"activateMyAffiliate {{ affiliate {{ referralCode }} {ERRORS} }}",
+    ),
+    "payAffiliateBalance": staff(
+        BILLING,
+        f"payAffiliateBalance(clientId: $client) {{ affiliate {{ referralCode }} {ERRORS} }}",
+    ),
     "openTicket": client_area(
         TICKETS, f'openTicket(subject: "Help", message: "Hi") {{ ticket {{ id }} {ERRORS} }}'
     ),
@@ -689,6 +717,24 @@ async def world(conn: asyncpg.Connection) -> World:
         "INSERT INTO staff_roles (name, permissions) VALUES ('Unused', '{VIEW_CLIENTS}') "
         "RETURNING id"
     )
+    # A sent quote to send again or accept, and an affiliate account with a balance to pay.
+    quote = await quotes.save_quote(
+        conn,
+        client.id,
+        quote_id=None,
+        lines=[{"description": "Design", "amount": "40.00"}],
+        valid_until=date(2099, 1, 1),
+        staff_id=None,
+    )
+    await quotes.send_quote(
+        conn, quote.id, staff_id=None, client_area_url=CLIENT_AREA_URL, page_id="Q"
+    )
+    affiliate = await affiliates.activate_affiliate(conn, client.id)
+    await conn.execute(
+        """INSERT INTO affiliate_commissions (affiliate_id, invoice_number, amount, currency)
+           VALUES ($1, 1, 4.00, 'USD')""",
+        affiliate.id,
+    )
     variables = {
         "client": gid("Client", client.id),
         "otherClient": gid("Client", other.id),
@@ -709,6 +755,7 @@ async def world(conn: asyncpg.Connection) -> World:
         "unusedRole": gid("StaffRole", unused_role),
         "apiKey": gid("ApiKey", api_key_id),
         "product": gid("Product", product.id),
+        "quote": gid("Quote", quote.id),
     }
     return World(client.id, contact_id, client.owner_login_id, variables)
 

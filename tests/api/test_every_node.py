@@ -41,6 +41,7 @@ ACCESS: dict[str, tuple[Staff, Needs | str | None]] = {
     "Transaction": (Staff.VIEW_CLIENTS, Needs.INVOICES),  # Client.transactions
     "CreditEntry": (Staff.VIEW_CLIENTS, Needs.INVOICES),  # Client.creditLog
     "ClientFile": (Staff.VIEW_CLIENTS, Needs.PROFILE),  # Client.files
+    "Quote": (Staff.VIEW_CLIENTS, Needs.QUOTES),  # Client.quotes
     "Product": (Staff.VIEW_CLIENTS, SHARED),  # products
     "ProductGroup": (Staff.VIEW_CLIENTS, SHARED),  # productGroups
     "CancellationRequest": (Staff.VIEW_CLIENTS, Needs.PRODUCTS),  # cancellationRequests
@@ -66,6 +67,7 @@ SAMPLES = {
     "Transaction": "SELECT id FROM transactions WHERE client_id = $1",
     "CreditEntry": "SELECT id FROM credit_log WHERE client_id = $1",
     "ClientFile": "SELECT id FROM client_files WHERE client_id = $1 AND NOT admin_only",
+    "Quote": "SELECT id FROM quotes WHERE client_id = $1 AND status <> 'DRAFT'",
     "Product": "SELECT id FROM products WHERE NOT hidden AND $1 > 0",
     "ProductGroup": "SELECT id FROM product_groups WHERE $1 > 0",
     "CancellationRequest": """SELECT r.id FROM cancellation_requests r

@@ -111,7 +111,10 @@ async def test_the_client_areas_lists_have_rows(
 ) -> None:
     mine = """{ me { emails { id } creditLog { id } services { id } addons { id } domains { id }
                      invoices { id items { description } } transactions { id }
-                     contacts { id permissions } tickets { id messages { id } } files { id } } }"""
+                     contacts { id permissions } tickets { id messages { id } } files { id }
+                     quotes { id lines { description } }
+                     affiliate { balance { amount } referrals { referredAt }
+                                 commissions { amount } } } }"""
 
     for role in ("client", "sub-account"):
         body = await gql(api, mine, token=await token_of(conn, world, role))

@@ -24,6 +24,7 @@ NESTED = {
     "transactions": "transactions",
     "tickets": "tickets",
     "files": "client_files",
+    "quotes": "quotes",
 }
 # Lists add_client_with_everything gives rows (no tickets, no files).
 FILLED = [name for name in NESTED if name not in ("tickets", "files")]

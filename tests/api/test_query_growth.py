@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import asyncpg
 import pytest
 
+from domain.affiliates import services as affiliates
 from domain.auth import sessions
 from domain.billing import orders
 from domain.billing.models import ItemKind
@@ -25,9 +27,10 @@ from domain.cards import services as cards
 from domain.cards.crypto import CardKeyring
 from domain.clients import services as client_services
 from domain.credit import services as credit_services
+from domain.quotes import services as quotes
 from tests.api.introspection import _types
 from tests.api.test_authz_matrix import TTL
-from tests.conftest import CARD_KEY, CountedApi, gid, pay_by_transfer
+from tests.conftest import CARD_KEY, CLIENT_AREA_URL, CountedApi, gid, pay_by_transfer
 
 # Below this many levels a selection stops: deeper than any query a client needs.
 MAX_DEPTH = 6
@@ -96,8 +99,8 @@ def list_lengths(value: Any, path: str = "") -> Iterator[tuple[str, int]]:
 
 async def add_client_with_everything(conn: asyncpg.Connection, number: int, each: int) -> int:
     """A client with `each` items in every list of its own: contacts, emails, credit,
-    services (with addons of their own), addons, domains, invoices with items, transactions;
-    a card and a billing contact."""
+    services (with addons of their own), addons, domains, invoices with items, transactions,
+    accepted quotes with `each` lines; a card and a billing contact."""
     client = await client_services.add_client(
         conn,
         {"first_name": "Growth", "last_name": f"Client{number}", "email": f"g{number}@ex.com"},
@@ -150,6 +153,20 @@ async def add_client_with_everything(conn: asyncpg.Connection, number: int, each
         )
         assert order.invoice_id is not None
         await pay_by_transfer(conn, order.invoice_id, "1.00")
+    for _ in range(each):
+        quote = await quotes.save_quote(
+            conn,
+            client.id,
+            quote_id=None,
+            lines=[{"description": f"Line {m}", "amount": "5.00"} for m in range(each)],
+            valid_until=date.today(),
+            staff_id=None,
+        )
+        # Sent and accepted: its invoice is read too.
+        await quotes.send_quote(
+            conn, quote.id, staff_id=None, client_area_url=CLIENT_AREA_URL, page_id="Q"
+        )
+        await quotes.accept_quote(conn, quote.id, client_id=client.id)
     await cards.save_card(
         conn,
         CardKeyring.parse(CARD_KEY),
@@ -161,12 +178,40 @@ async def add_client_with_everything(conn: asyncpg.Connection, number: int, each
     return client.id
 
 
+async def add_affiliate(conn: asyncpg.Connection, client_id: int, each: int) -> None:
+    """The client's affiliate account with `each` referrals (clients added after the page's)
+    and `each` commissions in each of two currencies."""
+    affiliate = await affiliates.activate_affiliate(conn, client_id)
+    for n in range(each):
+        referred = await client_services.add_client(
+            conn,
+            {
+                "first_name": "Ref",
+                "last_name": f"{client_id}-{n}",
+                "email": f"r{client_id}-{n}@ex.com",
+            },
+            password=None,
+            staff_id=None,
+            send_welcome_email=False,
+            client_area_url=CLIENT_AREA_URL,
+        )
+        await affiliates.record_referral(conn, referred.id, affiliate.referral_code)
+        await conn.execute(
+            """INSERT INTO affiliate_commissions (affiliate_id, invoice_number, amount, currency)
+               SELECT $1, $2, 1.00, currency FROM unnest('{USD,EUR}'::text[]) AS c (currency)""",
+            affiliate.id,
+            n,
+        )
+
+
 async def statements_in_a_world(
     conn: asyncpg.Connection, counted_api: CountedApi, *, clients: int, each: int
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Statements per root field, and the longest list seen at each path, in a world of
     `clients` clients with `each` items in every list (the page holds them all)."""
     ids = [await add_client_with_everything(conn, clients * 10 + n, each) for n in range(clients)]
+    for client_id in ids:
+        await add_affiliate(conn, client_id, each)
     staff_login = await conn.fetchval(
         "INSERT INTO logins (email) VALUES ($1) RETURNING id", f"growth{clients}@staff.ex.com"
     )

@@ -81,6 +81,11 @@ async def populate(conn: asyncpg.Connection, client: Client, tag: str) -> str:
         login_id,
     )
     await conn.execute("UPDATE clients SET notes = $2 WHERE id = $1", client.id, f"{tag} notes")
+    await conn.execute(
+        """INSERT INTO quotes (client_id, valid_until, currency, subtotal)
+           VALUES ($1, current_date, 'USD', 0)""",
+        client.id,
+    )
     await tickets.open_ticket(
         conn, await tickets.writer_of_viewer(conn, client.id, contact.id), f"{tag} help", "Down."
     )
