@@ -22,12 +22,12 @@ from domain.billing.gateway_protocol import (
 )
 from domain.cards.crypto import CardKeyring
 from domain.cards.services import (
-    CARD_COLUMNS,
     StoredCard,
     check_card,
     clear_card,
     lock_client,
     save_card,
+    upsert_card,
 )
 from domain.errors import DomainError, ErrorCode, NotFound
 
@@ -117,30 +117,14 @@ async def store_card(
         gateway.name,
         kept.customer,
     )
-    row = await conn.fetchrow(
-        f"""INSERT INTO cards (client_id, card_type, last_four, expiry, issue_number,
-                               start_date, gateway, gateway_customer, gateway_payment_method)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-            ON CONFLICT (client_id) DO UPDATE
-               SET card_type = EXCLUDED.card_type, last_four = EXCLUDED.last_four,
-                   expiry = EXCLUDED.expiry, issue_number = EXCLUDED.issue_number,
-                   start_date = EXCLUDED.start_date, key_version = NULL, nonce = NULL,
-                   ciphertext = NULL, gateway = EXCLUDED.gateway,
-                   gateway_customer = EXCLUDED.gateway_customer,
-                   gateway_payment_method = EXCLUDED.gateway_payment_method,
-                   updated_at = now()
-            RETURNING {CARD_COLUMNS}""",
+    card = await upsert_card(
+        conn,
         client_id,
-        scheme,
-        digits[-4:],
-        expiry,
-        issue,
-        start,
-        gateway.name,
-        kept.customer,
-        kept.reference,
+        (scheme, digits[-4:], expiry, issue, start),
+        gateway=gateway.name,
+        customer=kept.customer,
+        payment_method=kept.reference,
     )
-    card = StoredCard(**dict(row))
     await audit.record(
         conn,
         staff_id=staff_id,

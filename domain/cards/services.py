@@ -114,28 +114,9 @@ async def save_card(
     sealer = _require_keyring(keyring)
     await lock_client(conn, client_id)
     sealed = sealer.seal(digits, client_id)
-    row = await conn.fetchrow(
-        f"""INSERT INTO cards (client_id, card_type, last_four, expiry, issue_number,
-                               start_date, key_version, nonce, ciphertext)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-            ON CONFLICT (client_id) DO UPDATE
-               SET card_type = EXCLUDED.card_type, last_four = EXCLUDED.last_four,
-                   expiry = EXCLUDED.expiry, issue_number = EXCLUDED.issue_number,
-                   start_date = EXCLUDED.start_date, key_version = EXCLUDED.key_version,
-                   nonce = EXCLUDED.nonce, ciphertext = EXCLUDED.ciphertext,
-                   updated_at = now()
-            RETURNING {CARD_COLUMNS}""",
-        client_id,
-        scheme,
-        digits[-4:],
-        expiry,
-        issue,
-        start,
-        sealed.key_version,
-        sealed.nonce,
-        sealed.ciphertext,
+    card = await upsert_card(
+        conn, client_id, (scheme, digits[-4:], expiry, issue, start), sealed=sealed
     )
-    card = StoredCard(**dict(row))
     await audit.record(
         conn,
         staff_id=staff_id,
@@ -144,6 +125,46 @@ async def save_card(
         changes={"cardType": card.card_type, "lastFour": card.last_four, "expiry": card.expiry},
     )
     return card
+
+
+async def upsert_card(
+    conn: asyncpg.Connection,
+    client_id: int,
+    shown: tuple[str, str, str, str | None, str | None],
+    *,
+    sealed: SealedNumber | None = None,
+    gateway: str | None = None,
+    customer: str | None = None,
+    payment_method: str | None = None,
+) -> StoredCard:
+    """Add or replace the client's card row: what staff see of it (`shown`: type, last four,
+    expiry, issue number, start date) and either its number sealed here or the ids of the
+    gateway that keeps it (SPEC 4.5). Every column is written, so a card kept one way
+    leaves nothing of the other behind."""
+    row = await conn.fetchrow(
+        f"""INSERT INTO cards (client_id, card_type, last_four, expiry, issue_number,
+                               start_date, key_version, nonce, ciphertext, gateway,
+                               gateway_customer, gateway_payment_method)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+            ON CONFLICT (client_id) DO UPDATE
+               SET card_type = EXCLUDED.card_type, last_four = EXCLUDED.last_four,
+                   expiry = EXCLUDED.expiry, issue_number = EXCLUDED.issue_number,
+                   start_date = EXCLUDED.start_date, key_version = EXCLUDED.key_version,
+                   nonce = EXCLUDED.nonce, ciphertext = EXCLUDED.ciphertext,
+                   gateway = EXCLUDED.gateway, gateway_customer = EXCLUDED.gateway_customer,
+                   gateway_payment_method = EXCLUDED.gateway_payment_method,
+                   updated_at = now()
+            RETURNING {CARD_COLUMNS}""",
+        client_id,
+        *shown,
+        sealed.key_version if sealed else None,
+        sealed.nonce if sealed else None,
+        sealed.ciphertext if sealed else None,
+        gateway,
+        customer,
+        payment_method,
+    )
+    return StoredCard(**dict(row))
 
 
 async def clear_card(conn: asyncpg.Connection, client_id: int, *, staff_id: int | None) -> bool:

@@ -7,6 +7,7 @@ from datetime import date
 import asyncpg
 import pytest
 
+from domain.billing.gateway_protocol import CardOnFile
 from domain.cards import services
 from domain.cards.crypto import CardKeyError, CardKeyring, SealedNumber, generate_key
 from domain.cards.numbers import card_type, luhn_valid
@@ -113,6 +114,29 @@ async def test_4_2_saving_again_replaces_the_card(conn: asyncpg.Connection) -> N
     card = await save(conn, client.id, number="5555555555554444", expiry="01/30")
     assert (card.card_type, card.last_four, card.issue_number) == ("Mastercard", "4444", None)
     assert await conn.fetchval("SELECT count(*) FROM cards") == 1
+
+
+async def test_4_5_a_card_stored_here_replaces_one_a_gateway_kept(
+    conn: asyncpg.Connection,
+) -> None:
+    """After a card kept by a gateway, a card stored here is the one charged: the kept one's
+    ids go with it."""
+    client = await add_client(conn)
+    await conn.execute(
+        """INSERT INTO cards (client_id, card_type, last_four, expiry, gateway, gateway_customer,
+                              gateway_payment_method)
+           VALUES ($1, 'Visa', '4242', '12/28', 'stripe', 'cus_1', 'pm_1')""",
+        client.id,
+    )
+
+    await save(conn, client.id)
+
+    assert await services.card_on_file(conn, KEYRING, client.id) == CardOnFile(number=VISA_DIGITS)
+    kept = await conn.fetchrow(
+        "SELECT gateway, gateway_customer, gateway_payment_method FROM cards WHERE client_id = $1",
+        client.id,
+    )
+    assert tuple(kept) == (None, None, None)
 
 
 async def test_4_2_without_card_keys_cards_are_refused(conn: asyncpg.Connection) -> None:
