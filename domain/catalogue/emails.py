@@ -13,6 +13,7 @@ import asyncpg
 
 from domain.billing.models import ItemKind
 from domain.emails.outbox import queue_client_email
+from domain.emails.templates import TEMPLATES, EmailCategory
 from domain.money import format_amount
 
 _CLIENT = """SELECT first_name, last_name, email::text, company_name, currency
@@ -35,25 +36,50 @@ async def queue_item_emails(
     *,
     client_area_url: str,
 ) -> int:
-    """The template about each item (services, addons or domains of `kind`); how many."""
-    rows = await conn.fetch(
-        f"""SELECT id, client_id, name, amount, billing_cycle, next_due_date
-                   {", auto_renew" if kind is ItemKind.DOMAIN else ""}
-              FROM {kind.table} WHERE id = ANY($1::bigint[]) ORDER BY id""",
+    """The template about each item (services, addons or domains of `kind`) to its client,
+    with copies to the contacts who ticked its category, in one statement however many (the
+    daily run's renewal notices and cancellations); how many items got one."""
+    category = TEMPLATES[template].category
+    # Never an invoice email: those go to the billing contact (outbox.queue_invoice_emails).
+    assert category is not EmailCategory.INVOICE and category is not EmailCategory.ACCOUNT
+    auto_renew = "d.auto_renew" if kind is ItemKind.DOMAIN else "false"
+    count: int = await conn.fetchval(
+        f"""WITH main AS (
+                SELECT d.id AS item_id, d.client_id, NULL::bigint AS contact_id,
+                       c.email::text AS to_address, c.first_name || ' ' || c.last_name AS to_name,
+                       jsonb_build_object(
+                           'client', jsonb_build_object(
+                               'first_name', c.first_name, 'last_name', c.last_name,
+                               'email', c.email, 'company_name', c.company_name),
+                           'client_area_url', $2::text,
+                           'item', jsonb_build_object(
+                               'name', d.name, 'amount', round(d.amount, 2)::text,
+                               'currency', c.currency, 'billing_cycle', d.billing_cycle,
+                               'next_due_date', d.next_due_date, 'auto_renew', {auto_renew})
+                       ) AS context
+                  FROM {kind.table} d JOIN clients c ON c.id = d.client_id
+                 WHERE d.id = ANY($1::bigint[])
+            ), copies AS (
+                SELECT m.item_id, m.client_id, k.id, k.email::text,
+                       k.first_name || ' ' || k.last_name, m.context
+                  FROM main m JOIN contacts k ON k.client_id = m.client_id
+                 WHERE $4 = ANY(k.email_preferences)
+                   AND k.email <> m.to_address  -- one email per address
+            ), queued AS (
+                INSERT INTO emails (client_id, contact_id, template, category, to_address,
+                                    to_name, context)
+                SELECT client_id, contact_id, $3, $4, to_address, to_name, context
+                  FROM (SELECT * FROM main UNION ALL SELECT * FROM copies) q
+                 ORDER BY item_id, contact_id NULLS FIRST
+                RETURNING contact_id
+            )
+            SELECT count(*) FROM queued WHERE contact_id IS NULL""",
         list(item_ids),
+        client_area_url,
+        template,
+        category.value,
     )
-    for row in rows:
-        context, currency = await _context(conn, row["client_id"], client_area_url)
-        context["item"] = {
-            "name": row["name"],
-            "amount": format_amount(row["amount"]),
-            "currency": currency,
-            "billing_cycle": row["billing_cycle"],
-            "next_due_date": row["next_due_date"].isoformat() if row["next_due_date"] else None,
-            "auto_renew": row.get("auto_renew", False),
-        }
-        await queue_client_email(conn, row["client_id"], template=template, context=context)
-    return len(rows)
+    return count
 
 
 async def queue_order_confirmation(

@@ -5,6 +5,7 @@ PRODUCT or DOMAIN email, in text and HTML, copied to the contacts who ticked its
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from domain.auth.permissions import StaffRole
 from domain.automation import runs
 from domain.billing import orders
 from domain.billing.models import ItemKind
+from domain.catalogue.emails import queue_domain_renewal_notices
 from domain.emails.rendering import TemplateRenderer
 from tests.api.test_catalogue import PLACE_MY_ORDER, RUN_TOOLS, catalogue, item
 from tests.api.test_credit import TTL, open_staff_session, payload_of
@@ -134,3 +136,43 @@ async def test_14_2_a_domain_renewal_notice_goes_at_each_offset_of_the_settings(
     notice = await rendered(conn, "domain_renewal_notice")
     assert notice.subject == f"Your domain joe.com expires on {expiry.isoformat()}"
     assert "Automatic renewal is off" in notice.body
+
+
+async def test_14_2_renewal_notices_of_many_domains_are_queued_by_one_statement(
+    conn: asyncpg.Connection,
+) -> None:
+    """The daily run's notices are set-wise: their statements do not grow with the domains."""
+    for n in range(3):
+        client = await add_client(conn, email=f"owner{n}@example.com")
+        await conn.execute(
+            """INSERT INTO contacts (client_id, first_name, last_name, email, email_preferences)
+               VALUES ($1, 'Dee', 'Domains', $2, '{DOMAIN}')""",
+            client.id,
+            f"dee{n}@example.com",
+        )
+        order = await orders.place_order(
+            conn,
+            client.id,
+            items=[{"kind": ItemKind.DOMAIN, "name": f"site{n}.com", "amount": "12.00"}],
+            payment_method=None,
+            staff_id=None,
+        )
+        await orders.accept_order(conn, order.id, staff_id=None, client_area_url=CLIENT_AREA_URL)
+    as_of = date.today()
+    await conn.execute("UPDATE domains SET next_due_date = $1", as_of + timedelta(days=30))
+    await conn.execute("DELETE FROM emails")
+    statements: list[str] = []
+    conn.add_query_logger(lambda record: statements.append(record.query))
+
+    queued = await queue_domain_renewal_notices(
+        conn, as_of=as_of, offsets=[30], client_area_url=CLIENT_AREA_URL
+    )
+    await asyncio.sleep(0)  # loggers run soon after their statement: let the last land
+
+    assert queued == 3 and len(statements) == 2  # the domains due, then their emails
+    assert sorted(e[2] for e in await emails(conn)) == [
+        *(f"dee{n}@example.com" for n in range(3)),
+        *(f"owner{n}@example.com" for n in range(3)),
+    ]
+    notice = await rendered(conn, "domain_renewal_notice")
+    assert "renews automatically" in notice.body and "12.00 USD" in notice.body
