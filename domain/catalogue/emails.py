@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 
 from domain.billing.models import ItemKind
-from domain.emails.outbox import queue_client_email
+from domain.emails.outbox import queue_client_email, with_contact_copies_sql
 from domain.emails.templates import TEMPLATES, EmailCategory
 from domain.money import format_amount
 
@@ -40,44 +40,28 @@ async def queue_item_emails(
     with copies to the contacts who ticked its category, in one statement however many (the
     daily run's renewal notices and cancellations); how many items got one."""
     category = TEMPLATES[template].category
-    # Never an invoice email: those go to the billing contact (outbox.queue_invoice_emails).
+    # Never an invoice or account email: those go to the billing contact or to their owner
+    # alone (queue_client_email), not to the client with copies.
     assert category is not EmailCategory.INVOICE and category is not EmailCategory.ACCOUNT
     auto_renew = "d.auto_renew" if kind is ItemKind.DOMAIN else "false"
+    main = f"""
+        SELECT d.client_id, NULL::bigint AS contact_id, $3::text AS template,
+               c.email::text AS to_address, c.first_name || ' ' || c.last_name AS to_name,
+               jsonb_build_object(
+                   'client', jsonb_build_object(
+                       'first_name', c.first_name, 'last_name', c.last_name,
+                       'email', c.email, 'company_name', c.company_name),
+                   'client_area_url', $2::text,
+                   'item', jsonb_build_object(
+                       'name', d.name, 'amount', round(d.amount, 2)::text,
+                       'currency', c.currency, 'billing_cycle', d.billing_cycle,
+                       'next_due_date', d.next_due_date, 'auto_renew', {auto_renew})
+               ) AS context,
+               NULL::text AS dedupe_key
+          FROM {kind.table} d JOIN clients c ON c.id = d.client_id
+         WHERE d.id = ANY($1::bigint[])"""
     count: int = await conn.fetchval(
-        f"""WITH main AS (
-                SELECT d.id AS item_id, d.client_id, NULL::bigint AS contact_id,
-                       c.email::text AS to_address, c.first_name || ' ' || c.last_name AS to_name,
-                       jsonb_build_object(
-                           'client', jsonb_build_object(
-                               'first_name', c.first_name, 'last_name', c.last_name,
-                               'email', c.email, 'company_name', c.company_name),
-                           'client_area_url', $2::text,
-                           'item', jsonb_build_object(
-                               'name', d.name, 'amount', round(d.amount, 2)::text,
-                               'currency', c.currency, 'billing_cycle', d.billing_cycle,
-                               'next_due_date', d.next_due_date, 'auto_renew', {auto_renew})
-                       ) AS context
-                  FROM {kind.table} d JOIN clients c ON c.id = d.client_id
-                 WHERE d.id = ANY($1::bigint[])
-            ), copies AS (
-                SELECT m.item_id, m.client_id, k.id, k.email::text,
-                       k.first_name || ' ' || k.last_name, m.context
-                  FROM main m JOIN contacts k ON k.client_id = m.client_id
-                 WHERE $4 = ANY(k.email_preferences)
-                   AND k.email <> m.to_address  -- one email per address
-            ), queued AS (
-                INSERT INTO emails (client_id, contact_id, template, category, to_address,
-                                    to_name, context)
-                SELECT client_id, contact_id, $3, $4, to_address, to_name, context
-                  FROM (SELECT * FROM main UNION ALL SELECT * FROM copies) q
-                 ORDER BY item_id, contact_id NULLS FIRST
-                RETURNING contact_id
-            )
-            SELECT count(*) FROM queued WHERE contact_id IS NULL""",
-        list(item_ids),
-        client_area_url,
-        template,
-        category.value,
+        with_contact_copies_sql(main, category), list(item_ids), client_area_url, template
     )
     return count
 

@@ -136,10 +136,47 @@ async def queue_client_email(
     return [main_id, *(row["id"] for row in copies)]
 
 
-def _invoice_emails_sql(source: str) -> str:
+def with_contact_copies_sql(main: str, category: EmailCategory) -> str:
+    """One statement that queues the emails `main` gives and their contact copies (SPEC 2.2,
+    8.3): the set-wise twin of `queue_client_email`, for the bulk senders.
+
+    `main` is the body of a CTE giving (client_id, contact_id, template, to_address,
+    to_name, context, dedupe_key): one email per row, a NULL contact_id being the client
+    itself. Each contact of that client who ticked `category` gets a copy, once per address;
+    a copy's dedupe_key extends its email's, so that a keyed email is queued once with its
+    copies whatever runs this again. The statement answers how many of `main`'s emails were
+    queued (the copies not counted)."""
     return f"""
-WITH src (invoice_id, template, notice) AS ({source}),
-main AS (
+WITH main AS ({main}),
+copies AS (
+    SELECT m.client_id, k.id AS contact_id, m.template, k.email::text AS to_address,
+           k.first_name || ' ' || k.last_name AS to_name, m.context,
+           m.dedupe_key || '/contact:' || k.id AS dedupe_key
+      FROM main m JOIN contacts k ON k.client_id = m.client_id
+     WHERE '{category.value}' = ANY(k.email_preferences)
+       AND k.id IS DISTINCT FROM m.contact_id
+       AND k.email <> m.to_address  -- one email per address
+),
+queued AS (
+    INSERT INTO emails (client_id, contact_id, template, category, to_address, to_name,
+                        context, dedupe_key)
+    SELECT client_id, contact_id, template, '{category.value}', to_address, to_name, context,
+           dedupe_key
+      FROM (SELECT *, true AS is_main FROM main UNION ALL SELECT *, false FROM copies) q
+     ORDER BY client_id, dedupe_key, is_main DESC, contact_id
+        ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
+    RETURNING contact_id, dedupe_key
+)
+-- A main email is keyed without '/', or is unkeyed and the client's own (NULL contact).
+SELECT count(*) FROM queued
+ WHERE CASE WHEN dedupe_key IS NULL THEN contact_id IS NULL
+            ELSE position('/' IN dedupe_key) = 0 END"""
+
+
+def _invoice_emails_sql(source: str) -> str:
+    return with_contact_copies_sql(
+        f"""
+    WITH src (invoice_id, template, notice) AS ({source})
     SELECT i.client_id, bc.id AS contact_id, s.template,
            coalesce(bc.email, c.email)::text AS to_address,
            coalesce(bc.first_name, c.first_name) || ' ' || coalesce(bc.last_name, c.last_name)
@@ -156,26 +193,9 @@ main AS (
                'client_area_url', $1::text, '{INVOICE_ROW_KEY}', i.id) AS context,
            'invoice:' || i.id || ':' || s.notice AS dedupe_key
       FROM src s JOIN invoices i ON i.id = s.invoice_id JOIN clients c ON c.id = i.client_id
-      LEFT JOIN contacts bc ON bc.id = c.billing_contact_id
-),
-copies AS (
-    SELECT m.client_id, k.id AS contact_id, m.template, k.email::text AS to_address,
-           k.first_name || ' ' || k.last_name AS to_name, m.context,
-           m.dedupe_key || '/contact:' || k.id AS dedupe_key
-      FROM main m JOIN contacts k ON k.client_id = m.client_id
-     WHERE 'INVOICE' = ANY(k.email_preferences) AND k.id IS DISTINCT FROM m.contact_id
-       AND k.email <> m.to_address  -- one email per address
-),
-queued AS (
-    INSERT INTO emails (client_id, contact_id, template, category, to_address, to_name,
-                        context, dedupe_key)
-    SELECT client_id, contact_id, template, 'INVOICE', to_address, to_name, context, dedupe_key
-      FROM (SELECT * FROM main UNION ALL SELECT * FROM copies) q
-     ORDER BY dedupe_key
-        ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
-    RETURNING dedupe_key
-)
-SELECT count(*) FROM queued WHERE position('/' IN dedupe_key) = 0"""
+      LEFT JOIN contacts bc ON bc.id = c.billing_contact_id""",
+        EmailCategory.INVOICE,
+    )
 
 
 async def queue_invoice_emails(
