@@ -960,7 +960,9 @@ CREATE TABLE public.quote_lines (
     description text NOT NULL,
     amount numeric(14,2) NOT NULL,
     product_id bigint,
-    CONSTRAINT quote_lines_amount_check CHECK ((amount >= (0)::numeric))
+    billing_cycle text,
+    CONSTRAINT quote_lines_amount_check CHECK ((amount >= (0)::numeric)),
+    CONSTRAINT quote_lines_billing_cycle_check CHECK ((billing_cycle = ANY (ARRAY['MONTHLY'::text, 'QUARTERLY'::text, 'SEMI_ANNUALLY'::text, 'ANNUALLY'::text, 'BIENNIALLY'::text, 'TRIENNIALLY'::text, 'ONE_TIME'::text])))
 );
 
 CREATE SEQUENCE public.quote_lines_id_seq
@@ -1497,6 +1499,8 @@ CREATE INDEX password_tokens_login_id ON public.password_tokens USING btree (log
 
 CREATE INDEX products_group_id ON public.products USING btree (group_id);
 
+CREATE INDEX quote_lines_product ON public.quote_lines USING btree (product_id) WHERE (product_id IS NOT NULL);
+
 CREATE INDEX quote_lines_quote ON public.quote_lines USING btree (quote_id, id);
 
 CREATE INDEX quotes_client ON public.quotes USING btree (client_id, id);
@@ -1804,6 +1808,9 @@ ALTER TABLE ONLY public.products
 
 ALTER TABLE ONLY public.products
     ADD CONSTRAINT products_group_id_fkey FOREIGN KEY (group_id) REFERENCES public.product_groups(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.quote_lines
+    ADD CONSTRAINT quote_lines_product_id_fkey FOREIGN KEY (product_id) REFERENCES public.products(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY public.quote_lines
     ADD CONSTRAINT quote_lines_quote_id_fkey FOREIGN KEY (quote_id) REFERENCES public.quotes(id) ON DELETE CASCADE;

@@ -1,0 +1,14 @@
+-- migrate:up
+-- A quote line may name a catalogue product (issue 22): accepting the quote then orders it,
+-- at the quote's price, billed each `billing_cycle` (set on product lines only). A line
+-- outlives its product: the product gone, the line keeps its text and price and orders
+-- nothing.
+UPDATE quote_lines SET product_id = NULL
+ WHERE product_id IS NOT NULL AND product_id NOT IN (SELECT id FROM products);
+ALTER TABLE quote_lines
+    ADD CONSTRAINT quote_lines_product_id_fkey
+        FOREIGN KEY (product_id) REFERENCES products (id) ON DELETE SET NULL,
+    ADD COLUMN billing_cycle text CHECK (billing_cycle IN ('MONTHLY', 'QUARTERLY',
+        'SEMI_ANNUALLY', 'ANNUALLY', 'BIENNIALLY', 'TRIENNIALLY', 'ONE_TIME'));
+-- Deleting a product finds its quote lines by this index.
+CREATE INDEX quote_lines_product ON quote_lines (product_id) WHERE product_id IS NOT NULL;
