@@ -12,3 +12,14 @@ ALTER TABLE quote_lines
         'SEMI_ANNUALLY', 'ANNUALLY', 'BIENNIALLY', 'TRIENNIALLY', 'ONE_TIME'));
 -- Deleting a product finds its quote lines by this index.
 CREATE INDEX quote_lines_product ON quote_lines (product_id) WHERE product_id IS NOT NULL;
+
+-- An addon is cancelled on its own (SPEC 14.2): a request names a service or an addon (their
+-- ids are unique across both, as the API's Service ids are), one open request each.
+ALTER TABLE cancellation_requests
+    ALTER COLUMN service_id DROP NOT NULL,
+    ADD COLUMN addon_id bigint REFERENCES addons (id) ON DELETE CASCADE,
+    ADD CONSTRAINT cancellation_requests_one_item CHECK (num_nonnulls(service_id, addon_id) = 1);
+CREATE UNIQUE INDEX cancellation_requests_open_addon ON cancellation_requests (addon_id)
+    WHERE status = 'PENDING';
+CREATE INDEX cancellation_requests_addon ON cancellation_requests (addon_id)
+    WHERE addon_id IS NOT NULL;
