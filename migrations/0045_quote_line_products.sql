@@ -12,6 +12,8 @@ ALTER TABLE quote_lines
         'SEMI_ANNUALLY', 'ANNUALLY', 'BIENNIALLY', 'TRIENNIALLY', 'ONE_TIME'));
 -- Deleting a product finds its quote lines by this index.
 CREATE INDEX quote_lines_product ON quote_lines (product_id) WHERE product_id IS NOT NULL;
+-- Lines written before naming a product are billed monthly, as an order item without a cycle.
+UPDATE quote_lines SET billing_cycle = 'MONTHLY' WHERE product_id IS NOT NULL;
 
 -- An addon is cancelled on its own (SPEC 14.2): a request names a service or an addon (their
 -- ids are unique across both, as the API's Service ids are), one open request each.
