@@ -405,7 +405,7 @@ ALTER TABLE public.automation_runs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENT
 
 CREATE TABLE public.cancellation_requests (
     id bigint NOT NULL,
-    service_id bigint NOT NULL,
+    service_id bigint,
     type text NOT NULL,
     reason text NOT NULL,
     status text DEFAULT 'PENDING'::text NOT NULL,
@@ -413,6 +413,8 @@ CREATE TABLE public.cancellation_requests (
     requested_by bigint,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     carried_out_at timestamp with time zone,
+    addon_id bigint,
+    CONSTRAINT cancellation_requests_one_item CHECK ((num_nonnulls(service_id, addon_id) = 1)),
     CONSTRAINT cancellation_requests_reason_check CHECK ((reason <> ''::text)),
     CONSTRAINT cancellation_requests_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'DONE'::text]))),
     CONSTRAINT cancellation_requests_type_check CHECK ((type = ANY (ARRAY['IMMEDIATE'::text, 'END_OF_BILLING_PERIOD'::text])))
@@ -960,7 +962,9 @@ CREATE TABLE public.quote_lines (
     description text NOT NULL,
     amount numeric(14,2) NOT NULL,
     product_id bigint,
-    CONSTRAINT quote_lines_amount_check CHECK ((amount >= (0)::numeric))
+    billing_cycle text,
+    CONSTRAINT quote_lines_amount_check CHECK ((amount >= (0)::numeric)),
+    CONSTRAINT quote_lines_billing_cycle_check CHECK ((billing_cycle = ANY (ARRAY['MONTHLY'::text, 'QUARTERLY'::text, 'SEMI_ANNUALLY'::text, 'ANNUALLY'::text, 'BIENNIALLY'::text, 'TRIENNIALLY'::text, 'ONE_TIME'::text])))
 );
 
 CREATE SEQUENCE public.quote_lines_id_seq
@@ -1419,9 +1423,13 @@ CREATE INDEX api_keys_staff_id ON public.api_keys USING btree (staff_id);
 
 CREATE INDEX audit_log_client ON public.audit_log USING btree (client_id, id DESC);
 
+CREATE INDEX cancellation_requests_addon ON public.cancellation_requests USING btree (addon_id) WHERE (addon_id IS NOT NULL);
+
 CREATE INDEX cancellation_requests_due ON public.cancellation_requests USING btree (due_date) WHERE (status = 'PENDING'::text);
 
 CREATE UNIQUE INDEX cancellation_requests_open ON public.cancellation_requests USING btree (service_id) WHERE (status = 'PENDING'::text);
+
+CREATE UNIQUE INDEX cancellation_requests_open_addon ON public.cancellation_requests USING btree (addon_id) WHERE (status = 'PENDING'::text);
 
 CREATE INDEX cards_key_version ON public.cards USING btree (key_version);
 
@@ -1496,6 +1504,8 @@ CREATE INDEX password_tokens_contact_id ON public.password_tokens USING btree (c
 CREATE INDEX password_tokens_login_id ON public.password_tokens USING btree (login_id);
 
 CREATE INDEX products_group_id ON public.products USING btree (group_id);
+
+CREATE INDEX quote_lines_product ON public.quote_lines USING btree (product_id) WHERE (product_id IS NOT NULL);
 
 CREATE INDEX quote_lines_quote ON public.quote_lines USING btree (quote_id, id);
 
@@ -1689,6 +1699,9 @@ ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_staff_id_fkey FOREIGN KEY (staff_id) REFERENCES public.staff(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY public.cancellation_requests
+    ADD CONSTRAINT cancellation_requests_addon_id_fkey FOREIGN KEY (addon_id) REFERENCES public.addons(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.cancellation_requests
     ADD CONSTRAINT cancellation_requests_requested_by_fkey FOREIGN KEY (requested_by) REFERENCES public.logins(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY public.cancellation_requests
@@ -1804,6 +1817,9 @@ ALTER TABLE ONLY public.products
 
 ALTER TABLE ONLY public.products
     ADD CONSTRAINT products_group_id_fkey FOREIGN KEY (group_id) REFERENCES public.product_groups(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.quote_lines
+    ADD CONSTRAINT quote_lines_product_id_fkey FOREIGN KEY (product_id) REFERENCES public.products(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY public.quote_lines
     ADD CONSTRAINT quote_lines_quote_id_fkey FOREIGN KEY (quote_id) REFERENCES public.quotes(id) ON DELETE CASCADE;

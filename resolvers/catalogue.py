@@ -229,7 +229,10 @@ async def place_my_order(
 
 async def request_cancellation(
     info: Info[Context, None],
-    service_id: Annotated[strawberry.ID, strawberry.argument(description="One of my services.")],
+    service_id: Annotated[
+        strawberry.ID,
+        strawberry.argument(description="One of my services, or an addon of one to cancel alone."),
+    ],
     type: Annotated[CancellationType, strawberry.argument(description="When to cancel it.")],
     reason: Annotated[str, strawberry.argument(description="Why.")],
 ) -> CancellationPayload:

@@ -11,14 +11,13 @@ from strawberry.types import Info
 
 from domain.auth.permissions import ContactPermission, StaffPermission
 from domain.auth.viewer import Viewer
-from domain.errors import NotFound
 from domain.quotes import services
 from domain.quotes.models import QuoteStatus
 from resolvers.context import Context
-from resolvers.inputs import existing_id
+from resolvers.inputs import existing_id, parse_id
 from resolvers.mutation import perform
 from resolvers.permissions import client_area, staff
-from schema.ids import decode_id, global_id
+from schema.ids import global_id
 from schema.node import Owned
 from schema.quotes import Quote, QuoteInput, QuotePayload
 
@@ -39,15 +38,6 @@ async def quotes_by_pks(ctx: Context, pks: Sequence[int]) -> list[Owned | None]:
     ]
 
 
-def _product_id(value: strawberry.ID | None, index: int) -> int | None:
-    if value is None:
-        return None
-    pk = decode_id(value, "Product")
-    if pk is None:
-        raise NotFound("Product", f"lines.{index}.product_id")
-    return pk
-
-
 async def save_quote(
     info: Info[Context, None],
     client_id: Annotated[strawberry.ID, strawberry.argument(description="The client's id.")],
@@ -62,9 +52,13 @@ async def save_quote(
                 {
                     "description": line.description,
                     "amount": line.amount,
-                    "product_id": _product_id(line.product_id, index),
+                    # A product id of nothing (or another type's) is a product not found.
+                    "product_id": None
+                    if line.product_id is None
+                    else parse_id(line.product_id, "Product") or -1,
+                    "billing_cycle": line.billing_cycle,
                 }
-                for index, line in enumerate(input.lines)
+                for line in input.lines
             ],
             valid_until=input.valid_until,
             staff_id=viewer.staff_id,

@@ -40,7 +40,7 @@ class AutomationRun:
         description="When its last step ended; null while it runs (or was cut short)."
     )
     services_cancelled: int = strawberry.field(
-        description="Cancellation requests carried out: their services CANCELLED (14.2)."
+        description="Cancellation requests carried out: their services or addons CANCELLED (14.2)."
     )
     clients_deactivated: int = strawberry.field(description="Clients set INACTIVE (9.1, 9.2).")
     clients_activated: int = strawberry.field(description="Clients set ACTIVE again (9.3).")

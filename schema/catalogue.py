@@ -103,17 +103,21 @@ class ProductConnection(Connection[Product]):
     total_count_is_estimate: bool = total_count_is_estimate_field("products")
 
 
-@strawberry.type(description="A client's request to cancel one of its services (SPEC 14.2).")
+@strawberry.type(
+    description="A client's request to cancel one of its services, or an addon alone (SPEC 14.2)."
+)
 class CancellationRequest(Node):
     id: strawberry.ID = strawberry.field(description="The request's id.")
-    service_id: strawberry.ID = strawberry.field(description="The service to cancel.")
-    service_name: str = strawberry.field(description="The service's name.")
+    service_id: strawberry.ID = strawberry.field(
+        description="The service, or the addon (a Service id too), to cancel."
+    )
+    service_name: str = strawberry.field(description="The service's (or addon's) name.")
     client_id: strawberry.ID = strawberry.field(description="The client it belongs to.")
     type: models.CancellationType = strawberry.field(description="When it is to happen.")
     reason: str = strawberry.field(description="Why the client asked.")
     status: models.CancellationStatus = strawberry.field(description="PENDING or DONE.")
     due_date: date = strawberry.field(
-        description="The date the daily run cancels the service on (or after)."
+        description="The date the daily run cancels the item on (or after)."
     )
     created_at: datetime = strawberry.field(description="When it was asked for.")
     carried_out_at: datetime | None = strawberry.field(
@@ -236,7 +240,7 @@ class ProductGroupPayload:
     )
 
 
-@strawberry.type(description="The result of asking to cancel a service.")
+@strawberry.type(description="The result of asking to cancel a service or an addon.")
 class CancellationPayload:
     request: CancellationRequest | None = strawberry.field(
         default=None, description="The request; null when refused."

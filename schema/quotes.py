@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from domain.auth.permissions import ContactPermission, StaffPermission
+from domain.billing.models import BillingCycle
 from domain.quotes import models
 from schema.access import require
 from schema.billing import Invoice
@@ -32,6 +33,9 @@ class QuoteLine:
     product_id: strawberry.ID | None = strawberry.field(
         description="The catalogue's product this line offers, if it names one."
     )
+    billing_cycle: BillingCycle | None = strawberry.field(
+        description="How often the product is invoiced at `amount`; null without a product."
+    )
 
     @classmethod
     def build(cls, line: models.QuoteLine) -> QuoteLine:
@@ -39,6 +43,7 @@ class QuoteLine:
             description=line.description,
             amount=line.amount,
             product_id=global_id("Product", line.product_id) if line.product_id else None,
+            billing_cycle=line.billing_cycle,
         )
 
 
@@ -93,7 +98,14 @@ class QuoteLineInput:
     description: str = strawberry.field(description="What is offered.")
     amount: Decimal = strawberry.field(description="Its price before tax, zero or more.")
     product_id: strawberry.ID | None = strawberry.field(
-        default=None, description="The catalogue's product it offers, if any."
+        default=None,
+        description="The catalogue's product it offers, if any (not an ADDON): accepting the "
+        "quote orders it at `amount`. Of a DOMAIN product, `description` is the domain's name.",
+    )
+    billing_cycle: BillingCycle | None = strawberry.field(
+        default=None,
+        description="How often the product is invoiced at `amount` (MONTHLY if not given); "
+        "only with `productId`.",
     )
 
 

@@ -54,17 +54,21 @@ def _due(table: str, kind: str, statuses: str, renewing: str = "true") -> str:
 
 
 # SPEC 14.2: a service whose cancellation is requested is not invoiced again, nor are its
-# addons, and a domain renews only when it auto-renews.
-def _not_being_cancelled(service_id: str) -> str:
+# addons, nor an addon whose own is; a domain renews only when it auto-renews.
+def _not_being_cancelled(column: str, item_id: str) -> str:
     return f"""NOT EXISTS (SELECT 1 FROM cancellation_requests r
-                        WHERE r.service_id = {service_id} AND r.status = 'PENDING')"""
+                        WHERE r.{column} = {item_id} AND r.status = 'PENDING')"""
 
 
 _BILLED = "'ACTIVE', 'SUSPENDED'"
+_ADDON_RENEWS = (
+    f"{_not_being_cancelled('service_id', 't.service_id')} "
+    f"AND {_not_being_cancelled('addon_id', 't.id')}"
+)
 _SELECT_DUE_ITEMS = f"""
 CREATE TEMP TABLE due_items ON COMMIT DROP AS
-WITH s AS ({_due("services", "SERVICE", _BILLED, _not_being_cancelled("t.id"))}),
-     a AS ({_due("addons", "ADDON", _BILLED, _not_being_cancelled("t.service_id"))}),
+WITH s AS ({_due("services", "SERVICE", _BILLED, _not_being_cancelled("service_id", "t.id"))}),
+     a AS ({_due("addons", "ADDON", _BILLED, _ADDON_RENEWS)}),
      d AS ({_due("domains", "DOMAIN", "'ACTIVE'", "t.auto_renew")}),
      due AS (SELECT * FROM s UNION ALL SELECT * FROM a UNION ALL SELECT * FROM d)
 SELECT due.*,

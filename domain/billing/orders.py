@@ -150,51 +150,9 @@ async def _place_order(
         )
         check.raise_if_failed()
         method = method or client["default_payment_method"]
-        today = date.today()
-        order_id = await conn.fetchval(
-            """INSERT INTO orders (client_id, currency, payment_method) VALUES ($1, $2, $3)
-               RETURNING id""",
-            client_id,
-            order_currency_code,
-            method,
+        order_id, invoice_id = await insert_order(
+            conn, client_id, lines, currency=order_currency_code, payment_method=method
         )
-        invoice_lines = []
-        for line in lines:
-            # Only addons are of a service.
-            of_service = line.kind is ItemKind.ADDON
-            row = await conn.fetchrow(
-                f"""INSERT INTO {line.kind.table}
-                        (client_id, order_id, name, amount, billing_cycle, payment_method,
-                         next_due_date, product_id{", service_id" if of_service else ""})
-                    VALUES ($1, $2, $3, $4, $5, $6, ($7::date + billing_cycle_interval($5))::date,
-                            $8{", $9" if of_service else ""})
-                    RETURNING id, {period_description_sql("name", "$7::date", "billing_cycle")}
-                              AS description""",
-                client_id,
-                order_id,
-                line.name,
-                line.amount,
-                line.billing_cycle.value,
-                method,
-                today,
-                line.product_id,
-                *([line.service_id] if of_service else []),
-            )
-            invoice_lines.append(
-                NewItem(
-                    row["description"],
-                    line.first_amount,
-                    item_kind=line.kind,
-                    item_id=row["id"],
-                    period_start=today,
-                )
-            )
-            if line.setup_fee:
-                invoice_lines.append(NewItem(f"Setup fee: {line.name}", line.setup_fee))
-        invoice_id = await insert_invoice(
-            conn, client_id, due_date=today, payment_method=method, items=invoice_lines
-        )
-        await conn.execute("UPDATE orders SET invoice_id = $2 WHERE id = $1", order_id, invoice_id)
         if confirmation_url is not None:
             await queue_order_confirmation(conn, order_id, client_area_url=confirmation_url)
         await audit.record(
@@ -205,6 +163,68 @@ async def _place_order(
             changes={"order_id": order_id, "invoice_id": invoice_id},
         )
         return {"order_id": order_id}
+
+
+async def insert_order(
+    conn: asyncpg.Connection,
+    client_id: int,
+    lines: Sequence[OrderLine | NewItem],
+    *,
+    currency: str,
+    payment_method: str | None,
+) -> tuple[int, int]:
+    """An order of the client's in `currency`: each OrderLine's item PENDING, and the
+    order's invoice, due today, of each item's first period (and its setup fee) and of each
+    NewItem as it is, in the order given. The order's id and its invoice's."""
+    today = date.today()
+    order_id = await conn.fetchval(
+        """INSERT INTO orders (client_id, currency, payment_method) VALUES ($1, $2, $3)
+           RETURNING id""",
+        client_id,
+        currency,
+        payment_method,
+    )
+    invoice_lines = []
+    for line in lines:
+        if isinstance(line, NewItem):
+            invoice_lines.append(line)
+            continue
+        # Only addons are of a service.
+        of_service = line.kind is ItemKind.ADDON
+        row = await conn.fetchrow(
+            f"""INSERT INTO {line.kind.table}
+                    (client_id, order_id, name, amount, billing_cycle, payment_method,
+                     next_due_date, product_id{", service_id" if of_service else ""})
+                VALUES ($1, $2, $3, $4, $5, $6, ($7::date + billing_cycle_interval($5))::date,
+                        $8{", $9" if of_service else ""})
+                RETURNING id, {period_description_sql("name", "$7::date", "billing_cycle")}
+                          AS description""",
+            client_id,
+            order_id,
+            line.name,
+            line.amount,
+            line.billing_cycle.value,
+            payment_method,
+            today,
+            line.product_id,
+            *([line.service_id] if of_service else []),
+        )
+        invoice_lines.append(
+            NewItem(
+                row["description"],
+                line.first_amount,
+                item_kind=line.kind,
+                item_id=row["id"],
+                period_start=today,
+            )
+        )
+        if line.setup_fee:
+            invoice_lines.append(NewItem(f"Setup fee: {line.name}", line.setup_fee))
+    invoice_id = await insert_invoice(
+        conn, client_id, due_date=today, payment_method=payment_method, items=invoice_lines
+    )
+    await conn.execute("UPDATE orders SET invoice_id = $2 WHERE id = $1", order_id, invoice_id)
+    return order_id, invoice_id
 
 
 async def _services_of(

@@ -1,6 +1,7 @@
-"""Clients ask to cancel a service (SPEC 14.2); the daily run carries the requests out: an
-IMMEDIATE one on the next run, an END_OF_BILLING_PERIOD one when the period paid for ends.
-From the request on, the service is not invoiced again (domain/billing/generation.py)."""
+"""Clients ask to cancel a service, or an addon alone (SPEC 14.2); the daily run carries the
+requests out: an IMMEDIATE one on the next run, an END_OF_BILLING_PERIOD one when the period
+paid for ends. From the request on, the item is not invoiced again, nor a service's addons
+(domain/billing/generation.py)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,15 @@ from domain.paging import Keyset, Page, PageRequest, fetch_page
 from domain.totals import Total, count_rows
 from domain.validation import MAX_NOTES, InputCheck
 
-REQUEST_COLUMNS = """r.id, r.service_id, s.client_id, s.name AS service_name, r.type, r.reason,
-    r.status, r.due_date, r.created_at, r.carried_out_at"""
-REQUEST_FROM = "FROM cancellation_requests r JOIN services s ON s.id = r.service_id"
+# A request names a service or an addon: `service_id` is the item's (ids are unique across
+# both, as the API's Service ids are).
+REQUEST_COLUMNS = """r.id, coalesce(r.service_id, r.addon_id) AS service_id,
+    coalesce(s.client_id, a.client_id) AS client_id, coalesce(s.name, a.name) AS service_name,
+    r.type, r.reason, r.status, r.due_date, r.created_at, r.carried_out_at"""
+REQUEST_FROM = """FROM cancellation_requests r LEFT JOIN services s ON s.id = r.service_id
+    LEFT JOIN addons a ON a.id = r.addon_id"""
+# The request's column naming each kind of item it may cancel.
+REQUESTED = {ItemKind.SERVICE: "service_id", ItemKind.ADDON: "addon_id"}
 CANCELLATION_REQUESTS = Keyset(
     columns=REQUEST_COLUMNS,
     source=REQUEST_FROM,
@@ -46,7 +53,7 @@ def request_from_row(row: Mapping[str, Any]) -> CancellationRequest:
 
 async def request_cancellation(
     conn: asyncpg.Connection,
-    service_id: int,
+    item_id: int,
     *,
     client_id: int,
     type: CancellationType,
@@ -54,33 +61,28 @@ async def request_cancellation(
     login_id: int | None,
     today: date,
 ) -> CancellationRequest:
-    """Ask to cancel the client's own service (another's is not found). One open request
-    per service; an immediate one is due today, the other on the service's next due date."""
+    """Ask to cancel the client's own service or addon (`item_id`; another client's is not
+    found). One open request per item; an immediate one is due today, the other on the
+    item's next due date."""
     check = InputCheck()
     cleaned = check.optional_text("reason", reason, "Reason", MAX_NOTES, multiline=True)
     if not cleaned:
         check.fail("reason", ErrorCode.REQUIRED, "Say why the service is to be cancelled.")
     async with conn.transaction():
-        service = await conn.fetchrow(
-            """SELECT status, next_due_date FROM services
-                WHERE id = $1 AND client_id = $2 FOR UPDATE""",
-            service_id,
-            client_id,
-        )
-        if service is None:
-            raise NotFound("Service", "serviceId")
+        kind, service = await _cancellable_item(conn, item_id, client_id)
         if service["status"] not in CANCELLABLE:
             check.fail("serviceId", ErrorCode.CONFLICT, f"The service is {service['status']}.")
         check.raise_if_failed()
         due = today
         if type is CancellationType.END_OF_BILLING_PERIOD and service["next_due_date"]:
             due = max(today, service["next_due_date"])
+        column = REQUESTED[kind]
         request_id = await conn.fetchval(
-            """INSERT INTO cancellation_requests (service_id, type, reason, due_date, requested_by)
-               VALUES ($1, $2, $3, $4, $5)
-               ON CONFLICT (service_id) WHERE status = 'PENDING' DO NOTHING
-               RETURNING id""",
-            service_id,
+            f"""INSERT INTO cancellation_requests ({column}, type, reason, due_date, requested_by)
+                VALUES ($1, $2, $3, $4, $5)
+                ON CONFLICT ({column}) WHERE status = 'PENDING' DO NOTHING
+                RETURNING id""",
+            item_id,
             type.value,
             cleaned,
             due,
@@ -93,13 +95,30 @@ async def request_cancellation(
         await audit.record(
             conn,
             staff_id=None,
-            action="service.cancellation_requested",
+            action=f"{kind.value.lower()}.cancellation_requested",
             client_id=client_id,
-            changes={"id": service_id, "type": type.value, "due_date": due.isoformat()},
+            changes={"id": item_id, "type": type.value, "due_date": due.isoformat()},
         )
         [request] = await requests_by_ids(conn, [request_id])
         assert request is not None
         return request
+
+
+async def _cancellable_item(
+    conn: asyncpg.Connection, item_id: int, client_id: int
+) -> tuple[ItemKind, asyncpg.Record]:
+    """The client's service or addon of `item_id`, its row locked: its kind, status and
+    next due date."""
+    for kind in REQUESTED:
+        row = await conn.fetchrow(
+            f"""SELECT status, next_due_date FROM {kind.table}
+                 WHERE id = $1 AND client_id = $2 FOR UPDATE""",
+            item_id,
+            client_id,
+        )
+        if row is not None:
+            return kind, row
+    raise NotFound("Service", "serviceId")
 
 
 async def requests_by_ids(
@@ -151,42 +170,54 @@ async def count_cancellation_requests(
 async def carry_out_cancellations(
     conn: asyncpg.Connection, *, as_of: date, client_area_url: str
 ) -> list[int]:
-    """Cancel the services whose requests are due by `as_of`, with their addons, each
-    service's cancellation confirmed by email;
-    return the requests' ids. Called inside the run's transaction: a service ended
-    meanwhile is left as it is."""
+    """Cancel the services whose requests are due by `as_of`, with their addons, and the
+    addons whose own requests are, each cancelled item's cancellation confirmed by email;
+    return the requests' ids. Called inside the run's transaction: an item ended meanwhile
+    is left as it is."""
     rows = await conn.fetch(
         f"""WITH due AS (
                 UPDATE cancellation_requests SET status = 'DONE', carried_out_at = now()
                  WHERE status = 'PENDING' AND due_date <= $1
-                RETURNING id, service_id
-            ), cancelled AS (
+                RETURNING id, service_id, addon_id
+            ), services_cancelled AS (
                 UPDATE services s SET status = 'CANCELLED' FROM due
                  WHERE s.id = due.service_id AND s.status IN {CANCELLABLE}
                 RETURNING s.id, s.client_id
-            ), addons_cancelled AS (  -- an addon ends with its service
-                UPDATE addons a SET status = 'CANCELLED' FROM cancelled
-                 WHERE a.service_id = cancelled.id AND a.status IN {CANCELLABLE}
+            ), addons_cancelled AS (
+                UPDATE addons a SET status = 'CANCELLED' FROM due
+                 WHERE a.id = due.addon_id AND a.status IN {CANCELLABLE}
+                RETURNING a.id, a.client_id
+            ), addons_of_services AS (  -- an addon ends with its service, told with it
+                UPDATE addons a SET status = 'CANCELLED' FROM services_cancelled
+                 WHERE a.service_id = services_cancelled.id AND a.status IN {CANCELLABLE}
+                   AND a.id NOT IN (SELECT id FROM addons_cancelled)
+            ), cancelled AS (
+                SELECT id, client_id, 'SERVICE' AS kind FROM services_cancelled
+                UNION ALL SELECT id, client_id, 'ADDON' FROM addons_cancelled
             )
-            SELECT due.id, cancelled.id AS service_id, cancelled.client_id
-              FROM due LEFT JOIN cancelled ON cancelled.id = due.service_id
+            SELECT due.id, cancelled.id AS item_id, cancelled.kind, cancelled.client_id
+              FROM due LEFT JOIN cancelled
+                ON cancelled.id = coalesce(due.service_id, due.addon_id)
              ORDER BY due.id""",
         as_of,
     )
     for row in rows:
-        if row["service_id"] is not None:
+        if row["item_id"] is not None:
             await audit.record(
                 conn,
                 staff_id=None,
-                action="service.cancelled",
+                action=f"{row['kind'].lower()}.cancelled",
                 client_id=row["client_id"],
-                changes={"id": row["service_id"], "request_id": row["id"]},
+                changes={"id": row["item_id"], "request_id": row["id"]},
             )
-    await queue_item_emails(
-        conn,
-        "service_cancellation_confirmation",
-        ItemKind.SERVICE,
-        [row["service_id"] for row in rows if row["service_id"] is not None],
-        client_area_url=client_area_url,
-    )
+    for kind in REQUESTED:
+        cancelled = [row["item_id"] for row in rows if row["kind"] == kind.value]
+        if cancelled:
+            await queue_item_emails(
+                conn,
+                "service_cancellation_confirmation",
+                kind,
+                cancelled,
+                client_area_url=client_area_url,
+            )
     return [row["id"] for row in rows]

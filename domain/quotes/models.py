@@ -7,6 +7,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from domain.billing.models import BillingCycle
+
 
 class QuoteStatus(StrEnum):
     DRAFT = "DRAFT"  # being written: the client area does not see it
@@ -20,8 +22,10 @@ class QuoteStatus(StrEnum):
 class QuoteLine:
     description: str
     amount: Decimal
-    # A product of the catalogue, by row id; no foreign key until the catalogue is merged.
+    # A product of the catalogue, by row id, which accepting the quote orders at `amount`
+    # each `billing_cycle`; None for a line of text and price only (or whose product is gone).
     product_id: int | None
+    billing_cycle: BillingCycle | None = None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,10 @@ import asyncpg
 
 from domain import audit
 from domain.billing.invoices import NewItem, insert_invoice
+from domain.billing.models import BillingCycle, ItemKind
+from domain.billing.orders import insert_order
+from domain.catalogue.pricing import OrderLine
+from domain.catalogue.products import products_by_ids
 from domain.emails.outbox import queue_client_email
 from domain.errors import DomainError, ErrorCode, NotFound
 from domain.money import check_storable, format_amount, parse_amount
@@ -57,6 +61,7 @@ async def save_quote(
                 raise NotFound("Quote", "input.id")
             if status == QuoteStatus.ACCEPTED:
                 check.fail("input.id", ErrorCode.ALREADY_ACCEPTED, "This quote is accepted.")
+        await _check_products(conn, check, cleaned)
         check.raise_if_failed()
         subtotal = sum((line.amount for line in cleaned), Decimal(0))
         check_storable(subtotal, "lines", "The quote's total")
@@ -79,12 +84,13 @@ async def save_quote(
             )
             await conn.execute("DELETE FROM quote_lines WHERE quote_id = $1", quote_id)
         await conn.execute(
-            """INSERT INTO quote_lines (quote_id, description, amount, product_id)
-               SELECT $1, * FROM unnest($2::text[], $3::numeric[], $4::bigint[])""",
+            """INSERT INTO quote_lines (quote_id, description, amount, product_id, billing_cycle)
+               SELECT $1, * FROM unnest($2::text[], $3::numeric[], $4::bigint[], $5::text[])""",
             quote_id,
             [line.description for line in cleaned],
             [line.amount for line in cleaned],
             [line.product_id for line in cleaned],
+            [line.billing_cycle and line.billing_cycle.value for line in cleaned],
         )
         await audit.record(
             conn,
@@ -111,8 +117,34 @@ def _lines(check: InputCheck, lines: Sequence[Mapping[str, Any]]) -> list[QuoteL
         except DomainError as error:
             check.errors.extend(error.errors)
             continue
-        cleaned.append(QuoteLine(description, amount, line.get("product_id")))
+        product_id, cycle = line.get("product_id"), line.get("billing_cycle")
+        if product_id is None and cycle is not None:
+            check.fail(
+                f"lines.{index}.billing_cycle",
+                ErrorCode.INVALID,
+                "Only a line naming a product is billed per cycle.",
+            )
+        elif product_id is not None:
+            cycle = BillingCycle(cycle or BillingCycle.MONTHLY)
+        cleaned.append(QuoteLine(description, amount, product_id, cycle))
     return cleaned
+
+
+async def _check_products(
+    conn: asyncpg.Connection, check: InputCheck, lines: Sequence[QuoteLine]
+) -> None:
+    """Each product a line names exists (hidden ones too: staff sell those) and is not an
+    ADDON, which is ordered for one of the client's services (placeOrder)."""
+    found = await products_by_ids(conn, [line.product_id for line in lines if line.product_id])
+    for index, line in enumerate(lines):
+        if line.product_id is None:
+            continue
+        product = found.get(line.product_id)
+        field = f"lines.{index}.product_id"
+        if product is None:
+            check.fail(field, ErrorCode.NOT_FOUND, "Product not found.")
+        elif product.kind is ItemKind.ADDON:
+            check.fail(field, ErrorCode.INVALID, "An addon is ordered for a service: placeOrder.")
 
 
 async def send_quote(
@@ -201,13 +233,7 @@ async def accept_quote(conn: asyncpg.Connection, quote_id: int, *, client_id: in
                 f"{client['currency']}.",
                 "id",
             )
-        invoice_id = await insert_invoice(
-            conn,
-            client_id,
-            due_date=date.today(),
-            payment_method=client["default_payment_method"],
-            items=[NewItem(line.description, line.amount) for line in quote.lines],
-        )
+        order_id, invoice_id = await _invoice(conn, quote, client["default_payment_method"])
         await conn.execute(
             """UPDATE quotes SET status = 'ACCEPTED', accepted_at = now(), invoice_id = $2
                 WHERE id = $1""",
@@ -219,9 +245,46 @@ async def accept_quote(conn: asyncpg.Connection, quote_id: int, *, client_id: in
             staff_id=None,
             action="quote.accepted",
             client_id=client_id,
-            changes={"quote_id": quote_id, "invoice_id": invoice_id},
+            changes={"quote_id": quote_id, "invoice_id": invoice_id, "order_id": order_id},
         )
         return await _get(conn, quote_id)
+
+
+async def _invoice(
+    conn: asyncpg.Connection, quote: Quote, payment_method: str | None
+) -> tuple[int | None, int]:
+    """The accepted quote's invoice, due today, of its lines in order. The lines naming a
+    product are ordered too, at the quote's prices: an order of their items PENDING, which
+    staff accept as any other, whose invoice this is. The order's id (None without product
+    lines) and the invoice's."""
+    products = await products_by_ids(
+        conn, [line.product_id for line in quote.lines if line.product_id]
+    )
+    lines: list[OrderLine | NewItem] = [
+        NewItem(line.description, line.amount)
+        if line.product_id is None or line.billing_cycle is None
+        else OrderLine(
+            products[line.product_id].kind,
+            line.description,
+            line.amount,
+            line.billing_cycle,
+            line.amount,
+            product_id=line.product_id,
+        )
+        for line in quote.lines
+    ]
+    if not products:
+        invoice_id = await insert_invoice(
+            conn,
+            quote.client_id,
+            due_date=date.today(),
+            payment_method=payment_method,
+            items=[line for line in lines if isinstance(line, NewItem)],
+        )
+        return None, invoice_id
+    return await insert_order(
+        conn, quote.client_id, lines, currency=quote.currency, payment_method=payment_method
+    )
 
 
 async def _locked(
@@ -247,14 +310,19 @@ async def _get(conn: asyncpg.Connection, quote_id: int) -> Quote:
 async def _with_lines(conn: asyncpg.Connection, rows: Sequence[asyncpg.Record]) -> list[Quote]:
     """The quotes of `rows` with their lines, read in one more statement."""
     line_rows = await conn.fetch(
-        """SELECT quote_id, description, amount, product_id FROM quote_lines
+        """SELECT quote_id, description, amount, product_id, billing_cycle FROM quote_lines
             WHERE quote_id = ANY($1::bigint[]) ORDER BY quote_id, id""",
         [row["id"] for row in rows],
     )
     lines: dict[int, list[QuoteLine]] = {row["id"]: [] for row in rows}
     for line in line_rows:
         lines[line["quote_id"]].append(
-            QuoteLine(line["description"], line["amount"], line["product_id"])
+            QuoteLine(
+                line["description"],
+                line["amount"],
+                line["product_id"],
+                BillingCycle(line["billing_cycle"]) if line["billing_cycle"] else None,
+            )
         )
     return [_quote(row, lines[row["id"]]) for row in rows]
 

@@ -4,8 +4,11 @@ RULES says, for each root field of Query and Mutation, who may call it; the case
 from the rule: anonymous, a client's account holder, a sub-account without the permission
 needed, and staff without it (each role lacking it; for the client area even ADMIN) are
 refused with UNAUTHENTICATED / FORBIDDEN and change nothing, and the right viewer is
-allowed. A root field without a rule fails `test_every_root_field_has_an_access_rule`:
-adding an operation means adding its line here, e.g.
+allowed. Another client's account holder, calling what the holder may call on the first
+client's object ids, finds nothing (a payload's NOT_FOUND, or null) and changes nothing: that
+case is derived from each rule (`with_another_client`), not written per field. A root field
+without a rule fails `test_every_root_field_has_an_access_rule`: adding an operation means
+adding its line here, e.g.
 
     "failedEmails": staff(StaffPermission.VIEW_EMAILS, "failedEmails { totalCount }"),
     "invoice": staff(VIEW, "invoice(id: $invoice) { id total }"),
@@ -56,6 +59,8 @@ TTL = timedelta(hours=1)
 # ALLOWED: no error and a result; NULL / EMPTY: no error, but null (or only nulls) / an
 # empty list or connection, where the contract answers so instead of refusing.
 ALLOWED, NULL, EMPTY = "ALLOWED", "NULL", "EMPTY"
+# NOT_FOUND: no error, but the payload's errors are NOT_FOUND alone and it carries nothing.
+NOT_FOUND = "NOT_FOUND"
 UNAUTHENTICATED, FORBIDDEN = "UNAUTHENTICATED", "FORBIDDEN"
 # The variables a selection may use; the test declares those it uses.
 VARIABLES = {
@@ -148,6 +153,8 @@ class As:
 
 ANONYMOUS = As("anonymous")
 HOLDER = As("holder")
+# The account holder of another client than the one whose ids the selections name.
+ANOTHER_CLIENT = As("another_client")
 
 
 def sub_account(granted: frozenset[ContactPermission] | set[ContactPermission]) -> As:
@@ -591,6 +598,33 @@ RULES: dict[str, Rule] = {
 }
 
 
+# The variables naming the world's client's own objects (not the catalogue's, not staff's).
+CLIENT_OBJECTS = (
+    "$client",
+    "$contact",
+    "$order",
+    "$service",
+    "$domain",
+    "$invoice",
+    "$transaction",
+    "$creditEntry",
+    "$ticket",
+    "$file",
+    "$quote",
+)
+
+
+def with_another_client(rule: Rule) -> Rule:
+    """The rule with another client's holder where the holder may call it on the client's
+    objects: a mutation's payload says NOT_FOUND, a query answers null."""
+    if rule.outcomes.get(HOLDER) != ALLOWED or not any(v in rule.selection for v in CLIENT_OBJECTS):
+        return rule
+    return rule.but(ANOTHER_CLIENT, NOT_FOUND if ERRORS in rule.selection else NULL)
+
+
+RULES = {name: with_another_client(rule) for name, rule in RULES.items()}
+
+
 def test_every_root_field_has_an_access_rule() -> None:
     fields = root_fields()
     missing = sorted(set(fields) - set(RULES))
@@ -614,6 +648,8 @@ class World:
     contact_id: int
     holder_login: int
     variables: dict[str, str]
+    # The holder of the other client, which owns nothing the selections name.
+    other_login: int
 
 
 @pytest.fixture
@@ -757,7 +793,7 @@ async def world(conn: asyncpg.Connection) -> World:
         "product": gid("Product", product.id),
         "quote": gid("Quote", quote.id),
     }
-    return World(client.id, contact_id, client.owner_login_id, variables)
+    return World(client.id, contact_id, client.owner_login_id, variables, other.owner_login_id)
 
 
 async def session_of(
@@ -769,6 +805,8 @@ async def session_of(
         return None
     if viewer.kind == "holder":
         login_id = world.holder_login
+    elif viewer.kind == "another_client":
+        login_id = world.other_login
     elif viewer.kind == "sub_account":
         login_id = await conn.fetchval(
             "INSERT INTO logins (email) VALUES ($1) RETURNING id", f"sub{tag}@example.com"
@@ -868,6 +906,14 @@ async def test_10_1_2_4_each_root_field_refuses_or_allows_each_viewer(
     body = await send(api, query, used, token)
 
     result = (body.get("data") or {}).get(name)
+    if viewer == ANOTHER_CLIENT:
+        assert "holder@example.com" not in str(body) and "Plain" not in str(body), body
+        assert await state(conn) == before
+    if expected == NOT_FOUND:
+        assert "errors" not in body, body
+        assert [e["code"] for e in result["errors"]] == [NOT_FOUND], body
+        assert not any(value for key, value in result.items() if key != "errors"), body
+        return
     if expected in (UNAUTHENTICATED, FORBIDDEN):
         assert [e["extensions"]["code"] for e in body.get("errors", [])] == [expected], body
         assert body["errors"][0]["path"] == [name]

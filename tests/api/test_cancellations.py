@@ -225,3 +225,115 @@ async def test_14_2_a_services_addons_are_not_renewed_after_its_cancellation_and
     assert [row["item_id"] for row in renewed] == [alone]
     statuses = dict(await conn.fetch("SELECT id, status FROM addons"))
     assert statuses == {with_service: "CANCELLED", alone: "ACTIVE"}
+
+
+async def hosting_with_addons(conn: asyncpg.Connection, client_id: int) -> tuple[str, str, str]:
+    """An active monthly service of the client with two active addons of it: their ids."""
+    [service] = await accepted_hosting(conn, client_id, 1)
+    order = await orders.place_order(
+        conn,
+        client_id,
+        items=[
+            {
+                "kind": ItemKind.ADDON,
+                "name": name,
+                "amount": "2.00",
+                "service_id": pk(service, "Service"),
+            }
+            for name in ("Backups", "Extra IP")
+        ],
+        payment_method=None,
+        staff_id=None,
+    )
+    await orders.accept_order(conn, order.id, staff_id=None, client_area_url=CLIENT_AREA_URL)
+    backups, extra_ip = (gid("Service", item.id) for item in order.items)
+    return service, backups, extra_ip
+
+
+async def item_statuses(conn: asyncpg.Connection) -> dict[str, str]:
+    rows = await conn.fetch(
+        "SELECT id, status FROM services UNION ALL SELECT id, status FROM addons"
+    )
+    return {gid("Service", row["id"]): row["status"] for row in rows}
+
+
+async def test_14_2_an_addon_is_cancelled_alone_by_the_next_run_and_its_service_stays(
+    api: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    client_id, token = await client_session(conn)
+    service, backups, extra_ip = await hosting_with_addons(conn, client_id)
+
+    asked = await payload_of(api, token, REQUEST_CANCELLATION, id=backups, type="IMMEDIATE")
+    twice = await payload_of(api, token, REQUEST_CANCELLATION, id=backups, type="IMMEDIATE")
+    run = await runs.perform_run(conn, date.today(), RUN_TOOLS)
+
+    assert asked["errors"] == [] and asked["request"]["serviceId"] == backups
+    assert [(e["field"], e["code"]) for e in twice["errors"]] == [("serviceId", "CONFLICT")]
+    assert await item_statuses(conn) == {
+        service: "ACTIVE",
+        backups: "CANCELLED",
+        extra_ip: "ACTIVE",
+    }
+    assert run.count("services_cancelled") == 1
+    confirmed = await conn.fetch(
+        """SELECT context->'item'->>'name' AS name FROM emails
+            WHERE template = 'service_cancellation_confirmation'"""
+    )
+    assert [row["name"] for row in confirmed] == ["Backups"]
+    assert await conn.fetchval(
+        "SELECT changes->>'id' FROM audit_log WHERE action = 'addon.cancelled'"
+    ) == str(pk(backups, "Service"))
+    staff = await open_staff_session(conn, StaffRole.READ_ONLY, "ro@staff.example.com")
+    listed = await gql(
+        api,
+        "query { cancellationRequests { edges { node { serviceId serviceName status } } } }",
+        token=staff,
+    )
+    assert listed["data"]["cancellationRequests"]["edges"] == [
+        {"node": {"serviceId": backups, "serviceName": "Backups", "status": "DONE"}}
+    ]
+
+
+async def test_14_2_an_addons_end_of_period_cancellation_stops_only_its_renewal(
+    api: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    client_id, token = await client_session(conn)
+    service, backups, extra_ip = await hosting_with_addons(conn, client_id)
+    due = await conn.fetchval(
+        "SELECT next_due_date FROM addons WHERE id = $1", pk(backups, "Service")
+    )
+
+    asked = await payload_of(
+        api, token, REQUEST_CANCELLATION, id=backups, type="END_OF_BILLING_PERIOD"
+    )
+    # The renewals fall due within the invoicing window of this run.
+    await runs.perform_run(conn, due - timedelta(days=3), RUN_TOOLS)
+    in_period = await item_statuses(conn)
+    renewed = await conn.fetch(
+        """SELECT item_id FROM invoice_items
+            WHERE item_kind IN ('SERVICE', 'ADDON') AND period_start > $1 ORDER BY item_id""",
+        date.today(),
+    )
+    await runs.perform_run(conn, due, RUN_TOOLS)
+
+    assert asked["request"]["dueDate"] == due.isoformat()
+    assert in_period == {service: "ACTIVE", backups: "ACTIVE", extra_ip: "ACTIVE"}
+    assert [gid("Service", row["item_id"]) for row in renewed] == [service, extra_ip]
+    assert await item_statuses(conn) == {
+        service: "ACTIVE",
+        backups: "CANCELLED",
+        extra_ip: "ACTIVE",
+    }
+
+
+async def test_14_2_no_client_cancels_another_clients_addon(
+    api: httpx.AsyncClient, conn: asyncpg.Connection
+) -> None:
+    other_id, _ = await client_session(conn, "other@example.com")
+    _, theirs, _ = await hosting_with_addons(conn, other_id)
+    _, token = await client_session(conn)
+
+    refused = await payload_of(api, token, REQUEST_CANCELLATION, id=theirs, type="IMMEDIATE")
+
+    assert [(e["field"], e["code"]) for e in refused["errors"]] == [("serviceId", "NOT_FOUND")]
+    assert await conn.fetchval("SELECT count(*) FROM cancellation_requests") == 0

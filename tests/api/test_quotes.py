@@ -1,10 +1,12 @@
-"""SPEC 14.4 through GraphQL: staff save and send quotes, the client area lists the sent ones
-and accepts one before its date, which makes its invoice; expired and accepted quotes are
-refused with their codes; another client's quote is not found."""
+"""SPEC 14.4 and 14.1 through GraphQL: staff save and send quotes, the client area lists the
+sent ones and accepts one before its date, which makes its invoice (and orders the products
+its lines name, at the quote's prices); expired and accepted quotes are refused with their
+codes; another client's quote is not found."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
@@ -14,13 +16,17 @@ import pytest
 
 from domain.auth import sessions
 from domain.auth.permissions import StaffRole
+from domain.billing import orders
+from domain.billing.models import ItemKind
+from domain.catalogue import products
 from domain.emails.rendering import TemplateRenderer
 from tests.api.test_credit import TTL, add_sub_account, open_staff_session, payload_of
-from tests.conftest import add_client, gid, gql, pk
+from tests.conftest import CLIENT_AREA_URL, add_client, gid, gql, pk
 
 ERRORS = "errors { field code message }"
 QUOTE = (
-    "quote { id number status validUntil currency subtotal lines { description amount productId } }"
+    "quote { id number status validUntil currency subtotal "
+    "lines { description amount productId billingCycle } }"
 )
 SAVE = f"""
 mutation Save($client: ID!, $input: QuoteInput!) {{
@@ -36,7 +42,7 @@ mutation Accept($id: ID!) {{
 MY_QUOTES = "query { me { quotes { id status subtotal } } }"
 LINES = [
     {"description": "Website design", "amount": "100.00"},
-    {"description": "Hosting setup", "amount": "20.50", "productId": gid("Product", 7)},
+    {"description": "Hosting setup", "amount": "20.50"},
 ]
 
 
@@ -69,28 +75,47 @@ async def holder_token(conn: asyncpg.Connection, client_id: int) -> str:
     return await sessions.start_session(conn, login_id, ttl=TTL)
 
 
+async def product(conn: asyncpg.Connection, kind: ItemKind = ItemKind.SERVICE, **more: Any) -> int:
+    """A catalogue product of `kind` priced 10.00 USD a month (a domain's transfer and
+    renewal prices too); its row id."""
+    prices = {"transfer_amount": "8.00", "renew_amount": "12.00"} if kind is ItemKind.DOMAIN else {}
+    saved = await products.save_product(
+        conn,
+        None,
+        {
+            "kind": kind,
+            "name": f"Catalogue {kind.value}",
+            "pricing": [{"currency": "USD", "cycle": "MONTHLY", "amount": "10.00", **prices}],
+            **more,
+        },
+    )
+    return saved.id
+
+
 async def test_14_4_staff_save_a_draft_the_client_area_does_not_see(
     api: httpx.AsyncClient, conn: asyncpg.Connection, staff_token: str
 ) -> None:
     client = await add_client(conn)
     until = (date.today() + timedelta(days=10)).isoformat()
+    hosting = gid("Product", await product(conn))
+    lines = [LINES[0], {**LINES[1], "productId": hosting}]
 
     saved = await payload_of(
         api,
         staff_token,
         SAVE,
         client=gid("Client", client.id),
-        input={"lines": LINES, "validUntil": until},
+        input={"lines": lines, "validUntil": until},
     )
 
     assert saved["errors"] == []
     quote = saved["quote"]
     assert quote["status"] == "DRAFT" and quote["subtotal"] == "120.50"
     assert quote["currency"] == "USD" and quote["validUntil"] == until
-    assert quote["lines"][1] == {**LINES[1], "productId": gid("Product", 7)}
-    assert quote["lines"][0]["productId"] is None
+    assert quote["lines"][1] == {**lines[1], "billingCycle": "MONTHLY"}
+    assert quote["lines"][0] == {**LINES[0], "productId": None, "billingCycle": None}
     stored = await conn.fetch("SELECT product_id FROM quote_lines ORDER BY id")
-    assert [row["product_id"] for row in stored] == [None, 7]
+    assert [row["product_id"] for row in stored] == [None, pk(hosting, "Product")]
     mine = await gql(api, MY_QUOTES, token=await holder_token(conn, client.id))
     assert mine["data"]["me"]["quotes"] == []
     staff_view = await gql(
@@ -296,3 +321,112 @@ async def test_14_4_node_shows_a_quote_as_client_quotes_does(
     assert [n["status"] for n in staff["data"]["nodes"]] == ["SENT", "DRAFT"]
     assert refused["data"]["nodes"] == [None, None]
     assert {e["extensions"]["code"] for e in refused["errors"]} == {"FORBIDDEN"}
+
+
+async def test_14_1_accepting_a_quote_with_product_lines_creates_their_order_items(
+    api: httpx.AsyncClient, conn: asyncpg.Connection, staff_token: str
+) -> None:
+    client = await add_client(conn)
+    hosting, tld = await product(conn), await product(conn, ItemKind.DOMAIN)
+    lines = [
+        LINES[0],
+        # The quote's prices and cycles, not the catalogue's (10.00 a month).
+        {
+            "description": "Hosting",
+            "amount": "99.00",
+            "productId": gid("Product", hosting),
+            "billingCycle": "ANNUALLY",
+        },
+        {"description": "example.org", "amount": "15.00", "productId": gid("Product", tld)},
+    ]
+    saved = await payload_of(
+        api,
+        staff_token,
+        SAVE,
+        client=gid("Client", client.id),
+        input={"lines": lines, "validUntil": date.today().isoformat()},
+    )
+    await payload_of(api, staff_token, SEND, id=saved["quote"]["id"])
+
+    accepted = await payload_of(
+        api, await holder_token(conn, client.id), ACCEPT, id=saved["quote"]["id"]
+    )
+
+    invoice = accepted["quote"]["invoice"]
+    assert invoice["total"] == "214.00"
+    assert [item["amount"] for item in invoice["items"]] == ["100.00", "99.00", "15.00"]
+    assert invoice["items"][0]["description"] == "Website design"
+    assert invoice["items"][1]["description"].startswith("Hosting (")
+    order = await conn.fetchrow("SELECT id, status, invoice_id, currency FROM orders")
+    assert order["invoice_id"] == pk(invoice["id"], "Invoice") and order["status"] == "PENDING"
+    made = await conn.fetch(
+        """SELECT 'SERVICE' AS kind, name, amount, billing_cycle, status, product_id
+             FROM services WHERE order_id = $1
+           UNION ALL
+           SELECT 'DOMAIN', name, amount, billing_cycle, status, product_id
+             FROM domains WHERE order_id = $1 ORDER BY kind""",
+        order["id"],
+    )
+    assert [tuple(row) for row in made] == [
+        ("DOMAIN", "example.org", Decimal("15.00"), "MONTHLY", "PENDING", tld),
+        ("SERVICE", "Hosting", Decimal("99.00"), "ANNUALLY", "PENDING", hosting),
+    ]
+    billed = await conn.fetch(
+        "SELECT item_id FROM invoice_items WHERE invoice_id = $1 AND item_id IS NOT NULL",
+        order["invoice_id"],
+    )
+    assert len(billed) == 2
+    await orders.accept_order(conn, order["id"], staff_id=None, client_area_url=CLIENT_AREA_URL)
+    assert await conn.fetchval(
+        "SELECT array_agg(DISTINCT status) FROM services WHERE order_id = $1", order["id"]
+    ) == ["ACTIVE"]
+
+
+async def test_14_1_saving_a_quote_refuses_unknown_products_addons_and_cycles_without_one(
+    api: httpx.AsyncClient, conn: asyncpg.Connection, staff_token: str
+) -> None:
+    client = await add_client(conn)
+    addon = await product(conn, ItemKind.ADDON, addon_of=await product(conn))
+    bad = [
+        {"description": "Gone", "amount": "1.00", "productId": gid("Product", 999_999)},
+        {"description": "Not one", "amount": "1.00", "productId": gid("Client", client.id)},
+        {"description": "Backups", "amount": "1.00", "productId": gid("Product", addon)},
+        {"description": "Text", "amount": "1.00", "billingCycle": "ANNUALLY"},
+    ]
+
+    refused = await payload_of(
+        api,
+        staff_token,
+        SAVE,
+        client=gid("Client", client.id),
+        input={"lines": bad, "validUntil": date.today().isoformat()},
+    )
+
+    assert refused["quote"] is None
+    assert {(e["field"], e["code"]) for e in refused["errors"]} == {
+        ("lines.0.productId", "NOT_FOUND"),
+        ("lines.1.productId", "NOT_FOUND"),
+        ("lines.2.productId", "INVALID"),
+        ("lines.3.billingCycle", "INVALID"),
+    }
+    assert await conn.fetchval("SELECT count(*) FROM quotes") == 0
+
+
+async def test_14_4_a_quote_line_keeps_its_text_and_price_when_its_product_is_deleted(
+    api: httpx.AsyncClient, conn: asyncpg.Connection, staff_token: str
+) -> None:
+    client = await add_client(conn)
+    hosting = await product(conn)
+    line = {**LINES[1], "productId": gid("Product", hosting)}
+    await payload_of(
+        api,
+        staff_token,
+        SAVE,
+        client=gid("Client", client.id),
+        input={"lines": [line], "validUntil": date.today().isoformat()},
+    )
+
+    await conn.execute("DELETE FROM products WHERE id = $1", hosting)
+
+    kept = await conn.fetchrow("SELECT description, amount, product_id FROM quote_lines")
+    assert tuple(kept) == ("Hosting setup", Decimal("20.50"), None)

@@ -11,6 +11,7 @@ one test logs a sub-account in through the `login` mutation.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -651,6 +652,33 @@ async def test_2_4_the_account_holder_may_do_everything(
 
     assert "errors" not in body, body
     await op.effect(body["data"], conn, account)
+
+
+# The operations naming objects of the account (not the catalogue's products, anyone's):
+# another client's sub-account, granted what they need, names them in vain.
+ON_THE_ACCOUNTS_OBJECTS = [
+    op for op in AREA_OPERATIONS if set(re.findall(r"\$\w+", op.document)) - {"$product"}
+]
+
+
+@pytest.mark.parametrize("op", ON_THE_ACCOUNTS_OBJECTS, ids=str)
+async def test_2_4_another_clients_sub_account_finds_none_of_the_accounts_objects(
+    api: httpx.AsyncClient, conn: asyncpg.Connection, account: Account, op: AreaOperation
+) -> None:
+    other = await add_client(conn, "other@example.com")
+    sub = await add_sub_account(conn, other, "sub@example.com", {op.permission})
+    variables = await prepared(conn, op, account)
+    before = await state(conn)
+
+    body = await run(api, op, sub.token, variables)
+
+    assert "errors" not in body, body
+    [payload] = body["data"].values()
+    assert {code for _, code in refusals(payload)} == {"NOT_FOUND"}, payload
+    assert not any(value for key, value in payload.items() if key != "errors"), payload
+    for secret in (BILLING_EMAIL, EMAIL_SUBJECT):
+        assert secret not in str(body)
+    assert await state(conn) == before
 
 
 # What a sub-account needs to read each field of its own client through `me`; None: reaching
