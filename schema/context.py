@@ -25,7 +25,7 @@ from domain.credit.ledger import CreditEntry
 from domain.emails.log import ShownEmail
 from domain.files.services import ClientFile
 from domain.quotes.models import Quote
-from domain.tickets.models import Ticket, TicketMessage
+from domain.tickets.models import Department, Ticket, TicketMessage
 
 F = TypeVar("F")
 # A nested list's DataLoader key: its parent's id, how many it shows (`first`, checked), and
@@ -92,6 +92,9 @@ class Loaders(Protocol):
 
     @property
     def messages_by_ticket(self) -> DataLoader[int, list[TicketMessage]]: ...
+
+    @property
+    def department_by_id(self) -> DataLoader[int, Department | None]: ...
 
     @property
     def invoice_by_id(self) -> DataLoader[int, Invoice | None]: ...

@@ -16,8 +16,22 @@ from schema.node import Node
 TicketStatus = strawberry.enum(
     models.TicketStatus,
     description="OPEN: no staff reply yet. ANSWERED: staff replied last. CUSTOMER_REPLY: the "
-    "client wrote again after a staff reply.",
+    "client wrote again after a staff reply. ON_HOLD: staff wait for something else. CLOSED: "
+    "done; a client's reply reopens it.",
 )
+
+
+@strawberry.type(
+    description="Who answers a kind of ticket; its tickets' emails go from its address."
+)
+class TicketDepartment(Node):
+    id: strawberry.ID = strawberry.field(description="The department's id.")
+    name: str = strawberry.field(description="Its name, unique whatever its case.")
+    email: str = strawberry.field(description="The address its tickets' emails go from.")
+
+    @classmethod
+    def build(cls, row: models.Department) -> TicketDepartment:
+        return cls(id=global_id("TicketDepartment", row.id), name=row.name, email=row.email)
 
 
 @strawberry.type(description="One message of a ticket's conversation.")
@@ -34,6 +48,10 @@ class TicketMessage(Node):
         "pass: its sender may be forged. False for the rest, and for messages received "
         "before the relay's verdict was asked."
     )
+    internal: bool = strawberry.field(
+        description="True for a staff note for staff: the client area never reads it, and it "
+        "is never emailed."
+    )
 
     @classmethod
     def build(cls, row: models.TicketMessage) -> TicketMessage:
@@ -43,14 +61,16 @@ class TicketMessage(Node):
             from_=row.author,
             body=row.body,
             unverified_sender=row.unverified_sender,
+            internal=row.internal,
         )
 
 
 @strawberry.type(description="A support ticket: a client's question and its answers.")
 class Ticket(Node):
     id: strawberry.ID = strawberry.field(description="The ticket's id.")
-    # The row id behind `id`, for the loader of `messages`.
+    # The row ids behind `id` and `department`, for their loaders.
     pk: strawberry.Private[int]
+    department_pk: strawberry.Private[int | None]
     reference: str = strawberry.field(
         description="What an email subject carries to add to this ticket: its number and its "
         'random reply token, e.g. "[Ticket #12-3f9c2a7e5b1d8c04]".'
@@ -65,16 +85,28 @@ class Ticket(Node):
     opened_at: datetime = strawberry.field(description="When it was opened.")
     updated_at: datetime = strawberry.field(description="When it last had a message.")
 
-    @strawberry.field(description="The conversation, oldest first.")
+    @strawberry.field(
+        description="The conversation, oldest first; staff also see the internal notes."
+    )
     async def messages(self, info: Info[SchemaContext, None]) -> list[TicketMessage]:
+        viewer = await info.context.get_viewer()
+        staff = viewer is not None and viewer.is_staff
         rows = await info.context.loaders.messages_by_ticket.load(self.pk)
-        return [TicketMessage.build(row) for row in rows]
+        return [TicketMessage.build(row) for row in rows if staff or not row.internal]
+
+    @strawberry.field(description="The department it is filed under; null: none.")
+    async def department(self, info: Info[SchemaContext, None]) -> TicketDepartment | None:
+        if self.department_pk is None:
+            return None
+        row = await info.context.loaders.department_by_id.load(self.department_pk)
+        return None if row is None else TicketDepartment.build(row)
 
     @classmethod
     def build(cls, row: models.Ticket) -> Ticket:
         return cls(
             id=global_id("Ticket", row.id),
             pk=row.id,
+            department_pk=row.department_id,
             reference=row.reference,
             subject=row.subject,
             status=row.status,
@@ -92,3 +124,22 @@ class TicketPayload:
     errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why it was refused; empty on success."
     )
+
+
+@strawberry.type(description="The result of saveTicketDepartment.")
+class TicketDepartmentPayload:
+    department: TicketDepartment | None = strawberry.field(
+        default=None, description="The department saved; null when refused."
+    )
+    errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Why it was refused; empty on success."
+    )
+
+
+@strawberry.input(description="A department to add (no id) or change.")
+class TicketDepartmentInput:
+    id: strawberry.ID | None = strawberry.field(
+        default=None, description="The department to change; none: add one."
+    )
+    name: str = strawberry.field(description="Its name, unique whatever its case.")
+    email: str = strawberry.field(description="The address its tickets' emails go from.")

@@ -4,7 +4,7 @@ tested hides whatever breaks only once it has rows (an automation run's list did
 
 Two clients, a staff admin and a sub-account of the first client with every permission; the
 first client has a contact, an order (a service, an addon and a domain) with its invoice
-paid, a second invoice, credit, a ticket with a reply, a file the client area sees and an
+paid, a second invoice, credit, a ticket with a reply (in a department), a file the client area sees and an
 admin-only one, a sent quote, and an affiliate account that referred the second client
 (whose paid invoice earned it a commission); the second client a ticket and a service too;
 two products in a group, and an addon and a pending cancellation of each client's first
@@ -39,6 +39,7 @@ from domain.files import storage
 from domain.files.storage import FileStore
 from domain.quotes import services as quotes
 from domain.staff import api_keys
+from domain.tickets import departments
 from domain.tickets import services as tickets
 from schema.ids import global_id
 from tests.conftest import CLIENT_AREA_URL, TEST_TABLES, add_client
@@ -175,8 +176,12 @@ async def _fill_lists(
     )
     await tax.set_tax_rule(conn, country="DE", state=None, name="VAT", rate="19.00")
     # A ticket and a service of each client: the staff lists of all clients page to a second.
-    for client in (client_id, other_id):
-        await _ticket(conn, client, staff_id)
+    # The first client's ticket is filed under a department.
+    department = await departments.save_department(
+        conn, None, "Support", "support@example.com", staff_id=staff_id
+    )
+    for client, department_id in ((client_id, department.id), (other_id, None)):
+        await _ticket(conn, client, staff_id, department_id)
     await orders.place_order(
         conn,
         other_id,
@@ -267,11 +272,15 @@ async def _invoice(conn: asyncpg.Connection, client_id: int) -> int:
     return made.id
 
 
-async def _ticket(conn: asyncpg.Connection, client_id: int, staff_id: int) -> None:
+async def _ticket(
+    conn: asyncpg.Connection, client_id: int, staff_id: int, department_id: int | None
+) -> None:
     writer = await tickets.writer_of_viewer(conn, client_id, None)
-    ticket = await tickets.open_ticket(conn, writer, "Help", "It broke.")
+    ticket = await tickets.open_ticket(
+        conn, writer, "Help", "It broke.", client_area_url=CLIENT_AREA, department_id=department_id
+    )
     await tickets.reply_to_ticket(
-        conn, ticket.id, "Fixed.", staff_id=staff_id, client_area_url=CLIENT_AREA, page_id="T"
+        conn, ticket.id, "Fixed.", staff_id=staff_id, client_area_url=CLIENT_AREA
     )
 
 

@@ -5,7 +5,7 @@ Each section is one query that builds its JSON in PostgreSQL. Tables holding sec
 their columns, so that password hashes, TOTP secrets, card numbers or ciphertexts, session
 and reset tokens cannot appear: logins are only described (has a login, last login), cards
 only as staff see them, and emails without their bodies and template context, which carry
-reset links.
+reset links. Staff's internal notes on tickets are staff's, and left out.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
         "tickets",
         _rows(
             """SELECT t.*, (SELECT coalesce(jsonb_agg(to_jsonb(m) ORDER BY m.id), '[]')
-                              FROM ticket_messages m WHERE m.ticket_id = t.id) AS messages
+                              FROM ticket_messages m
+                             WHERE m.ticket_id = t.id AND NOT m.internal) AS messages
                  FROM tickets t WHERE t.client_id = $1"""
         ),
     ),

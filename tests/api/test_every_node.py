@@ -25,7 +25,8 @@ OK, NULL, FORBIDDEN = "OK", "NULL", "FORBIDDEN"
 # Read by staff alone: their fields are staff's (`taxRules`, `auditLog`, `apiKeys`,
 # `staffMember`, `staffRoles`; orders only come back from placeOrder and acceptOrder).
 STAFF_ONLY = "STAFF_ONLY"
-# Of no client: the catalogue, read by every login (`products`, `productGroups`).
+# Of no client: the catalogue and the ticket departments, read by every login (`products`,
+# `productGroups`, `ticketDepartments`).
 SHARED = "SHARED"
 # What each Node type takes to read, as its own fields do: the staff permission, and the
 # client-area permission reading the client's own ones (None: none).
@@ -44,6 +45,7 @@ ACCESS: dict[str, tuple[Staff, Needs | str | None]] = {
     "Quote": (Staff.VIEW_CLIENTS, Needs.QUOTES),  # Client.quotes
     "Product": (Staff.VIEW_CLIENTS, SHARED),  # products
     "ProductGroup": (Staff.VIEW_CLIENTS, SHARED),  # productGroups
+    "TicketDepartment": (Staff.VIEW_CLIENTS, SHARED),  # ticketDepartments
     "CancellationRequest": (Staff.VIEW_CLIENTS, Needs.PRODUCTS),  # cancellationRequests
     "Order": (Staff.VIEW_CLIENTS, STAFF_ONLY),
     "TaxRule": (Staff.VIEW_CLIENTS, STAFF_ONLY),
@@ -70,6 +72,7 @@ SAMPLES = {
     "Quote": "SELECT id FROM quotes WHERE client_id = $1 AND status <> 'DRAFT'",
     "Product": "SELECT id FROM products WHERE NOT hidden AND $1 > 0",
     "ProductGroup": "SELECT id FROM product_groups WHERE $1 > 0",
+    "TicketDepartment": "SELECT id FROM ticket_departments WHERE $1 > 0",
     "CancellationRequest": """SELECT r.id FROM cancellation_requests r
                               JOIN services s ON s.id = r.service_id WHERE s.client_id = $1""",
     "Order": "SELECT id FROM orders WHERE client_id = $1",
