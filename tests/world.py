@@ -4,12 +4,12 @@ tested hides whatever breaks only once it has rows (an automation run's list did
 
 Two clients, a staff admin and a sub-account of the first client with every permission; the
 first client has a contact, an order (a service, an addon and a domain) with its invoice
-paid, a second invoice, credit, a ticket with a reply (in a department), a file the client area sees and an
-admin-only one, a sent quote, and an affiliate account that referred the second client
-(whose paid invoice earned it a commission); the second client a ticket and a service too;
-two products in a group, and an addon and a pending cancellation of each client's first
-service; emails sent, two failed; two automation runs and a tax rule; and the audit entries
-all this makes. Made through the domain's use cases, as the app makes them.
+paid, a second invoice, credit, a ticket (in a department) with a reply, a file the client
+area sees and an admin-only one, a sent quote, and an affiliate account that referred the
+second client (whose paid invoice earned it a commission); the second client a ticket and a
+service too; two products in a group, and an addon and a pending cancellation of each
+client's first service; emails sent, two failed; two automation runs and a tax rule; and the
+audit entries all this makes. Made through the domain's use cases, as the app makes them.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Each section is one query that builds its JSON in PostgreSQL. Tables holding sec
 their columns, so that password hashes, TOTP secrets, card numbers or ciphertexts, session
 and reset tokens cannot appear: logins are only described (has a login, last login), cards
 only as staff see them, and emails without their bodies and template context, which carry
-reset links. Staff's internal notes on tickets are staff's, and left out.
+reset links.
 """
 
 from __future__ import annotations
@@ -53,8 +53,7 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
         "tickets",
         _rows(
             """SELECT t.*, (SELECT coalesce(jsonb_agg(to_jsonb(m) ORDER BY m.id), '[]')
-                              FROM ticket_messages m
-                             WHERE m.ticket_id = t.id AND NOT m.internal) AS messages
+                              FROM ticket_messages m WHERE m.ticket_id = t.id) AS messages
                  FROM tickets t WHERE t.client_id = $1"""
         ),
     ),
@@ -123,11 +122,18 @@ async def export_client_data(
             document[section] = await conn.fetchval(query, client_id)
         if not for_staff:
             _withhold_staff_notes(document)
+            _withhold_internal_ticket_notes(document)
             _withhold_admin_only_files(document)
         await audit.record(
             conn, staff_id=staff_id, action="client.data_exported", client_id=client_id
         )
     return document, generated_at
+
+
+def _withhold_internal_ticket_notes(document: dict[str, Any]) -> None:
+    """Nor does it show staff's internal notes on tickets (SPEC 15.1)."""
+    for ticket in document["tickets"]:
+        ticket["messages"] = [m for m in ticket["messages"] if not m["internal"]]
 
 
 def _withhold_staff_notes(document: dict[str, Any]) -> None:
