@@ -31,7 +31,7 @@ from app.settings import Settings
 from domain import secret_lists
 from domain.errors import DomainError, ErrorCode, FieldError
 from domain.tickets import inbound
-from resolvers.context import AppServices
+from resolvers.context import AppServices, handing_over_emails
 from schema.ids import global_id
 
 log = logging.getLogger("clientdesk.inbound")
@@ -81,7 +81,10 @@ def inbound_email_endpoint(settings: Settings) -> Any:
             return _refusal(400, [FieldError(None, ErrorCode.INVALID, _BAD_BODY)])
         app_services: AppServices = request.app.state.services
         try:
-            async with app_services.pool.acquire() as conn:
+            async with (
+                app_services.pool.acquire() as conn,
+                handing_over_emails(conn, app_services.enqueue_emails),
+            ):
                 received = await inbound.receive_email(
                     conn,
                     email["from"],
