@@ -69,7 +69,8 @@ def _department_id(value: strawberry.ID | None, field: str) -> int | None:
 
 
 async def save_ticket_department(
-    info: Info[Context, None], input: TicketDepartmentInput
+    info: Info[Context, None],
+    input: Annotated[TicketDepartmentInput, strawberry.argument(description="The department.")],
 ) -> TicketDepartmentPayload:
     async def work(conn: asyncpg.Connection, viewer: Viewer) -> TicketDepartmentPayload:
         saved = await departments.save_department(
