@@ -87,3 +87,17 @@ CREATE TRIGGER ticket_messages_deleted_events AFTER DELETE ON ticket_messages
 -- The From of an email that is not the installation's MAIL_FROM (a department's address);
 -- null: MAIL_FROM.
 ALTER TABLE emails ADD COLUMN from_address text;
+
+-- Files a ticket message carries (SPEC 15.1), stored as client files are (domain/files: the
+-- configured store, under a generated name, with the upload limit). Whoever reads the
+-- ticket downloads them, an internal note's only staff (GET /ticket-attachments/{id}).
+CREATE TABLE ticket_attachments (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    message_id    bigint NOT NULL REFERENCES ticket_messages (id) ON DELETE CASCADE,
+    filename      text NOT NULL CHECK (filename <> ''),
+    stored_name   text NOT NULL UNIQUE CHECK (stored_name ~ '^[0-9a-f]{32}$'),
+    content_type  text NOT NULL,
+    size          bigint NOT NULL CHECK (size >= 0),
+    uploaded_at   timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ticket_attachments_message_id ON ticket_attachments (message_id, id);

@@ -1103,6 +1103,28 @@ ALTER TABLE public.tax_rules ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.ticket_attachments (
+    id bigint NOT NULL,
+    message_id bigint NOT NULL,
+    filename text NOT NULL,
+    stored_name text NOT NULL,
+    content_type text NOT NULL,
+    size bigint NOT NULL,
+    uploaded_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ticket_attachments_filename_check CHECK ((filename <> ''::text)),
+    CONSTRAINT ticket_attachments_size_check CHECK ((size >= 0)),
+    CONSTRAINT ticket_attachments_stored_name_check CHECK ((stored_name ~ '^[0-9a-f]{32}$'::text))
+);
+
+ALTER TABLE public.ticket_attachments ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.ticket_attachments_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.ticket_departments (
     id bigint NOT NULL,
     name text NOT NULL,
@@ -1413,6 +1435,12 @@ ALTER TABLE ONLY public.tax_rules
 ALTER TABLE ONLY public.tax_rules
     ADD CONSTRAINT tax_rules_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.ticket_attachments
+    ADD CONSTRAINT ticket_attachments_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.ticket_attachments
+    ADD CONSTRAINT ticket_attachments_stored_name_key UNIQUE (stored_name);
+
 ALTER TABLE ONLY public.ticket_departments
     ADD CONSTRAINT ticket_departments_pkey PRIMARY KEY (id);
 
@@ -1546,6 +1574,8 @@ CREATE INDEX sessions_expires_at ON public.sessions USING btree (expires_at);
 CREATE INDEX sessions_login_id ON public.sessions USING btree (login_id);
 
 CREATE INDEX staff_custom_role_id ON public.staff USING btree (custom_role_id) WHERE (custom_role_id IS NOT NULL);
+
+CREATE INDEX ticket_attachments_message_id ON public.ticket_attachments USING btree (message_id, id);
 
 CREATE UNIQUE INDEX ticket_departments_name ON public.ticket_departments USING btree (lower(name));
 
@@ -1867,6 +1897,9 @@ ALTER TABLE ONLY public.staff
 
 ALTER TABLE ONLY public.staff
     ADD CONSTRAINT staff_login_id_fkey FOREIGN KEY (login_id) REFERENCES public.logins(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.ticket_attachments
+    ADD CONSTRAINT ticket_attachments_message_id_fkey FOREIGN KEY (message_id) REFERENCES public.ticket_messages(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.ticket_messages
     ADD CONSTRAINT ticket_messages_staff_id_fkey FOREIGN KEY (staff_id) REFERENCES public.staff(id) ON DELETE SET NULL;

@@ -36,8 +36,9 @@ from domain.files.services import ClientFile
 from domain.quotes import services as quotes
 from domain.quotes.models import Quote
 from domain.reference_cache import ReferenceCache
-from domain.tickets import departments
+from domain.tickets import attachments, departments
 from domain.tickets import reading as tickets
+from domain.tickets.attachments import Attachment
 from domain.tickets.models import Department, Ticket, TicketMessage
 from resolvers.connection import RequestConnection
 from schema.context import Nested
@@ -159,6 +160,14 @@ class Loaders:
     @cached_property
     def department_by_id(self) -> DataLoader[int, Department | None]:
         return DataLoader(self._load_department_by_id)
+
+    @cached_property
+    def attachments_by_message(self) -> DataLoader[int, list[Attachment]]:
+        return DataLoader(self._load_attachments_by_message)
+
+    @cached_property
+    def attachment_by_id(self) -> DataLoader[int, Attachment | None]:
+        return DataLoader(self._load_attachment_by_id)
 
     @cached_property
     def merged_from_by_client(self) -> DataLoader[int, list[int]]:
@@ -299,6 +308,18 @@ class Loaders:
         async with self._db.use() as conn:
             by_id = await departments.departments_by_ids(conn, department_ids)
         return [by_id.get(did) for did in department_ids]
+
+    async def _load_attachments_by_message(
+        self, message_ids: Sequence[int]
+    ) -> list[list[Attachment]]:
+        async with self._db.use() as conn:
+            by_message = await attachments.attachments_by_message(conn, message_ids)
+        return [by_message[mid] for mid in message_ids]
+
+    async def _load_attachment_by_id(self, ids: Sequence[int]) -> list[Attachment | None]:
+        async with self._db.use() as conn:
+            by_id = await attachments.attachments_by_ids(conn, ids)
+        return [by_id.get(aid) for aid in ids]
 
     async def _load_invoice_by_id(self, invoice_ids: Sequence[int]) -> list[Invoice | None]:
         async with self._db.use() as conn:

@@ -32,7 +32,12 @@ from resolvers.contacts import contacts_by_pks
 from resolvers.context import Context
 from resolvers.emails import emails_by_pks
 from resolvers.quotes import quotes_by_pks
-from resolvers.tickets import departments_by_pks, messages_by_pks, tickets_by_pks
+from resolvers.tickets import (
+    attachments_by_pks,
+    departments_by_pks,
+    messages_by_pks,
+    tickets_by_pks,
+)
 from schema.api_keys import ApiKey
 from schema.audit import AuditEntry
 from schema.billing import Domain, Invoice, Order, Service, TaxRule, Transaction
@@ -130,6 +135,7 @@ NODE_TYPES: dict[str, NodeType] = {
     "Email": NodeType(StaffPermission.VIEW_EMAILS, ContactPermission.EMAILS, emails_by_pks),
     "Ticket": NodeType(VIEW, ContactPermission.TICKETS, tickets_by_pks),
     "TicketMessage": NodeType(VIEW, ContactPermission.TICKETS, messages_by_pks),
+    "TicketAttachment": NodeType(VIEW, ContactPermission.TICKETS, attachments_by_pks),
     "Quote": NodeType(VIEW, ContactPermission.QUOTES, quotes_by_pks),
     "Service": NodeType(
         VIEW,

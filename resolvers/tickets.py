@@ -8,19 +8,24 @@ from typing import Annotated
 
 import asyncpg
 import strawberry
+from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
 from domain.auth.permissions import ContactPermission, StaffPermission
 from domain.auth.viewer import Viewer
+from domain.files.storage import StoredUpload
+from domain.tickets import attachments as message_files
 from domain.tickets import departments, services
 from domain.tickets.models import TicketStatus
 from resolvers.context import Context
 from resolvers.inputs import existing_id
 from resolvers.mutation import perform
 from resolvers.permissions import client_area, staff, staff_or_client_area
+from resolvers.uploads import perform_with_uploads
 from schema.node import Owned
 from schema.tickets import (
     Ticket,
+    TicketAttachment,
     TicketDepartment,
     TicketDepartmentInput,
     TicketDepartmentPayload,
@@ -29,6 +34,13 @@ from schema.tickets import (
 )
 
 Message = Annotated[str, strawberry.argument(description="The text of the message.")]
+Attachments = Annotated[
+    list[Upload] | None,
+    strawberry.argument(
+        description="Files the message carries (at most 5, each within MAX_UPLOAD_BYTES), "
+        "sent as a GraphQL multipart request, as uploadClientFile's."
+    ),
+]
 TicketId = Annotated[strawberry.ID, strawberry.argument(description="The ticket's id.")]
 
 
@@ -50,6 +62,28 @@ async def messages_by_pks(ctx: Context, pks: Sequence[int]) -> list[Owned | None
         else None
         for row in rows
     ]
+
+
+async def attachments_by_pks(ctx: Context, pks: Sequence[int]) -> list[Owned | None]:
+    """`node`/`nodes`: message attachments by row id, with their ticket's client; those of
+    internal notes for staff alone."""
+    viewer = await ctx.get_viewer()
+    rows = await ctx.loaders.attachment_by_id.load_many(pks)
+    return [
+        (row.client_id, TicketAttachment.build(row))
+        if row and message_files.may_see(viewer, row)
+        else None
+        for row in rows
+    ]
+
+
+def _uploads(files: list[Upload] | None) -> list[tuple[str, object]]:
+    """The attachments, each with the field its errors name."""
+    return [(f"attachments.{n}", file) for n, file in enumerate(files or [])]
+
+
+def _check_count(files: list[Upload] | None) -> None:
+    message_files.check_count(len(files or []))
 
 
 async def departments_by_pks(ctx: Context, pks: Sequence[int]) -> list[Owned | None]:
@@ -93,8 +127,11 @@ async def open_ticket(
         strawberry.ID | None,
         strawberry.argument(description="The department to file it under (ticketDepartments)."),
     ] = None,
+    attachments: Attachments = None,
 ) -> TicketPayload:
-    async def work(conn: asyncpg.Connection, viewer: Viewer) -> TicketPayload:
+    async def work(
+        conn: asyncpg.Connection, viewer: Viewer, stored: list[StoredUpload]
+    ) -> TicketPayload:
         assert viewer.client_id is not None  # the permission class saw to it
         writer = await services.writer_of_viewer(conn, viewer.client_id, viewer.contact_id)
         ticket = await services.open_ticket(
@@ -104,24 +141,38 @@ async def open_ticket(
             message,
             client_area_url=info.context.services.client_area_url,
             department_id=_department_id(department_id, "department_id"),
+            attachments=stored,
         )
         return TicketPayload(ticket=Ticket.build(ticket))
 
-    return await perform(info, work, TicketPayload)
+    return await perform_with_uploads(
+        info, _uploads(attachments), work, TicketPayload, check=lambda: _check_count(attachments)
+    )
 
 
 async def reply_to_my_ticket(
-    info: Info[Context, None], ticket_id: TicketId, message: Message
+    info: Info[Context, None],
+    ticket_id: TicketId,
+    message: Message,
+    attachments: Attachments = None,
 ) -> TicketPayload:
-    async def work(conn: asyncpg.Connection, viewer: Viewer) -> TicketPayload:
+    async def work(
+        conn: asyncpg.Connection, viewer: Viewer, stored: list[StoredUpload]
+    ) -> TicketPayload:
         assert viewer.client_id is not None  # the permission class saw to it
         writer = await services.writer_of_viewer(conn, viewer.client_id, viewer.contact_id)
         ticket = await services.reply_to_my_ticket(
-            conn, writer, existing_id(ticket_id, "Ticket", "ticket_id"), message
+            conn,
+            writer,
+            existing_id(ticket_id, "Ticket", "ticket_id"),
+            message,
+            attachments=stored,
         )
         return TicketPayload(ticket=Ticket.build(ticket))
 
-    return await perform(info, work, TicketPayload)
+    return await perform_with_uploads(
+        info, _uploads(attachments), work, TicketPayload, check=lambda: _check_count(attachments)
+    )
 
 
 async def close_my_ticket(info: Info[Context, None], id: TicketId) -> TicketPayload:
@@ -144,8 +195,11 @@ async def reply_to_ticket(
             "area, and the ticket's status stays."
         ),
     ] = False,
+    attachments: Attachments = None,
 ) -> TicketPayload:
-    async def work(conn: asyncpg.Connection, viewer: Viewer) -> TicketPayload:
+    async def work(
+        conn: asyncpg.Connection, viewer: Viewer, stored: list[StoredUpload]
+    ) -> TicketPayload:
         assert viewer.staff_id is not None  # the permission class saw to it
         row = await services.reply_to_ticket(
             conn,
@@ -154,10 +208,13 @@ async def reply_to_ticket(
             staff_id=viewer.staff_id,
             client_area_url=info.context.services.client_area_url,
             internal=internal,
+            attachments=stored,
         )
         return TicketPayload(ticket=Ticket.build(row))
 
-    return await perform(info, work, TicketPayload)
+    return await perform_with_uploads(
+        info, _uploads(attachments), work, TicketPayload, check=lambda: _check_count(attachments)
+    )
 
 
 async def set_ticket_status(

@@ -25,6 +25,7 @@ from domain.credit.ledger import CreditEntry
 from domain.emails.log import ShownEmail
 from domain.files.services import ClientFile
 from domain.quotes.models import Quote
+from domain.tickets.attachments import Attachment
 from domain.tickets.models import Department, Ticket, TicketMessage
 
 F = TypeVar("F")
@@ -95,6 +96,12 @@ class Loaders(Protocol):
 
     @property
     def department_by_id(self) -> DataLoader[int, Department | None]: ...
+
+    @property
+    def attachments_by_message(self) -> DataLoader[int, list[Attachment]]: ...
+
+    @property
+    def attachment_by_id(self) -> DataLoader[int, Attachment | None]: ...
 
     @property
     def invoice_by_id(self) -> DataLoader[int, Invoice | None]: ...

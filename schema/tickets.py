@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import quote
 
 import strawberry
 from strawberry.types import Info
 
-from domain.tickets import models
+from domain.tickets import attachments, models
 from schema.common import UserError
 from schema.context import SchemaContext
 from schema.ids import global_id
@@ -34,9 +35,33 @@ class TicketDepartment(Node):
         return cls(id=global_id("TicketDepartment", row.id), name=row.name, email=row.email)
 
 
+@strawberry.type(description="A file a ticket message carries.")
+class TicketAttachment(Node):
+    id: strawberry.ID = strawberry.field(description="The attachment's id.")
+    name: str = strawberry.field(description="The uploader's file name, cleaned.")
+    size: int = strawberry.field(description="Its size in bytes.")
+    content_type: str = strawberry.field(description="Its media type, as uploaded.")
+    url: str = strawberry.field(
+        description="Where to download it (GET, with the same login): /ticket-attachments/{id}."
+    )
+
+    @classmethod
+    def build(cls, row: attachments.Attachment) -> TicketAttachment:
+        node_id = global_id("TicketAttachment", row.id)
+        return cls(
+            id=node_id,
+            name=row.filename,
+            size=row.size,
+            content_type=row.content_type,
+            url=f"/ticket-attachments/{quote(node_id, safe='')}",
+        )
+
+
 @strawberry.type(description="One message of a ticket's conversation.")
 class TicketMessage(Node):
     id: strawberry.ID = strawberry.field(description="The message's id.")
+    # The row id behind `id`, for the loader of `attachments`.
+    pk: strawberry.Private[int]
     at: datetime = strawberry.field(description="When it was written.")
     from_: str = strawberry.field(
         name="from",
@@ -53,10 +78,16 @@ class TicketMessage(Node):
         "is never emailed."
     )
 
+    @strawberry.field(description="The files it carries, in the order they were sent.")
+    async def attachments(self, info: Info[SchemaContext, None]) -> list[TicketAttachment]:
+        rows = await info.context.loaders.attachments_by_message.load(self.pk)
+        return [TicketAttachment.build(row) for row in rows]
+
     @classmethod
     def build(cls, row: models.TicketMessage) -> TicketMessage:
         return cls(
             id=global_id("TicketMessage", row.id),
+            pk=row.id,
             at=row.created_at,
             from_=row.author,
             body=row.body,

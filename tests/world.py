@@ -4,12 +4,13 @@ tested hides whatever breaks only once it has rows (an automation run's list did
 
 Two clients, a staff admin and a sub-account of the first client with every permission; the
 first client has a contact, an order (a service, an addon and a domain) with its invoice
-paid, a second invoice, credit, a ticket (in a department) with a reply, a file the client
-area sees and an admin-only one, a sent quote, and an affiliate account that referred the
-second client (whose paid invoice earned it a commission); the second client a ticket and a
-service too; two products in a group, and an addon and a pending cancellation of each
-client's first service; emails sent, two failed; two automation runs and a tax rule; and the
-audit entries all this makes. Made through the domain's use cases, as the app makes them.
+paid, a second invoice, credit, a ticket (in a department) with a reply carrying a file, a
+file the client area sees and an admin-only one, a sent quote, and an affiliate account that
+referred the second client (whose paid invoice earned it a commission); the second client a
+ticket and a service too; two products in a group, and an addon and a pending cancellation
+of each client's first service; emails sent, two failed; two automation runs and a tax rule;
+and the audit entries all this makes. Made through the domain's use cases, as the app makes
+them.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from domain.credit import services as credit
 from domain.emails import outbox
 from domain.files import services as files
 from domain.files import storage
-from domain.files.storage import FileStore
+from domain.files.storage import FileStore, StoredUpload
 from domain.quotes import services as quotes
 from domain.staff import api_keys
 from domain.tickets import departments
@@ -181,7 +182,7 @@ async def _fill_lists(
         conn, None, "Support", "support@example.com", staff_id=staff_id
     )
     for client, department_id in ((client_id, department.id), (other_id, None)):
-        await _ticket(conn, client, staff_id, department_id)
+        await _ticket(conn, store, client, staff_id, department_id)
     await orders.place_order(
         conn,
         other_id,
@@ -273,14 +274,25 @@ async def _invoice(conn: asyncpg.Connection, client_id: int) -> int:
 
 
 async def _ticket(
-    conn: asyncpg.Connection, client_id: int, staff_id: int, department_id: int | None
+    conn: asyncpg.Connection,
+    store: FileStore,
+    client_id: int,
+    staff_id: int,
+    department_id: int | None,
 ) -> None:
+    """A ticket whose staff reply carries a file."""
     writer = await tickets.writer_of_viewer(conn, client_id, None)
     ticket = await tickets.open_ticket(
         conn, writer, "Help", "It broke.", client_area_url=CLIENT_AREA, department_id=department_id
     )
+    stored = await storage.store_upload(store, _Bytes(b"log lines"), 1000)
     await tickets.reply_to_ticket(
-        conn, ticket.id, "Fixed.", staff_id=staff_id, client_area_url=CLIENT_AREA
+        conn,
+        ticket.id,
+        "Fixed.",
+        staff_id=staff_id,
+        client_area_url=CLIENT_AREA,
+        attachments=[StoredUpload(stored, "server.log", "text/plain")],
     )
 
 

@@ -11,6 +11,7 @@ they change no status, are never emailed, and the client area never reads them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.utils import formataddr
 from typing import Any
@@ -21,6 +22,8 @@ from domain import audit
 from domain.emails.links import api_id_sql
 from domain.emails.outbox import queue_email
 from domain.errors import ErrorCode, NotFound
+from domain.files.storage import StoredUpload
+from domain.tickets.attachments import add_attachments, check_count
 from domain.tickets.departments import check_department
 from domain.tickets.models import (
     MAX_MESSAGE,
@@ -104,11 +107,13 @@ async def add_message(
     staff_id: int | None,
     unverified_sender: bool = False,
     internal: bool = False,
+    attachments: Sequence[StoredUpload] = (),
 ) -> None:
-    await conn.execute(
+    """Add a message, with the files it carries (already stored)."""
+    message_id = await conn.fetchval(
         """INSERT INTO ticket_messages (ticket_id, staff_id, author, body, unverified_sender,
                                         internal)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
+           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id""",
         ticket_id,
         staff_id,
         author,
@@ -116,6 +121,7 @@ async def add_message(
         unverified_sender,
         internal,
     )
+    await add_attachments(conn, message_id, attachments)
 
 
 async def _email_opener(
@@ -173,6 +179,7 @@ async def open_ticket(
     client_area_url: str,
     department_id: int | None = None,
     unverified_sender: bool = False,
+    attachments: Sequence[StoredUpload] = (),
 ) -> Ticket:
     """Open a ticket for the writer's client with its first message, status OPEN, in a
     department if one is chosen; its opener is sent "Support Ticket Opened" with the
@@ -182,6 +189,7 @@ async def open_ticket(
     subject = check_subject(check, "subject", subject)
     message = check_message(check, "message", message)
     check.raise_if_failed()
+    check_count(len(attachments))
     async with conn.transaction():
         department_id = await check_department(conn, department_id)
         row = await conn.fetchrow(
@@ -203,6 +211,7 @@ async def open_ticket(
             body=message,
             staff_id=None,
             unverified_sender=unverified_sender,
+            attachments=attachments,
         )
         await _email_opener(conn, ticket, "support_ticket_opened", {}, client_area_url)
     return ticket
@@ -215,6 +224,7 @@ async def client_wrote(
     message: str,
     *,
     unverified_sender: bool = False,
+    attachments: Sequence[StoredUpload] = (),
 ) -> Ticket:
     """A client-side message added to a ticket the caller checked the writer may write in;
     its status per CLIENT_WROTE."""
@@ -230,18 +240,25 @@ async def client_wrote(
         body=message,
         staff_id=None,
         unverified_sender=unverified_sender,
+        attachments=attachments,
     )
     return ticket_from_row(row)
 
 
 async def reply_to_my_ticket(
-    conn: asyncpg.Connection, writer: Writer, ticket_id: int, message: str | None
+    conn: asyncpg.Connection,
+    writer: Writer,
+    ticket_id: int,
+    message: str | None,
+    *,
+    attachments: Sequence[StoredUpload] = (),
 ) -> Ticket:
     """The client area answers one of its client's tickets (a CLOSED one reopens); another
     client's ticket is NOT_FOUND."""
     check = InputCheck()
     message = check_message(check, "message", message)
     check.raise_if_failed()
+    check_count(len(attachments))
     async with conn.transaction():
         found = await conn.fetchval(
             "SELECT id FROM tickets WHERE id = $1 AND client_id = $2 FOR UPDATE",
@@ -250,7 +267,7 @@ async def reply_to_my_ticket(
         )
         if found is None:
             raise NotFound("Ticket", "ticket_id")
-        return await client_wrote(conn, ticket_id, writer, message)
+        return await client_wrote(conn, ticket_id, writer, message, attachments=attachments)
 
 
 async def close_my_ticket(conn: asyncpg.Connection, client_id: int, ticket_id: int) -> Ticket:
@@ -299,13 +316,16 @@ async def reply_to_ticket(
     staff_id: int,
     client_area_url: str,
     internal: bool = False,
+    attachments: Sequence[StoredUpload] = (),
 ) -> Ticket:
     """Staff answer a ticket: the reply is added, the ticket is ANSWERED, and the opener
     (only) is sent "Support Ticket Reply" through the outbox. An internal note is only
-    added: the ticket, its status and its opener's mailbox stay as they were."""
+    added: the ticket, its status and its opener's mailbox stay as they were. Files the
+    message carries are kept with it, not attached to the email."""
     check = InputCheck()
     message = check_message(check, "message", message)
     check.raise_if_failed()
+    check_count(len(attachments))
     async with conn.transaction():
         if internal:
             row = await conn.fetchrow(
@@ -330,6 +350,7 @@ async def reply_to_ticket(
             body=message,
             staff_id=staff_id,
             internal=internal,
+            attachments=attachments,
         )
         if not internal:
             await _email_opener(

@@ -36,6 +36,7 @@ ACCESS: dict[str, tuple[Staff, Needs | str | None]] = {
     "Email": (Staff.VIEW_EMAILS, Needs.EMAILS),  # Client.emails
     "Ticket": (Staff.VIEW_CLIENTS, Needs.TICKETS),  # Client.tickets
     "TicketMessage": (Staff.VIEW_CLIENTS, Needs.TICKETS),  # Ticket.messages
+    "TicketAttachment": (Staff.VIEW_CLIENTS, Needs.TICKETS),  # TicketMessage.attachments
     "Service": (Staff.VIEW_CLIENTS, Needs.PRODUCTS),  # Client.services, Client.addons
     "Domain": (Staff.VIEW_CLIENTS, Needs.DOMAINS),  # Client.domains
     "Invoice": (Staff.VIEW_CLIENTS, Needs.INVOICES),  # invoice, Client.invoices
@@ -62,6 +63,9 @@ SAMPLES = {
     "Ticket": "SELECT id FROM tickets WHERE client_id = $1",
     "TicketMessage": """SELECT m.id FROM ticket_messages m JOIN tickets t ON t.id = m.ticket_id
                          WHERE t.client_id = $1""",
+    "TicketAttachment": """SELECT a.id FROM ticket_attachments a
+                            JOIN ticket_messages m ON m.id = a.message_id
+                            JOIN tickets t ON t.id = m.ticket_id WHERE t.client_id = $1""",
     "Service": """SELECT id FROM services WHERE client_id = $1
                   UNION ALL SELECT id FROM addons WHERE client_id = $1""",
     "Domain": "SELECT id FROM domains WHERE client_id = $1",
