@@ -114,7 +114,9 @@ class Ticket(Node):
         description="Who opened it (name and address); staff replies are emailed to them only."
     )
     opened_at: datetime = strawberry.field(description="When it was opened.")
-    updated_at: datetime = strawberry.field(description="When it last had a message.")
+    updated_at: datetime = strawberry.field(
+        description="When it last had a message or a change of status (internal notes aside)."
+    )
 
     @strawberry.field(
         description="The conversation, oldest first; staff also see the internal notes."

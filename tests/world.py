@@ -4,7 +4,7 @@ tested hides whatever breaks only once it has rows (an automation run's list did
 
 Two clients, a staff admin and a sub-account of the first client with every permission; the
 first client has a contact, an order (a service, an addon and a domain) with its invoice
-paid, a second invoice, credit, a ticket (in a department) with a reply carrying a file, a
+paid, a second invoice, credit, a ticket (in a department) with messages carrying files, a
 file the client area sees and an admin-only one, a sent quote, and an affiliate account that
 referred the second client (whose paid invoice earned it a commission); the second client a
 ticket and a service too; two products in a group, and an addon and a pending cancellation
@@ -280,19 +280,29 @@ async def _ticket(
     staff_id: int,
     department_id: int | None,
 ) -> None:
-    """A ticket whose staff reply carries a file."""
+    """A ticket whose messages, the client's and the staff reply, each carry a file."""
+
+    async def attached(name: str) -> list[StoredUpload]:
+        stored = await storage.store_upload(store, _Bytes(b"log lines"), 1000)
+        return [StoredUpload(stored, name, "text/plain")]
+
     writer = await tickets.writer_of_viewer(conn, client_id, None)
     ticket = await tickets.open_ticket(
-        conn, writer, "Help", "It broke.", client_area_url=CLIENT_AREA, department_id=department_id
+        conn,
+        writer,
+        "Help",
+        "It broke.",
+        client_area_url=CLIENT_AREA,
+        department_id=department_id,
+        attachments=await attached("error.log"),
     )
-    stored = await storage.store_upload(store, _Bytes(b"log lines"), 1000)
     await tickets.reply_to_ticket(
         conn,
         ticket.id,
         "Fixed.",
         staff_id=staff_id,
         client_area_url=CLIENT_AREA,
-        attachments=[StoredUpload(stored, "server.log", "text/plain")],
+        attachments=await attached("server.log"),
     )
 
 
@@ -352,7 +362,8 @@ query EveryList($client: ID!, $order: ID!) {
   transactions { edges { node { id } } }
   invoices { edges { node { id items { description } } } }
   services { edges { node { id addons { id } } } }
-  tickets { edges { node { id messages { id } } } }
+  tickets { edges { node { id messages { id attachments { id } } } } }
+  ticketDepartments { id }
   failedEmails { edges { node { id } } }
   taxRules { id }
   paymentGateways { name }
