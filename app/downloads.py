@@ -1,4 +1,5 @@
-"""`GET /files/{id}`: a client file's bytes, to whom may see the file (SPEC 6.2).
+"""`GET /files/{id}`: a client file's bytes, to whom may see the file (SPEC 6.2); and
+`GET /ticket-attachments/{id}`, a ticket message's file (SPEC 15.1).
 
 Authenticated like the API (`download_viewer`: a session's bearer token or an API key, or
 the session cookie, which a GET may use); `GET /invoices/{id}.pdf` (app/invoice_pdfs.py) too.
@@ -10,6 +11,7 @@ bytes are streamed from the store a chunk at a time (`storage.CHUNK_BYTES`), wha
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 from urllib.parse import quote
 
 import asyncpg
@@ -22,6 +24,7 @@ from domain.auth.viewer import Viewer
 from domain.files import services as file_services
 from domain.files.storage import MissingBytes
 from domain.settings import get_general_settings
+from domain.tickets import attachments as message_files
 from resolvers.context import SESSION_COOKIE, AppServices
 from resolvers.inputs import parse_id
 from schema.common import TwoFactorRequired
@@ -95,13 +98,52 @@ async def download_file(request: Request) -> Response:
         return viewer
     if row is None or not file_services.may_see(viewer, row):
         return not_found("File")
+    return await _stream(services, f"client file {row.id}", row)
+
+
+async def download_ticket_attachment(request: Request) -> Response:
+    """`GET /ticket-attachments/{id}`: a ticket message's file, to whom reads the ticket
+    (staff with VIEW_CLIENTS, the account holder, a sub-account with TICKETS), an internal
+    note's to staff alone (SPEC 15.1)."""
+    services: AppServices = request.app.state.services
+    attachment_id = parse_id(request.path_params["id"], "TicketAttachment")
+    async with services.pool.acquire() as conn:
+        viewer = await download_viewer(request, services, conn)
+        found = (
+            await message_files.attachments_by_ids(conn, [attachment_id])
+            if isinstance(viewer, Viewer) and attachment_id
+            else {}
+        )
+    if not isinstance(viewer, Viewer):
+        return viewer
+    row = found.get(attachment_id or 0)
+    if row is None or not message_files.may_see(viewer, row):
+        return not_found("Attachment")
+    return await _stream(services, f"ticket attachment {row.id}", row)
+
+
+class _Stored(Protocol):
+    """What a download needs of a stored file's row (a client file, a ticket attachment)."""
+
+    @property
+    def stored_name(self) -> str: ...
+    @property
+    def filename(self) -> str: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+
+
+async def _stream(services: AppServices, what: str, row: _Stored) -> Response:
+    """The bytes of a stored file, as an attachment under its name."""
     try:
         chunks = await services.files.open(row.stored_name)
     except MissingBytes:
         # An operator's problem (a store not moved, lost bytes), not the viewer's: logged.
         log.error(
-            "client file %s: its bytes %s are missing from the %s store",
-            row.id,
+            "%s: its bytes %s are missing from the %s store",
+            what,
             row.stored_name,
             services.files.kind,
         )

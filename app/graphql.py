@@ -82,6 +82,7 @@ Query = strawberry.type(
             node_resolvers.Queries,
             settings_resolvers.Queries,
             staff_resolvers.Queries,
+            ticket_resolvers.Queries,
         ),
         {},
     ),

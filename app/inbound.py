@@ -9,14 +9,17 @@ each of INBOUND_EMAIL_SECRET's comma-separated secrets (the first current, the o
 accepted while the relay moves over); without that setting the route takes nothing.
 Refusals are JSON `{"errors": [{field, code, message}]}`: 503 while the secret is unset, 401
 for a wrong or missing secret, 400 for a body that is not such an object, 422 for an email
-that cannot become a ticket (an unknown sender, a From that is not exactly one well-formed
-address, or one the relay found forged, among them: an email never creates a client), 413
+that cannot become a ticket (an unknown sender, a contact without the SUPPORT tick opening
+one, a reference to a ticket the sender may not write in, a From that is not exactly one
+well-formed address, or one the relay found forged, among them: an email never creates a
+client; each refusal is logged), 413
 (the app's body limit) for a body too large. 201 answers a new ticket, 200 an addition to one;
 the body names the ticket.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -27,10 +30,11 @@ from app.request_limits import JSONTooDeep, load_bounded_json
 from app.settings import Settings
 from domain import secret_lists
 from domain.errors import DomainError, ErrorCode, FieldError
-from domain.tickets import services
-from resolvers.context import AppServices
+from domain.tickets import inbound
+from resolvers.context import AppServices, handing_over_emails
 from schema.ids import global_id
 
+log = logging.getLogger("clientdesk.inbound")
 FIELDS = ("from", "subject", "text")
 _NO_SECRET = "Inbound email is off: INBOUND_EMAIL_SECRET is not set."  # noqa: S105
 _BAD_SECRET = "A valid X-Inbound-Secret header is required."  # noqa: S105
@@ -77,16 +81,25 @@ def inbound_email_endpoint(settings: Settings) -> Any:
             return _refusal(400, [FieldError(None, ErrorCode.INVALID, _BAD_BODY)])
         app_services: AppServices = request.app.state.services
         try:
-            async with app_services.pool.acquire() as conn:
-                received = await services.receive_email(
+            async with (
+                app_services.pool.acquire() as conn,
+                handing_over_emails(conn, app_services.enqueue_emails),
+            ):
+                received = await inbound.receive_email(
                     conn,
                     email["from"],
                     email["subject"],
                     email["text"],
                     authentication=email.get("authentication"),
                     require_authentication=settings.inbound_email_require_authentication,
+                    client_area_url=app_services.client_area_url,
                 )
         except DomainError as error:
+            # The relay bounces it with the refusal; the log says why it was refused.
+            log.info(
+                "inbound email refused: %s",
+                "; ".join(f"{e.field}: {e.code.value} {e.message}" for e in error.errors),
+            )
             return _refusal(422, error.errors)
         ticket = received.ticket
         return JSONResponse(

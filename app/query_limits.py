@@ -37,6 +37,7 @@ from graphql import (
 )
 
 from app.graphql_codes import LIMIT_EXCEEDED
+from domain.tickets.attachments import MAX_ATTACHMENTS
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,8 @@ class _FragmentSizes:
 # A list of objects with neither paging arguments nor a cap of its own (an invoice's lines,
 # a ticket's messages) is counted as this many items.
 ASSUMED_LIST_SIZE = 20
+# Lists whose size the domain bounds, by (type, field): counted at that bound.
+BOUNDED_LISTS = {("TicketMessage", "attachments"): MAX_ATTACHMENTS}
 
 
 @dataclass(frozen=True)
@@ -140,8 +143,8 @@ class QueryCost:
     nesting: `clients(first: 200) { edges { node { invoices { id } } } }` may return
     200 + 200 × 200 (each client's capped invoices). A list's size is its `first` or `last`
     (a literal or a variable's value), else its argument's default, else `default_page` for
-    a connection; a connection's `edges` repeat its size, and other lists count
-    `ASSUMED_LIST_SIZE`. Introspection (`__schema`, `__type`) costs nothing."""
+    a connection; a connection's `edges` repeat its size, and other lists count their bound
+    (`BOUNDED_LISTS`) or `ASSUMED_LIST_SIZE`. Introspection (`__schema`, `__type`) costs nothing."""
 
     max_cost: int
     default_page: int
@@ -217,7 +220,7 @@ class _Costs:
         elif is_list and "pageInfo" in fields:
             return self._inner(node, named)  # a connection's edges: its size counted already
         elif is_list and not is_leaf_type(named):
-            size = ASSUMED_LIST_SIZE
+            size = BOUNDED_LISTS.get((parent.name, name), ASSUMED_LIST_SIZE)
         else:
             return self._inner(node, named)
         return size + size * self._inner(node, named)

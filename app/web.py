@@ -25,7 +25,7 @@ from starlette.staticfiles import StaticFiles
 from app.collector import settle_startup_objects
 from app.cors import CORSMiddleware
 from app.db import create_pool
-from app.downloads import download_file
+from app.downloads import download_file, download_ticket_attachment
 from app.filestores import open_file_store
 from app.graphql_view import GraphQLEndpoint, error_response
 from app.inbound import inbound_email_endpoint
@@ -296,6 +296,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/readyz", readyz),
             Route("/metrics", metrics),
             Route("/files/{id}", download_file, methods=["GET"]),
+            Route("/ticket-attachments/{id}", download_ticket_attachment, methods=["GET"]),
             Route("/invoices/{id}.pdf", download_invoice_pdf, methods=["GET"]),
             Mount("/static/graphiql", StaticFiles(directory=str(GRAPHIQL_ASSETS))),
         ],

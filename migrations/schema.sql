@@ -220,11 +220,12 @@ BEGIN
     END IF;
     EXECUTE format(
         'WITH recorded AS (
-             INSERT INTO events (topic, kind, object_id, client_id)
-             SELECT %L, %L, %s, %s FROM %s ORDER BY 3
+             INSERT INTO events (topic, kind, object_id, client_id, staff_only)
+             SELECT %L, %L, %s, %s, %s FROM %s ORDER BY 3
              RETURNING id)
          SELECT min(id), max(id) FROM recorded',
-        TG_ARGV[0], COALESCE(TG_ARGV[3], kind), TG_ARGV[1], TG_ARGV[2], source)
+        TG_ARGV[0], COALESCE(TG_ARGV[3], kind), TG_ARGV[1], TG_ARGV[2],
+        COALESCE(TG_ARGV[4], 'false'), source)
         INTO first_id, last_id;
     IF first_id IS NOT NULL THEN
         PERFORM pg_notify('clientdesk_events',
@@ -670,6 +671,7 @@ CREATE TABLE public.emails (
     next_attempt_at timestamp with time zone,
     failed_at timestamp with time zone,
     dedupe_key text,
+    from_address text,
     CONSTRAINT emails_category_check CHECK ((category = ANY (ARRAY['GENERAL'::text, 'INVOICE'::text, 'SUPPORT'::text, 'PRODUCT'::text, 'DOMAIN'::text, 'AFFILIATE'::text, 'ACCOUNT'::text]))),
     CONSTRAINT emails_sent_or_failed CHECK (((sent_at IS NULL) OR (failed_at IS NULL)))
 );
@@ -691,6 +693,7 @@ CREATE TABLE public.events (
     client_id bigint,
     xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
     at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    staff_only boolean DEFAULT false NOT NULL,
     CONSTRAINT events_kind_check CHECK ((kind = ANY (ARRAY['CREATED'::text, 'UPDATED'::text, 'DELETED'::text]))),
     CONSTRAINT events_topic_check CHECK ((topic = ANY (ARRAY['CLIENT'::text, 'INVOICE'::text, 'TICKET'::text, 'EMAIL'::text, 'AUTOMATION_RUN'::text])))
 );
@@ -1104,6 +1107,46 @@ ALTER TABLE public.tax_rules ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.ticket_attachments (
+    id bigint NOT NULL,
+    message_id bigint NOT NULL,
+    filename text NOT NULL,
+    stored_name text NOT NULL,
+    content_type text NOT NULL,
+    size bigint NOT NULL,
+    uploaded_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ticket_attachments_filename_check CHECK ((filename <> ''::text)),
+    CONSTRAINT ticket_attachments_size_check CHECK ((size >= 0)),
+    CONSTRAINT ticket_attachments_stored_name_check CHECK ((stored_name ~ '^[0-9a-f]{32}$'::text))
+);
+
+ALTER TABLE public.ticket_attachments ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.ticket_attachments_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.ticket_departments (
+    id bigint NOT NULL,
+    name text NOT NULL,
+    email public.citext NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ticket_departments_name_check CHECK (((name <> ''::text) AND (length(name) <= 100)))
+);
+
+ALTER TABLE public.ticket_departments ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.ticket_departments_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.ticket_messages (
     id bigint NOT NULL,
     ticket_id bigint NOT NULL,
@@ -1112,6 +1155,7 @@ CREATE TABLE public.ticket_messages (
     body text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     unverified_sender boolean DEFAULT false NOT NULL,
+    internal boolean DEFAULT false NOT NULL,
     CONSTRAINT ticket_messages_body_check CHECK (((body <> ''::text) AND (length(body) <= 20000)))
 );
 
@@ -1135,10 +1179,11 @@ CREATE TABLE public.tickets (
     opened_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     reply_token text DEFAULT "left"(encode(sha256(((gen_random_uuid())::text)::bytea), 'hex'::text), 16) NOT NULL,
+    department_id bigint,
     CONSTRAINT tickets_check CHECK (((opened_by = 'CONTACT'::text) OR (contact_id IS NULL))),
     CONSTRAINT tickets_opened_by_check CHECK ((opened_by = ANY (ARRAY['CLIENT'::text, 'CONTACT'::text]))),
     CONSTRAINT tickets_reply_token_check CHECK ((reply_token ~ '^[0-9a-f]{16}$'::text)),
-    CONSTRAINT tickets_status_check CHECK ((status = ANY (ARRAY['OPEN'::text, 'ANSWERED'::text, 'CUSTOMER_REPLY'::text]))),
+    CONSTRAINT tickets_status_check CHECK ((status = ANY (ARRAY['OPEN'::text, 'ANSWERED'::text, 'CUSTOMER_REPLY'::text, 'ON_HOLD'::text, 'CLOSED'::text]))),
     CONSTRAINT tickets_subject_check CHECK (((subject <> ''::text) AND (length(subject) <= 255)))
 );
 
@@ -1394,6 +1439,15 @@ ALTER TABLE ONLY public.tax_rules
 ALTER TABLE ONLY public.tax_rules
     ADD CONSTRAINT tax_rules_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.ticket_attachments
+    ADD CONSTRAINT ticket_attachments_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.ticket_attachments
+    ADD CONSTRAINT ticket_attachments_stored_name_key UNIQUE (stored_name);
+
+ALTER TABLE ONLY public.ticket_departments
+    ADD CONSTRAINT ticket_departments_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.ticket_messages
     ADD CONSTRAINT ticket_messages_pkey PRIMARY KEY (id);
 
@@ -1531,11 +1585,17 @@ CREATE INDEX sessions_login_id ON public.sessions USING btree (login_id);
 
 CREATE INDEX staff_custom_role_id ON public.staff USING btree (custom_role_id) WHERE (custom_role_id IS NOT NULL);
 
+CREATE INDEX ticket_attachments_message_id ON public.ticket_attachments USING btree (message_id, id);
+
+CREATE UNIQUE INDEX ticket_departments_name ON public.ticket_departments USING btree (lower(name));
+
 CREATE INDEX ticket_messages_ticket_id ON public.ticket_messages USING btree (ticket_id, id);
 
 CREATE INDEX tickets_client_id ON public.tickets USING btree (client_id, id);
 
 CREATE INDEX tickets_contact_id ON public.tickets USING btree (contact_id) WHERE (contact_id IS NOT NULL);
+
+CREATE INDEX tickets_department_id ON public.tickets USING btree (department_id, id) WHERE (department_id IS NOT NULL);
 
 CREATE INDEX tickets_list_client_updated ON public.tickets USING btree (client_id, updated_at, id);
 
@@ -1641,11 +1701,11 @@ CREATE TRIGGER staff_access_changed AFTER DELETE OR UPDATE OF active, role, cust
 
 CREATE TRIGGER staff_roles_access_changed AFTER DELETE OR UPDATE ON public.staff_roles FOR EACH STATEMENT EXECUTE FUNCTION public.notify_access_change();
 
-CREATE TRIGGER ticket_messages_deleted_events AFTER DELETE ON public.ticket_messages REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('TICKET', 'n.ticket_id', '(SELECT t.client_id FROM tickets t WHERE t.id = n.ticket_id)', 'UPDATED');
+CREATE TRIGGER ticket_messages_deleted_events AFTER DELETE ON public.ticket_messages REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('TICKET', 'n.ticket_id', '(SELECT t.client_id FROM tickets t WHERE t.id = n.ticket_id)', 'UPDATED', 'n.internal');
 
-CREATE TRIGGER ticket_messages_inserted_events AFTER INSERT ON public.ticket_messages REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('TICKET', 'n.ticket_id', '(SELECT t.client_id FROM tickets t WHERE t.id = n.ticket_id)', 'UPDATED');
+CREATE TRIGGER ticket_messages_inserted_events AFTER INSERT ON public.ticket_messages REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('TICKET', 'n.ticket_id', '(SELECT t.client_id FROM tickets t WHERE t.id = n.ticket_id)', 'UPDATED', 'n.internal');
 
-CREATE TRIGGER ticket_messages_updated_events AFTER UPDATE ON public.ticket_messages REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('TICKET', 'n.ticket_id', '(SELECT t.client_id FROM tickets t WHERE t.id = n.ticket_id)', 'UPDATED');
+CREATE TRIGGER ticket_messages_updated_events AFTER UPDATE ON public.ticket_messages REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('TICKET', 'n.ticket_id', '(SELECT t.client_id FROM tickets t WHERE t.id = n.ticket_id)', 'UPDATED', 'n.internal');
 
 CREATE TRIGGER tickets_deleted_events AFTER DELETE ON public.tickets REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.record_events('TICKET', 'n.id', 'n.client_id');
 
@@ -1854,6 +1914,9 @@ ALTER TABLE ONLY public.staff
 ALTER TABLE ONLY public.staff
     ADD CONSTRAINT staff_login_id_fkey FOREIGN KEY (login_id) REFERENCES public.logins(id) ON DELETE CASCADE;
 
+ALTER TABLE ONLY public.ticket_attachments
+    ADD CONSTRAINT ticket_attachments_message_id_fkey FOREIGN KEY (message_id) REFERENCES public.ticket_messages(id) ON DELETE CASCADE;
+
 ALTER TABLE ONLY public.ticket_messages
     ADD CONSTRAINT ticket_messages_staff_id_fkey FOREIGN KEY (staff_id) REFERENCES public.staff(id) ON DELETE SET NULL;
 
@@ -1865,6 +1928,9 @@ ALTER TABLE ONLY public.tickets
 
 ALTER TABLE ONLY public.tickets
     ADD CONSTRAINT tickets_contact_id_fkey FOREIGN KEY (contact_id) REFERENCES public.contacts(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.tickets
+    ADD CONSTRAINT tickets_department_id_fkey FOREIGN KEY (department_id) REFERENCES public.ticket_departments(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY public.transactions
     ADD CONSTRAINT transactions_currency_fkey FOREIGN KEY (currency) REFERENCES public.currencies(code);

@@ -115,6 +115,27 @@ class AppServices:
     )
 
 
+@asynccontextmanager
+async def handing_over_emails(
+    conn: asyncpg.Connection, enqueue: Callable[[list[int]], Awaitable[None]]
+) -> AsyncIterator[None]:
+    """A transaction on `conn`; once it commits, the emails it queued go to the workers
+    (`enqueue`) at once rather than at the worker's next relay of the outbox."""
+    tx = conn.transaction()
+    await tx.start()
+    try:
+        yield
+        xid = await outbox.current_transaction_id(conn)
+    except BaseException:
+        await tx.rollback()
+        raise
+    await tx.commit()
+    if xid is not None:
+        queued = await outbox.emails_queued_by_transaction(conn, xid)
+        if queued:
+            await enqueue(queued)
+
+
 @dataclass
 class Context:
     request: Request
@@ -305,21 +326,13 @@ class Context:
         One that hashes a password (`hashing_password`) is budgeted, and takes its connection
         only when the hashing threads are free for it: password changes queued for them
         would otherwise hold connections other requests wait for."""
-        async with self._turn_to_hash(hashing_password), self.connection() as conn:
-            tx = conn.transaction()
-            await tx.start()
-            try:
-                await self._name_api_key_in_audit(conn)
-                yield conn
-                xid = await outbox.current_transaction_id(conn)
-            except BaseException:
-                await tx.rollback()
-                raise
-            await tx.commit()
-            if xid is not None:
-                queued = await outbox.emails_queued_by_transaction(conn, xid)
-                if queued:
-                    await self.services.enqueue_emails(queued)
+        async with (
+            self._turn_to_hash(hashing_password),
+            self.connection() as conn,
+            handing_over_emails(conn, self.services.enqueue_emails),
+        ):
+            await self._name_api_key_in_audit(conn)
+            yield conn
 
     @property
     def client_area_url(self) -> str:

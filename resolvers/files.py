@@ -7,19 +7,18 @@ from typing import Annotated
 
 import asyncpg
 import strawberry
-from starlette.datastructures import UploadFile
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
 from domain.auth.permissions import StaffPermission
 from domain.auth.viewer import Viewer
-from domain.errors import DomainError, ErrorCode
-from domain.files import services, storage
-from domain.files.services import ClientFile as FileRow
+from domain.files import services
+from domain.files.storage import StoredUpload
 from resolvers.context import Context
 from resolvers.inputs import existing_id
-from resolvers.mutation import perform, refusing
+from resolvers.mutation import perform
 from resolvers.permissions import staff
+from resolvers.uploads import perform_with_uploads
 from schema.common import OkPayload
 from schema.files import ClientFile, ClientFilePayload
 
@@ -41,47 +40,27 @@ async def upload_client_file(
         bool, strawberry.argument(description="Only staff see it; else the client area too.")
     ],
 ) -> ClientFilePayload:
-    # The bytes are stored before `perform`'s transaction begins, not inside it: a copy
-    # into the store (a connection of its own for PostgreSQL) must not hold the request's
-    # connection in an open transaction meanwhile. So the checks that spare a useless copy
-    # refuse here, and bytes that no committed row names are removed at the end.
-    store = info.context.services.files
-
-    async def attempt() -> ClientFilePayload:
-        pk = existing_id(client_id, "Client", "client_id")
-        # A JSON request can put any value where the upload belongs.
-        if not isinstance(file, UploadFile):
-            raise DomainError.single(
-                ErrorCode.REQUIRED, "Send the file as a multipart request part.", "file"
-            )
+    def check() -> None:
+        existing_id(client_id, "Client", "client_id")
         services.clean_title(title)
-        stored = await storage.store_upload(store, file, info.context.services.max_upload_bytes)
-        committed = False
 
-        async def work(conn: asyncpg.Connection, viewer: Viewer) -> FileRow:
-            return await services.add_file(
-                conn,
-                pk,
-                stored,
-                title=title,
-                filename=storage.display_filename(file.filename),
-                content_type=storage.clean_content_type(file.content_type),
-                admin_only=admin_only,
-                staff_id=viewer.staff_id,
-            )
+    async def work(
+        conn: asyncpg.Connection, viewer: Viewer, stored: list[StoredUpload]
+    ) -> ClientFilePayload:
+        [upload] = stored
+        row = await services.add_file(
+            conn,
+            existing_id(client_id, "Client", "client_id"),
+            upload.stored,
+            title=title,
+            filename=upload.filename,
+            content_type=upload.content_type,
+            admin_only=admin_only,
+            staff_id=viewer.staff_id,
+        )
+        return ClientFilePayload(file=ClientFile.build(row))
 
-        async def present(row: FileRow) -> ClientFilePayload:
-            nonlocal committed
-            committed = True
-            return ClientFilePayload(file=ClientFile.build(row))
-
-        try:
-            return await perform(info, work, ClientFilePayload, present=present)
-        finally:
-            if not committed:
-                await store.remove([stored.stored_name])
-
-    return await refusing(ClientFilePayload, attempt)
+    return await perform_with_uploads(info, [("file", file)], work, ClientFilePayload, check=check)
 
 
 async def update_client_file(

@@ -49,16 +49,17 @@ from schema.tickets import Ticket
 
 Row = TypeVar("Row")
 AConnection = TypeVar("AConnection", InvoiceConnection, ServiceConnection, TicketConnection)
-# A `clientId` that is no client's id: it matches nothing, and no statement is run for it.
+# An id argument (`clientId`) naming no row of its type: it matches nothing, and no
+# statement is run for it.
 NOTHING = object()
 
 
-def _client(client_id: str | None) -> int | object | None:
-    """The row id a `clientId` argument names, None when not given, NOTHING for an id of
-    anything but a client (which matches nothing)."""
-    if client_id is None:
+def _row_id(given: str | None, type_name: str) -> int | object | None:
+    """The row id an id argument names, None when not given, NOTHING for an id of anything
+    but a `type_name` (which matches nothing)."""
+    if given is None:
         return None
-    found = parse_id(client_id, "Client")
+    found = parse_id(given, type_name)
     return NOTHING if found is None else found
 
 
@@ -132,7 +133,7 @@ async def invoices(
         InvoiceOrder | None, strawberry.argument(description="Sort order; newest first.")
     ] = None,
 ) -> InvoiceConnection:
-    client = _client(client_id)
+    client = _row_id(client_id, "Client")
     found = billing_lists.InvoiceFilter(
         statuses=tuple(status or ()),
         overdue=overdue,
@@ -170,7 +171,7 @@ async def services(
         ServiceOrder | None, strawberry.argument(description="Sort order; oldest first.")
     ] = None,
 ) -> ServiceConnection:
-    client = _client(client_id)
+    client = _row_id(client_id, "Client")
     found = billing_lists.ServiceFilter(
         statuses=tuple(status or ()),
         due_before=due_before,
@@ -198,20 +199,26 @@ async def tickets(
         list[TicketStatus] | None, strawberry.argument(description="Only these statuses.")
     ] = None,
     client_id: ClientFilter = None,
+    department_id: Annotated[
+        strawberry.ID | None, strawberry.argument(description="Only this department's.")
+    ] = None,
     order_by: Annotated[
         TicketOrder | None, strawberry.argument(description="Sort order; newest first.")
     ] = None,
 ) -> TicketConnection:
-    client = _client(client_id)
+    client = _row_id(client_id, "Client")
+    department = _row_id(department_id, "TicketDepartment")
     found = ticket_lists.TicketFilter(
-        statuses=tuple(status or ()), client_id=client if isinstance(client, int) else None
+        statuses=tuple(status or ()),
+        client_id=client if isinstance(client, int) else None,
+        department_id=department if isinstance(department, int) else None,
     )
     return await _listed(
         info,
         TicketConnection,
         "tickets",
         ticket_lists.TICKETS,
-        None if client is NOTHING else found.conditions,
+        None if NOTHING in (client, department) else found.conditions,
         order_by or TicketOrder(),
         Ticket.build,
         (first, after, last, before),

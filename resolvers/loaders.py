@@ -36,8 +36,10 @@ from domain.files.services import ClientFile
 from domain.quotes import services as quotes
 from domain.quotes.models import Quote
 from domain.reference_cache import ReferenceCache
-from domain.tickets import services as tickets
-from domain.tickets.models import Ticket, TicketMessage
+from domain.tickets import attachments, departments
+from domain.tickets import reading as tickets
+from domain.tickets.attachments import Attachment
+from domain.tickets.models import Department, Ticket, TicketMessage
 from resolvers.connection import RequestConnection
 from schema.context import Nested
 
@@ -154,6 +156,18 @@ class Loaders:
     @cached_property
     def message_by_id(self) -> DataLoader[int, TicketMessage | None]:
         return DataLoader(self._load_message_by_id)
+
+    @cached_property
+    def department_by_id(self) -> DataLoader[int, Department | None]:
+        return DataLoader(self._load_department_by_id)
+
+    @cached_property
+    def attachments_by_message(self) -> DataLoader[int, list[Attachment]]:
+        return DataLoader(self._load_attachments_by_message)
+
+    @cached_property
+    def attachment_by_id(self) -> DataLoader[int, Attachment | None]:
+        return DataLoader(self._load_attachment_by_id)
 
     @cached_property
     def merged_from_by_client(self) -> DataLoader[int, list[int]]:
@@ -287,6 +301,25 @@ class Loaders:
         async with self._db.use() as conn:
             by_id = await tickets.messages_by_ids(conn, message_ids)
         return [by_id.get(mid) for mid in message_ids]
+
+    async def _load_department_by_id(
+        self, department_ids: Sequence[int]
+    ) -> list[Department | None]:
+        async with self._db.use() as conn:
+            by_id = await departments.departments_by_ids(conn, department_ids)
+        return [by_id.get(did) for did in department_ids]
+
+    async def _load_attachments_by_message(
+        self, message_ids: Sequence[int]
+    ) -> list[list[Attachment]]:
+        async with self._db.use() as conn:
+            by_message = await attachments.attachments_by_message(conn, message_ids)
+        return [by_message[mid] for mid in message_ids]
+
+    async def _load_attachment_by_id(self, ids: Sequence[int]) -> list[Attachment | None]:
+        async with self._db.use() as conn:
+            by_id = await attachments.attachments_by_ids(conn, ids)
+        return [by_id.get(aid) for aid in ids]
 
     async def _load_invoice_by_id(self, invoice_ids: Sequence[int]) -> list[Invoice | None]:
         async with self._db.use() as conn:

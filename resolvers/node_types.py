@@ -4,7 +4,7 @@ takes and the function fetching a batch of them by row id (resolvers/node.py use
 Each entry gives the same permissions as the type's own root field or `Client` field:
 `client`/`me`, `contact`/`Client.contacts`, `Client.emails`, `Client.tickets`, `Client.quotes`,
 `Client.services`/`addons`/`domains`, `invoice`/`Client.invoices`, `Client.transactions`,
-`Client.creditLog`, `Client.files`, `products`/`productGroups`,
+`Client.creditLog`, `Client.files`, `products`/`productGroups`, `ticketDepartments`,
 `cancellationRequests`, and the staff-only `taxRules`, `auditLog`, `apiKeys`,
 `staffMember` and `staffRoles`. Orders are read only by the staff who place and accept them.
 """
@@ -32,7 +32,12 @@ from resolvers.contacts import contacts_by_pks
 from resolvers.context import Context
 from resolvers.emails import emails_by_pks
 from resolvers.quotes import quotes_by_pks
-from resolvers.tickets import messages_by_pks, tickets_by_pks
+from resolvers.tickets import (
+    attachments_by_pks,
+    departments_by_pks,
+    messages_by_pks,
+    tickets_by_pks,
+)
 from schema.api_keys import ApiKey
 from schema.audit import AuditEntry
 from schema.billing import Domain, Invoice, Order, Service, TaxRule, Transaction
@@ -130,6 +135,7 @@ NODE_TYPES: dict[str, NodeType] = {
     "Email": NodeType(StaffPermission.VIEW_EMAILS, ContactPermission.EMAILS, emails_by_pks),
     "Ticket": NodeType(VIEW, ContactPermission.TICKETS, tickets_by_pks),
     "TicketMessage": NodeType(VIEW, ContactPermission.TICKETS, messages_by_pks),
+    "TicketAttachment": NodeType(VIEW, ContactPermission.TICKETS, attachments_by_pks),
     "Quote": NodeType(VIEW, ContactPermission.QUOTES, quotes_by_pks),
     "Service": NodeType(
         VIEW,
@@ -162,6 +168,8 @@ NODE_TYPES: dict[str, NodeType] = {
     # The catalogue is every client-area login's to read (`products`, `productGroups`).
     "Product": NodeType(VIEW, None, products_by_pks, shared=True),
     "ProductGroup": NodeType(VIEW, None, groups_by_pks, shared=True),
+    # So are the ticket departments (`ticketDepartments`), to choose one when opening a ticket.
+    "TicketDepartment": NodeType(VIEW, None, departments_by_pks, shared=True),
     "CancellationRequest": NodeType(VIEW, ContactPermission.PRODUCTS, requests_by_pks),
     "Order": NodeType(VIEW, None, _orders, staff_only=True),
     "TaxRule": NodeType(

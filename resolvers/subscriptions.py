@@ -78,7 +78,11 @@ class Feed:
             return False
         if viewer.is_staff:
             return True
-        return event.client_id is not None and event.client_id == viewer.client_id
+        return (
+            not event.staff_only
+            and event.client_id is not None
+            and event.client_id == viewer.client_id
+        )
 
 
 async def _owned(fetch: Any, ctx: Context, pk: int) -> Any:

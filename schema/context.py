@@ -25,7 +25,8 @@ from domain.credit.ledger import CreditEntry
 from domain.emails.log import ShownEmail
 from domain.files.services import ClientFile
 from domain.quotes.models import Quote
-from domain.tickets.models import Ticket, TicketMessage
+from domain.tickets.attachments import Attachment
+from domain.tickets.models import Department, Ticket, TicketMessage
 
 F = TypeVar("F")
 # A nested list's DataLoader key: its parent's id, how many it shows (`first`, checked), and
@@ -92,6 +93,15 @@ class Loaders(Protocol):
 
     @property
     def messages_by_ticket(self) -> DataLoader[int, list[TicketMessage]]: ...
+
+    @property
+    def department_by_id(self) -> DataLoader[int, Department | None]: ...
+
+    @property
+    def attachments_by_message(self) -> DataLoader[int, list[Attachment]]: ...
+
+    @property
+    def attachment_by_id(self) -> DataLoader[int, Attachment | None]: ...
 
     @property
     def invoice_by_id(self) -> DataLoader[int, Invoice | None]: ...

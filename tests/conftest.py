@@ -43,7 +43,8 @@ TEST_TABLES = (
     "audit_log, emails, sessions, clients, staff, logins, settings, credit_log, idempotency_keys, "
     "password_tokens, password_reset_requests, "
     "orders, services, addons, domains, invoices, invoice_items, transactions, tax_rules, "
-    "automation_runs, api_keys, file_chunks, events, gateway_events, products, product_groups"
+    "automation_runs, api_keys, file_chunks, events, gateway_events, products, product_groups, "
+    "ticket_departments"
 )
 STAFF_PASSWORD = "staff-password-1"
 # A fixed card key for the suite (version 1); tests of rotation add their own.

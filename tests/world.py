@@ -4,12 +4,13 @@ tested hides whatever breaks only once it has rows (an automation run's list did
 
 Two clients, a staff admin and a sub-account of the first client with every permission; the
 first client has a contact, an order (a service, an addon and a domain) with its invoice
-paid, a second invoice, credit, a ticket with a reply, a file the client area sees and an
-admin-only one, a sent quote, and an affiliate account that referred the second client
-(whose paid invoice earned it a commission); the second client a ticket and a service too;
-two products in a group, and an addon and a pending cancellation of each client's first
-service; emails sent, two failed; two automation runs and a tax rule; and the audit entries
-all this makes. Made through the domain's use cases, as the app makes them.
+paid, a second invoice, credit, a ticket (in a department) with messages carrying files, a
+file the client area sees and an admin-only one, a sent quote, and an affiliate account that
+referred the second client (whose paid invoice earned it a commission); the second client a
+ticket and a service too; two products in a group, and an addon and a pending cancellation
+of each client's first service; emails sent, two failed; two automation runs and a tax rule;
+and the audit entries all this makes. Made through the domain's use cases, as the app makes
+them.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ from domain.credit import services as credit
 from domain.emails import outbox
 from domain.files import services as files
 from domain.files import storage
-from domain.files.storage import FileStore
+from domain.files.storage import FileStore, StoredUpload
 from domain.quotes import services as quotes
 from domain.staff import api_keys
+from domain.tickets import departments
 from domain.tickets import services as tickets
 from schema.ids import global_id
 from tests.conftest import CLIENT_AREA_URL, TEST_TABLES, add_client
@@ -175,8 +177,12 @@ async def _fill_lists(
     )
     await tax.set_tax_rule(conn, country="DE", state=None, name="VAT", rate="19.00")
     # A ticket and a service of each client: the staff lists of all clients page to a second.
-    for client in (client_id, other_id):
-        await _ticket(conn, client, staff_id)
+    # The first client's ticket is filed under a department.
+    department = await departments.save_department(
+        conn, None, "Support", "support@example.com", staff_id=staff_id
+    )
+    for client, department_id in ((client_id, department.id), (other_id, None)):
+        await _ticket(conn, store, client, staff_id, department_id)
     await orders.place_order(
         conn,
         other_id,
@@ -267,11 +273,36 @@ async def _invoice(conn: asyncpg.Connection, client_id: int) -> int:
     return made.id
 
 
-async def _ticket(conn: asyncpg.Connection, client_id: int, staff_id: int) -> None:
+async def _ticket(
+    conn: asyncpg.Connection,
+    store: FileStore,
+    client_id: int,
+    staff_id: int,
+    department_id: int | None,
+) -> None:
+    """A ticket whose messages, the client's and the staff reply, each carry a file."""
+
+    async def attached(name: str) -> list[StoredUpload]:
+        stored = await storage.store_upload(store, _Bytes(b"log lines"), 1000)
+        return [StoredUpload(stored, name, "text/plain")]
+
     writer = await tickets.writer_of_viewer(conn, client_id, None)
-    ticket = await tickets.open_ticket(conn, writer, "Help", "It broke.")
+    ticket = await tickets.open_ticket(
+        conn,
+        writer,
+        "Help",
+        "It broke.",
+        client_area_url=CLIENT_AREA,
+        department_id=department_id,
+        attachments=await attached("error.log"),
+    )
     await tickets.reply_to_ticket(
-        conn, ticket.id, "Fixed.", staff_id=staff_id, client_area_url=CLIENT_AREA, page_id="T"
+        conn,
+        ticket.id,
+        "Fixed.",
+        staff_id=staff_id,
+        client_area_url=CLIENT_AREA,
+        attachments=await attached("server.log"),
     )
 
 
@@ -331,7 +362,8 @@ query EveryList($client: ID!, $order: ID!) {
   transactions { edges { node { id } } }
   invoices { edges { node { id items { description } } } }
   services { edges { node { id addons { id } } } }
-  tickets { edges { node { id messages { id } } } }
+  tickets { edges { node { id messages { id attachments { id } } } } }
+  ticketDepartments { id }
   failedEmails { edges { node { id } } }
   taxRules { id }
   paymentGateways { name }

@@ -292,7 +292,10 @@ def _message(
         context = {"client_area_url": resources.automation.client_area_url, **email.context}
         rendered = localisation.render(resources.renderer, replace(email, context=context))
         message = build_message(
-            email, rendered, mail_from=resources.mail_from, attachments=attachments.of(email)
+            email,
+            rendered,
+            mail_from=email.from_address or resources.mail_from,
+            attachments=attachments.of(email),
         )
     except (EmailTemplateError, ValueError) as error:  # UnicodeError is a ValueError
         raise Unsendable(str(error)) from error

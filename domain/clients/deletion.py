@@ -13,13 +13,15 @@ import asyncpg
 from domain import audit
 from domain.clients.related import CLIENT_TABLES
 from domain.errors import NotFound
+from domain.tickets import attachments as message_files
 
 
 async def delete_client(
     conn: asyncpg.Connection, client_id: int, *, staff_id: int | None
 ) -> list[str]:
     """Remove the client and all it owns but its transactions and audit entries; return the
-    stored names of its files, whose bytes the caller removes once this has committed."""
+    stored names of its files and of its tickets' attachments, whose bytes the caller removes
+    once this has committed."""
     async with conn.transaction():
         # The same row lock as credit changes and merges: they queue behind the deletion and
         # then find no client.
@@ -50,7 +52,7 @@ async def delete_client(
             for row in await conn.fetch(
                 "SELECT stored_name FROM client_files WHERE client_id = $1", client_id
             )
-        ]
+        ] + await message_files.stored_names_of_client(conn, client_id)
         removed = {}
         for related in CLIENT_TABLES:
             if related.kept_on_delete:

@@ -122,11 +122,18 @@ async def export_client_data(
             document[section] = await conn.fetchval(query, client_id)
         if not for_staff:
             _withhold_staff_notes(document)
+            _withhold_internal_ticket_notes(document)
             _withhold_admin_only_files(document)
         await audit.record(
             conn, staff_id=staff_id, action="client.data_exported", client_id=client_id
         )
     return document, generated_at
+
+
+def _withhold_internal_ticket_notes(document: dict[str, Any]) -> None:
+    """Nor does it show staff's internal notes on tickets (SPEC 15.1)."""
+    for ticket in document["tickets"]:
+        ticket["messages"] = [m for m in ticket["messages"] if not m["internal"]]
 
 
 def _withhold_staff_notes(document: dict[str, Any]) -> None:

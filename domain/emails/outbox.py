@@ -31,6 +31,8 @@ class Email(ShownEmail):
     to_name: str | None
     context: dict[str, Any]
     created_at: datetime
+    # Its From when not the installation's MAIL_FROM (a ticket department's address).
+    from_address: str | None
 
 
 class Attempt(NamedTuple):
@@ -65,15 +67,17 @@ async def queue_email(
     client_id: int | None,
     context: dict[str, Any],
     contact_id: int | None = None,
+    from_address: str | None = None,
 ) -> int:
-    """Add an email to the outbox in the current transaction; return its id.
+    """Add an email to the outbox in the current transaction; return its id. It goes from
+    `from_address` ("Name <address>"), or from MAIL_FROM when that is None.
 
     The database gives it a Message-ID that stays the same across resends, so a duplicate
     after a crash can be recognised by the reader."""
     email_id: int = await conn.fetchval(
         """INSERT INTO emails (client_id, contact_id, template, category, to_address, to_name,
-                               context)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id""",
+                               context, from_address)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id""",
         client_id,
         contact_id,
         template,
@@ -81,6 +85,7 @@ async def queue_email(
         to_address,
         to_name,
         context,
+        from_address,
     )
     return email_id
 

@@ -50,6 +50,12 @@ _SAMPLE_CLIENT = {
 
 _SAMPLE_URL = "https://example.com/clientarea"
 _SAMPLE_USER = {"first_name": "Joe", "email": "joe@example.com"}
+_SAMPLE_TICKET = {
+    "id": "VGlja2V0OjEyMw==",
+    "number": 123,
+    "reference": "[Ticket #123-3f9c2a7e5b1d8c04]",
+    "subject": "My website is down",
+}
 _SAMPLE_TOKEN = {"token": "sample-token"}
 _SAMPLE_PASSWORD = {"password": "Sample-Password-1"}
 
@@ -185,20 +191,25 @@ TEMPLATES: dict[str, EmailTemplate] = {
             },
         ),
         EmailTemplate(
+            "support_ticket_opened",
+            "Support Ticket Opened",
+            EmailCategory.SUPPORT,
+            {
+                "recipient": {"first_name": "Joe"},
+                "ticket": _SAMPLE_TICKET,
+                "client_area_url": _SAMPLE_URL,
+            },
+        ),
+        EmailTemplate(
             "support_ticket_reply",
             "Support Ticket Reply",
             EmailCategory.SUPPORT,
             {
                 "recipient": {"first_name": "Joe"},
-                "ticket": {
-                    "id": "VGlja2V0OjEyMw==",
-                    "number": 123,
-                    "reference": "[Ticket #123-3f9c2a7e5b1d8c04]",
-                    "subject": "My website is down",
-                },
+                "ticket": _SAMPLE_TICKET,
                 "message": "We have restarted your server; the site is back.",
                 "staff_name": "Sam Staff",
-                "client_area_url": "https://example.com/clientarea",
+                "client_area_url": _SAMPLE_URL,
             },
         ),
         # What the client ordered, its services and its domains (SPEC 14); their context is

@@ -37,6 +37,8 @@ class Event:
     object_id: int
     client_id: int | None
     at: datetime
+    # Only staff may receive it (an internal note's, on a ticket).
+    staff_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class Announcement:
         return cls(xid, first_id, last_id)
 
 
-_COLUMNS = "id, topic, kind, object_id, client_id, at"
+_COLUMNS = "id, topic, kind, object_id, client_id, at, staff_only"
 
 
 def _event(row: asyncpg.Record) -> Event:
@@ -64,6 +66,7 @@ def _event(row: asyncpg.Record) -> Event:
         row["object_id"],
         row["client_id"],
         row["at"],
+        row["staff_only"],
     )
 
 

@@ -32,11 +32,19 @@ class MoveResult:
     missing: list[str] = field(default_factory=list)
 
 
+# Every row naming bytes in the store: client files (kind 1), ticket attachments (kind 2).
+_STORED = """SELECT 1 AS kind, id, stored_name FROM client_files
+    UNION ALL SELECT 2, id, stored_name FROM ticket_attachments"""
+
+
 async def files_to_move(conn: asyncpg.Connection) -> list[str]:
-    """The stored names of every client file, oldest first."""
+    """The stored names of every client file, oldest first, then of every ticket
+    attachment."""
     return [
         row["stored_name"]
-        for row in await conn.fetch("SELECT stored_name FROM client_files ORDER BY id")
+        for row in await conn.fetch(
+            f"""SELECT stored_name FROM ({_STORED}) stored ORDER BY kind, id"""
+        )
     ]
 
 
@@ -76,7 +84,7 @@ async def _move_one(pool: asyncpg.Pool, name: str, source: FileStore, target: Fi
     # A file deleted while it was copied: its delete removed the bytes from the store the
     # deleting host uses, perhaps not from this target; they would be nobody's.
     if not await pool.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM client_files WHERE stored_name = $1)", name
+        f"SELECT EXISTS (SELECT 1 FROM ({_STORED}) stored WHERE stored_name = $1)", name
     ):
         await target.remove([name])
         return Moved.DELETED

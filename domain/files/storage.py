@@ -73,6 +73,15 @@ class StoredBytes:
     size: int
 
 
+@dataclass(frozen=True)
+class StoredUpload:
+    """An upload's bytes, stored, with the uploader's file name and type as shown."""
+
+    stored: StoredBytes
+    filename: str
+    content_type: str
+
+
 def check_stored_name(stored_name: str) -> str:
     """The name itself; ValueError for a name we would not have generated."""
     if not STORED_NAME.fullmatch(stored_name):

@@ -1,5 +1,6 @@
-"""What an inbound email says of itself (SPEC 2.3), read strictly: who it is from, whether
-the mail relay authenticated that, and which ticket's reference its subject carries.
+"""Inbound email (SPEC 2.3, 15.2): what an email says of itself, read strictly (who it is
+from, whether the mail relay authenticated that, which ticket's reference its subject
+carries), and the ticket it opens or joins.
 
 The From is what an attacker writes, so anything but exactly one well-formed address is
 refused rather than read the way a lenient parser would ("<victim>, Evil <x@evil>" is not
@@ -9,14 +10,26 @@ sender's, DKIM the signer's), so only the relay's DMARC pass authenticates the s
 
 from __future__ import annotations
 
+import hmac
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from email.headerregistry import AddressHeader, HeaderRegistry
 from enum import StrEnum
 from typing import cast
 
-from domain.errors import ErrorCode
-from domain.validation import InputCheck, storable_text
+import asyncpg
+
+from domain.errors import DomainError, ErrorCode
+from domain.tickets.models import Ticket
+from domain.tickets.services import (
+    Writer,
+    check_message,
+    check_subject,
+    client_wrote,
+    open_ticket,
+)
+from domain.validation import InputCheck, normalize_email, storable_text
 
 # The longest line RFC 5322 allows; nothing longer is parsed.
 MAX_FROM = 998
@@ -125,3 +138,120 @@ def reference_in(subject: str) -> tuple[int, str] | None:
     if found is None:
         return None
     return int(found.group(1)), found.group(2).lower()
+
+
+@dataclass(frozen=True)
+class Received:
+    """What an inbound email did: opened `ticket`, or (`opened` false) added to it."""
+
+    ticket: Ticket
+    opened: bool
+
+
+async def sender_of(conn: asyncpg.Connection, address: str) -> Writer:
+    """Who wrote from `address` (one address, as `sender_address` reads a From): the client
+    with that address, else the one contact with it (of two of one client, one that ticks
+    SUPPORT first).
+
+    An address no client or contact has is refused (NOT_FOUND), and so is one that contacts
+    of several clients share (CONFLICT): an email never makes a client, nor guesses one."""
+    email = normalize_email(address)
+    client = await conn.fetchrow(
+        "SELECT id, first_name || ' ' || last_name AS name, email::text AS email "
+        "FROM clients WHERE email = $1",
+        email,
+    )
+    if client is not None:
+        return Writer(client["id"], None, client["name"], client["email"])
+    contacts = await conn.fetch(
+        """SELECT DISTINCT ON (client_id) id, client_id, first_name || ' ' || last_name AS name,
+                  email::text AS email, 'SUPPORT' = ANY(email_preferences) AS support
+             FROM contacts WHERE email = $1
+            ORDER BY client_id, 'SUPPORT' = ANY(email_preferences) DESC, id""",
+        email,
+    )
+    if not contacts:
+        raise DomainError.single(
+            ErrorCode.NOT_FOUND, "No client or contact has the sender's address.", "from"
+        )
+    if len(contacts) > 1:
+        raise DomainError.single(
+            ErrorCode.CONFLICT, "Contacts of several clients have the sender's address.", "from"
+        )
+    [contact] = contacts
+    return Writer(
+        contact["client_id"], contact["id"], contact["name"], contact["email"], contact["support"]
+    )
+
+
+async def _ticket_answered(conn: asyncpg.Connection, writer: Writer, subject: str) -> int | None:
+    """The ticket an emailed answer joins, locked: the one whose reference the subject
+    carries, number and reply token alike, provided the writer may write in it (the account
+    holder in any of its client's tickets, a contact in those it opened). None when the
+    subject carries no reference; a reference that joins nothing (a wrong token, another
+    client's or another contact's ticket) is refused, the same way for each, so that the
+    refusal tells nothing of other tickets."""
+    reference = reference_in(subject)
+    if reference is None:
+        return None
+    ticket_id, token = reference
+    row = await conn.fetchrow(
+        """SELECT reply_token FROM tickets
+            WHERE id = $1 AND client_id = $2 AND ($3::bigint IS NULL OR contact_id = $3)
+              FOR UPDATE""",
+        ticket_id,
+        writer.client_id,
+        writer.contact_id,
+    )
+    if row is None or not hmac.compare_digest(row["reply_token"], token):
+        raise DomainError.single(
+            ErrorCode.FORBIDDEN,
+            "The ticket the subject refers to takes no answer from the sender.",
+            "subject",
+        )
+    return ticket_id
+
+
+async def receive_email(
+    conn: asyncpg.Connection,
+    sender: str | None,
+    subject: str | None,
+    text: str | None,
+    *,
+    authentication: Mapping[str, str] | None,
+    require_authentication: bool,
+    client_area_url: str,
+) -> Received:
+    """An inbound email: added to the ticket its subject refers to (`_ticket_answered`; a
+    CLOSED one reopens), else a new ticket, which only the account holder and contacts who
+    tick SUPPORT open this way (SPEC 15.2; FORBIDDEN on `from` for other contacts).
+    `authentication` is the mail relay's verdicts by method ("spf", "dkim", "dmarc"), None
+    when it sent none: a forged sender is refused, an unverified one flagged, or refused too
+    with `require_authentication` (`unverified_sender`)."""
+    check = InputCheck()
+    subject = check_subject(check, "subject", subject)
+    text = check_message(check, "text", text)
+    address = sender_address(check, sender)
+    unverified = unverified_sender(check, authentication, required=require_authentication)
+    check.raise_if_failed()
+    writer = await sender_of(conn, address)
+    async with conn.transaction():
+        ticket_id = await _ticket_answered(conn, writer, subject)
+        if ticket_id is not None:
+            ticket = await client_wrote(conn, ticket_id, writer, text, unverified_sender=unverified)
+            return Received(ticket, opened=False)
+        if not writer.opens_by_email:
+            raise DomainError.single(
+                ErrorCode.FORBIDDEN,
+                "Only the account holder and contacts who tick SUPPORT open tickets by email.",
+                "from",
+            )
+        ticket = await open_ticket(
+            conn,
+            writer,
+            subject,
+            text,
+            client_area_url=client_area_url,
+            unverified_sender=unverified,
+        )
+        return Received(ticket, opened=True)

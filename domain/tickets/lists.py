@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from domain.listing import Conditions, Listing
 from domain.tickets.models import TICKET_COLUMNS, Ticket, TicketStatus
-from domain.tickets.services import ticket_from_row
+from domain.tickets.reading import ticket_from_row
 
 
 class TicketOrderField(StrEnum):
@@ -31,10 +31,11 @@ TICKETS: Listing[Ticket] = Listing(
 
 @dataclass(frozen=True)
 class TicketFilter:
-    """Which tickets: any of `statuses` (none: all), of one client."""
+    """Which tickets: any of `statuses` (none: all), of one client, of one department."""
 
     statuses: tuple[TicketStatus, ...] = ()
     client_id: int | None = None
+    department_id: int | None = None
 
     def conditions(self) -> Conditions:
         found = Conditions()
@@ -42,4 +43,6 @@ class TicketFilter:
             found.add("t.status = ANY({}::text[])", [s.value for s in self.statuses])
         if self.client_id is not None:
             found.add("t.client_id = {}", self.client_id)
+        if self.department_id is not None:
+            found.add("t.department_id = {}", self.department_id)
         return found

@@ -1,73 +1,64 @@
-"""Support ticket use cases (SPEC 2.3, 8.1).
+"""Support ticket use cases (SPEC 2.3, 8.1, 15.1): opening, replies from both sides,
+internal notes, statuses.
 
 A ticket is opened by the account holder or one of its contacts, in the client area or by
-inbound email from their address; an email whose subject carries a ticket's reference
-("[Ticket #123-<reply token>]") adds to that ticket instead, when its sender may write in
-it. Staff replies go, as "Support Ticket Reply", to the ticket's opener only: a SUPPORT
-contact is emailed about tickets it opened, never copied on every ticket, so replies bypass
-the category copies of `queue_client_email`.
+inbound email (domain/tickets/inbound.py). Emails about a ticket ("Support Ticket Opened",
+"Support Ticket Reply") go to its opener only, from its department's address when it has
+one: a SUPPORT contact is emailed about tickets it opened, never copied on every ticket, so
+they bypass the category copies of `queue_client_email`. Internal notes are staff's own:
+they change no status, are never emailed, and the client area never reads them.
 """
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from email.utils import formataddr
+from typing import Any
 
 import asyncpg
 
 from domain import audit
+from domain.emails.links import api_id_sql
 from domain.emails.outbox import queue_email
-from domain.errors import DomainError, ErrorCode, NotFound
-from domain.nested import first_of_each, grouped
-from domain.tickets import inbound
+from domain.errors import ErrorCode, NotFound
+from domain.files.storage import StoredUpload
+from domain.tickets.attachments import add_attachments, check_count
+from domain.tickets.departments import check_department
 from domain.tickets.models import (
     MAX_MESSAGE,
     MAX_SUBJECT,
-    MESSAGE_COLUMNS,
     TICKET_COLUMNS,
     Opener,
     Ticket,
-    TicketMessage,
     TicketStatus,
 )
-from domain.validation import InputCheck, normalize_email
+from domain.tickets.reading import ticket_from_row
+from domain.validation import InputCheck
+
+# The status a client's message leaves: a ticket not answered yet stays OPEN, any other
+# (ANSWERED, ON_HOLD, CLOSED: a reply reopens it) waits for staff again.
+CLIENT_WROTE = "CASE WHEN t.status = 'OPEN' THEN 'OPEN' ELSE 'CUSTOMER_REPLY' END"
 
 
 @dataclass(frozen=True)
 class Writer:
-    """A client-side author: the account holder (contact_id None) or one of its contacts."""
+    """A client-side author: the account holder (contact_id None) or one of its contacts.
+    `opens_by_email`: whether its emails may open tickets (SPEC 15.2: the holder, and
+    contacts who tick SUPPORT)."""
 
     client_id: int
     contact_id: int | None
     name: str
     email: str
+    opens_by_email: bool = True
 
     @property
     def author(self) -> str:
         return f"{self.name} <{self.email}>"
 
 
-@dataclass(frozen=True)
-class Received:
-    """What an inbound email did: opened `ticket`, or (`opened` false) added to it."""
-
-    ticket: Ticket
-    opened: bool
-
-
-def ticket_from_row(row: asyncpg.Record) -> Ticket:
-    values = dict(row)
-    values["opened_by"] = Opener(row["opened_by"])
-    values["status"] = TicketStatus(row["status"])
-    return Ticket(**values)
-
-
-def _message(row: asyncpg.Record) -> TicketMessage:
-    return TicketMessage(**dict(row))
-
-
-def _check_message(check: InputCheck, field: str, value: str | None) -> str:
+def check_message(check: InputCheck, field: str, value: str | None) -> str:
     message = (value or "").strip()
     if not message:
         check.fail(field, ErrorCode.REQUIRED, "The message is required.")
@@ -76,7 +67,7 @@ def _check_message(check: InputCheck, field: str, value: str | None) -> str:
     return message
 
 
-def _check_subject(check: InputCheck, field: str, value: str | None) -> str:
+def check_subject(check: InputCheck, field: str, value: str | None) -> str:
     subject = (value or "").strip()
     if not subject:
         check.fail(field, ErrorCode.REQUIRED, "The subject is required.")
@@ -107,7 +98,7 @@ async def writer_of_viewer(
     return Writer(client_id, contact_id, row["name"], row["email"])
 
 
-async def _add_message(
+async def add_message(
     conn: asyncpg.Connection,
     ticket_id: int,
     *,
@@ -115,15 +106,67 @@ async def _add_message(
     body: str,
     staff_id: int | None,
     unverified_sender: bool = False,
+    internal: bool = False,
+    attachments: Sequence[StoredUpload] = (),
 ) -> None:
-    await conn.execute(
-        """INSERT INTO ticket_messages (ticket_id, staff_id, author, body, unverified_sender)
-           VALUES ($1, $2, $3, $4, $5)""",
+    """Add a message, with the files it carries (already stored)."""
+    message_id = await conn.fetchval(
+        """INSERT INTO ticket_messages (ticket_id, staff_id, author, body, unverified_sender,
+                                        internal)
+           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id""",
         ticket_id,
         staff_id,
         author,
         body,
         unverified_sender,
+        internal,
+    )
+    await add_attachments(conn, message_id, attachments)
+
+
+async def _email_opener(
+    conn: asyncpg.Connection,
+    ticket: Ticket,
+    template: str,
+    context: dict[str, Any],
+    client_area_url: str,
+) -> None:
+    """Queue `template` about `ticket` to its opener (the account holder once the opening
+    contact is deleted), from the ticket's department's address when it has one."""
+    row = await conn.fetchrow(
+        f"""SELECT coalesce(ct.email, c.email)::text AS email,
+                   coalesce(ct.first_name, c.first_name) AS first_name,
+                   coalesce(ct.first_name || ' ' || ct.last_name,
+                            c.first_name || ' ' || c.last_name) AS name,
+                   ct.id AS contact_id, d.name AS department, d.email::text AS department_email,
+                   {api_id_sql("Ticket", "t.id")} AS page_id
+              FROM tickets t JOIN clients c ON c.id = t.client_id
+              LEFT JOIN contacts ct ON ct.id = t.contact_id
+              LEFT JOIN ticket_departments d ON d.id = t.department_id
+             WHERE t.id = $1""",
+        ticket.id,
+    )
+    department = row["department"]
+    sender = None if department is None else formataddr((department, row["department_email"]))
+    await queue_email(
+        conn,
+        template=template,
+        to_address=row["email"],
+        to_name=row["name"],
+        client_id=ticket.client_id,
+        contact_id=row["contact_id"],
+        from_address=sender,
+        context={
+            "recipient": {"first_name": row["first_name"]},
+            "ticket": {
+                "id": row["page_id"],
+                "number": ticket.id,
+                "reference": ticket.reference,
+                "subject": ticket.subject,
+            },
+            "client_area_url": client_area_url,
+            **context,
+        },
     )
 
 
@@ -133,133 +176,136 @@ async def open_ticket(
     subject: str | None,
     message: str | None,
     *,
+    client_area_url: str,
+    department_id: int | None = None,
     unverified_sender: bool = False,
+    attachments: Sequence[StoredUpload] = (),
 ) -> Ticket:
-    """Open a ticket for the writer's client with its first message; status OPEN. An
-    emailed one whose sender the relay did not authenticate has that message flagged."""
+    """Open a ticket for the writer's client with its first message, status OPEN, in a
+    department if one is chosen; its opener is sent "Support Ticket Opened" with the
+    reference. An emailed one whose sender the relay did not authenticate has that message
+    flagged."""
     check = InputCheck()
-    subject = _check_subject(check, "subject", subject)
-    message = _check_message(check, "message", message)
+    subject = check_subject(check, "subject", subject)
+    message = check_message(check, "message", message)
     check.raise_if_failed()
+    check_count(len(attachments))
     async with conn.transaction():
+        department_id = await check_department(conn, department_id)
         row = await conn.fetchrow(
-            f"""INSERT INTO tickets AS t (client_id, opened_by, contact_id, opener, subject)
-                VALUES ($1, $2, $3, $4, $5) RETURNING {TICKET_COLUMNS}""",
+            f"""INSERT INTO tickets AS t (client_id, opened_by, contact_id, opener, subject,
+                                          department_id)
+                VALUES ($1, $2, $3, $4, $5, $6) RETURNING {TICKET_COLUMNS}""",
             writer.client_id,
             Opener.CLIENT if writer.contact_id is None else Opener.CONTACT,
             writer.contact_id,
             writer.author,
             subject,
+            department_id,
         )
-        await _add_message(
+        ticket = ticket_from_row(row)
+        await add_message(
             conn,
-            row["id"],
+            ticket.id,
             author=writer.author,
             body=message,
             staff_id=None,
             unverified_sender=unverified_sender,
+            attachments=attachments,
         )
+        await _email_opener(conn, ticket, "support_ticket_opened", {}, client_area_url)
+    return ticket
+
+
+async def client_wrote(
+    conn: asyncpg.Connection,
+    ticket_id: int,
+    writer: Writer,
+    message: str,
+    *,
+    unverified_sender: bool = False,
+    attachments: Sequence[StoredUpload] = (),
+) -> Ticket:
+    """A client-side message added to a ticket the caller checked the writer may write in;
+    its status per CLIENT_WROTE."""
+    row = await conn.fetchrow(
+        f"""UPDATE tickets AS t SET status = {CLIENT_WROTE}, updated_at = now()
+             WHERE id = $1 RETURNING {TICKET_COLUMNS}""",
+        ticket_id,
+    )
+    await add_message(
+        conn,
+        ticket_id,
+        author=writer.author,
+        body=message,
+        staff_id=None,
+        unverified_sender=unverified_sender,
+        attachments=attachments,
+    )
     return ticket_from_row(row)
 
 
-async def sender_of(conn: asyncpg.Connection, address: str) -> Writer:
-    """Who wrote from `address` (one address, as `inbound.sender_address` reads a From): the
-    client with that address, else the one contact with it.
-
-    An address no client or contact has is refused (NOT_FOUND), and so is one that contacts
-    of several clients share (CONFLICT): an email never makes a client, nor guesses one."""
-    email = normalize_email(address)
-    client = await conn.fetchrow(
-        "SELECT id, first_name || ' ' || last_name AS name, email::text AS email "
-        "FROM clients WHERE email = $1",
-        email,
-    )
-    if client is not None:
-        return Writer(client["id"], None, client["name"], client["email"])
-    contacts = await conn.fetch(
-        """SELECT DISTINCT ON (client_id) id, client_id, first_name || ' ' || last_name AS name,
-                  email::text AS email
-             FROM contacts WHERE email = $1 ORDER BY client_id, id""",
-        email,
-    )
-    if not contacts:
-        raise DomainError.single(
-            ErrorCode.NOT_FOUND, "No client or contact has the sender's address.", "from"
-        )
-    if len(contacts) > 1:
-        raise DomainError.single(
-            ErrorCode.CONFLICT, "Contacts of several clients have the sender's address.", "from"
-        )
-    [contact] = contacts
-    return Writer(contact["client_id"], contact["id"], contact["name"], contact["email"])
-
-
-async def _ticket_answered(conn: asyncpg.Connection, writer: Writer, subject: str) -> int | None:
-    """The ticket an emailed answer joins, locked: the one whose reference the subject
-    carries, number and reply token alike, provided the writer may write in it (the account
-    holder in any of its client's tickets, a contact in those it opened)."""
-    reference = inbound.reference_in(subject)
-    if reference is None:
-        return None
-    ticket_id, token = reference
-    row = await conn.fetchrow(
-        """SELECT reply_token FROM tickets
-            WHERE id = $1 AND client_id = $2 AND ($3::bigint IS NULL OR contact_id = $3)
-              FOR UPDATE""",
-        ticket_id,
-        writer.client_id,
-        writer.contact_id,
-    )
-    if row is None or not hmac.compare_digest(row["reply_token"], token):
-        return None
-    return ticket_id
-
-
-async def receive_email(
+async def reply_to_my_ticket(
     conn: asyncpg.Connection,
-    sender: str | None,
-    subject: str | None,
-    text: str | None,
+    writer: Writer,
+    ticket_id: int,
+    message: str | None,
     *,
-    authentication: Mapping[str, str] | None,
-    require_authentication: bool,
-) -> Received:
-    """An inbound email: added to the ticket its subject refers to (`_ticket_answered`),
-    else a new ticket. `authentication` is the mail relay's verdicts by method ("spf",
-    "dkim", "dmarc"), None when it sent none: a forged sender is refused, an unverified one
-    flagged, or refused too with `require_authentication` (`inbound.unverified_sender`).
-    A reference without the right token, or to a ticket the sender may not write in, is
-    ignored (a new ticket is opened)."""
+    attachments: Sequence[StoredUpload] = (),
+) -> Ticket:
+    """The client area answers one of its client's tickets (a CLOSED one reopens); another
+    client's ticket is NOT_FOUND."""
     check = InputCheck()
-    subject = _check_subject(check, "subject", subject)
-    text = _check_message(check, "text", text)
-    address = inbound.sender_address(check, sender)
-    unverified = inbound.unverified_sender(check, authentication, required=require_authentication)
+    message = check_message(check, "message", message)
     check.raise_if_failed()
-    writer = await sender_of(conn, address)
+    check_count(len(attachments))
     async with conn.transaction():
-        ticket_id = await _ticket_answered(conn, writer, subject)
-        if ticket_id is not None:
-            row = await conn.fetchrow(
-                f"""UPDATE tickets AS t
-                       SET status = CASE WHEN status = 'ANSWERED' THEN 'CUSTOMER_REPLY'
-                                         ELSE status END,
-                           updated_at = now()
-                     WHERE id = $1
-                 RETURNING {TICKET_COLUMNS}""",
-                ticket_id,
-            )
-            await _add_message(
-                conn,
-                ticket_id,
-                author=writer.author,
-                body=text,
-                staff_id=None,
-                unverified_sender=unverified,
-            )
-            return Received(ticket_from_row(row), opened=False)
-        ticket = await open_ticket(conn, writer, subject, text, unverified_sender=unverified)
-        return Received(ticket, opened=True)
+        found = await conn.fetchval(
+            "SELECT id FROM tickets WHERE id = $1 AND client_id = $2 FOR UPDATE",
+            ticket_id,
+            writer.client_id,
+        )
+        if found is None:
+            raise NotFound("Ticket", "ticket_id")
+        return await client_wrote(conn, ticket_id, writer, message, attachments=attachments)
+
+
+async def close_my_ticket(conn: asyncpg.Connection, client_id: int, ticket_id: int) -> Ticket:
+    """The client area closes one of its client's tickets; another client's is NOT_FOUND."""
+    row = await conn.fetchrow(
+        f"""UPDATE tickets AS t SET status = 'CLOSED', updated_at = now()
+             WHERE id = $1 AND client_id = $2 RETURNING {TICKET_COLUMNS}""",
+        ticket_id,
+        client_id,
+    )
+    if row is None:
+        raise NotFound("Ticket")
+    return ticket_from_row(row)
+
+
+async def set_ticket_status(
+    conn: asyncpg.Connection, ticket_id: int, status: TicketStatus, *, staff_id: int
+) -> Ticket:
+    """Staff set a ticket's status, audited with the one it had."""
+    async with conn.transaction():
+        was = await conn.fetchval("SELECT status FROM tickets WHERE id = $1 FOR UPDATE", ticket_id)
+        if was is None:
+            raise NotFound("Ticket")
+        row = await conn.fetchrow(
+            f"""UPDATE tickets AS t SET status = $2, updated_at = now()
+                 WHERE id = $1 RETURNING {TICKET_COLUMNS}""",
+            ticket_id,
+            status.value,
+        )
+        ticket = ticket_from_row(row)
+        await audit.record(
+            conn,
+            staff_id=staff_id,
+            action="ticket.status_changed",
+            client_id=ticket.client_id,
+            changes={"ticket_id": ticket.id, "status": status.value, "was": was},
+        )
+    return ticket
 
 
 async def reply_to_ticket(
@@ -269,109 +315,56 @@ async def reply_to_ticket(
     *,
     staff_id: int,
     client_area_url: str,
-    page_id: str,
+    internal: bool = False,
+    attachments: Sequence[StoredUpload] = (),
 ) -> Ticket:
     """Staff answer a ticket: the reply is added, the ticket is ANSWERED, and the opener
-    (only) is sent "Support Ticket Reply" through the outbox. When the opening contact has
-    been deleted since, the account holder, whose ticket it is, receives it. `page_id` is
-    the ticket's id as the client area's ticket page takes it (the API's id)."""
+    (only) is sent "Support Ticket Reply" through the outbox. An internal note is only
+    added: the ticket, its status and its opener's mailbox stay as they were. Files the
+    message carries are kept with it, not attached to the email."""
     check = InputCheck()
-    message = _check_message(check, "message", message)
+    message = check_message(check, "message", message)
     check.raise_if_failed()
+    check_count(len(attachments))
     async with conn.transaction():
-        row = await conn.fetchrow(
-            f"""UPDATE tickets AS t SET status = 'ANSWERED', updated_at = now()
-                 WHERE id = $1 RETURNING {TICKET_COLUMNS}""",
-            ticket_id,
-        )
+        if internal:
+            row = await conn.fetchrow(
+                f"SELECT {TICKET_COLUMNS} FROM tickets t WHERE id = $1 FOR UPDATE", ticket_id
+            )
+        else:
+            row = await conn.fetchrow(
+                f"""UPDATE tickets AS t SET status = 'ANSWERED', updated_at = now()
+                     WHERE id = $1 RETURNING {TICKET_COLUMNS}""",
+                ticket_id,
+            )
         if row is None:
             raise NotFound("Ticket", "ticket_id")
         ticket = ticket_from_row(row)
         staff_name = await conn.fetchval(
             "SELECT first_name || ' ' || last_name FROM staff WHERE id = $1", staff_id
         )
-        await _add_message(conn, ticket.id, author=staff_name, body=message, staff_id=staff_id)
-        recipient = await conn.fetchrow(
-            """SELECT coalesce(ct.email, c.email)::text AS email,
-                      coalesce(ct.first_name, c.first_name) AS first_name,
-                      coalesce(ct.first_name || ' ' || ct.last_name,
-                               c.first_name || ' ' || c.last_name) AS name
-                 FROM clients c LEFT JOIN contacts ct ON ct.id = $2
-                WHERE c.id = $1""",
-            ticket.client_id,
-            ticket.contact_id,
-        )
-        await queue_email(
+        await add_message(
             conn,
-            template="support_ticket_reply",
-            to_address=recipient["email"],
-            to_name=recipient["name"],
-            client_id=ticket.client_id,
-            contact_id=ticket.contact_id,
-            context={
-                "recipient": {"first_name": recipient["first_name"]},
-                "ticket": {
-                    "id": page_id,
-                    "number": ticket.id,
-                    "reference": ticket.reference,
-                    "subject": ticket.subject,
-                },
-                "message": message,
-                "staff_name": staff_name,
-                "client_area_url": client_area_url,
-            },
+            ticket.id,
+            author=staff_name,
+            body=message,
+            staff_id=staff_id,
+            internal=internal,
+            attachments=attachments,
         )
+        if not internal:
+            await _email_opener(
+                conn,
+                ticket,
+                "support_ticket_reply",
+                {"message": message, "staff_name": staff_name},
+                client_area_url,
+            )
         await audit.record(
             conn,
             staff_id=staff_id,
-            action="ticket.replied",
+            action="ticket.noted" if internal else "ticket.replied",
             client_id=ticket.client_id,
             changes={"ticket_id": ticket.id},
         )
     return ticket
-
-
-async def tickets_by_client(
-    conn: asyncpg.Connection, client_ids: Sequence[int], *, per_client: int | None = None
-) -> dict[int, list[Ticket]]:
-    """The tickets of several clients, newest first; at most `per_client` each."""
-    rows = await conn.fetch(
-        first_of_each(
-            f"""SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.client_id = {{parent}}
-                 ORDER BY t.id DESC"""
-        ),
-        list(client_ids),
-        per_client,
-    )
-    return grouped(rows, client_ids, ticket_from_row)
-
-
-async def tickets_by_ids(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, Ticket]:
-    rows = await conn.fetch(
-        f"SELECT {TICKET_COLUMNS} FROM tickets t WHERE id = ANY($1::bigint[])", list(ids)
-    )
-    return {row["id"]: ticket_from_row(row) for row in rows}
-
-
-async def messages_by_ticket(
-    conn: asyncpg.Connection, ticket_ids: Sequence[int]
-) -> dict[int, list[TicketMessage]]:
-    """The messages of several tickets, oldest first."""
-    rows = await conn.fetch(
-        f"""SELECT {MESSAGE_COLUMNS} FROM ticket_messages m JOIN tickets t ON t.id = m.ticket_id
-             WHERE m.ticket_id = ANY($1::bigint[]) ORDER BY m.ticket_id, m.id""",
-        list(ticket_ids),
-    )
-    by_ticket: dict[int, list[TicketMessage]] = {tid: [] for tid in ticket_ids}
-    for row in rows:
-        by_ticket[row["ticket_id"]].append(_message(row))
-    return by_ticket
-
-
-async def messages_by_ids(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, TicketMessage]:
-    rows = await conn.fetch(
-        f"""SELECT {MESSAGE_COLUMNS} FROM ticket_messages m JOIN tickets t ON t.id = m.ticket_id
-             WHERE m.id = ANY($1::bigint[])""",
-        list(ids),
-    )
-    return {row["id"]: _message(row) for row in rows}

@@ -106,6 +106,7 @@ STATE_TABLES = (
     "emails",
     "tickets",
     "ticket_messages",
+    "ticket_departments",
     "client_files",
     "recovery_codes",
     "api_keys",
@@ -493,6 +494,23 @@ RULES: dict[str, Rule] = {
     "replyToTicket": staff(
         EDIT, f'replyToTicket(ticketId: $ticket, message: "Hello") {{ ticket {{ id }} {ERRORS} }}'
     ),
+    "setTicketStatus": staff(
+        EDIT, f"setTicketStatus(id: $ticket, status: ON_HOLD) {{ ticket {{ id }} {ERRORS} }}"
+    ),
+    "replyToMyTicket": client_area(
+        TICKETS,
+        f'replyToMyTicket(ticketId: $ticket, message: "Hi") {{ ticket {{ id }} {ERRORS} }}',
+    ),
+    "closeMyTicket": client_area(
+        TICKETS, f"closeMyTicket(id: $ticket) {{ ticket {{ id }} {ERRORS} }}"
+    ),
+    # Every client-area login reads the departments, to choose one when opening a ticket.
+    "ticketDepartments": catalogue("ticketDepartments { id name email }"),
+    "saveTicketDepartment": staff(
+        SETTINGS,
+        f'saveTicketDepartment(input: {{name: "Sales", email: "sales@example.com"}}) '
+        f"{{ department {{ id }} {ERRORS} }}",
+    ),
     "exportClientData": staff(
         StaffPermission.VIEW_AUDIT_LOG, "exportClientData(id: $client) { generatedAt }"
     ),
@@ -718,7 +736,11 @@ async def world(conn: asyncpg.Connection) -> World:
     )
     rule = await tax.set_tax_rule(conn, country="GB", state=None, name="VAT", rate="20.00")
     ticket = await tickets.open_ticket(
-        conn, await tickets.writer_of_viewer(conn, client.id, None), "Help", "It is down."
+        conn,
+        await tickets.writer_of_viewer(conn, client.id, None),
+        "Help",
+        "It is down.",
+        client_area_url=CLIENT_AREA_URL,
     )
     # A file row alone: its bytes are not needed to rename it or delete it.
     file_id = await conn.fetchval(

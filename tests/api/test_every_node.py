@@ -25,7 +25,8 @@ OK, NULL, FORBIDDEN = "OK", "NULL", "FORBIDDEN"
 # Read by staff alone: their fields are staff's (`taxRules`, `auditLog`, `apiKeys`,
 # `staffMember`, `staffRoles`; orders only come back from placeOrder and acceptOrder).
 STAFF_ONLY = "STAFF_ONLY"
-# Of no client: the catalogue, read by every login (`products`, `productGroups`).
+# Of no client: the catalogue and the ticket departments, read by every login (`products`,
+# `productGroups`, `ticketDepartments`).
 SHARED = "SHARED"
 # What each Node type takes to read, as its own fields do: the staff permission, and the
 # client-area permission reading the client's own ones (None: none).
@@ -35,6 +36,7 @@ ACCESS: dict[str, tuple[Staff, Needs | str | None]] = {
     "Email": (Staff.VIEW_EMAILS, Needs.EMAILS),  # Client.emails
     "Ticket": (Staff.VIEW_CLIENTS, Needs.TICKETS),  # Client.tickets
     "TicketMessage": (Staff.VIEW_CLIENTS, Needs.TICKETS),  # Ticket.messages
+    "TicketAttachment": (Staff.VIEW_CLIENTS, Needs.TICKETS),  # TicketMessage.attachments
     "Service": (Staff.VIEW_CLIENTS, Needs.PRODUCTS),  # Client.services, Client.addons
     "Domain": (Staff.VIEW_CLIENTS, Needs.DOMAINS),  # Client.domains
     "Invoice": (Staff.VIEW_CLIENTS, Needs.INVOICES),  # invoice, Client.invoices
@@ -44,6 +46,7 @@ ACCESS: dict[str, tuple[Staff, Needs | str | None]] = {
     "Quote": (Staff.VIEW_CLIENTS, Needs.QUOTES),  # Client.quotes
     "Product": (Staff.VIEW_CLIENTS, SHARED),  # products
     "ProductGroup": (Staff.VIEW_CLIENTS, SHARED),  # productGroups
+    "TicketDepartment": (Staff.VIEW_CLIENTS, SHARED),  # ticketDepartments
     "CancellationRequest": (Staff.VIEW_CLIENTS, Needs.PRODUCTS),  # cancellationRequests
     "Order": (Staff.VIEW_CLIENTS, STAFF_ONLY),
     "TaxRule": (Staff.VIEW_CLIENTS, STAFF_ONLY),
@@ -60,6 +63,9 @@ SAMPLES = {
     "Ticket": "SELECT id FROM tickets WHERE client_id = $1",
     "TicketMessage": """SELECT m.id FROM ticket_messages m JOIN tickets t ON t.id = m.ticket_id
                          WHERE t.client_id = $1""",
+    "TicketAttachment": """SELECT a.id FROM ticket_attachments a
+                            JOIN ticket_messages m ON m.id = a.message_id
+                            JOIN tickets t ON t.id = m.ticket_id WHERE t.client_id = $1""",
     "Service": """SELECT id FROM services WHERE client_id = $1
                   UNION ALL SELECT id FROM addons WHERE client_id = $1""",
     "Domain": "SELECT id FROM domains WHERE client_id = $1",
@@ -70,6 +76,7 @@ SAMPLES = {
     "Quote": "SELECT id FROM quotes WHERE client_id = $1 AND status <> 'DRAFT'",
     "Product": "SELECT id FROM products WHERE NOT hidden AND $1 > 0",
     "ProductGroup": "SELECT id FROM product_groups WHERE $1 > 0",
+    "TicketDepartment": "SELECT id FROM ticket_departments WHERE $1 > 0",
     "CancellationRequest": """SELECT r.id FROM cancellation_requests r
                               JOIN services s ON s.id = r.service_id WHERE s.client_id = $1""",
     "Order": "SELECT id FROM orders WHERE client_id = $1",

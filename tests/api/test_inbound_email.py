@@ -70,7 +70,13 @@ async def test_2_3_8_1_inbound_email_opens_a_ticket_and_the_staff_reply_reaches_
     assert replied == {"ticket": {"id": ticket_id, "status": "ANSWERED"}, "errors": []}
     await run_worker()
 
-    [message] = services.mail.messages
+    # The acknowledgement of the opening (SPEC 15.1), then the reply.
+    [message] = [m for m in services.mail.messages if "has replied" in text_and_html(m)[0]]
+    [acknowledgement] = [m for m in services.mail.messages if m is not message]
+    assert (acknowledgement["To"], acknowledgement["Subject"]) == (
+        f"Jane Support <{SUPPORT}>",
+        f"{reference} Mail bounces",
+    )
     assert message["To"] == f"Jane Support <{SUPPORT}>"
     assert message["Subject"] == f"{reference} Mail bounces"
     text, html = text_and_html(message)
@@ -79,9 +85,8 @@ async def test_2_3_8_1_inbound_email_opens_a_ticket_and_the_staff_reply_reaches_
     page = f"{settings.client_area_base_url}/tickets/{quote(ticket_id, safe='')}"
     assert set(links_of(text) + links_of(html)) == {page}
     assert leads_to_a_documented_page(page, settings.client_area_base_url)
-    assert await conn.fetchval("SELECT template FROM emails WHERE sent_at IS NOT NULL") == (
-        "support_ticket_reply"
-    )
+    sent = await conn.fetch("SELECT template FROM emails WHERE sent_at IS NOT NULL ORDER BY id")
+    assert [row["template"] for row in sent] == ["support_ticket_opened", "support_ticket_reply"]
 
     answer = await post_email(
         inbound_api,
@@ -108,7 +113,8 @@ async def test_2_3_a_support_contact_gets_the_reply_only_for_a_ticket_it_opened(
     inbound_api: httpx.AsyncClient, desk: Desk, run_worker: Any, services: Services
 ) -> None:
     """The holder's ticket and the SUPPORT contact's each get a reply; each opener receives
-    its own reply and no copy of the other (no category copies for ticket replies)."""
+    its own acknowledgement and reply and no copy of the other's (no category copies for
+    ticket emails)."""
     holders = await post_email(inbound_api, HOLDER, "Holder's question", "Q1")
     contacts = await post_email(inbound_api, SUPPORT, "Contact's question", "Q2")
     assert (holders.status_code, contacts.status_code) == (201, 201)
@@ -121,10 +127,17 @@ async def test_2_3_a_support_contact_gets_the_reply_only_for_a_ticket_it_opened(
     await run_worker()
 
     sent = sorted((m["To"], m["Subject"]) for m in services.mail.messages)
-    assert sent == [
-        (f"Jane Support <{SUPPORT}>", f"{contacts.json()['reference']} Contact's question"),
-        (f"Joe Bloggs <{HOLDER}>", f"{holders.json()['reference']} Holder's question"),
-    ]
+    assert (
+        sent
+        == [
+            (f"Jane Support <{SUPPORT}>", f"{contacts.json()['reference']} Contact's question"),
+        ]
+        * 2
+        + [
+            (f"Joe Bloggs <{HOLDER}>", f"{holders.json()['reference']} Holder's question"),
+        ]
+        * 2
+    )
 
 
 @pytest.mark.parametrize("secret", [None, "", "wrong-secret", SECRET + "x"])

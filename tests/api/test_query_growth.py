@@ -34,6 +34,10 @@ from tests.conftest import CARD_KEY, CLIENT_AREA_URL, CountedApi, gid, pay_by_tr
 
 # Below this many levels a selection stops: deeper than any query a client needs.
 MAX_DEPTH = 6
+# The page a nested list with paging arguments is asked for: more than the worlds' items,
+# and small enough that selecting every list (a ticket's messages' attachments among them)
+# stays within MAX_QUERY_COST, as a client asking for everything must.
+NESTED_PAGE = 10
 LEAF_KINDS = ("SCALAR", "ENUM")
 # asyncpg looks up a type the first time a connection of the pool meets it: once per
 # connection, whichever connections a request happens to get, so not counted.
@@ -71,10 +75,13 @@ def selection(type_name: str, path: tuple[str, ...] = ()) -> str:
         ):
             continue
         named, _ = _named(field["type"])
+        paged = any(arg["name"] == "first" for arg in field["args"])
+        arguments = f"(first: {NESTED_PAGE})" if paged else ""
         if _types()[named]["kind"] in LEAF_KINDS:
             parts.append(field["name"])
         elif named not in path and len(path) < MAX_DEPTH:
-            parts.append(f"{field['name']} {{ {selection(named, (*path, type_name))} }}")
+            inner = selection(named, (*path, type_name))
+            parts.append(f"{field['name']}{arguments} {{ {inner} }}")
     return " ".join(parts)
 
 

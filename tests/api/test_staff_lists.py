@@ -185,7 +185,9 @@ async def test_the_ticket_list_filters_by_status_and_client_and_sorts_by_last_ac
         ("ann replied", "ann", "CUSTOMER_REPLY", 3),
     ):
         writer = await tickets.writer_of_viewer(conn, clients[client], None)
-        ticket = await tickets.open_ticket(conn, writer, name, "Help.")
+        ticket = await tickets.open_ticket(
+            conn, writer, name, "Help.", client_area_url="http://127.0.0.1:8000"
+        )
         await conn.execute(
             "UPDATE tickets SET status = $2, updated_at = now() - make_interval(hours => $3) "
             "WHERE id = $1",

@@ -35,6 +35,7 @@ from domain.billing.models import ItemKind
 from domain.catalogue import products
 from domain.credit.ledger import record_entry
 from domain.quotes import services as quotes
+from domain.tickets import services as tickets
 from resolvers.permissions import IsClientArea
 from tests import conftest
 from tests.api.introspection import type_fields
@@ -304,6 +305,37 @@ async def _ticket_opened(data: dict[str, Any], conn: asyncpg.Connection, acc: Ac
     assert opened == acc.client_id
 
 
+async def _holders_ticket(conn: asyncpg.Connection, acc: Account) -> dict[str, Any]:
+    """A ticket the account holder opened."""
+    writer = await tickets.writer_of_viewer(conn, acc.client_id, None)
+    ticket = await tickets.open_ticket(
+        conn, writer, "Down", "It is down.", client_area_url=conftest.CLIENT_AREA_URL
+    )
+    return {"ticket": gid("Ticket", ticket.id)}
+
+
+async def _ticket_answered(data: dict[str, Any], conn: asyncpg.Connection, acc: Account) -> None:
+    assert data["replyToMyTicket"]["errors"] == []
+    assert (
+        await conn.fetchval(
+            "SELECT count(*) FROM ticket_messages m JOIN tickets t ON t.id = m.ticket_id "
+            "WHERE t.client_id = $1 AND m.body = 'More.'",
+            acc.client_id,
+        )
+        == 1
+    )
+
+
+async def _ticket_closed(data: dict[str, Any], conn: asyncpg.Connection, acc: Account) -> None:
+    assert data["closeMyTicket"]["errors"] == []
+    assert (
+        await conn.fetchval(
+            "SELECT status FROM tickets WHERE client_id = $1 AND subject = 'Down'", acc.client_id
+        )
+        == "CLOSED"
+    )
+
+
 async def _lists_tickets(data: dict[str, Any], conn: asyncpg.Connection, acc: Account) -> None:
     assert data["me"]["tickets"] == []
 
@@ -491,6 +523,24 @@ AREA_OPERATIONS = [
               ticket {{ id }} {ERRORS} }} }}""",
         ("openTicket",),
         _ticket_opened,
+    ),
+    AreaOperation(
+        "replyToMyTicket",
+        ContactPermission.TICKETS,
+        f"""mutation($ticket: ID!) {{ replyToMyTicket(ticketId: $ticket, message: "More.") {{
+              ticket {{ id }} {ERRORS} }} }}""",
+        ("replyToMyTicket",),
+        _ticket_answered,
+        prepare=_holders_ticket,
+    ),
+    AreaOperation(
+        "closeMyTicket",
+        ContactPermission.TICKETS,
+        f"""mutation($ticket: ID!) {{ closeMyTicket(id: $ticket) {{
+              ticket {{ id }} {ERRORS} }} }}""",
+        ("closeMyTicket",),
+        _ticket_closed,
+        prepare=_holders_ticket,
     ),
     AreaOperation(
         "me.tickets",

@@ -56,7 +56,9 @@ async def _place_invoice(conn: asyncpg.Connection, client_id: int) -> None:
 
 async def _open_ticket(conn: asyncpg.Connection, client_id: int) -> None:
     writer = await tickets.writer_of_viewer(conn, client_id, None)
-    await tickets.open_ticket(conn, writer, "Help", "It is down.")
+    await tickets.open_ticket(
+        conn, writer, "Help", "It is down.", client_area_url="http://127.0.0.1:8000"
+    )
 
 
 async def _queue_email(conn: asyncpg.Connection, client_id: int) -> None:

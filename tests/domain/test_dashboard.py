@@ -160,11 +160,15 @@ async def test_12_3_the_dashboard_figures_stay_exact_through_every_write_path(
 
     staff_id = await add_staff(conn)
     ticket = await tickets.open_ticket(
-        conn, await tickets.writer_of_viewer(conn, joe.id, None), "Help", "Down."
+        conn,
+        await tickets.writer_of_viewer(conn, joe.id, None),
+        "Help",
+        "Down.",
+        client_area_url=CLIENT_AREA,
     )
     await assert_exact(conn, "opening a ticket")
     await tickets.reply_to_ticket(
-        conn, ticket.id, "Up.", staff_id=staff_id, client_area_url=CLIENT_AREA, page_id="T"
+        conn, ticket.id, "Up.", staff_id=staff_id, client_area_url=CLIENT_AREA
     )
     await assert_exact(conn, "a staff reply (and its email queued)")
     await conn.execute("UPDATE tickets SET status = 'CUSTOMER_REPLY' WHERE id = $1", ticket.id)

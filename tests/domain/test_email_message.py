@@ -38,6 +38,7 @@ def outbox_email(to_name: str | None = "Joe Bloggs", to_address: str = "joe@exam
         created_at=datetime(2026, 1, 31, 12, 30, tzinfo=UTC),
         sent_at=None,
         failed_at=None,
+        from_address=None,
     )
 
 

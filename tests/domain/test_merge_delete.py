@@ -87,7 +87,11 @@ async def populate(conn: asyncpg.Connection, client: Client, tag: str) -> str:
         client.id,
     )
     await tickets.open_ticket(
-        conn, await tickets.writer_of_viewer(conn, client.id, contact.id), f"{tag} help", "Down."
+        conn,
+        await tickets.writer_of_viewer(conn, client.id, contact.id),
+        f"{tag} help",
+        "Down.",
+        client_area_url="http://127.0.0.1:8000",
     )
     await conn.execute(
         """INSERT INTO client_files (client_id, title, filename, stored_name, content_type, size)
