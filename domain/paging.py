@@ -31,6 +31,7 @@ from domain.totals import (
 )
 
 Item = TypeVar("Item")
+Build = TypeVar("Build", bound=Callable[..., Any])
 
 # Where the planner expects at most this many times the cap, a page and its total are read
 # from all the matches, collected once (`fetch_page_and_total`); the collection stops one
@@ -328,7 +329,7 @@ def _page(
     if request.backwards:
         rows.reverse()
     return Page(
-        items=[build(_item_row(row)) for row in rows],
+        items=[build(row) for row in (rows if _reads_tail(build) else _item_rows(rows))],
         positions=[Position(row["page_sort_value"], row["page_id"]) for row in rows],
         has_next_page=beyond_near_side if request.backwards else beyond_far_side,
         has_previous_page=beyond_far_side if request.backwards else beyond_near_side,
@@ -341,9 +342,32 @@ def _page(
 _PAGE_COLUMNS = frozenset({"page_total", "page_behind", "page_sort_value", "page_id"})
 
 
-def _item_row(row: asyncpg.Record) -> Mapping[str, Any]:
-    """The item's own columns of a page's row, in their order."""
-    return {name: value for name, value in row.items() if name not in _PAGE_COLUMNS}
+def reads_tail(build: Build) -> Build:
+    """Marks a builder that reads only the last columns of any row it is given, by
+    position (`domain.clients.queries.client_from_row`): a page hands it its rows as
+    fetched, the page's own columns still in front, without a mapping made per row."""
+    setattr(build, _READS_TAIL, True)
+    return build
+
+
+_READS_TAIL = "reads_tail_of_row"
+
+
+def _reads_tail(build: Callable[..., Any]) -> bool:
+    return getattr(build, _READS_TAIL, False)
+
+
+def _item_rows(rows: list[asyncpg.Record]) -> list[Mapping[str, Any]]:
+    """The item's own columns of each of a page's rows, in their order: what follows the
+    page's columns, which its statements select first. Named once for the page, so that a
+    row is one `dict(zip(…))` (a filter of its 30 names per row cost 1.8 µs, 50 µs a page)."""
+    if not rows:
+        return []
+    names = list(rows[0].keys())
+    first_own = next(i for i, name in enumerate(names) if name not in _PAGE_COLUMNS)
+    own = names[first_own:]
+    assert _PAGE_COLUMNS.isdisjoint(own), "a page's own columns come first"
+    return [dict(zip(own, row[first_own:], strict=False)) for row in rows]  # same columns
 
 
 _MIRRORED = {">": "<", "<": ">", ">=": "<=", "<=": ">="}

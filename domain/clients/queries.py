@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 
 from domain.clients.models import Client, ClientStatus, Currency
-from domain.paging import Keyset, Page, PageRequest, fetch_page, fetch_page_and_total
+from domain.paging import Keyset, Page, PageRequest, fetch_page, fetch_page_and_total, reads_tail
 from domain.totals import Total, count_rows, custom_plans
 from domain.validation import normalize_email
 
@@ -59,6 +59,7 @@ CLIENT_SELECT = f"SELECT {CLIENT_COLUMNS} {CLIENT_FROM}"
 _STATUS = _CLIENT_FIELDS.index("status")
 
 
+@reads_tail
 def client_from_row(row: asyncpg.Record) -> Client:
     """The client of a row that ends with CLIENT_COLUMNS (a record, or a page's mapping of
     them), read by position: by name, the 29 lookups cost more than making the client."""

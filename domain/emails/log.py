@@ -13,7 +13,7 @@ from typing import TypeVar
 import asyncpg
 
 from domain.nested import first_of_each, grouped
-from domain.paging import Keyset, Page, PageRequest, fetch_page
+from domain.paging import Keyset, Page, PageRequest, fetch_page, reads_tail
 from domain.totals import Total, count_rows
 
 
@@ -53,11 +53,14 @@ Row = TypeVar("Row", bound=ShownEmail)
 
 
 def reading(kind: type[Row]) -> tuple[str, Callable[[asyncpg.Record], Row]]:
-    """The columns a statement selects for rows of `kind`, and how a fetched row becomes one."""
+    """The columns a statement selects for rows of `kind` (last, in this order), and how a
+    fetched row becomes one: by position, as 12 lookups by name cost more than the row."""
     names = tuple(f.name for f in fields(kind))
+    count = len(names)
 
+    @reads_tail
     def read(row: asyncpg.Record) -> Row:
-        return kind(*[row[name] for name in names])
+        return kind(*list(row.values())[-count:])
 
     return ", ".join(names), read
 

@@ -709,8 +709,8 @@ async def test_1_8_every_way_of_reading_a_client_reads_each_field_from_its_colum
     conn: asyncpg.Connection,
 ) -> None:
     """Client rows are read by position (`queries.client_from_row`): by id, in a batch, on a
-    page (after the page's own columns) and among a search's collected matches (after the
-    total's): each field holds its own column, as read by name."""
+    page (after the page's own columns, with its total or not) and among a search's collected
+    matches (after the total's): each field holds its own column, as read by name."""
     client = await add_client(conn, email="sam@columns.example")
     await conn.execute(
         """UPDATE clients SET company_name = 'Columns Ltd', phone_number = '+44 1',
@@ -740,6 +740,9 @@ async def test_1_8_every_way_of_reading_a_client_reads_each_field_from_its_colum
         "by id": await queries.get_client(conn, client.id),
         "in a batch": (await queries.clients_by_ids(conn, [client.id]))[client.id],
         "on a page": (await queries.find_clients(conn, ClientFilter(), one)).items[0],
+        "on a page with its total": (
+            await queries.find_and_count_clients(conn, ClientFilter(), one)
+        )[0].items[0],
         "among a search's matches": (
             await queries.find_and_count_clients(conn, ClientFilter(search="columns"), one)
         )[0].items[0],
