@@ -3,7 +3,7 @@ set statuses; the client area opens, replies to and closes its own."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated
 
 import asyncpg
@@ -77,13 +77,17 @@ async def attachments_by_pks(ctx: Context, pks: Sequence[int]) -> list[Owned | N
     ]
 
 
-def _uploads(files: list[Upload] | None) -> list[tuple[str, object]]:
-    """The attachments, each with the field its errors name."""
-    return [(f"attachments.{n}", file) for n, file in enumerate(files or [])]
-
-
-def _check_count(files: list[Upload] | None) -> None:
-    message_files.check_count(len(files or []))
+async def _with_attachments(
+    info: Info[Context, None],
+    files: list[Upload] | None,
+    work: Callable[[asyncpg.Connection, Viewer, list[StoredUpload]], Awaitable[TicketPayload]],
+) -> TicketPayload:
+    """`work` given the message's files stored first (their errors name `attachments.N`),
+    refused past their count before any is stored."""
+    uploads = [(f"attachments.{n}", file) for n, file in enumerate(files or [])]
+    return await perform_with_uploads(
+        info, uploads, work, TicketPayload, check=lambda: message_files.check_count(len(uploads))
+    )
 
 
 async def departments_by_pks(ctx: Context, pks: Sequence[int]) -> list[Owned | None]:
@@ -145,9 +149,7 @@ async def open_ticket(
         )
         return TicketPayload(ticket=Ticket.build(ticket))
 
-    return await perform_with_uploads(
-        info, _uploads(attachments), work, TicketPayload, check=lambda: _check_count(attachments)
-    )
+    return await _with_attachments(info, attachments, work)
 
 
 async def reply_to_my_ticket(
@@ -170,9 +172,7 @@ async def reply_to_my_ticket(
         )
         return TicketPayload(ticket=Ticket.build(ticket))
 
-    return await perform_with_uploads(
-        info, _uploads(attachments), work, TicketPayload, check=lambda: _check_count(attachments)
-    )
+    return await _with_attachments(info, attachments, work)
 
 
 async def close_my_ticket(info: Info[Context, None], id: TicketId) -> TicketPayload:
@@ -212,9 +212,7 @@ async def reply_to_ticket(
         )
         return TicketPayload(ticket=Ticket.build(row))
 
-    return await perform_with_uploads(
-        info, _uploads(attachments), work, TicketPayload, check=lambda: _check_count(attachments)
-    )
+    return await _with_attachments(info, attachments, work)
 
 
 async def set_ticket_status(
