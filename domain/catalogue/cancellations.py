@@ -194,22 +194,19 @@ async def carry_out_cancellations(
             ), cancelled AS (
                 SELECT id, client_id, 'SERVICE' AS kind FROM services_cancelled
                 UNION ALL SELECT id, client_id, 'ADDON' FROM addons_cancelled
+            ), carried_out AS (
+                SELECT due.id, cancelled.id AS item_id, cancelled.kind, cancelled.client_id
+                  FROM due LEFT JOIN cancelled
+                    ON cancelled.id = coalesce(due.service_id, due.addon_id)
+            ), audited AS (  -- one audit entry per cancelled item, in this statement
+                INSERT INTO audit_log (staff_id, action, client_id, changes)
+                SELECT NULL, lower(kind) || '.cancelled', client_id,
+                       jsonb_build_object('id', item_id, 'request_id', id)
+                  FROM carried_out WHERE item_id IS NOT NULL ORDER BY id
             )
-            SELECT due.id, cancelled.id AS item_id, cancelled.kind, cancelled.client_id
-              FROM due LEFT JOIN cancelled
-                ON cancelled.id = coalesce(due.service_id, due.addon_id)
-             ORDER BY due.id""",
+            SELECT * FROM carried_out ORDER BY id""",
         as_of,
     )
-    for row in rows:
-        if row["item_id"] is not None:
-            await audit.record(
-                conn,
-                staff_id=None,
-                action=f"{row['kind'].lower()}.cancelled",
-                client_id=row["client_id"],
-                changes={"id": row["item_id"], "request_id": row["id"]},
-            )
     for kind in REQUESTED:
         cancelled = [row["item_id"] for row in rows if row["kind"] == kind.value]
         if cancelled:
