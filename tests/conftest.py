@@ -39,6 +39,19 @@ from tests.table_reset import TableReset
 # The localstripe server and the app configured for it (Stripe's tests).
 pytest_plugins = ["tests.stripe_fixtures"]
 
+# The folders whose tests start processes of their own (servers, workers, `clientdesk dev`,
+# a whole installation) and wait for them: the longest files of the suite, longest first.
+PROCESS_FOLDERS = ("faults", "app")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files that start processes first. `make test` hands out whole files (--dist
+    loadfile, so that a module's processes start once); a long file handed out last would
+    keep one worker busy after the others have finished."""
+    order = {folder: n for n, folder in enumerate(PROCESS_FOLDERS)}
+    items.sort(key=lambda item: order.get(item.path.parent.name, len(order)))
+
+
 # Tables that tests fill; the reference data of the migrations (currencies, gateways) stays.
 TEST_TABLES = (
     "audit_log, emails, sessions, clients, staff, logins, settings, credit_log, idempotency_keys, "
