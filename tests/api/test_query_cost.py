@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import asyncpg
@@ -54,11 +55,10 @@ async def test_a_query_of_fragments_doubling_40_times_is_refused_at_once_by_post
         )
 
 
-@pytest.fixture(scope="module")
-def serving_process(settings: Settings, pool: asyncpg.Pool) -> Iterator[str]:
+@contextmanager
+def serving_process(settings: Settings) -> Iterator[str]:
     """`clientdesk serve` in a process of its own (its URL): the probes below time its event
-    loop alone, not this process's, which the test's own clients share. One for the module:
-    each test sends documents of its own, which the other's did not parse or validate."""
+    loop alone, not this process's, which the test's own clients share."""
     port = free_port()
     env = command_env(
         DATABASE_URL=settings.database_url,
@@ -82,56 +82,57 @@ def serving_process(settings: Settings, pool: asyncpg.Pool) -> Iterator[str]:
 
 
 async def healthz_waits_while_sent(
-    base: str, queries: list[tuple[str, str]]
+    settings: Settings, queries: list[tuple[str, str]]
 ) -> tuple[list[httpx.Response], list[float]]:
     """The answers to `queries` (each by its method, POST or GET), sent one after the other
     to a server, and how long each of the /healthz requests polled meanwhile waited. Each
     answer's `elapsed` is how long it took."""
-    async with (
-        httpx.AsyncClient(base_url=base, timeout=30) as attacker,
-        httpx.AsyncClient(base_url=base, timeout=30) as prober,
-    ):
-        await prober.get("/healthz")  # each connected
-        await attacker.post("/graphql", json={"query": "{ __typename }"})
-        sent = asyncio.Event()
+    with serving_process(settings) as base:
+        async with (
+            httpx.AsyncClient(base_url=base, timeout=30) as attacker,
+            httpx.AsyncClient(base_url=base, timeout=30) as prober,
+        ):
+            await prober.get("/healthz")  # each connected
+            await attacker.post("/graphql", json={"query": "{ __typename }"})
+            sent = asyncio.Event()
 
-        async def attack() -> list[httpx.Response]:
-            answers = [
-                await (
-                    attacker.post("/graphql", json={"query": query})
-                    if method == "POST"
-                    else attacker.get("/graphql", params={"query": query})
-                )
-                for method, query in queries
-            ]
-            sent.set()
-            return answers
+            async def attack() -> list[httpx.Response]:
+                answers = [
+                    await (
+                        attacker.post("/graphql", json={"query": query})
+                        if method == "POST"
+                        else attacker.get("/graphql", params={"query": query})
+                    )
+                    for method, query in queries
+                ]
+                sent.set()
+                return answers
 
-        async def probe() -> list[float]:
-            waits = []
-            while not sent.is_set():
-                started = time.perf_counter()
-                assert (await prober.get("/healthz")).status_code == 200
-                waits.append(time.perf_counter() - started)
-                await asyncio.sleep(0.01)
-            return waits
+            async def probe() -> list[float]:
+                waits = []
+                while not sent.is_set():
+                    started = time.perf_counter()
+                    assert (await prober.get("/healthz")).status_code == 200
+                    waits.append(time.perf_counter() - started)
+                    await asyncio.sleep(0.01)
+                return waits
 
-        return await asyncio.gather(attack(), probe())
+            return await asyncio.gather(attack(), probe())
 
 
 async def test_healthz_answers_within_100_ms_while_40_level_queries_arrive(
-    serving_process: str, pool: asyncpg.Pool
+    settings: Settings, pool: asyncpg.Pool
 ) -> None:
     # Each text its own (a comment apart), so that none is found parsed or validated.
     queries = [(("POST", "GET")[n % 2], f"{doubling_fragments(40)} # {n}") for n in range(20)]
-    answers, waits = await healthz_waits_while_sent(serving_process, queries)
+    answers, waits = await healthz_waits_while_sent(settings, queries)
     assert [codes(a.json()) for a in answers] == [["QUERY_LIMIT_EXCEEDED"]] * 20
     assert len(waits) >= 5
     assert max(waits) < 0.1, waits
 
 
 async def test_healthz_is_not_held_while_documents_slow_to_validate_arrive(
-    serving_process: str, settings: Settings, pool: asyncpg.Pool
+    settings: Settings, pool: asyncpg.Pool
 ) -> None:
     # Within every limit, but graphql-core compares the fields of one name pairwise: 0.2 s
     # of validation for these 300 (5 KB; 990 take a second). Nor is parsing a 1 MiB comment
@@ -140,7 +141,7 @@ async def test_healthz_is_not_held_while_documents_slow_to_validate_arrive(
     comment = "#" + "-" * (settings.max_request_bytes - 100) + "\n{ __typename }"
     queries = [(("POST", "GET")[n % 2], f"{pairwise} # {n}") for n in range(6)]
     queries += [("POST", f"{comment} # {n}") for n in range(4)]
-    answers, waits = await healthz_waits_while_sent(serving_process, queries)
+    answers, waits = await healthz_waits_while_sent(settings, queries)
     assert [a.json()["data"] for a in answers] == [{"viewer": None}] * 6 + [
         {"__typename": "Query"}
     ] * 4
