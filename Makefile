@@ -20,9 +20,11 @@ dev: install ## start PostgreSQL, Redis, a mail sink, the API (GraphiQL) and a w
 	$(BIN)/clientdesk dev
 
 # One pytest worker per core, each with its own PostgreSQL, Redis and SMTP server (at most
-# four: each one starts its services). PYTEST_ARGS="-n 0 -k …" runs in this process alone.
+# four: each one starts its services). Each file runs on one worker, so that the processes a
+# module's fixture starts (servers, a whole installation) start once, not once per worker.
+# PYTEST_ARGS="-n 0 -k …" runs in this process alone.
 test: install ## run the whole test suite against real PostgreSQL, Redis and SMTP
-	$(BIN)/pytest -n auto --maxprocesses 4 $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto --maxprocesses 4 --dist loadfile $(PYTEST_ARGS)
 
 lint: install ## ruff (lint and format) and mypy over every package
 	$(BIN)/ruff check .

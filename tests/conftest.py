@@ -34,9 +34,23 @@ from domain.clients import services as client_services
 from domain.clients.models import Client
 from domain.totals import TOTAL_COUNT_CAP
 from schema.ids import decode_id, global_id
+from tests.table_reset import TableReset
 
 # The localstripe server and the app configured for it (Stripe's tests).
 pytest_plugins = ["tests.stripe_fixtures"]
+
+# The folders whose tests start processes of their own (servers, workers, `clientdesk dev`,
+# a whole installation) and wait for them: the longest files of the suite, longest first.
+PROCESS_FOLDERS = ("faults", "app")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files that start processes first. `make test` hands out whole files (--dist
+    loadfile, so that a module's processes start once); a long file handed out last would
+    keep one worker busy after the others have finished."""
+    order = {folder: n for n, folder in enumerate(PROCESS_FOLDERS)}
+    items.sort(key=lambda item: order.get(item.path.parent.name, len(order)))
+
 
 # Tables that tests fill; the reference data of the migrations (currencies, gateways) stays.
 TEST_TABLES = (
@@ -106,6 +120,8 @@ def settings(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Se
 # The payment gateways as the suite set them up (`pool`): tests rename them and turn them
 # off, and each test starts with them as they were.
 GATEWAYS_AS_SET_UP: list[asyncpg.Record] = []
+# How `clean_state` empties TEST_TABLES (`pool` builds it).
+RESET: list[TableReset] = []
 
 
 @pytest.fixture(scope="session")
@@ -117,6 +133,7 @@ async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
     GATEWAYS_AS_SET_UP[:] = await conn.fetch(
         "SELECT name, display_name, enabled FROM payment_gateways"
     )
+    RESET[:] = [await TableReset.build(conn, TEST_TABLES)]
     await conn.close()
     pool = await db.create_pool(settings.database_url, min_size=1, max_size=10)
     yield pool
@@ -167,7 +184,7 @@ async def clean_state(request: pytest.FixtureRequest, services: Services) -> Asy
     """Empty tables, Redis and mailbox before each test that uses the database."""
     if "pool" in request.fixturenames:
         pool: asyncpg.Pool = request.getfixturevalue("pool")
-        await pool.execute(f"TRUNCATE {TEST_TABLES} RESTART IDENTITY CASCADE")
+        await RESET[0].run(pool)
         # The built-in roles' rows come with the migrations and stay (SPEC 11.1).
         await pool.execute("DELETE FROM staff_roles WHERE NOT built_in")
         gateways = GATEWAYS_AS_SET_UP

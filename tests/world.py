@@ -44,6 +44,7 @@ from domain.tickets import departments
 from domain.tickets import services as tickets
 from schema.ids import global_id
 from tests.conftest import CLIENT_AREA_URL, TEST_TABLES, add_client
+from tests.table_reset import TableReset
 
 PASSWORD = "fuzz-password-1"
 CLIENT_AREA = "http://127.0.0.1:8000"
@@ -69,7 +70,7 @@ async def make_world(pool: asyncpg.Pool, redis: Redis, store: FileStore) -> Worl
     PASSWORD (hashed once)."""
     await redis.flushdb()
     async with pool.acquire() as conn:
-        await conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+        await (await TableReset.build(conn, TABLES)).run(conn)
         joe = await add_client(conn, email="joe@example.com")
         # A welcome email: one sent, one failed and one queued below.
         ann = await add_client(

@@ -44,16 +44,19 @@ class ApiProcess:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
+        """Asks it to stop (SIGTERM), as a deployment does; `wait_stopped` waits for it."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+
+    def wait_stopped(self) -> None:
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.kill()
 
 
-def start_api(database_url: str, redis_url: str, cwd: Path, **env: str) -> ApiProcess:
-    """One API process serving on a free port, up (answering /healthz) before this returns."""
+def spawn_api(database_url: str, redis_url: str, cwd: Path, **env: str) -> ApiProcess:
+    """One API process starting on a free port (`wait_until_up` waits for it)."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve"],
@@ -69,16 +72,19 @@ def start_api(database_url: str, redis_url: str, cwd: Path, **env: str) -> ApiPr
         cwd=cwd,
         stdout=subprocess.DEVNULL,
     )
-    api = ApiProcess(port, process)
+    return ApiProcess(port, process)
+
+
+def wait_until_up(api: ApiProcess) -> None:
+    """Returns once `api` answers /readyz; RuntimeError if it ends or takes a minute."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the API process ended with {process.returncode}")
+        if api.process.poll() is not None:
+            raise RuntimeError(f"the API process ended with {api.process.returncode}")
         with contextlib.suppress(httpx.TransportError):
             if httpx.get(f"{api.url}/readyz", timeout=1).status_code == 200:
-                return api
-        time.sleep(0.1)
-    api.stop()
+                return
+        time.sleep(0.05)
     raise RuntimeError("the API process did not start in time")
 
 
@@ -86,14 +92,20 @@ def start_api(database_url: str, redis_url: str, cwd: Path, **env: str) -> ApiPr
 def api_processes(
     count: int, database_url: str, redis_url: str, cwd: Path, **env: str
 ) -> Iterator[list[ApiProcess]]:
+    """`count` API processes, up; stopped afterwards. They start (and stop) side by side,
+    each one's imports and start-up overlapping the others' waits."""
     apis: list[ApiProcess] = []
     try:
         for _ in range(count):
-            apis.append(start_api(database_url, redis_url, cwd, **env))
+            apis.append(spawn_api(database_url, redis_url, cwd, **env))
+        for api in apis:
+            wait_until_up(api)
         yield apis
     finally:
         for api in apis:
             api.stop()
+        for api in apis:
+            api.wait_stopped()
 
 
 class Closed(Exception):

@@ -149,9 +149,11 @@ async def test_healthz_is_not_held_while_documents_slow_to_validate_arrive(
     # so would one waiting for a full collection of a validation's garbage (app/collector.py;
     # ≈ as long as the validation itself). The bounds are fractions of the quickest of the
     # six answers, so that a machine loaded by other work (which slows both alike) does not
-    # decide the outcome: the young collection that remains takes about 0.4 of it here.
+    # decide the outcome: the young collection that remains takes about 0.4 of it here. One
+    # probe may meet a stall of the loaded machine itself (CI saw 0.29 s against 0.2 s once);
+    # held by six validations, several would, so the second longest wait is what is bounded.
     validating = min(a.elapsed.total_seconds() for a in answers[:6])
-    assert max(waits) < validating * 0.75, (validating, waits)
+    assert sorted(waits)[-2] < validating * 0.75, (validating, waits)
     assert sorted(waits)[len(waits) // 2] < validating / 4, (validating, waits)
     assert len(waits) >= 10
 

@@ -65,7 +65,7 @@ def wait_for_http(url: str, timeout: float = 45, status: int = 200) -> httpx.Res
                 return last
         except httpx.TransportError as error:
             last = repr(error)
-        time.sleep(0.2)
+        time.sleep(0.05)
     raise AssertionError(f"{url} did not answer {status} within {timeout} s: {last}")
 
 
