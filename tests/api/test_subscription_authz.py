@@ -193,7 +193,7 @@ async def test_each_viewer_receives_exactly_the_events_its_query_would_read(
     for client in (own, other):
         if feed.prepare is not None:
             await feed.prepare(conn, client.id)
-    world = World(own.id, 0, own.owner_login_id, {})
+    world = World(own.id, 0, own.owner_login_id, {}, other.owner_login_id)
     expected = outcomes(feed)
     tokens = {
         viewer: await session_of(conn, world, viewer, tag=str(n))

@@ -42,7 +42,7 @@ async def test_12_1_sockets_sharing_an_event_are_each_shown_its_object_as_they_m
     api: ApiProcess, conn: asyncpg.Connection
 ) -> None:
     own = await add_client(conn, first_name="Own", email="own@example.com")
-    world = World(own.id, 0, own.owner_login_id, {})
+    world = World(own.id, 0, own.owner_login_id, {}, other_login=0)  # no other client here
     # Who may read the client's name: staff, the holder, a sub-account granted PROFILE; a
     # sub-account granted INVOICES only reaches the client without it.
     viewers: dict[As, bool] = {
