@@ -10,7 +10,7 @@ serving process builds it, `ENVIRONMENT=production`) answers the requests of ben
 bench.client_detail one after the other through httpx's in-process ASGI transport, on the
 same seeded data, and the best of `--repeats` runs of `--requests` is printed. The figure
 includes the in-process client's own work (building the request, reading the answer), the
-same for any version of the code: run it on two checkouts to compare them (bench/README.md).
+same for any version of the code. To compare two checkouts, bench.ab_compare runs both at once.
 """
 
 from __future__ import annotations
