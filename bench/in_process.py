@@ -1,9 +1,10 @@
 """The app of one checkout in this process, timed in CPU per request: what bench.cpu_per_request
 measures, and the process bench.ab_compare starts for each of the two checkouts it compares.
 
-Run as a file (`python bench/in_process.py DATABASE_URL REDIS_URL`) with PYTHONPATH the
-checkout to measure: it imports nothing of `bench`, only that checkout's `app`, so the
-checkout measured needs no copy of this file (an old commit's `git archive` will do). Its
+Run as a file (`python -P bench/in_process.py DATABASE_URL REDIS_URL`, -P: not bench/ first
+on the path) with PYTHONPATH the checkout to measure: it imports nothing of `bench`, only that
+checkout's `app`, so the checkout measured needs no copy of this file (an old commit's
+`git archive` will do). Its
 protocol, one line each, on stdin and stdout:
 
     in:  {"token": "...", "bodies": ["<JSON body>", ...], "warmup": 50}    (one JSON line)
