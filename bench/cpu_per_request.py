@@ -10,7 +10,7 @@ serving process builds it, `ENVIRONMENT=production`) answers the requests of ben
 bench.client_detail one after the other through httpx's in-process ASGI transport, on the
 same seeded data, and the best of `--repeats` runs of `--requests` is printed. The figure
 includes the in-process client's own work (building the request, reading the answer), the
-same for any version of the code: run it on two checkouts to compare them (bench/README.md).
+same for any version of the code. To compare two checkouts, bench.ab_compare runs both at once.
 """
 
 from __future__ import annotations
@@ -22,59 +22,49 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import orjson
 
 from app import db
 from app.devservices import start_postgres, start_redis, stop_postgres
-from app.main import create_app_from_env
 from bench.client_detail import DETAIL, add_detail
 from bench.clients_query import CLIENTS, Bench, prepare_database
 from bench.harness import STAFF_EMAIL, console
+from bench.in_process import app_client, bearer, cpu_ms_per_request, first_answer
 from domain.auth import sessions
+
+
+async def staff_token(database_url: str) -> str:
+    """A session of the bench's staff login (bench.harness), as a bearer token."""
+    conn = await db.connect(database_url)
+    try:
+        login = await conn.fetchval("SELECT id FROM logins WHERE email = $1", STAFF_EMAIL)
+        return await sessions.start_session(conn, login, ttl=timedelta(hours=1))
+    finally:
+        await conn.close()
+
+
+def request_body(bench: Bench) -> bytes:
+    return orjson.dumps({"query": bench.query, "variables": bench.variables})
 
 
 async def cpu_per_request(
     database_url: str, redis_url: str, benches: list[Bench], requests: int, repeats: int
 ) -> dict[str, list[float]]:
     """Per bench, the CPU ms per request of each run."""
-    conn = await db.connect(database_url)
-    try:
-        login = await conn.fetchval("SELECT id FROM logins WHERE email = $1", STAFF_EMAIL)
-        token = await sessions.start_session(conn, login, ttl=timedelta(hours=1))
-    finally:
-        await conn.close()
-    # Built as a serving process builds it (app.main), with production settings; warnings
-    # only, or the in-process client would log each request (a server has no such line).
-    os.environ.update(
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        ENVIRONMENT="production",
-        LOG_LEVEL="WARNING",
-    )
-    app = create_app_from_env()
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    headers = bearer(await staff_token(database_url))
     runs: dict[str, list[float]] = {}
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            for bench in benches:
-                body = orjson.dumps({"query": bench.query, "variables": bench.variables})
-                answer = (await client.post("/graphql", content=body, headers=headers)).json()
-                if "errors" in answer:
-                    raise RuntimeError(f"{bench.title}: {answer['errors']}")
-                for _ in range(min(requests, 50)):  # warm: caches, prepared statements
-                    await client.post("/graphql", content=body, headers=headers)
-                runs[bench.title] = []
-                for _ in range(repeats):
-                    started = time.process_time()
-                    for _ in range(requests):
-                        await client.post("/graphql", content=body, headers=headers)
-                    runs[bench.title].append((time.process_time() - started) / requests * 1000)
+    async with app_client(database_url, redis_url) as client:
+        for bench in benches:
+            body = request_body(bench)
+            answer = orjson.loads(await first_answer(client, body, headers, min(requests, 50)))
+            if "errors" in answer:
+                raise RuntimeError(f"{bench.title}: {answer['errors']}")
+            runs[bench.title] = [
+                await cpu_ms_per_request(client, body, headers, requests) for _ in range(repeats)
+            ]
     return runs
 
 

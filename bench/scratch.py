@@ -1,6 +1,7 @@
-"""What the single-server benchmarks (login_load, reset_timing) share: a temporary directory
-with its own PostgreSQL and Redis, the API served from it in production mode, and the same
-ending however the run ends (Ctrl-C, SIGTERM, an error): everything stopped and removed."""
+"""What the single-server benchmarks (login_load, reset_timing) and ab_compare share: a
+temporary directory with its own PostgreSQL and Redis, the API served from it in production
+mode, and the same ending however the run ends (Ctrl-C, SIGTERM, an error): everything
+stopped and removed."""
 
 from __future__ import annotations
 
@@ -26,15 +27,19 @@ class Served:
     redis_url: str
 
 
-def serve_graphql(
+@dataclass(frozen=True)
+class Services:
+    database_url: str
+    redis_url: str
+
+
+def start_services(
     stack: contextlib.ExitStack,
     tmp: Path,
     console: Console,
     prepare: Callable[[str], Coroutine[Any, Any, None]],
-    settings: dict[str, str] | None = None,
-) -> Served:
-    """PostgreSQL and Redis in `tmp`, the database `prepare`d, and the API serving it with
-    `settings` (environment names) on top of production's; all stopped by `stack`."""
+) -> Services:
+    """PostgreSQL and Redis in `tmp`, the database `prepare`d; both stopped by `stack`."""
     console.print(f"Starting PostgreSQL and Redis in {tmp} …")
     pg_dir = tmp / "postgres"
     stack.callback(stop_postgres, pg_dir)
@@ -42,17 +47,30 @@ def serve_graphql(
     redis = start_redis(tmp / "redis")
     stack.callback(redis.stop)
     asyncio.run(prepare(database_url))
+    return Services(database_url, redis.url)
+
+
+def serve_graphql(
+    stack: contextlib.ExitStack,
+    tmp: Path,
+    console: Console,
+    prepare: Callable[[str], Coroutine[Any, Any, None]],
+    settings: dict[str, str] | None = None,
+) -> Served:
+    """`start_services`, and the API serving its database with `settings` (environment
+    names) on top of production's; all stopped by `stack`."""
+    services = start_services(stack, tmp, console, prepare)
     env = {
         **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis.url,
+        "DATABASE_URL": services.database_url,
+        "REDIS_URL": services.redis_url,
         "ENVIRONMENT": "production",
         "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
         **(settings or {}),
     }
     server = start_server("graphql", "app.main:create_app_from_env", "/graphql", env, tmp)
     stack.callback(server.stop)
-    return Served(server, redis.url)
+    return Served(server, services.redis_url)
 
 
 def run_in_scratch(run: Callable[[contextlib.ExitStack, Path], int], console: Console) -> int:
