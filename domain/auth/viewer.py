@@ -63,6 +63,15 @@ class Viewer:
             return True
         return self.kind is ViewerKind.CONTACT and permission in self.contact_permissions
 
+    def may_read_client(
+        self, client_id: int, *, staff: StaffPermission, client_area: ContactPermission
+    ) -> bool:
+        """Whether this viewer reads something of client `client_id`: staff with `staff`,
+        else that client's client area with `client_area`."""
+        if self.is_staff:
+            return self.has_staff_permission(staff)
+        return self.client_id == client_id and self.has_client_permission(client_area)
+
     @property
     def client_permissions(self) -> frozenset[ContactPermission]:
         if self.kind is ViewerKind.CLIENT:

@@ -85,8 +85,6 @@ async def invoice_documents(
 def may_read_invoice(viewer: Viewer, client_id: int) -> bool:
     """Who reads an invoice of client `client_id`, as the API's `invoice(id)` (staff who view
     clients) and `me.invoices` (the account holder, a sub-account granted INVOICES)."""
-    if viewer.is_staff:
-        return viewer.has_staff_permission(StaffPermission.VIEW_CLIENTS)
-    return viewer.client_id == client_id and viewer.has_client_permission(
-        ContactPermission.INVOICES
+    return viewer.may_read_client(
+        client_id, staff=StaffPermission.VIEW_CLIENTS, client_area=ContactPermission.INVOICES
     )

@@ -198,12 +198,10 @@ async def files_by_client(
 def may_see(viewer: Viewer | None, file: ClientFile) -> bool:
     """Staff who may view clients see every file; the client area sees its own client's files
     that are not admin-only: the account holder, and sub-accounts with PROFILE."""
-    if viewer is None:
-        return False
-    if viewer.is_staff:
-        return viewer.has_staff_permission(STAFF_PERMISSION)
     return (
-        viewer.client_id == file.client_id
-        and not file.admin_only
-        and viewer.has_client_permission(CLIENT_AREA_PERMISSION)
+        viewer is not None
+        and (viewer.is_staff or not file.admin_only)
+        and viewer.may_read_client(
+            file.client_id, staff=STAFF_PERMISSION, client_area=CLIENT_AREA_PERMISSION
+        )
     )

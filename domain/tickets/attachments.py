@@ -102,12 +102,10 @@ async def stored_names_of_client(conn: asyncpg.Connection, client_id: int) -> li
 def may_see(viewer: Viewer | None, attachment: Attachment) -> bool:
     """Staff who read tickets see every file; the client area its own client's, the account
     holder and sub-accounts with TICKETS, and never an internal note's."""
-    if viewer is None:
-        return False
-    if viewer.is_staff:
-        return viewer.has_staff_permission(STAFF_PERMISSION)
     return (
-        viewer.client_id == attachment.client_id
-        and not attachment.internal
-        and viewer.has_client_permission(CLIENT_AREA_PERMISSION)
+        viewer is not None
+        and (viewer.is_staff or not attachment.internal)
+        and viewer.may_read_client(
+            attachment.client_id, staff=STAFF_PERMISSION, client_area=CLIENT_AREA_PERMISSION
+        )
     )

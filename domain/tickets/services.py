@@ -23,7 +23,7 @@ from domain.emails.links import api_id_sql
 from domain.emails.outbox import queue_email
 from domain.errors import ErrorCode, NotFound
 from domain.files.storage import StoredUpload
-from domain.tickets.attachments import add_attachments, check_count
+from domain.tickets.attachments import add_attachments
 from domain.tickets.departments import check_department
 from domain.tickets.models import (
     MAX_MESSAGE,
@@ -189,7 +189,6 @@ async def open_ticket(
     subject = check_subject(check, "subject", subject)
     message = check_message(check, "message", message)
     check.raise_if_failed()
-    check_count(len(attachments))
     async with conn.transaction():
         department_id = await check_department(conn, department_id)
         row = await conn.fetchrow(
@@ -258,7 +257,6 @@ async def reply_to_my_ticket(
     check = InputCheck()
     message = check_message(check, "message", message)
     check.raise_if_failed()
-    check_count(len(attachments))
     async with conn.transaction():
         found = await conn.fetchval(
             "SELECT id FROM tickets WHERE id = $1 AND client_id = $2 FOR UPDATE",
@@ -325,7 +323,6 @@ async def reply_to_ticket(
     check = InputCheck()
     message = check_message(check, "message", message)
     check.raise_if_failed()
-    check_count(len(attachments))
     async with conn.transaction():
         if internal:
             row = await conn.fetchrow(
