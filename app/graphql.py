@@ -231,7 +231,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         *tracing_extensions(settings),
     ]
     # The converted types are shared; the extensions (with their documents and limits) are
-    # this schema's own.
+    # this schema's own. Strawberry's `info.schema` is therefore the shared, extension-less
+    # one: read settings from the context, never from it.
     schema = copy.copy(_converted_types())
     schema.extensions = tuple(extensions)
     return schema
